@@ -1,0 +1,43 @@
+# Two commands set everything up: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test install lint format migration clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Set up, initialise the database, load the demo area on first run, serve on 127.0.0.1:8000.
+run: install
+	$(BIN)/compliance init
+	test -f var/.demo-loaded || ($(BIN)/compliance demo && touch var/.demo-loaded)
+	$(BIN)/compliance serve --host 127.0.0.1 --port 8000
+
+## Set up and run the whole suite (on PostgreSQL too when COMPLIANCE_TEST_DATABASE_URL is set).
+test: install
+	$(BIN)/ruff check compliance tests
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check compliance tests
+	$(BIN)/ruff format --check compliance tests
+
+format: install
+	$(BIN)/ruff format compliance tests
+	$(BIN)/ruff check --fix compliance tests
+
+## New migration from the models: make migration MESSAGE="add something"
+migration: install
+	$(BIN)/python -c "from alembic import command; from compliance.migrations import alembic_config; \
+	from compliance.config import get_settings; import sys; \
+	command.revision(alembic_config(get_settings().sqlalchemy_url), message=sys.argv[1], autogenerate=True)" "$(MESSAGE)"
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

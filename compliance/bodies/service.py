@@ -1,0 +1,352 @@
+"""Public bodies: look-ups, search, and the all-or-nothing CSV import of a register."""
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, or_
+from sqlmodel import Session, select
+
+from compliance.bodies.kinds import BodyKind, Nation
+from compliance.models import Body, utcnow
+
+REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
+OPTIONAL_COLUMNS = ("email",)
+CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
+GSS_PATTERN = re.compile(r"^([ENWSK])(\d{2})\d{6}$")
+NATION_BY_LETTER = {
+    "E": Nation.england,
+    "W": Nation.wales,
+    "S": Nation.scotland,
+    "N": Nation.northern_ireland,
+}
+# ONS GSS entity codes that name one kind of body; a code of another entity is refused.
+KIND_BY_GSS_ENTITY = {
+    "E06": {BodyKind.unitary_authority},
+    "E07": {BodyKind.district_council},
+    "E08": {BodyKind.metropolitan_district},
+    "E09": {BodyKind.london_borough},
+    "E10": {BodyKind.county_council},
+    "W06": {BodyKind.unitary_authority},
+    "S12": {BodyKind.unitary_authority},
+    "N09": {BodyKind.unitary_authority},
+    "E23": {BodyKind.police_force, BodyKind.police_and_crime_commissioner},
+    "E54": {BodyKind.integrated_care_board},
+}
+FIELD_LIMITS = {"name": 200, "website": 300}
+
+
+@dataclass(frozen=True)
+class LineError:
+    """A line of an import that cannot be taken, and why."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+class ImportRefused(Exception):
+    """An import was refused; nothing was changed."""
+
+    def __init__(self, errors: Sequence[LineError]):
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+@dataclass(frozen=True)
+class BodyRow:
+    line: int
+    code: str
+    name: str
+    kind: str
+    nation: str
+    parent_code: str | None
+    website: str | None
+    email: str | None
+
+
+@dataclass
+class ImportReport:
+    """What an import did."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def get_body(*, session: Session, code: str) -> Body | None:
+    """Return one body by its code, or None."""
+    return session.exec(select(Body).where(Body.code == code.strip().upper())).first()
+
+
+def search_bodies(
+    *,
+    session: Session,
+    text: str = "",
+    kind: str | None = None,
+    nation: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Body], int]:
+    """Bodies matching a name or code fragment and filters, a page at a time, with the total."""
+    query = select(Body)
+    if text.strip():
+        pattern = f"%{text.strip().lower()}%"
+        query = query.where(
+            or_(func.lower(Body.name).like(pattern), func.lower(Body.code).like(pattern))
+        )
+    if kind:
+        query = query.where(Body.kind == kind)
+    if nation:
+        query = query.where(Body.nation == nation)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(Body.name, Body.code).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def decode_csv(data: bytes) -> str:
+    """Decode an upload as UTF-8 (with or without a byte-order mark), naming the bad line."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ImportRefused(
+            [LineError(line, "the file is not UTF-8 text (save it as CSV UTF-8)")]
+        ) from exc
+
+
+def parse_bodies_csv(text: str) -> tuple[list[BodyRow], list[LineError]]:
+    """Read a bodies register, checking every line; return the rows and every error found."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [name.strip().lower() for name in next(reader)]
+    except StopIteration:
+        return [], [
+            LineError(1, "the file is empty; expected the header " + ",".join(REQUIRED_COLUMNS))
+        ]
+    except csv.Error as exc:
+        return [], [LineError(1, f"the header cannot be read: {exc}")]
+    header_errors = _check_header(header)
+    if header_errors:
+        return [], header_errors
+    rows: list[BodyRow] = []
+    errors: list[LineError] = []
+    line = reader.line_num + 1
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            errors.append(LineError(line, f"cannot be read as CSV: {exc}"))
+            break
+        if any(value.strip() for value in record):
+            _parse_record(line, header, record, rows, errors)
+        line = reader.line_num + 1
+    errors += _check_codes_and_parents(rows)
+    return rows, sorted(errors, key=lambda e: e.line)
+
+
+def _check_header(header: list[str]) -> list[LineError]:
+    problems = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        problems.append(f"missing column(s) {', '.join(missing)}")
+    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        problems.append(f"unknown column(s) {', '.join(unknown)}")
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        problems.append(f"repeated column(s) {', '.join(repeated)}")
+    if not problems:
+        return []
+    expected = ",".join(REQUIRED_COLUMNS) + "[,email]"
+    return [LineError(1, "; ".join(problems) + f" (expected header {expected})")]
+
+
+def _parse_record(
+    line: int, header: list[str], record: list[str], rows: list[BodyRow], errors: list[LineError]
+) -> None:
+    if len(record) != len(header):
+        errors.append(
+            LineError(
+                line,
+                f"expected {len(header)} fields, found {len(record)} "
+                "(is a name with a comma missing its quotes?)",
+            )
+        )
+        return
+    values = {name: value.strip() for name, value in zip(header, record, strict=True)}
+    problems = _field_problems(values)
+    if problems:
+        errors.append(LineError(line, "; ".join(problems)))
+        return
+    rows.append(
+        BodyRow(
+            line=line,
+            code=values["code"].upper(),
+            name=values["name"],
+            kind=values["kind"],
+            nation=values["nation"],
+            parent_code=values["parent_code"].upper() or None,
+            website=normalise_website(values["website"]),
+            email=values.get("email") or None,
+        )
+    )
+
+
+def normalise_website(value: str) -> str | None:
+    """A website as an absolute https address; registers often leave the scheme off."""
+    if not value:
+        return None
+    return value if re.match(r"^https?://", value, re.I) else f"https://{value}"
+
+
+def _field_problems(values: dict[str, str]) -> list[str]:
+    problems = []
+    code = values["code"].upper()
+    if not code:
+        problems.append("code is empty")
+    elif not CODE_PATTERN.match(code):
+        problems.append(
+            f"code {values['code']!r} is not a valid code "
+            "(letters, digits and hyphens, 2 to 20 characters)"
+        )
+    if not values["name"]:
+        problems.append("name is empty")
+    for name, limit in FIELD_LIMITS.items():
+        if len(values[name]) > limit:
+            problems.append(f"{name} is longer than {limit} characters")
+    kind_ok = values["kind"] in BodyKind.__members__
+    if not kind_ok:
+        problems.append(f"kind {values['kind']!r} is not one of: {', '.join(BodyKind)}")
+    if values["nation"] not in Nation.__members__:
+        problems.append(f"nation {values['nation']!r} is not one of: {', '.join(Nation)}")
+    elif kind_ok and code:
+        problems += _gss_problems(code, values["kind"], values["nation"])
+    website = normalise_website(values["website"])
+    if website and not re.match(r"^https?://[^\s/$.?#][^\s]*\.[^\s]+$", website, re.I):
+        problems.append(f"website {values['website']!r} is not a web address")
+    if values.get("email"):
+        try:
+            validate_email(values["email"], check_deliverability=False)
+        except EmailNotValidError as exc:
+            problems.append(f"email {values['email']!r} is not valid: {exc}")
+    return problems
+
+
+def _gss_problems(code: str, kind: str, nation: str) -> list[str]:
+    match = GSS_PATTERN.match(code)
+    if not match:
+        return []
+    problems = []
+    entity = code[:3]
+    kinds = KIND_BY_GSS_ENTITY.get(entity)
+    if kinds and kind not in kinds:
+        problems.append(
+            f"code {code} is an ONS {entity} code, which is for "
+            f"{' or '.join(sorted(kinds))}, not {kind}"
+        )
+    expected_nation = NATION_BY_LETTER.get(match.group(1))
+    if expected_nation and nation != expected_nation:
+        problems.append(f"code {code} is a code in {expected_nation}, not {nation}")
+    return problems
+
+
+def _check_codes_and_parents(rows: list[BodyRow]) -> list[LineError]:
+    errors = []
+    first_line: dict[str, int] = {}
+    for row in rows:
+        if row.code in first_line:
+            errors.append(
+                LineError(
+                    row.line, f"code {row.code} already appears on line {first_line[row.code]}"
+                )
+            )
+        else:
+            first_line[row.code] = row.line
+    for row in rows:
+        if row.parent_code == row.code:
+            errors.append(LineError(row.line, f"body {row.code} cannot be its own parent"))
+    errors += _parent_cycles(rows)
+    return errors
+
+
+def _parent_cycles(rows: list[BodyRow]) -> list[LineError]:
+    parent = {
+        row.code: row.parent_code for row in rows if row.parent_code and row.parent_code != row.code
+    }
+    errors = []
+    for row in rows:
+        seen, code = {row.code}, parent.get(row.code)
+        while code is not None and code not in seen:
+            seen.add(code)
+            code = parent.get(code)
+        if code == row.code and row.code in parent:
+            errors.append(LineError(row.line, f"parent codes loop back to {row.code}"))
+    return errors
+
+
+def import_bodies(*, session: Session, data: bytes) -> ImportReport:
+    """Import a bodies register, all or nothing: on any bad line, raise ImportRefused."""
+    rows, errors = parse_bodies_csv(decode_csv(data))
+    known = {
+        code
+        for (code,) in session.exec(
+            select(Body.code).where(Body.code.in_([r.parent_code for r in rows if r.parent_code]))
+        )
+    }
+    in_file = {row.code for row in rows}
+    errors += [
+        LineError(
+            row.line, f"parent_code {row.parent_code} is neither in this file nor in the registry"
+        )
+        for row in rows
+        if row.parent_code and row.parent_code not in in_file and row.parent_code not in known
+    ]
+    if errors:
+        raise ImportRefused(sorted(errors, key=lambda e: e.line))
+    if not rows:
+        raise ImportRefused([LineError(2, "the file has a header but no bodies")])
+    return _upsert_rows(session, rows)
+
+
+def _upsert_rows(session: Session, rows: list[BodyRow]) -> ImportReport:
+    report = ImportReport()
+    codes = [row.code for row in rows] + [row.parent_code for row in rows if row.parent_code]
+    bodies = {b.code: b for b in session.exec(select(Body).where(Body.code.in_(codes)))}
+    for row in rows:
+        if row.code not in bodies:
+            bodies[row.code] = Body(code=row.code, name=row.name, kind=row.kind, nation=row.nation)
+            session.add(bodies[row.code])
+            report.created.append(row.code)
+    session.flush()
+    created = set(report.created)
+    for row in rows:
+        body = bodies[row.code]
+        values = {
+            "name": row.name,
+            "kind": row.kind,
+            "nation": row.nation,
+            "website": row.website,
+            "parent_id": bodies[row.parent_code].id if row.parent_code else None,
+        }
+        if row.email is not None or body.email is None:
+            values["email"] = row.email
+        changed = [name for name, value in values.items() if getattr(body, name) != value]
+        for name in changed:
+            setattr(body, name, values[name])
+        if row.code in created:
+            continue
+        if changed:
+            body.updated_at = utcnow()
+            report.updated.append(row.code)
+        else:
+            report.unchanged += 1
+    session.flush()
+    return report

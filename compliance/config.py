@@ -1,0 +1,70 @@
+"""Settings, read from environment variables prefixed COMPLIANCE_ (and a .env file)."""
+
+import datetime as dt
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"
+
+
+class Settings(BaseSettings):
+    """Every setting of the application; the README documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="COMPLIANCE_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        default="development",
+        description="development, test or production; production refuses unsafe defaults.",
+    )
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Folder for the SQLite database, evidence files and mail written to disk.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; defaults to SQLite at DATA_DIR/compliance.db. "
+        "For PostgreSQL: postgresql+psycopg://user@host:5432/dbname.",
+    )
+    secret_key: str = Field(
+        default=DEFAULT_SECRET_KEY,
+        description="Secret used to sign sessions and tokens; must be changed outside development.",
+    )
+    timezone: str = Field(
+        default="Europe/London",
+        description="Timezone in which due dates and scheduled jobs are reckoned.",
+    )
+    due_soon_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="Days before a due date from which an obligation shows as due soon.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        if self.environment != "development" and self.secret_key == DEFAULT_SECRET_KEY:
+            raise ValueError(
+                "COMPLIANCE_SECRET_KEY is still the development default: set a long random value "
+                f"before running in {self.environment}"
+            )
+        return self
+
+    def today(self) -> dt.date:
+        """Today's date where the bodies are, not where the server is."""
+        return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL actually used."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'compliance.db'}"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings."""
+    return Settings()

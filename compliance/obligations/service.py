@@ -1,0 +1,351 @@
+"""Applicability: which obligations each body, partnership and bid carries, and their periods."""
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from compliance.models import (
+    Bid,
+    Body,
+    Deliverable,
+    Duty,
+    FundingCondition,
+    FundingStream,
+    Obligation,
+    Occurrence,
+    Partnership,
+    PartnershipDuty,
+)
+from compliance.obligations.cadence import periods
+from compliance.obligations.status import OccurrenceState, ProcessStatus, obligation_states
+
+INACTIVE_BID_STATUSES = {"withdrawn", "rejected"}
+
+
+@dataclass(frozen=True)
+class Expected:
+    """An obligation that should be open, and where it comes from."""
+
+    key: str
+    body_id: int | None = None
+    partnership_id: int | None = None
+    deliverable_id: int | None = None
+    bid_id: int | None = None
+    condition_id: int | None = None
+    opens: dt.date | None = None
+
+
+@dataclass
+class SyncReport:
+    """What a synchronisation of obligations changed."""
+
+    opened: int = 0
+    reopened: int = 0
+    closed: int = 0
+    occurrences: int = 0
+    closed_reasons: list[str] = field(default_factory=list)
+
+
+def _active(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
+    return (start is None or start <= on) and (end is None or end > on)
+
+
+def binds(duty: Duty, body: Body) -> bool:
+    """Tell whether a duty binds a body of this kind in this nation."""
+    return body.kind in duty.holder_kinds and body.nation in duty.jurisdiction
+
+
+def _live_deliverables(session: Session) -> dict[int, list[Deliverable]]:
+    query = (
+        select(Deliverable)
+        .join(Duty)
+        .where(Deliverable.retired_in_version.is_(None), Duty.retired_in_version.is_(None))
+    )
+    by_duty: dict[int, list[Deliverable]] = {}
+    for deliverable in session.exec(query):
+        by_duty.setdefault(deliverable.duty_id, []).append(deliverable)
+    return by_duty
+
+
+def _expected_for_bodies(
+    session: Session, on: dt.date, live: dict[int, list[Deliverable]]
+) -> list[Expected]:
+    duties = [d for d in session.exec(select(Duty)) if d.id in live]
+    found = []
+    for body in session.exec(select(Body)):
+        if not _active(body.start_date, body.end_date, on):
+            continue
+        for duty in duties:
+            if not binds(duty, body):
+                continue
+            for deliverable in live[duty.id]:
+                if deliverable.held_by == "holder":
+                    key = f"body:{body.id}:deliverable:{deliverable.id}"
+                    found.append(
+                        Expected(
+                            key,
+                            body_id=body.id,
+                            deliverable_id=deliverable.id,
+                            opens=body.start_date,
+                        )
+                    )
+    return found
+
+
+def _expected_for_partnerships(
+    session: Session, on: dt.date, live: dict[int, list[Deliverable]]
+) -> list[Expected]:
+    rows = session.exec(select(Partnership, PartnershipDuty).join(PartnershipDuty))
+    found = []
+    for partnership, link in rows:
+        if not _active(partnership.start_date, partnership.end_date, on):
+            continue
+        for deliverable in live.get(link.duty_id, []):
+            if deliverable.held_by == "partnership":
+                key = f"partnership:{partnership.id}:deliverable:{deliverable.id}"
+                found.append(
+                    Expected(
+                        key,
+                        partnership_id=partnership.id,
+                        deliverable_id=deliverable.id,
+                        opens=partnership.start_date,
+                    )
+                )
+    return found
+
+
+def _expected_for_bids(session: Session) -> list[Expected]:
+    query = (
+        select(Bid, FundingCondition)
+        .join(FundingCondition, FundingCondition.stream_id == Bid.stream_id)
+        .where(FundingCondition.retired_in_version.is_(None))
+    )
+    found = []
+    for bid, condition in session.exec(query):
+        if bid.status in INACTIVE_BID_STATUSES:
+            continue
+        holder = (
+            {"partnership_id": bid.partnership_id}
+            if bid.partnership_id
+            else {"body_id": bid.lead_body_id}
+        )
+        key = f"bid:{bid.id}:condition:{condition.id}"
+        found.append(Expected(key, bid_id=bid.id, condition_id=condition.id, **holder))
+    return found
+
+
+def expected_obligations(*, session: Session, on: dt.date) -> dict[str, Expected]:
+    """Every obligation that applies on a date, by its key."""
+    live = _live_deliverables(session)
+    expected = _expected_for_bodies(session, on, live)
+    expected += _expected_for_partnerships(session, on, live)
+    expected += _expected_for_bids(session)
+    return {item.key: item for item in expected}
+
+
+def sync_obligations(
+    *, session: Session, on: dt.date, track_from: dt.date | None = None
+) -> SyncReport:
+    """Open the obligations that now apply, close those that no longer do, add due periods.
+
+    Nothing is deleted: a closed obligation keeps its periods and evidence.
+    """
+    report = SyncReport()
+    expected = expected_obligations(session=session, on=on)
+    existing = {o.key: o for o in session.exec(select(Obligation))}
+    for key, item in expected.items():
+        obligation = existing.get(key)
+        if obligation is None:
+            opened = max(d for d in (track_from or on, item.opens) if d is not None)
+            session.add(Obligation(**_columns(item), opened_date=min(opened, on)))
+            report.opened += 1
+        elif obligation.closed_date is not None:
+            obligation.closed_date = obligation.closed_reason = None
+            report.reopened += 1
+    for key, obligation in existing.items():
+        if key not in expected and obligation.closed_date is None:
+            obligation.closed_date = on
+            obligation.closed_reason = closing_reason(session=session, obligation=obligation, on=on)
+            report.closed += 1
+            report.closed_reasons.append(obligation.closed_reason)
+    session.flush()
+    report.occurrences = add_due_periods(session=session, until=on)
+    return report
+
+
+def _columns(item: Expected) -> dict[str, object]:
+    return {
+        "key": item.key,
+        "body_id": item.body_id,
+        "partnership_id": item.partnership_id,
+        "deliverable_id": item.deliverable_id,
+        "bid_id": item.bid_id,
+        "condition_id": item.condition_id,
+    }
+
+
+def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> str:
+    """Say in words why an obligation stopped applying."""
+    if obligation.body_id:
+        body = session.get(Body, obligation.body_id)
+        if body and not _active(body.start_date, body.end_date, on):
+            successor = session.get(Body, body.successor_id) if body.successor_id else None
+            return f"{body.name} ended on {body.end_date}" + (
+                f"; its obligations pass to {successor.name} ({successor.code})"
+                if successor
+                else ""
+            )
+    if obligation.partnership_id:
+        partnership = session.get(Partnership, obligation.partnership_id)
+        if partnership and not _active(partnership.start_date, partnership.end_date, on):
+            return f"{partnership.name} ended on {partnership.end_date}"
+    if obligation.deliverable_id:
+        deliverable = session.get(Deliverable, obligation.deliverable_id)
+        duty = session.get(Duty, deliverable.duty_id) if deliverable else None
+        retired = (duty and duty.retired_in_version) or (
+            deliverable and deliverable.retired_in_version
+        )
+        if retired:
+            return f"removed from the duty catalogue in version {retired}"
+        if obligation.partnership_id:
+            return "the partnership no longer discharges this duty"
+        return "the duty no longer binds a body of this kind or nation"
+    if obligation.condition_id:
+        condition = session.get(FundingCondition, obligation.condition_id)
+        if condition and condition.retired_in_version:
+            return f"removed from the funding catalogue in version {condition.retired_in_version}"
+    return "the bid was withdrawn or rejected"
+
+
+def add_due_periods(*, session: Session, until: dt.date) -> int:
+    """Create the periods of every open obligation up to `until`; return how many were added."""
+    have = set(session.exec(select(Occurrence.obligation_id, Occurrence.period_start_date)).all())
+    rules = _due_rules(session)
+    added = 0
+    for obligation in session.exec(select(Obligation).where(Obligation.closed_date.is_(None))):
+        rule, window = rules[_rule_key(obligation)]
+        anchor = window[0] if window else obligation.opened_date
+        last = min(until, window[1]) if window else until
+        for period in periods(rule, anchor=anchor, until=last):
+            if window and period.start > window[1]:
+                continue
+            if (obligation.id, period.start) not in have:
+                session.add(
+                    Occurrence(
+                        obligation_id=obligation.id,
+                        period_start_date=period.start,
+                        period_end_date=period.end,
+                        due_date=period.due,
+                    )
+                )
+                added += 1
+    session.flush()
+    return added
+
+
+def _rule_key(obligation: Obligation) -> tuple[str, int]:
+    if obligation.deliverable_id is not None:
+        return ("deliverable", obligation.deliverable_id)
+    return ("condition", obligation.condition_id or 0)
+
+
+def _due_rules(
+    session: Session,
+) -> dict[tuple[str, int], tuple[object, tuple[dt.date, dt.date] | None]]:
+    rules: dict[tuple[str, int], tuple[object, tuple[dt.date, dt.date] | None]] = {}
+    for deliverable in session.exec(select(Deliverable)):
+        rules[("deliverable", deliverable.id)] = (deliverable, None)
+    for condition, stream in session.exec(
+        select(FundingCondition, FundingStream).join(FundingStream)
+    ):
+        window = (stream.period_start_date, stream.period_end_date)
+        rules[("condition", condition.id)] = (condition, window)
+    return rules
+
+
+@dataclass(frozen=True)
+class ObligationView:
+    """An obligation with what it comes from and its process status on a date."""
+
+    obligation: Obligation
+    source_title: str
+    source_slug: str
+    source_url: str
+    item_title: str
+    item_slug: str
+    cadence: str
+    verified: bool
+    status: ProcessStatus
+    periods: list[OccurrenceState]
+
+    @property
+    def next_due(self) -> dt.date | None:
+        open_periods = [
+            p.occurrence.due_date for p in self.periods if p.status != ProcessStatus.met
+        ]
+        return min(open_periods) if open_periods else None
+
+
+def view_obligations(
+    *,
+    session: Session,
+    on: dt.date,
+    due_soon_days: int,
+    body_id: int | None = None,
+    partnership_id: int | None = None,
+    include_closed: bool = False,
+) -> list[ObligationView]:
+    """The obligations of one body or partnership, with status, in a fixed number of queries."""
+    query = select(Obligation)
+    if body_id is not None:
+        query = query.where(Obligation.body_id == body_id)
+    if partnership_id is not None:
+        query = query.where(Obligation.partnership_id == partnership_id)
+    if not include_closed:
+        query = query.where(Obligation.closed_date.is_(None))
+    obligations = list(session.exec(query.order_by(Obligation.id)))
+    states = obligation_states(
+        session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
+    )
+    sources = _sources(session, obligations)
+    views = [
+        ObligationView(o, *sources[_rule_key(o)], status=states[o.id][0], periods=states[o.id][1])
+        for o in obligations
+    ]
+    return sorted(views, key=lambda v: (v.source_title, v.item_title))
+
+
+def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], tuple]:
+    deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
+    condition_ids = {o.condition_id for o in obligations if o.condition_id}
+    found: dict[tuple[str, int], tuple] = {}
+    if deliverable_ids:
+        query = select(Deliverable, Duty).join(Duty).where(Deliverable.id.in_(deliverable_ids))
+        for d, duty in session.exec(query):
+            found[("deliverable", d.id)] = (
+                f"{duty.title} ({duty.act} {duty.sections})",
+                duty.slug,
+                duty.url,
+                d.title,
+                d.slug,
+                d.cadence,
+                duty.verified and d.verified,
+            )
+    if condition_ids:
+        query = (
+            select(FundingCondition, FundingStream)
+            .join(FundingStream)
+            .where(FundingCondition.id.in_(condition_ids))
+        )
+        for c, stream in session.exec(query):
+            found[("condition", c.id)] = (
+                stream.name,
+                stream.slug,
+                stream.url,
+                c.title,
+                c.slug,
+                c.cadence,
+                stream.verified and c.verified,
+            )
+    return found

@@ -1,0 +1,127 @@
+"""The process status of occurrences and obligations on a given date.
+
+The outcome dimension (is the partnership making a difference?) is judged beside this one and
+never folded into it: evidence of process alone never makes a duty fully met.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import and_, exists
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from compliance.models import Evidence, EvidenceLink, Obligation, Occurrence
+
+
+class ProcessStatus(StrEnum):
+    """Process states, from worst to best; a roll-up takes the worst."""
+
+    overdue = "overdue"
+    evidence_expired = "evidence_expired"
+    due_soon = "due_soon"
+    met = "met"
+    not_yet_due = "not_yet_due"
+    not_applicable = "not_applicable"
+
+
+SEVERITY = {status: rank for rank, status in enumerate(ProcessStatus)}
+
+
+@dataclass(frozen=True)
+class OccurrenceState:
+    occurrence: Occurrence
+    status: ProcessStatus
+    evidence_ids: tuple[int, ...]
+
+
+def current_evidence(
+    *, session: Session, occurrence_ids: Iterable[int], on: dt.date
+) -> dict[int, list[Evidence]]:
+    """Evidence recorded by `on`, neither withdrawn then nor superseded, per occurrence."""
+    ids = list(occurrence_ids)
+    if not ids:
+        return {}
+    newer = aliased(Evidence)
+    end_of_day = dt.datetime.combine(on, dt.time.max, tzinfo=dt.UTC)
+    superseded = exists().where(
+        and_(newer.supersedes_id == Evidence.id, newer.recorded_at <= end_of_day)
+    )
+    query = (
+        select(EvidenceLink.occurrence_id, Evidence)
+        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
+        .where(EvidenceLink.occurrence_id.in_(ids))
+        .where(Evidence.recorded_at <= end_of_day)
+        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > end_of_day))
+        .where(~superseded)
+    )
+    found: dict[int, list[Evidence]] = {}
+    for occurrence_id, evidence in session.exec(query):
+        found.setdefault(occurrence_id, []).append(evidence)
+    return found
+
+
+def occurrence_status(
+    occurrence: Occurrence, evidence: list[Evidence], *, on: dt.date, due_soon_days: int
+) -> ProcessStatus:
+    """The process status of one period on a date."""
+    if evidence:
+        in_date = [e for e in evidence if e.review_by_date is None or e.review_by_date >= on]
+        return ProcessStatus.met if in_date else ProcessStatus.evidence_expired
+    if occurrence.due_date < on:
+        return ProcessStatus.overdue
+    if (occurrence.due_date - on).days <= due_soon_days:
+        return ProcessStatus.due_soon
+    return ProcessStatus.not_yet_due
+
+
+def worst(statuses: Iterable[ProcessStatus]) -> ProcessStatus:
+    """The worst of several statuses; not-applicable counts only when nothing else is there."""
+    counted = [s for s in statuses if s != ProcessStatus.not_applicable]
+    if not counted:
+        return ProcessStatus.not_applicable
+    return min(counted, key=SEVERITY.__getitem__)
+
+
+def obligation_states(
+    *, session: Session, obligations: list[Obligation], on: dt.date, due_soon_days: int
+) -> dict[int, tuple[ProcessStatus, list[OccurrenceState]]]:
+    """Each obligation's status and its periods' states, in a fixed number of queries."""
+    ids = [o.id for o in obligations]
+    occurrences = (
+        session.exec(
+            select(Occurrence)
+            .where(Occurrence.obligation_id.in_(ids))
+            .order_by(Occurrence.period_start_date)
+        ).all()
+        if ids
+        else []
+    )
+    evidence = current_evidence(session=session, occurrence_ids=[o.id for o in occurrences], on=on)
+    per_obligation: dict[int, list[OccurrenceState]] = {i: [] for i in ids}
+    for occurrence in occurrences:
+        found = evidence.get(occurrence.id, [])
+        status = occurrence_status(occurrence, found, on=on, due_soon_days=due_soon_days)
+        per_obligation[occurrence.obligation_id].append(
+            OccurrenceState(occurrence, status, tuple(e.id for e in found))
+        )
+    return {
+        o.id: (_rolled_up(o, per_obligation[o.id], on), per_obligation[o.id]) for o in obligations
+    }
+
+
+def _rolled_up(obligation: Obligation, states: list[OccurrenceState], on: dt.date) -> ProcessStatus:
+    if obligation.not_applicable_reason:
+        return ProcessStatus.not_applicable
+    # Periods that have started or fall due soon count; a future period never hides a past gap.
+    relevant = [
+        s.status
+        for s in states
+        if s.occurrence.period_start_date <= on or s.status == ProcessStatus.due_soon
+    ]
+    if not relevant:
+        return ProcessStatus.not_yet_due
+    counted = [s for s in relevant if s != ProcessStatus.not_yet_due]
+    return worst(counted) if counted else ProcessStatus.not_yet_due

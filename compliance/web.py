@@ -1,0 +1,31 @@
+"""The one Jinja environment that pages (and later PDFs and emails) render through."""
+
+from pathlib import Path
+
+from fastapi.templating import Jinja2Templates
+
+from compliance.bodies.kinds import BodyKind
+from compliance.obligations.status import ProcessStatus
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+
+STATUS_LABELS = {
+    ProcessStatus.overdue: "Overdue",
+    ProcessStatus.evidence_expired: "Evidence expired",
+    ProcessStatus.due_soon: "Due soon",
+    ProcessStatus.met: "Evidence recorded",
+    ProcessStatus.not_yet_due: "Not yet due",
+    ProcessStatus.not_applicable: "Not applicable",
+}
+
+
+def kind_label(kind: str) -> str:
+    """A body kind in words."""
+    return kind.replace("_", " ").capitalize().replace("Nhs", "NHS")
+
+
+templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.globals["product_name"] = "Partnership duties tracker"
+templates.env.globals["body_kinds"] = list(BodyKind)
+templates.env.filters["kind_label"] = kind_label
+templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]
