@@ -295,12 +295,8 @@ def _parent_cycles(rows: list[BodyRow]) -> list[LineError]:
 def import_bodies(*, session: Session, data: bytes) -> ImportReport:
     """Import a bodies register, all or nothing: on any bad line, raise ImportRefused."""
     rows, errors = parse_bodies_csv(decode_csv(data))
-    known = {
-        code
-        for (code,) in session.exec(
-            select(Body.code).where(Body.code.in_([r.parent_code for r in rows if r.parent_code]))
-        )
-    }
+    parents = [row.parent_code for row in rows if row.parent_code]
+    known = set(session.exec(select(Body.code).where(Body.code.in_(parents))).all())
     in_file = {row.code for row in rows}
     errors += [
         LineError(

@@ -1,0 +1,129 @@
+"""Fixtures: every database test runs on SQLite and, when configured, on PostgreSQL.
+
+Set COMPLIANCE_TEST_DATABASE_URL (a database the suite may fill and empty) to add PostgreSQL.
+Each test runs inside a transaction that is rolled back, so tests never see each other's rows.
+"""
+
+import os
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from compliance.catalogue.service import load_catalogue
+from compliance.config import Settings
+from compliance.db import make_engine
+from compliance.deps import get_session
+from compliance.main import create_app
+from compliance.migrations import upgrade
+
+PG_URL = os.environ.get("COMPLIANCE_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+_ran: Counter[str] = Counter()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    shown = make_url(PG_URL).render_as_string(hide_password=True) if PG_URL else "not configured"
+    return f"database backends: {', '.join(BACKENDS)} (PostgreSQL: {shown})"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call" and report.passed:
+        for backend in BACKENDS:
+            if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid:
+                _ran[backend] += 1
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    counts = ", ".join(f"{backend}: {_ran[backend]} passed" for backend in BACKENDS)
+    terminalreporter.write_line(f"database tests by backend: {counts}")
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def create_database(base_url: str) -> str:
+    """Create an empty PostgreSQL database beside the configured one; return its URL."""
+    url = make_url(base_url)
+    name = f"{url.database}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(database_url: str) -> None:
+    url = make_url(database_url)
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture
+def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database of the backend under test, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    url = create_database(PG_URL)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """A migrated database holding the catalogue, shared by the tests of one backend."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'suite.db'}"
+    else:
+        url = create_database(PG_URL)
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        load_catalogue(session=session)
+        session.commit()
+    yield engine
+    engine.dispose()
+    if backend != "sqlite":
+        drop_database(url)
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    """A session whose work is rolled back at the end of the test, commits included."""
+    connection = engine.connect()
+    transaction = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint")
+    yield session
+    session.close()
+    transaction.rollback()
+    connection.close()
+
+
+@pytest.fixture
+def settings(engine: Engine, tmp_path: Path) -> Settings:
+    return Settings(
+        environment="test",
+        secret_key="test-secret-key",
+        database_url=engine.url.render_as_string(hide_password=False),
+        data_dir=tmp_path,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings, session: Session) -> Iterator[TestClient]:
+    """The application, reading and writing through the test's rolled-back session."""
+    app = create_app(settings)
+    app.dependency_overrides[get_session] = lambda: session
+    with TestClient(app) as test_client:
+        yield test_client

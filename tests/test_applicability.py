@@ -1,0 +1,140 @@
+"""Which obligations bodies, partnerships and bids carry, and how they open and close."""
+
+import datetime as dt
+
+from sqlmodel import select
+
+from compliance.catalogue.service import get_duty
+from compliance.models import Deliverable, Duty, FundingStream, Obligation, Occurrence
+from compliance.obligations.service import sync_obligations, view_obligations
+from compliance.obligations.status import ProcessStatus
+from tests.factories import make_bid, make_body, make_evidence, make_partnership
+
+ON = dt.date(2026, 11, 26)
+
+
+def obligations_of(session, **holder):
+    column, value = next(iter(holder.items()))
+    query = select(Obligation).where(getattr(Obligation, column) == value)
+    return list(session.exec(query))
+
+
+def duty_slugs(session, obligations):
+    slugs = set()
+    for o in obligations:
+        deliverable = session.get(Deliverable, o.deliverable_id)
+        slugs.add(session.get(Duty, deliverable.duty_id).slug)
+    return slugs
+
+
+def test_unitary_council_is_bound_by_upper_tier_duties_and_a_district_is_not(session):
+    unitary = make_body(session)
+    district = make_body(session, code="E07000901", kind="district_council")
+    sync_obligations(session=session, on=ON)
+    unitary_duties = duty_slugs(session, obligations_of(session, body_id=unitary.id))
+    district_duties = duty_slugs(session, obligations_of(session, body_id=district.id))
+    assert {"care-act-2014-s6", "care-act-2014-s3", "cda-1998-s17"} <= unitary_duties
+    assert {"care-act-2014-s3", "care-act-2014-s42-s45"}.isdisjoint(district_duties)
+    assert "cda-1998-s17" in district_duties
+
+
+def test_nation_decides_between_english_and_welsh_duties(session):
+    welsh = make_body(session, code="W06000901", nation="wales")
+    sync_obligations(session=session, on=ON)
+    slugs = duty_slugs(session, obligations_of(session, body_id=welsh.id))
+    assert "care-act-2014-s6" not in slugs
+    assert "sswba-2014-part9" in slugs or _partnership_only(session, "sswba-2014-part9")
+
+
+def _partnership_only(session, slug):
+    duty = get_duty(session=session, slug=slug)
+    items = session.exec(select(Deliverable).where(Deliverable.duty_id == duty.id)).all()
+    return all(d.held_by == "partnership" for d in items)
+
+
+def test_partnership_carries_the_joint_deliverables_of_the_duties_it_discharges(session):
+    duty = get_duty(session=session, slug="children-act-2004-s16e")
+    partnership = make_partnership(session, duties=[duty])
+    sync_obligations(session=session, on=ON)
+    joint = obligations_of(session, partnership_id=partnership.id)
+    expected = session.exec(
+        select(Deliverable).where(
+            Deliverable.duty_id == duty.id, Deliverable.held_by == "partnership"
+        )  # noqa: E501
+    ).all()
+    assert expected, "s16E should have joint deliverables"
+    assert {o.deliverable_id for o in joint} == {d.id for d in expected}
+
+
+def test_each_period_needs_its_own_evidence(session):
+    body = make_body(session)
+    sync_obligations(session=session, on=ON, track_from=dt.date(2024, 4, 1))
+    obligation = obligations_of(session, body_id=body.id)[0]
+    periods = session.exec(
+        select(Occurrence)
+        .where(Occurrence.obligation_id == obligation.id)
+        .order_by(Occurrence.period_start_date)  # noqa: E501
+    ).all()
+    assert len(periods) >= 2
+    make_evidence(session, occurrences=[periods[0]])
+    views = view_obligations(session=session, on=ON, due_soon_days=30, body_id=body.id)
+    view = next(v for v in views if v.obligation.id == obligation.id)
+    statuses = [p.status for p in view.periods]
+    assert statuses[0] == ProcessStatus.met
+    assert ProcessStatus.met not in statuses[1:]
+
+
+def test_sync_is_idempotent(session):
+    make_body(session)
+    first = sync_obligations(session=session, on=ON)
+    second = sync_obligations(session=session, on=ON)
+    assert first.opened > 0
+    assert (second.opened, second.closed, second.reopened, second.occurrences) == (0, 0, 0, 0)
+
+
+def test_a_body_that_ends_has_its_obligations_closed_and_kept_and_its_successor_takes_them(session):  # noqa: E501
+    old = make_body(session, name="Old ICB", code="QZ1", kind="integrated_care_board")
+    sync_obligations(session=session, on=dt.date(2026, 1, 1))
+    count = len(obligations_of(session, body_id=old.id))
+    new = make_body(
+        session,
+        name="Merged ICB",
+        code="QZ2",
+        kind="integrated_care_board",
+        start_date=dt.date(2026, 4, 1),
+    )  # noqa: E501
+    old.end_date, old.successor_id = dt.date(2026, 4, 1), new.id
+    report = sync_obligations(session=session, on=dt.date(2026, 4, 2))
+    kept = obligations_of(session, body_id=old.id)
+    assert len(kept) == count and report.closed == count
+    assert all(o.closed_date == dt.date(2026, 4, 2) for o in kept)
+    assert "pass to Merged ICB (QZ2)" in kept[0].closed_reason
+    assert len(obligations_of(session, body_id=new.id)) == count
+
+
+def test_partnership_that_stops_discharging_a_duty_has_obligations_closed_then_reopened(session):  # noqa: E501
+    duty = get_duty(session=session, slug="children-act-2004-s16e")
+    partnership = make_partnership(session, duties=[duty])
+    sync_obligations(session=session, on=ON)
+    partnership.end_date = ON
+    closed = sync_obligations(session=session, on=ON)
+    assert closed.closed == len(obligations_of(session, partnership_id=partnership.id))
+    partnership.end_date = None
+    reopened = sync_obligations(session=session, on=ON)
+    assert reopened.reopened == closed.closed
+
+
+def test_bid_carries_its_stream_conditions_within_the_stream_period(session):
+    stream = session.exec(
+        select(FundingStream).where(FundingStream.slug == "better-care-fund-2025-26")
+    ).one()  # noqa: E501
+    council = make_body(session)
+    icb = make_body(session, code="QZ9", kind="integrated_care_board")
+    bid = make_bid(session, stream=stream, lead=council, applicants=[icb])
+    sync_obligations(session=session, on=ON)
+    held = session.exec(select(Obligation).where(Obligation.bid_id == bid.id)).all()
+    assert held and all(o.body_id == council.id for o in held)
+    due = session.exec(
+        select(Occurrence.due_date).where(Occurrence.obligation_id.in_([o.id for o in held]))
+    ).all()
+    assert all(d <= stream.period_end_date + dt.timedelta(days=120) for d in due)
