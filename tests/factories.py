@@ -36,13 +36,13 @@ def make_body(session: Session, **overrides: Any) -> Body:
 
 def make_partnership(
     session: Session, *, duties: list[Any] = (), members: list[Body] = (), **overrides: Any
-) -> Partnership:  # noqa: E501
+) -> Partnership:
     number = next(_numbers)
     values: dict[str, Any] = {
         "slug": f"test-partnership-{number}",
         "name": f"Test Board {number}",
         "form": "statutory_board",
-    }  # noqa: E501
+    }
     partnership = Partnership(**(values | overrides))
     session.add(partnership)
     session.flush()
@@ -51,21 +51,21 @@ def make_partnership(
     for body in members:
         session.add(
             PartnershipMember(partnership_id=partnership.id, body_id=body.id, role="member")
-        )  # noqa: E501
+        )
     session.flush()
     return partnership
 
 
 def make_bid(
     session: Session, *, stream: Any, lead: Body, applicants: list[Body] = (), **overrides: Any
-) -> Bid:  # noqa: E501
+) -> Bid:
     number = next(_numbers)
     values: dict[str, Any] = {
         "reference": f"BID-{number}",
         "title": f"Test bid {number}",
         "stream_id": stream.id,
         "lead_body_id": lead.id,
-    }  # noqa: E501
+    }
     bid = Bid(**(values | overrides))
     session.add(bid)
     session.flush()
@@ -75,13 +75,13 @@ def make_bid(
     return bid
 
 
-def make_evidence(session: Session, *, occurrences: list[Any] = (), **overrides: Any) -> Evidence:  # noqa: E501
+def make_evidence(session: Session, *, occurrences: list[Any] = (), **overrides: Any) -> Evidence:
     number = next(_numbers)
     values: dict[str, Any] = {
         "kind": "document",
         "title": f"Evidence {number}",
         "effective_date": dt.date(2025, 6, 1),
-    }  # noqa: E501
+    }
     evidence = Evidence(**(values | overrides))
     session.add(evidence)
     session.flush()

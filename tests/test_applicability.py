@@ -60,7 +60,7 @@ def test_partnership_carries_the_joint_deliverables_of_the_duties_it_discharges(
     expected = session.exec(
         select(Deliverable).where(
             Deliverable.duty_id == duty.id, Deliverable.held_by == "partnership"
-        )  # noqa: E501
+        )
     ).all()
     assert expected, "s16E should have joint deliverables"
     assert {o.deliverable_id for o in joint} == {d.id for d in expected}
@@ -73,7 +73,7 @@ def test_each_period_needs_its_own_evidence(session):
     periods = session.exec(
         select(Occurrence)
         .where(Occurrence.obligation_id == obligation.id)
-        .order_by(Occurrence.period_start_date)  # noqa: E501
+        .order_by(Occurrence.period_start_date)
     ).all()
     assert len(periods) >= 2
     make_evidence(session, occurrences=[periods[0]])
@@ -92,7 +92,7 @@ def test_sync_is_idempotent(session):
     assert (second.opened, second.closed, second.reopened, second.occurrences) == (0, 0, 0, 0)
 
 
-def test_a_body_that_ends_has_its_obligations_closed_and_kept_and_its_successor_takes_them(session):  # noqa: E501
+def test_a_body_that_ends_has_its_obligations_closed_and_kept_and_its_successor_takes_them(session):
     old = make_body(session, name="Old ICB", code="QZ1", kind="integrated_care_board")
     sync_obligations(session=session, on=dt.date(2026, 1, 1))
     count = len(obligations_of(session, body_id=old.id))
@@ -102,7 +102,7 @@ def test_a_body_that_ends_has_its_obligations_closed_and_kept_and_its_successor_
         code="QZ2",
         kind="integrated_care_board",
         start_date=dt.date(2026, 4, 1),
-    )  # noqa: E501
+    )
     old.end_date, old.successor_id = dt.date(2026, 4, 1), new.id
     report = sync_obligations(session=session, on=dt.date(2026, 4, 2))
     kept = obligations_of(session, body_id=old.id)
@@ -112,7 +112,7 @@ def test_a_body_that_ends_has_its_obligations_closed_and_kept_and_its_successor_
     assert len(obligations_of(session, body_id=new.id)) == count
 
 
-def test_partnership_that_stops_discharging_a_duty_has_obligations_closed_then_reopened(session):  # noqa: E501
+def test_partnership_that_stops_discharging_a_duty_has_obligations_closed_then_reopened(session):
     duty = get_duty(session=session, slug="children-act-2004-s16e")
     partnership = make_partnership(session, duties=[duty])
     sync_obligations(session=session, on=ON)
@@ -127,7 +127,7 @@ def test_partnership_that_stops_discharging_a_duty_has_obligations_closed_then_r
 def test_bid_carries_its_stream_conditions_within_the_stream_period(session):
     stream = session.exec(
         select(FundingStream).where(FundingStream.slug == "better-care-fund-2025-26")
-    ).one()  # noqa: E501
+    ).one()
     council = make_body(session)
     icb = make_body(session, code="QZ9", kind="integrated_care_board")
     bid = make_bid(session, stream=stream, lead=council, applicants=[icb])

@@ -1,4 +1,4 @@
-"""The bodies register import: real-world CSV quirks accepted, every bad line named, all or nothing."""  # noqa: E501
+"""The bodies register import: real-world CSV quirks accepted, every bad line named."""
 
 from pathlib import Path
 
@@ -37,8 +37,10 @@ def bodies_by_id(bodies):
 def test_bom_crlf_quotes_commas_trailing_blank_lines_and_forward_parents(session):
     text = (
         "\ufeffcode,name,kind,nation,parent_code,website,email\r\n"
-        'E07000999,"Dale, Moor and ""Fen"" District",district_council,england,E10000999,www.example.org,\r\n'  # noqa: E501
-        "E10000999,Shire County Council,county_council,england,,https://shire.example.org,info@shire.example.org\r\n"  # noqa: E501
+        'E07000999,"Dale, Moor and ""Fen"" District",district_council,england,'
+        "E10000999,www.example.org,\r\n"
+        "E10000999,Shire County Council,county_council,england,,"
+        "https://shire.example.org,info@shire.example.org\r\n"
         "\r\n\r\n"
     )
     report = import_bodies(session=session, data=text.encode("utf-8"))
@@ -61,10 +63,10 @@ def test_parent_may_already_be_in_the_registry(session):
 def test_reimport_updates_changed_fields_in_place(session):
     import_bodies(
         session=session, data=(HEADER + "E06000901,Old Name,unitary_authority,england,,\n").encode()
-    )  # noqa: E501
+    )
     report = import_bodies(
         session=session, data=(HEADER + "E06000901,New Name,unitary_authority,england,,\n").encode()
-    )  # noqa: E501
+    )
     assert report.updated == ["E06000901"]
     assert codes(session)["E06000901"].name == "New Name"
 

@@ -27,12 +27,12 @@ def test_facts_the_fact_sheet_marks_unverified_stay_unverified():
         "children-act-1989-s27",
         "nhsa-2006-s72",
         "homelessness-act-2002-s1",
-    ):  # noqa: E501
+    ):
         assert duties[slug].verified is False, slug
         assert duties[slug].unverified_note
     streams = {
         s.slug: s for s in read_spec(CATALOGUE_DIR / "funding.yaml", FundingFile).funding_streams
-    }  # noqa: E501
+    }
     assert streams["better-care-fund-2026-27"].verified is False
     bcf = streams["better-care-fund-2025-26"]
     assert any(not c.verified for c in bcf.conditions)
@@ -117,9 +117,9 @@ def test_a_new_version_updates_in_place_and_never_orphans_an_obligation(session,
         o
         for o in session.exec(select(Obligation).where(Obligation.body_id == body.id))
         if o.closed_date
-    ]  # noqa: E501
+    ]
     assert (
         closed and "removed from the duty catalogue in version 2027.01.1" in closed[0].closed_reason
-    )  # noqa: E501
+    )
     assert sync.opened >= 1
     assert session.get(Deliverable, closed[0].deliverable_id) is not None

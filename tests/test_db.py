@@ -20,7 +20,7 @@ def test_sqlite_pragmas_are_set_on_every_connection(tmp_path):
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert (
                 connection.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
-            )  # noqa: E501
+            )
         engine.dispose()
 
 

@@ -60,7 +60,8 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
             _not_applicable(session, {"partnership": item["slug"], **exemption})
     added = sum(_evidence(session, settings, item, users) for item in data["evidence"])
     return (
-        f"Demo area loaded: {len(data['bodies'])} bodies, {len(data['partnerships'])} partnerships, "
+        f"Demo area loaded: {len(data['bodies'])} bodies, "
+        f"{len(data['partnerships'])} partnerships, "
         f"{len(data['bids'])} bid(s), {added} new evidence record(s)."
     )
 
@@ -126,7 +127,7 @@ def _partnership(session: Session, item: dict, users: dict[str, User]) -> Partne
             partnership=partnership,
             body=_require_body(session, member["code"]),
             role=member["role"],
-        )  # noqa: E501
+        )
     for slug in item["duties"]:
         duty = get_duty(session=session, slug=slug)
         if duty is None:
@@ -143,12 +144,12 @@ def _partnership(session: Session, item: dict, users: dict[str, User]) -> Partne
 
 def _outcome(
     session: Session, partnership: Partnership, item: dict, users: dict[str, User]
-) -> None:  # noqa: E501
+) -> None:
     outcome = _first(session, Outcome, partnership_id=partnership.id, title=item["title"])
     if outcome is None:
         outcome = Outcome(
             partnership_id=partnership.id, title=item["title"], description=item.get("description")
-        )  # noqa: E501
+        )
         session.add(outcome)
         session.flush()
     for spec in item["indicators"]:
@@ -162,7 +163,7 @@ def _outcome(
             if (
                 _first(session, Measurement, indicator_id=indicator.id, measured_date=m["date"])
                 is None
-            ):  # noqa: E501
+            ):
                 recorder = users.get(m.get("recorded_by", ""))
                 session.add(
                     Measurement(
@@ -172,7 +173,7 @@ def _outcome(
                         source=m["source"],
                         recorded_by_id=recorder and recorder.id,
                     )
-                )  # noqa: E501
+                )
     session.flush()
 
 
@@ -189,7 +190,7 @@ def _bid(session: Session, item: dict) -> Bid:
             stream_id=stream.id,
             lead_body_id=lead.id,
             submitted_date=item.get("submitted_date"),
-        )  # noqa: E501
+        )
         if item.get("partnership"):
             bid.partnership_id = get_partnership(session=session, slug=item["partnership"]).id
         session.add(bid)
@@ -227,6 +228,8 @@ def _evidence(session: Session, settings: Settings, item: dict, users: dict[str,
         "period_end_date": item.get("period_end"),
         "review_by_date": item.get("review_by"),
         "recorded_by_id": users[item["recorded_by"]].id,
+        # The demo tells a history: each record was made on the day it speaks for.
+        "recorded_at": dt.datetime.combine(item["effective_date"], dt.time(12), tzinfo=dt.UTC),
     }
     if "url" in item:
         evidence = Evidence(url=item["url"], **fields)
@@ -238,7 +241,7 @@ def _evidence(session: Session, settings: Settings, item: dict, users: dict[str,
             file_name=item["file_name"],
             media_type="text/plain",
             **fields,
-        )  # noqa: E501
+        )
     record(session=session, evidence=evidence, occurrence_ids=occurrence_ids)
     return 1
 
@@ -266,12 +269,13 @@ def _obligation_key(session: Session, target: dict) -> str:
     if "bid" in target:
         bid = _first(session, Bid, reference=target["bid"])
         stream = session.get(FundingStream, bid.stream_id)
-        condition = _first(session, FundingCondition, stream_id=stream.id, slug=target["condition"])  # noqa: E501
+        condition = _first(session, FundingCondition, stream_id=stream.id, slug=target["condition"])
         return f"bid:{bid.id}:condition:{condition.id}"
     duty = get_duty(session=session, slug=target["duty"])
     deliverable = _first(session, Deliverable, duty_id=duty.id, slug=target["deliverable"])
     if deliverable is None:
         raise DemoError(f"duty {target['duty']} has no deliverable {target['deliverable']}")
     if "partnership" in target:
-        return f"partnership:{get_partnership(session=session, slug=target['partnership']).id}:deliverable:{deliverable.id}"  # noqa: E501
+        partnership = get_partnership(session=session, slug=target["partnership"])
+        return f"partnership:{partnership.id}:deliverable:{deliverable.id}"
     return f"body:{_require_body(session, target['body']).id}:deliverable:{deliverable.id}"

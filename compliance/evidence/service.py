@@ -67,9 +67,9 @@ def record(*, session: Session, evidence: Evidence, occurrence_ids: list[int]) -
 
 def file_evidence(
     *, data_dir: Path, content: bytes, file_name: str, media_type: str, **fields: object
-) -> Evidence:  # noqa: E501
+) -> Evidence:
     """An evidence record for a file, with the file stored first."""
     sha256 = store_bytes(data_dir=data_dir, content=content)
     return Evidence(
         sha256=sha256, file_name=file_name, media_type=media_type, size_bytes=len(content), **fields
-    )  # noqa: E501
+    )
