@@ -94,6 +94,8 @@ class Deliverable(SQLModel, table=True):
     due_offset_days: int = 0
     due_date: dt.date | None = None
     held_by: str = Field(default="holder", max_length=20)
+    # Empty: every holder of the duty; otherwise only holders of these kinds.
+    holder_kinds: list[str] = _json_list()
     due_note: str | None = _long_text()
     evidence: list[str] = _json_list()
     verified: bool = True

@@ -138,3 +138,40 @@ def test_bid_carries_its_stream_conditions_within_the_stream_period(session):
         select(Occurrence.due_date).where(Occurrence.obligation_id.in_([o.id for o in held]))
     ).all()
     assert all(d <= stream.period_end_date + dt.timedelta(days=120) for d in due)
+
+
+def test_a_deliverable_can_be_held_by_only_some_holders_of_its_duty(session):
+    council = make_body(session)
+    icb = make_body(session, code="QZ8", kind="integrated_care_board")
+    sync_obligations(session=session, on=ON)
+    duty = get_duty(session=session, slug="lgpiha-2007-s116a")
+    review = session.exec(
+        select(Deliverable).where(
+            Deliverable.duty_id == duty.id, Deliverable.slug == "icb-annual-report-reviews-jhws"
+        )
+    ).one()
+    holders = {
+        o.body_id
+        for o in session.exec(select(Obligation).where(Obligation.deliverable_id == review.id))
+    }
+    assert icb.id in holders
+    assert council.id not in holders
+
+
+def test_a_withdrawn_bid_has_its_conditions_closed_with_the_reason(session):
+    stream = session.exec(
+        select(FundingStream).where(FundingStream.slug == "better-care-fund-2025-26")
+    ).one()
+    bid = make_bid(session, stream=stream, lead=make_body(session))
+    sync_obligations(session=session, on=ON)
+    bid.status = "withdrawn"
+    report = sync_obligations(session=session, on=ON)
+    held = session.exec(select(Obligation).where(Obligation.bid_id == bid.id)).all()
+    assert report.closed == len(held) > 0
+    assert {o.closed_reason for o in held} == {"the bid was withdrawn or rejected"}
+
+
+def test_a_body_that_has_not_started_yet_carries_nothing(session):
+    future = make_body(session, start_date=dt.date(2027, 4, 1))
+    sync_obligations(session=session, on=ON)
+    assert obligations_of(session, body_id=future.id) == []

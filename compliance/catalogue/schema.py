@@ -58,6 +58,7 @@ class DeliverableSpec(Strict):
     due: Due = Due()
     due_date: dt.date | None = None
     held_by: Literal["holder", "partnership"] = "holder"
+    holders: list[KindName] = []
     due_note: str | None = None
     evidence: list[Text] = []
     verified: bool = True
@@ -68,6 +69,8 @@ class DeliverableSpec(Strict):
             raise ValueError("interval_years is required for every_n_years and only for it")
         if self.due_date is not None and self.cadence != Cadence.one_off:
             raise ValueError("due_date is only for one_off deliverables")
+        if self.holders and self.held_by != "holder":
+            raise ValueError("holders narrows who holds a deliverable; it needs held_by: holder")
         return self
 
 

@@ -236,6 +236,7 @@ def _deliverable_values(spec: DeliverableSpec) -> dict[str, Any]:
         "interval_years": spec.interval_years,
         "year_start": spec.year_start,
         "held_by": spec.held_by,
+        "holder_kinds": _kinds(spec.holders),
         "due_note": spec.due_note,
         **_due_values(spec),
     }

@@ -68,6 +68,13 @@ def _live_deliverables(session: Session) -> dict[int, list[Deliverable]]:
     return by_duty
 
 
+def holds(deliverable: Deliverable, body: Body) -> bool:
+    """Tell whether a body bound by the duty holds this deliverable itself."""
+    if deliverable.held_by != "holder":
+        return False
+    return not deliverable.holder_kinds or body.kind in deliverable.holder_kinds
+
+
 def _expected_for_bodies(
     session: Session, on: dt.date, live: dict[int, list[Deliverable]]
 ) -> list[Expected]:
@@ -76,20 +83,17 @@ def _expected_for_bodies(
     for body in session.exec(select(Body)):
         if not _active(body.start_date, body.end_date, on):
             continue
-        for duty in duties:
-            if not binds(duty, body):
-                continue
-            for deliverable in live[duty.id]:
-                if deliverable.held_by == "holder":
-                    key = f"body:{body.id}:deliverable:{deliverable.id}"
-                    found.append(
-                        Expected(
-                            key,
-                            body_id=body.id,
-                            deliverable_id=deliverable.id,
-                            opens=body.start_date,
-                        )
-                    )
+        for duty in (d for d in duties if binds(d, body)):
+            found += [
+                Expected(
+                    f"body:{body.id}:deliverable:{d.id}",
+                    body_id=body.id,
+                    deliverable_id=d.id,
+                    opens=body.start_date,
+                )
+                for d in live[duty.id]
+                if holds(d, body)
+            ]
     return found
 
 

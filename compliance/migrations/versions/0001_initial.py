@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 06:56:51.969576
+Create Date: 2026-11-26 07:05:35.465025
 """
 
 from collections.abc import Sequence
@@ -125,6 +125,7 @@ def upgrade() -> None:
     sa.Column('due_offset_days', sa.Integer(), nullable=False),
     sa.Column('due_date', sa.Date(), nullable=True),
     sa.Column('held_by', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('holder_kinds', sa.JSON(), nullable=False),
     sa.Column('due_note', sa.Text(), nullable=True),
     sa.Column('evidence', sa.JSON(), nullable=False),
     sa.Column('verified', sa.Boolean(), nullable=False),
