@@ -1,5 +1,6 @@
 """The one Jinja environment that pages (and later PDFs and emails) render through."""
 
+import datetime as dt
 from pathlib import Path
 
 from fastapi.templating import Jinja2Templates
@@ -19,6 +20,11 @@ STATUS_LABELS = {
 }
 
 
+def uk_date(value: dt.date | None) -> str:
+    """A date as people in the UK write it: 31 March 2026."""
+    return f"{value.day} {value:%B %Y}" if value else "–"
+
+
 def kind_label(kind: str) -> str:
     """A body kind in words."""
     return kind.replace("_", " ").capitalize().replace("Nhs", "NHS")
@@ -28,4 +34,5 @@ templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["product_name"] = "Partnership duties tracker"
 templates.env.globals["body_kinds"] = list(BodyKind)
 templates.env.filters["kind_label"] = kind_label
+templates.env.filters["uk_date"] = uk_date
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]
