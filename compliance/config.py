@@ -45,6 +45,29 @@ class Settings(BaseSettings):
         description="Days before a due date from which an obligation shows as due soon.",
     )
 
+    max_upload_bytes: int = Field(
+        default=25_000_000,
+        ge=1_000,
+        description="Largest evidence file accepted, in bytes (25 MB by default).",
+    )
+    query_answer_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="Days an inspector's query may wait for an answer before it is a finding.",
+    )
+    check_time: str = Field(
+        default="02:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local time (HH:MM, in TIMEZONE) of the nightly compliance check.",
+    )
+    scheduler_tick_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="How often the scheduler asks the database which jobs are due.",
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
         if self.environment != "development" and self.secret_key == DEFAULT_SECRET_KEY:

@@ -49,7 +49,10 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection):  # type: ignore[no-untyped-def]
-        connection.exec_driver_sql("BEGIN")
+        # A writer takes the write lock at BEGIN (IMMEDIATE): in WAL mode a transaction that
+        # reads first and writes later fails at once if another writer committed in between.
+        mode = connection.get_execution_options().get("sqlite_begin", "")
+        connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
 _engines: dict[str, Engine] = {}
@@ -63,10 +66,15 @@ def get_engine(settings: Settings) -> Engine:
     return _engines[url]
 
 
+def writer(engine: Engine) -> Engine:
+    """The engine for a transaction that will write: on SQLite it begins IMMEDIATE."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session that commits on success and rolls back on error."""
-    with Session(engine) as session:
+    """A writing session that commits on success and rolls back on error."""
+    with Session(writer(engine)) as session:
         try:
             yield session
             session.commit()

@@ -246,6 +246,9 @@ class Occurrence(SQLModel, table=True):
     period_start_date: dt.date
     period_end_date: dt.date
     due_date: dt.date = Field(index=True)
+    # An officer's declaration that this period is done; a rule flags one with no evidence.
+    declared_compliant_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    declared_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
 # Evidence -------------------------------------------------------------------------------------
@@ -282,6 +285,19 @@ class EvidenceLink(SQLModel, table=True):
 
     evidence_id: int = Field(foreign_key="evidence.id", primary_key=True)
     occurrence_id: int = Field(foreign_key="occurrence.id", primary_key=True, index=True)
+
+
+class EvidenceComment(SQLModel, table=True):
+    """An inspector's review (accepted or queried) or an officer's answer, kept as a thread."""
+
+    __tablename__ = "evidence_comment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_id: int = Field(foreign_key="evidence.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    kind: str = Field(max_length=20)
+    body: str | None = _long_text()
+    created_at: dt.datetime = _created_at()
 
 
 # Outcomes and risks ---------------------------------------------------------------------------
@@ -386,5 +402,62 @@ class AuditEvent(SQLModel, table=True):
     entity_id: str = Field(max_length=120)
     before: dict | None = Field(default=None, sa_column=Column(JSON))
     after: dict | None = Field(default=None, sa_column=Column(JSON))
-    prev_hash: str = Field(max_length=64)
+    # Unique: two writers that read the same head cannot both append, so the chain never forks.
+    prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64, unique=True)
+
+
+# The engine and the scheduler ----------------------------------------------------------------
+
+
+class CheckRun(SQLModel, table=True):
+    """One run of the compliance rules, as at a date."""
+
+    __tablename__ = "check_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    as_at_date: dt.date
+    trigger: str = Field(max_length=40)
+    started_at: dt.datetime = _created_at()
+    finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    status: str = Field(default="running", max_length=20)
+    findings_open: int = 0
+    findings_new: int = 0
+    findings_resolved: int = 0
+    errors: list[str] = _json_list()
+
+
+class Finding(SQLModel, table=True):
+    """What a rule found about one subject; kept open while the rule fires, then resolved."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, index=True)
+    rule: str = Field(max_length=60, index=True)
+    severity: str = Field(max_length=10)
+    message: str = _long_text(nullable=False)
+    body_id: int | None = Field(default=None, foreign_key="body.id", index=True)
+    partnership_id: int | None = Field(default=None, foreign_key="partnership.id", index=True)
+    obligation_id: int | None = Field(default=None, foreign_key="obligation.id", index=True)
+    occurrence_id: int | None = Field(default=None, foreign_key="occurrence.id")
+    evidence_id: int | None = Field(default=None, foreign_key="evidence.id")
+    indicator_id: int | None = Field(default=None, foreign_key="indicator.id")
+    first_seen_at: dt.datetime = _created_at()
+    last_seen_at: dt.datetime = _created_at()
+    resolved_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    first_run_id: int = Field(foreign_key="check_run.id")
+    last_run_id: int = Field(foreign_key="check_run.id")
+
+
+class JobRun(SQLModel, table=True):
+    """A scheduled job's run for one slot; the unique key stops a slot running twice."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job: str = Field(max_length=60)
+    slot: str = Field(max_length=40)
+    started_at: dt.datetime = _created_at()
+    finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    status: str = Field(default="running", max_length=20)
+    detail: str | None = _long_text()

@@ -6,8 +6,9 @@ from sqlmodel import select
 
 from compliance.catalogue.service import get_duty
 from compliance.models import Deliverable, Duty, FundingStream, Obligation, Occurrence
-from compliance.obligations.service import sync_obligations, view_obligations
+from compliance.obligations.service import sync_obligations
 from compliance.obligations.status import ProcessStatus
+from compliance.obligations.views import view_obligations
 from tests.factories import make_bid, make_body, make_evidence, make_partnership
 
 ON = dt.date(2026, 11, 26)

@@ -10,7 +10,7 @@ from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import get_body, search_bodies
 from compliance.deps import SessionDep, SettingsDep
 from compliance.models import Body
-from compliance.obligations.service import ObligationView, view_obligations
+from compliance.obligations.views import ObligationView, view_obligations
 
 router = APIRouter(prefix="/api/v1", tags=["bodies"])
 

@@ -10,7 +10,7 @@ from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import get_body, search_bodies
 from compliance.deps import SessionDep, SettingsDep
 from compliance.models import Body
-from compliance.obligations.service import view_obligations
+from compliance.obligations.views import view_obligations
 from compliance.partnerships.service import partnerships_of_body
 from compliance.web import templates
 

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.config import Settings
-from compliance.evidence.service import file_evidence, record
+from compliance.evidence.service import EvidenceCreate, record
 from compliance.models import (
     Bid,
     BidApplicant,
@@ -55,9 +55,8 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
         _scopes(session, users[item["email"]], item)
     track_from = dt.date.fromisoformat(str(data["track_from"]))
     sync_obligations(session=session, on=settings.today(), track_from=track_from)
-    for item in data["partnerships"]:
-        for exemption in item.get("not_applicable", []):
-            _not_applicable(session, {"partnership": item["slug"], **exemption})
+    for exemption in data.get("not_applicable", []):
+        _not_applicable(session, exemption)
     added = sum(_evidence(session, settings, item, users) for item in data["evidence"])
     return (
         f"Demo area loaded: {len(data['bodies'])} bodies, "
@@ -218,31 +217,29 @@ def _scopes(session: Session, user: User, item: dict) -> None:
 def _evidence(session: Session, settings: Settings, item: dict, users: dict[str, User]) -> int:
     if _first(session, Evidence, title=item["title"], effective_date=item["effective_date"]):
         return 0
-    occurrence_ids = [_occurrence(session, target).id for target in item["serves"]]
-    fields = {
-        "kind": item["kind"],
-        "title": item["title"],
-        "description": item.get("description"),
-        "effective_date": item["effective_date"],
-        "period_start_date": item.get("period_start"),
-        "period_end_date": item.get("period_end"),
-        "review_by_date": item.get("review_by"),
-        "recorded_by_id": users[item["recorded_by"]].id,
+    data = EvidenceCreate(
+        kind=item["kind"],
+        title=item["title"],
+        description=item.get("description"),
+        effective_date=item["effective_date"],
+        period_start_date=item.get("period_start"),
+        period_end_date=item.get("period_end"),
+        review_by_date=item.get("review_by"),
+        url=item.get("url"),
+        occurrence_ids=[_occurrence(session, target).id for target in item["serves"]],
+    )
+    content = item["text"].encode("utf-8") if "text" in item else None
+    record(
+        session=session,
+        data_dir=settings.data_dir,
+        max_bytes=settings.max_upload_bytes,
+        actor=users[item["recorded_by"]],
+        data=data,
+        content=content,
+        file_name=item.get("file_name"),
         # The demo tells a history: each record was made on the day it speaks for.
-        "recorded_at": dt.datetime.combine(item["effective_date"], dt.time(12), tzinfo=dt.UTC),
-    }
-    if "url" in item:
-        evidence = Evidence(url=item["url"], **fields)
-    else:
-        content = item["text"].encode("utf-8")
-        evidence = file_evidence(
-            data_dir=settings.data_dir,
-            content=content,
-            file_name=item["file_name"],
-            media_type="text/plain",
-            **fields,
-        )
-    record(session=session, evidence=evidence, occurrence_ids=occurrence_ids)
+        recorded_at=dt.datetime.combine(item["effective_date"], dt.time(12), tzinfo=dt.UTC),
+    )
     return 1
 
 

@@ -1,75 +1,290 @@
-"""Evidence files, stored once by content address, and evidence records."""
+"""Evidence: recorded against obligations' periods, corrected by new versions, never deleted."""
 
-import hashlib
-import os
-import tempfile
+import datetime as dt
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from sqlmodel import Session
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from sqlmodel import Session, select
 
-from compliance.models import Evidence, EvidenceLink
+from compliance.audit.service import record as audit
+from compliance.audit.service import snapshot
+from compliance.errors import NotFound, Refused
+from compliance.evidence import files
+from compliance.models import Evidence, EvidenceComment, EvidenceLink, Occurrence, User, utcnow
 
-
-def evidence_dir(data_dir: Path) -> Path:
-    """Where evidence files live."""
-    return data_dir / "evidence"
-
-
-def stored_path(data_dir: Path, sha256: str) -> Path:
-    """The path of a stored file: fanned out by the first two hex digits."""
-    return evidence_dir(data_dir) / sha256[:2] / sha256
+EARLIEST_DATE = dt.date(1990, 1, 1)
 
 
-def store_bytes(*, data_dir: Path, content: bytes) -> str:
-    """Store content under its SHA-256 and return the hash.
+class EvidenceKind(StrEnum):
+    document = "document"
+    minutes = "minutes"
+    signed_agreement = "signed_agreement"
+    published_report = "published_report"
+    data_return = "data_return"
+    attestation = "attestation"
+    link = "link"
 
-    The file is written under a temporary name, flushed to disk and renamed into place, so a
-    crash leaves either the whole file or nothing; storing the same content twice is a no-op.
-    """
-    sha256 = hashlib.sha256(content).hexdigest()
-    target = stored_path(data_dir, sha256)
-    if target.exists():
-        return sha256
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+
+class ReviewVerdict(StrEnum):
+    accepted = "accepted"
+    queried = "queried"
+
+
+class EvidenceCreate(BaseModel):
+    """What an officer records; the file, if any, comes separately."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: EvidenceKind
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    description: Annotated[str | None, Field(max_length=5000)] = None
+    effective_date: dt.date
+    period_start_date: dt.date | None = None
+    period_end_date: dt.date | None = None
+    review_by_date: dt.date | None = None
+    url: HttpUrl | None = None
+    occurrence_ids: Annotated[list[int], Field(min_length=1, max_length=200)]
+
+    @model_validator(mode="after")
+    def _dates(self) -> "EvidenceCreate":
+        if self.effective_date < EARLIEST_DATE:
+            raise ValueError(f"effective_date is before {EARLIEST_DATE:%d %B %Y}")
+        if self.effective_date > dt.date.today() + dt.timedelta(days=366):
+            raise ValueError("effective_date is more than a year ahead")
+        start, end = self.period_start_date, self.period_end_date
+        if start and end and end < start:
+            raise ValueError("period_end_date is before period_start_date")
+        if self.review_by_date and self.review_by_date < self.effective_date:
+            raise ValueError("review_by_date is before effective_date")
+        return self
+
+
+def parse(model: type[BaseModel], data: dict) -> BaseModel:
+    """Validate input, turning the first problem into a Refused naming the field."""
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    _fsync_dir(target.parent)
-    return sha256
+        return model.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or None
+        message = error["msg"].removeprefix("Value error, ")
+        raise Refused(f"{field}: {message}" if field else message, field=field, status=422) from exc
 
 
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+def get(*, session: Session, evidence_id: int) -> Evidence | None:
+    """Return one piece of evidence, or None."""
+    return session.get(Evidence, evidence_id)
 
 
-def record(*, session: Session, evidence: Evidence, occurrence_ids: list[int]) -> Evidence:
-    """Record a piece of evidence against one or more occurrences."""
-    if not occurrence_ids:
-        raise ValueError("evidence must serve at least one obligation")
-    session.add(evidence)
-    session.flush()
-    for occurrence_id in sorted(set(occurrence_ids)):
-        session.add(EvidenceLink(evidence_id=evidence.id, occurrence_id=occurrence_id))
-    session.flush()
+def _require(session: Session, evidence_id: int) -> Evidence:
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(f"No evidence with id {evidence_id}")
     return evidence
 
 
-def file_evidence(
-    *, data_dir: Path, content: bytes, file_name: str, media_type: str, **fields: object
+def _check_occurrences(session: Session, ids: list[int]) -> None:
+    found = set(session.exec(select(Occurrence.id).where(Occurrence.id.in_(ids))).all())
+    missing = sorted(set(ids) - found)
+    if missing:
+        raise Refused(f"no obligation period with id {missing[0]}", field="occurrence_ids")
+
+
+def _check_source(data: EvidenceCreate, content: bytes | None) -> None:
+    if content is not None and data.kind == EvidenceKind.link:
+        raise Refused("a link is recorded by its address, without a file", field="file")
+    if content is None and data.url is None and data.kind != EvidenceKind.attestation:
+        raise Refused("attach a file or give the address where the evidence is", field="file")
+    if data.kind == EvidenceKind.attestation and not (content or data.url or data.description):
+        raise Refused("an attestation needs a statement in its description", field="description")
+
+
+def record(
+    *,
+    session: Session,
+    data_dir: Path,
+    max_bytes: int,
+    actor: User,
+    data: EvidenceCreate,
+    content: bytes | None = None,
+    file_name: str | None = None,
+    supersedes: Evidence | None = None,
+    recorded_at: dt.datetime | None = None,
 ) -> Evidence:
-    """An evidence record for a file, with the file stored first."""
-    sha256 = store_bytes(data_dir=data_dir, content=content)
-    return Evidence(
-        sha256=sha256, file_name=file_name, media_type=media_type, size_bytes=len(content), **fields
+    """Record evidence against periods; any file is checked, then stored before the row.
+
+    `recorded_at` is for loading history (the demo); people's records are stamped now.
+    """
+    _check_source(data, content)
+    _check_occurrences(session, data.occurrence_ids)
+    checked = files.check(content, max_bytes=max_bytes) if content is not None else None
+    evidence = Evidence(
+        **data.model_dump(exclude={"occurrence_ids", "url"}),
+        url=str(data.url) if data.url else None,
+        recorded_by_id=actor.id,
+        supersedes_id=supersedes.id if supersedes else None,
+        recorded_at=recorded_at or utcnow(),
     )
+    if checked is not None:
+        files.store(data_dir=data_dir, checked=checked)
+        evidence.sha256, evidence.media_type = checked.sha256, checked.media_type
+        evidence.size_bytes = len(checked.content)
+        evidence.file_name = Path(file_name or "evidence").name[:255]
+    session.add(evidence)
+    session.flush()
+    for occurrence_id in sorted(set(data.occurrence_ids)):
+        session.add(EvidenceLink(evidence_id=evidence.id, occurrence_id=occurrence_id))
+    action = "evidence.new_version" if supersedes else "evidence.recorded"
+    after = snapshot(evidence) | {"occurrence_ids": sorted(set(data.occurrence_ids))}
+    audit(
+        session=session,
+        actor=actor.email,
+        action=action,
+        entity_type="evidence",
+        entity_id=evidence.id,
+        before=snapshot(supersedes) if supersedes else None,
+        after=after,
+    )
+    return evidence
+
+
+def successor(*, session: Session, evidence_id: int) -> Evidence | None:
+    """The version that corrects this one, if any."""
+    return session.exec(select(Evidence).where(Evidence.supersedes_id == evidence_id)).first()
+
+
+def new_version(
+    *,
+    session: Session,
+    data_dir: Path,
+    max_bytes: int,
+    actor: User,
+    evidence_id: int,
+    data: EvidenceCreate,
+    content: bytes | None = None,
+    file_name: str | None = None,
+) -> Evidence:
+    """Correct evidence by recording a version that supersedes it; the old one is kept."""
+    old = _require(session, evidence_id)
+    if old.withdrawn_at is not None:
+        raise Refused("withdrawn evidence cannot be corrected; record new evidence instead")
+    newer = successor(session=session, evidence_id=old.id)
+    if newer is not None:
+        raise Refused(f"this version was already corrected by evidence {newer.id}; correct that")
+    return record(
+        session=session,
+        data_dir=data_dir,
+        max_bytes=max_bytes,
+        actor=actor,
+        data=data,
+        content=content,
+        file_name=file_name,
+        supersedes=old,
+    )
+
+
+def links(*, session: Session, evidence_id: int) -> list[int]:
+    """The periods a piece of evidence serves."""
+    query = select(EvidenceLink.occurrence_id).where(EvidenceLink.evidence_id == evidence_id)
+    return sorted(session.exec(query).all())
+
+
+def withdraw(*, session: Session, actor: User, evidence_id: int, reason: str) -> Evidence:
+    """Withdraw evidence with a reason; the record stays, marked withdrawn."""
+    evidence = _require(session, evidence_id)
+    if not reason.strip():
+        raise Refused("give the reason for withdrawing this evidence", field="reason")
+    if evidence.withdrawn_at is not None:
+        raise Refused(f"this evidence was already withdrawn on {evidence.withdrawn_at:%d %B %Y}")
+    before = snapshot(evidence, "withdrawn_at", "withdrawn_reason", "withdrawn_by_id")
+    evidence.withdrawn_at, evidence.withdrawn_by_id = utcnow(), actor.id
+    evidence.withdrawn_reason = reason.strip()
+    session.flush()
+    after = snapshot(evidence, "withdrawn_at", "withdrawn_reason", "withdrawn_by_id")
+    audit(
+        session=session,
+        actor=actor.email,
+        action="evidence.withdrawn",
+        entity_type="evidence",
+        entity_id=evidence.id,
+        before=before,
+        after=after,
+    )
+    return evidence
+
+
+def thread(*, session: Session, evidence_id: int) -> list[EvidenceComment]:
+    """The review thread of a piece of evidence, oldest first."""
+    query = select(EvidenceComment).where(EvidenceComment.evidence_id == evidence_id)
+    return list(session.exec(query.order_by(EvidenceComment.created_at, EvidenceComment.id)))
+
+
+def _comment(session: Session, actor: User, evidence: Evidence, kind: str, body: str | None):  # type: ignore[no-untyped-def]
+    comment = EvidenceComment(evidence_id=evidence.id, author_id=actor.id, kind=kind, body=body)
+    session.add(comment)
+    session.flush()
+    audit(
+        session=session,
+        actor=actor.email,
+        action=f"evidence.{kind}",
+        entity_type="evidence",
+        entity_id=evidence.id,
+        after=snapshot(comment, "id", "kind", "body"),
+    )
+    return comment
+
+
+def review(
+    *,
+    session: Session,
+    actor: User,
+    evidence_id: int,
+    verdict: ReviewVerdict,
+    comment: str | None = None,
+) -> EvidenceComment:  # noqa: E501
+    """An inspector accepts evidence, or queries it with a comment for the officer to answer."""
+    evidence = _require(session, evidence_id)
+    if evidence.withdrawn_at is not None:
+        raise Refused("withdrawn evidence cannot be reviewed")
+    text = (comment or "").strip() or None
+    if verdict == ReviewVerdict.queried and not text:
+        raise Refused("say what is queried, so that the officer can answer", field="comment")
+    return _comment(session, actor, evidence, verdict.value, text)
+
+
+def open_query(comments: list[EvidenceComment]) -> EvidenceComment | None:
+    """The latest query if nothing has answered or settled it since."""
+    latest: EvidenceComment | None = None
+    for comment in comments:
+        # An answer or an acceptance settles the query before it.
+        latest = comment if comment.kind == "queried" else None
+    return latest
+
+
+def answer(*, session: Session, actor: User, evidence_id: int, body: str) -> EvidenceComment:
+    """An officer answers the open query on a piece of evidence."""
+    evidence = _require(session, evidence_id)
+    if open_query(thread(session=session, evidence_id=evidence.id)) is None:
+        raise Refused("there is no open query on this evidence to answer")
+    if not body.strip():
+        raise Refused("write the answer", field="body")
+    return _comment(session, actor, evidence, "answer", body.strip())
+
+
+def declare_compliant(*, session: Session, actor: User, occurrence_id: int) -> Occurrence:
+    """An officer declares a period done; the engine flags a declaration with no evidence."""
+    occurrence = session.get(Occurrence, occurrence_id)
+    if occurrence is None:
+        raise NotFound(f"No obligation period with id {occurrence_id}")
+    occurrence.declared_compliant_at, occurrence.declared_by_id = utcnow(), actor.id
+    session.flush()
+    audit(
+        session=session,
+        actor=actor.email,
+        action="occurrence.declared_compliant",
+        entity_type="occurrence",
+        entity_id=occurrence.id,
+        after=snapshot(occurrence, "declared_compliant_at", "declared_by_id"),
+    )
+    return occurrence

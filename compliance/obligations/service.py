@@ -18,7 +18,6 @@ from compliance.models import (
     PartnershipDuty,
 )
 from compliance.obligations.cadence import periods
-from compliance.obligations.status import OccurrenceState, ProcessStatus, obligation_states
 
 INACTIVE_BID_STATUSES = {"withdrawn", "rejected"}
 
@@ -228,7 +227,7 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
     rules = _due_rules(session)
     added = 0
     for obligation in session.exec(select(Obligation).where(Obligation.closed_date.is_(None))):
-        rule, window = rules[_rule_key(obligation)]
+        rule, window = rules[rule_key(obligation)]
         anchor = window[0] if window else obligation.opened_date
         last = min(until, window[1]) if window else until
         for period in periods(rule, anchor=anchor, until=last):
@@ -248,7 +247,7 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
     return added
 
 
-def _rule_key(obligation: Obligation) -> tuple[str, int]:
+def rule_key(obligation: Obligation) -> tuple[str, int]:
     if obligation.deliverable_id is not None:
         return ("deliverable", obligation.deliverable_id)
     return ("condition", obligation.condition_id or 0)
@@ -266,90 +265,3 @@ def _due_rules(
         window = (stream.period_start_date, stream.period_end_date)
         rules[("condition", condition.id)] = (condition, window)
     return rules
-
-
-@dataclass(frozen=True)
-class ObligationView:
-    """An obligation with what it comes from and its process status on a date."""
-
-    obligation: Obligation
-    source_title: str
-    source_slug: str
-    source_url: str
-    item_title: str
-    item_slug: str
-    cadence: str
-    verified: bool
-    status: ProcessStatus
-    periods: list[OccurrenceState]
-
-    @property
-    def next_due(self) -> dt.date | None:
-        open_periods = [
-            p.occurrence.due_date for p in self.periods if p.status != ProcessStatus.met
-        ]
-        return min(open_periods) if open_periods else None
-
-
-def view_obligations(
-    *,
-    session: Session,
-    on: dt.date,
-    due_soon_days: int,
-    body_id: int | None = None,
-    partnership_id: int | None = None,
-    include_closed: bool = False,
-) -> list[ObligationView]:
-    """The obligations of one body or partnership, with status, in a fixed number of queries."""
-    query = select(Obligation)
-    if body_id is not None:
-        query = query.where(Obligation.body_id == body_id)
-    if partnership_id is not None:
-        query = query.where(Obligation.partnership_id == partnership_id)
-    if not include_closed:
-        query = query.where(Obligation.closed_date.is_(None))
-    obligations = list(session.exec(query.order_by(Obligation.id)))
-    states = obligation_states(
-        session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
-    )
-    sources = _sources(session, obligations)
-    views = [
-        ObligationView(o, *sources[_rule_key(o)], status=states[o.id][0], periods=states[o.id][1])
-        for o in obligations
-    ]
-    return sorted(views, key=lambda v: (v.source_title, v.item_title))
-
-
-def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], tuple]:
-    deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
-    condition_ids = {o.condition_id for o in obligations if o.condition_id}
-    found: dict[tuple[str, int], tuple] = {}
-    if deliverable_ids:
-        query = select(Deliverable, Duty).join(Duty).where(Deliverable.id.in_(deliverable_ids))
-        for d, duty in session.exec(query):
-            found[("deliverable", d.id)] = (
-                f"{duty.title} ({duty.act} {duty.sections})",
-                duty.slug,
-                duty.url,
-                d.title,
-                d.slug,
-                d.cadence,
-                duty.verified and d.verified,
-            )
-    if condition_ids:
-        query = (
-            select(FundingCondition, FundingStream)
-            .join(FundingStream)
-            .where(FundingCondition.id.in_(condition_ids))
-        )
-        for c, stream in session.exec(query):
-            found[("condition", c.id)] = (
-                stream.name,
-                stream.slug,
-                stream.url,
-                c.title,
-                c.slug,
-                c.cadence,
-                stream.verified and c.verified,
-            )
-    return found

@@ -5,6 +5,7 @@ never folded into it: evidence of process alone never makes a duty fully met.
 """
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -125,3 +126,66 @@ def _rolled_up(obligation: Obligation, states: list[OccurrenceState], on: dt.dat
         return ProcessStatus.not_yet_due
     counted = [s for s in relevant if s != ProcessStatus.not_yet_due]
     return worst(counted) if counted else ProcessStatus.not_yet_due
+
+
+class OutcomeStatus(StrEnum):
+    """Outcome states, from worst to best; a roll-up takes the worst."""
+
+    no_outcome_defined = "no_outcome_defined"
+    not_measured = "not_measured"
+    not_improving = "not_improving"
+    improving = "improving"
+
+
+OUTCOME_SEVERITY = {status: rank for rank, status in enumerate(OutcomeStatus)}
+MEASURED_WITHIN_DAYS = 365
+
+
+def indicator_status(indicator, values: list[tuple[dt.date, float]], on: dt.date) -> OutcomeStatus:  # type: ignore[no-untyped-def]  # noqa: E501
+    """An indicator is not measured (nothing in 12 months), improving or not improving."""
+    from compliance.outcomes.service import trend
+
+    if not values or (on - values[-1][0]).days > MEASURED_WITHIN_DAYS:
+        return OutcomeStatus.not_measured
+    improving = trend(indicator, [value for _, value in values]) > 0
+    return OutcomeStatus.improving if improving else OutcomeStatus.not_improving
+
+
+def worst_outcome(statuses: Iterable[OutcomeStatus]) -> OutcomeStatus:
+    """The worst of several outcome states; none at all means no outcome is defined."""
+    found = list(statuses)
+    if not found:
+        return OutcomeStatus.no_outcome_defined
+    return min(found, key=OUTCOME_SEVERITY.__getitem__)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """Both dimensions side by side, counted and at their worst; not-applicable left out."""
+
+    process: dict[str, int]
+    outcome: dict[str, int]
+    worst_process: ProcessStatus
+    worst_outcome: OutcomeStatus
+    fully_met: int
+    total: int
+
+
+def rollup(pairs: list[tuple[ProcessStatus, OutcomeStatus]]) -> Rollup:
+    """Roll up obligations' (process, outcome) states: the worst state wins in each dimension.
+
+    An obligation counts as fully met only with its process met and its outcomes improving.
+    """
+    counted = [(p, o) for p, o in pairs if p != ProcessStatus.not_applicable]
+    process = Counter(p.value for p, _ in pairs)
+    outcome = Counter(o.value for _, o in counted)
+    return Rollup(
+        process=dict(process),
+        outcome=dict(outcome),
+        worst_process=worst(p for p, _ in counted) if counted else ProcessStatus.not_applicable,
+        worst_outcome=worst_outcome(o for _, o in counted),
+        fully_met=sum(
+            1 for p, o in counted if p == ProcessStatus.met and o == OutcomeStatus.improving
+        ),  # noqa: E501
+        total=len(counted),
+    )

@@ -1,0 +1,314 @@
+"""Running the rules: load a snapshot in a fixed number of queries, judge, persist findings."""
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import and_, exists, insert, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from compliance.audit.service import record as audit
+from compliance.checks.rules import (
+    RULES,
+    SEVERITIES,
+    Comment,
+    EvidenceItem,
+    Hit,
+    Member,
+    Period,
+    Point,
+    Snapshot,
+)
+from compliance.models import (
+    Body,
+    CheckRun,
+    Deliverable,
+    Duty,
+    Evidence,
+    EvidenceComment,
+    EvidenceLink,
+    Finding,
+    FundingCondition,
+    Indicator,
+    Measurement,
+    Obligation,
+    Occurrence,
+    Outcome,
+    Partnership,
+    PartnershipDuty,
+    PartnershipMember,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+
+def end_of(day: dt.date) -> dt.datetime:
+    """The last moment of a day, in UTC."""
+    return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+
+
+def _active(start_col, end_col, on: dt.date):  # type: ignore[no-untyped-def]
+    return and_((start_col.is_(None)) | (start_col <= on), (end_col.is_(None)) | (end_col > on))
+
+
+def load_snapshot(
+    *, session: Session, on: dt.date, due_soon_days: int, query_answer_days: int
+) -> Snapshot:  # noqa: E501
+    """Everything the rules need as at a date."""
+    cutoff = end_of(on)
+    obligations = list(session.exec(select(Obligation).where(Obligation.closed_date.is_(None))))
+    periods: dict[int, list[Period]] = {}
+    open_periods = (
+        select(
+            Occurrence.id,
+            Occurrence.obligation_id,
+            Occurrence.period_start_date,
+            Occurrence.period_end_date,
+            Occurrence.due_date,
+            Occurrence.declared_compliant_at,
+        )
+        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .where(Obligation.closed_date.is_(None))
+        .order_by(Occurrence.period_start_date)
+    )
+    for row in session.exec(open_periods):
+        declared = row[5] is not None and _as_utc(row[5]) <= cutoff
+        periods.setdefault(row[1], []).append(
+            Period(row[0], row[1], row[2], row[3], row[4], declared)
+        )  # noqa: E501
+    active_partnerships = {
+        p.id: p.name
+        for p in session.exec(
+            select(Partnership).where(_active(Partnership.start_date, Partnership.end_date, on))
+        )  # noqa: E501
+    }
+    members: dict[int, list[Member]] = {}
+    member_rows = (
+        select(PartnershipMember.partnership_id, Body.id, Body.kind)
+        .join(Body, Body.id == PartnershipMember.body_id)
+        .where(  # noqa: E501
+            _active(PartnershipMember.start_date, PartnershipMember.end_date, on),
+            _active(Body.start_date, Body.end_date, on),
+        )
+    )
+    for partnership_id, body_id, kind in session.exec(member_rows):
+        members.setdefault(partnership_id, []).append(Member(partnership_id, body_id, kind))
+    discharged: dict[int, list[int]] = {}
+    for link in session.exec(select(PartnershipDuty)):
+        if link.partnership_id in active_partnerships:
+            discharged.setdefault(link.partnership_id, []).append(link.duty_id)
+    outcomes = list(session.exec(select(Outcome)))
+    live = {o.partnership_id for o in outcomes if o.partnership_id in active_partnerships}
+    live_obligations = {o.id for o in obligations}
+    outcomes = [
+        o for o in outcomes if o.partnership_id in live or o.obligation_id in live_obligations
+    ]  # noqa: E501
+    outcome_ids = {o.id for o in outcomes}
+    indicators = [
+        i
+        for i in session.exec(select(Indicator).order_by(Indicator.id))
+        if i.outcome_id in outcome_ids
+    ]  # noqa: E501
+    points: dict[int, list[Point]] = {}
+    for row in session.exec(
+        select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+        .where(Measurement.measured_date <= on)
+        .order_by(Measurement.measured_date)
+    ):  # noqa: E501
+        points.setdefault(row[0], []).append(Point(*row))
+    evidence, titles = _current_evidence(session, cutoff)
+    return Snapshot(
+        on=on,
+        due_soon_days=due_soon_days,
+        query_answer_days=query_answer_days,
+        obligations=obligations,
+        periods=periods,
+        evidence=evidence,
+        deliverables={d.id: d for d in session.exec(select(Deliverable))},
+        duties={d.id: d for d in session.exec(select(Duty))},
+        conditions={c.id: c for c in session.exec(select(FundingCondition))},
+        body_names=dict(session.exec(select(Body.id, Body.name)).all()),
+        partnerships=active_partnerships,
+        members=members,
+        partnership_duties=discharged,
+        outcomes=outcomes,
+        indicators=indicators,
+        points=points,
+        comments=_comments(session, cutoff),
+        evidence_titles=titles,
+    )
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _current_evidence(
+    session: Session, cutoff: dt.datetime
+) -> tuple[dict[int, list[EvidenceItem]], dict[int, str]]:  # noqa: E501
+    newer = aliased(Evidence)
+    superseded = exists().where(
+        and_(newer.supersedes_id == Evidence.id, newer.recorded_at <= cutoff)
+    )  # noqa: E501
+    query = (
+        select(EvidenceLink.occurrence_id, Evidence.id, Evidence.title, Evidence.review_by_date)
+        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
+        .where(Evidence.recorded_at <= cutoff)
+        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > cutoff))
+        .where(~superseded)
+    )
+    found: dict[int, list[EvidenceItem]] = {}
+    titles: dict[int, str] = {}
+    for occurrence_id, evidence_id, title, review_by in session.exec(query):
+        found.setdefault(occurrence_id, []).append(EvidenceItem(evidence_id, title, review_by))
+        titles[evidence_id] = title
+    return found, titles
+
+
+def _comments(session: Session, cutoff: dt.datetime) -> dict[int, list[Comment]]:
+    query = (
+        select(EvidenceComment.evidence_id, EvidenceComment.kind, EvidenceComment.created_at)
+        .join(Evidence, Evidence.id == EvidenceComment.evidence_id)
+        .where(EvidenceComment.created_at <= cutoff)
+        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > cutoff))
+        .order_by(EvidenceComment.created_at, EvidenceComment.id)
+    )
+    found: dict[int, list[Comment]] = {}
+    for evidence_id, kind, created_at in session.exec(query):
+        found.setdefault(evidence_id, []).append(Comment(evidence_id, kind, _as_utc(created_at)))
+    return found
+
+
+def evaluate(snap: Snapshot) -> tuple[list[Hit], list[str]]:
+    """Ask every rule about every subject; a failure on one subject is recorded, not fatal."""
+    hits: dict[str, Hit] = {}
+    errors: list[str] = []
+    for rule, subjects in RULES:
+        for subject in subjects(snap):
+            try:
+                for hit in rule(snap, subject):
+                    hits[hit.key] = hit
+            except Exception as exc:  # one broken record must not stop the run
+                log.exception("rule %s failed", rule.__name__)
+                errors.append(f"{rule.__name__} failed on {_describe(subject)}: {exc!r}")
+    return list(hits.values()), errors
+
+
+def _describe(subject: object) -> str:
+    if isinstance(subject, tuple):
+        return ", ".join(_describe(part) for part in subject)
+    row_id = getattr(subject, "id", None)
+    return f"{type(subject).__name__.lower()} {row_id}" if row_id is not None else repr(subject)
+
+
+@dataclass(frozen=True)
+class CheckSummary:
+    run: CheckRun
+    by_severity: dict[str, int]
+    by_rule: dict[str, int]
+
+
+FINDING_COLUMNS = (
+    "rule",
+    "severity",
+    "message",
+    "body_id",
+    "partnership_id",
+    "obligation_id",
+    "occurrence_id",
+    "evidence_id",
+    "indicator_id",
+)
+
+
+def run_checks(
+    *, session: Session, on: dt.date, trigger: str, due_soon_days: int, query_answer_days: int
+) -> CheckSummary:  # noqa: E501
+    """Run every rule as at a date and bring the findings up to date."""
+    run = CheckRun(as_at_date=on, trigger=trigger)
+    session.add(run)
+    session.flush()
+    snap = load_snapshot(
+        session=session, on=on, due_soon_days=due_soon_days, query_answer_days=query_answer_days
+    )  # noqa: E501
+    hits, errors = evaluate(snap)
+    new, resolved = _persist(session, run, hits)
+    run.findings_open, run.findings_new, run.findings_resolved = len(hits), new, resolved
+    run.errors, run.finished_at = errors, utcnow()
+    run.status = "completed_with_errors" if errors else "succeeded"
+    session.flush()
+    audit(
+        session=session,
+        actor=f"check:{trigger}",
+        action="check.completed",
+        entity_type="check_run",  # noqa: E501
+        entity_id=run.id,
+        after={
+            "as_at_date": on,
+            "open": len(hits),
+            "new": new,
+            "resolved": resolved,
+            "errors": len(errors),
+        },
+    )  # noqa: E501
+    return CheckSummary(
+        run, dict(Counter(h.severity for h in hits)), dict(Counter(h.rule for h in hits))
+    )  # noqa: E501
+
+
+def _persist(session: Session, run: CheckRun, hits: list[Hit]) -> tuple[int, int]:
+    now = utcnow()
+    open_findings = dict(
+        session.exec(select(Finding.key, Finding.id).where(Finding.resolved_at.is_(None))).all()
+    )  # noqa: E501
+    firing = {hit.key: hit for hit in hits}
+    fresh = [
+        {
+            "key": key,
+            **{c: getattr(hit, c) for c in FINDING_COLUMNS},
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "first_run_id": run.id,
+            "last_run_id": run.id,
+        }
+        for key, hit in firing.items()
+        if key not in open_findings
+    ]
+    if fresh:
+        session.execute(insert(Finding), fresh)
+    still = [fid for key, fid in open_findings.items() if key in firing]
+    gone = [fid for key, fid in open_findings.items() if key not in firing]
+    if still:
+        session.execute(
+            update(Finding)
+            .where(Finding.id.in_(still))
+            .values(last_seen_at=now, last_run_id=run.id)
+        )  # noqa: E501
+    if gone:
+        session.execute(
+            update(Finding).where(Finding.id.in_(gone)).values(resolved_at=now, last_run_id=run.id)
+        )  # noqa: E501
+    return len(fresh), len(gone)
+
+
+def open_findings(
+    *,
+    session: Session,
+    body_id: int | None = None,
+    partnership_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> list[Finding]:  # noqa: E501
+    """Open findings, worst first, for one body or partnership or for everything."""
+    query = select(Finding).where(Finding.resolved_at.is_(None))
+    if body_id is not None:
+        query = query.where(Finding.body_id == body_id)
+    if partnership_id is not None:
+        query = query.where(Finding.partnership_id == partnership_id)
+    rank = {severity: i for i, severity in enumerate(SEVERITIES)}
+    rows = list(session.exec(query.order_by(Finding.id)))
+    rows.sort(key=lambda f: (rank.get(f.severity, 9), f.id))
+    return rows[offset : offset + limit]

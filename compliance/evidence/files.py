@@ -1,0 +1,126 @@
+"""Evidence files: checked by content against an allow-list, stored once by SHA-256."""
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+import magic
+
+from compliance.errors import Refused
+
+# What libmagic calls each allowed type, and the type the file is served with.
+ALLOWED_TYPES = {
+    "application/pdf": "PDF",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "Word document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "Excel workbook",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation": "PowerPoint",
+    "application/msword": "Word 97-2003 document",
+    "application/vnd.ms-excel": "Excel 97-2003 workbook",
+    "application/vnd.ms-powerpoint": "PowerPoint 97-2003",
+    "application/vnd.oasis.opendocument.text": "OpenDocument text",
+    "application/vnd.oasis.opendocument.spreadsheet": "OpenDocument spreadsheet",
+    "application/vnd.oasis.opendocument.presentation": "OpenDocument presentation",
+    "image/png": "PNG image",
+    "image/jpeg": "JPEG image",
+    "image/gif": "GIF image",
+    "image/webp": "WebP image",
+    "image/tiff": "TIFF image",
+    "text/plain": "plain text",
+    "text/csv": "CSV",
+    "message/rfc822": "email",
+}
+# libmagic names legacy Office files by their container; the file is allowed only if it is one.
+LEGACY_OFFICE = {"application/cdfv2", "application/vnd.ms-office", "application/x-ole-storage"}
+
+
+class FileRefused(Refused):
+    """An upload that is not stored, with the reason in words."""
+
+    def __init__(self, message: str):
+        super().__init__(message, field="file", status=422)
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    content: bytes
+    media_type: str
+    sha256: str
+
+
+def sniff(content: bytes) -> str:
+    """The media type of some content, judged by the content and never by its name."""
+    found = magic.from_buffer(content, mime=True).lower()
+    if found in LEGACY_OFFICE:
+        return "application/msword"
+    if found == "text/plain" and _looks_like_email(content):
+        return "message/rfc822"
+    return found
+
+
+def _looks_like_email(content: bytes) -> bool:
+    headers = BytesHeaderParser().parsebytes(content[:65536])
+    return bool(headers.get("From") and (headers.get("Date") or headers.get("Subject")))
+
+
+def check(content: bytes, *, max_bytes: int) -> CheckedFile:
+    """Refuse empty, oversize or disallowed content; return it with its type and hash."""
+    if not content:
+        raise FileRefused("the file is empty")
+    if len(content) > max_bytes:
+        raise FileRefused(
+            f"the file is {len(content) / 1_000_000:.1f} MB; the limit is "
+            f"{max_bytes / 1_000_000:.0f} MB"
+        )
+    media_type = sniff(content)
+    if media_type not in ALLOWED_TYPES:
+        allowed = "PDF, Word, Excel, PowerPoint, OpenDocument, images, CSV, plain text or email"
+        raise FileRefused(f"files of type {media_type} are not accepted; upload {allowed}")
+    return CheckedFile(content, media_type, hashlib.sha256(content).hexdigest())
+
+
+def stored_path(data_dir: Path, sha256: str) -> Path:
+    """The path of a stored file: DATA_DIR/evidence/ab/abcdef..."""
+    return data_dir / "evidence" / sha256[:2] / sha256
+
+
+def store(*, data_dir: Path, checked: CheckedFile) -> Path:
+    """Store content under its hash; a crash leaves the whole file or none of it.
+
+    Written under a temporary name, flushed to disk, renamed into place, and the folder
+    flushed too; the same content stored twice is kept once.
+    """
+    target = stored_path(data_dir, checked.sha256)
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(checked.content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_dir(target.parent)
+    return target
+
+
+def _fsync_dir(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def read(*, data_dir: Path, sha256: str) -> bytes:
+    """The stored content, checked against its hash."""
+    content = stored_path(data_dir, sha256).read_bytes()
+    if hashlib.sha256(content).hexdigest() != sha256:
+        raise OSError(f"stored file {sha256} does not match its hash")
+    return content

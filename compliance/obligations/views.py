@@ -1,0 +1,226 @@
+"""Reading obligations: each with its source, its periods, and both status dimensions."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from compliance.models import (
+    Deliverable,
+    Duty,
+    FundingCondition,
+    FundingStream,
+    Indicator,
+    Measurement,
+    Obligation,
+    Outcome,
+    PartnershipDuty,
+    PartnershipMember,
+)
+from compliance.obligations.service import rule_key
+from compliance.obligations.status import (
+    OccurrenceState,
+    OutcomeStatus,
+    ProcessStatus,
+    indicator_status,
+    obligation_states,
+    worst_outcome,
+)
+
+
+@dataclass(frozen=True)
+class ObligationView:
+    """An obligation with what it comes from and its process status on a date."""
+
+    obligation: Obligation
+    source_title: str
+    source_slug: str
+    source_url: str
+    item_title: str
+    item_slug: str
+    cadence: str
+    verified: bool
+    status: ProcessStatus
+    periods: list[OccurrenceState]
+    outcome: OutcomeStatus = OutcomeStatus.no_outcome_defined
+
+    @property
+    def fully_met(self) -> bool:
+        """Met only when the process is met and the outcomes for people are improving."""
+        return self.status == ProcessStatus.met and self.outcome == OutcomeStatus.improving
+
+    @property
+    def next_due(self) -> dt.date | None:
+        open_periods = [
+            p.occurrence.due_date for p in self.periods if p.status != ProcessStatus.met
+        ]
+        return min(open_periods) if open_periods else None
+
+
+def view_obligations(
+    *,
+    session: Session,
+    on: dt.date,
+    due_soon_days: int,
+    body_id: int | None = None,
+    partnership_id: int | None = None,
+    body_ids: list[int] | None = None,
+    duty_id: int | None = None,
+    include_closed: bool = False,
+) -> list[ObligationView]:
+    """Obligations with their process and outcome status, in a fixed number of queries."""
+    query = select(Obligation)
+    if body_id is not None:
+        query = query.where(Obligation.body_id == body_id)
+    if body_ids is not None:
+        query = query.where(Obligation.body_id.in_(body_ids))
+    if partnership_id is not None:
+        query = query.where(Obligation.partnership_id == partnership_id)
+    if duty_id is not None:
+        query = query.join(Deliverable, Deliverable.id == Obligation.deliverable_id).where(
+            Deliverable.duty_id == duty_id
+        )
+    if not include_closed:
+        query = query.where(Obligation.closed_date.is_(None))
+    obligations = list(session.exec(query.order_by(Obligation.id)))
+    states = obligation_states(
+        session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
+    )
+    sources = _sources(session, obligations)
+    outcomes = outcome_states(session=session, obligations=obligations, on=on)
+    views = [
+        ObligationView(
+            o,
+            *sources[rule_key(o)],
+            status=states[o.id][0],
+            periods=states[o.id][1],
+            outcome=outcomes[o.id],
+        )
+        for o in obligations
+    ]
+    return sorted(views, key=lambda v: (v.source_title, v.item_title))
+
+
+def outcome_states(
+    *, session: Session, obligations: list[Obligation], on: dt.date
+) -> dict[int, OutcomeStatus]:
+    """Each obligation's outcome status: its own outcomes and those of the partnerships
+    through which its holder discharges the duty."""
+    partnerships = _partnerships_behind(session, obligations, on)
+    wanted = {p for ids in partnerships.values() for p in ids}
+    own = [o.id for o in obligations]
+    found = (
+        session.exec(
+            select(Outcome).where(
+                Outcome.partnership_id.in_(wanted) | Outcome.obligation_id.in_(own)
+            )
+        ).all()
+        if obligations
+        else []
+    )
+    per_outcome = _outcome_levels(session, [o.id for o in found], on)
+    by_partnership: dict[int, list[OutcomeStatus]] = {}
+    by_obligation: dict[int, list[OutcomeStatus]] = {}
+    for outcome in found:
+        level = per_outcome.get(outcome.id, OutcomeStatus.not_measured)
+        if outcome.partnership_id is not None:
+            by_partnership.setdefault(outcome.partnership_id, []).append(level)
+        if outcome.obligation_id is not None:
+            by_obligation.setdefault(outcome.obligation_id, []).append(level)
+    return {
+        o.id: worst_outcome(
+            by_obligation.get(o.id, [])
+            + [s for p in partnerships.get(o.id, []) for s in by_partnership.get(p, [])]
+        )
+        for o in obligations
+    }
+
+
+def _partnerships_behind(
+    session: Session, obligations: list[Obligation], on: dt.date
+) -> dict[int, list[int]]:
+    behind: dict[int, list[int]] = {
+        o.id: [o.partnership_id] for o in obligations if o.partnership_id is not None
+    }
+    body_ids = {o.body_id for o in obligations if o.body_id is not None}
+    if not body_ids:
+        return behind
+    rows = session.exec(
+        select(PartnershipMember.body_id, PartnershipDuty.duty_id, PartnershipMember.partnership_id)
+        .join(PartnershipDuty, PartnershipDuty.partnership_id == PartnershipMember.partnership_id)
+        .where(PartnershipMember.body_id.in_(body_ids))
+        .where((PartnershipMember.end_date.is_(None)) | (PartnershipMember.end_date > on))
+    ).all()
+    through: dict[tuple[int, int], list[int]] = {}
+    for body, duty, partnership in rows:
+        through.setdefault((body, duty), []).append(partnership)
+    duty_of = dict(
+        session.exec(
+            select(Deliverable.id, Deliverable.duty_id).where(
+                Deliverable.id.in_({o.deliverable_id for o in obligations if o.deliverable_id})
+            )
+        ).all()
+    )
+    for o in obligations:
+        if o.body_id is not None and o.deliverable_id is not None:
+            behind[o.id] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])
+    return behind
+
+
+def _outcome_levels(
+    session: Session, outcome_ids: list[int], on: dt.date
+) -> dict[int, OutcomeStatus]:  # noqa: E501
+    if not outcome_ids:
+        return {}
+    indicators = session.exec(select(Indicator).where(Indicator.outcome_id.in_(outcome_ids))).all()
+    values: dict[int, list[tuple[dt.date, float]]] = {}
+    if indicators:
+        rows = session.exec(
+            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+            .where(Measurement.measured_date <= on)
+            .order_by(Measurement.measured_date)
+        )
+        for indicator_id, day, value in rows:
+            values.setdefault(indicator_id, []).append((day, value))
+    levels: dict[int, list[OutcomeStatus]] = {}
+    for indicator in indicators:
+        status = indicator_status(indicator, values.get(indicator.id, []), on)
+        levels.setdefault(indicator.outcome_id, []).append(status)
+    # An outcome with no indicator cannot be measured.
+    return {i: worst_outcome(levels.get(i, [OutcomeStatus.not_measured])) for i in outcome_ids}
+
+
+def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], tuple]:
+    deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
+    condition_ids = {o.condition_id for o in obligations if o.condition_id}
+    found: dict[tuple[str, int], tuple] = {}
+    if deliverable_ids:
+        query = select(Deliverable, Duty).join(Duty).where(Deliverable.id.in_(deliverable_ids))
+        for d, duty in session.exec(query):
+            found[("deliverable", d.id)] = (
+                f"{duty.title} ({duty.act} {duty.sections})",
+                duty.slug,
+                duty.url,
+                d.title,
+                d.slug,
+                d.cadence,
+                duty.verified and d.verified,
+            )
+    if condition_ids:
+        query = (
+            select(FundingCondition, FundingStream)
+            .join(FundingStream)
+            .where(FundingCondition.id.in_(condition_ids))
+        )
+        for c, stream in session.exec(query):
+            found[("condition", c.id)] = (
+                stream.name,
+                stream.slug,
+                stream.url,
+                c.title,
+                c.slug,
+                c.cadence,
+                stream.verified and c.verified,
+            )
+    return found
