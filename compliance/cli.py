@@ -1,10 +1,12 @@
 """The `compliance` command line."""
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlmodel import Session
 
 from compliance.config import Settings, get_settings
 from compliance.db import get_engine, session_scope
@@ -70,13 +72,99 @@ def demo() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_scheduler: Annotated[
+        bool, typer.Option("--no-scheduler", help="Leave scheduled jobs to `compliance scheduler`.")
+    ] = False,
 ) -> None:
-    """Serve the web application and the API."""
+    """Serve the web application and the API (with the scheduled jobs, unless told not to)."""
     import uvicorn
 
     from compliance.main import create_app
 
-    uvicorn.run(create_app(_settings()), host=host, port=port)
+    uvicorn.run(create_app(_settings(), with_scheduler=not no_scheduler), host=host, port=port)
+
+
+@app.command()
+def scheduler() -> None:
+    """Run the scheduled jobs in this process (then serve with --no-scheduler)."""
+    import logging
+
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from compliance.scheduler import build
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = _settings()
+    blocking, lock = build(BlockingScheduler, get_engine(settings), settings)
+    typer.echo(f"Scheduler running (tick every {settings.scheduler_tick_seconds} s); Ctrl+C stops.")
+    try:
+        blocking.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        lock.release()
+
+
+def _parse_date(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise _fail(f"{value!r} is not a date: give it as YYYY-MM-DD", code=2) from exc
+
+
+@app.command()
+def check(
+    at: Annotated[str | None, typer.Option(help="Judge as at this date (YYYY-MM-DD).")] = None,
+) -> None:
+    """Run the compliance rules now (or as at a date) and print a summary."""
+    from compliance.checks.rules import SEVERITIES
+    from compliance.checks.service import run_checks
+    from compliance.obligations.service import sync_obligations
+
+    settings = _settings()
+    on = _parse_date(at) or settings.today()
+    engine = get_engine(settings)
+    with session_scope(engine) as session:
+        sync_obligations(session=session, on=on)
+    with session_scope(engine) as session:
+        summary = run_checks(
+            session=session,
+            on=on,
+            trigger="cli",
+            due_soon_days=settings.due_soon_days,
+            query_answer_days=settings.query_answer_days,
+        )
+        run = summary.run
+        severities = ", ".join(f"{s} {summary.by_severity.get(s, 0)}" for s in SEVERITIES)
+        typer.echo(
+            f"Check as at {on}: {run.findings_open} open findings ({run.findings_new} new, "
+            f"{run.findings_resolved} resolved); {severities}."
+        )
+        for rule, count in sorted(summary.by_rule.items()):
+            typer.echo(f"  {rule}: {count}")
+        for error in run.errors:
+            typer.echo(f"  error: {error}", err=True)
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the audit chain; exit 1 naming the first event that does not hold."""
+    from compliance.audit.service import verify
+
+    with Session(get_engine(_settings())) as session:
+        count, broken = verify(session=session)
+    if broken is not None:
+        raise _fail(
+            f"Audit chain broken at event {broken.event_id}: {broken.reason} "
+            f"({count} events before it hold)."
+        )
+    typer.echo(f"Audit chain intact: {count} events.")
 
 
 @import_app.command("bodies")

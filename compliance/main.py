@@ -1,5 +1,8 @@
 """The FastAPI application."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import text
@@ -16,10 +19,14 @@ from compliance.partnerships import api as partnerships_api
 from compliance.web import templates
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application for these settings (the environment's by default)."""
+def create_app(settings: Settings | None = None, *, with_scheduler: bool = False) -> FastAPI:
+    """Build the application for these settings (the environment's by default).
+
+    With `with_scheduler`, the scheduled jobs run inside the web process.
+    """
     settings = settings or get_settings()
     app = FastAPI(
+        lifespan=_scheduler_lifespan if with_scheduler else None,
         title="Partnership duties tracker",
         version=__version__,
         description=(
@@ -33,6 +40,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_exception_handler(StarletteHTTPException, http_error)
     return app
+
+
+@asynccontextmanager
+async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    from compliance.scheduler import build
+
+    scheduler, lock = build(BackgroundScheduler, app.state.engine, app.state.settings)
+    scheduler.start()
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=True)
+        lock.release()
 
 
 def healthz(request: Request) -> dict[str, str]:

@@ -10,6 +10,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
+from compliance.audit.service import record as audit
 from compliance.bodies.kinds import BodyKind, Nation
 from compliance.models import Body, utcnow
 
@@ -77,6 +78,7 @@ class ImportReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: int = 0
+    changes: dict[str, dict[str, list]] = field(default_factory=dict)
 
 
 def get_body(*, session: Session, code: str) -> Body | None:
@@ -292,7 +294,7 @@ def _parent_cycles(rows: list[BodyRow]) -> list[LineError]:
     return errors
 
 
-def import_bodies(*, session: Session, data: bytes) -> ImportReport:
+def import_bodies(*, session: Session, data: bytes, actor: str = "cli") -> ImportReport:
     """Import a bodies register, all or nothing: on any bad line, raise ImportRefused."""
     rows, errors = parse_bodies_csv(decode_csv(data))
     parents = [row.parent_code for row in rows if row.parent_code]
@@ -309,7 +311,17 @@ def import_bodies(*, session: Session, data: bytes) -> ImportReport:
         raise ImportRefused(sorted(errors, key=lambda e: e.line))
     if not rows:
         raise ImportRefused([LineError(2, "the file has a header but no bodies")])
-    return _upsert_rows(session, rows)
+    report = _upsert_rows(session, rows)
+    if report.created or report.updated:
+        audit(
+            session=session,
+            actor=actor,
+            action="bodies.imported",
+            entity_type="body",
+            entity_id="import",
+            after={"created": report.created, "updated": report.changes},
+        )
+    return report
 
 
 def _upsert_rows(session: Session, rows: list[BodyRow]) -> ImportReport:
@@ -335,6 +347,8 @@ def _upsert_rows(session: Session, rows: list[BodyRow]) -> ImportReport:
         if row.email is not None or body.email is None:
             values["email"] = row.email
         changed = [name for name, value in values.items() if getattr(body, name) != value]
+        if changed and row.code not in created:
+            report.changes[row.code] = {n: [getattr(body, n), values[n]] for n in changed}
         for name in changed:
             setattr(body, name, values[name])
         if row.code in created:

@@ -8,6 +8,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
+from compliance.audit.service import record as audit
 from compliance.bodies.kinds import expand_kinds
 from compliance.catalogue.schema import (
     ConditionSpec,
@@ -78,7 +79,9 @@ def _refuse_duplicate_slugs(path: Path, spec: BaseModel) -> None:
         seen.add(entry.slug)
 
 
-def load_catalogue(*, session: Session, directory: Path = CATALOGUE_DIR) -> LoadReport:
+def load_catalogue(
+    *, session: Session, directory: Path = CATALOGUE_DIR, actor: str = "system"
+) -> LoadReport:
     """Validate both catalogue files, then bring the database in line with them."""
     duties = read_spec(directory / "duties.yaml", DutyFile)
     funding = read_spec(directory / "funding.yaml", FundingFile)
@@ -86,6 +89,16 @@ def load_catalogue(*, session: Session, directory: Path = CATALOGUE_DIR) -> Load
     _load_duties(session, duties, report)
     _load_funding(session, funding, report)
     session.flush()
+    if report.changed:
+        after = {"created": report.created, "updated": report.updated, "retired": report.retired}
+        audit(
+            session=session,
+            actor=actor,
+            action="catalogue.loaded",
+            entity_type="catalogue",
+            entity_id=report.version,
+            after=after,
+        )
     return report
 
 

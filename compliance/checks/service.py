@@ -56,7 +56,7 @@ def _active(start_col, end_col, on: dt.date):  # type: ignore[no-untyped-def]
 
 def load_snapshot(
     *, session: Session, on: dt.date, due_soon_days: int, query_answer_days: int
-) -> Snapshot:  # noqa: E501
+) -> Snapshot:
     """Everything the rules need as at a date."""
     cutoff = end_of(on)
     obligations = list(session.exec(select(Obligation).where(Obligation.closed_date.is_(None))))
@@ -78,18 +78,18 @@ def load_snapshot(
         declared = row[5] is not None and _as_utc(row[5]) <= cutoff
         periods.setdefault(row[1], []).append(
             Period(row[0], row[1], row[2], row[3], row[4], declared)
-        )  # noqa: E501
+        )
     active_partnerships = {
         p.id: p.name
         for p in session.exec(
             select(Partnership).where(_active(Partnership.start_date, Partnership.end_date, on))
-        )  # noqa: E501
+        )
     }
     members: dict[int, list[Member]] = {}
     member_rows = (
         select(PartnershipMember.partnership_id, Body.id, Body.kind)
         .join(Body, Body.id == PartnershipMember.body_id)
-        .where(  # noqa: E501
+        .where(
             _active(PartnershipMember.start_date, PartnershipMember.end_date, on),
             _active(Body.start_date, Body.end_date, on),
         )
@@ -105,19 +105,19 @@ def load_snapshot(
     live_obligations = {o.id for o in obligations}
     outcomes = [
         o for o in outcomes if o.partnership_id in live or o.obligation_id in live_obligations
-    ]  # noqa: E501
+    ]
     outcome_ids = {o.id for o in outcomes}
     indicators = [
         i
         for i in session.exec(select(Indicator).order_by(Indicator.id))
         if i.outcome_id in outcome_ids
-    ]  # noqa: E501
+    ]
     points: dict[int, list[Point]] = {}
     for row in session.exec(
         select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
         .where(Measurement.measured_date <= on)
         .order_by(Measurement.measured_date)
-    ):  # noqa: E501
+    ):
         points.setdefault(row[0], []).append(Point(*row))
     evidence, titles = _current_evidence(session, cutoff)
     return Snapshot(
@@ -148,11 +148,11 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
 
 def _current_evidence(
     session: Session, cutoff: dt.datetime
-) -> tuple[dict[int, list[EvidenceItem]], dict[int, str]]:  # noqa: E501
+) -> tuple[dict[int, list[EvidenceItem]], dict[int, str]]:
     newer = aliased(Evidence)
     superseded = exists().where(
         and_(newer.supersedes_id == Evidence.id, newer.recorded_at <= cutoff)
-    )  # noqa: E501
+    )
     query = (
         select(EvidenceLink.occurrence_id, Evidence.id, Evidence.title, Evidence.review_by_date)
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
@@ -226,14 +226,14 @@ FINDING_COLUMNS = (
 
 def run_checks(
     *, session: Session, on: dt.date, trigger: str, due_soon_days: int, query_answer_days: int
-) -> CheckSummary:  # noqa: E501
+) -> CheckSummary:
     """Run every rule as at a date and bring the findings up to date."""
     run = CheckRun(as_at_date=on, trigger=trigger)
     session.add(run)
     session.flush()
     snap = load_snapshot(
         session=session, on=on, due_soon_days=due_soon_days, query_answer_days=query_answer_days
-    )  # noqa: E501
+    )
     hits, errors = evaluate(snap)
     new, resolved = _persist(session, run, hits)
     run.findings_open, run.findings_new, run.findings_resolved = len(hits), new, resolved
@@ -244,7 +244,7 @@ def run_checks(
         session=session,
         actor=f"check:{trigger}",
         action="check.completed",
-        entity_type="check_run",  # noqa: E501
+        entity_type="check_run",
         entity_id=run.id,
         after={
             "as_at_date": on,
@@ -253,17 +253,17 @@ def run_checks(
             "resolved": resolved,
             "errors": len(errors),
         },
-    )  # noqa: E501
+    )
     return CheckSummary(
         run, dict(Counter(h.severity for h in hits)), dict(Counter(h.rule for h in hits))
-    )  # noqa: E501
+    )
 
 
 def _persist(session: Session, run: CheckRun, hits: list[Hit]) -> tuple[int, int]:
     now = utcnow()
     open_findings = dict(
         session.exec(select(Finding.key, Finding.id).where(Finding.resolved_at.is_(None))).all()
-    )  # noqa: E501
+    )
     firing = {hit.key: hit for hit in hits}
     fresh = [
         {
@@ -286,11 +286,11 @@ def _persist(session: Session, run: CheckRun, hits: list[Hit]) -> tuple[int, int
             update(Finding)
             .where(Finding.id.in_(still))
             .values(last_seen_at=now, last_run_id=run.id)
-        )  # noqa: E501
+        )
     if gone:
         session.execute(
             update(Finding).where(Finding.id.in_(gone)).values(resolved_at=now, last_run_id=run.id)
-        )  # noqa: E501
+        )
     return len(fresh), len(gone)
 
 
@@ -301,7 +301,7 @@ def open_findings(
     partnership_id: int | None = None,
     limit: int = 200,
     offset: int = 0,
-) -> list[Finding]:  # noqa: E501
+) -> list[Finding]:
     """Open findings, worst first, for one body or partnership or for everything."""
     query = select(Finding).where(Finding.resolved_at.is_(None))
     if body_id is not None:

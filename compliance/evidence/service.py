@@ -242,7 +242,7 @@ def review(
     evidence_id: int,
     verdict: ReviewVerdict,
     comment: str | None = None,
-) -> EvidenceComment:  # noqa: E501
+) -> EvidenceComment:
     """An inspector accepts evidence, or queries it with a comment for the officer to answer."""
     evidence = _require(session, evidence_id)
     if evidence.withdrawn_at is not None:

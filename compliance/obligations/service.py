@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+from compliance.audit.service import record as audit
 from compliance.models import (
     Bid,
     Body,
@@ -174,6 +175,20 @@ def sync_obligations(
             report.closed_reasons.append(obligation.closed_reason)
     session.flush()
     report.occurrences = add_due_periods(session=session, until=on)
+    if report.opened or report.reopened or report.closed:
+        audit(
+            session=session,
+            actor="system",
+            action="obligations.synchronised",
+            entity_type="obligations",
+            entity_id=on.isoformat(),
+            after={
+                "opened": report.opened,
+                "reopened": report.reopened,
+                "closed": report.closed,
+                "reasons": sorted(set(report.closed_reasons)),
+            },
+        )
     return report
 
 

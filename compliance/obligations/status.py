@@ -141,7 +141,7 @@ OUTCOME_SEVERITY = {status: rank for rank, status in enumerate(OutcomeStatus)}
 MEASURED_WITHIN_DAYS = 365
 
 
-def indicator_status(indicator, values: list[tuple[dt.date, float]], on: dt.date) -> OutcomeStatus:  # type: ignore[no-untyped-def]  # noqa: E501
+def indicator_status(indicator, values: list[tuple[dt.date, float]], on: dt.date) -> OutcomeStatus:  # type: ignore[no-untyped-def]
     """An indicator is not measured (nothing in 12 months), improving or not improving."""
     from compliance.outcomes.service import trend
 
@@ -186,6 +186,6 @@ def rollup(pairs: list[tuple[ProcessStatus, OutcomeStatus]]) -> Rollup:
         worst_outcome=worst_outcome(o for _, o in counted),
         fully_met=sum(
             1 for p, o in counted if p == ProcessStatus.met and o == OutcomeStatus.improving
-        ),  # noqa: E501
+        ),
         total=len(counted),
     )

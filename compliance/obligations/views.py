@@ -169,7 +169,7 @@ def _partnerships_behind(
 
 def _outcome_levels(
     session: Session, outcome_ids: list[int], on: dt.date
-) -> dict[int, OutcomeStatus]:  # noqa: E501
+) -> dict[int, OutcomeStatus]:
     if not outcome_ids:
         return {}
     indicators = session.exec(select(Indicator).where(Indicator.outcome_id.in_(outcome_ids))).all()

@@ -1,0 +1,30 @@
+"""Scheduled work for the compliance engine."""
+
+import datetime as dt
+
+from sqlalchemy import Engine
+
+from compliance.checks.service import run_checks
+from compliance.config import Settings
+from compliance.db import session_scope
+from compliance.obligations.service import sync_obligations
+
+
+def nightly_check(*, engine: Engine, settings: Settings, on: dt.date) -> str:
+    """Bring obligations and their periods up to date, then run every rule."""
+    with session_scope(engine) as session:
+        sync = sync_obligations(session=session, on=on)
+    with session_scope(engine) as session:
+        summary = run_checks(
+            session=session,
+            on=on,
+            trigger="scheduler",
+            due_soon_days=settings.due_soon_days,
+            query_answer_days=settings.query_answer_days,
+        )
+        run = summary.run
+        return (
+            f"obligations: {sync.opened} opened, {sync.closed} closed; findings: "
+            f"{run.findings_open} open, {run.findings_new} new, {run.findings_resolved} resolved; "
+            f"{len(run.errors)} error(s)"
+        )
