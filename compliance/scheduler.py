@@ -130,8 +130,10 @@ class SchedulerLock:
             return False
 
     def release(self) -> None:
+        """Give the lock up; the connection is discarded, not pooled, so the lock cannot linger."""
         if self.connection is not None:
             try:
+                self.connection.invalidate()
                 self.connection.close()
             finally:
                 self.connection = None

@@ -6,7 +6,7 @@ from pathlib import Path
 from fastapi.templating import Jinja2Templates
 
 from compliance.bodies.kinds import BodyKind
-from compliance.obligations.status import ProcessStatus
+from compliance.obligations.status import OutcomeStatus, ProcessStatus
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
 
@@ -30,9 +30,17 @@ def kind_label(kind: str) -> str:
     return kind.replace("_", " ").capitalize().replace("Nhs", "NHS")
 
 
+OUTCOME_LABELS = {
+    OutcomeStatus.no_outcome_defined: "No outcome defined",
+    OutcomeStatus.not_measured: "Not measured in the last year",
+    OutcomeStatus.not_improving: "Not improving",
+    OutcomeStatus.improving: "Improving",
+}
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["product_name"] = "Partnership duties tracker"
 templates.env.globals["body_kinds"] = list(BodyKind)
 templates.env.filters["kind_label"] = kind_label
 templates.env.filters["uk_date"] = uk_date
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]
+templates.env.filters["outcome_label"] = lambda status: OUTCOME_LABELS[OutcomeStatus(status)]

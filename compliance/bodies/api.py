@@ -58,6 +58,8 @@ class ObligationPublic(BaseModel):
     cadence: str
     verified: bool
     status: str
+    outcome_status: str
+    fully_met: bool
     next_due_date: dt.date | None
     opened_date: dt.date
     closed_date: dt.date | None
@@ -88,6 +90,8 @@ def obligation_public(view: ObligationView) -> ObligationPublic:
         cadence=view.cadence,
         verified=view.verified,
         status=view.status,
+        outcome_status=view.outcome,
+        fully_met=view.fully_met,
         next_due_date=view.next_due,
         opened_date=o.opened_date,
         closed_date=o.closed_date,

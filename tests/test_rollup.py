@@ -1,0 +1,62 @@
+"""Both status dimensions side by side, and roll-ups where the worst state wins."""
+
+import datetime as dt
+
+from compliance.demo.service import load_demo
+from compliance.obligations.status import OutcomeStatus as O
+from compliance.obligations.status import ProcessStatus as P
+from compliance.obligations.status import rollup
+from compliance.obligations.views import view_obligations
+from compliance.partnerships.service import get_partnership
+
+
+def test_worst_process_wins_not_applicable_is_excluded_and_fully_met_needs_outcomes():
+    result = rollup(
+        [
+            (P.met, O.improving),
+            (P.met, O.not_improving),
+            (P.due_soon, O.improving),
+            (P.not_applicable, O.no_outcome_defined),
+        ]
+    )
+    assert result.worst_process == P.due_soon
+    assert result.worst_outcome == O.not_improving
+    assert (result.fully_met, result.total) == (1, 3)
+    assert result.process == {"met": 2, "due_soon": 1, "not_applicable": 1}
+    assert result.outcome == {"improving": 2, "not_improving": 1}
+
+
+def test_process_evidence_alone_never_makes_a_duty_fully_met():
+    assert rollup([(P.met, O.no_outcome_defined), (P.met, O.not_measured)]).fully_met == 0
+
+
+def test_demo_partnerships_show_outcomes_beside_process(session, settings):
+    load_demo(session=session, settings=settings)
+    on = dt.date(2026, 11, 26)
+
+    def outcome_of(slug):
+        partnership = get_partnership(session=session, slug=slug)
+        views = view_obligations(
+            session=session, on=on, due_soon_days=30, partnership_id=partnership.id
+        )
+        return {v.outcome for v in views}
+
+    assert outcome_of("cios-safeguarding-adults-board") == {O.improving}
+    assert outcome_of("our-safeguarding-children-partnership") == {O.not_improving}
+    assert outcome_of("cios-integrated-care-partnership") == {O.no_outcome_defined}
+    # The community safety indicator was last measured in March 2025.
+    assert outcome_of("safer-cornwall") == {O.not_measured}
+
+
+def test_a_body_inherits_the_outcomes_of_partnerships_discharging_its_duty(session, settings):
+    load_demo(session=session, settings=settings)
+    from compliance.bodies.service import get_body
+
+    cornwall = get_body(session=session, code="E06000052")
+    views = view_obligations(
+        session=session, on=dt.date(2026, 11, 26), due_soon_days=30, body_id=cornwall.id
+    )
+    sab = [v for v in views if v.source_slug == "care-act-2014-s42-s45"]
+    assert sab and {v.outcome for v in sab} == {O.improving}
+    s11 = [v for v in views if v.source_slug == "children-act-2004-s11"]
+    assert {v.outcome for v in s11} == {O.no_outcome_defined}
