@@ -15,6 +15,7 @@ from compliance.catalogue import api as catalogue_api
 from compliance.catalogue import pages as catalogue_pages
 from compliance.config import Settings, get_settings
 from compliance.db import get_engine
+from compliance.obligations import api as obligations_api
 from compliance.partnerships import api as partnerships_api
 from compliance.web import templates
 
@@ -35,7 +36,15 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
-    for module in (bodies_pages, catalogue_pages, bodies_api, catalogue_api, partnerships_api):
+    routers = (
+        bodies_pages,
+        catalogue_pages,
+        bodies_api,
+        catalogue_api,
+        partnerships_api,
+        obligations_api,
+    )
+    for module in routers:
         app.include_router(module.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.add_exception_handler(StarletteHTTPException, http_error)

@@ -119,3 +119,23 @@ def test_api_partnerships(client, demo):
 def test_demo_today_is_used_when_no_date_is_given(client, demo):
     obligations = client.get("/api/v1/bodies/E06000052/obligations").json()
     assert all(dt.date.fromisoformat(o["opened_date"]) <= dt.date.today() for o in obligations)
+
+
+def test_status_rollups_for_body_partnership_duty_and_area(client, demo):
+    params = {"as_at": "2026-11-26"}
+    body = client.get("/api/v1/bodies/E06000052/status", params=params).json()
+    assert body["worst_process"] == "overdue"
+    assert body["obligations"] == sum(
+        v for k, v in body["process"].items() if k != "not_applicable"
+    )
+    sab = client.get(
+        "/api/v1/partnerships/cios-safeguarding-adults-board/status", params=params
+    ).json()
+    assert sab["outcome"] == {"improving": sab["obligations"]}
+    duty = client.get("/api/v1/duties/care-act-2014-s6/status", params=params).json()
+    assert duty["obligations"] >= 2
+    area = client.get("/api/v1/areas/E06000052/status", params=params).json()
+    assert area["obligations"] > body["obligations"]
+    assert client.get("/api/v1/areas/NOPE/status").status_code == 404
+    ambulance = client.get("/api/v1/bodies/RYF/status", params=params).json()
+    assert ambulance["process"].get("not_applicable") == 1

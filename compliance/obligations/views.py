@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from compliance.models import (
+    Body,
     Deliverable,
     Duty,
     FundingCondition,
@@ -22,8 +23,10 @@ from compliance.obligations.status import (
     OccurrenceState,
     OutcomeStatus,
     ProcessStatus,
+    Rollup,
     indicator_status,
     obligation_states,
+    rollup,
     worst_outcome,
 )
 
@@ -224,3 +227,24 @@ def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str,
                 stream.verified and c.verified,
             )
     return found
+
+
+def area_body_ids(*, session: Session, body_id: int) -> list[int]:
+    """A body and every body beneath it (districts under a county, and so on)."""
+    children: dict[int, list[int]] = {}
+    for child, parent in session.exec(
+        select(Body.id, Body.parent_id).where(Body.parent_id.is_not(None))
+    ):
+        children.setdefault(parent, []).append(child)
+    found, queue = [], [body_id]
+    while queue:
+        current = queue.pop()
+        if current not in found:
+            found.append(current)
+            queue.extend(children.get(current, []))
+    return found
+
+
+def status_rollup(views: list[ObligationView]) -> Rollup:
+    """Roll up obligations into both dimensions, the worst state winning in each."""
+    return rollup([(v.status, v.outcome) for v in views])

@@ -1,0 +1,106 @@
+"""JSON routes for status roll-ups: a body, a partnership, a duty across its bodies, an area."""
+
+import datetime as dt
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel
+
+from compliance.bodies.service import get_body
+from compliance.catalogue.service import get_duty
+from compliance.deps import SessionDep, SettingsDep
+from compliance.obligations.views import area_body_ids, status_rollup, view_obligations
+from compliance.partnerships.service import get_partnership
+
+router = APIRouter(prefix="/api/v1", tags=["status"])
+
+
+class StatusRollup(BaseModel):
+    """Process and outcome status side by side; not-applicable obligations are not counted."""
+
+    scope: str
+    as_at: dt.date
+    obligations: int
+    fully_met: int
+    worst_process: str
+    worst_outcome: str
+    process: dict[str, int]
+    outcome: dict[str, int]
+
+
+def _rollup(scope: str, on: dt.date, views) -> StatusRollup:  # type: ignore[no-untyped-def]
+    result = status_rollup(views)
+    return StatusRollup(
+        scope=scope,
+        as_at=on,
+        obligations=result.total,
+        fully_met=result.fully_met,
+        worst_process=result.worst_process,
+        worst_outcome=result.worst_outcome,
+        process=result.process,
+        outcome=result.outcome,
+    )
+
+
+def _missing(what: str, key: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=f"No {what} {key!r}")
+
+
+@router.get("/bodies/{code}/status", response_model=StatusRollup)
+def body_status(
+    code: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+) -> StatusRollup:
+    """A body's obligations rolled up: the worst process and outcome states win."""
+    body = get_body(session=session, code=code)
+    if body is None:
+        raise _missing("body with code", code)
+    on = as_at or settings.today()
+    views = view_obligations(
+        session=session, on=on, due_soon_days=settings.due_soon_days, body_id=body.id
+    )
+    return _rollup(f"body {body.code}", on, views)
+
+
+@router.get("/partnerships/{slug}/status", response_model=StatusRollup)
+def partnership_status(
+    slug: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+) -> StatusRollup:
+    """A partnership's own obligations rolled up."""
+    partnership = get_partnership(session=session, slug=slug)
+    if partnership is None:
+        raise _missing("partnership with slug", slug)
+    on = as_at or settings.today()
+    views = view_obligations(
+        session=session, on=on, due_soon_days=settings.due_soon_days, partnership_id=partnership.id
+    )
+    return _rollup(f"partnership {slug}", on, views)
+
+
+@router.get("/duties/{slug}/status", response_model=StatusRollup)
+def duty_status(
+    slug: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+) -> StatusRollup:
+    """One duty across every body and partnership it binds."""
+    duty = get_duty(session=session, slug=slug)
+    if duty is None:
+        raise _missing("duty with slug", slug)
+    on = as_at or settings.today()
+    views = view_obligations(
+        session=session, on=on, due_soon_days=settings.due_soon_days, duty_id=duty.id
+    )
+    return _rollup(f"duty {slug}", on, views)
+
+
+@router.get("/areas/{code}/status", response_model=StatusRollup)
+def area_status(
+    code: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+) -> StatusRollup:
+    """A body and every body beneath it (a county and its districts), rolled up together."""
+    body = get_body(session=session, code=code)
+    if body is None:
+        raise _missing("body with code", code)
+    on = as_at or settings.today()
+    ids = area_body_ids(session=session, body_id=body.id)
+    views = view_obligations(
+        session=session, on=on, due_soon_days=settings.due_soon_days, body_ids=ids
+    )
+    return _rollup(f"area {body.code}", on, views)
