@@ -1,0 +1,1 @@
+"""Synthetic registries for load tests and benchmarks."""
