@@ -68,6 +68,50 @@ class Settings(BaseSettings):
         description="How often the scheduler asks the database which jobs are due.",
     )
 
+    base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="The address people reach the application at; links in emails start with it.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP relay for email; when unset, emails are written as .eml files under "
+        "DATA_DIR/mail/.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (port 587), tls (implicit TLS, port 465) or none (a local relay).",
+    )
+    smtp_user: str | None = Field(
+        default=None, description="SMTP user name, if the relay needs one."
+    )
+    smtp_password: str | None = Field(default=None, description="SMTP password.")
+    smtp_timeout_seconds: int = Field(
+        default=30, ge=1, le=600, description="How long to wait for the SMTP relay."
+    )
+    mail_from: str = Field(
+        default="Partnership duties tracker <no-reply@localhost>",
+        description="The From address of every email.",
+    )
+    reminder_days: str = Field(
+        default="30,7,1",
+        pattern=r"^\d{1,3}(,\d{1,3})*$",
+        description="Days before a due date on which reminders are sent (a body may set its own).",
+    )
+    reminder_time: str = Field(
+        default="07:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local time (HH:MM) at which the daily reminders are queued and sent.",
+    )
+    digest_time: str = Field(
+        default="08:00",
+        pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+        description="Local time (HH:MM) on Mondays at which the weekly digests are sent.",
+    )
+    mail_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Send attempts before an email is marked dead."
+    )
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
         if self.environment != "development" and self.secret_key == DEFAULT_SECRET_KEY:

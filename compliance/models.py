@@ -461,3 +461,7 @@ class JobRun(SQLModel, table=True):
     finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     status: str = Field(default="running", max_length=20)
     detail: str | None = _long_text()
+
+
+# Tables of other domains, declared in their own modules and registered with this metadata.
+from compliance.reminders import models as _reminder_models  # noqa: E402, F401

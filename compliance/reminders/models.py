@@ -1,0 +1,1 @@
+"""Tables of the reminders domain (the outbox, preferences, calendar tokens)."""
