@@ -12,7 +12,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# The GOV.UK Frontend styles, compiled with the product's own font settings (npm, not copied).
+CSS := build/static/app.css
+node_modules/.installed-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CSS): node_modules/.installed-stamp static/app.scss
+	mkdir -p build/static
+	npm run --silent build:css
+
+install: $(STAMP) $(CSS)
 
 ## Set up, initialise the database, load the demo area on first run, serve on 127.0.0.1:8000.
 run: install

@@ -148,6 +148,42 @@ def check(
             typer.echo(f"  error: {error}", err=True)
 
 
+user_app = typer.Typer(no_args_is_help=True, help="Users who sign in.")
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    email: Annotated[str, typer.Option(help="The user's email address (their sign-in).")],
+    role: Annotated[str, typer.Option(help="admin, officer or inspector.")],
+    name: Annotated[str, typer.Option(help="Full name (defaults to the email).")] = "",
+    body: Annotated[list[str] | None, typer.Option(help="A body code in scope (repeat).")] = None,
+    partnership: Annotated[
+        list[str] | None, typer.Option(help="A partnership slug in scope (repeat).")
+    ] = None,
+) -> None:
+    """Add a user; the password is read from standard input (never from the command line)."""
+    from compliance.accounts.service import create_user
+    from compliance.errors import Refused
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    settings = _settings()
+    try:
+        with session_scope(get_engine(settings)) as session:
+            user = create_user(
+                session=session,
+                email=email,
+                name=name,
+                role=role,
+                password=password,
+                body_codes=body or [],
+                partnership_slugs=partnership or [],
+            )
+            typer.echo(f"Added {user.role} {user.email}.")
+    except Refused as exc:
+        raise _fail(f"User not added: {exc.message}") from exc
+
+
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 app.add_typer(audit_app, name="audit")
 

@@ -111,6 +111,15 @@ class Settings(BaseSettings):
     mail_max_attempts: int = Field(
         default=8, ge=1, le=50, description="Send attempts before an email is marked dead."
     )
+    session_idle_minutes: int = Field(
+        default=60, ge=5, le=24 * 60, description="Minutes of inactivity that end a sign-in."
+    )
+    sign_in_max_failures: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Failed sign-ins allowed per account in 15 minutes (ten times per address).",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":

@@ -2,22 +2,67 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import quote
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compliance import __version__
-from compliance.bodies import api as bodies_api
-from compliance.bodies import pages as bodies_pages
-from compliance.catalogue import api as catalogue_api
-from compliance.catalogue import pages as catalogue_pages
 from compliance.config import Settings, get_settings
 from compliance.db import get_engine
-from compliance.obligations import api as obligations_api
-from compliance.partnerships import api as partnerships_api
-from compliance.web import templates
+from compliance.deps import SignInRequired, public
+from compliance.errors import Refused
+from compliance.web import STATIC_DIR, render
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+_public = Depends(public)
+# FastAPI's interactive API documentation loads its scripts from a CDN and runs inline script,
+# so those two pages keep only nosniff; every other response gets the strict policy.
+DOCS_PATHS = {"/docs", "/redoc"}
+
+
+def _routers():  # type: ignore[no-untyped-def]
+    from compliance.accounts import pages as accounts_pages
+    from compliance.admin import pages as admin_pages
+    from compliance.bodies import api as bodies_api
+    from compliance.bodies import pages as bodies_pages
+    from compliance.catalogue import api as catalogue_api
+    from compliance.catalogue import pages as catalogue_pages
+    from compliance.checks import pages as checks_pages
+    from compliance.evidence import pages as evidence_pages
+    from compliance.obligations import api as obligations_api
+    from compliance.obligations import pages as obligations_pages
+    from compliance.partnerships import api as partnerships_api
+    from compliance.partnerships import pages as partnerships_pages
+
+    return [
+        accounts_pages,
+        bodies_pages,
+        catalogue_pages,
+        obligations_pages,
+        evidence_pages,
+        partnerships_pages,
+        checks_pages,
+        admin_pages,
+        bodies_api,
+        catalogue_api,
+        partnerships_api,
+        obligations_api,
+    ]
 
 
 def create_app(settings: Settings | None = None, *, with_scheduler: bool = False) -> FastAPI:
@@ -36,19 +81,38 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
-    routers = (
-        bodies_pages,
-        catalogue_pages,
-        bodies_api,
-        catalogue_api,
-        partnerships_api,
-        obligations_api,
-    )
-    for module in routers:
+    for module in _routers():
         app.include_router(module.router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], dependencies=[_public])
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Refused, refused)
+    app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(RequestValidationError, invalid_request)
+    app.middleware("http")(_security_headers(settings))
     return app
+
+
+def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
+    limit = settings.max_upload_bytes + 1_000_000
+
+    async def middleware(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            response: Response = _problem(
+                request,
+                413,
+                f"The upload is larger than the {settings.max_upload_bytes // 1_000_000} MB limit",
+            )
+        else:
+            response = await call_next(request)
+        if request.url.path not in DOCS_PATHS:
+            response.headers.update(SECURITY_HEADERS)
+        else:
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    return middleware
 
 
 @asynccontextmanager
@@ -73,11 +137,42 @@ def healthz(request: Request) -> dict[str, str]:
     return {"status": "ok", "database": "ok"}
 
 
-async def http_error(request: Request, exc: HTTPException) -> HTMLResponse | JSONResponse:
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _problem(request: Request, status: int, detail: str, field: str | None = None) -> Response:
+    if _is_api(request):
+        body = {"detail": detail} | ({"field": field} if field else {})
+        return JSONResponse(body, status_code=status)
+    return render(
+        request, "error.html", {"status_code": status, "detail": detail}, status_code=status
+    )
+
+
+async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
     """JSON errors under /api, a page elsewhere."""
-    if request.url.path.startswith("/api/"):
-        return JSONResponse(
-            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
-        )
-    context = {"status_code": exc.status_code, "detail": exc.detail}
-    return templates.TemplateResponse(request, "error.html", context, status_code=exc.status_code)
+    return _problem(request, exc.status_code, str(exc.detail))
+
+
+async def refused(request: Request, exc: Refused) -> Response:
+    """A refused request: its reason, and nothing changed."""
+    return _problem(request, exc.status, exc.message, exc.field)
+
+
+async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
+    """Pages send people to sign in and back; the API answers 401."""
+    if _is_api(request):
+        return JSONResponse({"detail": "Sign in first"}, status_code=401)
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
+
+
+async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    """A malformed request: say which field and why."""
+    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+    field = ".".join(str(p) for p in first["loc"][1:]) or None
+    message = f"{field}: {first['msg']}" if field else first["msg"]
+    if _is_api(request):
+        return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+    return _problem(request, 422, message, field)

@@ -1,14 +1,20 @@
-"""The one Jinja environment that pages (and later PDFs and emails) render through."""
+"""The one Jinja environment that pages, PDFs and emails render through."""
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from starlette.responses import HTMLResponse
 
 from compliance.bodies.kinds import BodyKind
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[1] / "templates"
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATES_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "build" / "static"
 
 STATUS_LABELS = {
     ProcessStatus.overdue: "Overdue",
@@ -18,18 +24,21 @@ STATUS_LABELS = {
     ProcessStatus.not_yet_due: "Not yet due",
     ProcessStatus.not_applicable: "Not applicable",
 }
-
-
-def uk_date(value: dt.date | None) -> str:
-    """A date as people in the UK write it: 31 March 2026."""
-    return f"{value.day} {value:%B %Y}" if value else "–"
-
-
-def kind_label(kind: str) -> str:
-    """A body kind in words."""
-    return kind.replace("_", " ").capitalize().replace("Nhs", "NHS")
-
-
+STATUS_COLOURS = {
+    "overdue": "red",
+    "evidence_expired": "orange",
+    "due_soon": "yellow",
+    "met": "green",
+    "not_yet_due": "grey",
+    "not_applicable": "grey",
+    "improving": "green",
+    "not_improving": "orange",
+    "not_measured": "yellow",
+    "no_outcome_defined": "red",
+    "high": "red",
+    "medium": "orange",
+    "low": "grey",
+}
 OUTCOME_LABELS = {
     OutcomeStatus.no_outcome_defined: "No outcome defined",
     OutcomeStatus.not_measured: "Not measured in the last year",
@@ -37,10 +46,41 @@ OUTCOME_LABELS = {
     OutcomeStatus.improving: "Improving",
 }
 
+
+def uk_date(value: dt.date | dt.datetime | None) -> str:
+    """A date as people in the UK write it: 31 March 2026."""
+    return f"{value.day} {value:%B %Y}" if value else "–"
+
+
+def kind_label(kind: str) -> str:
+    """A body kind (or any snake_case word) in words."""
+    return kind.replace("_", " ").capitalize().replace("Nhs", "NHS")
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+templates.env.loader = ChoiceLoader(
+    [
+        FileSystemLoader(str(TEMPLATES_DIR)),
+        PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}),
+    ]
+)
 templates.env.globals["product_name"] = "Partnership duties tracker"
 templates.env.globals["body_kinds"] = list(BodyKind)
 templates.env.filters["kind_label"] = kind_label
 templates.env.filters["uk_date"] = uk_date
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]
 templates.env.filters["outcome_label"] = lambda status: OUTCOME_LABELS[OutcomeStatus(status)]
+templates.env.filters["colour"] = lambda status: STATUS_COLOURS.get(str(status), "grey")
+
+
+def render(
+    request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """A page, with who is signed in and their form token in its context."""
+    user_session = getattr(request.state, "user_session", None)
+    values = {
+        "principal": getattr(request.state, "principal", None),
+        "csrf_token": user_session.csrf_token if user_session else "",
+        **(context or {}),
+    }
+    return templates.TemplateResponse(request, name, values, status_code=status_code)

@@ -12,16 +12,23 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
+import compliance.accounts.service as accounts
 from compliance.catalogue.service import load_catalogue
 from compliance.config import Settings
 from compliance.db import make_engine
 from compliance.deps import get_session
 from compliance.main import create_app
 from compliance.migrations import upgrade
+
+# Argon2id at its recommended cost takes a noticeable fraction of a second per hash; the tests
+# hash hundreds of passwords, so they use the same algorithm at its lowest cost.
+accounts.PASSWORDS = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
 
 PG_URL = os.environ.get("COMPLIANCE_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -121,9 +128,66 @@ def settings(engine: Engine, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings, session: Session) -> Iterator[TestClient]:
+def app(settings: Settings, session: Session):  # type: ignore[no-untyped-def]
     """The application, reading and writing through the test's rolled-back session."""
-    app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: session
+    application = create_app(settings)
+    application.dependency_overrides[get_session] = lambda: session
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A browser with nobody signed in."""
     with TestClient(app) as test_client:
+        yield test_client
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_user(
+    session: Session,
+    role: str,
+    *,
+    bodies: list[str] = (),
+    partnerships: list[str] = (),
+    email: str | None = None,
+):  # type: ignore[no-untyped-def]
+    """A user who can sign in with PASSWORD."""
+    from compliance.accounts.service import create_user
+
+    address = email or f"{role}-{uuid.uuid4().hex[:6]}@example.org"
+    return create_user(
+        session=session,
+        email=address,
+        name=f"Test {role}",
+        role=role,
+        password=PASSWORD,
+        body_codes=list(bodies),
+        partnership_slugs=list(partnerships),
+    )
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> None:
+    """Sign a test browser in, failing the test if it cannot."""
+    response = client.post(
+        "/sign-in", data={"email": email, "password": password, "next": "/"}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+
+
+def csrf_of(client: TestClient, path: str = "/") -> str:
+    """The CSRF token of the signed-in session, read from a page's sign-out form."""
+    import re
+
+    page = client.get(path).text
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+@pytest.fixture
+def admin(app, session: Session) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A browser signed in as an administrator."""
+    user = make_user(session, "admin")
+    with TestClient(app) as test_client:
+        sign_in(test_client, user.email)
         yield test_client

@@ -14,30 +14,30 @@ def demo(session, settings):
     session.flush()
 
 
-def test_healthz(client):
-    assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+def test_healthz(admin):
+    assert admin.get("/healthz").json() == {"status": "ok", "database": "ok"}
 
 
-def test_home_lists_and_searches_bodies(client, demo):
-    page = client.get("/")
+def test_home_lists_and_searches_bodies(admin, demo):
+    page = admin.get("/bodies")
     assert page.status_code == 200
     tree = parse(page.text)
     assert (tree.tag, tree.get("lang")) == ("html", "en-GB")
     names = [a.text for a in tree.iterfind(".//tbody//a")]
     assert "Cornwall Council" in names
-    found = parse(client.get("/", params={"q": "council of the isles"}).text)
+    found = parse(admin.get("/bodies", params={"q": "council of the isles"}).text)
     assert [a.text for a in found.iterfind(".//tbody//a")] == ["Council of the Isles of Scilly"]
-    police = parse(client.get("/", params={"kind": "police_force"}).text)
+    police = parse(admin.get("/bodies", params={"kind": "police_force"}).text)
     assert [a.text for a in police.iterfind(".//tbody//a")] == ["Devon and Cornwall Police"]
 
 
-def test_home_rejects_an_unknown_kind_without_a_server_error(client):
-    response = client.get("/", params={"kind": "parish"})
+def test_home_rejects_an_unknown_kind_without_a_server_error(admin):
+    response = admin.get("/bodies", params={"kind": "parish"})
     assert response.status_code == 422
 
 
-def test_duty_catalogue_page_links_every_citation_to_legislation(client):
-    page = client.get("/duties")
+def test_duty_catalogue_page_links_every_citation_to_legislation(admin):
+    page = admin.get("/duties")
     assert page.status_code == 200
     tree = parse(page.text)
     sections = tree.findall(".//section")
@@ -48,8 +48,8 @@ def test_duty_catalogue_page_links_every_citation_to_legislation(client):
     assert "unverified" in page.text
 
 
-def test_body_page_shows_obligations_and_partnerships(client, demo):
-    page = client.get("/bodies/E06000052")
+def test_body_page_shows_obligations_and_partnerships(admin, demo):
+    page = admin.get("/bodies/E06000052")
     assert page.status_code == 200
     tree = parse(page.text)
     assert tree.find(".//h1").text == "Cornwall Council"
@@ -57,37 +57,37 @@ def test_body_page_shows_obligations_and_partnerships(client, demo):
     assert "Cornwall and Isles of Scilly Safeguarding Adults Board" in page.text
 
 
-def test_unknown_body_page_is_a_clear_404(client):
-    page = client.get("/bodies/NOPE")
+def test_unknown_body_page_is_a_clear_404(admin):
+    page = admin.get("/bodies/NOPE")
     assert page.status_code == 404
     main = parse(page.text).find(".//main")
     assert "No body with code 'NOPE'" in "".join(main.itertext())
 
 
-def test_api_duties_and_one_duty(client):
-    duties = client.get("/api/v1/duties").json()
+def test_api_duties_and_one_duty(admin):
+    duties = admin.get("/api/v1/duties").json()
     assert len(duties) >= 25
-    one = client.get("/api/v1/duties/children-act-2004-s16e").json()
+    one = admin.get("/api/v1/duties/children-act-2004-s16e").json()
     assert one["url"] == "https://www.legislation.gov.uk/ukpga/2004/31/section/16E"
     assert one["required_members"]
     assert {d["held_by"] for d in one["deliverables"]} == {"partnership"}
-    assert client.get("/api/v1/duties/nope").status_code == 404
+    assert admin.get("/api/v1/duties/nope").status_code == 404
 
 
-def test_api_bodies_search_and_detail(client, demo):
-    page = client.get("/api/v1/bodies", params={"kind": "integrated_care_board"}).json()
+def test_api_bodies_search_and_detail(admin, demo):
+    page = admin.get("/api/v1/bodies", params={"kind": "integrated_care_board"}).json()
     assert {b["code"] for b in page["items"]} == {"QT6", "QOX"}
     assert page["total"] == 2
-    icb = client.get("/api/v1/bodies/qt6").json()
+    icb = admin.get("/api/v1/bodies/qt6").json()
     assert icb["verified"] is False
-    assert client.get("/api/v1/bodies/XX9").json() == {"detail": "No body with code 'XX9'"}
+    assert admin.get("/api/v1/bodies/XX9").json() == {"detail": "No body with code 'XX9'"}
 
 
-def test_api_body_obligations_show_each_period_with_its_own_status(client, demo):
+def test_api_body_obligations_show_each_period_with_its_own_status(admin, demo):
     url = "/api/v1/bodies/E06000052/obligations"
 
     def s6_on(day):
-        obligations = client.get(url, params={"as_at": day}).json()
+        obligations = admin.get(url, params={"as_at": day}).json()
         s6 = next(o for o in obligations if o["source_slug"] == "care-act-2014-s6")
         return s6["status"], {p["period_start_date"]: p["status"] for p in s6["periods"]}
 
@@ -97,45 +97,45 @@ def test_api_body_obligations_show_each_period_with_its_own_status(client, demo)
     assert status == "overdue"
     # The protocol's review date (30 June 2026) has passed by November.
     assert s6_on("2026-11-26")[1]["2025-04-01"] == "evidence_expired"
-    earlier = client.get(url, params={"as_at": "2025-05-01"}).json()
+    earlier = admin.get(url, params={"as_at": "2025-05-01"}).json()
     s6_then = next(o for o in earlier if o["source_slug"] == "care-act-2014-s6")
     assert all(p["status"] != "met" for p in s6_then["periods"])
 
 
-def test_api_rejects_an_impossible_date(client, demo):
-    response = client.get("/api/v1/bodies/E06000052/obligations", params={"as_at": "2026-02-30"})
+def test_api_rejects_an_impossible_date(admin, demo):
+    response = admin.get("/api/v1/bodies/E06000052/obligations", params={"as_at": "2026-02-30"})
     assert response.status_code == 422
 
 
-def test_api_partnerships(client, demo):
-    slugs = [p["slug"] for p in client.get("/api/v1/partnerships").json()]
+def test_api_partnerships(admin, demo):
+    slugs = [p["slug"] for p in admin.get("/api/v1/partnerships").json()]
     assert "safer-cornwall" in slugs
-    sab = client.get("/api/v1/partnerships/cios-safeguarding-adults-board").json()
+    sab = admin.get("/api/v1/partnerships/cios-safeguarding-adults-board").json()
     assert {m["code"] for m in sab["members"]} == {"E06000052", "E06000053", "QT6", "E23000035"}
     assert sab["duties"] == ["care-act-2014-s42-s45"]
-    assert client.get("/api/v1/partnerships/nope").status_code == 404
+    assert admin.get("/api/v1/partnerships/nope").status_code == 404
 
 
-def test_demo_today_is_used_when_no_date_is_given(client, demo):
-    obligations = client.get("/api/v1/bodies/E06000052/obligations").json()
+def test_demo_today_is_used_when_no_date_is_given(admin, demo):
+    obligations = admin.get("/api/v1/bodies/E06000052/obligations").json()
     assert all(dt.date.fromisoformat(o["opened_date"]) <= dt.date.today() for o in obligations)
 
 
-def test_status_rollups_for_body_partnership_duty_and_area(client, demo):
+def test_status_rollups_for_body_partnership_duty_and_area(admin, demo):
     params = {"as_at": "2026-11-26"}
-    body = client.get("/api/v1/bodies/E06000052/status", params=params).json()
+    body = admin.get("/api/v1/bodies/E06000052/status", params=params).json()
     assert body["worst_process"] == "overdue"
     assert body["obligations"] == sum(
         v for k, v in body["process"].items() if k != "not_applicable"
     )
-    sab = client.get(
+    sab = admin.get(
         "/api/v1/partnerships/cios-safeguarding-adults-board/status", params=params
     ).json()
     assert sab["outcome"] == {"improving": sab["obligations"]}
-    duty = client.get("/api/v1/duties/care-act-2014-s6/status", params=params).json()
+    duty = admin.get("/api/v1/duties/care-act-2014-s6/status", params=params).json()
     assert duty["obligations"] >= 2
-    area = client.get("/api/v1/areas/E06000052/status", params=params).json()
+    area = admin.get("/api/v1/areas/E06000052/status", params=params).json()
     assert area["obligations"] > body["obligations"]
-    assert client.get("/api/v1/areas/NOPE/status").status_code == 404
-    ambulance = client.get("/api/v1/bodies/RYF/status", params=params).json()
+    assert admin.get("/api/v1/areas/NOPE/status").status_code == 404
+    ambulance = admin.get("/api/v1/bodies/RYF/status", params=params).json()
     assert ambulance["process"].get("not_applicable") == 1

@@ -6,9 +6,10 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
+from compliance.access import require
 from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import get_body, search_bodies
-from compliance.deps import SessionDep, SettingsDep
+from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.models import Body
 from compliance.obligations.views import ObligationView, view_obligations
 
@@ -111,6 +112,7 @@ def _body_or_404(session: SessionDep, code: str) -> Body:
 @router.get("/bodies", response_model=BodyPage)
 def read_bodies(
     session: SessionDep,
+    principal: CurrentUser,
     q: Annotated[str, Query(max_length=100, description="Part of a name or code")] = "",
     kind: BodyKind | None = None,
     nation: Nation | None = None,
@@ -119,16 +121,23 @@ def read_bodies(
 ) -> BodyPage:
     """Search the registry of bodies."""
     rows, total = search_bodies(
-        session=session, text=q, kind=kind, nation=nation, limit=limit, offset=offset
+        session=session,
+        text=q,
+        kind=kind,
+        nation=nation,
+        within=None if principal.is_admin else principal.body_ids,
+        limit=limit,
+        offset=offset,
     )
     items = [BodyPublic.model_validate(b, from_attributes=True) for b in rows]
     return BodyPage(total=total, limit=limit, offset=offset, items=items)
 
 
 @router.get("/bodies/{code}", response_model=BodyDetail)
-def read_body(code: str, session: SessionDep) -> BodyDetail:
+def read_body(code: str, session: SessionDep, principal: CurrentUser) -> BodyDetail:
     """One body, with its parent and successor."""
     body = _body_or_404(session, code)
+    require(principal.reads_body(body.id), "This body is not in your scope")
     parent = session.get(Body, body.parent_id) if body.parent_id else None
     successor = session.get(Body, body.successor_id) if body.successor_id else None
     fields = BodyPublic.model_validate(body, from_attributes=True).model_dump()
@@ -145,11 +154,13 @@ def read_body_obligations(
     code: str,
     session: SessionDep,
     settings: SettingsDep,
+    principal: CurrentUser,
     as_at: dt.date | None = None,
     include_closed: bool = False,
 ) -> list[ObligationPublic]:
     """A body's obligations with their periods and process status on a date (default today)."""
     body = _body_or_404(session, code)
+    require(principal.reads_body(body.id), "This body is not in your scope")
     views = view_obligations(
         session=session,
         on=as_at or dt.date.today(),

@@ -92,11 +92,17 @@ def search_bodies(
     text: str = "",
     kind: str | None = None,
     nation: str | None = None,
+    within: frozenset[int] | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Body], int]:
-    """Bodies matching a name or code fragment and filters, a page at a time, with the total."""
+    """Bodies matching a name or code fragment and filters, a page at a time, with the total.
+
+    `within` limits the search to those body ids (a user's scope); None means every body.
+    """
     query = select(Body)
+    if within is not None:
+        query = query.where(Body.id.in_(within or {-1}))
     if text.strip():
         pattern = f"%{text.strip().lower()}%"
         query = query.where(

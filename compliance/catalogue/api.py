@@ -4,7 +4,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
-from compliance.deps import SessionDep
+from compliance.deps import CurrentUser, SessionDep
 from compliance.models import Deliverable, Duty
 
 router = APIRouter(prefix="/api/v1", tags=["catalogue"])
@@ -67,13 +67,13 @@ def duty_detail(duty: Duty, deliverables: list[Deliverable]) -> DutyDetail:
 
 
 @router.get("/duties", response_model=list[DutyPublic])
-def read_duties(session: SessionDep) -> list[DutyPublic]:
+def read_duties(session: SessionDep, principal: CurrentUser) -> list[DutyPublic]:
     """List the duties in the catalogue."""
     return [duty_public(duty) for duty in list_duties(session=session)]
 
 
 @router.get("/duties/{slug}", response_model=DutyDetail)
-def read_duty(slug: str, session: SessionDep) -> DutyDetail:
+def read_duty(slug: str, session: SessionDep, principal: CurrentUser) -> DutyDetail:
     """One duty with its deliverables."""
     duty = get_duty(session=session, slug=slug)
     if duty is None:

@@ -1,26 +1,118 @@
-"""HTML page for the duty catalogue."""
+"""HTML pages for the duty catalogue and for funding bids."""
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
-from compliance.catalogue.service import list_duties
-from compliance.deps import SessionDep
-from compliance.models import Deliverable
-from compliance.web import templates
+from compliance.access import require
+from compliance.catalogue.service import deliverables_of, get_duty, list_duties
+from compliance.deps import CurrentUser, SessionDep, SettingsDep
+from compliance.errors import NotFound
+from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
+from compliance.obligations.views import status_rollup, view_obligations
+from compliance.web import render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/duties", response_class=HTMLResponse)
-def duties_page(request: Request, session: SessionDep) -> HTMLResponse:
+def duties_page(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
     """Every duty in the catalogue, with its citation linked to legislation.gov.uk."""
     duties = list_duties(session=session)
     deliverables: dict[int, list[Deliverable]] = {}
-    query = (
-        select(Deliverable).where(Deliverable.retired_in_version.is_(None)).order_by(Deliverable.id)
-    )
-    for deliverable in session.exec(query):
+    query = select(Deliverable).where(Deliverable.retired_in_version.is_(None))
+    for deliverable in session.exec(query.order_by(Deliverable.id)):
         deliverables.setdefault(deliverable.duty_id, []).append(deliverable)
-    context = {"duties": duties, "deliverables": deliverables}
-    return templates.TemplateResponse(request, "duties.html", context)
+    return render(request, "duties.html", {"duties": duties, "deliverables": deliverables})
+
+
+@router.get("/duties/{slug}", response_class=HTMLResponse)
+def duty_page(
+    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+) -> HTMLResponse:
+    """The law, who is bound, and compliance across the bodies this user may see."""
+    duty = get_duty(session=session, slug=slug)
+    if duty is None:
+        raise NotFound(f"No duty with slug {slug!r}")
+    views = view_obligations(
+        session=session, on=settings.today(), due_soon_days=settings.due_soon_days, duty_id=duty.id
+    )
+    visible = [v for v in views if principal.reads_obligation(v.obligation)]
+    names = dict(session.exec(select(Body.id, Body.name)).all())
+    context = {
+        "duty": duty,
+        "deliverables": deliverables_of(session=session, duty_id=duty.id),
+        "obligations": visible[:200],
+        "total": len(visible),
+        "rollup": status_rollup(visible),
+        "names": names,
+    }
+    return render(request, "duty.html", context)
+
+
+def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:  # type: ignore[no-untyped-def]
+    return (
+        principal.is_admin
+        or any(principal.reads_body(b) for b in applicants)
+        or principal.reads_partnership(bid.partnership_id)
+    )
+
+
+@router.get("/bids", response_class=HTMLResponse)
+def bids_page(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
+    """Funding bids in scope and the streams they bid to."""
+    applicants: dict[int, list[int]] = {}
+    for row in session.exec(select(BidApplicant)):
+        applicants.setdefault(row.bid_id, []).append(row.body_id)
+    rows = session.exec(
+        select(Bid, FundingStream).join(FundingStream).order_by(Bid.reference)
+    ).all()
+    visible = [(b, s) for b, s in rows if _bid_visible(principal, applicants.get(b.id, []), b)]
+    return render(request, "bids.html", {"bids": visible})
+
+
+@router.get("/bids/{reference}", response_class=HTMLResponse)
+def bid_page(
+    reference: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+) -> HTMLResponse:
+    """One bid: its joint applicants, and its funding conditions with their status."""
+    bid = session.exec(select(Bid).where(Bid.reference == reference)).first()
+    if bid is None:
+        raise NotFound(f"No bid with reference {reference!r}")
+    applicants = session.exec(
+        select(Body, BidApplicant)
+        .join(BidApplicant, BidApplicant.body_id == Body.id)
+        .where(BidApplicant.bid_id == bid.id)
+    ).all()
+    require(
+        _bid_visible(principal, [b.id for b, _ in applicants], bid), "This bid is not in your scope"
+    )
+    from compliance.models import Obligation
+    from compliance.obligations.views import view_obligations_for
+
+    obligations = session.exec(select(Obligation).where(Obligation.bid_id == bid.id)).all()
+    views = view_obligations_for(
+        session=session,
+        obligations=list(obligations),
+        on=settings.today(),
+        due_soon_days=settings.due_soon_days,
+    )
+    stream = session.get(FundingStream, bid.stream_id)
+    conditions = session.exec(
+        select(FundingCondition).where(FundingCondition.stream_id == stream.id)
+    ).all()
+    return render(
+        request,
+        "bid.html",
+        {
+            "bid": bid,
+            "stream": stream,
+            "applicants": applicants,
+            "obligations": views,
+            "conditions": conditions,
+        },
+    )

@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 from sqlmodel import Session, select
 
+from compliance.accounts.service import hash_password
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.config import Settings
@@ -61,7 +62,9 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
     return (
         f"Demo area loaded: {len(data['bodies'])} bodies, "
         f"{len(data['partnerships'])} partnerships, "
-        f"{len(data['bids'])} bid(s), {added} new evidence record(s)."
+        f"{len(data['bids'])} bid(s), {added} new evidence record(s).\n"
+        f"Demo sign-ins (password {DEMO_PASSWORD}): "
+        + ", ".join(f"{u['email']} ({u['role']})" for u in data["users"])
     )
 
 
@@ -72,12 +75,18 @@ def _first(session: Session, model: type, **where: Any) -> Any:
     return session.exec(query).first()
 
 
+DEMO_PASSWORD = "demo-password-2026"
+
+
 def _user(session: Session, item: dict) -> User:
     user = _first(session, User, email=item["email"])
     if user is None:
         user = User(email=item["email"], name=item["name"], role=item["role"])
         session.add(user)
         session.flush()
+    if user.password_hash is None:
+        # Demo sign-ins only: a known password, printed by `compliance demo`.
+        user.password_hash = hash_password(DEMO_PASSWORD)
     return user
 
 

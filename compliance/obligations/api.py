@@ -5,9 +5,10 @@ import datetime as dt
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from compliance.access import require
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
-from compliance.deps import SessionDep, SettingsDep
+from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.obligations.views import area_body_ids, status_rollup, view_obligations
 from compliance.partnerships.service import get_partnership
 
@@ -47,12 +48,17 @@ def _missing(what: str, key: str) -> HTTPException:
 
 @router.get("/bodies/{code}/status", response_model=StatusRollup)
 def body_status(
-    code: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+    code: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    as_at: dt.date | None = None,
 ) -> StatusRollup:
     """A body's obligations rolled up: the worst process and outcome states win."""
     body = get_body(session=session, code=code)
     if body is None:
         raise _missing("body with code", code)
+    require(principal.reads_body(body.id), "This body is not in your scope")
     on = as_at or settings.today()
     views = view_obligations(
         session=session, on=on, due_soon_days=settings.due_soon_days, body_id=body.id
@@ -62,12 +68,17 @@ def body_status(
 
 @router.get("/partnerships/{slug}/status", response_model=StatusRollup)
 def partnership_status(
-    slug: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+    slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    as_at: dt.date | None = None,
 ) -> StatusRollup:
     """A partnership's own obligations rolled up."""
     partnership = get_partnership(session=session, slug=slug)
     if partnership is None:
         raise _missing("partnership with slug", slug)
+    require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
     on = as_at or settings.today()
     views = view_obligations(
         session=session, on=on, due_soon_days=settings.due_soon_days, partnership_id=partnership.id
@@ -77,7 +88,11 @@ def partnership_status(
 
 @router.get("/duties/{slug}/status", response_model=StatusRollup)
 def duty_status(
-    slug: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+    slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    as_at: dt.date | None = None,
 ) -> StatusRollup:
     """One duty across every body and partnership it binds."""
     duty = get_duty(session=session, slug=slug)
@@ -87,17 +102,23 @@ def duty_status(
     views = view_obligations(
         session=session, on=on, due_soon_days=settings.due_soon_days, duty_id=duty.id
     )
-    return _rollup(f"duty {slug}", on, views)
+    visible = [v for v in views if principal.reads_obligation(v.obligation)]
+    return _rollup(f"duty {slug}", on, visible)
 
 
 @router.get("/areas/{code}/status", response_model=StatusRollup)
 def area_status(
-    code: str, session: SessionDep, settings: SettingsDep, as_at: dt.date | None = None
+    code: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    as_at: dt.date | None = None,
 ) -> StatusRollup:
     """A body and every body beneath it (a county and its districts), rolled up together."""
     body = get_body(session=session, code=code)
     if body is None:
         raise _missing("body with code", code)
+    require(principal.reads_body(body.id), "This body is not in your scope")
     on = as_at or settings.today()
     ids = area_body_ids(session=session, body_id=body.id)
     views = view_obligations(

@@ -9,14 +9,19 @@ from compliance.models import (
     Body,
     Deliverable,
     Duty,
+    Evidence,
+    EvidenceComment,
+    EvidenceLink,
     FundingCondition,
     FundingStream,
     Indicator,
     Measurement,
     Obligation,
     Outcome,
+    Partnership,
     PartnershipDuty,
     PartnershipMember,
+    User,
 )
 from compliance.obligations.service import rule_key
 from compliance.obligations.status import (
@@ -86,21 +91,9 @@ def view_obligations(
     if not include_closed:
         query = query.where(Obligation.closed_date.is_(None))
     obligations = list(session.exec(query.order_by(Obligation.id)))
-    states = obligation_states(
+    views = view_obligations_for(
         session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
     )
-    sources = _sources(session, obligations)
-    outcomes = outcome_states(session=session, obligations=obligations, on=on)
-    views = [
-        ObligationView(
-            o,
-            *sources[rule_key(o)],
-            status=states[o.id][0],
-            periods=states[o.id][1],
-            outcome=outcomes[o.id],
-        )
-        for o in obligations
-    ]
     return sorted(views, key=lambda v: (v.source_title, v.item_title))
 
 
@@ -248,3 +241,111 @@ def area_body_ids(*, session: Session, body_id: int) -> list[int]:
 def status_rollup(views: list[ObligationView]) -> Rollup:
     """Roll up obligations into both dimensions, the worst state winning in each."""
     return rollup([(v.status, v.outcome) for v in views])
+
+
+@dataclass(frozen=True)
+class EvidenceEntry:
+    """A piece of evidence as a period shows it: with its earlier versions and review thread."""
+
+    evidence: Evidence
+    versions: list[Evidence]
+    comments: list[EvidenceComment]
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class ObligationDetail:
+    view: ObligationView
+    holder_name: str
+    holder_link: str
+    due_note: str | None
+    evidence_hint: list[str]
+    entries: dict[int, list[EvidenceEntry]]
+
+
+def obligation_detail(
+    *, session: Session, obligation_id: int, on: dt.date, due_soon_days: int
+) -> ObligationDetail | None:
+    """Everything the obligation page shows."""
+    obligation = session.get(Obligation, obligation_id)
+    if obligation is None:
+        return None
+    view = view_obligations_for(
+        session=session, obligations=[obligation], on=on, due_soon_days=due_soon_days
+    )[0]
+    if obligation.body_id is not None:
+        body = session.get(Body, obligation.body_id)
+        holder_name, holder_link = body.name, f"/bodies/{body.code}"
+    else:
+        partnership = session.get(Partnership, obligation.partnership_id)
+        holder_name, holder_link = partnership.name, f"/partnerships/{partnership.slug}"
+    source = (
+        session.get(Deliverable, obligation.deliverable_id)
+        if obligation.deliverable_id
+        else session.get(FundingCondition, obligation.condition_id)
+    )
+    return ObligationDetail(
+        view=view,
+        holder_name=holder_name,
+        holder_link=holder_link,
+        due_note=getattr(source, "due_note", None),
+        evidence_hint=list(source.evidence or []),
+        entries=_entries(session, [p.occurrence.id for p in view.periods]),
+    )
+
+
+def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[EvidenceEntry]]:
+    if not occurrence_ids:
+        return {}
+    rows = session.exec(
+        select(EvidenceLink.occurrence_id, Evidence)
+        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
+        .where(EvidenceLink.occurrence_id.in_(occurrence_ids))
+        .order_by(Evidence.recorded_at)
+    ).all()
+    ids = {e.id for _, e in rows}
+    comments: dict[int, list[EvidenceComment]] = {}
+    for c in session.exec(
+        select(EvidenceComment)
+        .where(EvidenceComment.evidence_id.in_(ids))
+        .order_by(EvidenceComment.id)
+    ):
+        comments.setdefault(c.evidence_id, []).append(c)
+    names = dict(session.exec(select(User.id, User.name)).all())
+    superseded = {e.supersedes_id for _, e in rows if e.supersedes_id}
+    by_id = {e.id: e for _, e in rows}
+    found: dict[int, list[EvidenceEntry]] = {}
+    for occurrence_id, evidence in rows:
+        if evidence.id in superseded:
+            continue  # shown as an earlier version of the one that corrects it
+        versions, current = [], evidence
+        while current.supersedes_id and current.supersedes_id in by_id:
+            current = by_id[current.supersedes_id]
+            versions.append(current)
+        thread = [c for e in [evidence, *versions] for c in comments.get(e.id, [])]
+        entry = EvidenceEntry(
+            evidence, versions, thread, names.get(evidence.recorded_by_id, "unknown")
+        )
+        found.setdefault(occurrence_id, []).append(entry)
+    return found
+
+
+def view_obligations_for(
+    *, session: Session, obligations: list[Obligation], on: dt.date, due_soon_days: int
+) -> list[ObligationView]:
+    """Views of given obligations (the same as view_obligations, for rows already loaded)."""
+    states = obligation_states(
+        session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
+    )
+    sources = _sources(session, obligations)
+    outcomes = outcome_states(session=session, obligations=obligations, on=on)
+    return [
+        ObligationView(
+            o,
+            *sources[rule_key(o)],
+            status=states[o.id][0],
+            periods=states[o.id][1],
+            outcome=outcomes[o.id],
+        )
+        for o in obligations
+    ]

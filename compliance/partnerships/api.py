@@ -6,7 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 
-from compliance.deps import SessionDep
+from compliance.access import require
+from compliance.deps import CurrentUser, SessionDep
 from compliance.partnerships.service import (
     duties_of,
     get_partnership,
@@ -43,20 +44,26 @@ class PartnershipDetail(PartnershipPublic):
 @router.get("/partnerships", response_model=list[PartnershipPublic])
 def read_partnerships(
     session: SessionDep,
+    principal: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[PartnershipPublic]:
     """List partnerships by name."""
     rows = list_partnerships(session=session, limit=limit, offset=offset)
-    return [PartnershipPublic.model_validate(p, from_attributes=True) for p in rows]
+    return [
+        PartnershipPublic.model_validate(p, from_attributes=True)
+        for p in rows
+        if principal.reads_partnership(p.id)
+    ]
 
 
 @router.get("/partnerships/{slug}", response_model=PartnershipDetail)
-def read_partnership(slug: str, session: SessionDep) -> PartnershipDetail:
+def read_partnership(slug: str, session: SessionDep, principal: CurrentUser) -> PartnershipDetail:
     """One partnership with its members (past members keep their end date) and duties."""
     partnership = get_partnership(session=session, slug=slug)
     if partnership is None:
         raise HTTPException(status_code=404, detail=f"No partnership with slug {slug!r}")
+    require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
     members = [
         MemberPublic(
             code=m.body.code,

@@ -1,0 +1,125 @@
+"""Who may see and do what: roles, and a scope of bodies and partnerships.
+
+Admins see and manage everything. Officers and inspectors see the bodies in their scope (and the
+bodies beneath them, such as a county's districts), the partnerships in their scope, and the
+partnerships their scoped bodies belong to. Officers change records only within that scope;
+inspectors change nothing but may accept or query evidence there.
+"""
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from compliance.accounts.service import scope_of
+from compliance.errors import Refused
+from compliance.models import Body, EvidenceLink, Obligation, Occurrence, PartnershipMember, User
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A signed-in user with their scope worked out."""
+
+    user: User
+    body_ids: frozenset[int]
+    partnership_ids: frozenset[int]
+    readable_partnership_ids: frozenset[int]
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.role == "admin"
+
+    @property
+    def is_officer(self) -> bool:
+        return self.user.role == "officer"
+
+    @property
+    def is_inspector(self) -> bool:
+        return self.user.role == "inspector"
+
+    def reads_body(self, body_id: int | None) -> bool:
+        return self.is_admin or body_id in self.body_ids
+
+    def writes_body(self, body_id: int | None) -> bool:
+        return self.is_admin or (self.is_officer and body_id in self.body_ids)
+
+    def reads_partnership(self, partnership_id: int | None) -> bool:
+        return self.is_admin or partnership_id in self.readable_partnership_ids
+
+    def writes_partnership(self, partnership_id: int | None) -> bool:
+        return self.is_admin or (self.is_officer and partnership_id in self.partnership_ids)
+
+    def reads_obligation(self, obligation: Obligation) -> bool:
+        if obligation.body_id is not None:
+            return self.reads_body(obligation.body_id)
+        return self.reads_partnership(obligation.partnership_id)
+
+    def writes_obligation(self, obligation: Obligation) -> bool:
+        if obligation.body_id is not None:
+            return self.writes_body(obligation.body_id)
+        return self.writes_partnership(obligation.partnership_id)
+
+
+def principal_for(*, session: Session, user: User) -> Principal:
+    """Work out a user's scope."""
+    bodies, partnerships = scope_of(session=session, user=user)
+    bodies = _with_descendants(session, bodies)
+    member_of = (
+        set(
+            session.exec(
+                select(PartnershipMember.partnership_id).where(
+                    PartnershipMember.body_id.in_(bodies)
+                )
+            ).all()
+        )
+        if bodies
+        else set()
+    )
+    return Principal(
+        user, frozenset(bodies), frozenset(partnerships), frozenset(partnerships | member_of)
+    )
+
+
+def _with_descendants(session: Session, roots: set[int]) -> set[int]:
+    if not roots:
+        return set()
+    children: dict[int, list[int]] = {}
+    for child, parent in session.exec(
+        select(Body.id, Body.parent_id).where(Body.parent_id.is_not(None))
+    ):
+        children.setdefault(parent, []).append(child)
+    found, queue = set(), list(roots)
+    while queue:
+        current = queue.pop()
+        if current not in found:
+            found.add(current)
+            queue.extend(children.get(current, []))
+    return found
+
+
+class Forbidden(Refused):
+    """The signed-in user's role or scope does not allow this."""
+
+    def __init__(self, message: str = "You do not have access to this"):
+        super().__init__(message, status=403)
+
+
+def require(allowed: bool, message: str = "You do not have access to this") -> None:
+    """Refuse unless allowed."""
+    if not allowed:
+        raise Forbidden(message)
+
+
+def evidence_access(
+    *, session: Session, principal: Principal, evidence_id: int
+) -> tuple[bool, bool]:
+    """Whether a user may read, and may change, a piece of evidence: through the obligations
+    it serves."""
+    obligations = session.exec(
+        select(Obligation)
+        .join(Occurrence, Occurrence.obligation_id == Obligation.id)
+        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
+        .where(EvidenceLink.evidence_id == evidence_id)
+    ).all()
+    reads = any(principal.reads_obligation(o) for o in obligations)
+    writes = any(principal.writes_obligation(o) for o in obligations)
+    return reads, writes

@@ -1,0 +1,40 @@
+"""Tables of the accounts domain: server-side sessions and sign-in attempts."""
+
+import datetime as dt
+
+from sqlalchemy import DateTime
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in session; the cookie holds a random id, the table only its SHA-256."""
+
+    __tablename__ = "user_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    csrf_token: str = Field(max_length=64)
+    created_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    last_seen_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    address: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=300)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """A sign-in attempt, kept to throttle guessing per account and per address."""
+
+    __tablename__ = "sign_in_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    address: str = Field(max_length=64, index=True)
+    succeeded: bool
+    attempted_at: dt.datetime = Field(
+        default_factory=_now, sa_type=DateTime(timezone=True), index=True
+    )

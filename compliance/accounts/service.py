@@ -1,0 +1,220 @@
+"""Accounts: users, passwords (argon2id), server-side sessions, throttled sign-in."""
+
+import datetime as dt
+import hashlib
+import secrets
+from enum import StrEnum
+
+from email_validator import EmailNotValidError, validate_email
+from pwdlib import PasswordHash
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from compliance.accounts.models import SignInAttempt, UserSession
+from compliance.audit.service import record as audit
+from compliance.audit.service import snapshot
+from compliance.errors import Refused
+from compliance.models import Body, Partnership, User, UserScope, utcnow
+
+PASSWORDS = PasswordHash.recommended()
+# Verified against when no account matches, so that a wrong email costs as long as a wrong password.
+_DUMMY_HASH = PASSWORDS.hash(secrets.token_urlsafe(16))
+SIGN_IN_FAILED = "Enter a correct email address and password"
+THROTTLED = "Too many attempts to sign in. Wait 15 minutes, then try again"
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 12
+
+
+class Role(StrEnum):
+    admin = "admin"
+    officer = "officer"
+    inspector = "inspector"
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return PASSWORDS.hash(password)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    """An email address checked and in its normal form, or Refused."""
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise Refused(f"Enter a valid email address: {exc}", field="email") from exc
+
+
+def create_user(
+    *,
+    session: Session,
+    email: str,
+    name: str,
+    role: str,
+    password: str,
+    body_codes: list[str] = (),
+    partnership_slugs: list[str] = (),
+    actor: str = "cli",
+) -> User:
+    """Add a user with a role and a scope; the password is stored only as an argon2id hash."""
+    email = normalise_email(email)
+    if role not in Role.__members__:
+        raise Refused(f"role must be one of: {', '.join(Role)}", field="role")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Refused(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    if session.exec(select(User).where(User.email == email)).first():
+        raise Refused(f"a user with the email {email} already exists", field="email")
+    scopes = _scopes(session, body_codes, partnership_slugs)
+    user = User(
+        email=email, name=name.strip() or email, role=role, password_hash=hash_password(password)
+    )
+    session.add(user)
+    session.flush()
+    for body_id, partnership_id in scopes:
+        session.add(UserScope(user_id=user.id, body_id=body_id, partnership_id=partnership_id))
+    session.flush()
+    after = snapshot(user, "id", "email", "name", "role") | {
+        "bodies": list(body_codes),
+        "partnerships": list(partnership_slugs),
+    }
+    audit(
+        session=session,
+        actor=actor,
+        action="user.created",
+        entity_type="user",
+        entity_id=user.id,
+        after=after,
+    )
+    return user
+
+
+def _scopes(
+    session: Session, codes: list[str], slugs: list[str]
+) -> list[tuple[int | None, int | None]]:
+    found: list[tuple[int | None, int | None]] = []
+    for code in codes:
+        body = session.exec(select(Body).where(Body.code == code.strip().upper())).first()
+        if body is None:
+            raise Refused(f"no body with code {code}", field="body")
+        found.append((body.id, None))
+    for slug in slugs:
+        partnership = session.exec(select(Partnership).where(Partnership.slug == slug)).first()
+        if partnership is None:
+            raise Refused(f"no partnership with slug {slug}", field="partnership")
+        found.append((None, partnership.id))
+    return found
+
+
+def set_password(*, session: Session, user: User, password: str, actor: str) -> None:
+    """Give a user a new password and end their sessions."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise Refused(
+            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
+        )
+    user.password_hash = hash_password(password)
+    revoke_sessions(session=session, user_id=user.id)
+    audit(
+        session=session,
+        actor=actor,
+        action="user.password_set",
+        entity_type="user",
+        entity_id=user.id,
+    )
+
+
+def _recent_failures(session: Session, column, value: str) -> int:  # type: ignore[no-untyped-def]
+    since = utcnow() - THROTTLE_WINDOW
+    query = (
+        select(func.count())
+        .select_from(SignInAttempt)
+        .where(
+            column == value, SignInAttempt.succeeded.is_(False), SignInAttempt.attempted_at >= since
+        )
+    )
+    return session.exec(query).one()
+
+
+def authenticate(
+    *, session: Session, email: str, password: str, address: str, max_failures: int
+) -> User:
+    """The user these credentials belong to, or Refused with the same words either way."""
+    email = email.strip().lower()
+    if (
+        _recent_failures(session, SignInAttempt.email, email) >= max_failures
+        or _recent_failures(session, SignInAttempt.address, address) >= max_failures * 10
+    ):
+        session.add(SignInAttempt(email=email, address=address, succeeded=False))
+        raise Refused(THROTTLED, status=429)
+    user = session.exec(select(User).where(User.email == email)).first()
+    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    valid = PASSWORDS.verify(password, stored) and user is not None and user.is_active
+    session.add(SignInAttempt(email=email, address=address, succeeded=bool(valid)))
+    if not valid:
+        raise Refused(SIGN_IN_FAILED, status=401)
+    return user
+
+
+def start_session(
+    *, session: Session, user: User, address: str | None, user_agent: str | None
+) -> tuple[str, UserSession]:
+    """A new session for a user (a fresh id at every sign-in); returns the cookie value."""
+    token = secrets.token_urlsafe(32)
+    row = UserSession(
+        token_hash=_digest(token),
+        user_id=user.id,
+        csrf_token=secrets.token_urlsafe(32),
+        address=address,
+        user_agent=(user_agent or "")[:300],
+    )
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def load_session(
+    *, session: Session, token: str, idle_minutes: int
+) -> tuple[UserSession, User] | None:
+    """The live session and its user for a cookie value, or None if unknown, ended or idle."""
+    row = session.exec(select(UserSession).where(UserSession.token_hash == _digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    now = utcnow()
+    last = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=dt.UTC)
+    if now - last > dt.timedelta(minutes=idle_minutes):
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    # Touch the session at most once a minute, so reading pages does not write on every request.
+    if now - last > dt.timedelta(minutes=1):
+        row.last_seen_at = now
+    return row, user
+
+
+def end_session(*, session: Session, token: str) -> None:
+    """Sign out: the session can never be used again."""
+    row = session.exec(select(UserSession).where(UserSession.token_hash == _digest(token))).first()
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+
+
+def revoke_sessions(*, session: Session, user_id: int) -> None:
+    """End every session of a user (after a password change or when access is withdrawn)."""
+    session.execute(
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def scope_of(*, session: Session, user: User) -> tuple[set[int], set[int]]:
+    """The body ids and partnership ids a user's scope names."""
+    rows = session.exec(select(UserScope).where(UserScope.user_id == user.id)).all()
+    return {r.body_id for r in rows if r.body_id}, {
+        r.partnership_id for r in rows if r.partnership_id
+    }

@@ -1,0 +1,131 @@
+"""Evidence actions from the obligation page, file downloads, and the review queue."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import select
+
+from compliance.access import evidence_access, require
+from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
+from compliance.errors import NotFound
+from compliance.evidence import files
+from compliance.evidence.service import ReviewVerdict, answer, review, withdraw
+from compliance.models import Evidence, EvidenceComment, EvidenceLink, Occurrence
+from compliance.web import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _evidence(session, principal, evidence_id: int, *, write: bool = False) -> Evidence:  # type: ignore[no-untyped-def]
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(f"No evidence with id {evidence_id}")
+    reads, writes = evidence_access(session=session, principal=principal, evidence_id=evidence_id)
+    require(writes if write else reads, "This evidence is not in your scope")
+    return evidence
+
+
+def _back(session, evidence_id: int) -> RedirectResponse:  # type: ignore[no-untyped-def]
+    obligation_id = session.exec(
+        select(Occurrence.obligation_id)
+        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
+        .where(EvidenceLink.evidence_id == evidence_id)
+    ).first()
+    return RedirectResponse(f"/obligations/{obligation_id}", status_code=303)
+
+
+@router.get("/evidence/{evidence_id}")
+def evidence_page(
+    evidence_id: int, session: SessionDep, principal: CurrentUser
+) -> RedirectResponse:
+    """Evidence is shown on the page of the obligation it serves."""
+    _evidence(session, principal, evidence_id)
+    return _back(session, evidence_id)
+
+
+@router.get("/evidence/{evidence_id}/file")
+def download(
+    evidence_id: int, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+) -> Response:
+    """The stored file, as an attachment with its checked type, to users in scope only."""
+    evidence = _evidence(session, principal, evidence_id)
+    if not evidence.sha256:
+        raise NotFound("This evidence has no file")
+    content = files.read(data_dir=settings.data_dir, sha256=evidence.sha256)
+    name = (evidence.file_name or "evidence").replace('"', "")
+    headers = {
+        "Content-Disposition": f'attachment; filename="{name}"',
+        "Cache-Control": "private, no-store",
+    }
+    return Response(content, media_type=evidence.media_type, headers=headers)
+
+
+@router.post("/evidence/{evidence_id}/review")
+def review_evidence(
+    evidence_id: int,
+    session: SessionDep,
+    principal: FormUser,
+    verdict: Annotated[ReviewVerdict, Form()],
+    comment: Annotated[str, Form(max_length=5000)] = "",
+) -> RedirectResponse:
+    """An inspector accepts or queries evidence in their scope."""
+    _evidence(session, principal, evidence_id)
+    require(principal.is_inspector or principal.is_admin, "Only inspectors review evidence")
+    review(
+        session=session,
+        actor=principal.user,
+        evidence_id=evidence_id,
+        verdict=verdict,
+        comment=comment,
+    )
+    return _back(session, evidence_id)
+
+
+@router.post("/evidence/{evidence_id}/answer")
+def answer_query(
+    evidence_id: int,
+    session: SessionDep,
+    principal: FormUser,
+    body: Annotated[str, Form(max_length=5000)] = "",
+) -> RedirectResponse:
+    """An officer answers an inspector's query."""
+    _evidence(session, principal, evidence_id, write=True)
+    answer(session=session, actor=principal.user, evidence_id=evidence_id, body=body)
+    return _back(session, evidence_id)
+
+
+@router.post("/evidence/{evidence_id}/withdraw")
+def withdraw_evidence(
+    evidence_id: int,
+    session: SessionDep,
+    principal: FormUser,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> RedirectResponse:
+    """An officer withdraws evidence, giving the reason; the record stays."""
+    _evidence(session, principal, evidence_id, write=True)
+    withdraw(session=session, actor=principal.user, evidence_id=evidence_id, reason=reason)
+    return _back(session, evidence_id)
+
+
+@router.get("/reviews", response_class=HTMLResponse)
+def review_queue(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
+    """Evidence waiting: unreviewed or answered (for inspectors), queried (for officers)."""
+    rows = session.exec(
+        select(Evidence)
+        .where(Evidence.withdrawn_at.is_(None))
+        .order_by(Evidence.recorded_at.desc())
+    ).all()
+    superseded = {e.supersedes_id for e in rows if e.supersedes_id}
+    last: dict[int, str] = {}
+    for comment in session.exec(select(EvidenceComment).order_by(EvidenceComment.id)):
+        last[comment.evidence_id] = comment.kind
+    wanted = {"answer", None} if (principal.is_inspector or principal.is_admin) else {"queried"}
+    waiting = [
+        e
+        for e in rows
+        if e.id not in superseded
+        and last.get(e.id) in wanted
+        and evidence_access(session=session, principal=principal, evidence_id=e.id)[0]
+    ][:200]
+    return render(request, "reviews.html", {"waiting": waiting, "last": last})

@@ -1,0 +1,29 @@
+"""Reading GOV.UK-style forms: dates in three boxes, and errors by field."""
+
+import datetime as dt
+from collections.abc import Mapping
+
+
+def date_from_parts(
+    form: Mapping[str, object], name: str, *, label: str, required: bool
+) -> tuple[dt.date | None, str | None]:
+    """A date from NAME-day, NAME-month and NAME-year; or the GOV.UK-style error message."""
+    parts = [str(form.get(f"{name}-{part}", "") or "").strip() for part in ("day", "month", "year")]
+    if not any(parts):
+        return None, (f"Enter the {label}" if required else None)
+    if not all(p.isdigit() for p in parts):
+        return None, f"The {label} must be a real date, with a day, month and year in numbers"
+    day, month, year = (int(p) for p in parts)
+    if year < 1900 or year > 2200:
+        return None, f"The {label} must include a 4-digit year"
+    try:
+        return dt.date(year, month, day), None
+    except ValueError:
+        return None, f"The {label} must be a real date"
+
+
+def date_parts(value: dt.date | None) -> dict[str, str]:
+    """A date split back into its three boxes."""
+    if value is None:
+        return {"day": "", "month": "", "year": ""}
+    return {"day": str(value.day), "month": str(value.month), "year": str(value.year)}
