@@ -1,1 +1,91 @@
 """Tables of the reminders domain (the outbox, preferences, calendar tokens)."""
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _moment(nullable: bool = True):  # type: ignore[no-untyped-def]
+    if nullable:
+        return Field(default=None, sa_type=DateTime(timezone=True))
+    return Field(default_factory=_now, sa_type=DateTime(timezone=True))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An email, written in the transaction of the event that causes it, then sent from here.
+
+    The idempotency key stops a second run, scheduler or restart from queueing it twice; the
+    fixed Message-ID makes the rare resend after a crash recognisable as the same message.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=30)
+    to_address: str = Field(max_length=254)
+    to_user_id: int | None = Field(default=None, foreign_key="user.id")
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str = Field(sa_column=Column(Text, nullable=False))
+    message_id: str = Field(max_length=200, unique=True)
+    # queued -> sending -> sent, or back to queued for a retry, or dead after the last attempt.
+    status: str = Field(default="queued", max_length=10)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = _moment(nullable=False)
+    claimed_at: dt.datetime | None = _moment()
+    claim_token: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = _moment(nullable=False)
+    sent_at: dt.datetime | None = _moment()
+    obligation_id: int | None = Field(default=None, foreign_key="obligation.id", index=True)
+    occurrence_id: int | None = Field(default=None, foreign_key="occurrence.id")
+    evidence_id: int | None = Field(default=None, foreign_key="evidence.id")
+
+
+class EmailPreference(SQLModel, table=True):
+    """How a user wants their email: single reminders or the weekly digest, and when away."""
+
+    __tablename__ = "email_preference"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    digest_only: bool = False
+    paused_from_date: dt.date | None = None
+    paused_until_date: dt.date | None = None
+    delegate_id: int | None = Field(default=None, foreign_key="user.id")
+    updated_at: dt.datetime = _moment(nullable=False)
+
+
+class ReminderSetting(SQLModel, table=True):
+    """A body's own reminder offsets and its senior responsible officer for escalations."""
+
+    __tablename__ = "reminder_setting"
+
+    body_id: int = Field(foreign_key="body.id", primary_key=True)
+    # Days before a due date, such as "30,7,1"; None means the application's default.
+    reminder_days: str | None = Field(default=None, max_length=100)
+    sro_name: str | None = Field(default=None, max_length=200)
+    sro_email: str | None = Field(default=None, max_length=254)
+    updated_at: dt.datetime = _moment(nullable=False)
+
+
+class CalendarToken(SQLModel, table=True):
+    """A secret calendar address for a user or a body; only the token's SHA-256 is kept."""
+
+    __tablename__ = "calendar_token"
+    __table_args__ = (
+        CheckConstraint("(user_id IS NULL) <> (body_id IS NULL)", name="one_owner"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    user_id: int | None = Field(default=None, foreign_key="user.id", index=True)
+    body_id: int | None = Field(default=None, foreign_key="body.id", index=True)
+    created_at: dt.datetime = _moment(nullable=False)
+    revoked_at: dt.datetime | None = _moment()
