@@ -224,3 +224,17 @@ def test_pages_contain_no_inline_script(app, world):
         "/partnerships/cios-safeguarding-adults-board",
     ]:
         assert not re.search(r"<script(?![^>]*\bsrc=)", client.get(path).text)
+
+
+def test_every_form_on_every_page_carries_the_session_token(app, world):
+    client = browser(app, world, "admin")
+    token = csrf_of(client, "/bodies")
+    o = world["obligation"]
+    for path in ["/", f"/obligations/{o.id}", f"/obligations/{o.id}/evidence/new", "/admin/users",
+                 "/admin/import", "/partnerships/cios-safeguarding-adults-board"]:
+        html = client.get(path).text
+        posts = re.findall(r'<form method="post".*?</form>', html, flags=re.S)
+        assert posts, path
+        for form in posts:
+            if 'action="/sign-in"' not in form:
+                assert f'name="csrf_token" value="{token}"' in form, (path, form[:120])

@@ -1,0 +1,282 @@
+"""In a real browser (Debian's Chromium, driven by Playwright): axe-core finds no accessibility
+violation on any page for any role, and the main journeys work with the keyboard alone."""
+
+import re
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlmodel import Session, select
+
+from compliance.catalogue.service import load_catalogue
+from compliance.checks.service import run_checks
+from compliance.config import Settings
+from compliance.db import make_engine
+from compliance.demo.service import load_demo
+from compliance.main import create_app
+from compliance.migrations import upgrade
+from compliance.models import Bid, Body, EvidenceLink, Obligation, Occurrence
+from tests.conftest import PASSWORD, make_user
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(),
+    reason="Debian's Chromium is not installed (apt-get install chromium); .ci/run installs it",
+)
+ROLES = ("admin", "officer", "inspector")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    data = tmp_path_factory.mktemp("browser")
+    url = f"sqlite:///{data / 'site.db'}"
+    settings = Settings(
+        environment="test", secret_key="browser-test", database_url=url, data_dir=data
+    )
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        load_catalogue(session=session)
+        load_demo(session=session, settings=settings)
+        emails = {
+            "admin": make_user(session, "admin").email,
+            "officer": make_user(
+                session,
+                "officer",
+                bodies=["E06000052"],
+                partnerships=["cios-safeguarding-adults-board"],
+            ).email,
+            "inspector": make_user(
+                session,
+                "inspector",
+                bodies=["E06000052"],
+                partnerships=["cios-safeguarding-adults-board"],
+            ).email,
+            "outsider": make_user(session, "officer", bodies=["QOX"]).email,
+        }
+        run_checks(
+            session=session,
+            on=settings.today(),
+            trigger="test",
+            due_soon_days=30,
+            query_answer_days=14,
+        )
+        cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
+        obligation = session.exec(
+            select(Obligation).where(Obligation.body_id == cornwall.id)
+        ).first()
+        evidence = session.exec(
+            select(EvidenceLink.evidence_id)
+            .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
+            .join(Obligation, Obligation.id == Occurrence.obligation_id)
+            .where(Obligation.body_id == cornwall.id)
+        ).first()
+        bid = session.exec(select(Bid)).first().reference
+        obligation_id = obligation.id
+        session.commit()
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield {
+        "base": f"http://127.0.0.1:{port}",
+        "emails": emails,
+        "obligation": obligation_id,
+        "evidence": evidence,
+        "bid": bid,
+        "data": data,
+    }
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield instance
+        instance.close()
+
+
+def signed_in(browser, site, who):  # type: ignore[no-untyped-def]
+    page = browser.new_context().new_page()
+    page.goto(f"{site['base']}/sign-in")
+    page.fill("#email", site["emails"][who])
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{site['base']}/")
+    return page
+
+
+def pages(site) -> list[str]:  # type: ignore[no-untyped-def]
+    o = site["obligation"]
+    return [
+        "/",
+        "/bodies",
+        "/bodies/E06000052",
+        f"/obligations/{o}",
+        f"/obligations/{o}/evidence/new",
+        "/partnerships",
+        "/partnerships/cios-safeguarding-adults-board",
+        "/duties",
+        "/duties/care-act-2014-s42-s45",
+        "/bids",
+        f"/bids/{site['bid']}",
+        "/findings",
+        "/reviews",
+        f"/audit/obligation/{o}",
+        "/admin/users",
+        "/admin/import",
+        "/no-such-page",
+    ]
+
+
+def axe_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+        },
+    )
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes, e.g. {v['nodes'][0]['target']})"
+        for v in results.response["violations"]
+    ]
+
+
+@pytest.mark.parametrize("who", ROLES)
+def test_no_accessibility_violations_on_any_page(browser, site, who):
+    page = signed_in(browser, site, who)
+    found = {}
+    for path in pages(site):
+        page.goto(site["base"] + path)
+        violations = axe_violations(page)
+        if violations:
+            found[path] = violations
+    page.context.close()
+    assert found == {}
+
+
+def test_sign_in_page_has_no_accessibility_violations(browser, site):
+    page = browser.new_context().new_page()
+    page.goto(f"{site['base']}/sign-in")
+    assert axe_violations(page) == []
+    page.fill("#email", "nobody@example.org")
+    page.fill("#password", "wrong")
+    page.click("button:has-text('Sign in')")
+    assert "Enter a correct email address and password" in page.inner_text(".govuk-error-summary")
+    assert axe_violations(page) == []
+    page.context.close()
+
+
+def tab_to(page, selector: str, limit: int = 200) -> None:  # type: ignore[no-untyped-def]
+    """Press Tab until the element is focused, as a keyboard user would."""
+    for _ in range(limit):
+        if page.locator(selector).first.evaluate("el => el === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"could not reach {selector} with the keyboard")
+
+
+def test_keyboard_only_officer_records_evidence_then_inspector_queries_and_accepts(
+    browser, site, tmp_path
+):
+    officer = signed_in(browser, site, "officer")
+    officer.goto(f"{site['base']}/obligations/{site['obligation']}")
+    before = officer.inner_text("main")
+    tab_to(officer, "a.govuk-button:has-text('Record evidence')")
+    officer.keyboard.press("Enter")
+    officer.wait_for_url(re.compile(r".*/evidence/new$"))
+    tab_to(officer, "input[name=occurrence_ids]")
+    officer.keyboard.press("Space")
+    tab_to(officer, "#kind")
+    officer.keyboard.type("Minutes")
+    tab_to(officer, "#title")
+    officer.keyboard.type("Board minutes, keyboard journey")
+    for part, value in (("day", "3"), ("month", "6"), ("year", "2025")):
+        tab_to(officer, f"#effective_date-{part}")
+        officer.keyboard.type(value)
+    document = tmp_path / "minutes.pdf"
+    document.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    tab_to(officer, "#file")
+    with officer.expect_file_chooser() as chooser:
+        officer.keyboard.press("Space")
+    chooser.value.set_files(str(document))
+    tab_to(officer, "button:has-text('Record evidence')")
+    with officer.expect_navigation():
+        officer.keyboard.press("Enter")
+    assert officer.url.endswith("recorded=1"), officer.inner_text("main")
+    assert "Evidence recorded" in officer.inner_text(".govuk-notification-banner")
+    assert "Board minutes, keyboard journey" in officer.inner_text("main")
+    assert officer.inner_text("main") != before
+
+    inspector = signed_in(browser, site, "inspector")
+    inspector.goto(f"{site['base']}/obligations/{site['obligation']}")
+    assert inspector.locator("a.govuk-button:has-text('Record evidence')").count() == 0
+    card = inspector.locator(".govuk-summary-card", has_text="Board minutes, keyboard journey")
+    card.locator("textarea[name=comment]").fill("Is this the signed version?")
+    card.locator("button:has-text('Query')").click()
+    officer.goto(f"{site['base']}/obligations/{site['obligation']}")
+    mine = officer.locator(".govuk-summary-card", has_text="Board minutes, keyboard journey")
+    mine.locator("textarea[name=body]").fill("Yes: signed by the chair on 3 June")
+    mine.locator("button:has-text('Send answer')").click()
+    inspector.goto(f"{site['base']}/obligations/{site['obligation']}")
+    card = inspector.locator(".govuk-summary-card", has_text="Board minutes, keyboard journey")
+    card.locator("button:has-text('Accept')").click()
+    thread = inspector.locator(
+        ".govuk-summary-card", has_text="Board minutes, keyboard journey"
+    ).inner_text()
+    assert thread.index("Queried") < thread.index("Answer") < thread.index("Accepted")
+    officer.context.close()
+    inspector.context.close()
+
+
+def test_inspector_never_sees_a_record_form(browser, site):
+    inspector = signed_in(browser, site, "inspector")
+    response = inspector.goto(f"{site['base']}/obligations/{site['obligation']}/evidence/new")
+    assert response.status == 403
+    assert inspector.locator("form[enctype='multipart/form-data']").count() == 0
+    inspector.context.close()
+
+
+def test_an_officer_cannot_reach_another_bodys_evidence_by_changing_the_url(browser, site):
+    outsider = signed_in(browser, site, "outsider")
+    for path in (
+        f"/evidence/{site['evidence']}/file",
+        f"/obligations/{site['obligation']}",
+        "/bodies/E06000052",
+    ):
+        response = outsider.goto(site["base"] + path)
+        assert response.status == 403, path
+    outsider.context.close()
