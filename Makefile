@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint format migration clean
+.PHONY: run test install lint format migration clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,3 +51,7 @@ migration: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+## PNGs of the main pages of the demo area, for the README (needs Debian's chromium).
+screenshots: install
+	$(BIN)/python docs/make_screenshots.py

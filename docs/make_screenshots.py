@@ -1,0 +1,94 @@
+"""Save a PNG of each main page of the demo area to docs/screenshots/ (run by `make screenshots`).
+
+It builds a throw-away SQLite database with the demo area, serves it on a free loopback port,
+signs in as the demo governance officer and photographs the pages with Debian's Chromium.
+"""
+
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+from playwright.sync_api import sync_playwright
+from sqlmodel import Session, select
+
+from compliance.catalogue.service import load_catalogue
+from compliance.checks.service import run_checks
+from compliance.config import Settings
+from compliance.db import make_engine
+from compliance.demo.service import DEMO_PASSWORD, load_demo
+from compliance.main import create_app
+from compliance.migrations import upgrade
+from compliance.models import Body, Obligation
+
+OUT = Path(__file__).parent / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def main() -> int:
+    data = Path(tempfile.mkdtemp(prefix="screenshots-"))
+    url = f"sqlite:///{data / 'demo.db'}"
+    settings = Settings(
+        environment="test", secret_key="screenshots", database_url=url, data_dir=data
+    )
+    upgrade(url)
+    with Session(make_engine(url)) as session:
+        load_catalogue(session=session)
+        load_demo(session=session, settings=settings)
+        run_checks(
+            session=session,
+            on=settings.today(),
+            trigger="screenshots",
+            due_soon_days=30,
+            query_answer_days=14,
+        )
+        cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
+        obligation = (
+            session.exec(select(Obligation).where(Obligation.body_id == cornwall.id)).first().id
+        )
+        session.commit()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    shots = {
+        "dashboard": "/",
+        "body": "/bodies/E06000052",
+        "obligation": f"/obligations/{obligation}",
+        "record-evidence": f"/obligations/{obligation}/evidence/new",
+        "partnership": "/partnerships/cios-safeguarding-adults-board",
+        "duty": "/duties/children-act-2004-s16e",
+        "findings": "/findings",
+    }
+    OUT.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"{base}/sign-in")
+        page.fill("#email", "officer.cornwall@demo.example.org")
+        page.fill("#password", DEMO_PASSWORD)
+        page.click("button:has-text('Sign in')")
+        page.wait_for_url(f"{base}/")
+        for name, path in shots.items():
+            page.goto(base + path)
+            page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
+            print(f"docs/screenshots/{name}.png")
+        browser.close()
+    server.should_exit = True
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
