@@ -2,9 +2,9 @@
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from starlette.responses import HTMLResponse
@@ -71,6 +71,22 @@ templates.env.filters["uk_date"] = uk_date
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]
 templates.env.filters["outcome_label"] = lambda status: OUTCOME_LABELS[OutcomeStatus(status)]
 templates.env.filters["colour"] = lambda status: STATUS_COLOURS.get(str(status), "grey")
+
+
+PAGE_SIZE = 50
+PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+
+
+def paginate(rows: list, page: int, size: int = PAGE_SIZE) -> dict[str, Any]:
+    """One page of a list, with the page number and count for the pagination links."""
+    pages = max(1, -(-len(rows) // size))
+    page = min(max(page, 1), pages)
+    return {
+        "rows": rows[(page - 1) * size : page * size],
+        "page": page,
+        "pages": pages,
+        "total": len(rows),
+    }
 
 
 def render(

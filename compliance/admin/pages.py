@@ -15,21 +15,20 @@ from compliance.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, che
 from compliance.errors import NotFound, Refused
 from compliance.models import AuditEvent, Body, EvidenceLink, Obligation, Occurrence, User
 from compliance.obligations.service import sync_obligations
-from compliance.web import render
+from compliance.web import PageNumber, paginate, render
 
 router = APIRouter(include_in_schema=False)
 FormCheck = Annotated[object, Depends(check_form)]
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
-def users_page(request: Request, session: SessionDep, principal: AdminUser) -> HTMLResponse:
-    """Every user, and the form to add one."""
-    users = session.exec(select(User).order_by(User.email)).all()
-    return render(
-        request,
-        "admin_users.html",
-        {"users": users, "roles": list(Role), "errors": {}, "values": {}},
-    )
+def users_page(
+    request: Request, session: SessionDep, principal: AdminUser, page: PageNumber = 1
+) -> HTMLResponse:
+    """Every user, a page at a time, and the form to add one."""
+    users = list(session.exec(select(User).order_by(User.email)))
+    context = paginate(users, page) | {"roles": list(Role), "errors": {}, "values": {}}
+    return render(request, "admin_users.html", context)
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -61,7 +60,7 @@ def add_user(
         )
     except Refused as exc:
         session.rollback()
-        users = session.exec(select(User).order_by(User.email)).all()
+        users = list(session.exec(select(User).order_by(User.email)))
         values = {
             "email": email,
             "name": name,
@@ -69,8 +68,7 @@ def add_user(
             "bodies": bodies,
             "partnerships": partnerships,
         }
-        context = {
-            "users": users,
+        context = paginate(users, 1) | {
             "roles": list(Role),
             "errors": {exc.field or "email": exc.message},
             "values": values,

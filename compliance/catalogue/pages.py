@@ -10,7 +10,7 @@ from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
 from compliance.obligations.views import status_rollup, view_obligations
-from compliance.web import render
+from compliance.web import PageNumber, paginate, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -59,7 +59,9 @@ def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:  # type: i
 
 
 @router.get("/bids", response_class=HTMLResponse)
-def bids_page(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
+def bids_page(
+    request: Request, session: SessionDep, principal: CurrentUser, page: PageNumber = 1
+) -> HTMLResponse:
     """Funding bids in scope and the streams they bid to."""
     applicants: dict[int, list[int]] = {}
     for row in session.exec(select(BidApplicant)):
@@ -68,7 +70,7 @@ def bids_page(request: Request, session: SessionDep, principal: CurrentUser) -> 
         select(Bid, FundingStream).join(FundingStream).order_by(Bid.reference)
     ).all()
     visible = [(b, s) for b, s in rows if _bid_visible(principal, applicants.get(b.id, []), b)]
-    return render(request, "bids.html", {"bids": visible})
+    return render(request, "bids.html", paginate(visible, page))
 
 
 @router.get("/bids/{reference}", response_class=HTMLResponse)

@@ -12,7 +12,7 @@ from compliance.errors import NotFound
 from compliance.evidence import files
 from compliance.evidence.service import ReviewVerdict, answer, review, withdraw
 from compliance.models import Evidence, EvidenceComment, EvidenceLink, Occurrence
-from compliance.web import render
+from compliance.web import PageNumber, paginate, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -109,7 +109,9 @@ def withdraw_evidence(
 
 
 @router.get("/reviews", response_class=HTMLResponse)
-def review_queue(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
+def review_queue(
+    request: Request, session: SessionDep, principal: CurrentUser, page: PageNumber = 1
+) -> HTMLResponse:
     """Evidence waiting: unreviewed or answered (for inspectors), queried (for officers)."""
     rows = session.exec(
         select(Evidence)
@@ -127,5 +129,5 @@ def review_queue(request: Request, session: SessionDep, principal: CurrentUser) 
         if e.id not in superseded
         and last.get(e.id) in wanted
         and evidence_access(session=session, principal=principal, evidence_id=e.id)[0]
-    ][:200]
-    return render(request, "reviews.html", {"waiting": waiting, "last": last})
+    ]
+    return render(request, "reviews.html", paginate(waiting, page) | {"last": last})

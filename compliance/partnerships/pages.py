@@ -25,14 +25,14 @@ from compliance.outcomes.service import (
     outcomes_of,
 )
 from compliance.partnerships.service import duties_of, get_partnership, members_of
-from compliance.web import render
+from compliance.web import PageNumber, paginate, render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/partnerships", response_class=HTMLResponse)
 def partnerships_page(
-    request: Request, session: SessionDep, principal: CurrentUser
+    request: Request, session: SessionDep, principal: CurrentUser, page: PageNumber = 1
 ) -> HTMLResponse:
     """The partnerships this user may see."""
     rows = [
@@ -40,7 +40,7 @@ def partnerships_page(
         for p in session.exec(select(Partnership).order_by(Partnership.name))
         if principal.reads_partnership(p.id)
     ]
-    return render(request, "partnerships.html", {"partnerships": rows})
+    return render(request, "partnerships.html", paginate(rows, page))
 
 
 def _partnership(session, principal, slug: str, *, write: bool = False) -> Partnership:  # type: ignore[no-untyped-def]
