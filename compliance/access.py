@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from compliance.accounts.service import scope_of
+from compliance.bodies.service import with_descendants
 from compliance.errors import Refused
-from compliance.models import Body, EvidenceLink, Obligation, Occurrence, PartnershipMember, User
+from compliance.models import EvidenceLink, Obligation, Occurrence, PartnershipMember, User
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Principal:
 def principal_for(*, session: Session, user: User) -> Principal:
     """Work out a user's scope."""
     bodies, partnerships = scope_of(session=session, user=user)
-    bodies = _with_descendants(session, bodies)
+    bodies = with_descendants(session=session, roots=bodies) if bodies else set()
     member_of = (
         set(
             session.exec(
@@ -77,23 +78,6 @@ def principal_for(*, session: Session, user: User) -> Principal:
     return Principal(
         user, frozenset(bodies), frozenset(partnerships), frozenset(partnerships | member_of)
     )
-
-
-def _with_descendants(session: Session, roots: set[int]) -> set[int]:
-    if not roots:
-        return set()
-    children: dict[int, list[int]] = {}
-    for child, parent in session.exec(
-        select(Body.id, Body.parent_id).where(Body.parent_id.is_not(None))
-    ):
-        children.setdefault(parent, []).append(child)
-    found, queue = set(), list(roots)
-    while queue:
-        current = queue.pop()
-        if current not in found:
-            found.add(current)
-            queue.extend(children.get(current, []))
-    return found
 
 
 class Forbidden(Refused):

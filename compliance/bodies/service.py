@@ -117,6 +117,22 @@ def search_bodies(
     return list(rows), total
 
 
+def with_descendants(*, session: Session, roots: set[int]) -> set[int]:
+    """The given bodies and every body beneath them (districts under a county, and so on)."""
+    children: dict[int, list[int]] = {}
+    query = select(Body.id, Body.parent_id).where(Body.parent_id.is_not(None))
+    for child, parent in session.exec(query):
+        children.setdefault(parent, []).append(child)
+    found: set[int] = set()
+    queue = list(roots)
+    while queue:
+        current = queue.pop()
+        if current not in found:
+            found.add(current)
+            queue.extend(children.get(current, []))
+    return found
+
+
 def decode_csv(data: bytes) -> str:
     """Decode an upload as UTF-8 (with or without a byte-order mark), naming the bad line."""
     try:

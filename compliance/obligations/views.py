@@ -224,18 +224,9 @@ def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str,
 
 def area_body_ids(*, session: Session, body_id: int) -> list[int]:
     """A body and every body beneath it (districts under a county, and so on)."""
-    children: dict[int, list[int]] = {}
-    for child, parent in session.exec(
-        select(Body.id, Body.parent_id).where(Body.parent_id.is_not(None))
-    ):
-        children.setdefault(parent, []).append(child)
-    found, queue = [], [body_id]
-    while queue:
-        current = queue.pop()
-        if current not in found:
-            found.append(current)
-            queue.extend(children.get(current, []))
-    return found
+    from compliance.bodies.service import with_descendants
+
+    return sorted(with_descendants(session=session, roots={body_id}))
 
 
 def status_rollup(views: list[ObligationView]) -> Rollup:
