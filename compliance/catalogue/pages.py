@@ -28,7 +28,12 @@ def duties_page(request: Request, session: SessionDep, principal: CurrentUser) -
 
 @router.get("/duties/{slug}", response_class=HTMLResponse)
 def duty_page(
-    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    page: PageNumber = 1,
 ) -> HTMLResponse:
     """The law, who is bound, and compliance across the bodies this user may see."""
     duty = get_duty(session=session, slug=slug)
@@ -42,7 +47,7 @@ def duty_page(
     context = {
         "duty": duty,
         "deliverables": deliverables_of(session=session, duty_id=duty.id),
-        "obligations": visible[:200],
+        **paginate(visible, page),
         "total": len(visible),
         "rollup": status_rollup(visible),
         "names": names,
