@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint format migration clean screenshots
+.PHONY: run test install lint format migration bench clean screenshots
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ migration: install
 	$(BIN)/python -c "from alembic import command; from compliance.migrations import alembic_config; \
 	from compliance.config import get_settings; import sys; \
 	command.revision(alembic_config(get_settings().sqlalchemy_url), message=sys.argv[1], autogenerate=True)" "$(MESSAGE)"
+
+## Time a full check and a body's obligations on synthetic registries of 100 and 1,000 bodies
+## (SQLite, and PostgreSQL when reachable); appends the figures to docs/performance.md.
+bench: install
+	$(BIN)/python -m benchmarks.bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -148,6 +148,34 @@ def check(
             typer.echo(f"  error: {error}", err=True)
 
 
+@app.command()
+def synth(
+    bodies: Annotated[int, typer.Option(help="How many bodies, in England's mix (at least 15).")],
+    evidence_per_obligation: Annotated[
+        int, typer.Option(help="Evidence records on each obligation.")
+    ] = 4,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same registry.")] = 1,
+) -> None:
+    """Load a synthetic registry for load tests, into a database that has none (after init)."""
+    from compliance.errors import Refused
+    from compliance.synth.service import synthesise
+
+    settings = _settings()
+    try:
+        with session_scope(get_engine(settings)) as session:
+            summary = synthesise(
+                session=session,
+                data_dir=settings.data_dir,
+                bodies=bodies,
+                evidence_per_obligation=evidence_per_obligation,
+                seed=seed,
+                on=settings.today(),
+            )
+    except Refused as exc:
+        raise _fail(f"Nothing was loaded: {exc.message}") from exc
+    typer.echo(summary)
+
+
 user_app = typer.Typer(no_args_is_help=True, help="Users who sign in.")
 app.add_typer(user_app, name="user")
 

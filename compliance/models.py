@@ -272,7 +272,8 @@ class Evidence(SQLModel, table=True):
     url: str | None = Field(default=None, max_length=500)
     recorded_by_id: int | None = Field(default=None, foreign_key="user.id")
     recorded_at: dt.datetime = _created_at()
-    supersedes_id: int | None = Field(default=None, foreign_key="evidence.id")
+    # Indexed: "is this version superseded?" is asked of every piece of evidence on every check.
+    supersedes_id: int | None = Field(default=None, foreign_key="evidence.id", index=True)
     withdrawn_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     withdrawn_reason: str | None = _long_text()
     withdrawn_by_id: int | None = Field(default=None, foreign_key="user.id")

@@ -278,7 +278,8 @@ def _persist(session: Session, run: CheckRun, hits: list[Hit]) -> tuple[int, int
         if key not in open_findings
     ]
     if fresh:
-        session.execute(insert(Finding), fresh)
+        # Nulls rendered, so all rows share one statement shape and go in one batch.
+        session.execute(insert(Finding).execution_options(render_nulls=True), fresh)
     still = [fid for key, fid in open_findings.items() if key in firing]
     gone = [fid for key, fid in open_findings.items() if key not in firing]
     if still:

@@ -1,0 +1,1 @@
+"""Benchmarks of the compliance tracker on synthetic registries (`make bench`)."""
