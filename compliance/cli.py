@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from compliance.config import Settings, get_settings
 from compliance.db import get_engine, session_scope
@@ -174,6 +174,87 @@ def synth(
     except Refused as exc:
         raise _fail(f"Nothing was loaded: {exc.message}") from exc
     typer.echo(summary)
+
+
+@app.command()
+def remind(
+    at: Annotated[
+        str | None, typer.Option(help="Queue what is due on this date (YYYY-MM-DD).")
+    ] = None,
+    digest: Annotated[
+        bool, typer.Option("--digest", help="Also queue the weekly digests for that week.")
+    ] = False,
+) -> None:
+    """Queue the reminders due on a date (today by default), then send the outbox."""
+    from compliance.obligations.service import sync_obligations
+    from compliance.outbox import flush_outbox
+    from compliance.reminders.digest import queue_digests, week_of
+    from compliance.reminders.service import queue_due
+
+    settings = _settings()
+    on = _parse_date(at) or settings.today()
+    engine = get_engine(settings)
+    with session_scope(engine) as session:
+        sync_obligations(session=session, on=on)
+    with session_scope(engine) as session:
+        report = queue_due(session=session, settings=settings, on=on)
+    typer.echo(f"Reminders as at {on}: {report}.")
+    if digest:
+        with session_scope(engine) as session:
+            digests = queue_digests(session=session, settings=settings, on=on)
+        typer.echo(f"Digests for the week of {week_of(on)}: {digests}.")
+    sent = flush_outbox(engine=engine, settings=settings)
+    where = f"SMTP relay {settings.smtp_host}" if settings.smtp_host else settings.data_dir / "mail"
+    typer.echo(f"Outbox: {sent} (to {where}).")
+    for error in sorted(set(sent.errors)):
+        typer.echo(f"  {error}", err=True)
+
+
+calendar_app = typer.Typer(no_args_is_help=True, help="Secret calendar addresses.")
+app.add_typer(calendar_app, name="calendar")
+
+
+@calendar_app.command("issue")
+def calendar_issue(
+    user: Annotated[str | None, typer.Option(help="The user's email address.")] = None,
+    body: Annotated[str | None, typer.Option(help="The body's code.")] = None,
+) -> None:
+    """Issue a calendar address for a user's scope or a body; it is shown only this once."""
+    from compliance.bodies.service import get_body
+    from compliance.calendar.service import calendar_url, issue_token
+    from compliance.models import User
+
+    settings = _settings()
+    if (user is None) == (body is None):
+        raise _fail("Give either --user EMAIL or --body CODE", code=2)
+    with session_scope(get_engine(settings)) as session:
+        found = (
+            session.exec(select(User).where(User.email == user.strip().lower())).first()
+            if user
+            else get_body(session=session, code=body.strip().upper())
+        )
+        if found is None:
+            raise _fail(f"No {'user' if user else 'body'} {user or body}")
+        token, row = issue_token(
+            session=session,
+            actor="cli",
+            user_id=found.id if user else None,
+            body_id=found.id if body else None,
+        )
+        typer.echo(f"Calendar {row.id}: {calendar_url(settings=settings, token=token)}")
+
+
+@calendar_app.command("revoke")
+def calendar_revoke(
+    token_id: Annotated[int, typer.Argument(help="The calendar's number.")],
+) -> None:
+    """Stop a calendar address working."""
+    from compliance.calendar.service import revoke_token
+
+    with session_scope(get_engine(_settings())) as session:
+        if not revoke_token(session=session, actor="cli", token_id=token_id):
+            raise _fail(f"No live calendar {token_id}")
+    typer.echo(f"Calendar {token_id} revoked.")
 
 
 user_app = typer.Typer(no_args_is_help=True, help="Users who sign in.")

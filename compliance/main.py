@@ -40,6 +40,7 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.admin import pages as admin_pages
     from compliance.bodies import api as bodies_api
     from compliance.bodies import pages as bodies_pages
+    from compliance.calendar import pages as calendar_pages
     from compliance.catalogue import api as catalogue_api
     from compliance.catalogue import pages as catalogue_pages
     from compliance.checks import pages as checks_pages
@@ -48,6 +49,7 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.obligations import pages as obligations_pages
     from compliance.partnerships import api as partnerships_api
     from compliance.partnerships import pages as partnerships_pages
+    from compliance.reminders import pages as reminders_pages
 
     return [
         accounts_pages,
@@ -58,6 +60,8 @@ def _routers():  # type: ignore[no-untyped-def]
         partnerships_pages,
         checks_pages,
         admin_pages,
+        reminders_pages,
+        calendar_pages,
         bodies_api,
         catalogue_api,
         partnerships_api,

@@ -21,6 +21,8 @@ from compliance.checks.jobs import nightly_check
 from compliance.config import Settings
 from compliance.db import writer
 from compliance.models import JobRun, utcnow
+from compliance.outbox import flush_outbox
+from compliance.reminders.jobs import daily_reminders, weekly_digest
 
 log = logging.getLogger(__name__)
 SCHEDULER_LOCK_KEY = 7_201_405_312
@@ -33,17 +35,29 @@ class Job:
     name: str
     at: Callable[[Settings], dt.time]
     run: Callable[..., str]
+    # 0 for Monday ... 6 for Sunday: the job runs on that day only; None: every day.
+    weekday: int | None = None
 
 
+# In this order within a tick: the check brings periods up to date before reminders are queued.
 JOBS = [
     Job("nightly_check", lambda s: dt.time.fromisoformat(s.check_time), nightly_check),
+    Job("daily_reminders", lambda s: dt.time.fromisoformat(s.reminder_time), daily_reminders),
+    Job("weekly_digest", lambda s: dt.time.fromisoformat(s.digest_time), weekly_digest, 0),
 ]
 
 
-def latest_slot(at: dt.time, now: dt.datetime) -> dt.datetime:
-    """The most recent daily slot at a local time, no later than now (now is zone-aware)."""
-    today = dt.datetime.combine(now.date(), at, tzinfo=now.tzinfo)
-    return today if today <= now else today - dt.timedelta(days=1)
+def latest_slot(at: dt.time, now: dt.datetime, weekday: int | None = None) -> dt.datetime:
+    """The most recent slot at a local time (on a weekday, if given), no later than now.
+
+    `now` is zone-aware; stepping back whole days keeps the local time across clock changes.
+    """
+    slot = dt.datetime.combine(now.date(), at, tzinfo=now.tzinfo)
+    if slot > now:
+        slot -= dt.timedelta(days=1)
+    if weekday is not None:
+        slot -= dt.timedelta(days=(slot.weekday() - weekday) % 7)
+    return slot
 
 
 def claim(engine: Engine, job: str, slot: str) -> int | None:
@@ -85,7 +99,7 @@ def tick(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> 
     now = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(settings.timezone))
     done = []
     for job in JOBS:
-        slot = latest_slot(job.at(settings), now)
+        slot = latest_slot(job.at(settings), now, job.weekday)
         run_id = claim(engine, job.name, slot.isoformat())
         if run_id is None:
             continue
@@ -97,7 +111,18 @@ def tick(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> 
             log.exception("job %s for %s failed", job.name, slot)
             _finish(engine, run_id, "failed", repr(exc))
             done.append(f"{job.name} {slot.isoformat()}: failed: {exc!r}")
+    done += _send_outbox(engine, settings)
     return done
+
+
+def _send_outbox(engine: Engine, settings: Settings) -> list[str]:
+    # Every tick, not only in the jobs: retries come due and notices are queued by the web pages.
+    try:
+        report = flush_outbox(engine=engine, settings=settings)
+    except Exception as exc:  # a mail failure must not stop the scheduler
+        log.exception("sending the outbox failed")
+        return [f"outbox: failed: {exc!r}"]
+    return [f"outbox: {report}"] if report.sent or report.retrying or report.dead else []
 
 
 class SchedulerLock:

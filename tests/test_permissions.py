@@ -38,7 +38,8 @@ def test_every_route_checks_who_is_asking(app):
     ]
     assert unguarded == []
     open_to_all = {path for path, route in routes if public in set(_dependencies(route.dependant))}
-    assert open_to_all == {"/sign-in", "/healthz"}
+    # The calendar feed's secret token is its own credential (calendar applications cannot sign in).
+    assert open_to_all == {"/sign-in", "/healthz", "/calendar/{token}.ics"}
 
 
 @pytest.fixture
@@ -230,11 +231,34 @@ def test_every_form_on_every_page_carries_the_session_token(app, world):
     client = browser(app, world, "admin")
     token = csrf_of(client, "/bodies")
     o = world["obligation"]
-    for path in ["/", f"/obligations/{o.id}", f"/obligations/{o.id}/evidence/new", "/admin/users",
-                 "/admin/import", "/partnerships/cios-safeguarding-adults-board"]:
+    for path in [
+        "/",
+        f"/obligations/{o.id}",
+        f"/obligations/{o.id}/evidence/new",
+        "/admin/users",
+        "/admin/import",
+        "/partnerships/cios-safeguarding-adults-board",
+    ]:
         html = client.get(path).text
         posts = re.findall(r'<form method="post".*?</form>', html, flags=re.S)
         assert posts, path
         for form in posts:
             if 'action="/sign-in"' not in form:
                 assert f'name="csrf_token" value="{token}"' in form, (path, form[:120])
+
+
+def test_a_query_from_the_page_queues_a_notice_in_the_same_transaction(app, world, session):
+    from compliance.reminders.models import OutboxMessage
+
+    client = browser(app, world, "inspector")
+    token = csrf_of(client, "/bodies")
+    evidence_id = world["evidence"]
+    data = {"csrf_token": token, "verdict": "queried", "comment": "Unsigned?"}
+    assert (
+        client.post(
+            f"/evidence/{evidence_id}/review", data=data, follow_redirects=False
+        ).status_code
+        == 303
+    )
+    kinds = [m.kind for m in session.exec(select(OutboxMessage))]
+    assert "query" in kinds

@@ -12,6 +12,7 @@ from compliance.errors import NotFound
 from compliance.evidence import files
 from compliance.evidence.service import ReviewVerdict, answer, review, withdraw
 from compliance.models import Evidence, EvidenceComment, EvidenceLink, Occurrence
+from compliance.reminders.service import queue_answer_notice, queue_query_notice
 from compliance.web import PageNumber, paginate, render
 
 router = APIRouter(include_in_schema=False)
@@ -66,19 +67,23 @@ def review_evidence(
     evidence_id: int,
     session: SessionDep,
     principal: FormUser,
+    settings: SettingsDep,
     verdict: Annotated[ReviewVerdict, Form()],
     comment: Annotated[str, Form(max_length=5000)] = "",
 ) -> RedirectResponse:
     """An inspector accepts or queries evidence in their scope."""
     _evidence(session, principal, evidence_id)
     require(principal.is_inspector or principal.is_admin, "Only inspectors review evidence")
-    review(
+    made = review(
         session=session,
         actor=principal.user,
         evidence_id=evidence_id,
         verdict=verdict,
         comment=comment,
     )
+    if verdict == ReviewVerdict.queried:
+        # In the same transaction as the query, so the notice is never lost nor sent twice.
+        queue_query_notice(session=session, settings=settings, comment=made)
     return _back(session, evidence_id)
 
 
@@ -87,11 +92,13 @@ def answer_query(
     evidence_id: int,
     session: SessionDep,
     principal: FormUser,
+    settings: SettingsDep,
     body: Annotated[str, Form(max_length=5000)] = "",
 ) -> RedirectResponse:
     """An officer answers an inspector's query."""
     _evidence(session, principal, evidence_id, write=True)
-    answer(session=session, actor=principal.user, evidence_id=evidence_id, body=body)
+    made = answer(session=session, actor=principal.user, evidence_id=evidence_id, body=body)
+    queue_answer_notice(session=session, settings=settings, comment=made)
     return _back(session, evidence_id)
 
 

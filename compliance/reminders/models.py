@@ -79,9 +79,7 @@ class CalendarToken(SQLModel, table=True):
     """A secret calendar address for a user or a body; only the token's SHA-256 is kept."""
 
     __tablename__ = "calendar_token"
-    __table_args__ = (
-        CheckConstraint("(user_id IS NULL) <> (body_id IS NULL)", name="one_owner"),
-    )
+    __table_args__ = (CheckConstraint("(user_id IS NULL) <> (body_id IS NULL)", name="one_owner"),)
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True)
