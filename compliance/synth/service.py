@@ -232,6 +232,9 @@ def synthesise(
     sync_obligations(session=session, on=on, track_from=track_from)
     _people_and_file(load, data_dir)
     _comments(load, _evidence(load, evidence_per_obligation))
+    # Fresh statistics, as after any bulk load: without them PostgreSQL plans the evidence
+    # queries for empty tables and scans all 50,000 rows on every request.
+    session.connection().exec_driver_sql("ANALYZE")
     c = load.counts
     audit(
         session=session,
