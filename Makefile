@@ -53,6 +53,7 @@ migration: install
 ## (SQLite, and PostgreSQL when reachable); appends the figures to docs/performance.md.
 bench: install
 	$(BIN)/python -m benchmarks.bench
+	$(BIN)/python -m benchmarks.reports
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -210,6 +210,59 @@ def remind(
         typer.echo(f"  {error}", err=True)
 
 
+@app.command()
+def report(
+    kind: Annotated[str, typer.Argument(help="body, partnership, duty or area.")],
+    key: Annotated[
+        str, typer.Argument(help="The body's code, or the partnership's or duty's slug.")
+    ],
+    as_at: Annotated[
+        str | None, typer.Option("--as-at", help="As the data stood on this date (YYYY-MM-DD).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The file to write (default: a name in this folder)."),
+    ] = None,
+    pack: Annotated[
+        bool, typer.Option("--pack", help="Write the evidence pack (ZIP) instead of the PDF.")
+    ] = False,
+) -> None:
+    """Write the audit PDF (or its evidence pack) of a body, partnership, duty or area."""
+    import shutil
+
+    from compliance.access import Principal
+    from compliance.errors import Refused
+    from compliance.models import User
+    from compliance.reports.jobs import produce, produce_pack
+    from compliance.reports.scope import KINDS
+
+    if kind not in KINDS:
+        raise _fail(f"{kind!r} is not a kind of report: use one of {', '.join(KINDS)}", code=2)
+    settings = _settings()
+    on = _parse_date(as_at)
+    # The command line reads everything, as an administrator does; it writes nothing but files.
+    cli_user = User(email="cli", name="Command line", role="admin")
+    principal = Principal(cli_user, frozenset(), frozenset(), frozenset())
+    try:
+        with Session(get_engine(settings)) as session:
+            made = produce(
+                session=session,
+                settings=settings,
+                principal=principal,
+                kind=kind,
+                key=key,
+                as_at=on,
+            )
+    except Refused as exc:
+        raise _fail(f"No report: {exc.message}") from exc
+    source = produce_pack(made=made, settings=settings) if pack else made.path
+    name = f"audit-report-{made.report.label}-{made.report.as_at.isoformat()}{source.suffix}"
+    target = output or Path(name)
+    shutil.copyfile(source, target)
+    how = "from the cache" if made.cached else "rendered"
+    typer.echo(f"Wrote {target} ({how}); data fingerprint {made.fingerprint}.")
+
+
 calendar_app = typer.Typer(no_args_is_help=True, help="Secret calendar addresses.")
 app.add_typer(calendar_app, name="calendar")
 

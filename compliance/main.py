@@ -50,6 +50,8 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.partnerships import api as partnerships_api
     from compliance.partnerships import pages as partnerships_pages
     from compliance.reminders import pages as reminders_pages
+    from compliance.reports import api as reports_api
+    from compliance.reports import pages as reports_pages
 
     return [
         accounts_pages,
@@ -62,6 +64,8 @@ def _routers():  # type: ignore[no-untyped-def]
         admin_pages,
         reminders_pages,
         calendar_pages,
+        reports_pages,
+        reports_api,
         bodies_api,
         catalogue_api,
         partnerships_api,

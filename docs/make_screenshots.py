@@ -13,6 +13,7 @@ from pathlib import Path
 
 import uvicorn
 from playwright.sync_api import sync_playwright
+from report_pages import save_report_pages  # docs/ is on the path when this script runs
 from sqlmodel import Session, select
 
 from compliance.catalogue.service import load_catalogue
@@ -87,6 +88,7 @@ def main() -> int:
             print(f"docs/screenshots/{name}.png")
         browser.close()
     server.should_exit = True
+    save_report_pages(settings=settings, out=OUT)
     return 0
 
 

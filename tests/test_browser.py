@@ -156,6 +156,8 @@ def pages(site) -> list[str]:  # type: ignore[no-untyped-def]
         f"/audit/obligation/{o}",
         "/admin/users",
         "/admin/import",
+        "/admin/mail",
+        "/reports",
         "/no-such-page",
     ]
 

@@ -5,8 +5,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, insert, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, insert, update
 from sqlmodel import Session, select
 
 from compliance.audit.service import record as audit
@@ -41,6 +40,7 @@ from compliance.models import (
     PartnershipMember,
     utcnow,
 )
+from compliance.obligations.status import superseded_by
 
 log = logging.getLogger(__name__)
 
@@ -149,16 +149,12 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
 def _current_evidence(
     session: Session, cutoff: dt.datetime
 ) -> tuple[dict[int, list[EvidenceItem]], dict[int, str]]:
-    newer = aliased(Evidence)
-    superseded = exists().where(
-        and_(newer.supersedes_id == Evidence.id, newer.recorded_at <= cutoff)
-    )
     query = (
         select(EvidenceLink.occurrence_id, Evidence.id, Evidence.title, Evidence.review_by_date)
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
         .where(Evidence.recorded_at <= cutoff)
         .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > cutoff))
-        .where(~superseded)
+        .where(Evidence.id.not_in(superseded_by(cutoff)))
     )
     found: dict[int, list[EvidenceItem]] = {}
     titles: dict[int, str] = {}

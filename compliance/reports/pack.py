@@ -1,0 +1,138 @@
+"""Evidence packs: a ZIP of the report, every evidence file it shows, and a manifest of hashes.
+
+An inspector can check each file on their own: its SHA-256 is in manifest.csv and
+manifest.json, in the file's name (its first 12 characters), and in the PDF's evidence index.
+report-data.json is the data the report shows; its SHA-256 is the fingerprint on the cover.
+The pack is built from the cached PDF with fixed timestamps, so an unchanged report gives the
+same pack, byte for byte.
+"""
+
+import csv
+import hashlib
+import io
+import json
+import mimetypes
+import re
+import zipfile
+from pathlib import Path
+
+from compliance.evidence import files
+from compliance.reports.parts import EvidenceItem
+from compliance.reports.pdf import Made, store_once
+from compliance.reports.service import canonical_json
+
+MANIFEST_COLUMNS = (
+    "file",
+    "sha256",
+    "size_bytes",
+    "evidence_ref",
+    "title",
+    "kind",
+    "effective_date",
+    "recorded_by",
+    "recorded_at",
+    "media_type",
+    "url",
+    "problem",
+)
+
+
+def slugify(text: str, limit: int = 60) -> str:
+    """Lower-case words joined by hyphens, safe as a file name on any system."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "evidence"
+
+
+def evidence_file_name(item: EvidenceItem) -> str:
+    """<slugified title>-<first 12 of the SHA-256>.<extension>"""
+    suffix = Path(item.file_name or "").suffix.lower().lstrip(".")
+    if not re.fullmatch(r"[a-z0-9]{1,8}", suffix):
+        suffix = (mimetypes.guess_extension(item.media_type or "") or ".bin").lstrip(".")
+    return f"{slugify(item.title)}-{item.sha256[:12]}.{suffix}"
+
+
+class _Archive:
+    """A ZIP written with fixed timestamps, listing every file it holds."""
+
+    def __init__(self, stamp: tuple[int, int, int, int, int, int]):
+        self.buffer = io.BytesIO()
+        self.zip = zipfile.ZipFile(self.buffer, "w", compression=zipfile.ZIP_DEFLATED)
+        self.stamp = stamp
+        self.rows: list[dict] = []
+
+    def write(self, name: str, content: bytes) -> None:
+        info = zipfile.ZipInfo(name, date_time=self.stamp)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.zip.writestr(info, content)
+
+    def add(self, name: str, content: bytes, **row: object) -> None:
+        self.write(name, content)
+        sha256 = hashlib.sha256(content).hexdigest()
+        self.rows.append({"file": name, "sha256": sha256, "size_bytes": len(content)} | row)
+
+
+def make_pack(*, made: Made, data_dir: Path) -> Path:
+    """The evidence pack of a report, beside its PDF in the cache; built once."""
+    path = made.path.with_suffix(".zip")
+    if not path.exists():
+        store_once(path, build_pack(made=made, data_dir=data_dir))
+    return path
+
+
+def build_pack(*, made: Made, data_dir: Path) -> bytes:
+    """The ZIP: the PDF, report-data.json, evidence/..., manifest.csv and manifest.json."""
+    report = made.report
+    archive = _Archive(
+        (max(report.as_at.year, 1980), report.as_at.month, report.as_at.day, 0, 0, 0)
+    )
+    pdf_name = f"audit-report-{report.label}-{report.as_at.isoformat()}.pdf"
+    archive.add(pdf_name, made.path.read_bytes(), title=f"Audit report: {report.name}")
+    archive.add("report-data.json", canonical_json(report), title="The data the report shows")
+    for item in report.evidence:
+        _add_evidence(archive, item, data_dir)
+    rows = [{column: row.get(column) for column in MANIFEST_COLUMNS} for row in archive.rows]
+    manifest = {
+        "scope": {"kind": report.kind, "key": report.key, "name": report.name},
+        "as_at": report.as_at.isoformat(),
+        "fingerprint": made.fingerprint,
+        "files": rows,
+    }
+    archive.write("manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
+    archive.write("manifest.csv", _csv(rows))
+    archive.zip.close()
+    return archive.buffer.getvalue()
+
+
+def _add_evidence(archive: _Archive, item: EvidenceItem, data_dir: Path) -> None:
+    row = {
+        "evidence_ref": item.ref,
+        "title": item.title,
+        "kind": item.kind,
+        "effective_date": item.effective_date.isoformat(),
+        "recorded_by": item.recorded_by,
+        "recorded_at": item.recorded_at.isoformat(),
+        "media_type": item.media_type,
+        "url": item.url,
+    }
+    if not item.sha256:
+        archive.rows.append({"file": "", "sha256": "", "problem": "no file"} | row)
+        return
+    name = f"evidence/{evidence_file_name(item)}"
+    if any(r["file"] == name for r in archive.rows):
+        name = name.replace(f"-{item.sha256[:12]}.", f"-{item.sha256[:12]}-e{item.ref}.")
+    try:
+        content = files.read(data_dir=data_dir, sha256=item.sha256)
+    except OSError as exc:
+        # Listed with the problem rather than left out, so the gap is plain to the inspector.
+        problem = "the stored file is missing" if isinstance(exc, FileNotFoundError) else str(exc)
+        archive.rows.append({"file": "", "sha256": item.sha256, "problem": problem} | row)
+        return
+    archive.add(name, content, **row)
+
+
+def _csv(rows: list[dict]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=MANIFEST_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+    return out.getvalue().encode("utf-8")

@@ -1,0 +1,101 @@
+"""The reports page: area reports rendered in the background, their progress and downloads."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
+
+from compliance.access import require
+from compliance.bodies.service import get_body
+from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
+from compliance.errors import NotFound, Refused
+from compliance.forms import date_from_parts
+from compliance.reports.jobs import Job, job_of, jobs_of, produce_pack, start_area_report
+from compliance.web import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(request: Request, principal: CurrentUser) -> HTMLResponse:
+    """This user's area reports with their progress, and the form to start one."""
+    context = {"jobs": jobs_of(user_id=principal.user.id), "errors": {}, "values": {}}
+    return render(request, "reports.html", context)
+
+
+@router.post("/reports/areas", response_class=HTMLResponse)
+def start_area(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    code: Annotated[str, Form(max_length=20)] = "",
+    as_at_day: Annotated[str, Form(alias="as_at-day", max_length=4)] = "",
+    as_at_month: Annotated[str, Form(alias="as_at-month", max_length=4)] = "",
+    as_at_year: Annotated[str, Form(alias="as_at-year", max_length=6)] = "",
+):  # type: ignore[no-untyped-def]
+    """Start an area report in the background; its progress shows on the reports page."""
+    values = {
+        "code": code,
+        "as_at-day": as_at_day,
+        "as_at-month": as_at_month,
+        "as_at-year": as_at_year,
+    }
+    as_at, problem = date_from_parts(values, "as_at", label="as-at date", required=False)
+    errors = {"as_at": problem} if problem else {}
+    if not code.strip():
+        errors["code"] = "Enter the code of the body whose area the report covers"
+    if not errors:
+        try:
+            start_area_report(
+                session=session,
+                settings=settings,
+                principal=principal,
+                code=code.strip(),
+                as_at=as_at,
+            )
+        except NotFound as exc:
+            errors["code"] = exc.message
+        except Refused as exc:
+            if exc.status == 403:
+                raise
+            errors[exc.field or "code"] = exc.message.removeprefix("as_at: ")
+    if errors:
+        context = {"jobs": jobs_of(user_id=principal.user.id), "errors": errors, "values": values}
+        return render(request, "reports.html", context, status_code=422)
+    return RedirectResponse("/reports", status_code=303)
+
+
+def _finished_job(session, principal, job_id: str) -> Job:  # type: ignore[no-untyped-def]
+    job = job_of(user_id=principal.user.id, job_id=job_id)
+    if job is None or not job.done:
+        raise NotFound("No finished report with this address: see the reports page")
+    body = get_body(session=session, code=job.code)
+    require(body is not None and principal.reads_body(body.id), "This area is not in your scope")
+    return job
+
+
+@router.get("/reports/{job_id}.pdf")
+def job_pdf(job_id: str, session: SessionDep, principal: CurrentUser) -> FileResponse:
+    """A finished area report, to the user who asked for it."""
+    made = _finished_job(session, principal, job_id).made
+    return FileResponse(
+        made.path,
+        media_type="application/pdf",
+        filename=f"audit-report-{made.report.label}-{made.report.as_at.isoformat()}.pdf",
+        headers={"X-Report-Fingerprint": made.fingerprint, "Cache-Control": "private, no-cache"},
+    )
+
+
+@router.get("/reports/{job_id}.zip")
+def job_pack(
+    job_id: str, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+) -> FileResponse:
+    """The evidence pack of a finished area report."""
+    made = _finished_job(session, principal, job_id).made
+    return FileResponse(
+        produce_pack(made=made, settings=settings),
+        media_type="application/zip",
+        filename=f"audit-report-{made.report.label}-{made.report.as_at.isoformat()}.zip",
+        headers={"X-Report-Fingerprint": made.fingerprint, "Cache-Control": "private, no-cache"},
+    )

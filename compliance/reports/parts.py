@@ -1,0 +1,442 @@
+"""The parts of a report, each loaded for many obligations in a fixed number of queries."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, func, select
+
+from compliance.models import (
+    AuditEvent,
+    Body,
+    Deliverable,
+    Duty,
+    Evidence,
+    EvidenceComment,
+    Finding,
+    FundingCondition,
+    FundingStream,
+    Indicator,
+    Measurement,
+    Obligation,
+    Outcome,
+    Partnership,
+    Risk,
+    User,
+)
+from compliance.obligations.status import OutcomeStatus, indicator_status, worst_outcome
+from compliance.obligations.views import _partnerships_behind
+
+AUDIT_LIMIT = 500
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time in UTC (SQLite hands them back without their zone)."""
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: str
+    title: str
+    citation: str
+    url: str
+    verified: bool
+
+
+@dataclass(frozen=True)
+class PeriodItem:
+    ref: int
+    start: dt.date
+    end: dt.date
+    due: dt.date
+    status: str
+    evidence_refs: list[int]
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    ref: int
+    title: str
+    kind: str
+    effective_date: dt.date
+    review_by_date: dt.date | None
+    recorded_by: str
+    recorded_at: dt.datetime
+    sha256: str | None
+    file_name: str | None
+    media_type: str | None
+    size_bytes: int | None
+    url: str | None
+    review: str | None
+    reviewer: str | None
+    reviewed_at: dt.datetime | None
+    query_open: bool
+    obligation_refs: list[int]
+
+
+@dataclass(frozen=True)
+class IndicatorItem:
+    ref: int
+    name: str
+    unit: str
+    direction: str
+    baseline: float | None
+    target: float | None
+    target_date: dt.date | None
+    data_source: str | None
+    points: list[tuple[dt.date, float]]
+    status: str
+
+
+@dataclass(frozen=True)
+class OutcomeItem:
+    ref: int
+    title: str
+    description: str | None
+    owner: str
+    status: str
+    indicators: list[IndicatorItem]
+
+
+@dataclass(frozen=True)
+class RiskItem:
+    ref: int
+    partnership_id: int
+    partnership: str
+    category: str
+    title: str
+    likelihood: int
+    impact: int
+    mitigation: str | None
+    owner: str | None
+    status: str
+
+
+@dataclass(frozen=True)
+class FindingItem:
+    severity: str
+    rule: str
+    message: str
+    first_seen_at: dt.datetime
+    obligation_ref: int | None
+    period_ref: int | None
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    ref: int
+    occurred_at: dt.datetime
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str
+    hash: str
+
+
+@dataclass(frozen=True)
+class UnverifiedFact:
+    what: str
+    name: str
+    note: str | None
+
+
+def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Source]:
+    """Each obligation's duty (with its citation) or funding stream."""
+    deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
+    condition_ids = {o.condition_id for o in obligations if o.condition_id}
+    by_deliverable, by_condition = {}, {}
+    if deliverable_ids:
+        query = (
+            select(Deliverable.id, Duty.title, Duty.act, Duty.sections, Duty.url, Duty.verified)
+            .join(Duty)
+            .where(Deliverable.id.in_(deliverable_ids))
+        )
+        for deliverable_id, title, act, sections, url, verified in session.exec(query):
+            by_deliverable[deliverable_id] = Source(
+                "duty", title, f"{act} {sections}", url, verified
+            )
+    if condition_ids:
+        query = (
+            select(FundingCondition.id, FundingStream)
+            .join(FundingStream)
+            .where(FundingCondition.id.in_(condition_ids))
+        )
+        for condition_id, stream in session.exec(query):
+            by_condition[condition_id] = Source(
+                "funding", stream.name, stream.legal_basis or "", stream.url, stream.verified
+            )
+    return {
+        o.id: by_deliverable[o.deliverable_id] if o.deliverable_id else by_condition[o.condition_id]
+        for o in obligations
+    }
+
+
+def evidence_items(
+    *, session: Session, evidence_refs: dict[int, list[int]], cutoff: dt.datetime
+) -> list[EvidenceItem]:
+    """The evidence shown, with who recorded it and its latest review by the cutoff."""
+    if not evidence_refs:
+        return []
+    rows = session.exec(
+        select(Evidence).where(Evidence.id.in_(evidence_refs)).order_by(Evidence.id)
+    ).all()
+    comments: dict[int, list[EvidenceComment]] = {}
+    query = (
+        select(EvidenceComment)
+        .where(EvidenceComment.evidence_id.in_(evidence_refs))
+        .where(EvidenceComment.created_at <= cutoff)
+        .order_by(EvidenceComment.created_at, EvidenceComment.id)
+    )
+    for comment in session.exec(query):
+        comments.setdefault(comment.evidence_id, []).append(comment)
+    names = dict(session.exec(select(User.id, User.name)).all())
+    items = []
+    for e in rows:
+        thread = comments.get(e.id, [])
+        verdicts = [c for c in thread if c.kind in ("accepted", "queried")]
+        last = verdicts[-1] if verdicts else None
+        items.append(
+            EvidenceItem(
+                ref=e.id,
+                title=e.title,
+                kind=e.kind,
+                effective_date=e.effective_date,
+                review_by_date=e.review_by_date,
+                recorded_by=names.get(e.recorded_by_id, "unknown"),
+                recorded_at=utc(e.recorded_at),
+                sha256=e.sha256,
+                file_name=e.file_name,
+                media_type=e.media_type,
+                size_bytes=e.size_bytes,
+                url=e.url,
+                review=last.kind if last else None,
+                reviewer=names.get(last.author_id, "unknown") if last else None,
+                reviewed_at=utc(last.created_at) if last else None,
+                query_open=bool(thread) and thread[-1].kind == "queried",
+                obligation_refs=sorted(set(evidence_refs[e.id])),
+            )
+        )
+    return sorted(items, key=lambda i: (i.effective_date, i.ref))
+
+
+def partnerships_behind(
+    *, session: Session, obligations: list[Obligation], on: dt.date
+) -> dict[int, list[int]]:
+    """The partnerships through which each obligation's holder discharges the duty."""
+    # The same rule the status engine uses, so the outcomes shown are those it judged.
+    return _partnerships_behind(session, obligations, on)
+
+
+def outcome_items(
+    *,
+    session: Session,
+    obligations: list[Obligation],
+    behind: dict[int, list[int]],
+    on: dt.date,
+) -> tuple[list[OutcomeItem], dict[int, list[int]]]:
+    """The outcomes behind the obligations, with their indicators' measurements by the date;
+    and which outcomes each obligation answers to."""
+    partnership_ids = {p for ids in behind.values() for p in ids}
+    own = [o.id for o in obligations]
+    if not own:
+        return [], {}
+    outcomes = session.exec(
+        select(Outcome)
+        .where(or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own)))
+        .order_by(Outcome.id)
+    ).all()
+    indicators = _indicators(session, [o.id for o in outcomes], on)
+    names = _partnership_names(session, {o.partnership_id for o in outcomes if o.partnership_id})
+    items = [
+        OutcomeItem(
+            ref=o.id,
+            title=o.title,
+            description=o.description,
+            owner=names.get(o.partnership_id, "") if o.partnership_id else "this obligation",
+            status=worst_outcome(
+                [OutcomeStatus(i.status) for i in indicators.get(o.id, [])]
+                or [OutcomeStatus.not_measured]
+            ).value,
+            indicators=indicators.get(o.id, []),
+        )
+        for o in outcomes
+    ]
+    refs = {
+        ob.id: [
+            o.ref
+            for o, row in zip(items, outcomes, strict=True)
+            if row.obligation_id == ob.id or row.partnership_id in behind.get(ob.id, [])
+        ]
+        for ob in obligations
+    }
+    return items, refs
+
+
+def _indicators(
+    session: Session, outcome_ids: list[int], on: dt.date
+) -> dict[int, list[IndicatorItem]]:
+    if not outcome_ids:
+        return {}
+    rows = session.exec(
+        select(Indicator).where(Indicator.outcome_id.in_(outcome_ids)).order_by(Indicator.id)
+    ).all()
+    points: dict[int, list[tuple[dt.date, float]]] = {}
+    if rows:
+        query = (
+            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+            .where(Measurement.indicator_id.in_([i.id for i in rows]))
+            .where(Measurement.measured_date <= on)
+            .order_by(Measurement.measured_date)
+        )
+        for indicator_id, day, value in session.exec(query):
+            points.setdefault(indicator_id, []).append((day, value))
+    found: dict[int, list[IndicatorItem]] = {}
+    for i in rows:
+        values = points.get(i.id, [])
+        found.setdefault(i.outcome_id, []).append(
+            IndicatorItem(
+                ref=i.id,
+                name=i.name,
+                unit=i.unit,
+                direction=i.direction,
+                baseline=i.baseline_value,
+                target=i.target_value,
+                target_date=i.target_date,
+                data_source=i.data_source,
+                points=values,
+                status=indicator_status(i, values, on).value,
+            )
+        )
+    return found
+
+
+def _partnership_names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    query = select(Partnership.id, Partnership.name).where(Partnership.id.in_(ids))
+    return dict(session.exec(query).all())
+
+
+def risk_items(
+    *, session: Session, behind: dict[int, list[int]], cutoff: dt.datetime
+) -> list[RiskItem]:
+    """The risks recorded by the cutoff for the partnerships behind the obligations."""
+    ids = {p for found in behind.values() for p in found}
+    if not ids:
+        return []
+    names = _partnership_names(session, ids)
+    query = (
+        select(Risk)
+        .where(Risk.partnership_id.in_(ids))
+        .where(Risk.recorded_at <= cutoff)
+        .order_by(Risk.partnership_id, Risk.id)
+    )
+    return [
+        RiskItem(
+            ref=r.id,
+            partnership_id=r.partnership_id,
+            partnership=names[r.partnership_id],
+            category=r.category,
+            title=r.title,
+            likelihood=r.likelihood,
+            impact=r.impact,
+            mitigation=r.mitigation,
+            owner=r.owner,
+            status=r.status,
+        )
+        for r in session.exec(query)
+    ]
+
+
+def finding_item(finding: Finding) -> FindingItem:
+    """A finding as the report shows it."""
+    return FindingItem(
+        severity=finding.severity,
+        rule=finding.rule,
+        message=finding.message,
+        first_seen_at=utc(finding.first_seen_at),
+        obligation_ref=finding.obligation_id,
+        period_ref=finding.occurrence_id,
+    )
+
+
+def audit_entries(
+    *,
+    session: Session,
+    subjects: dict[str, list[int]],
+    since: dt.datetime,
+    cutoff: dt.datetime,
+) -> tuple[list[AuditEntry], int]:
+    """The audit events in the period about the records shown (the latest AUDIT_LIMIT of
+    them), and how many there were."""
+    about = [
+        and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_([str(i) for i in ids]))
+        for kind, ids in subjects.items()
+        if ids
+    ]
+    if not about:
+        return [], 0
+    where = and_(AuditEvent.occurred_at >= since, AuditEvent.occurred_at <= cutoff, or_(*about))
+    total = session.exec(select(func.count()).select_from(AuditEvent).where(where)).one()
+    rows = session.exec(
+        select(AuditEvent).where(where).order_by(AuditEvent.id.desc()).limit(AUDIT_LIMIT)
+    ).all()
+    entries = [
+        AuditEntry(e.id, utc(e.occurred_at), e.actor, e.action, e.entity_type, e.entity_id, e.hash)
+        for e in reversed(rows)
+    ]
+    return entries, total
+
+
+def unverified_facts(
+    *, session: Session, obligations: list[Obligation], body_ids: set[int]
+) -> list[UnverifiedFact]:
+    """Catalogue and registry facts behind the report that are still marked unverified."""
+    facts: list[UnverifiedFact] = []
+    deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
+    if deliverable_ids:
+        query = (
+            select(Deliverable.title, Deliverable.verified, Duty.id)
+            .join(Duty)
+            .where(Deliverable.id.in_(deliverable_ids))
+        )
+        rows = session.exec(query.order_by(Duty.slug, Deliverable.slug)).all()
+        duties = {
+            d.id: d
+            for d in session.exec(
+                select(Duty.id, Duty.title, Duty.act, Duty.sections, Duty.verified)
+                .add_columns(Duty.unverified_note)
+                .where(Duty.id.in_({duty_id for _, _, duty_id in rows}))
+                .order_by(Duty.slug)
+            )
+        }
+        facts += [
+            UnverifiedFact("Duty", f"{d.title} ({d.act} {d.sections})", d.unverified_note)
+            for d in duties.values()
+            if not d.verified
+        ]
+        facts += [
+            UnverifiedFact("Deliverable", f"{duties[duty_id].title}: {title}", None)
+            for title, verified, duty_id in rows
+            if not verified
+        ]
+    condition_ids = {o.condition_id for o in obligations if o.condition_id}
+    if condition_ids:
+        query = select(FundingCondition, FundingStream).join(FundingStream)
+        for condition, stream in session.exec(
+            query.where(FundingCondition.id.in_(condition_ids)).order_by(FundingCondition.id)
+        ):
+            if not stream.verified:
+                facts.append(UnverifiedFact("Funding stream", stream.name, stream.unverified_note))
+            if not condition.verified:
+                facts.append(
+                    UnverifiedFact("Funding condition", f"{stream.name}: {condition.title}", None)
+                )
+    if body_ids:
+        query = select(Body).where(Body.id.in_(body_ids), Body.verified.is_(False))
+        facts += [
+            UnverifiedFact("Body", f"{b.name} ({b.code})", b.note)
+            for b in session.exec(query.order_by(Body.name))
+        ]
+    return list(dict.fromkeys(facts))

@@ -1,0 +1,205 @@
+"""Rendering a report to PDF with WeasyPrint, and the cache that serves an unchanged one again.
+
+The HTML comes from templates/pdf/ through the one Jinja environment. WeasyPrint may fetch only
+files inside that folder (the stylesheet): no network, no other file. The PDF is tagged PDF/UA-1
+where WeasyPrint manages it, otherwise tagged; it names its title, author and language, and
+embeds its fonts.
+
+The cache holds the first PDF made for a fingerprint, so the same data is always the same file
+(its cover says when it was first generated, and by whom). Rendering is serialised within a
+process: WeasyPrint is single-threaded and memory-hungry, and two renders at once would only
+share the same cores.
+"""
+
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+from zoneinfo import ZoneInfo
+
+from markupsafe import Markup
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher
+
+from compliance.charts import trend_chart
+from compliance.reports.service import ChainHead, Report, fingerprint
+from compliance.web import TEMPLATES_DIR, templates
+
+log = logging.getLogger(__name__)
+
+PDF_DIR = TEMPLATES_DIR / "pdf"
+PDF_OPTIONS = {"pdf_variant": "pdf/ua-1"}
+FALLBACK_OPTIONS = {"pdf_tags": True}
+RENDER_LOCK = threading.Lock()
+
+
+class LocalFetcher(URLFetcher):
+    """Fetches files inside one folder and refuses every other address."""
+
+    def __init__(self, root: Path):
+        super().__init__(allowed_protocols={"file"}, timeout=5, allow_redirects=False)
+        self._root = root.resolve()
+
+    def fetch(self, url, headers=None):  # type: ignore[no-untyped-def]
+        parts = urlsplit(url)
+        path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
+        if path is None or not path.is_relative_to(self._root):
+            raise ValueError(f"the report may not fetch {url}")
+        return super().fetch(url, headers)
+
+
+@dataclass(frozen=True)
+class Made:
+    """A report's PDF on disk, with the data it shows."""
+
+    path: Path
+    report: Report
+    fingerprint: str
+    cached: bool
+
+
+@lru_cache
+def layout_version() -> str:
+    """A hash of the report's templates: a changed layout never serves an old file."""
+    digest = hashlib.sha256()
+    for name in ("report.html", "report.css"):
+        digest.update((PDF_DIR / name).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cache_path(data_dir: Path, report: Report, print_: str) -> Path:
+    """DATA_DIR/reports/layout-<hash>/<fingerprint>-<scope>.pdf"""
+    return data_dir / "reports" / f"layout-{layout_version()}" / f"{print_}-{report.label}.pdf"
+
+
+def _css_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    return f'"{escaped}"'
+
+
+def render_html(
+    *,
+    report: Report,
+    print_: str,
+    generated_at: dt.datetime,
+    generated_by: str,
+    head: ChainHead | None,
+) -> str:
+    """The report as HTML, through the application's Jinja environment."""
+    page_css = (
+        f"@page {{ @top-left {{ content: {_css_string(report.name)} }} "
+        f"@top-right {{ content: {_css_string('As at ' + report.as_at.isoformat())} }} "
+        f"@bottom-left {{ content: {_css_string('Data fingerprint ' + print_[:16])} }} }}"
+    )
+    charts = {
+        i.ref: trend_chart(
+            chart_id=f"indicator-chart-{i.ref}",
+            title=i.name,
+            unit=i.unit,
+            points=i.points,
+            baseline=i.baseline,
+            target=i.target,
+        )
+        for o in report.outcomes
+        for i in o.indicators
+    }
+    product = templates.env.globals["product_name"]
+    return templates.env.get_template("pdf/report.html").render(
+        r=report,
+        fingerprint=print_,
+        title=f"Audit report: {report.name}, as at {report.as_at:%d %B %Y}",
+        author=f"{generated_by} ({product})",
+        generated_at=generated_at,
+        generated_at_text=f"{generated_at:%d %B %Y at %H:%M} ({generated_at.tzname()})",
+        generated_by=generated_by,
+        head=head,
+        charts=charts,
+        page_css=Markup(page_css),
+        evidence={e.ref: e for e in report.evidence},
+        outcomes={o.ref: o for o in report.outcomes},
+        risks={k.ref: k for k in report.risks},
+    )
+
+
+def write_pdf(html: str, *, on_stage: Callable[[str], None] | None = None) -> bytes:
+    """HTML to a tagged PDF (PDF/UA-1 if WeasyPrint manages it), fetching nothing outside
+    the report templates' folder."""
+    stage = on_stage or (lambda _: None)
+    page = HTML(string=html, base_url=f"{PDF_DIR}/", url_fetcher=LocalFetcher(PDF_DIR))
+    for options in (PDF_OPTIONS, FALLBACK_OPTIONS):
+        try:
+            stage("laying out pages")
+            document = page.render(**options)
+            stage(f"writing {len(document.pages)} pages")
+            return document.write_pdf(**options)
+        except Exception:
+            if options is FALLBACK_OPTIONS:
+                raise
+            # WeasyPrint's PDF/UA support fails on some tables (its issue #2761); tags stay on.
+            log.warning("PDF/UA-1 rendering failed; rendering with tags only", exc_info=True)
+    raise AssertionError("unreachable")
+
+
+def write_floor(html: str) -> bytes:
+    """WeasyPrint alone on the same HTML and options: the floor the benchmark compares with."""
+    return HTML(string=html, base_url=f"{PDF_DIR}/").write_pdf(**PDF_OPTIONS)
+
+
+def store_once(path: Path, content: bytes) -> None:
+    """Write a file into the cache unless one is already there."""
+    # Written under a temporary name, then linked into place: if another process got there
+    # first, its file stands and this one is dropped, so the first PDF made is the one kept.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(content)
+            stream.flush()
+            os.fsync(stream.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+
+
+def make_pdf(
+    *,
+    report: Report,
+    data_dir: Path,
+    generated_by: str,
+    head: ChainHead | None,
+    timezone: str = "Europe/London",
+    on_stage: Callable[[str], None] | None = None,
+) -> Made:
+    """The report's PDF: from the cache if its data has not changed, else rendered now.
+
+    `head` is the audit chain head to print on the cover if the PDF is rendered now.
+    """
+    print_ = fingerprint(report)
+    path = cache_path(data_dir, report, print_)
+    if path.exists():
+        return Made(path, report, print_, cached=True)
+    with RENDER_LOCK:
+        if path.exists():
+            return Made(path, report, print_, cached=True)
+        started = time.perf_counter()
+        html = render_html(
+            report=report,
+            print_=print_,
+            generated_at=dt.datetime.now(ZoneInfo(timezone)),
+            generated_by=generated_by,
+            head=head,
+        )
+        store_once(path, write_pdf(html, on_stage=on_stage))
+    log.info("rendered %s in %.2f s", path.name, time.perf_counter() - started)
+    return Made(path, report, print_, cached=False)

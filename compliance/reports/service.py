@@ -1,0 +1,339 @@
+"""Audit reports: what a scope showed as at a date, and the fingerprint of that data.
+
+The report is built once as plain values. Its fingerprint is the SHA-256 of their canonical
+JSON, which is also the file `report-data.json` in an evidence pack, so an inspector can check
+the fingerprint printed on the cover. Who generated the report and when are not part of it.
+
+As at a date: obligations open then; evidence recorded by the end of that day and neither
+withdrawn nor superseded by then; statuses computed for that date; measurements dated by then
+(as the status engine reads them); risks recorded by then; inspectors' reviews written by
+then; the findings the engine's runs had open at the end of that day (first seen by then and
+not yet resolved), so a report for a day before any check ran shows none.
+"""
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import and_, or_
+from sqlmodel import Session, select
+
+from compliance.access import Principal
+from compliance.checks.rules import SEVERITIES
+from compliance.checks.service import end_of
+from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
+from compliance.obligations.status import OccurrenceState, OutcomeStatus, ProcessStatus
+from compliance.obligations.views import ObligationView, status_rollup, view_obligations_for
+from compliance.reports import parts
+from compliance.reports.parts import (
+    AuditEntry,
+    EvidenceItem,
+    FindingItem,
+    OutcomeItem,
+    PeriodItem,
+    RiskItem,
+    Source,
+    UnverifiedFact,
+)
+from compliance.reports.scope import Scope, resolve_scope, scope_label, scope_obligations
+
+AUDIT_DAYS = 365
+
+
+@dataclass(frozen=True)
+class ObligationItem:
+    ref: int
+    holder: str
+    source: Source
+    item_title: str
+    cadence: str
+    verified: bool
+    status: str
+    outcome: str
+    fully_met: bool
+    next_due: dt.date | None
+    not_applicable_reason: str | None
+    periods: list[PeriodItem]
+    outcome_refs: list[int]
+    risk_refs: list[int]
+    findings: list[FindingItem]
+
+
+@dataclass(frozen=True)
+class Summary:
+    total: int
+    fully_met: int
+    worst_process: str
+    worst_outcome: str
+    process: dict[str, int]
+    outcome: dict[str, int]
+    findings: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a report shows except who generated it and when."""
+
+    kind: str
+    key: str
+    name: str
+    description: str
+    as_at: dt.date
+    audit_since: dt.date
+    summary: Summary
+    obligations: list[ObligationItem]
+    evidence: list[EvidenceItem]
+    outcomes: list[OutcomeItem]
+    risks: list[RiskItem]
+    other_findings: list[FindingItem]
+    audit: list[AuditEntry]
+    audit_total: int
+    unverified: list[UnverifiedFact]
+
+    @property
+    def label(self) -> str:
+        """A file-name-safe name for its scope, such as body-E06000052."""
+        return scope_label(self.kind, self.key)
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    """The last audit event at the end of the as-at day (or at generation, for today)."""
+
+    event_id: int
+    hash: str
+    occurred_at: dt.datetime
+
+
+def build_report(
+    *,
+    session: Session,
+    principal: Principal,
+    kind: str,
+    key: str,
+    as_at: dt.date,
+    due_soon_days: int,
+) -> Report:
+    """The report of a scope as at a date, limited to what the principal may read."""
+    scope = resolve_scope(session=session, principal=principal, kind=kind, key=key, on=as_at)
+    obligations = scope_obligations(session=session, principal=principal, scope=scope, on=as_at)
+    views = view_obligations_for(
+        session=session, obligations=obligations, on=as_at, due_soon_days=due_soon_days
+    )
+    holders = _holder_names(session, obligations)
+    # In the order the report shows them: by duty (or funding stream), then holder.
+    views.sort(key=lambda v: (v.source_title, holders[v.obligation.id], v.item_title))
+    cutoff = end_of(as_at)
+    shown = {v.obligation.id: _shown_periods(v, as_at) for v in views}
+    serves: dict[int, list[int]] = {}
+    for obligation_id, periods in shown.items():
+        for period in periods:
+            for evidence_id in period.evidence_ids:
+                serves.setdefault(evidence_id, []).append(obligation_id)
+    evidence = parts.evidence_items(session=session, evidence_refs=serves, cutoff=cutoff)
+    behind = parts.partnerships_behind(session=session, obligations=obligations, on=as_at)
+    outcomes, outcome_refs = parts.outcome_items(
+        session=session, obligations=obligations, behind=behind, on=as_at
+    )
+    risks = parts.risk_items(session=session, behind=behind, cutoff=cutoff)
+    indicator_ids = [i.ref for o in outcomes for i in o.indicators]
+    findings = _findings(session, scope, obligations, indicator_ids, cutoff)
+    since = as_at - dt.timedelta(days=AUDIT_DAYS - 1)
+    audit, audit_total = parts.audit_entries(
+        session=session,
+        subjects={
+            "evidence": [e.ref for e in evidence],
+            "occurrence": [p.occurrence.id for periods in shown.values() for p in periods],
+            "outcome": [o.ref for o in outcomes],
+            "indicator": indicator_ids,
+            "risk": [r.ref for r in risks],
+            "body": sorted(scope.body_ids | {o.body_id for o in obligations if o.body_id}),
+        },
+        since=dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC),
+        cutoff=cutoff,
+    )
+    by_obligation: dict[int, list[FindingItem]] = {}
+    for finding in findings:
+        if finding.obligation_ref is not None:
+            by_obligation.setdefault(finding.obligation_ref, []).append(finding)
+    sources = parts.sources_of(session, obligations)
+    items = [
+        _obligation_item(
+            view,
+            holders[view.obligation.id],
+            sources[view.obligation.id],
+            shown[view.obligation.id],
+            outcome_refs.get(view.obligation.id, []),
+            [r.ref for r in risks if r.partnership_id in behind.get(view.obligation.id, [])],
+            by_obligation.get(view.obligation.id, []),
+        )
+        for view in views
+    ]
+    return Report(
+        kind=scope.kind,
+        key=scope.key,
+        name=scope.name,
+        description=scope.description,
+        as_at=as_at,
+        audit_since=since,
+        summary=_summary(views, findings),
+        obligations=items,
+        evidence=evidence,
+        outcomes=outcomes,
+        risks=risks,
+        other_findings=[f for f in findings if f.obligation_ref is None],
+        audit=audit,
+        audit_total=audit_total,
+        unverified=parts.unverified_facts(
+            session=session,
+            obligations=obligations,
+            body_ids=scope.body_ids | {o.body_id for o in obligations if o.body_id},
+        ),
+    )
+
+
+def _holder_names(session: Session, obligations: list[Obligation]) -> dict[int, str]:
+    bodies = {o.body_id for o in obligations if o.body_id}
+    partnerships = {o.partnership_id for o in obligations if o.partnership_id}
+    body_names = (
+        dict(session.exec(select(Body.id, Body.name).where(Body.id.in_(bodies))).all())
+        if bodies
+        else {}
+    )
+    partnership_names = (
+        dict(
+            session.exec(
+                select(Partnership.id, Partnership.name).where(Partnership.id.in_(partnerships))
+            ).all()
+        )
+        if partnerships
+        else {}
+    )
+    return {
+        o.id: body_names[o.body_id] if o.body_id else partnership_names[o.partnership_id]
+        for o in obligations
+    }
+
+
+def _shown_periods(view: ObligationView, on: dt.date) -> list[OccurrenceState]:
+    # Periods that had started by the date, and any falling due soon; not the distant future.
+    return [
+        p
+        for p in view.periods
+        if p.occurrence.period_start_date <= on or p.status == ProcessStatus.due_soon
+    ]
+
+
+def _obligation_item(
+    view: ObligationView,
+    holder: str,
+    source: Source,
+    periods: list[OccurrenceState],
+    outcome_refs: list[int],
+    risk_refs: list[int],
+    findings: list[FindingItem],
+) -> ObligationItem:
+    o = view.obligation
+    return ObligationItem(
+        ref=o.id,
+        holder=holder,
+        source=source,
+        item_title=view.item_title,
+        cadence=view.cadence,
+        verified=view.verified,
+        status=view.status.value,
+        outcome=view.outcome.value,
+        fully_met=view.fully_met,
+        next_due=view.next_due,
+        not_applicable_reason=o.not_applicable_reason,
+        periods=[
+            PeriodItem(
+                ref=p.occurrence.id,
+                start=p.occurrence.period_start_date,
+                end=p.occurrence.period_end_date,
+                due=p.occurrence.due_date,
+                status=p.status.value,
+                evidence_refs=sorted(p.evidence_ids),
+            )
+            for p in periods
+        ],
+        outcome_refs=outcome_refs,
+        risk_refs=risk_refs,
+        findings=findings,
+    )
+
+
+def _summary(views: list[ObligationView], findings: list[FindingItem]) -> Summary:
+    rolled = status_rollup(views)
+    return Summary(
+        total=rolled.total,
+        fully_met=rolled.fully_met,
+        worst_process=rolled.worst_process.value,
+        worst_outcome=rolled.worst_outcome.value,
+        process={s.value: rolled.process.get(s.value, 0) for s in ProcessStatus},
+        outcome={s.value: rolled.outcome.get(s.value, 0) for s in OutcomeStatus},
+        findings={s: Counter(f.severity for f in findings).get(s, 0) for s in SEVERITIES},
+    )
+
+
+def _findings(
+    session: Session,
+    scope: Scope,
+    obligations: list[Obligation],
+    indicator_ids: list[int],
+    cutoff: dt.datetime,
+) -> list[FindingItem]:
+    """Findings open at the cutoff about the obligations shown, or about the scope's bodies,
+    partnerships and indicators without a particular obligation."""
+    obligation_ids = {o.id for o in obligations}
+    body_ids = scope.body_ids | {o.body_id for o in obligations if o.body_id}
+    partnership_ids = scope.partnership_ids | {
+        o.partnership_id for o in obligations if o.partnership_id
+    }
+    about = [Finding.obligation_id.in_(obligation_ids)] if obligation_ids else []
+    for column, ids in (
+        (Finding.body_id, body_ids),
+        (Finding.partnership_id, partnership_ids),
+        (Finding.indicator_id, indicator_ids),
+    ):
+        if ids:
+            about.append(and_(Finding.obligation_id.is_(None), column.in_(ids)))
+    if not about:
+        return []
+    query = (
+        select(Finding)
+        .where(or_(*about))
+        .where(Finding.first_seen_at <= cutoff)
+        .where(or_(Finding.resolved_at.is_(None), Finding.resolved_at > cutoff))
+    )
+    rank = {s: i for i, s in enumerate(SEVERITIES)}
+    found = list(session.exec(query))
+    found.sort(key=lambda f: (rank.get(f.severity, 9), f.id))
+    return [parts.finding_item(f) for f in found]
+
+
+def canonical_json(report: Report) -> bytes:
+    """The report's data as canonical JSON: sorted keys, no spaces, UTF-8."""
+    data = to_jsonable_python(report)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def fingerprint(report: Report) -> str:
+    """SHA-256 of the canonical JSON of everything the report shows."""
+    return hashlib.sha256(canonical_json(report)).hexdigest()
+
+
+def chain_head(*, session: Session, as_at: dt.date) -> ChainHead | None:
+    """The head of the audit chain as it stood at the end of the as-at day."""
+    event = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.occurred_at <= end_of(as_at))
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is None:
+        return None
+    return ChainHead(event.id, event.hash, parts.utc(event.occurred_at))
