@@ -176,3 +176,17 @@ def test_a_body_that_has_not_started_yet_carries_nothing(session):
     future = make_body(session, start_date=dt.date(2027, 4, 1))
     sync_obligations(session=session, on=ON)
     assert obligations_of(session, body_id=future.id) == []
+
+
+def test_tracking_from_an_earlier_date_backfills_earlier_periods(session):
+    body = make_body(session)
+    sync_obligations(session=session, on=ON)
+    obligation = obligations_of(session, body_id=body.id)[0]
+    first = session.exec(
+        select(Occurrence.period_start_date).where(Occurrence.obligation_id == obligation.id)
+    ).all()
+    sync_obligations(session=session, on=ON, track_from=dt.date(2024, 4, 1))
+    later = session.exec(
+        select(Occurrence.period_start_date).where(Occurrence.obligation_id == obligation.id)
+    ).all()
+    assert min(later) < min(first) and set(first) <= set(later)

@@ -167,6 +167,11 @@ def sync_obligations(
         elif obligation.closed_date is not None:
             obligation.closed_date = obligation.closed_reason = None
             report.reopened += 1
+        if obligation is not None and track_from is not None:
+            # Tracking from an earlier date (a backfill) reaches back to earlier periods.
+            earliest = max(d for d in (track_from, item.opens) if d is not None)
+            if earliest < obligation.opened_date:
+                obligation.opened_date = earliest
     for key, obligation in existing.items():
         if key not in expected and obligation.closed_date is None:
             obligation.closed_date = on
