@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from compliance.catalogue.service import get_duty
 from compliance.models import Deliverable, Duty, FundingStream, Obligation, Occurrence
-from compliance.obligations.service import sync_obligations
+from compliance.obligations.service import backfill, sync_obligations
 from compliance.obligations.status import ProcessStatus
 from compliance.obligations.views import view_obligations
 from tests.factories import make_bid, make_body, make_evidence, make_partnership
@@ -179,13 +179,15 @@ def test_a_body_that_has_not_started_yet_carries_nothing(session):
 
 
 def test_tracking_from_an_earlier_date_backfills_earlier_periods(session):
-    body = make_body(session)
+    body, other = make_body(session), make_body(session)
     sync_obligations(session=session, on=ON)
     obligation = obligations_of(session, body_id=body.id)[0]
     first = session.exec(
         select(Occurrence.period_start_date).where(Occurrence.obligation_id == obligation.id)
     ).all()
-    sync_obligations(session=session, on=ON, track_from=dt.date(2024, 4, 1))
+    backfill(session=session, track_from=dt.date(2024, 4, 1), until=ON, body_ids={body.id})
+    untouched = obligations_of(session, body_id=other.id)
+    assert untouched and all(o.opened_date == ON for o in untouched)
     later = session.exec(
         select(Occurrence.period_start_date).where(Occurrence.obligation_id == obligation.id)
     ).all()

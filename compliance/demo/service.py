@@ -30,7 +30,7 @@ from compliance.models import (
     User,
     UserScope,
 )
-from compliance.obligations.service import sync_obligations
+from compliance.obligations.service import backfill, sync_obligations
 from compliance.partnerships.service import discharge, get_partnership, join
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "seed_data" / "demo" / "cornwall.yaml"
@@ -56,6 +56,16 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
         _scopes(session, users[item["email"]], item)
     track_from = dt.date.fromisoformat(str(data["track_from"]))
     sync_obligations(session=session, on=settings.today(), track_from=track_from)
+    # The demo tells two years of history, for its own bodies and partnerships only.
+    backfill(
+        session=session,
+        track_from=track_from,
+        until=settings.today(),
+        body_ids={_require_body(session, item["code"]).id for item in data["bodies"]},
+        partnership_ids={
+            get_partnership(session=session, slug=p["slug"]).id for p in data["partnerships"]
+        },
+    )
     for exemption in data.get("not_applicable", []):
         _not_applicable(session, exemption)
     added = sum(_evidence(session, settings, item, users) for item in data["evidence"])

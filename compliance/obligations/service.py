@@ -167,11 +167,6 @@ def sync_obligations(
         elif obligation.closed_date is not None:
             obligation.closed_date = obligation.closed_reason = None
             report.reopened += 1
-        if obligation is not None and track_from is not None:
-            # Tracking from an earlier date (a backfill) reaches back to earlier periods.
-            earliest = max(d for d in (track_from, item.opens) if d is not None)
-            if earliest < obligation.opened_date:
-                obligation.opened_date = earliest
     for key, obligation in existing.items():
         if key not in expected and obligation.closed_date is None:
             obligation.closed_date = on
@@ -206,6 +201,24 @@ def _columns(item: Expected) -> dict[str, object]:
         "bid_id": item.bid_id,
         "condition_id": item.condition_id,
     }
+
+
+def backfill(
+    *,
+    session: Session,
+    track_from: dt.date,
+    until: dt.date,
+    body_ids: set[int] = frozenset(),
+    partnership_ids: set[int] = frozenset(),
+) -> int:
+    """Track these holders' open obligations from an earlier date; return the periods added."""
+    query = select(Obligation).where(Obligation.closed_date.is_(None))
+    for obligation in session.exec(query):
+        mine = obligation.body_id in body_ids or obligation.partnership_id in partnership_ids
+        if mine and track_from < obligation.opened_date:
+            obligation.opened_date = track_from
+    session.flush()
+    return add_due_periods(session=session, until=until)
 
 
 def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> str:
