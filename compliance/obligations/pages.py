@@ -1,6 +1,7 @@
 """The obligation page, and the form to record evidence against it."""
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
@@ -141,7 +142,9 @@ async def record_evidence(
     data = validate_evidence(values, errors)
     if data is not None:
         try:
-            record(
+            # Checking, hashing and fsyncing a large file happens off the event loop.
+            await run_in_threadpool(
+                record,
                 session=session,
                 data_dir=settings.data_dir,
                 max_bytes=settings.max_upload_bytes,
