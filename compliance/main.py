@@ -36,6 +36,8 @@ DOCS_PATHS = {"/docs", "/redoc"}
 
 
 def _routers():  # type: ignore[no-untyped-def]
+    # Imported here, not at the top: the page modules import compliance.web and the services,
+    # and loading them only when an app is built keeps `import compliance.main` light for the CLI.
     from compliance.accounts import pages as accounts_pages
     from compliance.admin import pages as admin_pages
     from compliance.bodies import api as bodies_api

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+from compliance.bodies.service import with_descendants
 from compliance.models import (
     Body,
     Deliverable,
@@ -224,8 +225,6 @@ def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str,
 
 def area_body_ids(*, session: Session, body_id: int) -> list[int]:
     """A body and every body beneath it (districts under a county, and so on)."""
-    from compliance.bodies.service import with_descendants
-
     return sorted(with_descendants(session=session, roots={body_id}))
 
 
