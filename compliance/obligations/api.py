@@ -42,6 +42,15 @@ def _rollup(scope: str, on: dt.date, views) -> StatusRollup:  # type: ignore[no-
     )
 
 
+def _status(session, settings, scope: str, as_at: dt.date | None, **filters) -> StatusRollup:  # type: ignore[no-untyped-def]  # noqa: E501
+    """Roll up the obligations matching the filters, as at a date (today by default)."""
+    on = as_at or settings.today()
+    views = view_obligations(
+        session=session, on=on, due_soon_days=settings.due_soon_days, **filters
+    )
+    return _rollup(scope, on, views)
+
+
 def _missing(what: str, key: str) -> HTTPException:
     return HTTPException(status_code=404, detail=f"No {what} {key!r}")
 
@@ -59,11 +68,7 @@ def body_status(
     if body is None:
         raise _missing("body with code", code)
     require(principal.reads_body(body.id), "This body is not in your scope")
-    on = as_at or settings.today()
-    views = view_obligations(
-        session=session, on=on, due_soon_days=settings.due_soon_days, body_id=body.id
-    )
-    return _rollup(f"body {body.code}", on, views)
+    return _status(session, settings, f"body {body.code}", as_at, body_id=body.id)
 
 
 @router.get("/partnerships/{slug}/status", response_model=StatusRollup)
@@ -79,11 +84,7 @@ def partnership_status(
     if partnership is None:
         raise _missing("partnership with slug", slug)
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
-    on = as_at or settings.today()
-    views = view_obligations(
-        session=session, on=on, due_soon_days=settings.due_soon_days, partnership_id=partnership.id
-    )
-    return _rollup(f"partnership {slug}", on, views)
+    return _status(session, settings, f"partnership {slug}", as_at, partnership_id=partnership.id)
 
 
 @router.get("/duties/{slug}/status", response_model=StatusRollup)
@@ -119,9 +120,5 @@ def area_status(
     if body is None:
         raise _missing("body with code", code)
     require(principal.reads_body(body.id), "This body is not in your scope")
-    on = as_at or settings.today()
     ids = area_body_ids(session=session, body_id=body.id)
-    views = view_obligations(
-        session=session, on=on, due_soon_days=settings.due_soon_days, body_ids=ids
-    )
-    return _rollup(f"area {body.code}", on, views)
+    return _status(session, settings, f"area {body.code}", as_at, body_ids=ids)
