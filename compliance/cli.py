@@ -346,6 +346,81 @@ def user_add(
         raise _fail(f"User not added: {exc.message}") from exc
 
 
+token_app = typer.Typer(no_args_is_help=True, help="Personal API tokens (Authorization: Bearer).")
+app.add_typer(token_app, name="token")
+
+
+def _user_by_email(session: Session, email: str):  # type: ignore[no-untyped-def]
+    from compliance.accounts.service import normalise_email
+    from compliance.models import User
+
+    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
+    if user is None:
+        raise _fail(f"No user with the email {email}")
+    return user
+
+
+@token_app.command("create")
+def token_create(
+    email: Annotated[str, typer.Option(help="Whose token it is.")],
+    name: Annotated[str, typer.Option(help="What the token is for.")] = "command line",
+    expires_days: Annotated[int, typer.Option(help="Days until it stops working (1-366).")] = 90,
+) -> None:
+    """Create a token and print it once; only its hash is kept."""
+    from compliance.accounts.tokens import create_token
+    from compliance.errors import Refused
+
+    try:
+        with session_scope(get_engine(_settings())) as session:
+            user = _user_by_email(session, email)
+            token, row = create_token(
+                session=session, user=user, name=name, expires_days=expires_days, actor="cli"
+            )
+            expires = row.expires_at.date().isoformat()
+    except Refused as exc:
+        raise _fail(f"Token not created: {exc.message}") from exc
+    typer.echo(token)
+    typer.echo(
+        f"Token {row.id} for {user.email}, expires {expires}. It is not shown again.", err=True
+    )
+
+
+@token_app.command("list")
+def token_list(email: Annotated[str, typer.Option(help="Whose tokens to list.")]) -> None:
+    """List a user's tokens (never the tokens themselves)."""
+    from compliance.accounts.tokens import is_live, tokens_of
+
+    with session_scope(get_engine(_settings())) as session:
+        user = _user_by_email(session, email)
+        rows = tokens_of(session=session, user_id=user.id)
+        for row in rows:
+            state = "live" if is_live(row) else ("revoked" if row.revoked_at else "expired")
+            typer.echo(
+                f"{row.id}\t{row.prefix}…\t{row.name}\t{state}\t"
+                f"expires {row.expires_at.date().isoformat()}"
+            )
+        if not rows:
+            typer.echo(f"{user.email} has no tokens.")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    email: Annotated[str, typer.Option(help="Whose token it is.")],
+    token_id: Annotated[int, typer.Argument(help="The token's number, from `token list`.")],
+) -> None:
+    """Stop a token working, at once."""
+    from compliance.accounts.tokens import revoke_token
+    from compliance.errors import Refused
+
+    try:
+        with session_scope(get_engine(_settings())) as session:
+            user = _user_by_email(session, email)
+            revoke_token(session=session, user_id=user.id, token_id=token_id, actor="cli")
+    except Refused as exc:
+        raise _fail(exc.message) from exc
+    typer.echo(f"Token {token_id} revoked.")
+
+
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 app.add_typer(audit_app, name="audit")
 

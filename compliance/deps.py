@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from compliance.access import Forbidden, Principal, principal_for, require
 from compliance.accounts.service import load_session
+from compliance.accounts.tokens import user_for_token
 from compliance.config import Settings
 
 SESSION_COOKIE = "compliance_session"
@@ -17,6 +18,10 @@ SESSION_COOKIE = "compliance_session"
 
 class SignInRequired(Exception):
     """Nobody is signed in (or the session has ended)."""
+
+
+class InvalidToken(Exception):
+    """An API request carried an Authorization header that is not a live token."""
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -42,7 +47,9 @@ def public() -> None:
 def optional_principal(
     request: Request, session: SessionDep, settings: SettingsDep
 ) -> Principal | None:
-    """The signed-in user, or None."""
+    """The signed-in user, or None: by bearer token on the API, else by the session cookie."""
+    if request.url.path.startswith("/api/") and "authorization" in request.headers:
+        return _token_principal(request, session)
     token = request.cookies.get(SESSION_COOKIE)
     loaded = token and load_session(
         session=session, token=token, idle_minutes=settings.session_idle_minutes
@@ -51,6 +58,16 @@ def optional_principal(
         return None
     user_session, user = loaded
     request.state.user_session = user_session
+    request.state.principal = principal_for(session=session, user=user)
+    return request.state.principal
+
+
+def _token_principal(request: Request, session: Session) -> Principal:
+    scheme, _, token = request.headers["authorization"].partition(" ")
+    user = user_for_token(session=session, token=token.strip())
+    if scheme.lower() != "bearer" or user is None:
+        raise InvalidToken
+    request.state.via_token = True
     request.state.principal = principal_for(session=session, user=user)
     return request.state.principal
 
@@ -96,3 +113,20 @@ async def check_form(request: Request, principal: CurrentUser, settings: Setting
 
 
 FormUser = Annotated[Principal, Depends(check_form)]
+
+
+def check_api_write(request: Request, principal: CurrentUser, settings: SettingsDep) -> Principal:
+    """A change through the API: by bearer token, which a browser never sends by itself, or by
+    a signed-in browser that echoes its session's CSRF token in the X-CSRF-Token header."""
+    if getattr(request.state, "via_token", False):
+        return principal
+    sent = request.headers.get("x-csrf-token", "")
+    expected = request.state.user_session.csrf_token
+    if not hmac.compare_digest(sent.encode(), expected.encode()):
+        raise Forbidden("Send a bearer token, or from a signed-in browser the X-CSRF-Token header")
+    if not same_origin(request, settings):
+        raise Forbidden("This request was sent from another site")
+    return principal
+
+
+ApiWriter = Annotated[Principal, Depends(check_api_write)]

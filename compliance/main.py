@@ -5,17 +5,17 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from compliance import __version__
+from compliance.api import FieldError, document_problems, problem
 from compliance.config import Settings, get_settings
 from compliance.db import get_engine
-from compliance.deps import SignInRequired, public
+from compliance.deps import InvalidToken, SignInRequired, public
 from compliance.errors import Refused
 from compliance.web import STATIC_DIR, render
 
@@ -35,9 +35,43 @@ _public = Depends(public)
 DOCS_PATHS = {"/docs", "/redoc"}
 
 
+API_DESCRIPTION = """
+Statutory partnership duties of UK public bodies: the registry of bodies and partnerships, their
+obligations with process and outcome status, evidence, outcomes, indicators, measurements, risks,
+findings, check runs, audit reports and bulk exports.
+
+**Signing in.** Send a personal token as `Authorization: Bearer cpt_...`. Create one with
+`compliance token create --email you@example.org` or on your account page (`/account`); it is
+shown once, expires, and can be revoked. A signed-in browser may also read the API with its
+session; to change anything that way it must echo its CSRF token in an `X-CSRF-Token` header.
+
+**Permissions** are the pages' own: admins see and change everything; officers change records of
+the bodies and partnerships in their scope; inspectors read their scope and review evidence.
+
+**Errors** are problem documents (RFC 9457, `application/problem+json`) naming the offending
+field in `field` and every bad field in `errors`. A refused request changes nothing. Request
+bodies are strict: a field the schema does not name, or a value of the wrong type, is refused, and
+so is a query parameter the operation does not take.
+
+**Listings** that can be long are paginated by cursor: pass the `next_cursor` of one page as
+`cursor` to get the next; `next_cursor` is null on the last page.
+"""
+
+
+def _openapi(app: FastAPI) -> dict:  # type: ignore[type-arg]
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    app.openapi_schema = document_problems(schema)
+    return app.openapi_schema
+
+
 def _routers():  # type: ignore[no-untyped-def]
     # Imported here, not at the top: the page modules import compliance.web and the services,
     # and loading them only when an app is built keeps `import compliance.main` light for the CLI.
+    from compliance.accounts import api as accounts_api
     from compliance.accounts import pages as accounts_pages
     from compliance.admin import pages as admin_pages
     from compliance.bodies import api as bodies_api
@@ -45,10 +79,14 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.calendar import pages as calendar_pages
     from compliance.catalogue import api as catalogue_api
     from compliance.catalogue import pages as catalogue_pages
+    from compliance.checks import api as checks_api
     from compliance.checks import pages as checks_pages
+    from compliance.evidence import api as evidence_api
     from compliance.evidence import pages as evidence_pages
+    from compliance.exports import api as exports_api
     from compliance.obligations import api as obligations_api
     from compliance.obligations import pages as obligations_pages
+    from compliance.outcomes import api as outcomes_api
     from compliance.partnerships import api as partnerships_api
     from compliance.partnerships import pages as partnerships_pages
     from compliance.reminders import pages as reminders_pages
@@ -72,6 +110,11 @@ def _routers():  # type: ignore[no-untyped-def]
         catalogue_api,
         partnerships_api,
         obligations_api,
+        evidence_api,
+        outcomes_api,
+        checks_api,
+        accounts_api,
+        exports_api,
     ]
 
 
@@ -85,19 +128,20 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
         lifespan=_scheduler_lifespan if with_scheduler else None,
         title="Partnership duties tracker",
         version=__version__,
-        description=(
-            "Statutory partnership duties of UK public bodies, their obligations and evidence."
-        ),
+        description=API_DESCRIPTION,
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
     for module in _routers():
-        app.include_router(module.router)
+        # The pages are HTML for people; only the JSON routes belong in the API's schema.
+        app.include_router(module.router, include_in_schema=module.__name__.endswith(".api"))
+    app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Refused, refused)
     app.add_exception_handler(SignInRequired, sign_in_required)
+    app.add_exception_handler(InvalidToken, invalid_token)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.middleware("http")(_security_headers(settings))
     return app
@@ -153,15 +197,14 @@ def _is_api(request: Request) -> bool:
 
 def _problem(request: Request, status: int, detail: str, field: str | None = None) -> Response:
     if _is_api(request):
-        body = {"detail": detail} | ({"field": field} if field else {})
-        return JSONResponse(body, status_code=status)
+        return problem(request, status, detail, field=field)
     return render(
         request, "error.html", {"status_code": status, "detail": detail}, status_code=status
     )
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """JSON errors under /api, a page elsewhere."""
+    """Problem documents under /api, a page elsewhere."""
     return _problem(request, exc.status_code, str(exc.detail))
 
 
@@ -173,16 +216,31 @@ async def refused(request: Request, exc: Refused) -> Response:
 async def sign_in_required(request: Request, exc: SignInRequired) -> Response:
     """Pages send people to sign in and back; the API answers 401."""
     if _is_api(request):
-        return JSONResponse({"detail": "Sign in first"}, status_code=401)
+        detail = "Send a bearer token (Authorization: Bearer ...) or sign in first"
+        return problem(request, 401, detail, headers={"WWW-Authenticate": "Bearer"})
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/sign-in?next={quote(target)}", status_code=303)
 
 
+async def invalid_token(request: Request, exc: InvalidToken) -> Response:
+    """A bearer token that is unknown, expired or revoked: 401, saying so."""
+    detail = "The API token is not valid: it is unknown, expired or revoked"
+    challenge = 'Bearer error="invalid_token"'
+    return problem(request, 401, detail, headers={"WWW-Authenticate": challenge})
+
+
+def _location(loc: tuple) -> str:  # type: ignore[type-arg]
+    return ".".join(str(part) for part in loc) or "request"
+
+
 async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
     """A malformed request: say which field and why."""
-    first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-    field = ".".join(str(p) for p in first["loc"][1:]) or None
-    message = f"{field}: {first['msg']}" if field else first["msg"]
+    errors = [FieldError(field=_location(e["loc"]), message=e["msg"]) for e in exc.errors()] or [
+        FieldError(field="request", message="invalid request")
+    ]
+    first = errors[0]
     if _is_api(request):
-        return JSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
-    return _problem(request, 422, message, field)
+        detail = f"{first.field}: {first.message}"
+        return problem(request, 422, detail, field=first.field, errors=errors)
+    field = first.field.partition(".")[2] or None
+    return _problem(request, 422, f"{field}: {first.message}" if field else first.message, field)

@@ -26,7 +26,9 @@ from tests.conftest import PG_URL, create_database, csrf_of, drop_database, make
 from tests.factories import make_body
 from tests.html import parse
 
-NOW = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+# Messages are queued at the real time, so the sender's clock is set just after it, never at a
+# fixed moment that the wall clock could pass.
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=1)
 
 
 def free_port() -> int:

@@ -80,7 +80,15 @@ def test_api_bodies_search_and_detail(admin, demo):
     assert page["total"] == 2
     icb = admin.get("/api/v1/bodies/qt6").json()
     assert icb["verified"] is False
-    assert admin.get("/api/v1/bodies/XX9").json() == {"detail": "No body with code 'XX9'"}
+    missing = admin.get("/api/v1/bodies/XX9")
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json() == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "No body with code 'XX9'",
+        "instance": "/api/v1/bodies/XX9",
+    }
 
 
 def test_api_body_obligations_show_each_period_with_its_own_status(admin, demo):

@@ -38,3 +38,20 @@ class SignInAttempt(SQLModel, table=True):
     attempted_at: dt.datetime = Field(
         default_factory=_now, sa_type=DateTime(timezone=True), index=True
     )
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal API token, sent as `Authorization: Bearer`; the table keeps only its SHA-256."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)
+    # The first characters, shown in lists so that a person can tell their tokens apart.
+    prefix: str = Field(max_length=16)
+    created_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    expires_at: dt.datetime = Field(sa_type=DateTime(timezone=True))
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

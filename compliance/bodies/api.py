@@ -3,17 +3,19 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from compliance.access import require
+from compliance.api import api_router
 from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import get_body, search_bodies
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
+from compliance.errors import NotFound
 from compliance.models import Body
 from compliance.obligations.views import ObligationView, view_obligations
 
-router = APIRouter(prefix="/api/v1", tags=["bodies"])
+router = api_router("bodies")
 
 
 class BodyPublic(BaseModel):
@@ -105,7 +107,7 @@ def obligation_public(view: ObligationView) -> ObligationPublic:
 def _body_or_404(session: SessionDep, code: str) -> Body:
     body = get_body(session=session, code=code)
     if body is None:
-        raise HTTPException(status_code=404, detail=f"No body with code {code!r}")
+        raise NotFound(f"No body with code {code!r}")
     return body
 
 

@@ -1,13 +1,14 @@
 """JSON routes for the duty catalogue."""
 
-from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
+from compliance.api import api_router
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
 from compliance.deps import CurrentUser, SessionDep
+from compliance.errors import NotFound
 from compliance.models import Deliverable, Duty
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"])
+router = api_router("catalogue")
 
 
 class DeliverablePublic(BaseModel):
@@ -77,5 +78,5 @@ def read_duty(slug: str, session: SessionDep, principal: CurrentUser) -> DutyDet
     """One duty with its deliverables."""
     duty = get_duty(session=session, slug=slug)
     if duty is None:
-        raise HTTPException(status_code=404, detail=f"No duty with slug {slug!r}")
+        raise NotFound(f"No duty with slug {slug!r}")
     return duty_detail(duty, deliverables_of(session=session, duty_id=duty.id))

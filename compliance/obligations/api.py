@@ -2,17 +2,18 @@
 
 import datetime as dt
 
-from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel
 
 from compliance.access import require
+from compliance.api import api_router
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
+from compliance.errors import NotFound
 from compliance.obligations.views import area_body_ids, status_rollup, view_obligations
 from compliance.partnerships.service import get_partnership
 
-router = APIRouter(prefix="/api/v1", tags=["status"])
+router = api_router("status")
 
 
 class StatusRollup(BaseModel):
@@ -51,8 +52,8 @@ def _status(session, settings, scope: str, as_at: dt.date | None, **filters) -> 
     return _rollup(scope, on, views)
 
 
-def _missing(what: str, key: str) -> HTTPException:
-    return HTTPException(status_code=404, detail=f"No {what} {key!r}")
+def _missing(what: str, key: str) -> NotFound:
+    return NotFound(f"No {what} {key!r}")
 
 
 @router.get("/bodies/{code}/status", response_model=StatusRollup)

@@ -3,11 +3,13 @@
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import Query
 from pydantic import BaseModel
 
 from compliance.access import require
+from compliance.api import api_router
 from compliance.deps import CurrentUser, SessionDep
+from compliance.errors import NotFound
 from compliance.partnerships.service import (
     duties_of,
     get_partnership,
@@ -15,7 +17,7 @@ from compliance.partnerships.service import (
     members_of,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["partnerships"])
+router = api_router("partnerships")
 
 
 class PartnershipPublic(BaseModel):
@@ -62,7 +64,7 @@ def read_partnership(slug: str, session: SessionDep, principal: CurrentUser) -> 
     """One partnership with its members (past members keep their end date) and duties."""
     partnership = get_partnership(session=session, slug=slug)
     if partnership is None:
-        raise HTTPException(status_code=404, detail=f"No partnership with slug {slug!r}")
+        raise NotFound(f"No partnership with slug {slug!r}")
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
     members = [
         MemberPublic(

@@ -7,16 +7,17 @@ event loop. An unchanged report comes from the cache, the same file byte for byt
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 
 from compliance.access import Principal
+from compliance.api import api_router
 from compliance.config import Settings
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.reports.jobs import produce, produce_pack
 
-router = APIRouter(prefix="/api/v1", tags=["reports"])
+router = api_router("reports")
 
 AsAt = Annotated[
     dt.date | None,

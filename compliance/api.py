@@ -1,0 +1,181 @@
+"""What every JSON route shares: strict input models, errors as problem documents (RFC 9457),
+cursor pagination, refusal of unknown query parameters, and the OpenAPI touches that say so.
+
+Each domain keeps its own routes in `compliance/<domain>/api.py`, built with `api_router()`.
+"""
+
+import base64
+import binascii
+import datetime as dt
+import json
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi import params as params_module
+from fastapi.dependencies.utils import get_flat_params
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from compliance.errors import Refused
+
+PREFIX = "/api/v1"
+PROBLEM_TYPE = "application/problem+json"
+
+# Dates arrive as ISO 8601 text in JSON, so they alone are parsed leniently from strings.
+Date = Annotated[dt.date, Field(strict=False)]
+
+
+class ApiInput(BaseModel):
+    """A request body: strict types, and no field that the schema does not name."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Where the bad value is, such as `body.title` or `query.limit`")
+    message: str
+
+
+class Problem(BaseModel):
+    """An error, as RFC 9457 describes: nothing was changed."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "about:blank",
+                    "title": "Unprocessable Entity",
+                    "status": 422,
+                    "detail": "query.due_before: Input should be a valid date",
+                    "instance": "/api/v1/obligations",
+                    "field": "query.due_before",
+                    "errors": [
+                        {"field": "query.due_before", "message": "Input should be a valid date"}
+                    ],
+                }
+            ]
+        }
+    )
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    instance: str
+    field: str | None = Field(default=None, description="The offending field, when there is one")
+    errors: list[FieldError] = Field(default=[], description="Every bad field, when there are some")
+
+
+def problem(
+    request: Request,
+    status: int,
+    detail: str,
+    *,
+    field: str | None = None,
+    errors: list[FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """A problem document for an API request that was refused."""
+    body = Problem(
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        field=field,
+        errors=errors or ([FieldError(field=field, message=detail)] if field else []),
+    )
+    return JSONResponse(
+        body.model_dump(exclude_none=True, exclude_defaults=True) | {"type": body.type},
+        status_code=status,
+        media_type=PROBLEM_TYPE,
+        headers=headers,
+    )
+
+
+def _declared_query(request: Request) -> set[str] | None:
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    names = getattr(route, "_query_names", None)
+    if names is None:
+        params = get_flat_params(dependant)
+        names = {p.alias for p in params if isinstance(p.field_info, params_module.Query)}
+        route._query_names = names  # type: ignore[union-attr]
+    return names
+
+
+def reject_unknown_query(request: Request) -> None:
+    """Refuse query parameters the operation does not declare, rather than ignore them."""
+    declared = _declared_query(request)
+    if declared is None:
+        return
+    unknown = sorted(set(request.query_params) - declared)
+    if unknown:
+        allowed = ", ".join(sorted(declared)) or "none"
+        raise Refused(
+            f"Unknown query parameter {unknown[0]!r}; this operation takes: {allowed}",
+            field=f"query.{unknown[0]}",
+            status=422,
+        )
+
+
+def api_router(tag: str) -> APIRouter:
+    """A router for one domain's JSON routes under /api/v1."""
+    return APIRouter(prefix=PREFIX, tags=[tag], dependencies=[Depends(reject_unknown_query)])
+
+
+def encode_cursor(*key: Any) -> str:
+    """An opaque cursor that continues a listing after the row with this sort key."""
+    text = json.dumps(list(key), default=str, separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    """The sort key a cursor carries, or Refused naming the cursor."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        key = None
+    if not isinstance(key, list) or len(key) != size:
+        raise Refused(
+            "The cursor is not one this listing gave out; start again without it",
+            field="query.cursor",
+            status=422,
+        )
+    return key
+
+
+def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
+    """Say in the OpenAPI document that every API error is a problem document, and how to sign
+    in (a bearer token, or the browser's session)."""
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schemas["Problem"].pop("$defs", {}))
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    components["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API token: `compliance token create --email E`, "
+            "or from your account page",
+        },
+        "session": {"type": "apiKey", "in": "cookie", "name": "compliance_session"},
+    }
+    refused = {
+        "description": "Refused (bad input, not signed in, not allowed, not found): a problem "
+        "document saying why, naming the offending field. Nothing was changed.",
+        "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith(PREFIX):
+            continue
+        for operation in operations.values():
+            operation["responses"].pop("422", None)
+            operation["responses"]["4XX"] = refused
+            operation["security"] = [{"bearer": []}, {"session": []}]
+    return schema
