@@ -376,13 +376,11 @@ def token_create(
             token, row = create_token(
                 session=session, user=user, name=name, expires_days=expires_days, actor="cli"
             )
-            expires = row.expires_at.date().isoformat()
+            told = f"Token {row.id} for {user.email}, expires {row.expires_at.date().isoformat()}."
     except Refused as exc:
         raise _fail(f"Token not created: {exc.message}") from exc
     typer.echo(token)
-    typer.echo(
-        f"Token {row.id} for {user.email}, expires {expires}. It is not shown again.", err=True
-    )
+    typer.echo(f"{told} It is not shown again.", err=True)
 
 
 @token_app.command("list")

@@ -1,6 +1,6 @@
 """JSON routes for the duty catalogue."""
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from compliance.api import api_router
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
@@ -11,7 +11,37 @@ from compliance.models import Deliverable, Duty
 router = api_router("catalogue")
 
 
+DELIVERABLE_EXAMPLE = {
+    "slug": "yearly-report",
+    "title": "Yearly report on the arrangements and their effectiveness (s16G(7))",
+    "cadence": "annual",
+    "interval_years": None,
+    "held_by": "partnership",
+    "due_note": "At least once in every 12 months",
+    "evidence": ["Yearly report", "Publication page"],
+    "verified": True,
+}
+DUTY_EXAMPLE = {
+    "slug": "children-act-2004-s16e",
+    "title": "Multi-agency safeguarding arrangements for children",
+    "act": "Children Act 2004",
+    "sections": "s16E (inserted by Children and Social Work Act 2017 s16); s16G(2), (3) and (7)",
+    "url": "https://www.legislation.gov.uk/ukpga/2004/31/section/16E",
+    "jurisdiction": ["england"],
+    "holder_kinds": ["upper_tier_council", "integrated_care_board", "police_force"],
+    "partner_kinds": [],
+    "summary": "The three safeguarding partners (council, ICB and police) must jointly arrange, "
+    "with the local agencies they choose, how children in the area are kept safe.",
+    "inspection": "Joint targeted area inspection (Children Act 2004 s20)",
+    "verified": True,
+    "unverified_note": None,
+    "catalogue_version": "2026.11.1",
+}
+
+
 class DeliverablePublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DELIVERABLE_EXAMPLE]})
+
     slug: str
     title: str
     cadence: str
@@ -23,6 +53,8 @@ class DeliverablePublic(BaseModel):
 
 
 class DutyPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [DUTY_EXAMPLE]})
+
     slug: str
     title: str
     act: str
@@ -39,6 +71,27 @@ class DutyPublic(BaseModel):
 
 
 class DutyDetail(DutyPublic):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                DUTY_EXAMPLE
+                | {
+                    "holders_note": "The three safeguarding partners are the council, the ICB "
+                    "and the chief officer of police.",
+                    "partners_note": None,
+                    "required_members": [
+                        ["upper_tier_council"],
+                        ["integrated_care_board"],
+                        ["police_force"],
+                    ],
+                    "typical_evidence": ["Published safeguarding arrangements", "Yearly report"],
+                    "notes": None,
+                    "deliverables": [DELIVERABLE_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     holders_note: str | None
     partners_note: str | None
     required_members: list[list[str]]
@@ -69,13 +122,13 @@ def duty_detail(duty: Duty, deliverables: list[Deliverable]) -> DutyDetail:
 
 @router.get("/duties", response_model=list[DutyPublic])
 def read_duties(session: SessionDep, principal: CurrentUser) -> list[DutyPublic]:
-    """List the duties in the catalogue."""
+    """List the statutory duties in the catalogue, with their Act, sections and who they bind."""
     return [duty_public(duty) for duty in list_duties(session=session)]
 
 
 @router.get("/duties/{slug}", response_model=DutyDetail)
 def read_duty(slug: str, session: SessionDep, principal: CurrentUser) -> DutyDetail:
-    """One duty with its deliverables."""
+    """One duty with its deliverables: what must be produced, how often, and by whom."""
     duty = get_duty(session=session, slug=slug)
     if duty is None:
         raise NotFound(f"No duty with slug {slug!r}")

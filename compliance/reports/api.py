@@ -7,7 +7,7 @@ event loop. An unchanged report comes from the cache, the same file byte for byt
 import datetime as dt
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Path, Query
 from fastapi.responses import FileResponse
 from sqlmodel import Session
 
@@ -27,6 +27,13 @@ Pack = Annotated[
     bool,
     Query(description="The evidence pack (a ZIP of the PDF, every evidence file and a manifest)."),
 ]
+BodyCode = Annotated[
+    str, Path(max_length=20, description="An ONS GSS or ODS code", examples=["E06000052"])
+]
+PartnershipSlug = Annotated[
+    str, Path(max_length=80, examples=["our-safeguarding-children-partnership"])
+]
+DutySlug = Annotated[str, Path(max_length=80, examples=["children-act-2004-s16e"])]
 FILES = {
     200: {
         "content": {"application/pdf": {}, "application/zip": {}},
@@ -65,7 +72,7 @@ def deliver(
 
 @router.get("/bodies/{code}/report.pdf", response_class=FileResponse, responses=FILES)
 def body_report(
-    code: str,
+    code: BodyCode,
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
@@ -86,7 +93,7 @@ def body_report(
 
 @router.get("/partnerships/{slug}/report.pdf", response_class=FileResponse, responses=FILES)
 def partnership_report(
-    slug: str,
+    slug: PartnershipSlug,
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
@@ -107,7 +114,7 @@ def partnership_report(
 
 @router.get("/duties/{slug}/report.pdf", response_class=FileResponse, responses=FILES)
 def duty_report(
-    slug: str,
+    slug: DutySlug,
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
@@ -128,7 +135,7 @@ def duty_report(
 
 @router.get("/areas/{code}/report.pdf", response_class=FileResponse, responses=FILES)
 def area_report(
-    code: str,
+    code: BodyCode,
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
