@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test install lint format migration bench clean screenshots
+.PHONY: run test install lint format migration bench clean screenshots fuzz
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ test: install
 	$(BIN)/ruff check compliance tests
 	$(BIN)/python -m pytest
 
+## Fuzz every API operation as each role with Schemathesis: 200 random examples per operation
+## (`make test` runs 8 fixed ones). Long; on PostgreSQL too when COMPLIANCE_TEST_DATABASE_URL is set.
+fuzz: install
+	COMPLIANCE_FUZZ_EXAMPLES=200 COMPLIANCE_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_fuzz.py
+
 lint: install
 	$(BIN)/ruff check compliance tests
 	$(BIN)/ruff format --check compliance tests
@@ -49,11 +54,13 @@ migration: install
 	from compliance.config import get_settings; import sys; \
 	command.revision(alembic_config(get_settings().sqlalchemy_url), message=sys.argv[1], autogenerate=True)" "$(MESSAGE)"
 
-## Time a full check and a body's obligations on synthetic registries of 100 and 1,000 bodies
-## (SQLite, and PostgreSQL when reachable); appends the figures to docs/performance.md.
+## Time a full check, a body's obligations, the audit reports, the API listings and the exports
+## on synthetic registries of 100 and 1,000 bodies (SQLite, and PostgreSQL when reachable);
+## appends the figures to docs/performance.md.
 bench: install
 	$(BIN)/python -m benchmarks.bench
 	$(BIN)/python -m benchmarks.reports
+	$(BIN)/python -m benchmarks.api
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

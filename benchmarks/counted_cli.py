@@ -2,7 +2,8 @@
 
 The benchmark runs `python -m benchmarks.counted_cli check --at DATE` in place of `compliance
 check --at DATE`: the same entry point, with one event listener that costs microseconds. The
-count is written to the file named by BENCH_STATEMENTS_FILE when the process exits.
+count is written to the file named by BENCH_STATEMENTS_FILE when the process exits, and the
+process's peak resident memory to the one named by BENCH_PEAK_FILE (see write_peak).
 """
 
 import atexit
@@ -28,6 +29,20 @@ class StatementCounter:
             self._last = context
 
 
+def write_peak(target: str) -> None:
+    """Write this process's peak resident memory in kB (VmHWM) to target; run it at exit.
+
+    The parent cannot read it from os.wait4: Linux carries the parent's ru_maxrss into a child
+    at fork and across exec, so a benchmark that has synthesised a registry (~350 MB) sees at
+    least its own size for every child. No reset of the high-water mark after the imports (as
+    benchmarks/api.py does with clear_refs): they no longer spike (the dummy argon2id hash is
+    lazy; VmHWM equals VmRSS, ~56 MB, after `import compliance.cli`), and they are part of
+    what a `compliance check` process costs.
+    """
+    status = Path("/proc/self/status").read_text().splitlines()
+    Path(target).write_text(next(line.split()[1] for line in status if line.startswith("VmHWM:")))
+
+
 def main() -> None:
     """Run the command line with every engine's statements counted."""
     counter = StatementCounter()
@@ -35,6 +50,8 @@ def main() -> None:
     target = os.environ.get("BENCH_STATEMENTS_FILE")
     if target:
         atexit.register(lambda: Path(target).write_text(str(counter.count)))
+    if peak := os.environ.get("BENCH_PEAK_FILE"):
+        atexit.register(write_peak, peak)
     from compliance.cli import main as cli
 
     cli()

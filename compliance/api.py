@@ -8,6 +8,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+import re
 from http import HTTPStatus
 from typing import Annotated, Any
 
@@ -15,21 +16,79 @@ from fastapi import APIRouter, Depends, Request
 from fastapi import params as params_module
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from compliance.errors import Refused
 
 PREFIX = "/api/v1"
 PROBLEM_TYPE = "application/problem+json"
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NUL = "\x00"
+NUL_MESSAGE = "Text cannot contain the NUL character (U+0000)"
 
-# Dates arrive as ISO 8601 text in JSON, so they alone are parsed leniently from strings.
-Date = Annotated[dt.date, Field(strict=False)]
+
+def _iso_date(value: Any) -> Any:
+    # Left to itself pydantic also reads a number as seconds since 1970, so that as_at=0 was
+    # 1 January 1970 and {"effective_date": 86400} the day after; only YYYY-MM-DD is a date here.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and ISO_DATE.fullmatch(value):
+        return value
+    raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+# A moment in a response. SQLite keeps no offset, so a time read back from it is naive; it was
+# stored in UTC, and RFC 3339 (the schema's date-time) wants the offset said.
+Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
+
+# Dates arrive as ISO 8601 text (in JSON and in query strings), so they alone are parsed from
+# strings in strict bodies. Use it for every date, in a body or in a query.
+Date = Annotated[dt.date, Field(strict=False), BeforeValidator(_iso_date)]
+
+
+def _json_value(value: Any, loc: tuple[str | int, ...], nuls: list[InitErrorDetails]) -> Any:
+    # JSON has one kind of number and JSON Schema counts 3.0 as an integer (Python's json
+    # writes a whole float that way), so a whole number is one whatever its spelling.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and NUL in value:
+        nuls.append(
+            {"type": PydanticCustomError("string_nul", NUL_MESSAGE), "loc": loc, "input": value}
+        )
+    if isinstance(value, list):
+        return [_json_value(item, (*loc, i), nuls) for i, item in enumerate(value)]
+    if isinstance(value, dict):
+        return {key: _json_value(item, (*loc, key), nuls) for key, item in value.items()}
+    return value
 
 
 class ApiInput(BaseModel):
     """A request body: strict types, and no field that the schema does not name."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_values(cls, data: Any) -> Any:
+        """Whole numbers as integers; no NUL character in any text (see `reject_nul`)."""
+        nuls: list[InitErrorDetails] = []
+        data = _json_value(data, (), nuls)
+        if nuls:
+            raise ValidationError.from_exception_data(cls.__name__, nuls)
+        return data
 
 
 class FieldError(BaseModel):
@@ -121,9 +180,22 @@ def reject_unknown_query(request: Request) -> None:
         )
 
 
+def reject_nul(request: Request) -> None:
+    """Refuse a NUL character in the path or the query: PostgreSQL cannot hold one in text, so
+    looking it up failed with a server error (SQLite would have stored it)."""
+    for place, values in (("path", request.path_params), ("query", request.query_params)):
+        for name, value in values.items():
+            if NUL in str(value):
+                raise Refused(NUL_MESSAGE, field=f"{place}.{name}", status=422)
+
+
 def api_router(tag: str) -> APIRouter:
     """A router for one domain's JSON routes under /api/v1."""
-    return APIRouter(prefix=PREFIX, tags=[tag], dependencies=[Depends(reject_unknown_query)])
+    return APIRouter(
+        prefix=PREFIX,
+        tags=[tag],
+        dependencies=[Depends(reject_unknown_query), Depends(reject_nul)],
+    )
 
 
 def encode_cursor(*key: Any) -> str:

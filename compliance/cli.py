@@ -263,6 +263,47 @@ def report(
     typer.echo(f"Wrote {target} ({how}); data fingerprint {made.fingerprint}.")
 
 
+@app.command()
+def export(
+    kind: Annotated[str, typer.Argument(help="obligations, evidence or findings.")],
+    file_format: Annotated[str, typer.Option("--format", help="csv or xlsx.")] = "csv",
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="The file to write (CSV: standard output if none)."),
+    ] = None,
+    as_at: Annotated[
+        str | None, typer.Option("--as-at", help="Statuses as at this date (YYYY-MM-DD).")
+    ] = None,
+) -> None:
+    """Export a whole register as CSV or XLSX, read from the database a batch at a time."""
+    from compliance.exports.service import FORMATS, KINDS, Selection, write_export
+
+    if kind not in KINDS:
+        raise _fail(f"{kind!r} is not a register: use one of {', '.join(KINDS)}", code=2)
+    if file_format not in FORMATS:
+        raise _fail(f"{file_format!r} is not a format: use csv or xlsx", code=2)
+    if file_format == "xlsx" and output is None:
+        raise _fail("An XLSX export needs a file to write: give -o FILE.xlsx", code=2)
+    settings = _settings()
+    # The command line acts as the system: its export holds every row, whoever holds it.
+    selection = Selection(
+        on=_parse_date(as_at) or settings.today(), due_soon_days=settings.due_soon_days
+    )
+    try:
+        out = output.open("wb") if output else typer.get_binary_stream("stdout")
+    except OSError as exc:
+        raise _fail(f"Cannot write {output}: {exc.strerror}") from exc
+    try:
+        with Session(get_engine(settings)) as session:
+            rows = write_export(
+                session=session, kind=kind, fmt=file_format, selection=selection, out=out
+            )
+    finally:
+        if output:
+            out.close()
+    typer.echo(f"Exported {rows} {kind} rows to {output or 'standard output'}.", err=not output)
+
+
 calendar_app = typer.Typer(no_args_is_help=True, help="Secret calendar addresses.")
 app.add_typer(calendar_app, name="calendar")
 
@@ -466,6 +507,42 @@ def import_bodies_command(
         f"Imported {file}: {len(report.created)} new, {len(report.updated)} updated, "
         f"{report.unchanged} unchanged; {sync.opened} obligations opened."
     )
+
+
+@import_app.command("measurements")
+def import_measurements_command(
+    file: Annotated[Path, typer.Argument(help="CSV: indicator,date,value,source")],
+    as_user: Annotated[
+        str | None,
+        typer.Option("--as", help="Act as this user, in their scope (default: as admin)."),
+    ] = None,
+) -> None:
+    """Import indicator measurements, all or nothing (indicator is the indicator's id)."""
+    from compliance.access import principal_for
+    from compliance.bodies.service import ImportRefused
+    from compliance.errors import Refused
+    from compliance.outcomes.imports import import_measurements
+
+    settings = _settings()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"Cannot read {file}: {exc.strerror}") from exc
+    try:
+        with session_scope(get_engine(settings)) as session:
+            user = as_user and _user_by_email(session, as_user)
+            if user and not user.is_active:
+                raise _fail(f"The user {user.email} is deactivated")
+            principal = principal_for(session=session, user=user) if user else None
+            count = import_measurements(session=session, data=data, principal=principal)
+    except ImportRefused as exc:
+        lines = "\n".join(f"  {error}" for error in exc.errors)
+        raise _fail(
+            f"{file}: {len(exc.errors)} problem(s); nothing was imported.\n{lines}"
+        ) from exc
+    except Refused as exc:
+        raise _fail(f"{file}: {exc.message}; nothing was imported.") from exc
+    typer.echo(f"Imported {file}: {count} measurement(s) recorded.")
 
 
 def main() -> None:

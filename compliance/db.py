@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, create_engine
 
 from compliance.config import Settings
+from compliance.errors import Refused
 
 # Stable constraint names, so that Alembic can alter and drop them on every backend.
 SQLModel.metadata.naming_convention = {
@@ -26,11 +27,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        event.listen(engine, "before_cursor_execute", _refuse_nul)
+        return engine
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
     _configure_sqlite(engine)
+    event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
 
@@ -53,6 +57,24 @@ def _configure_sqlite(engine: Engine) -> None:
         # reads first and writes later fails at once if another writer committed in between.
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul(connection, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]  # noqa: E501
+    # PostgreSQL cannot hold the NUL character in text and fails the statement; whichever form,
+    # search box or API field it came from, the person is told so instead of meeting a 500.
+    # SQLite could store it, but the same text must not be accepted on one backend only.
+    if _has_nul(parameters):
+        raise Refused("Text cannot contain the NUL character (U+0000)", status=422)
 
 
 _engines: dict[str, Engine] = {}

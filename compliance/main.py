@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from compliance import __version__
 from compliance.api import FieldError, document_problems, problem
@@ -33,6 +34,7 @@ _public = Depends(public)
 # FastAPI's interactive API documentation loads its scripts from a CDN and runs inline script,
 # so those two pages keep only nosniff; every other response gets the strict policy.
 DOCS_PATHS = {"/docs", "/redoc"}
+LOCATIONS = {"path", "query", "header", "cookie", "body"}
 
 
 API_DESCRIPTION = """
@@ -71,6 +73,7 @@ def _openapi(app: FastAPI) -> dict:  # type: ignore[type-arg]
 def _routers():  # type: ignore[no-untyped-def]
     # Imported here, not at the top: the page modules import compliance.web and the services,
     # and loading them only when an app is built keeps `import compliance.main` light for the CLI.
+    from compliance.accounts import account_pages
     from compliance.accounts import api as accounts_api
     from compliance.accounts import pages as accounts_pages
     from compliance.admin import pages as admin_pages
@@ -95,6 +98,7 @@ def _routers():  # type: ignore[no-untyped-def]
 
     return [
         accounts_pages,
+        account_pages,
         bodies_pages,
         catalogue_pages,
         obligations_pages,
@@ -195,22 +199,55 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _problem(request: Request, status: int, detail: str, field: str | None = None) -> Response:
+def _problem(
+    request: Request,
+    status: int,
+    detail: str,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     if _is_api(request):
-        return problem(request, status, detail, field=field)
-    return render(
+        return problem(request, status, detail, field=field, headers=headers)
+    page = render(
         request, "error.html", {"status_code": status, "detail": detail}, status_code=status
     )
+    page.headers.update(headers or {})
+    return page
+
+
+def _allowed(request: Request) -> str:
+    """Every method the path takes. Starlette's own Allow names only the first route that
+    matched the path, and GET and POST on one path are two routes."""
+    methods = set()
+    for route in request.app.router.routes:
+        if getattr(route, "methods", None) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """Problem documents under /api, a page elsewhere."""
-    return _problem(request, exc.status_code, str(exc.detail))
+    """Problem documents under /api, a page elsewhere, keeping the error's headers."""
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed(request)
+    return _problem(request, exc.status_code, str(exc.detail), headers=headers)
+
+
+def _located(request: Request, field: str | None) -> str | None:
+    """The API names a field with where it was sent (`query.as_at`); a service shared with the
+    pages names it bare (`as_at`), so the API adds the place the request carried it."""
+    if field is None or not _is_api(request) or field.partition(".")[0] in LOCATIONS:
+        return field
+    if field in request.path_params:
+        return f"path.{field}"
+    if field in request.query_params:
+        return f"query.{field}"
+    return f"body.{field}" if request.method in {"POST", "PUT", "PATCH"} else field
 
 
 async def refused(request: Request, exc: Refused) -> Response:
     """A refused request: its reason, and nothing changed."""
-    return _problem(request, exc.status, exc.message, exc.field)
+    return _problem(request, exc.status, exc.message, _located(request, exc.field))
 
 
 async def sign_in_required(request: Request, exc: SignInRequired) -> Response:

@@ -158,6 +158,7 @@ def pages(site) -> list[str]:  # type: ignore[no-untyped-def]
         "/admin/import",
         "/admin/mail",
         "/reports",
+        "/account",
         "/no-such-page",
     ]
 

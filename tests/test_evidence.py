@@ -285,7 +285,9 @@ def test_corrections_make_new_versions_and_withdrawal_keeps_the_record(
     with pytest.raises(Refused, match="already withdrawn"):
         withdraw(session=session, actor=officer, evidence_id=second.id, reason="again")
     actions = session.exec(
-        select(AuditEvent.action).where(AuditEvent.entity_type == "evidence")
+        select(AuditEvent.action)
+        .where(AuditEvent.entity_type == "evidence")
+        .order_by(AuditEvent.id)
     ).all()
     assert actions[-3:] == ["evidence.recorded", "evidence.new_version", "evidence.withdrawn"]
 

@@ -1,24 +1,33 @@
 """Accounts: users, passwords (argon2id), server-side sessions, throttled sign-in."""
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 from pwdlib import PasswordHash
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, select
 
 from compliance.accounts.models import SignInAttempt, UserSession
+from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.errors import Refused
 from compliance.models import Body, Partnership, User, UserScope, utcnow
 
 PASSWORDS = PasswordHash.recommended()
-# Verified against when no account matches, so that a wrong email costs as long as a wrong password.
-_DUMMY_HASH = PASSWORDS.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # Verified against when no account matches, so that a wrong email costs as long as a wrong
+    # password. Made on first use, not at import: hashing costs every command 64 MiB and time.
+    return PASSWORDS.hash(secrets.token_urlsafe(16))
+
+
 SIGN_IN_FAILED = "Enter a correct email address and password"
 THROTTLED = "Too many attempts to sign in. Wait 15 minutes, then try again"
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
@@ -68,7 +77,7 @@ def create_user(
             f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
     if session.exec(select(User).where(User.email == email)).first():
-        raise Refused(f"a user with the email {email} already exists", field="email")
+        raise Refused(f"a user with the email {email} already exists", field="email", status=409)
     scopes = _scopes(session, body_codes, partnership_slugs)
     user = User(
         email=email, name=name.strip() or email, role=role, password_hash=hash_password(password)
@@ -151,7 +160,7 @@ def authenticate(
         session.add(SignInAttempt(email=email, address=address, succeeded=False))
         raise Refused(THROTTLED, status=429)
     user = session.exec(select(User).where(User.email == email)).first()
-    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user and user.password_hash else _dummy_hash()
     valid = PASSWORDS.verify(password, stored) and user is not None and user.is_active
     session.add(SignInAttempt(email=email, address=address, succeeded=bool(valid)))
     if not valid:
@@ -218,3 +227,100 @@ def scope_of(*, session: Session, user: User) -> tuple[set[int], set[int]]:
     return {r.body_id for r in rows if r.body_id}, {
         r.partnership_id for r in rows if r.partnership_id
     }
+
+
+def scopes_of(*, session: Session, user_ids: list[int]) -> dict[int, tuple[list[str], list[str]]]:
+    """The body codes and partnership slugs each user's scope names, in one query."""
+    query = (
+        select(UserScope.user_id, Body.code, Partnership.slug)
+        .outerjoin(Body, Body.id == UserScope.body_id)
+        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
+        .where(UserScope.user_id.in_(user_ids))
+        .order_by(UserScope.id)
+    )
+    found: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in user_ids}
+    for user_id, code, slug in session.exec(query):
+        codes, slugs = found[user_id]
+        codes.extend([code] if code else [])
+        slugs.extend([slug] if slug else [])
+    return found
+
+
+def list_users(*, session: Session, after_id: int = 0, limit: int = 50) -> list[User]:
+    """Users in id order after `after_id`."""
+    query = select(User).where(User.id > after_id).order_by(User.id).limit(limit)
+    return list(session.exec(query).all())
+
+
+def _record(session: Session, user: User) -> dict:  # type: ignore[type-arg]
+    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
+    fields = snapshot(user, "id", "email", "name", "role", "is_active")
+    return fields | {"bodies": codes, "partnerships": slugs}
+
+
+def _last_admin(session: Session, user: User) -> bool:
+    others = select(func.count()).where(
+        User.role == Role.admin, User.is_active.is_(True), User.id != user.id
+    )
+    return user.role == Role.admin and user.is_active and session.exec(others).one() == 0
+
+
+def update_user(
+    *,
+    session: Session,
+    user: User,
+    actor: str,
+    name: str | None = None,
+    role: str | None = None,
+    is_active: bool | None = None,
+    body_codes: list[str] | None = None,
+    partnership_slugs: list[str] | None = None,
+) -> User:
+    """Change what is given of a user's name, role, state and scope (None leaves it as it is).
+
+    Everything is checked before anything changes. Deactivating ends the user's sessions and
+    revokes their tokens; the last active administrator cannot be demoted or deactivated.
+    """
+    before = _record(session, user)
+    if name is not None and not name.strip():
+        raise Refused("Enter the user's name", field="name")
+    if role is not None and role not in Role.__members__:
+        raise Refused(f"role must be one of: {', '.join(Role)}", field="role")
+    demoted = role not in (None, Role.admin) or is_active is False
+    if demoted and _last_admin(session, user):
+        field = "is_active" if is_active is False else "role"
+        message = "This is the only active administrator: make someone else one first"
+        raise Refused(message, field=field, status=409)
+    scopes = None
+    if body_codes is not None or partnership_slugs is not None:
+        codes = before["bodies"] if body_codes is None else body_codes
+        slugs = before["partnerships"] if partnership_slugs is None else partnership_slugs
+        scopes = _scopes(session, codes, slugs)
+    user.name = user.name if name is None else name.strip()
+    user.role = user.role if role is None else role
+    if scopes is not None:
+        session.execute(delete(UserScope).where(UserScope.user_id == user.id))
+        session.add_all(UserScope(user_id=user.id, body_id=b, partnership_id=p) for b, p in scopes)
+    if is_active is False and user.is_active:
+        _withdraw_access(session, user, actor)
+    user.is_active = user.is_active if is_active is None else is_active
+    session.flush()
+    after = _record(session, user)
+    if after != before:
+        audit(
+            session=session,
+            actor=actor,
+            action="user.updated",
+            entity_type="user",
+            entity_id=user.id,
+            before=before,
+            after=after,
+        )
+    return user
+
+
+def _withdraw_access(session: Session, user: User, actor: str) -> None:
+    revoke_sessions(session=session, user_id=user.id)
+    for token in tokens_of(session=session, user_id=user.id):
+        if is_live(token):
+            revoke_token(session=session, user_id=user.id, token_id=token.id, actor=actor)

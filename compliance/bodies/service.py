@@ -206,9 +206,9 @@ def _parse_record(
         )
         return
     values = {name: value.strip() for name, value in zip(header, record, strict=True)}
-    problems = _field_problems(values)
+    problems = field_problems(values)
     if problems:
-        errors.append(LineError(line, "; ".join(problems)))
+        errors.append(LineError(line, "; ".join(message for _, message in problems)))
         return
     rows.append(
         BodyRow(
@@ -231,36 +231,43 @@ def normalise_website(value: str) -> str | None:
     return value if re.match(r"^https?://", value, re.I) else f"https://{value}"
 
 
-def _field_problems(values: dict[str, str]) -> list[str]:
+def field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
+    """Every problem with one body's fields, as (field, message): the checks each line of an
+    import gets, and so does a body created or changed through the API."""
     problems = []
     code = values["code"].upper()
     if not code:
-        problems.append("code is empty")
+        problems.append(("code", "code is empty"))
     elif not CODE_PATTERN.match(code):
         problems.append(
-            f"code {values['code']!r} is not a valid code "
-            "(letters, digits and hyphens, 2 to 20 characters)"
+            (
+                "code",
+                f"code {values['code']!r} is not a valid code "
+                "(letters, digits and hyphens, 2 to 20 characters)",
+            )
         )
     if not values["name"]:
-        problems.append("name is empty")
+        problems.append(("name", "name is empty"))
     for name, limit in FIELD_LIMITS.items():
         if len(values[name]) > limit:
-            problems.append(f"{name} is longer than {limit} characters")
+            problems.append((name, f"{name} is longer than {limit} characters"))
     kind_ok = values["kind"] in BodyKind.__members__
     if not kind_ok:
-        problems.append(f"kind {values['kind']!r} is not one of: {', '.join(BodyKind)}")
+        problems.append(("kind", f"kind {values['kind']!r} is not one of: {', '.join(BodyKind)}"))
     if values["nation"] not in Nation.__members__:
-        problems.append(f"nation {values['nation']!r} is not one of: {', '.join(Nation)}")
+        problems.append(
+            ("nation", f"nation {values['nation']!r} is not one of: {', '.join(Nation)}")
+        )
     elif kind_ok and code:
-        problems += _gss_problems(code, values["kind"], values["nation"])
+        problems += [("code", p) for p in _gss_problems(code, values["kind"], values["nation"])]
     website = normalise_website(values["website"])
     if website and not re.match(r"^https?://[^\s/$.?#][^\s]*\.[^\s]+$", website, re.I):
-        problems.append(f"website {values['website']!r} is not a web address")
+        problems.append(("website", f"website {values['website']!r} is not a web address"))
     if values.get("email"):
         try:
             validate_email(values["email"], check_deliverability=False)
         except EmailNotValidError as exc:
-            problems.append(f"email {values['email']!r} is not valid: {exc}")
+            problems.append(("email", f"email {values['email']!r} is not valid: {exc}"))
     return problems
 
 

@@ -1,15 +1,20 @@
 """Evidence files: checked by content against an allow-list, stored once by SHA-256."""
 
 import hashlib
+import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from pathlib import Path
+from urllib.parse import quote
 
 import magic
 
 from compliance.errors import Refused
+
+logger = logging.getLogger(__name__)
 
 # What libmagic calls each allowed type, and the type the file is served with.
 ALLOWED_TYPES = {
@@ -118,9 +123,31 @@ def _fsync_dir(path: Path) -> None:
         os.close(descriptor)
 
 
+class StoredFileDamaged(Refused):
+    """A stored file is missing or no longer matches its SHA-256: only a restore can help."""
+
+    def __init__(self, sha256: str):
+        super().__init__(
+            f"The stored file {sha256[:12]}… is missing or no longer matches its SHA-256. "
+            "Nothing was sent; an administrator must restore it from a backup",
+            status=409,
+        )
+
+
 def read(*, data_dir: Path, sha256: str) -> bytes:
-    """The stored content, checked against its hash."""
-    content = stored_path(data_dir, sha256).read_bytes()
-    if hashlib.sha256(content).hexdigest() != sha256:
-        raise OSError(f"stored file {sha256} does not match its hash")
+    """The stored content, checked against its hash; StoredFileDamaged if it is gone or altered."""
+    try:
+        content = stored_path(data_dir, sha256).read_bytes()
+    except FileNotFoundError:
+        content = None
+    if content is None or hashlib.sha256(content).hexdigest() != sha256:
+        logger.error("evidence file %s is missing or does not match its hash", sha256)
+        raise StoredFileDamaged(sha256)
     return content
+
+
+def attachment(name: str) -> str:
+    """A Content-Disposition for a download: a plain ASCII name for old clients, and the real
+    one encoded (RFC 6266) for the rest, so that any file name can be sent."""
+    fallback = re.sub(r"[^A-Za-z0-9._ -]", "_", name) or "evidence"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"

@@ -54,9 +54,8 @@ def download(
     if not evidence.sha256:
         raise NotFound("This evidence has no file")
     content = files.read(data_dir=settings.data_dir, sha256=evidence.sha256)
-    name = (evidence.file_name or "evidence").replace('"', "")
     headers = {
-        "Content-Disposition": f'attachment; filename="{name}"',
+        "Content-Disposition": files.attachment(evidence.file_name or "evidence"),
         "Cache-Control": "private, no-store",
     }
     return Response(content, media_type=evidence.media_type, headers=headers)

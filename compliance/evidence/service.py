@@ -6,13 +6,23 @@ from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from sqlalchemy import exists, func, or_
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
-from compliance.models import Evidence, EvidenceComment, EvidenceLink, Occurrence, User, utcnow
+from compliance.models import (
+    Evidence,
+    EvidenceComment,
+    EvidenceLink,
+    Obligation,
+    Occurrence,
+    User,
+    utcnow,
+)
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
 
@@ -288,3 +298,66 @@ def declare_compliant(*, session: Session, actor: User, occurrence_id: int) -> O
         after=snapshot(occurrence, "declared_compliant_at", "declared_by_id"),
     )
     return occurrence
+
+
+def served(*, session: Session, evidence_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """The (obligation id, period id) pairs each piece of evidence serves, in one query."""
+    if not evidence_ids:
+        return {}
+    rows = session.exec(
+        select(EvidenceLink.evidence_id, Occurrence.obligation_id, Occurrence.id)
+        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
+        .where(EvidenceLink.evidence_id.in_(evidence_ids))
+        .order_by(Occurrence.obligation_id, Occurrence.id)
+    ).all()
+    found: dict[int, list[tuple[int, int]]] = {i: [] for i in evidence_ids}
+    for evidence_id, obligation_id, occurrence_id in rows:
+        found[evidence_id].append((obligation_id, occurrence_id))
+    return found
+
+
+def review_queue(
+    *,
+    session: Session,
+    for_reviewer: bool,
+    body_ids: set[int] | None,
+    partnership_ids: set[int] | None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[tuple[Evidence, str | None]]:
+    """Current evidence waiting, newest first, with its latest review step: for a reviewer,
+    evidence never reviewed or whose query was answered; for an officer, evidence queried.
+
+    `body_ids` and `partnership_ids` limit it to the evidence serving their obligations;
+    None for both means everywhere (an admin).
+    """
+    latest_id = (
+        select(func.max(EvidenceComment.id))
+        .where(EvidenceComment.evidence_id == Evidence.id)
+        .correlate(Evidence)
+        .scalar_subquery()
+    )
+    latest = select(EvidenceComment.kind).where(EvidenceComment.id == latest_id).scalar_subquery()
+    newer = aliased(Evidence)
+    waiting = or_(latest.is_(None), latest == "answer") if for_reviewer else latest == "queried"
+    query = (
+        select(Evidence, latest)
+        .where(Evidence.withdrawn_at.is_(None), waiting)
+        .where(~exists().where(newer.supersedes_id == Evidence.id))
+        .order_by(Evidence.id.desc())
+        .limit(limit)
+    )
+    if body_ids is not None or partnership_ids is not None:
+        query = query.where(_in_scope(body_ids or set(), partnership_ids or set()))
+    if before_id is not None:
+        query = query.where(Evidence.id < before_id)
+    return [(evidence, kind) for evidence, kind in session.exec(query).all()]
+
+
+def _in_scope(body_ids: set[int], partnership_ids: set[int]):  # type: ignore[no-untyped-def]
+    return exists().where(
+        EvidenceLink.evidence_id == Evidence.id,
+        Occurrence.id == EvidenceLink.occurrence_id,
+        Obligation.id == Occurrence.obligation_id,
+        or_(Obligation.body_id.in_(body_ids), Obligation.partnership_id.in_(partnership_ids)),
+    )

@@ -1,23 +1,54 @@
-"""JSON routes for status roll-ups: a body, a partnership, a duty across its bodies, an area."""
+"""JSON routes for obligations: the registry's obligations a page at a time, one obligation with
+its periods and evidence, and status roll-ups for a body, a partnership, a duty and an area."""
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 
-from compliance.access import require
-from compliance.api import api_router
+from compliance.access import Principal, require
+from compliance.api import Date, api_router, decode_cursor, encode_cursor
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
-from compliance.errors import NotFound
-from compliance.obligations.views import area_body_ids, status_rollup, view_obligations
+from compliance.errors import NotFound, Refused
+from compliance.obligations.listing import ObligationFilter, obligation_page
+from compliance.obligations.schemas import ObligationDetailPublic, ObligationPage, obligation_items
+from compliance.obligations.status import OutcomeStatus, ProcessStatus
+from compliance.obligations.views import (
+    area_body_ids,
+    obligation_detail,
+    status_rollup,
+    view_obligations,
+)
 from compliance.partnerships.service import get_partnership
 
-router = api_router("status")
+router = api_router("obligations")
+# Ids are 32-bit integers in PostgreSQL; a larger one must be refused, not sent to the database.
+MAX_ID = 2**31 - 1
 
 
 class StatusRollup(BaseModel):
     """Process and outcome status side by side; not-applicable obligations are not counted."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "scope": "partnership cios-safeguarding-adults-board",
+                    "as_at": "2026-11-26",
+                    "obligations": 3,
+                    "fully_met": 1,
+                    "worst_process": "overdue",
+                    "worst_outcome": "improving",
+                    "process": {"met": 1, "overdue": 1, "not_yet_due": 1},
+                    "outcome": {"improving": 3},
+                }
+            ]
+        }
+    )
 
     scope: str
     as_at: dt.date
@@ -62,7 +93,7 @@ def body_status(
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
-    as_at: dt.date | None = None,
+    as_at: Date | None = None,
 ) -> StatusRollup:
     """A body's obligations rolled up: the worst process and outcome states win."""
     body = get_body(session=session, code=code)
@@ -78,7 +109,7 @@ def partnership_status(
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
-    as_at: dt.date | None = None,
+    as_at: Date | None = None,
 ) -> StatusRollup:
     """A partnership's own obligations rolled up."""
     partnership = get_partnership(session=session, slug=slug)
@@ -94,7 +125,7 @@ def duty_status(
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
-    as_at: dt.date | None = None,
+    as_at: Date | None = None,
 ) -> StatusRollup:
     """One duty across every body and partnership it binds."""
     duty = get_duty(session=session, slug=slug)
@@ -114,7 +145,7 @@ def area_status(
     session: SessionDep,
     settings: SettingsDep,
     principal: CurrentUser,
-    as_at: dt.date | None = None,
+    as_at: Date | None = None,
 ) -> StatusRollup:
     """A body and every body beneath it (a county and its districts), rolled up together."""
     body = get_body(session=session, code=code)
@@ -123,3 +154,121 @@ def area_status(
     require(principal.reads_body(body.id), "This body is not in your scope")
     ids = area_body_ids(session=session, body_id=body.id)
     return _status(session, settings, f"area {body.code}", as_at, body_ids=ids)
+
+
+def _holders(
+    session: Session, principal: Principal, body: str | None, partnership: str | None
+) -> tuple[int | None, int | None]:
+    body_id = partnership_id = None
+    if body is not None:
+        found = get_body(session=session, code=body)
+        if found is None:
+            raise NotFound(f"No body with code {body!r}", field="query.body")
+        require(principal.reads_body(found.id), "This body is not in your scope")
+        body_id = found.id
+    if partnership is not None:
+        group = get_partnership(session=session, slug=partnership)
+        if group is None:
+            raise NotFound(f"No partnership with slug {partnership!r}", field="query.partnership")
+        require(principal.reads_partnership(group.id), "This partnership is not in your scope")
+        partnership_id = group.id
+    return body_id, partnership_id
+
+
+def _after_id(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    (last,) = decode_cursor(cursor, 1)
+    if not isinstance(last, int) or isinstance(last, bool) or not 0 <= last <= MAX_ID:
+        raise Refused(
+            "The cursor is not one this listing gave out", field="query.cursor", status=422
+        )
+    return last
+
+
+@router.get("/obligations", response_model=ObligationPage)
+def read_obligations(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    body: Annotated[
+        str | None, Query(max_length=20, description="A body's code", examples=["E06000052"])
+    ] = None,
+    partnership: Annotated[
+        str | None,
+        Query(max_length=80, description="A partnership's slug", examples=["safer-cornwall"]),
+    ] = None,
+    duty: Annotated[
+        str | None, Query(max_length=80, description="A duty's slug", examples=["care-act-2014-s6"])
+    ] = None,
+    status: Annotated[ProcessStatus | None, Query(description="Process status on `as_at`")] = None,
+    outcome_status: Annotated[
+        OutcomeStatus | None, Query(description="Outcome status on `as_at`")
+    ] = None,
+    due_after: Annotated[Date | None, Query(description="Next due on or after this date")] = None,
+    due_before: Annotated[Date | None, Query(description="Next due on or before this date")] = None,
+    include_closed: bool = False,
+    as_at: Annotated[Date | None, Query(description="Status as at this date (today)")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ObligationPage:
+    """The obligations you may read, by id, a page at a time, with their process and outcome
+    status on a date; filter by holder, duty, status and when they next fall due."""
+    body_id, partnership_id = _holders(session, principal, body, partnership)
+    duty_id = None
+    if duty is not None:
+        found = get_duty(session=session, slug=duty)
+        if found is None:
+            raise NotFound(f"No duty with slug {duty!r}", field="query.duty")
+        duty_id = found.id
+    filters = ObligationFilter(
+        body_id=body_id,
+        partnership_id=partnership_id,
+        duty_id=duty_id,
+        include_closed=include_closed,
+        body_ids=None if principal.is_admin else principal.body_ids,
+        partnership_ids=None if principal.is_admin else principal.readable_partnership_ids,
+        status=status,
+        outcome=outcome_status,
+        due_after=due_after,
+        due_before=due_before,
+    )
+    views, more = obligation_page(
+        session=session,
+        filters=filters,
+        on=as_at or settings.today(),
+        due_soon_days=settings.due_soon_days,
+        after_id=_after_id(cursor),
+        limit=limit,
+    )
+    next_cursor = encode_cursor(views[-1].obligation.id) if more else None
+    return ObligationPage(items=obligation_items(session, views), next_cursor=next_cursor)
+
+
+@router.get("/obligations/{obligation_id}", response_model=ObligationDetailPublic)
+def read_obligation(
+    obligation_id: Annotated[int, Path(ge=1, le=MAX_ID, examples=[2])],
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    as_at: Annotated[Date | None, Query(description="Status as at this date (today)")] = None,
+) -> ObligationDetailPublic:
+    """One obligation with its periods, the evidence serving each, and both status dimensions."""
+    detail = obligation_detail(
+        session=session,
+        obligation_id=obligation_id,
+        on=as_at or settings.today(),
+        due_soon_days=settings.due_soon_days,
+    )
+    if detail is None:
+        raise NotFound(f"No obligation {obligation_id}", field="path.obligation_id")
+    require(
+        principal.reads_obligation(detail.view.obligation), "This obligation is not in your scope"
+    )
+    (item,) = obligation_items(session, [detail.view])
+    return ObligationDetailPublic(
+        **item.model_dump(),
+        holder_name=detail.holder_name,
+        due_note=detail.due_note,
+        typical_evidence=detail.evidence_hint,
+    )

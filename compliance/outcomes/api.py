@@ -1,5 +1,367 @@
-"""JSON routes for outcomes."""
+"""JSON routes for outcomes, their indicators and measurements, and partnerships' risks.
 
-from compliance.api import api_router
+The same services and rules as the partnership page's forms: officers record within the
+partnerships (and bodies' obligations) in their scope, inspectors read, admins do everything.
+"""
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from compliance.access import Principal, require
+from compliance.api import FieldError, api_router, decode_cursor, encode_cursor, problem
+from compliance.bodies.service import ImportRefused
+from compliance.deps import ApiWriter, CurrentUser, SessionDep
+from compliance.errors import NotFound, Refused
+from compliance.models import Indicator, Obligation, Outcome, Partnership, Risk
+from compliance.outcomes.imports import import_measurements
+from compliance.outcomes.schemas import (
+    IndicatorDetail,
+    IndicatorIn,
+    IndicatorPublic,
+    MeasurementImport,
+    MeasurementIn,
+    MeasurementPage,
+    MeasurementPublic,
+    OutcomeDetail,
+    OutcomeIn,
+    OutcomePage,
+    OutcomePublic,
+    RiskIn,
+    RiskPage,
+    RiskPublic,
+)
+from compliance.outcomes.service import (
+    IndicatorCreate,
+    MeasurementCreate,
+    OutcomeCreate,
+    RiskCreate,
+    add_indicator,
+    add_measurement,
+    add_outcome,
+    add_risk,
+    get_indicator,
+    get_outcome,
+    indicators_of,
+    measurement_page,
+    measurements_of,
+    outcome_access,
+    outcome_page,
+    risk_page,
+    trend,
+)
+from compliance.outcomes.upload import CSV_REQUEST_BODY, csv_upload
+from compliance.partnerships.service import get_partnership
 
 router = api_router("outcomes")
+
+MAX_ID = 2**31 - 1
+Slug = Annotated[str, Path(max_length=80, examples=["cios-safeguarding-adults-board"])]
+ObligationId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[42])]
+OutcomeId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
+IndicatorId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
+Limit = Annotated[int, Query(ge=1, le=500, description="How many items a page holds")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="The `next_cursor` of the page before")
+]
+TRENDS = {1: "improving", -1: "worsening", 0: "level"}
+
+
+# Who may do what -------------------------------------------------------------------------------
+
+
+def _partnership(
+    session: Session, principal: Principal, slug: str, *, write: bool = False
+) -> Partnership:
+    partnership = get_partnership(session=session, slug=slug)
+    if partnership is None:
+        raise NotFound(f"No partnership with slug {slug!r}", field="path.slug")
+    require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
+    writes = principal.writes_partnership(partnership.id)
+    require(writes or not write, "Only an officer for this partnership can change it")
+    return partnership
+
+
+def _obligation(
+    session: Session, principal: Principal, obligation_id: int, *, write: bool = False
+) -> Obligation:
+    obligation = session.get(Obligation, obligation_id)
+    if obligation is None:
+        raise NotFound(f"No obligation with id {obligation_id}", field="path.obligation_id")
+    require(principal.reads_obligation(obligation), "This obligation is not in your scope")
+    writes = principal.writes_obligation(obligation)
+    require(writes or not write, "Only an officer for this obligation can change it")
+    return obligation
+
+
+def _outcome(
+    session: Session, principal: Principal, outcome_id: int, *, write: bool = False
+) -> Outcome:
+    outcome = get_outcome(session=session, outcome_id=outcome_id)
+    if outcome is None:
+        raise NotFound(f"No outcome with id {outcome_id}", field="path.outcome_id")
+    reads, writes = outcome_access(session=session, principal=principal, outcome=outcome)
+    require(reads, "This outcome is not in your scope")
+    require(writes or not write, "Only an officer in this outcome's scope can change it")
+    return outcome
+
+
+def _indicator(
+    session: Session, principal: Principal, indicator_id: int, *, write: bool = False
+) -> Indicator:
+    indicator = get_indicator(session=session, indicator_id=indicator_id)
+    if indicator is None:
+        raise NotFound(f"No indicator with id {indicator_id}", field="path.indicator_id")
+    outcome = get_outcome(session=session, outcome_id=indicator.outcome_id)
+    reads, writes = outcome_access(session=session, principal=principal, outcome=outcome)
+    require(reads, "This indicator is not in your scope")
+    require(writes or not write, "Only an officer in this indicator's scope can change it")
+    return indicator
+
+
+# Inputs and pages ------------------------------------------------------------------------------
+
+
+def _to_service(model: type[BaseModel], **values: Any) -> Any:
+    """The service's own validation of what the request body held."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(["body", *(str(part) for part in error["loc"])])
+        message = error["msg"].removeprefix("Value error, ")
+        raise Refused(f"{field}: {message}", field=field, status=422) from exc
+
+
+def _after(cursor: str | None, parse: Callable[[Any], Any]) -> Any:
+    if cursor is None:
+        return None
+    (key,) = decode_cursor(cursor, 1)
+    try:
+        return parse(key)
+    except (TypeError, ValueError) as exc:
+        raise Refused(
+            "The cursor is not one this listing gave out; start again without it",
+            field="query.cursor",
+            status=422,
+        ) from exc
+
+
+def _row_id(key: Any) -> int:
+    if type(key) is not int or not 0 <= key <= MAX_ID:
+        raise ValueError(key)
+    return key
+
+
+def _page(rows: list[Any], limit: int, key: Callable[[Any], Any]) -> tuple[list[Any], str | None]:
+    """A page of `limit` rows from `limit + 1` fetched, and the cursor to the next if any."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(key(rows[-1])) if more else None
+
+
+def _outcome_public(session: Session, outcome: Outcome) -> OutcomePublic:
+    partnership = outcome.partnership_id and session.get(Partnership, outcome.partnership_id)
+    return OutcomePublic(
+        id=outcome.id,
+        partnership=partnership.slug if partnership else None,
+        obligation_id=outcome.obligation_id,
+        title=outcome.title,
+        description=outcome.description,
+        created_at=outcome.created_at,
+    )
+
+
+def _risk_public(risk: Risk, slug: str) -> RiskPublic:
+    return RiskPublic(**risk.model_dump(exclude={"partnership_id"}), partnership=slug)
+
+
+def _outcomes(session: Session, limit: int, cursor: str | None, **subject: int) -> OutcomePage:
+    after = _after(cursor, _row_id)
+    rows = outcome_page(session=session, after_id=after, limit=limit + 1, **subject)
+    rows, next_cursor = _page(rows, limit, lambda o: o.id)
+    items = [_outcome_public(session, o) for o in rows]
+    return OutcomePage(items=items, next_cursor=next_cursor)
+
+
+# Outcomes --------------------------------------------------------------------------------------
+
+
+@router.get("/partnerships/{slug}/outcomes", response_model=OutcomePage)
+def read_partnership_outcomes(
+    slug: Slug,
+    session: SessionDep,
+    principal: CurrentUser,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> OutcomePage:
+    """A partnership's intended outcomes for the people who use services, oldest first."""
+    partnership = _partnership(session, principal, slug)
+    return _outcomes(session, limit, cursor, partnership_id=partnership.id)
+
+
+@router.post("/partnerships/{slug}/outcomes", response_model=OutcomePublic, status_code=201)
+def create_partnership_outcome(
+    slug: Slug, body: OutcomeIn, session: SessionDep, principal: ApiWriter
+) -> OutcomePublic:
+    """Record what a partnership is meant to achieve for the people who use services."""
+    partnership = _partnership(session, principal, slug, write=True)
+    data = _to_service(OutcomeCreate, partnership_id=partnership.id, **body.model_dump())
+    outcome = add_outcome(session=session, actor=principal.user, data=data)
+    return _outcome_public(session, outcome)
+
+
+@router.get("/obligations/{obligation_id}/outcomes", response_model=OutcomePage)
+def read_obligation_outcomes(
+    obligation_id: ObligationId,
+    session: SessionDep,
+    principal: CurrentUser,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> OutcomePage:
+    """The outcomes one obligation of a body or partnership is meant to achieve, oldest first."""
+    obligation = _obligation(session, principal, obligation_id)
+    return _outcomes(session, limit, cursor, obligation_id=obligation.id)
+
+
+@router.post("/obligations/{obligation_id}/outcomes", response_model=OutcomePublic, status_code=201)
+def create_obligation_outcome(
+    obligation_id: ObligationId, body: OutcomeIn, session: SessionDep, principal: ApiWriter
+) -> OutcomePublic:
+    """Record what meeting one obligation is meant to achieve for the people who use services."""
+    obligation = _obligation(session, principal, obligation_id, write=True)
+    data = _to_service(OutcomeCreate, obligation_id=obligation.id, **body.model_dump())
+    outcome = add_outcome(session=session, actor=principal.user, data=data)
+    return _outcome_public(session, outcome)
+
+
+@router.get("/outcomes/{outcome_id}", response_model=OutcomeDetail)
+def read_outcome(
+    outcome_id: OutcomeId, session: SessionDep, principal: CurrentUser
+) -> OutcomeDetail:
+    """One intended outcome with the indicators that show whether it is being achieved."""
+    outcome = _outcome(session, principal, outcome_id)
+    indicators = [
+        IndicatorPublic.model_validate(i, from_attributes=True)
+        for i in indicators_of(session=session, outcome_id=outcome.id)
+    ]
+    return OutcomeDetail(**_outcome_public(session, outcome).model_dump(), indicators=indicators)
+
+
+# Indicators and measurements ---------------------------------------------------------------------
+
+
+@router.post("/outcomes/{outcome_id}/indicators", response_model=IndicatorPublic, status_code=201)
+def create_indicator(
+    outcome_id: OutcomeId, body: IndicatorIn, session: SessionDep, principal: ApiWriter
+) -> IndicatorPublic:
+    """Add an indicator to an outcome: its unit, which way is better, baseline and target."""
+    outcome = _outcome(session, principal, outcome_id, write=True)
+    data = _to_service(IndicatorCreate, outcome_id=outcome.id, **body.model_dump())
+    indicator = add_indicator(session=session, actor=principal.user, data=data)
+    return IndicatorPublic.model_validate(indicator, from_attributes=True)
+
+
+@router.get("/indicators/{indicator_id}", response_model=IndicatorDetail)
+def read_indicator(
+    indicator_id: IndicatorId, session: SessionDep, principal: CurrentUser
+) -> IndicatorDetail:
+    """One indicator with all its measurements, oldest first, and which way it is moving."""
+    indicator = _indicator(session, principal, indicator_id)
+    rows = measurements_of(session=session, indicator_id=indicator.id)
+    return IndicatorDetail(
+        **IndicatorPublic.model_validate(indicator, from_attributes=True).model_dump(),
+        trend=TRENDS[trend(indicator, [m.value for m in rows])],
+        measurements=[MeasurementPublic.model_validate(m, from_attributes=True) for m in rows],
+    )
+
+
+@router.get("/indicators/{indicator_id}/measurements", response_model=MeasurementPage)
+def read_measurements(
+    indicator_id: IndicatorId,
+    session: SessionDep,
+    principal: CurrentUser,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> MeasurementPage:
+    """An indicator's measurements, oldest first, a page at a time."""
+    indicator = _indicator(session, principal, indicator_id)
+    after = _after(cursor, dt.date.fromisoformat)
+    rows = measurement_page(
+        session=session, indicator_id=indicator.id, after=after, limit=limit + 1
+    )
+    rows, next_cursor = _page(rows, limit, lambda m: m.measured_date)
+    items = [MeasurementPublic.model_validate(m, from_attributes=True) for m in rows]
+    return MeasurementPage(items=items, next_cursor=next_cursor)
+
+
+@router.post(
+    "/indicators/{indicator_id}/measurements", response_model=MeasurementPublic, status_code=201
+)
+def create_measurement(
+    indicator_id: IndicatorId, body: MeasurementIn, session: SessionDep, principal: ApiWriter
+) -> MeasurementPublic:
+    """Record a dated value of an indicator. An indicator has one value a date: a second value
+    for the same date is refused (409) naming `body.measured_date`."""
+    indicator = _indicator(session, principal, indicator_id, write=True)
+    data = _to_service(MeasurementCreate, indicator_id=indicator.id, **body.model_dump())
+    measurement = add_measurement(session=session, actor=principal.user, data=data)
+    return MeasurementPublic.model_validate(measurement, from_attributes=True)
+
+
+@router.post(
+    "/measurements/import", response_model=MeasurementImport, openapi_extra=CSV_REQUEST_BODY
+)
+def import_measurements_csv(
+    request: Request,
+    session: SessionDep,
+    principal: ApiWriter,
+    data: Annotated[bytes, Depends(csv_upload)],
+) -> MeasurementImport | JSONResponse:
+    """Import measurements from a CSV file with the header `indicator,date,value,source`
+    (UTF-8). All or nothing: if any line is bad, every bad line is listed in `errors` and nothing
+    is recorded."""
+    require(not principal.is_inspector, "Inspectors read measurements but do not record them")
+    try:
+        count = import_measurements(session=session, data=data, principal=principal)
+    except ImportRefused as exc:
+        errors = [FieldError(field=f"line {e.line}", message=e.message) for e in exc.errors]
+        detail = f"{len(errors)} bad line(s) in the file; nothing was imported"
+        return problem(request, 422, detail, errors=errors)
+    return MeasurementImport(imported=count)
+
+
+# Risks -----------------------------------------------------------------------------------------
+
+
+@router.get("/partnerships/{slug}/risks", response_model=RiskPage)
+def read_risks(
+    slug: Slug,
+    session: SessionDep,
+    principal: CurrentUser,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> RiskPage:
+    """The risks, costs and negative effects recorded against a partnership, oldest first."""
+    partnership = _partnership(session, principal, slug)
+    after = _after(cursor, _row_id)
+    rows = risk_page(
+        session=session, partnership_id=partnership.id, after_id=after, limit=limit + 1
+    )
+    rows, next_cursor = _page(rows, limit, lambda r: r.id)
+    return RiskPage(items=[_risk_public(r, slug) for r in rows], next_cursor=next_cursor)
+
+
+@router.post("/partnerships/{slug}/risks", response_model=RiskPublic, status_code=201)
+def create_risk(slug: Slug, body: RiskIn, session: SessionDep, principal: ApiWriter) -> RiskPublic:
+    """Record a risk, cost or negative effect of a partnership, such as the time it takes from a
+    small partner, with its likelihood, impact (1 to 5) and mitigation."""
+    partnership = _partnership(session, principal, slug, write=True)
+    data = _to_service(RiskCreate, partnership_id=partnership.id, **body.model_dump())
+    risk = add_risk(session=session, actor=principal.user, data=data)
+    return _risk_public(risk, partnership.slug)

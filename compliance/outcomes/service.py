@@ -4,9 +4,11 @@ import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from compliance.access import Principal
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.errors import NotFound, Refused
@@ -62,11 +64,12 @@ class MeasurementCreate(Strict):
     value: Annotated[float, Field(allow_inf_nan=False)]
     source: Annotated[str, Field(min_length=1, max_length=500)]
 
-    @model_validator(mode="after")
-    def _not_in_future(self) -> "MeasurementCreate":
-        if self.measured_date > dt.date.today():
-            raise ValueError("measured_date is in the future")
-        return self
+    @field_validator("measured_date")
+    @classmethod
+    def _not_in_future(cls, value: dt.date) -> dt.date:
+        if value > dt.date.today():
+            raise ValueError("the date is in the future")
+        return value
 
 
 class RiskCreate(Strict):
@@ -85,12 +88,12 @@ def _exists(session: Session, model: type, row_id: int | None, label: str) -> No
         raise NotFound(f"No {label} with id {row_id}")
 
 
-def _add(session: Session, actor: User, row, entity_type: str):  # type: ignore[no-untyped-def]
+def _add(session: Session, actor: str, row, entity_type: str):  # type: ignore[no-untyped-def]
     session.add(row)
     session.flush()
     audit(
         session=session,
-        actor=actor.email,
+        actor=actor,
         action=f"{entity_type}.created",
         entity_type=entity_type,
         entity_id=row.id,
@@ -103,37 +106,50 @@ def add_outcome(*, session: Session, actor: User, data: OutcomeCreate) -> Outcom
     """Record what a partnership or obligation is meant to achieve for service users."""
     _exists(session, Partnership, data.partnership_id, "partnership")
     _exists(session, Obligation, data.obligation_id, "obligation")
-    return _add(session, actor, Outcome(**data.model_dump()), "outcome")
+    return _add(session, actor.email, Outcome(**data.model_dump()), "outcome")
 
 
 def add_indicator(*, session: Session, actor: User, data: IndicatorCreate) -> Indicator:
     """Add an indicator that shows whether an outcome is being achieved."""
     _exists(session, Outcome, data.outcome_id, "outcome")
-    return _add(session, actor, Indicator(**data.model_dump()), "indicator")
+    return _add(session, actor.email, Indicator(**data.model_dump()), "indicator")
 
 
-def add_measurement(*, session: Session, actor: User, data: MeasurementCreate) -> Measurement:
-    """Record a dated value of an indicator."""
+def add_measurement(*, session: Session, actor: User | str, data: MeasurementCreate) -> Measurement:
+    """Record a dated value of an indicator; `actor` is a user, or a system name such as "cli"."""
     _exists(session, Indicator, data.indicator_id, "indicator")
-    clash = session.exec(
-        select(Measurement).where(
-            Measurement.indicator_id == data.indicator_id,
-            Measurement.measured_date == data.measured_date,
-        )
-    ).first()
-    if clash is not None:
-        raise Refused(
-            f"this indicator already has a measurement for {data.measured_date:%d %B %Y}",
-            field="measured_date",
-        )
-    row = Measurement(**data.model_dump(), recorded_by_id=actor.id)
-    return _add(session, actor, row, "measurement")
+    if _recorded(session, data.indicator_id, data.measured_date):
+        raise _duplicate(data.measured_date)
+    recorded_by_id, name = (None, actor) if isinstance(actor, str) else (actor.id, actor.email)
+    row = Measurement(**data.model_dump(), recorded_by_id=recorded_by_id)
+    try:
+        # Two people recording the same date at once: the unique constraint decides, and the
+        # loser gets the same refusal as if it had come second.
+        with session.begin_nested():
+            return _add(session, name, row, "measurement")
+    except IntegrityError as exc:
+        raise _duplicate(data.measured_date) from exc
+
+
+def _recorded(session: Session, indicator_id: int, day: dt.date) -> bool:
+    query = select(Measurement.id).where(
+        Measurement.indicator_id == indicator_id, Measurement.measured_date == day
+    )
+    return session.exec(query).first() is not None
+
+
+def _duplicate(day: dt.date) -> Refused:
+    return Refused(
+        f"this indicator already has a measurement for {day:%d %B %Y}",
+        field="measured_date",
+        status=409,
+    )
 
 
 def add_risk(*, session: Session, actor: User, data: RiskCreate) -> Risk:
     """Record a risk, cost or negative effect of a partnership."""
     _exists(session, Partnership, data.partnership_id, "partnership")
-    return _add(session, actor, Risk(**data.model_dump()), "risk")
+    return _add(session, actor.email, Risk(**data.model_dump()), "risk")
 
 
 def outcomes_of(*, session: Session, partnership_id: int) -> list[Outcome]:
@@ -164,3 +180,74 @@ def trend(indicator: Indicator, values: list[float]) -> int:
             return 1 if gap_now < gap_before else -1
     better = latest > previous if indicator.direction == "increase" else latest < previous
     return 1 if better else -1
+
+
+def outcome_access(
+    *, session: Session, principal: Principal, outcome: Outcome
+) -> tuple[bool, bool]:
+    """Whether a user may read, and may change, an outcome with its indicators and
+    measurements: through the partnership or the obligation it belongs to."""
+    if outcome.partnership_id is not None:
+        return (
+            principal.reads_partnership(outcome.partnership_id),
+            principal.writes_partnership(outcome.partnership_id),
+        )
+    obligation = session.get(Obligation, outcome.obligation_id)
+    if obligation is None:
+        return False, False
+    return principal.reads_obligation(obligation), principal.writes_obligation(obligation)
+
+
+def get_outcome(*, session: Session, outcome_id: int) -> Outcome | None:
+    """Return one outcome, or None."""
+    return session.get(Outcome, outcome_id)
+
+
+def get_indicator(*, session: Session, indicator_id: int) -> Indicator | None:
+    """Return one indicator, or None."""
+    return session.get(Indicator, indicator_id)
+
+
+def indicators_of(*, session: Session, outcome_id: int) -> list[Indicator]:
+    """An outcome's indicators, in the order they were added."""
+    query = select(Indicator).where(Indicator.outcome_id == outcome_id)
+    return list(session.exec(query.order_by(Indicator.id)))
+
+
+def outcome_page(
+    *,
+    session: Session,
+    partnership_id: int | None = None,
+    obligation_id: int | None = None,
+    after_id: int | None = None,
+    limit: int,
+) -> list[Outcome]:
+    """A partnership's or an obligation's outcomes in id order, `limit` of them after `after_id`."""
+    query = select(Outcome).where(
+        Outcome.partnership_id == partnership_id
+        if partnership_id is not None
+        else Outcome.obligation_id == obligation_id
+    )
+    if after_id is not None:
+        query = query.where(Outcome.id > after_id)
+    return list(session.exec(query.order_by(Outcome.id).limit(limit)))
+
+
+def measurement_page(
+    *, session: Session, indicator_id: int, after: dt.date | None = None, limit: int
+) -> list[Measurement]:
+    """An indicator's measurements, oldest first, `limit` of them after the date `after`."""
+    query = select(Measurement).where(Measurement.indicator_id == indicator_id)
+    if after is not None:
+        query = query.where(Measurement.measured_date > after)
+    return list(session.exec(query.order_by(Measurement.measured_date).limit(limit)))
+
+
+def risk_page(
+    *, session: Session, partnership_id: int, after_id: int | None = None, limit: int
+) -> list[Risk]:
+    """A partnership's risks, costs and negatives in id order, `limit` of them after `after_id`."""
+    query = select(Risk).where(Risk.partnership_id == partnership_id)
+    if after_id is not None:
+        query = query.where(Risk.id > after_id)
+    return list(session.exec(query.order_by(Risk.id).limit(limit)))

@@ -1,26 +1,66 @@
-"""JSON routes for partnerships."""
+"""JSON routes for partnerships: read them, and for administrators record them, their members
+and the duties they discharge."""
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Query
-from pydantic import BaseModel
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
 
 from compliance.access import require
-from compliance.api import api_router
-from compliance.deps import CurrentUser, SessionDep
+from compliance.api import ApiInput, Date, api_router
+from compliance.bodies.api import RegistryWriter, refusal
+from compliance.bodies.changes import FieldsRefused
+from compliance.bodies.service import get_body
+from compliance.catalogue.service import get_duty
+from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
+from compliance.models import Duty, Partnership, PartnershipMember
+from compliance.obligations.service import sync_obligations
 from compliance.partnerships.service import (
+    FORMS,
+    add_duty,
+    admit_member,
+    create_partnership,
     duties_of,
+    editable,
+    end_membership,
     get_partnership,
     list_partnerships,
     members_of,
+    membership,
+    remove_duty,
+    update_partnership,
 )
 
 router = api_router("partnerships")
 
+PARTNERSHIP_EXAMPLE = {
+    "slug": "cios-safeguarding-adults-board",
+    "name": "Cornwall and Isles of Scilly Safeguarding Adults Board",
+    "form": "statutory_board",
+    "description": "A joint Board of the two councils (Care Act 2014 s43(6)), working to a "
+    "2024-27 strategic plan.",
+    "start_date": None,
+    "end_date": None,
+}
+MEMBER_EXAMPLE = {
+    "code": "QT6",
+    "name": "NHS Cornwall and the Isles of Scilly Integrated Care Board",
+    "kind": "integrated_care_board",
+    "role": "Integrated care board (Sch 2 member)",
+    "start_date": "2024-04-01",
+    "end_date": None,
+}
+Slug = Annotated[str, Field(max_length=80)]
+Code = Annotated[str, Field(max_length=20)]
+Form = Literal[FORMS]  # type: ignore[valid-type]
+
 
 class PartnershipPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [PARTNERSHIP_EXAMPLE]})
+
     slug: str
     name: str
     form: str
@@ -30,6 +70,8 @@ class PartnershipPublic(BaseModel):
 
 
 class MemberPublic(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [MEMBER_EXAMPLE]})
+
     code: str
     name: str
     kind: str
@@ -39,8 +81,134 @@ class MemberPublic(BaseModel):
 
 
 class PartnershipDetail(PartnershipPublic):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                PARTNERSHIP_EXAMPLE
+                | {
+                    "lead_body_code": "E06000052",
+                    "members": [MEMBER_EXAMPLE],
+                    "duties": ["care-act-2014-s42-s45"],
+                }
+            ]
+        }
+    )
+
+    lead_body_code: str | None
     members: list[MemberPublic]
     duties: list[str]
+
+
+class PartnershipCreate(ApiInput):
+    """A partnership and the duties (catalogue slugs) it discharges for its members."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "slug": "isles-of-scilly-community-safety-partnership",
+                    "name": "Isles of Scilly Community Safety Partnership",
+                    "form": "statutory_board",
+                    "description": "Crime and disorder partnership for the islands (illustrative).",
+                    "lead_body_code": "E06000053",
+                    "start_date": "2026-04-01",
+                    "end_date": None,
+                    "duties": ["cda-1998-s5-s6"],
+                }
+            ]
+        }
+    )
+
+    slug: Slug
+    name: Annotated[str, Field(max_length=200)]
+    form: Form
+    description: Annotated[str | None, Field(max_length=5000)] = None
+    lead_body_code: Code | None = None
+    start_date: Date | None = None
+    end_date: Date | None = None
+    duties: Annotated[list[Slug], Field(max_length=50)] = []
+
+
+class PartnershipUpdate(ApiInput):
+    """The details to change; a field left out stays as it is. An end date on or before today
+    closes the partnership's obligations."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"lead_body_code": "QT6", "description": "Hosted by the ICB from 2027."}]
+        }
+    )
+
+    name: Annotated[str, Field(max_length=200)] | None = None
+    form: Form | None = None
+    description: Annotated[str | None, Field(max_length=5000)] = None
+    lead_body_code: Code | None = None
+    start_date: Date | None = None
+    end_date: Date | None = None
+
+
+class MemberCreate(ApiInput):
+    """A body joining the partnership, with its role."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "body_code": "RJ8",
+                    "role": "NHS provider (co-opted member)",
+                    "start_date": "2026-04-01",
+                }
+            ]
+        }
+    )
+
+    body_code: Code
+    role: Annotated[str, Field(max_length=200)]
+    start_date: Date | None = None
+
+
+class MemberEnd(ApiInput):
+    """The date a member leaves (its membership is kept, with the date)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"end_date": "2027-03-31"}]})
+
+    end_date: Date
+
+
+def _partnership_or_404(session: Session, slug: str) -> Partnership:
+    partnership = get_partnership(session=session, slug=slug)
+    if partnership is None:
+        raise NotFound(f"No partnership with slug {slug!r}", field="path.slug")
+    return partnership
+
+
+def _duty_or_404(session: Session, slug: str) -> Duty:
+    duty = get_duty(session=session, slug=slug)
+    if duty is None:
+        raise NotFound(f"No duty with slug {slug!r}", field="path.duty_slug")
+    return duty
+
+
+def _member(body, member: PartnershipMember) -> MemberPublic:  # type: ignore[no-untyped-def]
+    return MemberPublic(
+        code=body.code,
+        name=body.name,
+        kind=body.kind,
+        role=member.role,
+        start_date=member.start_date,
+        end_date=member.end_date,
+    )
+
+
+def _detail(session: Session, partnership: Partnership) -> PartnershipDetail:
+    members = [
+        _member(m.body, m.membership)
+        for m in members_of(session=session, partnership_id=partnership.id)
+    ]
+    duties = [d.slug for d in duties_of(session=session, partnership_id=partnership.id)]
+    fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
+    lead = editable(session=session, partnership=partnership)["lead_body_code"]
+    return PartnershipDetail(**fields, lead_body_code=lead, members=members, duties=duties)
 
 
 @router.get("/partnerships", response_model=list[PartnershipPublic])
@@ -48,9 +216,9 @@ def read_partnerships(
     session: SessionDep,
     principal: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[PartnershipPublic]:
-    """List partnerships by name."""
+    """List the partnerships you may read, by name."""
     rows = list_partnerships(session=session, limit=limit, offset=offset)
     return [
         PartnershipPublic.model_validate(p, from_attributes=True)
@@ -61,22 +229,141 @@ def read_partnerships(
 
 @router.get("/partnerships/{slug}", response_model=PartnershipDetail)
 def read_partnership(slug: str, session: SessionDep, principal: CurrentUser) -> PartnershipDetail:
-    """One partnership with its members (past members keep their end date) and duties."""
+    """One partnership with its lead body, members (past members keep their end date) and the
+    duties it discharges."""
     partnership = get_partnership(session=session, slug=slug)
     if partnership is None:
         raise NotFound(f"No partnership with slug {slug!r}")
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
-    members = [
-        MemberPublic(
-            code=m.body.code,
-            name=m.body.name,
-            kind=m.body.kind,
-            role=m.membership.role,
-            start_date=m.membership.start_date,
-            end_date=m.membership.end_date,
+    return _detail(session, partnership)
+
+
+@router.post("/partnerships", response_model=PartnershipDetail, status_code=201)
+def add_partnership(
+    data: PartnershipCreate, session: SessionDep, settings: SettingsDep, principal: RegistryWriter
+) -> PartnershipDetail:
+    """Record a partnership and the duties it discharges (administrators); its obligations open
+    at once."""
+    try:
+        partnership = create_partnership(
+            session=session, actor=principal.user.email, **data.model_dump()
         )
-        for m in members_of(session=session, partnership_id=partnership.id)
-    ]
-    duties = [d.slug for d in duties_of(session=session, partnership_id=partnership.id)]
-    fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
-    return PartnershipDetail(**fields, members=members, duties=duties)
+    except FieldsRefused as exc:
+        raise refusal(exc) from exc
+    sync_obligations(session=session, on=settings.today())
+    return _detail(session, partnership)
+
+
+@router.patch("/partnerships/{slug}", response_model=PartnershipDetail)
+def change_partnership(
+    slug: str,
+    data: PartnershipUpdate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: RegistryWriter,
+) -> PartnershipDetail:
+    """Change a partnership's details (administrators); ending it closes its obligations."""
+    partnership = _partnership_or_404(session, slug)
+    changes = data.model_dump(exclude_unset=True)
+    try:
+        update_partnership(
+            session=session, partnership=partnership, changes=changes, actor=principal.user.email
+        )
+    except FieldsRefused as exc:
+        raise refusal(exc) from exc
+    sync_obligations(session=session, on=settings.today())
+    return _detail(session, partnership)
+
+
+@router.post("/partnerships/{slug}/members", response_model=MemberPublic, status_code=201)
+def add_member(
+    slug: str,
+    data: MemberCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: RegistryWriter,
+) -> MemberPublic:
+    """Add a body to a partnership, or bring a former member back (administrators)."""
+    partnership = _partnership_or_404(session, slug)
+    try:
+        member = admit_member(
+            session=session,
+            partnership=partnership,
+            actor=principal.user.email,
+            **data.model_dump(),
+        )
+    except FieldsRefused as exc:
+        raise refusal(exc) from exc
+    sync_obligations(session=session, on=settings.today())
+    return _member(get_body(session=session, code=data.body_code), member)
+
+
+@router.post("/partnerships/{slug}/members/{code}/end", response_model=MemberPublic)
+def end_member(
+    slug: str,
+    code: str,
+    data: MemberEnd,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: RegistryWriter,
+) -> MemberPublic:
+    """Record that a member leaves a partnership on a date (administrators); the membership
+    stays on record with its end date."""
+    partnership = _partnership_or_404(session, slug)
+    body = get_body(session=session, code=code)
+    member = body and membership(session=session, partnership=partnership, body=body)
+    if not member:
+        raise NotFound(f"{code!r} is not a member of {slug}", field="path.code")
+    try:
+        end_membership(
+            session=session,
+            partnership=partnership,
+            member=member,
+            body=body,
+            end_date=data.end_date,
+            actor=principal.user.email,
+        )
+    except FieldsRefused as exc:
+        raise refusal(exc) from exc
+    sync_obligations(session=session, on=settings.today())
+    return _member(body, member)
+
+
+DutySlug = Annotated[str, Path(max_length=80, examples=["care-act-2014-s42-s45"])]
+
+
+@router.put("/partnerships/{slug}/duties/{duty_slug}", response_model=PartnershipDetail)
+def put_duty(
+    slug: str,
+    duty_slug: DutySlug,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: RegistryWriter,
+) -> PartnershipDetail:
+    """Record that a partnership discharges a duty (administrators; doing it again changes
+    nothing); the obligations the duty gives the partnership open."""
+    partnership = _partnership_or_404(session, slug)
+    duty = _duty_or_404(session, duty_slug)
+    if add_duty(session=session, partnership=partnership, duty=duty, actor=principal.user.email):
+        sync_obligations(session=session, on=settings.today())
+    return _detail(session, partnership)
+
+
+@router.delete("/partnerships/{slug}/duties/{duty_slug}", response_model=PartnershipDetail)
+def delete_duty(
+    slug: str,
+    duty_slug: DutySlug,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: RegistryWriter,
+) -> PartnershipDetail:
+    """Record that a partnership no longer discharges a duty (administrators); the obligations
+    it gave close, keeping their periods and evidence."""
+    partnership = _partnership_or_404(session, slug)
+    duty = _duty_or_404(session, duty_slug)
+    if not remove_duty(
+        session=session, partnership=partnership, duty=duty, actor=principal.user.email
+    ):
+        raise NotFound(f"{slug} does not discharge {duty_slug}", field="path.duty_slug")
+    sync_obligations(session=session, on=settings.today())
+    return _detail(session, partnership)

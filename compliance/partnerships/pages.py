@@ -4,8 +4,10 @@ the forms officers use to record outcomes, measurements and risks."""
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import select
+from starlette.datastructures import UploadFile
 
 from compliance.access import require
+from compliance.bodies.service import ImportRefused
 from compliance.charts import trend_chart
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
@@ -13,6 +15,7 @@ from compliance.evidence.service import parse
 from compliance.forms import date_from_parts
 from compliance.models import Indicator, Measurement, Partnership, Risk
 from compliance.obligations.views import status_rollup, view_obligations
+from compliance.outcomes.imports import import_measurements
 from compliance.outcomes.service import (
     IndicatorCreate,
     MeasurementCreate,
@@ -241,3 +244,27 @@ async def new_risk(
         add_risk(session=session, actor=principal.user, data=parse(RiskCreate, values))
 
     return await _submit(request, session, settings, principal, slug, build)
+
+
+@router.post("/partnerships/{slug}/measurements/import", response_class=HTMLResponse)
+async def import_measurements_page(
+    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: FormUser
+):  # type: ignore[no-untyped-def]
+    """Import a CSV file of measurements, all or nothing; on a bad file, list every bad line."""
+    partnership = _partnership(session, principal, slug, write=True)
+    upload = (await request.form()).get("file")
+    limit = settings.max_upload_bytes
+    data = await upload.read(limit + 1) if isinstance(upload, UploadFile) else b""
+    try:
+        if not data or len(data) > limit:
+            problem = "Choose a CSV file" if not data else f"The file is over {limit:,} bytes"
+            raise Refused(problem, field="measurements-file", status=422)
+        import_measurements(session=session, data=data, principal=principal)
+    except (ImportRefused, Refused) as exc:
+        lines = [str(e) for e in exc.errors] if isinstance(exc, ImportRefused) else []
+        message = f"{len(lines)} bad line(s); nothing was imported" if lines else str(exc)
+        context = _context(
+            session, settings, principal, partnership, {"measurements-file": message}
+        )
+        return render(request, "partnership.html", context | {"import_errors": lines}, 422)
+    return RedirectResponse(f"/partnerships/{slug}", status_code=303)

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from sqlmodel import Session
 
 from compliance.access import Principal
-from compliance.api import api_router
+from compliance.api import Date, api_router
 from compliance.config import Settings
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.reports.jobs import produce, produce_pack
@@ -20,7 +20,7 @@ from compliance.reports.jobs import produce, produce_pack
 router = api_router("reports")
 
 AsAt = Annotated[
-    dt.date | None,
+    Date | None,
     Query(description="The report as the data stood at the end of this day; today by default."),
 ]
 Pack = Annotated[

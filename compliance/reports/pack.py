@@ -122,9 +122,9 @@ def _add_evidence(archive: _Archive, item: EvidenceItem, data_dir: Path) -> None
         name = name.replace(f"-{item.sha256[:12]}.", f"-{item.sha256[:12]}-e{item.ref}.")
     try:
         content = files.read(data_dir=data_dir, sha256=item.sha256)
-    except OSError as exc:
+    except files.StoredFileDamaged:
         # Listed with the problem rather than left out, so the gap is plain to the inspector.
-        problem = "the stored file is missing" if isinstance(exc, FileNotFoundError) else str(exc)
+        problem = "the stored file is missing or does not match its SHA-256"
         archive.rows.append({"file": "", "sha256": item.sha256, "problem": problem} | row)
         return
     archive.add(name, content, **row)

@@ -1,0 +1,108 @@
+"""Listing obligations a page at a time: filtered in SQL where it can be, judged on their
+computed status where it must be, in batches so that memory stays bounded."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from compliance.models import Deliverable, Obligation, Occurrence
+from compliance.obligations.status import OutcomeStatus, ProcessStatus
+from compliance.obligations.views import ObligationView, view_obligations_for
+
+
+@dataclass(frozen=True)
+class ObligationFilter:
+    """Which obligations a listing shows. Most narrow the query; `status`, `outcome` and the
+    due window (on the next due date) are judged on each obligation's status on the date."""
+
+    body_id: int | None = None
+    partnership_id: int | None = None
+    duty_id: int | None = None
+    include_closed: bool = False
+    # A reader's scope: obligations of these bodies, or of these partnerships; None is all.
+    body_ids: frozenset[int] | None = None
+    partnership_ids: frozenset[int] | None = None
+    status: ProcessStatus | None = None
+    outcome: OutcomeStatus | None = None
+    due_after: dt.date | None = None
+    due_before: dt.date | None = None
+
+    @property
+    def computed(self) -> bool:
+        return any(
+            v is not None for v in (self.status, self.outcome, self.due_after, self.due_before)
+        )
+
+    def matches(self, view: ObligationView) -> bool:
+        due = view.next_due
+        if self.due_after is not None and (due is None or due < self.due_after):
+            return False
+        if self.due_before is not None and (due is None or due > self.due_before):
+            return False
+        return (self.status is None or view.status == self.status) and (
+            self.outcome is None or view.outcome == self.outcome
+        )
+
+
+def _filtered(filters: ObligationFilter):  # type: ignore[no-untyped-def]
+    query = select(Obligation)
+    if filters.body_id is not None:
+        query = query.where(Obligation.body_id == filters.body_id)
+    if filters.partnership_id is not None:
+        query = query.where(Obligation.partnership_id == filters.partnership_id)
+    if filters.duty_id is not None:
+        duty_deliverables = select(Deliverable.id).where(Deliverable.duty_id == filters.duty_id)
+        query = query.where(Obligation.deliverable_id.in_(duty_deliverables))
+    if not filters.include_closed:
+        query = query.where(Obligation.closed_date.is_(None))
+    if filters.body_ids is not None:
+        query = query.where(
+            Obligation.body_id.in_(filters.body_ids)
+            | (
+                Obligation.body_id.is_(None)
+                & Obligation.partnership_id.in_(filters.partnership_ids or frozenset())
+            )
+        )
+    if filters.due_after is not None or filters.due_before is not None:
+        # The next due date is one of the periods' due dates, so a period due in the window is
+        # needed (not enough: the exact test is made on the computed status).
+        window = select(Occurrence.id).where(Occurrence.obligation_id == Obligation.id)
+        if filters.due_after is not None:
+            window = window.where(Occurrence.due_date >= filters.due_after)
+        if filters.due_before is not None:
+            window = window.where(Occurrence.due_date <= filters.due_before)
+        query = query.where(window.exists())
+    return query
+
+
+def obligation_page(
+    *,
+    session: Session,
+    filters: ObligationFilter,
+    on: dt.date,
+    due_soon_days: int,
+    after_id: int = 0,
+    limit: int = 50,
+    batch: int = 500,
+) -> tuple[list[ObligationView], bool]:
+    """One page of obligations in id order after `after_id`, and whether more follow.
+
+    Rows are read and judged a batch at a time, so memory stays bounded however many a status
+    filter has to pass over before the page is full.
+    """
+    query = _filtered(filters).order_by(Obligation.id)
+    size = batch if filters.computed else limit + 1
+    found: list[ObligationView] = []
+    while len(found) <= limit:
+        rows = list(session.exec(query.where(Obligation.id > after_id).limit(size)))
+        if not rows:
+            break
+        views = view_obligations_for(
+            session=session, obligations=rows, on=on, due_soon_days=due_soon_days
+        )
+        found += [v for v in views if filters.matches(v)]
+        if len(rows) < size:
+            break
+        after_id = rows[-1].id
+    return found[:limit], len(found) > limit

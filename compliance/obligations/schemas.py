@@ -1,0 +1,173 @@
+"""What the obligations API gives: obligations with their periods and both status dimensions,
+a page at a time, with examples from the Cornwall and Isles of Scilly demo area."""
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session, select
+
+from compliance.models import Body, Partnership
+from compliance.obligations.views import ObligationView
+
+PERIOD_EXAMPLE = {
+    "occurrence_id": 1187,
+    "period_start_date": "2025-04-01",
+    "period_end_date": "2026-03-31",
+    "due_date": "2026-03-31",
+    "status": "met",
+    "evidence_ids": [9],
+}
+OBLIGATION_EXAMPLE = {
+    "id": 2,
+    "body_code": "E06000052",
+    "partnership_slug": None,
+    "source": "Co-operate with relevant partners on adult care and support (Care Act 2014 s6)",
+    "source_slug": "care-act-2014-s6",
+    "source_url": "https://www.legislation.gov.uk/ukpga/2014/23/section/6",
+    "item": "Annual assurance: co-operation arrangements in place and working",
+    "item_slug": "care-act-s6-cooperation-assurance",
+    "cadence": "continuous",
+    "verified": True,
+    "status": "overdue",
+    "outcome_status": "no_outcome_defined",
+    "fully_met": False,
+    "next_due_date": "2025-03-31",
+    "opened_date": "2024-04-01",
+    "closed_date": None,
+    "closed_reason": None,
+    "not_applicable_reason": None,
+    "periods": [
+        PERIOD_EXAMPLE
+        | {"period_start_date": "2024-04-01", "period_end_date": "2025-03-31"}
+        | {"due_date": "2025-03-31", "status": "overdue", "evidence_ids": []},
+        PERIOD_EXAMPLE,
+    ],
+}
+
+
+class PeriodPublic(BaseModel):
+    """One period of an obligation's cadence, its own status, and the evidence that serves it."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [PERIOD_EXAMPLE]})
+
+    occurrence_id: int = Field(description="Give it as `occurrence_ids` when recording evidence")
+    period_start_date: dt.date
+    period_end_date: dt.date
+    due_date: dt.date
+    status: str
+    evidence_ids: list[int] = Field(description="Current evidence (not withdrawn or superseded)")
+
+
+class ObligationPublic(BaseModel):
+    """An obligation of one body or one partnership, with both status dimensions on a date."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [OBLIGATION_EXAMPLE]})
+
+    id: int
+    body_code: str | None = Field(description="The body that holds it, if a body does")
+    partnership_slug: str | None = Field(description="The partnership that holds it, if one does")
+    source: str
+    source_slug: str
+    source_url: str
+    item: str
+    item_slug: str
+    cadence: str
+    verified: bool
+    status: str
+    outcome_status: str
+    fully_met: bool
+    next_due_date: dt.date | None
+    opened_date: dt.date
+    closed_date: dt.date | None
+    closed_reason: str | None
+    not_applicable_reason: str | None
+    periods: list[PeriodPublic]
+
+
+class ObligationPage(BaseModel):
+    """One page of obligations; pass `next_cursor` as `cursor` for the next (null: the last)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [OBLIGATION_EXAMPLE], "next_cursor": "WzJd"}]}
+    )
+
+    items: list[ObligationPublic]
+    next_cursor: str | None
+
+
+class ObligationDetailPublic(ObligationPublic):
+    """An obligation with who holds it and what evidence the source asks for."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                OBLIGATION_EXAMPLE
+                | {
+                    "holder_name": "Cornwall Council",
+                    "due_note": "Assured each financial year",
+                    "typical_evidence": ["Partnership agreements", "Board minutes"],
+                }
+            ]
+        }
+    )
+
+    holder_name: str
+    due_note: str | None
+    typical_evidence: list[str]
+
+
+def obligation_items(session: Session, views: list[ObligationView]) -> list[ObligationPublic]:
+    """Obligations as the API shows them, their holders' codes looked up together."""
+    body_ids = {v.obligation.body_id for v in views if v.obligation.body_id}
+    partnership_ids = {v.obligation.partnership_id for v in views if v.obligation.partnership_id}
+    codes = (
+        dict(session.exec(select(Body.id, Body.code).where(Body.id.in_(body_ids))).all())
+        if body_ids
+        else {}
+    )
+    slugs = (
+        dict(
+            session.exec(
+                select(Partnership.id, Partnership.slug).where(Partnership.id.in_(partnership_ids))
+            ).all()
+        )
+        if partnership_ids
+        else {}
+    )
+    return [_public(v, codes, slugs) for v in views]
+
+
+def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:  # type: ignore[type-arg]
+    o = view.obligation
+    periods = [
+        PeriodPublic(
+            occurrence_id=p.occurrence.id,
+            period_start_date=p.occurrence.period_start_date,
+            period_end_date=p.occurrence.period_end_date,
+            due_date=p.occurrence.due_date,
+            status=p.status,
+            evidence_ids=list(p.evidence_ids),
+        )
+        for p in view.periods
+    ]
+    return ObligationPublic(
+        id=o.id,
+        body_code=codes.get(o.body_id),
+        partnership_slug=slugs.get(o.partnership_id),
+        source=view.source_title,
+        source_slug=view.source_slug,
+        source_url=view.source_url,
+        item=view.item_title,
+        item_slug=view.item_slug,
+        cadence=view.cadence,
+        verified=view.verified,
+        status=view.status,
+        outcome_status=view.outcome,
+        fully_met=view.fully_met,
+        next_due_date=view.next_due,
+        opened_date=o.opened_date,
+        closed_date=o.closed_date,
+        closed_reason=o.closed_reason,
+        not_applicable_reason=o.not_applicable_reason,
+        periods=periods,
+    )

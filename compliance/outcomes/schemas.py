@@ -1,0 +1,224 @@
+"""What the outcomes API takes and gives: request bodies (strict) and responses, with examples
+from the Cornwall and Isles of Scilly demo area."""
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from compliance.api import ApiInput, Date, Timestamp
+
+Title = Annotated[str, Field(min_length=1, max_length=300)]
+LongText = Annotated[str | None, Field(max_length=5000)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+
+OUTCOME = {
+    "id": 1,
+    "partnership": "cios-safeguarding-adults-board",
+    "obligation_id": None,
+    "title": "Adults at risk are safer and get the outcomes they wanted from a safeguarding "
+    "enquiry",
+    "description": "Making Safeguarding Personal: people say what they want to happen, and the "
+    "enquiry achieves it.",
+    "created_at": "2026-04-02T09:15:00Z",
+}
+INDICATOR = {
+    "id": 1,
+    "outcome_id": 1,
+    "name": "Concluded s42 enquiries where the person's desired outcomes were fully or partly "
+    "achieved",
+    "unit": "%",
+    "direction": "increase",
+    "baseline_value": 89.0,
+    "baseline_date": "2023-03-31",
+    "target_value": 95.0,
+    "target_date": "2027-03-31",
+    "data_source": "Safeguarding Adults Collection",
+}
+MEASUREMENT = {
+    "id": 3,
+    "indicator_id": 1,
+    "measured_date": "2026-03-31",
+    "value": 93.0,
+    "source": "SAC 2025-26",
+    "recorded_at": "2026-06-12T14:03:00Z",
+}
+RISK = {
+    "id": 1,
+    "partnership": "cios-safeguarding-adults-board",
+    "category": "cost",
+    "title": "Board and sub-group meetings draw heavily on the small Council of the Isles of "
+    "Scilly",
+    "description": "Travel and senior time for a council of about 2,000 residents; attendance "
+    "has fallen.",
+    "likelihood": 4,
+    "impact": 2,
+    "mitigation": "Remote attendance by default; one combined agenda with the children's "
+    "partnership.",
+    "owner": "SAB business manager",
+    "status": "open",
+    "recorded_at": "2026-04-02T09:20:00Z",
+}
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+def _without(example: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in example.items() if k not in names}
+
+
+# Request bodies ---------------------------------------------------------------------------------
+
+
+class OutcomeIn(ApiInput):
+    """An intended outcome for the people who use services."""
+
+    model_config = _examples(_without(OUTCOME, "id", "partnership", "obligation_id", "created_at"))
+
+    title: Title
+    description: LongText = None
+
+
+class IndicatorIn(ApiInput):
+    """An indicator of an outcome: its unit, which way is better, baseline and target."""
+
+    model_config = _examples(_without(INDICATOR, "id", "outcome_id"))
+
+    name: Title
+    unit: Annotated[str, Field(min_length=1, max_length=40)]
+    direction: Literal["increase", "decrease"] = Field(description="Which way is better")
+    baseline_value: Number | None = None
+    baseline_date: Date | None = None
+    target_value: Number | None = None
+    target_date: Date | None = None
+    data_source: LongText = None
+
+
+class MeasurementIn(ApiInput):
+    """A dated value of an indicator, with where it came from; the date may not be in the
+    future, and an indicator has one value a date."""
+
+    model_config = _examples(
+        {"measured_date": "2026-06-30", "value": 93.4, "source": "SAC quarter 1 2026-27"}
+    )
+
+    measured_date: Date
+    value: Number
+    source: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class RiskIn(ApiInput):
+    """A risk, cost or negative effect of a partnership, scored 1 to 5 for likelihood and
+    impact."""
+
+    model_config = _examples(_without(RISK, "id", "partnership", "status", "recorded_at"))
+
+    category: Literal["risk", "cost", "negative"]
+    title: Title
+    description: LongText = None
+    likelihood: Annotated[int, Field(ge=1, le=5)]
+    impact: Annotated[int, Field(ge=1, le=5)]
+    mitigation: LongText = None
+    owner: Annotated[str | None, Field(max_length=200)] = None
+
+
+# Responses --------------------------------------------------------------------------------------
+
+
+class OutcomePublic(BaseModel):
+    model_config = _examples(OUTCOME)
+
+    id: int
+    partnership: str | None = Field(description="The partnership's slug, if it is its outcome")
+    obligation_id: int | None = Field(description="The obligation, if it is its outcome")
+    title: str
+    description: str | None
+    created_at: Timestamp
+
+
+class IndicatorPublic(BaseModel):
+    model_config = _examples(INDICATOR)
+
+    id: int
+    outcome_id: int
+    name: str
+    unit: str
+    direction: str
+    baseline_value: float | None
+    baseline_date: dt.date | None
+    target_value: float | None
+    target_date: dt.date | None
+    data_source: str | None
+
+
+class OutcomeDetail(OutcomePublic):
+    model_config = _examples(OUTCOME | {"indicators": [INDICATOR]})
+
+    indicators: list[IndicatorPublic]
+
+
+class MeasurementPublic(BaseModel):
+    model_config = _examples(MEASUREMENT)
+
+    id: int
+    indicator_id: int
+    measured_date: dt.date
+    value: float
+    source: str | None
+    recorded_at: Timestamp
+
+
+class IndicatorDetail(IndicatorPublic):
+    model_config = _examples(INDICATOR | {"trend": "improving", "measurements": [MEASUREMENT]})
+
+    trend: Literal["improving", "worsening", "level"] = Field(
+        description="Whether the latest value moved towards the target (or the better direction) "
+        "from the one before; a lone value is compared with the baseline. `level`: unchanged, or "
+        "nothing to compare it with"
+    )
+    measurements: list[MeasurementPublic] = Field(description="Oldest first")
+
+
+class RiskPublic(BaseModel):
+    model_config = _examples(RISK)
+
+    id: int
+    partnership: str
+    category: str
+    title: str
+    description: str | None
+    likelihood: int
+    impact: int
+    mitigation: str | None
+    owner: str | None
+    status: str
+    recorded_at: Timestamp
+
+
+class OutcomePage(BaseModel):
+    model_config = _examples({"items": [OUTCOME], "next_cursor": "WzNd"})
+
+    items: list[OutcomePublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
+
+
+class MeasurementPage(BaseModel):
+    model_config = _examples({"items": [MEASUREMENT], "next_cursor": "WyIyMDI2LTAzLTMxIl0"})
+
+    items: list[MeasurementPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
+
+
+class RiskPage(BaseModel):
+    model_config = _examples({"items": [RISK], "next_cursor": "WzNd"})
+
+    items: list[RiskPublic]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at end")
+
+
+class MeasurementImport(BaseModel):
+    model_config = _examples({"imported": 12})
+
+    imported: int = Field(description="How many measurements were recorded")
