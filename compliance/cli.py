@@ -1,6 +1,5 @@
 """The `compliance` command line."""
 
-import datetime as dt
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -8,25 +7,18 @@ from typing import Annotated
 import typer
 from sqlmodel import Session, select
 
-from compliance.config import Settings, get_settings
+from compliance.accounts.commands import token_app, user_app, user_by_email
+from compliance.cli_common import fail as _fail
+from compliance.cli_common import parse_date as _parse_date
+from compliance.cli_common import settings_or_exit as _settings
+from compliance.config import Settings
 from compliance.db import get_engine, session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Statutory partnership-duty compliance tracker.")
 import_app = typer.Typer(no_args_is_help=True, help="Import registers from CSV files.")
 app.add_typer(import_app, name="import")
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except ValueError as exc:
-        typer.echo(f"Configuration error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
 
 
 def initialise(settings: Settings) -> None:
@@ -103,15 +95,6 @@ def scheduler() -> None:
         pass
     finally:
         lock.release()
-
-
-def _parse_date(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError as exc:
-        raise _fail(f"{value!r} is not a date: give it as YYYY-MM-DD", code=2) from exc
 
 
 @app.command()
@@ -351,115 +334,6 @@ def calendar_revoke(
     typer.echo(f"Calendar {token_id} revoked.")
 
 
-user_app = typer.Typer(no_args_is_help=True, help="Users who sign in.")
-app.add_typer(user_app, name="user")
-
-
-@user_app.command("add")
-def user_add(
-    email: Annotated[str, typer.Option(help="The user's email address (their sign-in).")],
-    role: Annotated[str, typer.Option(help="admin, officer or inspector.")],
-    name: Annotated[str, typer.Option(help="Full name (defaults to the email).")] = "",
-    body: Annotated[list[str] | None, typer.Option(help="A body code in scope (repeat).")] = None,
-    partnership: Annotated[
-        list[str] | None, typer.Option(help="A partnership slug in scope (repeat).")
-    ] = None,
-) -> None:
-    """Add a user; the password is read from standard input (never from the command line)."""
-    from compliance.accounts.service import create_user
-    from compliance.errors import Refused
-
-    password = sys.stdin.readline().rstrip("\r\n")
-    settings = _settings()
-    try:
-        with session_scope(get_engine(settings)) as session:
-            user = create_user(
-                session=session,
-                email=email,
-                name=name,
-                role=role,
-                password=password,
-                body_codes=body or [],
-                partnership_slugs=partnership or [],
-            )
-            typer.echo(f"Added {user.role} {user.email}.")
-    except Refused as exc:
-        raise _fail(f"User not added: {exc.message}") from exc
-
-
-token_app = typer.Typer(no_args_is_help=True, help="Personal API tokens (Authorization: Bearer).")
-app.add_typer(token_app, name="token")
-
-
-def _user_by_email(session: Session, email: str):  # type: ignore[no-untyped-def]
-    from compliance.accounts.service import normalise_email
-    from compliance.models import User
-
-    user = session.exec(select(User).where(User.email == normalise_email(email))).first()
-    if user is None:
-        raise _fail(f"No user with the email {email}")
-    return user
-
-
-@token_app.command("create")
-def token_create(
-    email: Annotated[str, typer.Option(help="Whose token it is.")],
-    name: Annotated[str, typer.Option(help="What the token is for.")] = "command line",
-    expires_days: Annotated[int, typer.Option(help="Days until it stops working (1-366).")] = 90,
-) -> None:
-    """Create a token and print it once; only its hash is kept."""
-    from compliance.accounts.tokens import create_token
-    from compliance.errors import Refused
-
-    try:
-        with session_scope(get_engine(_settings())) as session:
-            user = _user_by_email(session, email)
-            token, row = create_token(
-                session=session, user=user, name=name, expires_days=expires_days, actor="cli"
-            )
-            told = f"Token {row.id} for {user.email}, expires {row.expires_at.date().isoformat()}."
-    except Refused as exc:
-        raise _fail(f"Token not created: {exc.message}") from exc
-    typer.echo(token)
-    typer.echo(f"{told} It is not shown again.", err=True)
-
-
-@token_app.command("list")
-def token_list(email: Annotated[str, typer.Option(help="Whose tokens to list.")]) -> None:
-    """List a user's tokens (never the tokens themselves)."""
-    from compliance.accounts.tokens import is_live, tokens_of
-
-    with session_scope(get_engine(_settings())) as session:
-        user = _user_by_email(session, email)
-        rows = tokens_of(session=session, user_id=user.id)
-        for row in rows:
-            state = "live" if is_live(row) else ("revoked" if row.revoked_at else "expired")
-            typer.echo(
-                f"{row.id}\t{row.prefix}…\t{row.name}\t{state}\t"
-                f"expires {row.expires_at.date().isoformat()}"
-            )
-        if not rows:
-            typer.echo(f"{user.email} has no tokens.")
-
-
-@token_app.command("revoke")
-def token_revoke(
-    email: Annotated[str, typer.Option(help="Whose token it is.")],
-    token_id: Annotated[int, typer.Argument(help="The token's number, from `token list`.")],
-) -> None:
-    """Stop a token working, at once."""
-    from compliance.accounts.tokens import revoke_token
-    from compliance.errors import Refused
-
-    try:
-        with session_scope(get_engine(_settings())) as session:
-            user = _user_by_email(session, email)
-            revoke_token(session=session, user_id=user.id, token_id=token_id, actor="cli")
-    except Refused as exc:
-        raise _fail(exc.message) from exc
-    typer.echo(f"Token {token_id} revoked.")
-
-
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 app.add_typer(audit_app, name="audit")
 
@@ -530,7 +404,7 @@ def import_measurements_command(
         raise _fail(f"Cannot read {file}: {exc.strerror}") from exc
     try:
         with session_scope(get_engine(settings)) as session:
-            user = as_user and _user_by_email(session, as_user)
+            user = as_user and user_by_email(session, as_user)
             if user and not user.is_active:
                 raise _fail(f"The user {user.email} is deactivated")
             principal = principal_for(session=session, user=user) if user else None

@@ -34,6 +34,8 @@ _public = Depends(public)
 # FastAPI's interactive API documentation loads its scripts from a CDN and runs inline script,
 # so those two pages keep only nosniff; every other response gets the strict policy.
 DOCS_PATHS = {"/docs", "/redoc"}
+# Room for the form fields and multipart boundaries around the largest file allowed.
+UPLOAD_OVERHEAD_BYTES = 1_000_000
 LOCATIONS = {"path", "query", "header", "cookie", "body"}
 
 
@@ -133,6 +135,9 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
         title="Partnership duties tracker",
         version=__version__,
         description=API_DESCRIPTION,
+        # Bodies sent without a Content-Length (chunked) are counted as they arrive and cut off
+        # here; the middleware below refuses the declared ones before reading a byte.
+        max_body_size=settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
@@ -152,7 +157,7 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
 
 
 def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
-    limit = settings.max_upload_bytes + 1_000_000
+    limit = settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
 
     async def middleware(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
         length = request.headers.get("content-length")

@@ -174,3 +174,36 @@ def test_token_commands_create_list_and_revoke(run, fresh_url):
     assert unknown.exit_code == 1 and "No user with the email" in unknown.output
     too_long = run("token", "create", "--email", email, "--expires-days", "400")
     assert too_long.exit_code == 1 and "1 to 366 days" in too_long.output
+
+
+def test_a_chunked_upload_past_the_limit_is_cut_off_with_a_413(settings, session):
+    import asyncio
+
+    from compliance.deps import get_session
+    from compliance.main import create_app
+
+    small = settings.model_copy(update={"max_upload_bytes": 10_000})
+    application = create_app(small)
+    application.dependency_overrides[get_session] = lambda: session
+    token, _ = create_token(session=session, user=make_user(session, "admin"), name="t", actor="t")
+    headers = [(b"authorization", f"Bearer {token}".encode()), (b"content-type", b"text/csv")]
+    scope = {
+        "type": "http", "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/api/v1/bodies/import", "raw_path": b"/api/v1/bodies/import",
+        "query_string": b"", "headers": headers, "client": ("127.0.0.1", 1),
+        "server": ("testserver", 80), "root_path": "",
+    }  # fmt: skip
+    received, answers = [], []
+
+    async def receive():  # no Content-Length: the size is only known as the bytes arrive
+        received.append(1)
+        return {"type": "http.request", "body": b"x" * 10_000, "more_body": len(received) < 200}
+
+    async def send(message):  # type: ignore[no-untyped-def]
+        answers.append(message)
+
+    asyncio.run(application(scope, receive, send))
+    assert answers[0]["status"] == 413
+    assert (b"content-type", b"application/problem+json") in answers[0]["headers"]
+    # Cut off once past the limit (10 kB and 1 MB for the form around it), not read to the end.
+    assert len(received) < 110
