@@ -96,8 +96,9 @@ def require(allowed: bool, message: str = "You do not have access to this") -> N
 def evidence_access(
     *, session: Session, principal: Principal, evidence_id: int
 ) -> tuple[bool, bool]:
-    """Whether a user may read, and may change, a piece of evidence: through the obligations
-    it serves."""
+    """Whether a user may read, and may change, a piece of evidence: read it through any
+    obligation it serves, change it (correct, withdraw, answer) only if they may change every
+    one, since a correction or a withdrawal takes it away from all of them."""
     obligations = session.exec(
         select(Obligation)
         .join(Occurrence, Occurrence.obligation_id == Obligation.id)
@@ -105,5 +106,5 @@ def evidence_access(
         .where(EvidenceLink.evidence_id == evidence_id)
     ).all()
     reads = any(principal.reads_obligation(o) for o in obligations)
-    writes = any(principal.writes_obligation(o) for o in obligations)
+    writes = bool(obligations) and all(principal.writes_obligation(o) for o in obligations)
     return reads, writes

@@ -59,9 +59,19 @@ Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
 Date = Annotated[dt.date, Field(strict=False), BeforeValidator(_iso_date)]
 
 
+MAX_DEPTH = 32
+DEPTH_MESSAGE = f"Values may be nested at most {MAX_DEPTH} deep"
+
+
 def _json_value(value: Any, loc: tuple[str | int, ...], nuls: list[InitErrorDetails]) -> Any:
     # JSON has one kind of number and JSON Schema counts 3.0 as an integer (Python's json
     # writes a whole float that way), so a whole number is one whatever its spelling.
+    if len(loc) > MAX_DEPTH:
+        # No request body here nests more than a few levels; deeper only exhausts the stack.
+        nuls.append(
+            {"type": PydanticCustomError("too_deep", DEPTH_MESSAGE), "loc": loc, "input": "…"}
+        )
+        return None
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and NUL in value:

@@ -57,9 +57,18 @@ def optional_principal(
     if not loaded:
         return None
     user_session, user = loaded
+    _commit_touch(session)
     request.state.user_session = user_session
     request.state.principal = principal_for(session=session, user=user)
     return request.state.principal
+
+
+def _commit_touch(session: Session) -> None:
+    # "Last used" is committed at once, in its own short transaction: a refused request must
+    # still record the use, and a download that streams for minutes must not hold SQLite's
+    # write lock (or a PostgreSQL row lock) the whole time.
+    if session.dirty:
+        session.commit()
 
 
 def _token_principal(request: Request, session: Session) -> Principal:
@@ -67,6 +76,7 @@ def _token_principal(request: Request, session: Session) -> Principal:
     user = user_for_token(session=session, token=token.strip())
     if scheme.lower() != "bearer" or user is None:
         raise InvalidToken
+    _commit_touch(session)
     request.state.via_token = True
     request.state.principal = principal_for(session=session, user=user)
     return request.state.principal

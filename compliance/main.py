@@ -1,5 +1,6 @@
 """The FastAPI application."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
@@ -9,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -19,6 +21,8 @@ from compliance.db import get_engine
 from compliance.deps import InvalidToken, SignInRequired, public
 from compliance.errors import Refused
 from compliance.web import STATIC_DIR, render
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -152,6 +156,7 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     app.add_exception_handler(SignInRequired, sign_in_required)
     app.add_exception_handler(InvalidToken, invalid_token)
     app.add_exception_handler(RequestValidationError, invalid_request)
+    app.add_exception_handler(IntegrityError, unique_conflict)
     app.middleware("http")(_security_headers(settings))
     return app
 
@@ -248,6 +253,21 @@ def _located(request: Request, field: str | None) -> str | None:
     if field in request.query_params:
         return f"query.{field}"
     return f"body.{field}" if request.method in {"POST", "PUT", "PATCH"} else field
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    code = getattr(exc.orig, "sqlstate", None)  # PostgreSQL
+    return code == "23505" or "UNIQUE constraint failed" in str(exc.orig)  # or SQLite
+
+
+async def unique_conflict(request: Request, exc: IntegrityError) -> Response:
+    """Two requests adding the same thing at the same moment: the second is told so (409) and
+    changes nothing. Any other integrity error is a bug, and stays a 500."""
+    if not _is_unique_violation(exc):
+        raise exc
+    log.warning("unique conflict on %s: %s", request.url.path, exc.orig)
+    detail = "This conflicts with a change saved a moment ago; reload and try again"
+    return _problem(request, 409, detail)
 
 
 async def refused(request: Request, exc: Refused) -> Response:

@@ -273,7 +273,10 @@ class Evidence(SQLModel, table=True):
     recorded_by_id: int | None = Field(default=None, foreign_key="user.id")
     recorded_at: dt.datetime = _created_at()
     # Indexed: "is this version superseded?" is asked of every piece of evidence on every check.
-    supersedes_id: int | None = Field(default=None, foreign_key="evidence.id", index=True)
+    # Unique: two corrections of one version at once cannot both land (the chain never forks).
+    supersedes_id: int | None = Field(
+        default=None, foreign_key="evidence.id", index=True, unique=True
+    )
     withdrawn_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     withdrawn_reason: str | None = _long_text()
     withdrawn_by_id: int | None = Field(default=None, foreign_key="user.id")

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
+from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from compliance.bodies.kinds import BodyKind
@@ -64,6 +65,18 @@ templates.env.loader = ChoiceLoader(
         PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja", "templates")}),
     ]
 )
+
+
+def _no_nul(value: object) -> object:
+    # HTML may not contain the NUL character; a refused form shows what was typed back, and a
+    # NUL in it would break the page for the person trying to correct it.
+    if isinstance(value, str) and "\x00" in value:
+        cleaned = value.replace("\x00", "\ufffd")
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
+
+
+templates.env.finalize = _no_nul
 templates.env.globals["product_name"] = "Partnership duties tracker"
 templates.env.globals["body_kinds"] = list(BodyKind)
 templates.env.filters["kind_label"] = kind_label

@@ -26,7 +26,7 @@ api() {
     echo "$body" >&2
     return 1
   fi
-  printf '%s\n' "$body"
+  if [ -n "$body" ]; then printf '%s\n' "$body"; fi
 }
 
 echo "1. The token belongs to:"

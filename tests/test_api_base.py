@@ -161,9 +161,13 @@ def test_token_commands_create_list_and_revoke(run, fresh_url):
 
     listed = run("token", "list", "--email", email)
     assert "BI feed" in listed.output and "live" in listed.output and token not in listed.output
+    assert "never used" in listed.output
 
     settings = Settings(environment="test", secret_key="cli-test", database_url=fresh_url)
     api = TestClient(create_app(settings))
+    # A refused request still records that the token was used (committed before the route runs).
+    assert api.get("/api/v1/users", headers=bearer(token)).status_code == 403
+    assert "never used" not in run("token", "list", "--email", email).output
     assert api.get("/api/v1/duties", headers=bearer(token)).status_code == 200
     token_id = listed.output.split("\t", 1)[0]
     assert run("token", "revoke", "--email", email, token_id).exit_code == 0
@@ -207,3 +211,33 @@ def test_a_chunked_upload_past_the_limit_is_cut_off_with_a_413(settings, session
     assert (b"content-type", b"application/problem+json") in answers[0]["headers"]
     # Cut off once past the limit (10 kB and 1 MB for the form around it), not read to the end.
     assert len(received) < 110
+
+
+def test_a_unique_clash_from_a_race_is_a_409_and_other_integrity_errors_stay_bugs(app, session):
+    from compliance.deps import CurrentUser, SessionDep
+    from compliance.models import Body, PartnershipMember
+    from tests.factories import make_body
+
+    make_body(session, code="E06000950")
+
+    def clash(db: SessionDep, principal: CurrentUser) -> dict:
+        # As if another request had added the same code between our check and our insert.
+        db.add(Body(code="E06000950", name="Again", kind="unitary_authority", nation="england"))
+        db.flush()
+        return {}
+
+    def broken(db: SessionDep, principal: CurrentUser) -> dict:
+        db.add(PartnershipMember(partnership_id=999999, body_id=999999, role="x"))
+        db.flush()
+        return {}
+
+    app.add_api_route("/api/v1/probe-clash", clash, methods=["POST"])
+    app.add_api_route("/api/v1/probe-broken", broken, methods=["POST"])
+    user = make_user(session, "admin")
+    token, _ = create_token(session=session, user=user, name="t", actor="test")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        conflict = client.post("/api/v1/probe-clash", headers=bearer(token))
+        assert conflict.status_code == 409
+        assert conflict.headers["content-type"] == PROBLEM
+        assert "saved a moment ago" in conflict.json()["detail"]
+        assert client.post("/api/v1/probe-broken", headers=bearer(token)).status_code == 500

@@ -104,3 +104,20 @@ def test_a_nul_anywhere_in_a_body_is_refused_naming_it():
     with pytest.raises(ValidationError) as refused:
         Titled.model_validate(json.loads('{"title": "SAB\\u0000", "tags": ["a", "\\u0000"]}'))
     assert [e["loc"] for e in refused.value.errors()] == [("title",), ("tags", 1)]
+
+
+def test_deeply_nested_json_is_refused_not_a_stack_overflow():
+    # Found in review: {"reason": [[[...]]]} 500 levels deep (1 kB) exhausted the stack while
+    # the body was checked, and the request ended in a 500.
+    nested = json.loads("[" * 500 + "]" * 500)
+    with pytest.raises(ValidationError, match="nested at most 32 deep"):
+        Sample.model_validate({"count": 1, "extra": nested})
+
+
+def test_a_report_as_at_year_one_is_refused_naming_the_date(admin):
+    # Found in review: as_at=0001-01-01 overflowed the date arithmetic and gave a 500.
+    response = admin.get("/api/v1/bodies/E06000052/report.pdf", params={"as_at": "0001-01-01"})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["field"] == "query.as_at"
+    assert "before 1 January 2000" in response.json()["detail"]

@@ -433,3 +433,65 @@ def test_the_queue_is_the_one_the_page_shows(app, client, world, session, who):
     listed = [i["id"] for i in queue(browser, {}, limit=500)]
     assert sorted(listed) == sorted(shown) and (shown or who == "inspector_elsewhere")
     assert (world["evidence"] in listed) == (who == "officer")
+
+
+def test_evidence_shared_with_a_body_outside_scope_is_read_in_part_and_not_changed(
+    client, world, session, settings
+):
+    from compliance.evidence.service import EvidenceCreate, record
+
+    shared = record(
+        session=session,
+        data_dir=settings.data_dir,
+        max_bytes=settings.max_upload_bytes,
+        actor=world["users"]["admin"],
+        data=EvidenceCreate(
+            kind="minutes",
+            title="Joint board minutes",
+            effective_date="2026-06-04",
+            url="https://example.org/minutes",
+            occurrence_ids=[world["periods"][0], world["elsewhere"][0]],
+        ),
+    )
+    officer = bearer(session, world, "officer")
+    seen = client.get(f"/api/v1/evidence/{shared.id}", headers=officer).json()
+    # The other body's obligation and period stay out of sight.
+    assert seen["obligation_ids"] == [world["obligation"].id]
+    assert seen["occurrence_ids"] == [world["periods"][0]]
+    # A correction or a withdrawal would take it away from the other body too.
+    correction = client.post(
+        f"/api/v1/evidence/{shared.id}/versions",
+        data=form(world, kind="link", url="https://example.org/v2", occurrence_ids=None),
+        headers=officer,
+    )
+    assert_problem(correction, 403)
+    withdrawal = client.post(
+        f"/api/v1/evidence/{shared.id}/withdrawal", json={"reason": "wrong"}, headers=officer
+    )
+    assert_problem(withdrawal, 403)
+    assert session.get(Evidence, shared.id).withdrawn_at is None
+    admin = bearer(session, world, "admin")
+    everything = client.get(f"/api/v1/evidence/{shared.id}", headers=admin).json()
+    assert len(everything["obligation_ids"]) == 2
+
+
+def test_two_corrections_racing_past_the_check_do_not_fork_the_versions(
+    client, world, session, monkeypatch
+):
+    from compliance.evidence import service
+
+    headers = bearer(session, world, "officer")
+    old = upload(client, world, headers).json()
+    path = f"/api/v1/evidence/{old['id']}/versions"
+    data = form(world, title="Minutes (corrected)", occurrence_ids=None)
+    first = client.post(
+        path, data=data, headers=headers | {}, files={"file": ("a.pdf", sample.PDF)}
+    )
+    assert first.status_code == 201, first.text
+    # As if the second request had looked for a successor before the first one committed.
+    monkeypatch.setattr(service, "successor", lambda **_: None)
+    second = client.post(path, data=data, headers=headers, files={"file": ("b.pdf", sample.PDF)})
+    assert_problem(second, 409)
+    assert "corrected by someone else" in second.json()["detail"]
+    versions = session.exec(select(Evidence).where(Evidence.supersedes_id == old["id"])).all()
+    assert [v.id for v in versions] == [first.json()["id"]]

@@ -437,3 +437,24 @@ def test_a_page_is_filled_from_several_small_batches(session, settings, demo):
             break
         after = page[-1].obligation.id
     assert len(expected) > 2 and found == expected
+
+
+def test_a_website_too_long_once_https_is_added_is_refused_not_a_500(api, session):
+    # Found in review: 296 characters passed the check, then "https://" made 304 on insert.
+    website = "w" * 292 + ".org"
+    response = api["admin"].post("/api/v1/bodies", json=NEW_BODY | {"website": website})
+    assert response.status_code == 422 and fields(response) == ["body.website"]
+    assert count(session, Body, Body.code == "E06000999") == 0
+
+
+def test_a_page_of_partnerships_is_cut_after_the_scope_is_applied(app, api, session):
+    # Found in review: the page was cut first and then filtered, so officers got short pages.
+    scilly = make_user(session, "officer", bodies=["E06000053"])
+    token, _ = create_token(session=session, user=scilly, name="t", actor="test")
+    officer = TestClient(app, headers={"Authorization": f"Bearer {token}"})
+    everything = [p["slug"] for p in officer.get("/api/v1/partnerships").json()]
+    every_one = [p["slug"] for p in api["admin"].get("/api/v1/partnerships").json()]
+    assert everything and set(everything) < set(every_one)
+    for offset, slug in enumerate(everything):
+        page = officer.get("/api/v1/partnerships", params={"limit": 1, "offset": offset})
+        assert [p["slug"] for p in page.json()] == [slug]

@@ -81,13 +81,15 @@ def add_token(
     if errors:
         return _page(request, session, principal, status_code=422, errors=errors, values=values)
     try:
-        secret, token = create_token(
-            session=session,
-            user=principal.user,
-            name=name,
-            expires_days=days,
-            actor=principal.user.email,
-        )
+        # In a savepoint: a refusal at the database (a NUL in the name) undoes only this.
+        with session.begin_nested():
+            secret, token = create_token(
+                session=session,
+                user=principal.user,
+                name=name,
+                expires_days=days,
+                actor=principal.user.email,
+            )
     except Refused as exc:
         errors = {exc.field or "name": exc.message}
         return _page(request, session, principal, status_code=422, errors=errors, values=values)

@@ -91,9 +91,10 @@ def token_list(email: Annotated[str, typer.Option(help="Whose tokens to list.")]
         rows = tokens_of(session=session, user_id=user.id)
         for row in rows:
             state = "live" if is_live(row) else ("revoked" if row.revoked_at else "expired")
+            used = row.last_used_at.date().isoformat() if row.last_used_at else "never used"
             typer.echo(
                 f"{row.id}\t{row.prefix}…\t{row.name}\t{state}\t"
-                f"expires {row.expires_at.date().isoformat()}"
+                f"expires {row.expires_at.date().isoformat()}\t{used}"
             )
         if not rows:
             typer.echo(f"{user.email} has no tokens.")

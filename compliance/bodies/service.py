@@ -263,6 +263,9 @@ def field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
     website = normalise_website(values["website"])
     if website and not re.match(r"^https?://[^\s/$.?#][^\s]*\.[^\s]+$", website, re.I):
         problems.append(("website", f"website {values['website']!r} is not a web address"))
+    elif website and len(website) > FIELD_LIMITS["website"] >= len(values["website"]):
+        # Measured as stored: "https://" is added to an address given without its scheme.
+        problems.append(("website", f"website is longer than {FIELD_LIMITS['website']} characters"))
     if values.get("email"):
         try:
             validate_email(values["email"], check_deliverability=False)

@@ -182,7 +182,7 @@ def record_evidence(
     )
     _check_periods(form.occurrence_ids, _writable_periods(session, principal, [obligation]))
     evidence = _store(session, settings, principal, form, form.occurrence_ids)
-    return evidence_public(session, evidence)
+    return evidence_public(session, evidence, principal)
 
 
 @router.post("/evidence/{evidence_id}/versions", response_model=EvidencePublic, status_code=201)
@@ -201,7 +201,7 @@ def correct_evidence(
         _check_periods(form.occurrence_ids, _writable_periods(session, principal, served))
     occurrence_ids = form.occurrence_ids or links(session=session, evidence_id=evidence_id)
     evidence = _store(session, settings, principal, form, occurrence_ids, evidence_id)
-    return evidence_public(session, evidence)
+    return evidence_public(session, evidence, principal)
 
 
 @router.post("/evidence/{evidence_id}/withdrawal", response_model=EvidencePublic)
@@ -215,7 +215,7 @@ def withdraw_evidence(
         evidence = withdraw(
             session=session, actor=principal.user, evidence_id=evidence_id, reason=body.reason
         )
-    return evidence_public(session, evidence)
+    return evidence_public(session, evidence, principal)
 
 
 @router.post("/evidence/{evidence_id}/reviews", response_model=ReviewPublic, status_code=201)
@@ -266,7 +266,7 @@ def read_evidence(
 ) -> EvidencePublic:
     """One piece of evidence: what it is, its file's hash, the periods it serves, the versions
     before and after it, whether it was withdrawn, and its review thread."""
-    return evidence_public(session, _evidence(session, principal, evidence_id))
+    return evidence_public(session, _evidence(session, principal, evidence_id), principal)
 
 
 @router.get("/evidence/{evidence_id}/file", response_class=Response, responses=FILE_RESPONSE)
@@ -312,4 +312,4 @@ def read_review_queue(
     )
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1][0].id) if len(rows) > limit else None
-    return queue_page(session, page, next_cursor)
+    return queue_page(session, page, next_cursor, principal)

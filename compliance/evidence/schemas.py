@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic_core import PydanticCustomError
 from sqlmodel import Session, select
 
+from compliance.access import Principal
 from compliance.api import PREFIX, ApiInput, Date, Timestamp
 from compliance.evidence.service import (
     EvidenceKind,
@@ -221,9 +222,10 @@ def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
     return dict(rows)
 
 
-def evidence_public(session: Session, evidence: Evidence) -> EvidencePublic:
-    """Evidence as the API shows it, with its links, versions and review thread."""
-    pairs = served(session=session, evidence_ids=[evidence.id])[evidence.id]
+def evidence_public(session: Session, evidence: Evidence, principal: Principal) -> EvidencePublic:
+    """Evidence as the API shows it to someone, with the links they may see, its versions and
+    its review thread."""
+    pairs = served(session=session, evidence_ids=[evidence.id], principal=principal)[evidence.id]
     comments = thread(session=session, evidence_id=evidence.id)
     people = {evidence.recorded_by_id, evidence.withdrawn_by_id} | {c.author_id for c in comments}
     names = _names(session, people)
@@ -255,10 +257,13 @@ def review_public(session: Session, comment: EvidenceComment) -> ReviewPublic:
 
 
 def queue_page(
-    session: Session, rows: list[tuple[Evidence, str | None]], next_cursor: str | None
+    session: Session,
+    rows: list[tuple[Evidence, str | None]],
+    next_cursor: str | None,
+    principal: Principal,
 ) -> ReviewPage:
     """A page of the review queue, looked up in a fixed number of queries."""
-    pairs = served(session=session, evidence_ids=[e.id for e, _ in rows])
+    pairs = served(session=session, evidence_ids=[e.id for e, _ in rows], principal=principal)
     names = _names(session, {e.recorded_by_id for e, _ in rows})
     items = [
         QueueItem(

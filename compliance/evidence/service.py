@@ -3,10 +3,11 @@
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from sqlalchemy import exists, func, or_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -25,6 +26,9 @@ from compliance.models import (
 )
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
+
+if TYPE_CHECKING:
+    from compliance.access import Principal
 
 
 class EvidenceKind(StrEnum):
@@ -182,16 +186,26 @@ def new_version(
     newer = successor(session=session, evidence_id=old.id)
     if newer is not None:
         raise Refused(f"this version was already corrected by evidence {newer.id}; correct that")
-    return record(
-        session=session,
-        data_dir=data_dir,
-        max_bytes=max_bytes,
-        actor=actor,
-        data=data,
-        content=content,
-        file_name=file_name,
-        supersedes=old,
-    )
+    try:
+        # In a savepoint: of two corrections of one version at the same moment, the second
+        # meets the unique supersedes_id and is told so; the first stands.
+        with session.begin_nested():
+            return record(
+                session=session,
+                data_dir=data_dir,
+                max_bytes=max_bytes,
+                actor=actor,
+                data=data,
+                content=content,
+                file_name=file_name,
+                supersedes=old,
+            )
+    except IntegrityError as exc:
+        raise Refused(
+            "this version was corrected by someone else a moment ago; reload it and correct "
+            "the newer version",
+            status=409,
+        ) from exc
 
 
 def links(*, session: Session, evidence_id: int) -> list[int]:
@@ -300,19 +314,36 @@ def declare_compliant(*, session: Session, actor: User, occurrence_id: int) -> O
     return occurrence
 
 
-def served(*, session: Session, evidence_ids: list[int]) -> dict[int, list[tuple[int, int]]]:
-    """The (obligation id, period id) pairs each piece of evidence serves, in one query."""
+def served(
+    *, session: Session, evidence_ids: list[int], principal: "Principal | None" = None
+) -> dict[int, list[tuple[int, int]]]:
+    """The (obligation id, period id) pairs each piece of evidence serves, in one query; with a
+    principal, only the pairs of obligations they may read (evidence shared with a body outside
+    their scope must not show that body's obligations)."""
     if not evidence_ids:
         return {}
     rows = session.exec(
-        select(EvidenceLink.evidence_id, Occurrence.obligation_id, Occurrence.id)
+        select(
+            EvidenceLink.evidence_id,
+            Occurrence.obligation_id,
+            Occurrence.id,
+            Obligation.body_id,
+            Obligation.partnership_id,
+        )
         .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Occurrence.obligation_id)
         .where(EvidenceLink.evidence_id.in_(evidence_ids))
         .order_by(Occurrence.obligation_id, Occurrence.id)
     ).all()
     found: dict[int, list[tuple[int, int]]] = {i: [] for i in evidence_ids}
-    for evidence_id, obligation_id, occurrence_id in rows:
-        found[evidence_id].append((obligation_id, occurrence_id))
+    for evidence_id, obligation_id, occurrence_id, body_id, partnership_id in rows:
+        readable = principal is None or (
+            principal.reads_body(body_id)
+            if body_id is not None
+            else principal.reads_partnership(partnership_id)
+        )
+        if readable:
+            found[evidence_id].append((obligation_id, occurrence_id))
     return found
 
 

@@ -37,10 +37,16 @@ class Member:
     membership: PartnershipMember
 
 
-def list_partnerships(*, session: Session, limit: int = 100, offset: int = 0) -> list[Partnership]:
-    """Return partnerships by name, a page at a time."""
-    query = select(Partnership).order_by(Partnership.name).limit(limit).offset(offset)
-    return list(session.exec(query))
+def list_partnerships(
+    *, session: Session, limit: int = 100, offset: int = 0, within: set[int] | None = None
+) -> list[Partnership]:
+    """Partnerships by name, a page at a time; `within` keeps to those ids (a user's scope)."""
+    query = select(Partnership)
+    if within is not None:
+        query = query.where(Partnership.id.in_(within))
+    return list(
+        session.exec(query.order_by(Partnership.name, Partnership.id).limit(limit).offset(offset))
+    )
 
 
 def get_partnership(*, session: Session, slug: str) -> Partnership | None:

@@ -31,12 +31,22 @@ JOB_HOURS = 24
 STAGES = {"queued": 0, "laying out pages": 20, "writing": 75, "done": 100, "failed": 100}
 
 
+EARLIEST_AS_AT = dt.date(2000, 1, 1)
+
+
 def as_at_or_today(as_at: dt.date | None, settings: Settings) -> dt.date:
     """The as-at date asked for (never in the future), or today."""
     today = settings.today()
     if as_at is not None and as_at > today:
         raise Refused(
             "as_at: a report cannot be as at a date in the future", field="as_at", status=422
+        )
+    if as_at is not None and as_at < EARLIEST_AS_AT:
+        # Nothing is tracked before then, and a year-1 date overflowed the date arithmetic.
+        raise Refused(
+            f"as_at: a report cannot be as at a date before {EARLIEST_AS_AT:%-d %B %Y}",
+            field="as_at",
+            status=422,
         )
     return as_at or today
 
