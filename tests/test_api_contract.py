@@ -55,8 +55,10 @@ def _examples_of(schema: dict[str, Any], operation: dict[str, Any]) -> list[str]
         if "example" in content or _has_example(schema, content.get("schema", {})):
             found.append(f"request {media}")
     for parameter in operation.get("parameters", []):
-        if "example" in parameter or parameter.get("examples") or _has_example(
-            schema, parameter.get("schema", {})
+        if (
+            "example" in parameter
+            or parameter.get("examples")
+            or _has_example(schema, parameter.get("schema", {}))
         ):
             found.append(f"parameter {parameter['name']}")
     return found
