@@ -69,6 +69,7 @@ def main() -> int:
         "partnership": "/partnerships/cios-safeguarding-adults-board",
         "duty": "/duties/children-act-2004-s16e",
         "findings": "/findings",
+        "account": "/account",
     }
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
@@ -82,6 +83,11 @@ def main() -> int:
         page.fill("#password", DEMO_PASSWORD)
         page.click("button:has-text('Sign in')")
         page.wait_for_url(f"{base}/")
+        # One token made on the account page, so that its screenshot shows the list.
+        page.goto(f"{base}/account")
+        page.fill("#name", "Power BI refresh")
+        page.fill("#expires_days", "90")
+        page.click("button:has-text('Create token')")
         for name, path in shots.items():
             page.goto(base + path)
             page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
