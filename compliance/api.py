@@ -30,6 +30,8 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from compliance.errors import Refused
 
 PREFIX = "/api/v1"
+# Ids are 32-bit integers in PostgreSQL: a larger one is refused before it reaches the database.
+MAX_ID = 2**31 - 1
 PROBLEM_TYPE = "application/problem+json"
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NUL = "\x00"
@@ -208,6 +210,9 @@ def api_router(tag: str) -> APIRouter:
     )
 
 
+CURSOR_REFUSED = "The cursor is not one this listing gave out; start again without it"
+
+
 def encode_cursor(*key: Any) -> str:
     """An opaque cursor that continues a listing after the row with this sort key."""
     text = json.dumps(list(key), default=str, separators=(",", ":"))
@@ -222,11 +227,18 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         key = None
     if not isinstance(key, list) or len(key) != size:
-        raise Refused(
-            "The cursor is not one this listing gave out; start again without it",
-            field="query.cursor",
-            status=422,
-        )
+        raise Refused(CURSOR_REFUSED, field="query.cursor", status=422)
+    return key
+
+
+def id_after(cursor: str | None) -> int | None:
+    """The id a listing's cursor carries, None without one; Refused naming the cursor unless it
+    is a whole number in the range of ids (a forged one must not reach the database)."""
+    if cursor is None:
+        return None
+    (key,) = decode_cursor(cursor, 1)
+    if type(key) is not int or not 0 <= key <= MAX_ID:
+        raise Refused(CURSOR_REFUSED, field="query.cursor", status=422)
     return key
 
 

@@ -12,6 +12,7 @@ from compliance.cli_common import fail as _fail
 from compliance.cli_common import parse_date as _parse_date
 from compliance.cli_common import settings_or_exit as _settings
 from compliance.config import Settings
+from compliance.csvfiles import ImportRefused
 from compliance.db import get_engine, session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Statutory partnership-duty compliance tracker.")
@@ -353,6 +354,18 @@ def audit_verify() -> None:
     typer.echo(f"Audit chain intact: {count} events.")
 
 
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"Cannot read {file}: {exc.strerror}") from exc
+
+
+def _refused(file: Path, refused: ImportRefused) -> typer.Exit:
+    lines = "\n".join(f"  {error}" for error in refused.errors)
+    return _fail(f"{file}: {len(refused.errors)} problem(s); nothing was imported.\n{lines}")
+
+
 @import_app.command("bodies")
 def import_bodies_command(
     file: Annotated[
@@ -360,23 +373,16 @@ def import_bodies_command(
     ],
 ) -> None:
     """Import a register of bodies, all or nothing; the same file again changes nothing."""
-    from compliance.bodies.service import ImportRefused, import_bodies
+    from compliance.bodies.service import import_bodies
     from compliance.obligations.service import sync_obligations
 
-    settings = _settings()
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise _fail(f"Cannot read {file}: {exc.strerror}") from exc
+    settings, data = _settings(), _read(file)
     try:
         with session_scope(get_engine(settings)) as session:
             report = import_bodies(session=session, data=data)
             sync = sync_obligations(session=session, on=settings.today())
     except ImportRefused as exc:
-        lines = "\n".join(f"  {error}" for error in exc.errors)
-        raise _fail(
-            f"{file}: {len(exc.errors)} problem(s); nothing was imported.\n{lines}"
-        ) from exc
+        raise _refused(file, exc) from exc
     typer.echo(
         f"Imported {file}: {len(report.created)} new, {len(report.updated)} updated, "
         f"{report.unchanged} unchanged; {sync.opened} obligations opened."
@@ -393,15 +399,10 @@ def import_measurements_command(
 ) -> None:
     """Import indicator measurements, all or nothing (indicator is the indicator's id)."""
     from compliance.access import principal_for
-    from compliance.bodies.service import ImportRefused
     from compliance.errors import Refused
     from compliance.outcomes.imports import import_measurements
 
-    settings = _settings()
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise _fail(f"Cannot read {file}: {exc.strerror}") from exc
+    settings, data = _settings(), _read(file)
     try:
         with session_scope(get_engine(settings)) as session:
             user = as_user and user_by_email(session, as_user)
@@ -410,10 +411,7 @@ def import_measurements_command(
             principal = principal_for(session=session, user=user) if user else None
             count = import_measurements(session=session, data=data, principal=principal)
     except ImportRefused as exc:
-        lines = "\n".join(f"  {error}" for error in exc.errors)
-        raise _fail(
-            f"{file}: {len(exc.errors)} problem(s); nothing was imported.\n{lines}"
-        ) from exc
+        raise _refused(file, exc) from exc
     except Refused as exc:
         raise _fail(f"{file}: {exc.message}; nothing was imported.") from exc
     typer.echo(f"Imported {file}: {count} measurement(s) recorded.")

@@ -142,6 +142,23 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         yield test_client
 
 
+@pytest.fixture
+def run(fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The `compliance` command line on an empty database of the backend under test:
+    `run("init")`, or `run("user", "add", ..., stdin="password\n")`."""
+    from typer.testing import CliRunner
+
+    from compliance.cli import app as cli
+    from compliance.config import get_settings
+
+    monkeypatch.setenv("COMPLIANCE_DATABASE_URL", fresh_url)
+    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    yield lambda *args, stdin=None: runner.invoke(cli, list(args), input=stdin)
+    get_settings.cache_clear()
+
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -7,12 +7,9 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
-from typer.testing import CliRunner
 
 from compliance.accounts.models import ApiToken
 from compliance.accounts.tokens import create_token, revoke_token, user_for_token
-from compliance.cli import app as cli
-from compliance.config import get_settings
 from compliance.models import AuditEvent
 from tests.conftest import make_user
 
@@ -133,16 +130,6 @@ def test_an_unknown_api_path_is_a_404_problem(client, officer_token):
     response = client.get("/api/v1/no-such-thing", headers=bearer(token))
     assert response.status_code == 404
     assert response.headers["content-type"] == PROBLEM
-
-
-@pytest.fixture
-def run(fresh_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("COMPLIANCE_DATABASE_URL", fresh_url)
-    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args, stdin=None: runner.invoke(cli, list(args), input=stdin)
-    get_settings.cache_clear()
 
 
 def test_token_commands_create_list_and_revoke(run, fresh_url):

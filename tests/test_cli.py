@@ -2,31 +2,14 @@
 
 from pathlib import Path
 
-import pytest
 from sqlalchemy import func
 from sqlmodel import Session, SQLModel, select
-from typer.testing import CliRunner
 
-from compliance.cli import app
 from compliance.config import get_settings
 from compliance.db import make_engine
 from compliance.models import Body
 
 FIXTURES = Path(__file__).parent / "fixtures"
-
-
-@pytest.fixture
-def run(fresh_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("COMPLIANCE_DATABASE_URL", fresh_url)
-    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-
-    def invoke(*args: str):
-        return runner.invoke(app, list(args))
-
-    yield invoke
-    get_settings.cache_clear()
 
 
 def row_counts(url: str) -> dict[str, int]:

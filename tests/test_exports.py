@@ -253,21 +253,6 @@ def test_a_long_xlsx_export_continues_on_a_new_sheet(session, monkeypatch, demo)
 # The command line ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def run(fresh_url, tmp_path, monkeypatch):
-    from typer.testing import CliRunner
-
-    from compliance.cli import app
-    from compliance.config import get_settings
-
-    monkeypatch.setenv("COMPLIANCE_DATABASE_URL", fresh_url)
-    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    yield lambda *args: runner.invoke(app, list(args))
-    get_settings.cache_clear()
-
-
 def test_the_command_line_exports_every_register(run, tmp_path):
     assert run("demo").exit_code == 0
     to_stdout = run("export", "obligations", "--as-at", "2026-11-26")

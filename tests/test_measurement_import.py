@@ -6,11 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func
 from sqlmodel import Session, select
-from typer.testing import CliRunner
 
 from compliance.accounts.tokens import create_token
-from compliance.cli import app as cli
-from compliance.config import get_settings
 from compliance.db import make_engine
 from compliance.models import AuditEvent, Measurement, User
 from compliance.outcomes.service import (
@@ -286,14 +283,10 @@ def test_an_inspector_has_no_upload_form_and_cannot_post_one(app, world, session
 
 
 @pytest.fixture
-def run(fresh_url, tmp_path, monkeypatch):
-    monkeypatch.setenv("COMPLIANCE_DATABASE_URL", fresh_url)
-    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
-    get_settings.cache_clear()
-    runner = CliRunner()
-    assert runner.invoke(cli, ["init"]).exit_code == 0
-    yield lambda *args: runner.invoke(cli, list(args))
-    get_settings.cache_clear()
+def run(run):  # type: ignore[no-untyped-def]
+    """The command line (tests/conftest.py), on a database initialised first."""
+    assert run("init").exit_code == 0
+    return run
 
 
 @pytest.fixture

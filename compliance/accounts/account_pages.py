@@ -16,12 +16,12 @@ from compliance.accounts.tokens import (
     revoke_token,
     tokens_of,
 )
+from compliance.api import MAX_ID
 from compliance.deps import CurrentUser, FormUser, SessionDep
 from compliance.errors import Refused
 from compliance.web import render
 
 router = APIRouter(include_in_schema=False)
-MAX_ID = 2**31 - 1
 DAYS_ERROR = f"Enter a whole number of days from 1 to {MAX_EXPIRES_DAYS}"
 
 

@@ -18,14 +18,20 @@ from compliance.accounts.tokens import (
     revoke_token,
     tokens_of,
 )
-from compliance.api import ApiInput, Timestamp, api_router, decode_cursor, encode_cursor
+from compliance.api import (
+    MAX_ID,
+    ApiInput,
+    Timestamp,
+    api_router,
+    encode_cursor,
+    id_after,
+)
 from compliance.deps import AdminUser, ApiWriter, CurrentUser, SessionDep
 from compliance.errors import NotFound, Refused
 from compliance.models import User
 
 router = api_router("users")
 
-MAX_ID = 2**31 - 1
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[7])]
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[31])]
 BodyCode = Annotated[str, Field(min_length=1, max_length=20)]
@@ -185,17 +191,6 @@ def _fields_in_body() -> Iterator[None]:
         raise
 
 
-def _after(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    (key,) = decode_cursor(cursor, 1)
-    if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key <= MAX_ID:
-        raise Refused(
-            "The cursor is not one this listing gave out", field="query.cursor", status=422
-        )
-    return key
-
-
 def _users_public(session: SessionDep, users: list[User]) -> list[UserPublic]:
     scopes = scopes_of(session=session, user_ids=[u.id for u in users])
     return [
@@ -227,7 +222,7 @@ def read_users(
 ) -> UserPage:
     """Every user with their role and scope, in the order they were added (administrators
     only)."""
-    users = list_users(session=session, after_id=_after(cursor), limit=limit + 1)
+    users = list_users(session=session, after_id=id_after(cursor) or 0, limit=limit + 1)
     next_cursor = encode_cursor(users[limit - 1].id) if len(users) > limit else None
     return UserPage(items=_users_public(session, users[:limit]), next_cursor=next_cursor)
 

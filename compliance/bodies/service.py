@@ -1,9 +1,6 @@
 """Public bodies: look-ups, search, and the all-or-nothing CSV import of a register."""
 
-import csv
-import io
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
@@ -12,6 +9,7 @@ from sqlmodel import Session, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.kinds import BodyKind, Nation
+from compliance.csvfiles import ImportRefused, LineError, decode_csv, read_csv
 from compliance.models import Body, utcnow
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
@@ -38,25 +36,6 @@ KIND_BY_GSS_ENTITY = {
     "E54": {BodyKind.integrated_care_board},
 }
 FIELD_LIMITS = {"name": 200, "website": 300}
-
-
-@dataclass(frozen=True)
-class LineError:
-    """A line of an import that cannot be taken, and why."""
-
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
-
-
-class ImportRefused(Exception):
-    """An import was refused; nothing was changed."""
-
-    def __init__(self, errors: Sequence[LineError]):
-        self.errors = list(errors)
-        super().__init__("\n".join(str(e) for e in self.errors))
 
 
 @dataclass(frozen=True)
@@ -133,46 +112,19 @@ def with_descendants(*, session: Session, roots: set[int]) -> set[int]:
     return found
 
 
-def decode_csv(data: bytes) -> str:
-    """Decode an upload as UTF-8 (with or without a byte-order mark), naming the bad line."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise ImportRefused(
-            [LineError(line, "the file is not UTF-8 text (save it as CSV UTF-8)")]
-        ) from exc
-
-
 def parse_bodies_csv(text: str) -> tuple[list[BodyRow], list[LineError]]:
     """Read a bodies register, checking every line; return the rows and every error found."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
-        return [], [
-            LineError(1, "the file is empty; expected the header " + ",".join(REQUIRED_COLUMNS))
-        ]
-    except csv.Error as exc:
-        return [], [LineError(1, f"the header cannot be read: {exc}")]
-    header_errors = _check_header(header)
+    table = read_csv(text, ",".join(REQUIRED_COLUMNS))
+    if table.header is None:
+        return [], table.errors
+    header_errors = _check_header(table.header)
     if header_errors:
         return [], header_errors
     rows: list[BodyRow] = []
     errors: list[LineError] = []
-    line = reader.line_num + 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(LineError(line, f"cannot be read as CSV: {exc}"))
-            break
-        if any(value.strip() for value in record):
-            _parse_record(line, header, record, rows, errors)
-        line = reader.line_num + 1
-    errors += _check_codes_and_parents(rows)
+    for line, record in table.records:
+        _parse_record(line, table.header, record, rows, errors)
+    errors += table.errors + _check_codes_and_parents(rows)
     return rows, sorted(errors, key=lambda e: e.line)
 
 

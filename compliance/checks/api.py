@@ -8,7 +8,15 @@ from fastapi import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.access import Principal, require
-from compliance.api import ApiInput, Date, Timestamp, api_router, decode_cursor, encode_cursor
+from compliance.api import (
+    MAX_ID,
+    ApiInput,
+    Date,
+    Timestamp,
+    api_router,
+    encode_cursor,
+    id_after,
+)
 from compliance.bodies.service import get_body
 from compliance.checks.rules import RULES, SEVERITIES
 from compliance.checks.service import list_check_runs, list_findings, run_checks
@@ -20,7 +28,6 @@ from compliance.partnerships.service import get_partnership
 
 router = api_router("findings")
 
-MAX_ID = 2**31 - 1
 FindingSeverity = StrEnum("FindingSeverity", {s: s for s in SEVERITIES})
 FindingRule = StrEnum("FindingRule", {r.__name__: r.__name__ for r, _ in RULES})
 Limit = Annotated[int, Query(ge=1, le=500, description="How many items a page holds")]
@@ -162,17 +169,6 @@ class CheckRunCreate(ApiInput):
 AS_AT_TODAY = CheckRunCreate()
 
 
-def _after(cursor: str | None) -> int | None:
-    if cursor is None:
-        return None
-    (key,) = decode_cursor(cursor, 1)
-    if isinstance(key, bool) or not isinstance(key, int) or not 0 <= key <= MAX_ID:
-        raise Refused(
-            "The cursor is not one this listing gave out", field="query.cursor", status=422
-        )
-    return key
-
-
 def _next(rows: list, limit: int) -> str | None:  # type: ignore[type-arg]
     return encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
 
@@ -220,7 +216,7 @@ def read_findings(
         body_id=body_id,
         partnership_id=partnership_id,
         within=within,
-        after_id=_after(cursor) or 0,
+        after_id=id_after(cursor) or 0,
         limit=limit + 1,
     )
     items = [
@@ -246,7 +242,7 @@ def read_check_runs(
 ) -> CheckRunPage:
     """Each run of the compliance rules, newest first: when it ran, as at what date, and how many
     findings it left open, found new and resolved."""
-    rows = list_check_runs(session=session, before_id=_after(cursor), limit=limit + 1)
+    rows = list_check_runs(session=session, before_id=id_after(cursor), limit=limit + 1)
     items = [CheckRunPublic.model_validate(run_public(r, principal)) for r in rows[:limit]]
     return CheckRunPage(items=items, next_cursor=_next(rows, limit))
 

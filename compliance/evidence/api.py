@@ -15,13 +15,12 @@ from fastapi.responses import Response
 from sqlmodel import Session, select
 
 from compliance.access import Principal, evidence_access, require
-from compliance.api import api_router, decode_cursor, encode_cursor
+from compliance.api import MAX_ID, api_router, encode_cursor, id_after
 from compliance.config import Settings
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.evidence.schemas import (
-    MAX_ID,
     AnswerInput,
     EvidencePublic,
     EvidenceUpload,
@@ -276,15 +275,12 @@ def download_evidence(
     """The evidence's stored file, as an attachment with the type its content was checked to
     be; checked against its SHA-256 before it is sent."""
     evidence = _evidence(session, principal, evidence_id)
-    if not evidence.sha256:
-        raise NotFound("This evidence has no file; it is a link or a statement")
-    content = files.read(data_dir=settings.data_dir, sha256=evidence.sha256)
-    headers = {
-        "Content-Disposition": files.attachment(evidence.file_name or "evidence"),
-        "Cache-Control": "private, no-store",
-        "X-Content-Type-Options": "nosniff",
-    }
-    return Response(content, media_type=evidence.media_type, headers=headers)
+    return files.download(
+        data_dir=settings.data_dir,
+        sha256=evidence.sha256,
+        file_name=evidence.file_name,
+        media_type=evidence.media_type,
+    )
 
 
 @router.get("/reviews", response_model=ReviewPage)
@@ -296,11 +292,7 @@ def read_review_queue(
 ) -> ReviewPage:
     """Evidence waiting in your scope, newest first: for inspectors and admins, evidence not yet
     reviewed or whose query was answered; for officers, evidence queried and awaiting an answer."""
-    before = decode_cursor(cursor, 1)[0] if cursor else None
-    if before is not None and (type(before) is not int or not 0 < before <= MAX_ID):
-        raise Refused(
-            "The cursor is not one this listing gave out", field="query.cursor", status=422
-        )
+    before = id_after(cursor)
     everywhere = principal.is_admin
     rows = review_queue(
         session=session,

@@ -11,8 +11,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import magic
+from starlette.responses import Response
 
-from compliance.errors import Refused
+from compliance.errors import NotFound, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -151,3 +152,17 @@ def attachment(name: str) -> str:
     one encoded (RFC 6266) for the rest, so that any file name can be sent."""
     fallback = re.sub(r"[^A-Za-z0-9._ -]", "_", name) or "evidence"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
+
+
+def download(
+    *, data_dir: Path, sha256: str | None, file_name: str | None, media_type: str | None
+) -> Response:
+    """A stored file as a download, for the page and the API alike: an attachment with the type
+    its content was checked to be, never cached, checked against its SHA-256 first."""
+    if not sha256:
+        raise NotFound("This evidence has no file; it is a link or a statement")
+    headers = {
+        "Content-Disposition": attachment(file_name or "evidence"),
+        "Cache-Control": "private, no-store",
+    }
+    return Response(read(data_dir=data_dir, sha256=sha256), media_type=media_type, headers=headers)

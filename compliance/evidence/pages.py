@@ -51,14 +51,12 @@ def download(
 ) -> Response:
     """The stored file, as an attachment with its checked type, to users in scope only."""
     evidence = _evidence(session, principal, evidence_id)
-    if not evidence.sha256:
-        raise NotFound("This evidence has no file")
-    content = files.read(data_dir=settings.data_dir, sha256=evidence.sha256)
-    headers = {
-        "Content-Disposition": files.attachment(evidence.file_name or "evidence"),
-        "Cache-Control": "private, no-store",
-    }
-    return Response(content, media_type=evidence.media_type, headers=headers)
+    return files.download(
+        data_dir=settings.data_dir,
+        sha256=evidence.sha256,
+        file_name=evidence.file_name,
+        media_type=evidence.media_type,
+    )
 
 
 @router.post("/evidence/{evidence_id}/review")

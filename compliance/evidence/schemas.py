@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from sqlmodel import Session, select
 
 from compliance.access import Principal
-from compliance.api import PREFIX, ApiInput, Date, Timestamp
+from compliance.api import MAX_ID, PREFIX, ApiInput, Date, Timestamp
 from compliance.evidence.service import (
     EvidenceKind,
     ReviewVerdict,
@@ -23,7 +23,6 @@ from compliance.evidence.service import (
 )
 from compliance.models import Evidence, EvidenceComment, User
 
-MAX_ID = 2**31 - 1  # ids are 32-bit integers in PostgreSQL
 # Form values arrive as text, so numbers, dates and kinds alone are parsed from it.
 FormInt = Annotated[int, Field(strict=False, ge=1, le=MAX_ID)]
 Kind = Annotated[EvidenceKind, Field(strict=False)]

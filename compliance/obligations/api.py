@@ -9,11 +9,11 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from compliance.access import Principal, require
-from compliance.api import Date, api_router, decode_cursor, encode_cursor
+from compliance.api import MAX_ID, Date, api_router, encode_cursor, id_after
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
-from compliance.errors import NotFound, Refused
+from compliance.errors import NotFound
 from compliance.obligations.listing import ObligationFilter, obligation_page
 from compliance.obligations.schemas import ObligationDetailPublic, ObligationPage, obligation_items
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
@@ -26,8 +26,6 @@ from compliance.obligations.views import (
 from compliance.partnerships.service import get_partnership
 
 router = api_router("obligations")
-# Ids are 32-bit integers in PostgreSQL; a larger one must be refused, not sent to the database.
-MAX_ID = 2**31 - 1
 
 
 class StatusRollup(BaseModel):
@@ -175,17 +173,6 @@ def _holders(
     return body_id, partnership_id
 
 
-def _after_id(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    (last,) = decode_cursor(cursor, 1)
-    if not isinstance(last, int) or isinstance(last, bool) or not 0 <= last <= MAX_ID:
-        raise Refused(
-            "The cursor is not one this listing gave out", field="query.cursor", status=422
-        )
-    return last
-
-
 @router.get("/obligations", response_model=ObligationPage)
 def read_obligations(
     session: SessionDep,
@@ -238,7 +225,7 @@ def read_obligations(
         filters=filters,
         on=as_at or settings.today(),
         due_soon_days=settings.due_soon_days,
-        after_id=_after_id(cursor),
+        after_id=(id_after(cursor) or 0),
         limit=limit,
     )
     next_cursor = encode_cursor(views[-1].obligation.id) if more else None

@@ -14,8 +14,17 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from compliance.access import Principal, require
-from compliance.api import FieldError, api_router, decode_cursor, encode_cursor, problem
-from compliance.bodies.service import ImportRefused
+from compliance.api import (
+    CURSOR_REFUSED,
+    MAX_ID,
+    FieldError,
+    api_router,
+    decode_cursor,
+    encode_cursor,
+    id_after,
+    problem,
+)
+from compliance.csvfiles import ImportRefused
 from compliance.deps import ApiWriter, CurrentUser, SessionDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Obligation, Outcome, Partnership, Risk
@@ -60,7 +69,6 @@ from compliance.partnerships.service import get_partnership
 
 router = api_router("outcomes")
 
-MAX_ID = 2**31 - 1
 Slug = Annotated[str, Path(max_length=80, examples=["cios-safeguarding-adults-board"])]
 ObligationId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[42])]
 OutcomeId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
@@ -145,17 +153,7 @@ def _after(cursor: str | None, parse: Callable[[Any], Any]) -> Any:
     try:
         return parse(key)
     except (TypeError, ValueError) as exc:
-        raise Refused(
-            "The cursor is not one this listing gave out; start again without it",
-            field="query.cursor",
-            status=422,
-        ) from exc
-
-
-def _row_id(key: Any) -> int:
-    if type(key) is not int or not 0 <= key <= MAX_ID:
-        raise ValueError(key)
-    return key
+        raise Refused(CURSOR_REFUSED, field="query.cursor", status=422) from exc
 
 
 def _page(rows: list[Any], limit: int, key: Callable[[Any], Any]) -> tuple[list[Any], str | None]:
@@ -182,7 +180,7 @@ def _risk_public(risk: Risk, slug: str) -> RiskPublic:
 
 
 def _outcomes(session: Session, limit: int, cursor: str | None, **subject: int) -> OutcomePage:
-    after = _after(cursor, _row_id)
+    after = id_after(cursor)
     rows = outcome_page(session=session, after_id=after, limit=limit + 1, **subject)
     rows, next_cursor = _page(rows, limit, lambda o: o.id)
     items = [_outcome_public(session, o) for o in rows]
@@ -349,7 +347,7 @@ def read_risks(
 ) -> RiskPage:
     """The risks, costs and negative effects recorded against a partnership, oldest first."""
     partnership = _partnership(session, principal, slug)
-    after = _after(cursor, _row_id)
+    after = id_after(cursor)
     rows = risk_page(
         session=session, partnership_id=partnership.id, after_id=after, limit=limit + 1
     )

@@ -4,9 +4,7 @@ Every line is read and checked before anything is written; one bad line refuses 
 listing every bad line, in the same form as the import of bodies.
 """
 
-import csv
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass
 
@@ -15,7 +13,7 @@ from pydantic_core import ErrorDetails
 from sqlmodel import Session, select
 
 from compliance.access import Principal
-from compliance.bodies.service import ImportRefused, LineError, decode_csv
+from compliance.csvfiles import ImportRefused, LineError, decode_csv, read_csv
 from compliance.models import Indicator, Measurement, Outcome
 from compliance.outcomes.service import MeasurementCreate, add_measurement, outcome_access
 
@@ -52,31 +50,18 @@ def import_measurements(*, session: Session, data: bytes, principal: Principal |
 
 def parse_measurements_csv(text: str) -> tuple[list[MeasurementRow], list[LineError]]:
     """Read a measurements file, checking every line; return the rows and every error found."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip().lower() for name in next(reader)]
-    except StopIteration:
-        return [], [LineError(1, f"the file is empty; expected the header {EXPECTED}")]
-    except csv.Error as exc:
-        return [], [LineError(1, f"the header cannot be read: {exc}")]
+    table = read_csv(text, EXPECTED)
+    if table.header is None:
+        return [], table.errors
+    header = table.header
     if sorted(header) != sorted(COLUMNS):
         shown = ",".join(header)[:80]
         return [], [LineError(1, f"the header is {shown!r}; expected the header {EXPECTED}")]
     rows: list[MeasurementRow] = []
     errors: list[LineError] = []
-    line = reader.line_num + 1
-    while True:
-        try:
-            record = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(LineError(line, f"cannot be read as CSV: {exc}"))
-            break
-        if any(value.strip() for value in record):
-            _parse_record(line, header, record, rows, errors)
-        line = reader.line_num + 1
-    return rows, errors + _repeats_in_file(rows)
+    for line, record in table.records:
+        _parse_record(line, header, record, rows, errors)
+    return rows, errors + table.errors + _repeats_in_file(rows)
 
 
 def _parse_record(

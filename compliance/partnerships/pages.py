@@ -7,8 +7,8 @@ from sqlmodel import select
 from starlette.datastructures import UploadFile
 
 from compliance.access import require
-from compliance.bodies.service import ImportRefused
 from compliance.charts import trend_chart
+from compliance.csvfiles import ImportRefused
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.evidence.service import parse
