@@ -4,6 +4,7 @@ Set COMPLIANCE_TEST_DATABASE_URL (a database the suite may fill and empty) to ad
 Each test runs inside a transaction that is rolled back, so tests never see each other's rows.
 """
 
+import datetime as dt
 import os
 import uuid
 from collections import Counter
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import time_machine
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
@@ -31,13 +33,40 @@ from compliance.migrations import upgrade
 accounts.PASSWORDS = PasswordHash((Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1),))
 
 PG_URL = os.environ.get("COMPLIANCE_TEST_DATABASE_URL", "")
+
+# No test reads the wall clock: every test starts at the suite's clock, which then ticks on.
+# `.ci/run` runs the suite a second time with COMPLIANCE_TEST_CLOCK a year after the real date,
+# so a test that only passes near the day it was written fails at once, not next month.
+SUITE_CLOCK = dt.datetime.fromisoformat(
+    os.environ.get("COMPLIANCE_TEST_CLOCK") or "2026-12-01T09:00:00+00:00"
+)
+_suite_travel = time_machine.travel(SUITE_CLOCK, tick=True)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # From collection on, so that module-level dates and session fixtures read the same clock.
+    _suite_travel.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _suite_travel.stop()
+
+
+@pytest.fixture(autouse=True)
+def suite_clock() -> Iterator[dt.datetime]:
+    """Each test starts at the suite's clock, whatever the date and however long the run."""
+    with time_machine.travel(SUITE_CLOCK, tick=True):
+        yield SUITE_CLOCK
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 _ran: Counter[str] = Counter()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     shown = make_url(PG_URL).render_as_string(hide_password=True) if PG_URL else "not configured"
-    return f"database backends: {', '.join(BACKENDS)} (PostgreSQL: {shown})"
+    return (
+        f"database backends: {', '.join(BACKENDS)} (PostgreSQL: {shown}); "
+        f"suite clock {SUITE_CLOCK.isoformat()}"
+    )
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -82,7 +82,12 @@ def make_evidence(session: Session, *, occurrences: list[Any] = (), **overrides:
         "title": f"Evidence {number}",
         "effective_date": dt.date(2025, 6, 1),
     }
-    evidence = Evidence(**(values | overrides))
+    values |= overrides
+    # Recorded on the day it took effect, not at the wall clock: a view as at a fixed date must
+    # not find the evidence "recorded later" once that date is past.
+    effective = values["effective_date"]
+    values.setdefault("recorded_at", dt.datetime.combine(effective, dt.time(12), dt.UTC))
+    evidence = Evidence(**values)
     session.add(evidence)
     session.flush()
     for occurrence in occurrences:
