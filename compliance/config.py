@@ -30,6 +30,35 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; defaults to SQLite at DATA_DIR/compliance.db. "
         "For PostgreSQL: postgresql+psycopg://user@host:5432/dbname.",
     )
+    database_pool_size: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Database connections each process keeps open. A process serves up to 40 "
+        "requests at once (its thread pool), so pool size plus overflow of 40 never makes a "
+        "request wait for a connection; on PostgreSQL keep processes x (size + overflow) under "
+        "the server's max_connections.",
+    )
+    database_pool_overflow: int = Field(
+        default=20,
+        ge=0,
+        le=200,
+        description="Connections a process may open beyond the pool size at busy moments.",
+    )
+    database_pool_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=120,
+        description="How long a request waits for a free connection before it is answered 503 "
+        "with Retry-After.",
+    )
+    database_busy_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=120,
+        description="SQLite only: how long a change waits for another writer to finish before it "
+        "is answered 503 with Retry-After (SQLite lets one writer in at a time).",
+    )
     secret_key: str = Field(
         default=DEFAULT_SECRET_KEY,
         description="Secret used to sign sessions and tokens; must be changed outside development.",

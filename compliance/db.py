@@ -6,10 +6,12 @@ from pathlib import Path
 
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import Session, SQLModel, create_engine
 
 from compliance.config import Settings
-from compliance.errors import Refused
+from compliance.errors import NotSaved, Refused
 
 # Stable constraint names, so that Alembic can alter and drop them on every backend.
 SQLModel.metadata.naming_convention = {
@@ -20,25 +22,47 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+# What a request does when the database cannot take its work: a clear 503, never a 500.
+UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys, a busy timeout and explicit BEGINs."""
+def make_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 20,
+    max_overflow: int = 20,
+    pool_timeout_seconds: float = 10,
+    busy_timeout_seconds: float = 10,
+) -> Engine:
+    """Create an engine with a bounded pool; SQLite gets WAL, foreign keys, a busy timeout and
+    explicit BEGINs."""
     parsed = make_url(url)
+    # A request that finds every connection taken waits this long, then is told to retry (503).
+    pool = {
+        "pool_size": pool_size,
+        "max_overflow": max_overflow,
+        "pool_timeout": pool_timeout_seconds,
+    }
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, echo=echo, pool_pre_ping=True)
+        engine = create_engine(url, echo=echo, pool_pre_ping=True, **pool)
         event.listen(engine, "before_cursor_execute", _refuse_nul)
         return engine
-    if parsed.database and parsed.database != ":memory:":
+    in_memory = not parsed.database or parsed.database == ":memory:"
+    if not in_memory:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
-    _configure_sqlite(engine)
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False},
+        **({} if in_memory else pool),
+    )
+    _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_seconds * 1000))
     event.listen(engine, "before_cursor_execute", _refuse_nul)
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; SQLAlchemy's
     # documented recipe is to turn it off and emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
@@ -48,7 +72,8 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # A writer waits this long for another's transaction to end, then is told to retry.
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -84,7 +109,13 @@ def get_engine(settings: Settings) -> Engine:
     """Return the engine for these settings, creating it once per URL."""
     url = settings.sqlalchemy_url
     if url not in _engines:
-        _engines[url] = make_engine(url)
+        _engines[url] = make_engine(
+            url,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_overflow,
+            pool_timeout_seconds=settings.database_pool_timeout_seconds,
+            busy_timeout_seconds=settings.database_busy_timeout_seconds,
+        )
     return _engines[url]
 
 
@@ -103,3 +134,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def save(session: Session) -> None:
+    """Commit, or raise NotSaved (503, nothing stored) if the database is busy or unreachable."""
+    try:
+        session.commit()
+    except UNAVAILABLE as exc:
+        # The caller rolls back (or closes) the session: rolling back here would expire what the
+        # error page still needs to show, such as who is signed in.
+        raise NotSaved() from exc

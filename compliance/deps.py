@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Update
 from sqlmodel import Session
 
 from compliance.access import Forbidden, Principal, principal_for, require
-from compliance.accounts.service import load_session
-from compliance.accounts.tokens import user_for_token
+from compliance.accounts.service import load_session, session_touch
+from compliance.accounts.tokens import live_token, token_touch
 from compliance.config import Settings
+from compliance.db import save, writer
 
 SESSION_COOKIE = "compliance_session"
 
@@ -24,11 +26,20 @@ class InvalidToken(Exception):
     """An API request carried an Authorization header that is not a live token."""
 
 
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """A session for one request, committed when the route returns without error."""
-    with Session(request.app.state.engine) as session:
+    """A session for one request, committed before the response is sent (so that a change the
+    database refused is never answered as saved); a request that may write takes SQLite's write
+    lock when its transaction begins, and waits for it, rather than failing halfway."""
+    engine = request.app.state.engine
+    bind = engine if request.method in SAFE_METHODS else writer(engine)
+    # Closing the session rolls back whatever was not committed. Objects keep what they loaded
+    # after the commit, so that an error page can still say who is signed in.
+    with Session(bind, expire_on_commit=False) as session:
         yield session
-        session.commit()
+        save(session)
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -36,7 +47,8 @@ def get_app_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function": the commit runs when the route returns, before the response goes out.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
@@ -57,28 +69,34 @@ def optional_principal(
     if not loaded:
         return None
     user_session, user = loaded
-    _commit_touch(session)
-    request.state.user_session = user_session
+    request.state.csrf_token = user_session.csrf_token
     request.state.principal = principal_for(session=session, user=user)
+    _touch_after_reading(session, session_touch(user_session))
     return request.state.principal
 
 
-def _commit_touch(session: Session) -> None:
-    # "Last used" is committed at once, in its own short transaction: a refused request must
-    # still record the use, and a download that streams for minutes must not hold SQLite's
-    # write lock (or a PostgreSQL row lock) the whole time.
-    if session.dirty:
+def _touch_after_reading(session: Session, touch: Update | None) -> None:
+    # "Last used" is written in a short transaction of its own, after the reading one has ended:
+    # on SQLite a transaction that has read cannot take the write lock once another writer has
+    # committed, so the touch must be the first statement of its transaction, where it waits.
+    # Ending the read also means the route's own transaction begins afresh (IMMEDIATE for a
+    # write) rather than holding a lock while a form is still arriving. A refused request has
+    # still been recorded as a use, and a streaming download holds no lock.
+    session.commit()
+    if touch is not None:
+        session.execute(touch)
         session.commit()
 
 
 def _token_principal(request: Request, session: Session) -> Principal:
     scheme, _, token = request.headers["authorization"].partition(" ")
-    user = user_for_token(session=session, token=token.strip())
-    if scheme.lower() != "bearer" or user is None:
+    found = live_token(session=session, token=token.strip())
+    if scheme.lower() != "bearer" or found is None:
         raise InvalidToken
-    _commit_touch(session)
+    row, user = found
     request.state.via_token = True
     request.state.principal = principal_for(session=session, user=user)
+    _touch_after_reading(session, token_touch(row))
     return request.state.principal
 
 
@@ -114,7 +132,7 @@ async def check_form(request: Request, principal: CurrentUser, settings: Setting
     """A state-changing form from this site: its CSRF token matches the session's."""
     form = await request.form()
     sent = form.get("csrf_token")
-    expected = request.state.user_session.csrf_token
+    expected = request.state.csrf_token
     if not isinstance(sent, str) or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Forbidden("This form has expired. Go back, reload the page and try again")
     if not same_origin(request, settings):
@@ -131,7 +149,7 @@ def check_api_write(request: Request, principal: CurrentUser, settings: Settings
     if getattr(request.state, "via_token", False):
         return principal
     sent = request.headers.get("x-csrf-token", "")
-    expected = request.state.user_session.csrf_token
+    expected = request.state.csrf_token
     if not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Forbidden("Send a bearer token, or from a signed-in browser the X-CSRF-Token header")
     if not same_origin(request, settings):

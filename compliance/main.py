@@ -7,19 +7,21 @@ from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from compliance import __version__
 from compliance.api import FieldError, document_problems, problem
 from compliance.config import Settings, get_settings
-from compliance.db import get_engine
+from compliance.db import UNAVAILABLE, get_engine
 from compliance.deps import InvalidToken, SignInRequired, public
 from compliance.errors import Refused
+from compliance.migrations import current_revision, head_revision
 from compliance.web import STATIC_DIR, render
 
 log = logging.getLogger(__name__)
@@ -150,6 +152,7 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
         app.include_router(module.router, include_in_schema=module.__name__.endswith(".api"))
     app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], dependencies=[_public])
+    app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(Refused, refused)
@@ -157,6 +160,8 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     app.add_exception_handler(InvalidToken, invalid_token)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(IntegrityError, unique_conflict)
+    for unavailable in UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_unavailable)
     app.middleware("http")(_security_headers(settings))
     return app
 
@@ -198,11 +203,27 @@ async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
         lock.release()
 
 
-def healthz(request: Request) -> dict[str, str]:
-    """Liveness and database reachability."""
-    with request.app.state.engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
-    return {"status": "ok", "database": "ok"}
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers. It does not touch the database (see /readyz)."""
+    return {"status": "ok"}
+
+
+def readyz(request: Request) -> Response:
+    """Readiness: the database answers and its schema is at this code's newest migration; 503
+    with the reason otherwise, so that a load balancer sends no traffic here until it is."""
+    head = head_revision()
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            current = current_revision(connection)
+    except UNAVAILABLE as exc:
+        log.warning("readiness: database unreachable: %s", exc)
+        body = {"status": "unavailable", "database": "unreachable", "schema": "unknown"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
+    if current != head:
+        body = {"status": "unavailable", "database": "ok", "schema": f"at {current}, not {head}"}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": "30"})
+    return JSONResponse({"status": "ok", "database": "ok", "schema": head})
 
 
 def _is_api(request: Request) -> bool:
@@ -272,7 +293,20 @@ async def unique_conflict(request: Request, exc: IntegrityError) -> Response:
 
 async def refused(request: Request, exc: Refused) -> Response:
     """A refused request: its reason, and nothing changed."""
-    return _problem(request, exc.status, exc.message, _located(request, exc.field))
+    field = _located(request, exc.field)
+    return _problem(request, exc.status, exc.message, field, headers=exc.headers)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is busy (every connection taken, or SQLite's write lock held past the busy
+    timeout) or cannot be reached: 503 with Retry-After, nothing changed, never a 500."""
+    busy = isinstance(exc, PoolTimeout) or "locked" in str(exc) or "busy" in str(exc)
+    log.warning("database %s on %s: %s", "busy" if busy else "unavailable", request.url.path, exc)
+    if busy:
+        detail = "The service is busy just now; nothing was changed. Try again in a few seconds"
+    else:
+        detail = "The service cannot reach its database; nothing was changed. Try again shortly"
+    return _problem(request, 503, detail, headers={"Retry-After": "5" if busy else "30"})
 
 
 async def sign_in_required(request: Request, exc: SignInRequired) -> Response:

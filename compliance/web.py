@@ -106,10 +106,9 @@ def render(
     request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """A page, with who is signed in and their form token in its context."""
-    user_session = getattr(request.state, "user_session", None)
     values = {
         "principal": getattr(request.state, "principal", None),
-        "csrf_token": user_session.csrf_token if user_session else "",
+        "csrf_token": getattr(request.state, "csrf_token", ""),
         **(context or {}),
     }
     return templates.TemplateResponse(request, name, values, status_code=status_code)

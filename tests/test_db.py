@@ -7,19 +7,19 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from compliance.db import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from compliance.db import make_engine
 from compliance.migrations import upgrade
 from compliance.models import Obligation
 
 
 def test_sqlite_pragmas_are_set_on_every_connection(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}", busy_timeout_seconds=7.5)
     for _ in range(2):
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
             assert (
-                connection.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_TIMEOUT_MS
+                connection.execute(text("PRAGMA busy_timeout")).scalar() == 7500
             )
         engine.dispose()
 

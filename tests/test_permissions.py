@@ -39,7 +39,7 @@ def test_every_route_checks_who_is_asking(app):
     assert unguarded == []
     open_to_all = {path for path, route in routes if public in set(_dependencies(route.dependant))}
     # The calendar feed's secret token is its own credential (calendar applications cannot sign in).
-    assert open_to_all == {"/sign-in", "/healthz", "/calendar/{token}.ics"}
+    assert open_to_all == {"/sign-in", "/healthz", "/readyz", "/calendar/{token}.ics"}
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ def demo(session, settings):
 
 
 def test_healthz(admin):
-    assert admin.get("/healthz").json() == {"status": "ok", "database": "ok"}
+    assert admin.get("/healthz").json() == {"status": "ok"}
+    ready = admin.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["database"] == "ok"
 
 
 def test_home_lists_and_searches_bodies(admin, demo):

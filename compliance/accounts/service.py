@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 from pwdlib import PasswordHash
-from sqlalchemy import delete, func, update
+from sqlalchemy import Update, delete, func, update
 from sqlmodel import Session, select
 
 from compliance.accounts.models import SignInAttempt, UserSession
@@ -199,10 +199,17 @@ def load_session(
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    # Touch the session at most once a minute, so reading pages does not write on every request.
-    if now - last > dt.timedelta(minutes=1):
-        row.last_seen_at = now
     return row, user
+
+
+def session_touch(row: UserSession) -> Update | None:
+    """The statement that records a sign-in's use, or None if it was recorded in the last minute
+    (so that reading pages does not write on every request)."""
+    now = utcnow()
+    last = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=dt.UTC)
+    if now - last <= dt.timedelta(minutes=1):
+        return None
+    return update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
 
 
 def end_session(*, session: Session, token: str) -> None:

@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import secrets
 
+from sqlalchemy import Update, update
 from sqlmodel import Session, select
 
 from compliance.accounts.models import ApiToken
@@ -99,17 +100,28 @@ def revoke_token(*, session: Session, user_id: int, token_id: int, actor: str) -
     return row
 
 
-def user_for_token(*, session: Session, token: str) -> User | None:
-    """The active user a live token belongs to, or None."""
+def live_token(*, session: Session, token: str) -> tuple[ApiToken, User] | None:
+    """A live token and its active user, or None."""
     if not token.startswith(PREFIX):
         return None
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == _digest(token))).first()
-    now = utcnow()
-    if row is None or not is_live(row, now):
+    if row is None or not is_live(row, utcnow()):
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
-    if row.last_used_at is None or now - _aware(row.last_used_at) > TOUCH_EVERY:
-        row.last_used_at = now
-    return user
+    return row, user
+
+
+def user_for_token(*, session: Session, token: str) -> User | None:
+    """The active user a live token belongs to, or None."""
+    found = live_token(session=session, token=token)
+    return found[1] if found else None
+
+
+def token_touch(row: ApiToken) -> Update | None:
+    """The statement that records a token's use, or None if it was recorded lately."""
+    now = utcnow()
+    if row.last_used_at is not None and now - _aware(row.last_used_at) <= TOUCH_EVERY:
+        return None
+    return update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)

@@ -5,12 +5,17 @@ import logging
 import os
 import re
 import tempfile
+import threading
+from collections import Counter
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from urllib.parse import quote
 
 import magic
+from sqlalchemy import event
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
 from starlette.responses import Response
 
 from compliance.errors import NotFound, Refused
@@ -92,20 +97,30 @@ def stored_path(data_dir: Path, sha256: str) -> Path:
     return data_dir / "evidence" / sha256[:2] / sha256
 
 
-def store(*, data_dir: Path, checked: CheckedFile) -> Path:
+def store(*, data_dir: Path, checked: CheckedFile, session: OrmSession | None = None) -> Path:
     """Store content under its hash; a crash leaves the whole file or none of it.
 
     Written under a temporary name, flushed to disk, renamed into place, and the folder
-    flushed too; the same content stored twice is kept once.
+    flushed too; the same content stored twice is kept once. With a session, a file this
+    transaction brought in is removed again if the transaction does not commit.
     """
     target = stored_path(data_dir, checked.sha256)
-    if target.exists():
-        return target
+    with _lock:
+        created = not target.exists()
+        if session is not None and (created or checked.sha256 in _uncommitted):
+            _uncommitted[checked.sha256] += 1
+            session.info.setdefault(PENDING, []).append((target, checked))
+    if created:
+        _write(target, checked.content)
+    return target
+
+
+def _write(target: Path, content: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(checked.content)
+            stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, target)
@@ -113,7 +128,45 @@ def store(*, data_dir: Path, checked: CheckedFile) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
-    return target
+
+
+# Files stored by transactions that have not committed yet, by hash, with how many such
+# transactions hold each. A file leaves this table for good once any of them commits.
+PENDING = "compliance.evidence.pending_files"
+_lock = threading.Lock()
+_uncommitted: Counter[str] = Counter()
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _files_before_commit(session: OrmSession) -> None:
+    # Nothing is committed that names a file which is not there (another process may have
+    # cleaned it up as an orphan in the meantime): write it again from the upload.
+    for target, checked in session.info.get(PENDING, []):
+        if not target.exists():
+            _write(target, checked.content)
+
+
+@event.listens_for(OrmSession, "after_commit")
+def _files_after_commit(session: OrmSession) -> None:
+    with _lock:
+        for _target, checked in session.info.pop(PENDING, []):
+            _uncommitted.pop(checked.sha256, None)
+
+
+@event.listens_for(OrmSession, "after_transaction_end")
+def _files_after_rollback(session: OrmSession, transaction: SessionTransaction) -> None:
+    # The outermost transaction ended without a commit (after_commit has emptied the list
+    # otherwise): a refused or failed upload leaves no file behind.
+    if transaction.parent is not None:
+        return
+    with _lock:
+        for target, checked in session.info.pop(PENDING, []):
+            if checked.sha256 not in _uncommitted:
+                continue  # another transaction committed a row naming it
+            _uncommitted[checked.sha256] -= 1
+            if _uncommitted[checked.sha256] <= 0:
+                del _uncommitted[checked.sha256]
+                target.unlink(missing_ok=True)
 
 
 def _fsync_dir(path: Path) -> None:

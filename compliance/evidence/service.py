@@ -141,7 +141,7 @@ def record(
         recorded_at=recorded_at or utcnow(),
     )
     if checked is not None:
-        files.store(data_dir=data_dir, checked=checked)
+        files.store(data_dir=data_dir, checked=checked, session=session)
         evidence.sha256, evidence.media_type = checked.sha256, checked.media_type
         evidence.size_bytes = len(checked.content)
         evidence.file_name = Path(file_name or "evidence").name[:255]

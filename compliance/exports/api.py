@@ -54,6 +54,13 @@ FILES = {
 }
 
 
+def _csv_rows(bind, kind: str, selection: Selection) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    # The request's session is committed and closed when the route returns, before the rows
+    # stream out; the stream reads through a session of its own, closed at its end.
+    with Session(bind) as session:
+        yield from export_csv(session=session, kind=kind, selection=selection)
+
+
 def _chunks(file: IO[bytes]) -> Iterator[bytes]:
     with file:
         file.seek(0)
@@ -144,7 +151,7 @@ def export(
     name = file_name(kind.value, file_format.value, selection.on, label)
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     if file_format == ExportFormat.csv:
-        rows = export_csv(session=session, kind=kind.value, selection=selection)
+        rows = _csv_rows(session.get_bind(), kind.value, selection)
         return StreamingResponse(rows, media_type=CSV_MEDIA_TYPE, headers=headers)
     # Closed (and so deleted) by _chunks once sent, or by the garbage collector if never sent.
     file = tempfile.TemporaryFile()  # noqa: SIM115

@@ -1,5 +1,6 @@
 """Alembic, driven from code so that no alembic.ini is needed."""
 
+import functools
 from pathlib import Path
 
 from alembic import command
@@ -24,3 +25,18 @@ def upgrade(url: str, revision: str = "head") -> None:
 def downgrade(url: str, revision: str = "base") -> None:
     """Migrate the database down to a revision."""
     command.downgrade(alembic_config(url), revision)
+
+
+@functools.cache
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
+
+
+def current_revision(connection) -> str | None:  # type: ignore[no-untyped-def]
+    """The migration the database is at, or None if it has never been migrated."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

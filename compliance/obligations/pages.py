@@ -6,6 +6,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
 from compliance.access import require
+from compliance.db import save
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.evidence.service import EvidenceCreate, EvidenceKind, parse, record
@@ -153,6 +154,7 @@ async def record_evidence(
                 content=content,
                 file_name=file_name,
             )
+            save(session)  # before answering "recorded": a failed commit shows the form again
             return RedirectResponse(f"/obligations/{obligation_id}?recorded=1", status_code=303)
         except Refused as exc:
             errors[exc.field or "file"] = exc.message
