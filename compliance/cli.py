@@ -8,18 +8,23 @@ import typer
 from sqlmodel import Session, select
 
 from compliance.accounts.commands import token_app, user_app, user_by_email
+from compliance.backup.commands import backup, restore
 from compliance.cli_common import fail as _fail
 from compliance.cli_common import parse_date as _parse_date
 from compliance.cli_common import settings_or_exit as _settings
 from compliance.config import Settings
 from compliance.csvfiles import ImportRefused
 from compliance.db import get_engine, session_scope
+from compliance.evidence.commands import evidence_app
 
 app = typer.Typer(no_args_is_help=True, help="Statutory partnership-duty compliance tracker.")
 import_app = typer.Typer(no_args_is_help=True, help="Import registers from CSV files.")
 app.add_typer(import_app, name="import")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
+app.add_typer(evidence_app, name="evidence")
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 
 def initialise(settings: Settings) -> None:

@@ -47,6 +47,7 @@ def make_engine(
     if parsed.get_backend_name() != "sqlite":
         engine = create_engine(url, echo=echo, pool_pre_ping=True, **pool)
         event.listen(engine, "before_cursor_execute", _refuse_nul)
+        event.listen(engine, "checkin", _end_transaction_left_open)
         return engine
     in_memory = not parsed.database or parsed.database == ":memory:"
     if not in_memory:
@@ -59,7 +60,20 @@ def make_engine(
     )
     _configure_sqlite(engine, busy_timeout_ms=int(busy_timeout_seconds * 1000))
     event.listen(engine, "before_cursor_execute", _refuse_nul)
+    event.listen(engine, "checkin", _end_transaction_left_open)
     return engine
+
+
+def _end_transaction_left_open(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    # After a COMMIT that failed, the pool takes the transaction for ended and does not roll it
+    # back; the connection would come back still inside it (SQLite then refuses the next BEGIN,
+    # and would keep holding its write lock). Whatever is still open is rolled back here.
+    if dbapi_connection is None:
+        return
+    info = getattr(dbapi_connection, "info", None)
+    status = getattr(info, "transaction_status", None)  # psycopg: 0 is idle
+    if getattr(dbapi_connection, "in_transaction", False) or (status is not None and status != 0):
+        dbapi_connection.rollback()
 
 
 def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:

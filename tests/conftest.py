@@ -57,6 +57,8 @@ def suite_clock() -> Iterator[dt.datetime]:
     """Each test starts at the suite's clock, whatever the date and however long the run."""
     with time_machine.travel(SUITE_CLOCK, tick=True):
         yield SUITE_CLOCK
+
+
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 _ran: Counter[str] = Counter()
 

@@ -18,9 +18,7 @@ def test_sqlite_pragmas_are_set_on_every_connection(tmp_path):
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
-            assert (
-                connection.execute(text("PRAGMA busy_timeout")).scalar() == 7500
-            )
+            assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 7500
         engine.dispose()
 
 

@@ -141,6 +141,7 @@ async def record_evidence(
     if any(i not in allowed for i in values["occurrence_ids"]):
         errors["occurrence_ids"] = "Choose periods of this obligation"
     data = validate_evidence(values, errors)
+    status = 422
     if data is not None:
         try:
             # Checking, hashing and fsyncing a large file happens off the event loop.
@@ -158,6 +159,7 @@ async def record_evidence(
             return RedirectResponse(f"/obligations/{obligation_id}?recorded=1", status_code=303)
         except Refused as exc:
             errors[exc.field or "file"] = exc.message
+            status = exc.status if exc.status == 503 else status
     session.rollback()
     context = _form_context(detail, raw, errors, values["occurrence_ids"])
-    return render(request, "evidence_form.html", context, status_code=422)
+    return render(request, "evidence_form.html", context, status_code=status)

@@ -1,0 +1,1 @@
+"""Backups of the database and the evidence files, and restoring them."""
