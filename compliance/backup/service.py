@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 from compliance import __version__
 from compliance.config import Settings
 from compliance.db import make_engine
-from compliance.evidence.files import stored_path
+from compliance.evidence.files import fsync_dir, stored_path
 from compliance.migrations import alembic_config
 from compliance.models import AuditEvent, Evidence
 
@@ -94,7 +94,7 @@ def backup(*, settings: Settings, target: Path) -> Manifest:
         if target.exists():
             target.rmdir()
         staging.rename(target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -333,7 +333,7 @@ def _restore_files(source: Path, data_dir: Path, entries: list[ManifestFile]) ->
             raise BackupError([f"{source / entry.path} changed while it was being restored"])
         os.replace(temporary, target)
     for folder in {stored_path(data_dir, entry.sha256).parent for entry in entries}:
-        _fsync_dir(folder)
+        fsync_dir(folder)
     return len(entries)
 
 
@@ -404,12 +404,4 @@ def _fsync_tree(root: Path) -> None:
         with path.open("rb+") as stream:
             os.fsync(stream.fileno())
     for folder in [root, *(path for path in root.rglob("*") if path.is_dir())]:
-        _fsync_dir(folder)
-
-
-def _fsync_dir(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+        fsync_dir(folder)

@@ -127,7 +127,7 @@ def _write(target: Path, content: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 # Files stored by transactions that have not committed yet, by hash, with how many such
@@ -169,7 +169,8 @@ def _files_after_rollback(session: OrmSession, transaction: SessionTransaction) 
                 target.unlink(missing_ok=True)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries to disk, so that a file renamed into it survives a crash."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
