@@ -192,3 +192,18 @@ def test_tracking_from_an_earlier_date_backfills_earlier_periods(session):
         select(Occurrence.period_start_date).where(Occurrence.obligation_id == obligation.id)
     ).all()
     assert min(later) < min(first) and set(first) <= set(later)
+
+
+def test_only_responsible_local_authorities_and_icbs_have_regard_to_the_jsna(session):
+    # LGPIHA 2007 s116B binds responsible local authorities (s116(4)): not two-tier districts.
+    county = make_body(session, code="E10000901", kind="county_council")
+    district = make_body(session, code="E07000902", kind="district_council")
+    unitary = make_body(session)
+    icb = make_body(session, code="QZZ", kind="integrated_care_board")
+    sync_obligations(session=session, on=ON)
+    holders = {
+        body.kind
+        for body in (county, district, unitary, icb)
+        if "lgpiha-2007-s116b" in duty_slugs(session, obligations_of(session, body_id=body.id))
+    }
+    assert holders == {"county_council", "unitary_authority", "integrated_care_board"}
