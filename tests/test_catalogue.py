@@ -51,6 +51,18 @@ def snapshot(session):
     return rows
 
 
+def test_the_fact_sheets_corrections_are_carried():
+    duties = {d.slug: d for d in read_spec(CATALOGUE_DIR / "duties.yaml", DutyFile).duties}
+    # Pooled-fund reporting is SI 2000/617 reg 7; reg 9 concerns delegated functions.
+    s75 = duties["nhsa-2006-s75"]
+    reporting = next(d for d in s75.deliverables if d.slug == "s75-quarterly-reporting")
+    assert "reg 7" in s75.sections and "reg 7" in reporting.title
+    assert "reg 9" not in s75.sections + reporting.title
+    # LGPIHA 2007 s116B binds responsible local authorities (s116(4)) and ICBs only.
+    bound = {"upper_tier_council", "integrated_care_board"}
+    assert set(duties["lgpiha-2007-s116b"].holders) == bound
+
+
 def test_loading_twice_changes_nothing(session):
     before = snapshot(session)
     report = load_catalogue(session=session)
