@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from compliance.deps import CommittingRoute
 from compliance.errors import Refused
 
 PREFIX = "/api/v1"
@@ -207,6 +208,7 @@ def api_router(tag: str) -> APIRouter:
         prefix=PREFIX,
         tags=[tag],
         dependencies=[Depends(reject_unknown_query), Depends(reject_nul)],
+        route_class=CommittingRoute,
     )
 
 

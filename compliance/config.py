@@ -30,20 +30,27 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; defaults to SQLite at DATA_DIR/compliance.db. "
         "For PostgreSQL: postgresql+psycopg://user@host:5432/dbname.",
     )
-    database_pool_size: int = Field(
-        default=20,
+    worker_threads: int = Field(
+        default=40,
         ge=1,
-        le=200,
-        description="Database connections each process keeps open. A process serves up to 40 "
-        "requests at once (its thread pool), so pool size plus overflow of 40 never makes a "
-        "request wait for a connection; on PostgreSQL keep processes x (size + overflow) under "
-        "the server's max_connections.",
+        le=1000,
+        description="Requests each process serves at once, each in a thread of its own; the "
+        "database pool is sized from it.",
+    )
+    database_pool_size: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Database connections each process keeps open; by default WORKER_THREADS, "
+        "one for each request it serves at once. On PostgreSQL keep processes x (size + "
+        "overflow) under the server's max_connections.",
     )
     database_pool_overflow: int = Field(
-        default=20,
+        default=10,
         ge=0,
-        le=200,
-        description="Connections a process may open beyond the pool size at busy moments.",
+        le=1000,
+        description="Connections a process may open beyond the pool size, for downloads that "
+        "stream after their request's own connection is returned, and busy moments.",
     )
     database_pool_timeout_seconds: float = Field(
         default=10,
@@ -56,8 +63,9 @@ class Settings(BaseSettings):
         default=10,
         gt=0,
         le=120,
-        description="SQLite only: how long a change waits for another writer to finish before it "
-        "is answered 503 with Retry-After (SQLite lets one writer in at a time).",
+        description="How long a change waits for a lock before it is answered 503 with "
+        "Retry-After: on SQLite for the one writer allowed at a time (busy timeout), on "
+        "PostgreSQL for a locked row or the audit chain (lock_timeout).",
     )
     secret_key: str = Field(
         default=DEFAULT_SECRET_KEY,
@@ -162,6 +170,11 @@ class Settings(BaseSettings):
     def today(self) -> dt.date:
         """Today's date where the bodies are, not where the server is."""
         return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def pool_size(self) -> int:
+        """Connections each process keeps open."""
+        return self.database_pool_size or self.worker_threads
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -45,7 +45,12 @@ def make_engine(
         "pool_timeout": pool_timeout_seconds,
     }
     if parsed.get_backend_name() != "sqlite":
-        engine = create_engine(url, echo=echo, pool_pre_ping=True, **pool)
+        # A statement waiting for a lock (a row, the audit chain's) gives up after the same time
+        # as a writer on SQLite, and the request is answered 503, rather than waiting for ever.
+        lock_timeout = {"options": f"-c lock_timeout={int(busy_timeout_seconds * 1000)}"}
+        engine = create_engine(
+            url, echo=echo, pool_pre_ping=True, connect_args=lock_timeout, **pool
+        )
         event.listen(engine, "before_cursor_execute", _refuse_nul)
         event.listen(engine, "checkin", _end_transaction_left_open)
         return engine
@@ -125,7 +130,7 @@ def get_engine(settings: Settings) -> Engine:
     if url not in _engines:
         _engines[url] = make_engine(
             url,
-            pool_size=settings.database_pool_size,
+            pool_size=settings.pool_size,
             max_overflow=settings.database_pool_overflow,
             pool_timeout_seconds=settings.database_pool_timeout_seconds,
             busy_timeout_seconds=settings.database_busy_timeout_seconds,

@@ -1,13 +1,18 @@
 """Dependencies shared by pages and API routes: the database session, the settings, and who is
 signed in (with the CSRF check for forms)."""
 
+import functools
 import hmac
-from collections.abc import Iterator
-from typing import Annotated
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from anyio import CapacityLimiter, to_thread
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy import Update
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from compliance.access import Forbidden, Principal, principal_for, require
 from compliance.accounts.service import load_session, session_touch
@@ -29,17 +34,31 @@ class InvalidToken(Exception):
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """A session for one request, committed before the response is sent (so that a change the
     database refused is never answered as saved); a request that may write takes SQLite's write
     lock when its transaction begins, and waits for it, rather than failing halfway."""
     engine = request.app.state.engine
     bind = engine if request.method in SAFE_METHODS else writer(engine)
-    # Closing the session rolls back whatever was not committed. Objects keep what they loaded
-    # after the commit, so that an error page can still say who is signed in.
-    with Session(bind, expire_on_commit=False) as session:
+    # Objects keep what they loaded after the commit, so that an error page can still say who is
+    # signed in; closing the session rolls back whatever was not committed.
+    session = Session(bind, expire_on_commit=False)
+    # The commit runs in threads of its own, not the routes' pool: when every route thread waits
+    # for a lock (SQLite's writer, the audit chain's), the request holding it must still be able
+    # to commit and let the others in, or the process would hang.
+    limiter = _commit_limiter(request)
+    try:
         yield session
-        save(session)
+        await to_thread.run_sync(save, session, limiter=limiter)
+    finally:
+        await to_thread.run_sync(session.close, limiter=limiter)
+
+
+def _commit_limiter(request: Request) -> CapacityLimiter:
+    state = request.app.state
+    if getattr(state, "commit_limiter", None) is None:
+        state.commit_limiter = CapacityLimiter(state.settings.worker_threads)
+    return state.commit_limiter
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -50,6 +69,40 @@ def get_app_settings(request: Request) -> Settings:
 # "function": the commit runs when the route returns, before the response goes out.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
+
+
+def _commit_on_return(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """A plain-function route given the request's session commits it before it returns, in the
+    worker thread it ran in. A lock its writes took (SQLite's writer, the audit chain's) is then
+    released before the response is built, which takes another thread: held across that hop,
+    the lock would wait for a thread that the requests queued behind it hold."""
+    if inspect.iscoroutinefunction(endpoint) or getattr(endpoint, "commits_on_return", False):
+        return endpoint
+    parameters = inspect.signature(endpoint).parameters
+    names = [name for name, p in parameters.items() if p.annotation == SessionDep]
+    if not names:
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        save(kwargs[names[0]])
+        return result
+
+    run.commits_on_return = True  # type: ignore[attr-defined]
+    return run
+
+
+class CommittingRoute(APIRoute):
+    """Every route of the application: see `_commit_on_return`."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _commit_on_return(endpoint), **kwargs)
+
+
+def page_router() -> APIRouter:
+    """A router for one domain's HTML pages (left out of the API's schema)."""
+    return APIRouter(include_in_schema=False, route_class=CommittingRoute)
 
 
 def public() -> None:
@@ -141,6 +194,16 @@ async def check_form(request: Request, principal: CurrentUser, settings: Setting
 
 
 FormUser = Annotated[Principal, Depends(check_form)]
+
+
+async def posted_form(request: Request) -> FormData:
+    """The form a page posted, files included, read before the route runs: page routes are plain
+    functions, run in a worker thread, so that waiting for the database never stalls the
+    server's event loop."""
+    return await request.form()
+
+
+PostedForm = Annotated[FormData, Depends(posted_form)]
 
 
 def check_api_write(request: Request, principal: CurrentUser, settings: SettingsDep) -> Principal:

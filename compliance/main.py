@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import quote
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     """
     settings = settings or get_settings()
     app = FastAPI(
-        lifespan=_scheduler_lifespan if with_scheduler else None,
+        lifespan=_lifespan(with_scheduler),
         title="Partnership duties tracker",
         version=__version__,
         description=API_DESCRIPTION,
@@ -188,23 +189,34 @@ def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
     return middleware
 
 
-@asynccontextmanager
-async def _scheduler_lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from apscheduler.schedulers.background import BackgroundScheduler
+def _lifespan(with_scheduler: bool):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Routes run in the default thread pool, this many at once; commits in a pool of their
+        # own of the same size (deps.py).
+        threads = app.state.settings.worker_threads
+        to_thread.current_default_thread_limiter().total_tokens = threads
+        if not with_scheduler:
+            yield
+            return
+        from apscheduler.schedulers.background import BackgroundScheduler
 
-    from compliance.scheduler import build
+        from compliance.scheduler import build
 
-    scheduler, lock = build(BackgroundScheduler, app.state.engine, app.state.settings)
-    scheduler.start()
-    try:
-        yield
-    finally:
-        scheduler.shutdown(wait=True)
-        lock.release()
+        scheduler, lock = build(BackgroundScheduler, app.state.engine, app.state.settings)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            scheduler.shutdown(wait=True)
+            lock.release()
+
+    return lifespan
 
 
-def healthz() -> dict[str, str]:
-    """Liveness: the process answers. It does not touch the database (see /readyz)."""
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers. It touches neither the database (see /readyz) nor the
+    worker threads, so it answers even when every thread is busy."""
     return {"status": "ok"}
 
 
@@ -300,7 +312,8 @@ async def refused(request: Request, exc: Refused) -> Response:
 async def database_unavailable(request: Request, exc: Exception) -> Response:
     """The database is busy (every connection taken, or SQLite's write lock held past the busy
     timeout) or cannot be reached: 503 with Retry-After, nothing changed, never a 500."""
-    busy = isinstance(exc, PoolTimeout) or "locked" in str(exc) or "busy" in str(exc)
+    lock_timeout = getattr(getattr(exc, "orig", None), "sqlstate", None) == "55P03"  # PostgreSQL
+    busy = isinstance(exc, PoolTimeout) or lock_timeout or "database is locked" in str(exc)
     log.warning("database %s on %s: %s", "busy" if busy else "unavailable", request.url.path, exc)
     if busy:
         detail = "The service is busy just now; nothing was changed. Try again in a few seconds"

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
@@ -17,11 +17,11 @@ from compliance.accounts.tokens import (
     tokens_of,
 )
 from compliance.api import MAX_ID
-from compliance.deps import CurrentUser, FormUser, SessionDep
+from compliance.deps import CurrentUser, FormUser, SessionDep, page_router
 from compliance.errors import Refused
 from compliance.web import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 DAYS_ERROR = f"Enter a whole number of days from 1 to {MAX_EXPIRES_DAYS}"
 
 

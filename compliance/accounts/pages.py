@@ -2,15 +2,23 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from compliance.accounts.service import authenticate, end_session, start_session
-from compliance.deps import SESSION_COOKIE, FormUser, SessionDep, SettingsDep, public, same_origin
+from compliance.deps import (
+    SESSION_COOKIE,
+    FormUser,
+    SessionDep,
+    SettingsDep,
+    page_router,
+    public,
+    same_origin,
+)
 from compliance.errors import Refused
 from compliance.web import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 def _safe_next(target: str) -> str:

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import select
 from starlette.datastructures import UploadFile
@@ -11,13 +11,21 @@ from compliance.access import evidence_access, require
 from compliance.accounts.service import Role, create_user
 from compliance.audit.service import history
 from compliance.bodies.service import ImportRefused, import_bodies
-from compliance.deps import AdminUser, CurrentUser, SessionDep, SettingsDep, check_form
+from compliance.deps import (
+    AdminUser,
+    CurrentUser,
+    PostedForm,
+    SessionDep,
+    SettingsDep,
+    check_form,
+    page_router,
+)
 from compliance.errors import NotFound, Refused
 from compliance.models import AuditEvent, Body, EvidenceLink, Obligation, Occurrence, User
 from compliance.obligations.service import sync_obligations
 from compliance.web import PageNumber, paginate, render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
 
 
@@ -84,15 +92,16 @@ def import_page(request: Request, principal: AdminUser) -> HTMLResponse:
 
 
 @router.post("/admin/import", response_class=HTMLResponse)
-async def import_upload(
+def import_upload(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: AdminUser,
     _form: FormCheck,
+    posted: PostedForm,
 ) -> HTMLResponse:
     """Import bodies all or nothing; every bad line is listed and nothing changes."""
-    upload = (await request.form()).get("file")
+    upload = posted.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
         return render(
             request,
@@ -101,9 +110,7 @@ async def import_upload(
             status_code=422,
         )
     try:
-        report = import_bodies(
-            session=session, data=await upload.read(), actor=principal.user.email
-        )
+        report = import_bodies(session=session, data=upload.file.read(), actor=principal.user.email)
         sync_obligations(session=session, on=settings.today())
     except ImportRefused as exc:
         session.rollback()

@@ -2,13 +2,13 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 
 from compliance.access import require
 from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import get_body, search_bodies
-from compliance.deps import CurrentUser, SessionDep, SettingsDep
+from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Body
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
@@ -16,7 +16,7 @@ from compliance.obligations.views import status_rollup, view_obligations
 from compliance.partnerships.service import partnerships_of_body
 from compliance.web import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 PAGE_SIZE = 50
 
 

@@ -1,13 +1,13 @@
 """The calendar feed at its secret address; the token in the path is the only credential."""
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 from fastapi.responses import Response
 
 from compliance.calendar.service import feed
-from compliance.deps import SessionDep, SettingsDep, public
+from compliance.deps import SessionDep, SettingsDep, page_router, public
 from compliance.errors import NotFound
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 @router.get("/calendar/{token}.ics", dependencies=[Depends(public)])

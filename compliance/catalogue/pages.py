@@ -1,18 +1,18 @@
 """HTML pages for the duty catalogue and for funding bids."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
 from compliance.access import require
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
-from compliance.deps import CurrentUser, SessionDep, SettingsDep
+from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
 from compliance.obligations.views import status_rollup, view_obligations
 from compliance.web import PageNumber, paginate, render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 @router.get("/duties", response_class=HTMLResponse)

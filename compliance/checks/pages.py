@@ -2,18 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
 from compliance.access import Principal
 from compliance.checks.rules import SEVERITIES
-from compliance.deps import CurrentUser, SessionDep, SettingsDep
+from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.models import Finding, Obligation
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.web import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 PAGE_SIZE = 50
 
 

@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import select
 
 from compliance.access import evidence_access, require
-from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
+from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.evidence import files
 from compliance.evidence.service import ReviewVerdict, answer, review, withdraw
@@ -15,7 +15,7 @@ from compliance.models import Evidence, EvidenceComment, EvidenceLink, Occurrenc
 from compliance.reminders.service import queue_answer_notice, queue_query_notice
 from compliance.web import PageNumber, paginate, render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 def _evidence(session, principal, evidence_id: int, *, write: bool = False) -> Evidence:  # type: ignore[no-untyped-def]

@@ -1,13 +1,12 @@
 """The obligation page, and the form to record evidence against it."""
 
-from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from compliance.access import require
 from compliance.db import save
-from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
+from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evidence.service import EvidenceCreate, EvidenceKind, parse, record
 from compliance.forms import date_from_parts
@@ -15,7 +14,7 @@ from compliance.models import Obligation
 from compliance.obligations.views import obligation_detail
 from compliance.web import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 DATE_FIELDS = (
     ("effective_date", "date the evidence speaks for", True),
     ("period_start_date", "start of the period covered", False),
@@ -82,11 +81,10 @@ def evidence_form(
     return render(request, "evidence_form.html", _form_context(detail))
 
 
-async def read_evidence_form(
-    request: Request,
+def read_evidence_form(
+    form: FormData,
 ) -> tuple[dict, dict[str, str], bytes | None, str | None, dict[str, str]]:
     """The submitted evidence form: values for the model, errors by field, and any file."""
-    form = await request.form()
     values: dict = {
         name: str(form.get(name, "")).strip() or None
         for name in ("kind", "title", "description", "url")
@@ -100,7 +98,8 @@ async def read_evidence_form(
     upload = form.get("file")
     content = name = None
     if isinstance(upload, UploadFile) and upload.filename:
-        content, name = await upload.read(), upload.filename
+        upload.file.seek(0)
+        content, name = upload.file.read(), upload.filename
     raw = {key: value for key, value in form.items() if isinstance(value, str)}
     return values, errors, content, name, raw
 
@@ -123,12 +122,13 @@ def validate_evidence(values: dict, errors: dict[str, str]) -> EvidenceCreate | 
 
 
 @router.post("/obligations/{obligation_id}/evidence", response_class=HTMLResponse)
-async def record_evidence(
+def record_evidence(
     obligation_id: int,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
     principal: FormUser,
+    form: PostedForm,
 ):  # type: ignore[no-untyped-def]
     """Record evidence; on any problem show the form again with every error, nothing stored."""
     obligation, detail = _detail(session, settings, principal, obligation_id)
@@ -136,7 +136,7 @@ async def record_evidence(
         principal.writes_obligation(obligation),
         "Only an officer for this body or partnership can record evidence",
     )
-    values, errors, content, file_name, raw = await read_evidence_form(request)
+    values, errors, content, file_name, raw = read_evidence_form(form)
     allowed = {p.occurrence.id for p in detail.view.periods}
     if any(i not in allowed for i in values["occurrence_ids"]):
         errors["occurrence_ids"] = "Choose periods of this obligation"
@@ -144,9 +144,7 @@ async def record_evidence(
     status = 422
     if data is not None:
         try:
-            # Checking, hashing and fsyncing a large file happens off the event loop.
-            await run_in_threadpool(
-                record,
+            record(
                 session=session,
                 data_dir=settings.data_dir,
                 max_bytes=settings.max_upload_bytes,

@@ -1,15 +1,15 @@
 """HTML pages for partnerships: the list, one partnership with outcomes, charts and risks, and
 the forms officers use to record outcomes, measurements and risks."""
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import select
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from compliance.access import require
 from compliance.charts import trend_chart
 from compliance.csvfiles import ImportRefused
-from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
+from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evidence.service import parse
 from compliance.forms import date_from_parts
@@ -30,7 +30,7 @@ from compliance.outcomes.service import (
 from compliance.partnerships.service import duties_of, get_partnership, members_of
 from compliance.web import PageNumber, paginate, render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 @router.get("/partnerships", response_class=HTMLResponse)
@@ -122,12 +122,12 @@ def partnership_page(
     return render(request, "partnership.html", _context(session, settings, principal, partnership))
 
 
-async def _submit(
-    request: Request, session, settings, principal, slug: str, build
+def _submit(
+    request: Request, session, settings, principal, slug: str, posted: FormData, build
 ) -> HTMLResponse | RedirectResponse:  # type: ignore[no-untyped-def]
     """Run one of the partnership forms; on a problem show the page again with the error."""
     partnership = _partnership(session, principal, slug, write=True)
-    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    form = {k: v for k, v in posted.items() if isinstance(v, str)}
     try:
         build(partnership, form)
     except Refused as exc:
@@ -148,8 +148,13 @@ def _blank_to_none(form: dict, *names: str) -> dict:
 
 
 @router.post("/partnerships/{slug}/outcomes", response_class=HTMLResponse)
-async def new_outcome(
-    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: FormUser
+def new_outcome(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    posted: PostedForm,
 ):  # type: ignore[no-untyped-def]
     """Record an intended outcome for the people who use services."""
 
@@ -160,12 +165,17 @@ async def new_outcome(
         )
         add_outcome(session=session, actor=principal.user, data=data)
 
-    return await _submit(request, session, settings, principal, slug, build)
+    return _submit(request, session, settings, principal, slug, posted, build)
 
 
 @router.post("/partnerships/{slug}/indicators", response_class=HTMLResponse)
-async def new_indicator(
-    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: FormUser
+def new_indicator(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    posted: PostedForm,
 ):  # type: ignore[no-untyped-def]
     """Add an indicator to one of the partnership's outcomes."""
 
@@ -188,12 +198,17 @@ async def new_indicator(
             raise Refused("Choose one of this partnership's outcomes", field="outcome_id")
         add_indicator(session=session, actor=principal.user, data=parse(IndicatorCreate, values))
 
-    return await _submit(request, session, settings, principal, slug, build)
+    return _submit(request, session, settings, principal, slug, posted, build)
 
 
 @router.post("/partnerships/{slug}/measurements", response_class=HTMLResponse)
-async def new_measurement(
-    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: FormUser
+def new_measurement(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    posted: PostedForm,
 ):  # type: ignore[no-untyped-def]
     """Record a dated measurement of one of the partnership's indicators."""
 
@@ -218,12 +233,17 @@ async def new_measurement(
             session=session, actor=principal.user, data=parse(MeasurementCreate, values)
         )
 
-    return await _submit(request, session, settings, principal, slug, build)
+    return _submit(request, session, settings, principal, slug, posted, build)
 
 
 @router.post("/partnerships/{slug}/risks", response_class=HTMLResponse)
-async def new_risk(
-    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: FormUser
+def new_risk(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    posted: PostedForm,
 ):  # type: ignore[no-untyped-def]
     """Record a risk, cost or negative effect of the partnership."""
 
@@ -243,18 +263,23 @@ async def new_risk(
         }
         add_risk(session=session, actor=principal.user, data=parse(RiskCreate, values))
 
-    return await _submit(request, session, settings, principal, slug, build)
+    return _submit(request, session, settings, principal, slug, posted, build)
 
 
 @router.post("/partnerships/{slug}/measurements/import", response_class=HTMLResponse)
-async def import_measurements_page(
-    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: FormUser
+def import_measurements_page(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    posted: PostedForm,
 ):  # type: ignore[no-untyped-def]
     """Import a CSV file of measurements, all or nothing; on a bad file, list every bad line."""
     partnership = _partnership(session, principal, slug, write=True)
-    upload = (await request.form()).get("file")
+    upload = posted.get("file")
     limit = settings.max_upload_bytes
-    data = await upload.read(limit + 1) if isinstance(upload, UploadFile) else b""
+    data = upload.file.read(limit + 1) if isinstance(upload, UploadFile) else b""
     try:
         if not data or len(data) > limit:
             problem = "Choose a CSV file" if not data else f"The file is over {limit:,} bytes"

@@ -2,15 +2,15 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from compliance.deps import AdminUser, SessionDep, check_form
+from compliance.deps import AdminUser, SessionDep, check_form, page_router
 from compliance.errors import NotFound
 from compliance.outbox import dead_messages, requeue, status_counts
 from compliance.web import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
 
 

@@ -2,18 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from compliance.access import require
 from compliance.bodies.service import get_body
-from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep
+from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_from_parts
 from compliance.reports.jobs import Job, job_of, jobs_of, produce_pack, start_area_report
 from compliance.web import render
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 
 
 @router.get("/reports", response_class=HTMLResponse)
