@@ -25,8 +25,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from benchmarks.counted_cli import StatementCounter
+from benchmarks.harness import postgres_database
 from compliance.catalogue.service import load_catalogue
 from compliance.config import Settings
 from compliance.db import make_engine, session_scope
@@ -101,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             url = f"sqlite:///{Path(work) / f'bench-{size}.db'}"
             results.append(measure(url, "sqlite", size, args, on, Path(work)))
             if admin_url:
-                with postgres_database(admin_url) as url:
+                with postgres_database(admin_url, prefix="compliance_bench") as url:
                     results.append(measure(url, "postgresql", size, args, on, Path(work)))
     section = report(results, machine(admin_url), args, on)
     append(args.output, section)
@@ -124,21 +123,6 @@ def reachable_postgres() -> str | None:
         return None
     finally:
         engine.dispose()
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A fresh database beside the admin one, dropped afterwards whatever happens."""
-    name = f"compliance_bench_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def measure(url: str, backend: str, bodies: int, args, on: dt.date, work: Path) -> Result:  # type: ignore[no-untyped-def]

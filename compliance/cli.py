@@ -247,7 +247,10 @@ def report(
     source = produce_pack(made=made, settings=settings) if pack else made.path
     name = f"audit-report-{made.report.label}-{made.report.as_at.isoformat()}{source.suffix}"
     target = output or Path(name)
-    shutil.copyfile(source, target)
+    # Under a temporary name, then renamed: a run cut short leaves no partial report at FILE.
+    partial = target.with_name(f".{target.name}.partial")
+    shutil.copyfile(source, partial)
+    partial.replace(target)
     how = "from the cache" if made.cached else "rendered"
     typer.echo(f"Wrote {target} ({how}); data fingerprint {made.fingerprint}.")
 

@@ -43,19 +43,21 @@ def test_each_kind_of_problem_is_reported(session, settings, suite_clock):
     orphan = _put(stored_path(data_dir, "ab" * 32), b"nobody", age_seconds=HOUR, now=now)
     stale = _put(data_dir / "evidence/ab/.incoming-x1", b"half", age_seconds=HOUR, now=now)
     young = _put(data_dir / "evidence/cd/.incoming-x2", b"half", age_seconds=MINUTE, now=now)
+    report_pdf = _put(data_dir / "reports/ab/.incoming-r1", b"%PDF", age_seconds=HOUR, now=now)
+    _put(data_dir / "reports/ab/whole-report.pdf", b"%PDF whole", age_seconds=HOUR, now=now)
     missing = make_evidence(session, title="Signed agreement", sha256="cd" * 32)
     altered = _stored(session, data_dir, sample.EML, now=now, title="Board minutes")
     stored_path(data_dir, altered.sha256).write_bytes(sample.EML + b"changed")
 
     report = fsck.check(session=session, data_dir=data_dir, now=now)
     assert report.orphans == [orphan]
-    assert report.temporaries == [stale]
+    assert sorted(report.temporaries) == sorted([stale, report_pdf])
     assert report.young == [young]
     damaged = {item.evidence_id: item for item in report.damaged}
     assert set(damaged) == {missing.id, altered.id}
     assert damaged[missing.id].missing and damaged[missing.id].title == "Signed agreement"
     assert not damaged[altered.id].missing and damaged[altered.id].sha256 == altered.sha256
-    assert report.problems == 4
+    assert report.problems == 5
 
 
 def test_clean_removes_only_old_leftovers_never_a_named_file(session, settings, suite_clock):

@@ -80,7 +80,12 @@ def clean(*, session: Session, report: FsckReport) -> FsckReport:
 
 def _files(data_dir: Path) -> list[Path]:
     root = data_dir / "evidence"
-    return [path for path in root.rglob("*") if path.is_file()] if root.is_dir() else []
+    found = [path for path in root.rglob("*") if path.is_file()] if root.is_dir() else []
+    # A report cut short while its PDF was written leaves the same kind of temporary file there.
+    reports = data_dir / "reports"
+    if reports.is_dir():
+        found += [p for p in reports.rglob(f"{TEMPORARY_PREFIX}*") if p.is_file()]
+    return found
 
 
 def _named(session: Session) -> dict[str, list[tuple[int, str]]]:
