@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-year-ahead install lint format migration bench clean screenshots fuzz
+.PHONY: run test test-year-ahead install lint format migration bench clean screenshots fuzz faults load
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,6 +67,16 @@ bench: install
 	$(BIN)/python -m benchmarks.bench
 	$(BIN)/python -m benchmarks.reports
 	$(BIN)/python -m benchmarks.api
+
+## Failure scenarios: kill -9 during uploads, PDF renders and checks; two schedulers; a flaky SMTP
+## server; a private PostgreSQL restarted under load. Writes its sections of docs/reliability.md.
+faults: install
+	$(BIN)/python -m benchmarks.faults
+
+## 50 simulated users for 60 s on SQLite and on PostgreSQL against `compliance serve`; writes its
+## section of docs/reliability.md.
+load: install
+	$(BIN)/python -m benchmarks.load
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
