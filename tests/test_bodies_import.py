@@ -136,3 +136,48 @@ def test_parent_loops_are_refused(session):
 def test_header_only_file_is_refused(session):
     with pytest.raises(ImportRefused, match="no bodies"):
         import_bodies(session=session, data=HEADER.encode())
+
+
+def test_an_empty_kind_and_nation_are_read_from_the_ons_code(session):
+    text = (
+        HEADER + "E10000999,Shire County Council,,,,\n"
+        "E07000998,Vale District Council,,,E10000999,\n"
+        "W06000099,Cyngor Sir Enghraifft,,,,\n"
+        "S12000099,Example Council,,scotland,,\n"
+    )
+    import_bodies(session=session, data=text.encode())
+    bodies = codes(session)
+    found = {c: (bodies[c].kind, bodies[c].nation) for c in ("E10000999", "E07000998", "W06000099")}
+    assert found == {
+        "E10000999": ("county_council", "england"),
+        "E07000998": ("district_council", "england"),
+        "W06000099": ("unitary_authority", "wales"),
+    }
+    assert bodies["S12000099"].kind == "unitary_authority"
+
+
+def test_a_kind_the_code_contradicts_and_an_unreadable_empty_kind_are_refused(session):
+    text = HEADER + "E07000997,Wrong Kind Council,county_council,,,\nQZZ,No Kind Board,,england,,\n"
+    with pytest.raises(ImportRefused) as refused:
+        import_bodies(session=session, data=text.encode())
+    messages = {error.line: str(error) for error in refused.value.errors}
+    assert "which is for district_council, not county_council" in messages[2]
+    assert "kind is empty: give one of" in messages[3] and "E06-E10" in messages[3]
+    assert "QZZ" not in codes(session) and "E07000997" not in codes(session)
+
+
+def test_a_district_under_anything_but_a_county_council_is_refused(session):
+    make_body(session, code="E06000998", kind="unitary_authority")
+    text = (
+        HEADER + "E07000996,Stray District Council,district_council,england,E06000998,\n"
+        "E10000996,Good County Council,county_council,england,,\n"
+        "E07000995,Good District Council,district_council,england,E10000996,\n"
+        "E07000994,Nested District Council,district_council,england,E07000995,\n"
+    )
+    with pytest.raises(ImportRefused) as refused:
+        import_bodies(session=session, data=text.encode())
+    messages = {error.line: str(error) for error in refused.value.errors}
+    assert set(messages) == {2, 5}
+    assert "parent E06000998 is a unitary authority, not a county council" in messages[2]
+    assert "parent E07000995 is a district council, not a county council" in messages[5]
+    assert not {"E07000996", "E10000996", "E07000995"} & set(codes(session))

@@ -157,7 +157,7 @@ def _parse_record(
             )
         )
         return
-    values = {name: value.strip() for name, value in zip(header, record, strict=True)}
+    values = infer_from_code({n: v.strip() for n, v in zip(header, record, strict=True)})
     problems = field_problems(values)
     if problems:
         errors.append(LineError(line, "; ".join(message for _, message in problems)))
@@ -174,6 +174,23 @@ def _parse_record(
             email=values.get("email") or None,
         )
     )
+
+
+def infer_from_code(values: dict[str, str]) -> dict[str, str]:
+    """Fill an empty kind, and an empty nation, from an ONS code that names exactly one (E06
+    unitary, E07 district, E08 metropolitan district, E09 London borough, E10 county, W06, S12
+    and N09 councils); registers often leave them out. A kind given is kept, and checked."""
+    match = GSS_PATTERN.match(values["code"].upper())
+    if not match:
+        return values
+    kinds = KIND_BY_GSS_ENTITY.get(values["code"][:3].upper(), set())
+    filled = dict(values)
+    if not filled["kind"] and len(kinds) == 1:
+        filled["kind"] = next(iter(kinds)).value
+    nation = NATION_BY_LETTER.get(match.group(1))
+    if not filled["nation"] and nation is not None:
+        filled["nation"] = nation.value
+    return filled
 
 
 def normalise_website(value: str) -> str | None:
@@ -204,7 +221,15 @@ def field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
         if len(values[name]) > limit:
             problems.append((name, f"{name} is longer than {limit} characters"))
     kind_ok = values["kind"] in BodyKind.__members__
-    if not kind_ok:
+    if not values["kind"]:
+        problems.append(
+            (
+                "kind",
+                f"kind is empty: give one of {', '.join(BodyKind)} (it may be "
+                "left empty only with an ONS council code: E06-E10, W06, S12, N09)",
+            )
+        )
+    elif not kind_ok:
         problems.append(("kind", f"kind {values['kind']!r} is not one of: {', '.join(BodyKind)}"))
     if values["nation"] not in Nation.__members__:
         problems.append(
@@ -291,6 +316,7 @@ def import_bodies(*, session: Session, data: bytes, actor: str = "cli") -> Impor
         for row in rows
         if row.parent_code and row.parent_code not in in_file and row.parent_code not in known
     ]
+    errors += _district_parents(session, rows)
     if errors:
         raise ImportRefused(sorted(errors, key=lambda e: e.line))
     if not rows:
@@ -306,6 +332,26 @@ def import_bodies(*, session: Session, data: bytes, actor: str = "cli") -> Impor
             after={"created": report.created, "updated": report.changes},
         )
     return report
+
+
+def _district_parents(session: Session, rows: list[BodyRow]) -> list[LineError]:
+    # In a two-tier area the district sits under its county council; any other parent is a
+    # mistake in the register (a unitary, a neighbouring district), and would share the wrong
+    # duties and scope.
+    parents = {row.parent_code for row in rows if row.parent_code}
+    kinds = dict(session.exec(select(Body.code, Body.kind).where(Body.code.in_(parents))).all())
+    kinds |= {row.code: row.kind for row in rows}
+    return [
+        LineError(
+            row.line,
+            f"district council {row.code}'s parent {row.parent_code} is a "
+            f"{kinds[row.parent_code].replace('_', ' ')}, not a county council",
+        )
+        for row in rows
+        if row.kind == BodyKind.district_council
+        and row.parent_code in kinds
+        and kinds[row.parent_code] != BodyKind.county_council
+    ]
 
 
 def _upsert_rows(session: Session, rows: list[BodyRow]) -> ImportReport:
