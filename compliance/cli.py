@@ -374,10 +374,16 @@ def _refused(file: Path, refused: ImportRefused) -> typer.Exit:
     return _fail(f"{file}: {len(refused.errors)} problem(s); nothing was imported.\n{lines}")
 
 
+BODIES_HEADER = (
+    "code,name,kind,nation,parent_code,website[,email,start_date,end_date,successor_code]"
+)
+
+
 @import_app.command("bodies")
 def import_bodies_command(
     file: Annotated[
-        Path, typer.Argument(help="CSV: code,name,kind,nation,parent_code,website[,email]")
+        Path,
+        typer.Argument(help=f"CSV: {BODIES_HEADER}"),
     ],
 ) -> None:
     """Import a register of bodies, all or nothing; the same file again changes nothing."""

@@ -1,5 +1,6 @@
 """The bodies register import: real-world CSV quirks accepted, every bad line named."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,46 @@ def test_a_district_under_anything_but_a_county_council_is_refused(session):
     assert "parent E06000998 is a unitary authority, not a county council" in messages[2]
     assert "parent E07000995 is a district council, not a county council" in messages[5]
     assert not {"E07000996", "E10000996", "E07000995"} & set(codes(session))
+
+
+def test_a_body_that_ended_opens_nothing_and_names_its_successor(session):
+    from compliance.models import Obligation
+    from compliance.obligations.service import sync_obligations
+
+    # Somerset's districts were abolished on 1 April 2023; Somerset Council succeeded them.
+    text = (
+        "code,name,kind,nation,parent_code,website,start_date,end_date,successor_code\n"
+        "E10000999,Old Shire County Council,county_council,england,,,,2023-03-31,E06000998\n"
+        "E07000993,Old Vale District Council,district_council,england,E10000999,,,2023-03-31,"
+        "E06000998\n"
+        "E06000998,New Shire Council,unitary_authority,england,,,2023-04-01,,\n"
+    )
+    import_bodies(session=session, data=text.encode())
+    sync_obligations(session=session, on=dt.date(2026, 12, 1))
+    bodies = codes(session)
+    old, new = bodies["E10000999"], bodies["E06000998"]
+    assert (old.end_date, old.successor_id) == (dt.date(2023, 3, 31), new.id)
+    assert new.start_date == dt.date(2023, 4, 1) and new.successor_id is None
+    held = lambda body: session.exec(select(Obligation).where(Obligation.body_id == body.id)).all()  # noqa: E731
+    assert held(old) == [] and held(bodies["E07000993"]) == []
+    assert held(new)
+
+
+def test_impossible_lifetimes_are_refused_line_by_line(session):
+    text = (
+        "code,name,kind,nation,parent_code,website,start_date,end_date,successor_code\n"
+        "E06000997,A Council,unitary_authority,england,,,2023-02-30,,\n"
+        "E06000996,B Council,unitary_authority,england,,,2024-01-01,2023-01-01,\n"
+        "E06000995,C Council,unitary_authority,england,,,,,E06000001\n"
+        "E06000994,D Council,unitary_authority,england,,,,2023-03-31,E06000994\n"
+        "E06000993,E Council,unitary_authority,england,,,,2023-03-31,E06000404\n"
+    )
+    with pytest.raises(ImportRefused) as refused:
+        import_bodies(session=session, data=text.encode())
+    messages = {error.line: str(error) for error in refused.value.errors}
+    assert "start_date '2023-02-30' is not a real date" in messages[2]
+    assert "end_date 2023-01-01 is before start_date 2024-01-01" in messages[3]
+    assert "successor_code is given without end_date" in messages[4]
+    assert "cannot be its own successor" in messages[5]
+    assert "successor_code E06000404 is neither in this file nor in the registry" in messages[6]
+    assert not {"E06000997", "E06000993"} & set(codes(session))

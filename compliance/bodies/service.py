@@ -1,5 +1,6 @@
 """Public bodies: look-ups, search, and the all-or-nothing CSV import of a register."""
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -13,7 +14,7 @@ from compliance.csvfiles import ImportRefused, LineError, decode_csv, read_csv
 from compliance.models import Body, utcnow
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
-OPTIONAL_COLUMNS = ("email",)
+OPTIONAL_COLUMNS = ("email", "start_date", "end_date", "successor_code")
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,19}$")
 GSS_PATTERN = re.compile(r"^([ENWSK])(\d{2})\d{6}$")
 NATION_BY_LETTER = {
@@ -48,6 +49,9 @@ class BodyRow:
     parent_code: str | None
     website: str | None
     email: str | None
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+    successor_code: str | None = None
 
 
 @dataclass
@@ -141,7 +145,7 @@ def _check_header(header: list[str]) -> list[LineError]:
         problems.append(f"repeated column(s) {', '.join(repeated)}")
     if not problems:
         return []
-    expected = ",".join(REQUIRED_COLUMNS) + "[,email]"
+    expected = ",".join(REQUIRED_COLUMNS) + "".join(f"[,{c}]" for c in OPTIONAL_COLUMNS)
     return [LineError(1, "; ".join(problems) + f" (expected header {expected})")]
 
 
@@ -158,9 +162,11 @@ def _parse_record(
         )
         return
     values = infer_from_code({n: v.strip() for n, v in zip(header, record, strict=True)})
-    problems = field_problems(values)
+    problems = [message for _, message in field_problems(values)]
+    dates, date_problems = _lifetime(values)
+    problems += date_problems
     if problems:
-        errors.append(LineError(line, "; ".join(message for _, message in problems)))
+        errors.append(LineError(line, "; ".join(problems)))
         return
     rows.append(
         BodyRow(
@@ -172,8 +178,29 @@ def _parse_record(
             parent_code=values["parent_code"].upper() or None,
             website=normalise_website(values["website"]),
             email=values.get("email") or None,
+            **dates,
         )
     )
+
+
+def _lifetime(values: dict[str, str]) -> tuple[dict, list[str]]:
+    """The optional start and end dates and successor of a line, or what is wrong with them."""
+    dates: dict = {"successor_code": values.get("successor_code", "").upper() or None}
+    problems = []
+    for name in ("start_date", "end_date"):
+        text = values.get(name, "")
+        try:
+            dates[name] = dt.date.fromisoformat(text) if text else None
+        except ValueError:
+            problems.append(f"{name} {text!r} is not a real date as YYYY-MM-DD")
+    start, end = dates.get("start_date"), dates.get("end_date")
+    if start and end and end < start:
+        problems.append(f"end_date {end} is before start_date {start}")
+    if dates["successor_code"] and not end:
+        problems.append("successor_code is given without end_date: only a body that ended has one")
+    if dates["successor_code"] == values["code"].upper():
+        problems.append("a body cannot be its own successor")
+    return dates, problems
 
 
 def infer_from_code(values: dict[str, str]) -> dict[str, str]:
@@ -317,6 +344,18 @@ def import_bodies(*, session: Session, data: bytes, actor: str = "cli") -> Impor
         if row.parent_code and row.parent_code not in in_file and row.parent_code not in known
     ]
     errors += _district_parents(session, rows)
+    successors = [row.successor_code for row in rows if row.successor_code]
+    known_successors = set(session.exec(select(Body.code).where(Body.code.in_(successors))).all())
+    errors += [
+        LineError(
+            row.line,
+            f"successor_code {row.successor_code} is neither in this file nor in the registry",
+        )
+        for row in rows
+        if row.successor_code
+        and row.successor_code not in in_file
+        and row.successor_code not in known_successors
+    ]
     if errors:
         raise ImportRefused(sorted(errors, key=lambda e: e.line))
     if not rows:
@@ -357,6 +396,7 @@ def _district_parents(session: Session, rows: list[BodyRow]) -> list[LineError]:
 def _upsert_rows(session: Session, rows: list[BodyRow]) -> ImportReport:
     report = ImportReport()
     codes = [row.code for row in rows] + [row.parent_code for row in rows if row.parent_code]
+    codes += [row.successor_code for row in rows if row.successor_code]
     bodies = {b.code: b for b in session.exec(select(Body).where(Body.code.in_(codes)))}
     for row in rows:
         if row.code not in bodies:
@@ -373,6 +413,9 @@ def _upsert_rows(session: Session, rows: list[BodyRow]) -> ImportReport:
             "nation": row.nation,
             "website": row.website,
             "parent_id": bodies[row.parent_code].id if row.parent_code else None,
+            "start_date": row.start_date,
+            "end_date": row.end_date,
+            "successor_id": bodies[row.successor_code].id if row.successor_code else None,
         }
         if row.email is not None or body.email is None:
             values["email"] = row.email
