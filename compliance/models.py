@@ -97,6 +97,8 @@ class Deliverable(SQLModel, table=True):
     # Empty: every holder of the duty; otherwise only holders of these kinds.
     holder_kinds: list[str] = _json_list()
     due_note: str | None = _long_text()
+    # The law that fixes the due date; None when the date is a convention of the catalogue.
+    due_set_by: str | None = Field(default=None, max_length=200)
     evidence: list[str] = _json_list()
     verified: bool = True
     retired_in_version: str | None = Field(default=None, max_length=40)
@@ -445,6 +447,11 @@ class Finding(SQLModel, table=True):
     occurrence_id: int | None = Field(default=None, foreign_key="occurrence.id")
     evidence_id: int | None = Field(default=None, foreign_key="evidence.id")
     indicator_id: int | None = Field(default=None, foreign_key="indicator.id")
+    # How the finding explains itself: where its date comes from (law, with the citation, or a
+    # convention of the catalogue), since when it has held, and what would clear it.
+    basis: str | None = _long_text()
+    since_date: dt.date | None = None
+    remedy: str | None = _long_text()
     first_seen_at: dt.datetime = _created_at()
     last_seen_at: dt.datetime = _created_at()
     resolved_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))

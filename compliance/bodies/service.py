@@ -9,7 +9,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from compliance.audit.service import record as audit
-from compliance.bodies.kinds import BodyKind, Nation
+from compliance.bodies.kinds import KIND_NATIONS, BodyKind, Nation, exists_in
 from compliance.csvfiles import ImportRefused, LineError, decode_csv, read_csv
 from compliance.models import Body, utcnow
 
@@ -32,7 +32,7 @@ KIND_BY_GSS_ENTITY = {
     "E10": {BodyKind.county_council},
     "W06": {BodyKind.unitary_authority},
     "S12": {BodyKind.unitary_authority},
-    "N09": {BodyKind.unitary_authority},
+    "N09": {BodyKind.ni_district_council},
     "E23": {BodyKind.police_force, BodyKind.police_and_crime_commissioner},
     "E54": {BodyKind.integrated_care_board},
 }
@@ -262,6 +262,15 @@ def field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
         problems.append(
             ("nation", f"nation {values['nation']!r} is not one of: {', '.join(Nation)}")
         )
+    elif kind_ok and not exists_in(values["kind"], values["nation"]):
+        problems.append(
+            (
+                "kind",
+                f"there is no {values['kind'].replace('_', ' ')} in "
+                f"{values['nation'].replace('_', ' ').title()}: "
+                f"kinds of that nation's councils and health bodies are {_kinds_of(values['nation'])}",
+            )
+        )
     elif kind_ok and code:
         problems += [("code", p) for p in _gss_problems(code, values["kind"], values["nation"])]
     website = normalise_website(values["website"])
@@ -276,6 +285,12 @@ def field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
         except EmailNotValidError as exc:
             problems.append(("email", f"email {values['email']!r} is not valid: {exc}"))
     return problems
+
+
+def _kinds_of(nation: str) -> str:
+    return ", ".join(
+        kind for kind, nations in KIND_NATIONS.items() if nation in nations and len(nations) < 4
+    )
 
 
 def _gss_problems(code: str, kind: str, nation: str) -> list[str]:

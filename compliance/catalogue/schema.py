@@ -33,9 +33,11 @@ class Cadence(StrEnum):
     per_case = "per_case"
 
 
-# Duties that run all the time (continuous, standing bodies, case by case) are tracked as an
-# annual assurance review, so every year needs its own evidence.
-REVIEWED_ANNUALLY = {Cadence.continuous, Cadence.standing, Cadence.per_case}
+# Duties that run all the time (continuous, standing bodies, case by case) are standing duties:
+# no Act sets them a date, so the catalogue asks for assurance once a year by convention and
+# judges them by the date of their last assurance, not by a string of missed periods.
+STANDING = frozenset({Cadence.continuous, Cadence.standing, Cadence.per_case})
+REVIEWED_ANNUALLY = STANDING
 
 
 class Strict(BaseModel):
@@ -60,11 +62,20 @@ class DeliverableSpec(Strict):
     held_by: Literal["holder", "partnership"] = "holder"
     holders: list[KindName] = []
     due_note: str | None = None
+    # The Act, regulation or section that fixes the due date ("Children Act 2004 s16G(7)").
+    # Absent, the date is a convention of this catalogue: a missed one is an assurance gap,
+    # never a breach.
+    due_set_by: str | None = None
     evidence: list[Text] = []
     verified: bool = True
 
     @model_validator(mode="after")
     def _cadence_fields(self) -> "DeliverableSpec":
+        if self.due_set_by is not None and self.cadence in STANDING:
+            raise ValueError(
+                "a continuing, standing or per-case duty has no statutory date: "
+                "drop due_set_by (its annual review is a convention)"
+            )
         if (self.cadence == Cadence.every_n_years) != (self.interval_years is not None):
             raise ValueError("interval_years is required for every_n_years and only for it")
         if self.due_date is not None and self.cadence != Cadence.one_off:

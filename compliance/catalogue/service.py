@@ -251,6 +251,7 @@ def _deliverable_values(spec: DeliverableSpec) -> dict[str, Any]:
         "held_by": spec.held_by,
         "holder_kinds": _kinds(spec.holders),
         "due_note": spec.due_note,
+        "due_set_by": spec.due_set_by,
         **_due_values(spec),
     }
 
