@@ -67,6 +67,30 @@ def demo() -> None:
 
 
 @app.command()
+def coverage(
+    output: Annotated[
+        str, typer.Option("-o", "--output", help="The file to write, or - for standard output.")
+    ] = "docs/catalogue-coverage.md",
+) -> None:
+    """Write which duties bind each kind of body in each nation, from the loaded catalogue."""
+    from compliance.catalogue.coverage import live_catalogue, render
+
+    with Session(get_engine(_settings())) as session:
+        duties, deliverables = live_catalogue(session=session)
+        text = render(duties=duties, deliverables=deliverables)
+    if not duties:
+        raise _fail("No duty catalogue in the database: run `compliance init` first.")
+    if output == "-":
+        typer.echo(text, nl=False)
+        return
+    try:
+        Path(output).write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise _fail(f"Cannot write {output}: {exc.strerror}") from exc
+    typer.echo(f"Wrote {output}: {len(duties)} duties, {len(deliverables)} deliverables.")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
@@ -385,16 +409,34 @@ def import_bodies_command(
         Path,
         typer.Argument(help=f"CSV: {BODIES_HEADER}"),
     ],
+    track_from: Annotated[
+        str | None,
+        typer.Option(
+            "--track-from",
+            metavar="YYYY-MM-DD",
+            help="Judge the imported bodies' obligations from this earlier date (a backfill); "
+            "by default they are judged from today and earlier periods raise nothing. "
+            "Applies to the bodies the file creates or changes.",
+        ),
+    ] = None,
 ) -> None:
     """Import a register of bodies, all or nothing; the same file again changes nothing."""
     from compliance.bodies.service import import_bodies
-    from compliance.obligations.service import sync_obligations
+    from compliance.models import Body
+    from compliance.obligations.service import backfill, sync_obligations
 
     settings, data = _settings(), _read(file)
+    since = _parse_date(track_from)
+    if since is not None and since > settings.today():
+        raise _fail(f"--track-from {since} is in the future: give today or an earlier date", code=2)
     try:
         with session_scope(get_engine(settings)) as session:
             report = import_bodies(session=session, data=data)
             sync = sync_obligations(session=session, on=settings.today())
+            if since is not None:
+                codes = set(report.created) | set(report.updated)
+                ids = {b.id for b in session.exec(select(Body).where(Body.code.in_(codes)))}
+                backfill(session=session, track_from=since, until=settings.today(), body_ids=ids)
     except ImportRefused as exc:
         raise _refused(file, exc) from exc
     typer.echo(

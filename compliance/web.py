@@ -18,19 +18,23 @@ TEMPLATES_DIR = ROOT / "templates"
 STATIC_DIR = ROOT / "build" / "static"
 
 STATUS_LABELS = {
-    ProcessStatus.overdue: "Overdue",
+    ProcessStatus.overdue: "Overdue (statutory date)",
     ProcessStatus.evidence_expired: "Evidence expired",
+    ProcessStatus.assurance_gap: "No recent assurance",
     ProcessStatus.due_soon: "Due soon",
     ProcessStatus.met: "Evidence recorded",
     ProcessStatus.not_yet_due: "Not yet due",
+    ProcessStatus.before_tracking: "Before tracking",
     ProcessStatus.not_applicable: "Not applicable",
 }
 STATUS_COLOURS = {
     "overdue": "red",
     "evidence_expired": "orange",
+    "assurance_gap": "blue",
     "due_soon": "yellow",
     "met": "green",
     "not_yet_due": "grey",
+    "before_tracking": "grey",
     "not_applicable": "grey",
     "improving": "green",
     "not_improving": "orange",
@@ -79,6 +83,16 @@ def _no_nul(value: object) -> object:
 templates.env.finalize = _no_nul
 templates.env.globals["product_name"] = "Partnership duties tracker"
 templates.env.globals["body_kinds"] = list(BodyKind)
+templates.env.globals["process_statuses"] = list(ProcessStatus)
+
+
+def _rule_words(rule: str) -> str:
+    from compliance.checks.rules import rule_words
+
+    return rule_words(rule)
+
+
+templates.env.filters["rule_words"] = _rule_words
 templates.env.filters["kind_label"] = kind_label
 templates.env.filters["uk_date"] = uk_date
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]

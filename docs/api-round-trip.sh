@@ -33,7 +33,7 @@ echo "1. The token belongs to:"
 api "$BASE_URL/api/v1/me" | jq -r '"   \(.name) <\(.email)>, \(.role)"'
 
 echo "2. $BODY's first obligation with a period still to evidence:"
-obligations=$(api "$BASE_URL/api/v1/obligations?body=$BODY&status=overdue&limit=1")
+obligations=$(api "$BASE_URL/api/v1/obligations?body=$BODY&status=assurance_gap&limit=1")
 obligation=$(jq -r '.items[0].id' <<<"$obligations")
 period=$(jq -r '.items[0].periods | map(select(.status != "met")) | .[0]' <<<"$obligations")
 occurrence=$(jq -r '.occurrence_id' <<<"$period")

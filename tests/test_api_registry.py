@@ -349,8 +349,8 @@ def test_status_filters_page_through_computed_status(api, session, settings):
     views = view_obligations(session=session, on=on, due_soon_days=settings.due_soon_days)
     for params, keep in [
         ({"status": "met"}, lambda v: v.status == "met"),
-        ({"status": "overdue", "outcome_status": "no_outcome_defined"},
-         lambda v: v.status == "overdue" and v.outcome == "no_outcome_defined"),
+        ({"status": "assurance_gap", "outcome_status": "no_outcome_defined"},
+         lambda v: v.status == "assurance_gap" and v.outcome == "no_outcome_defined"),
         ({"outcome_status": "improving"}, lambda v: v.outcome == "improving"),
         ({"due_after": on.isoformat(), "due_before": (on + dt.timedelta(days=200)).isoformat()},
          lambda v: v.next_due is not None and on <= v.next_due <= on + dt.timedelta(days=200)),

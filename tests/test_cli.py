@@ -37,9 +37,9 @@ def test_import_bodies_then_again_then_a_broken_file(run, fresh_url, tmp_path):
     register = str(FIXTURES / "uk_councils.csv")
     first = run("import", "bodies", register)
     assert first.exit_code == 0, first.output
-    assert "398 new, 0 updated, 0 unchanged" in first.output
+    assert "402 new, 0 updated, 0 unchanged" in first.output
     again = run("import", "bodies", register)
-    assert "0 new, 0 updated, 398 unchanged; 0 obligations opened" in again.output
+    assert "0 new, 0 updated, 402 unchanged; 0 obligations opened" in again.output
     before = row_counts(fresh_url)
     broken = tmp_path / "broken.csv"
     broken.write_text(

@@ -33,7 +33,16 @@ DUTY = Duty(
         ["police_force"],
     ],
 )
-DELIVERABLE = Deliverable(id=1, duty_id=1, slug="report", title="Yearly report", cadence="annual")
+DELIVERABLE = Deliverable(
+    id=1,
+    duty_id=1,
+    slug="report",
+    title="Yearly report",
+    cadence="annual",
+    due_set_by="Children Act 2004 s16G(7)",
+)
+# Tracked from the start of the financial year before ON, so its periods are judged.
+TRACKED = dt.date(2025, 4, 1)
 CONDITION = FundingCondition(id=1, stream_id=1, slug="plan", title="Plan agreed", description="d")
 
 
@@ -43,8 +52,8 @@ def snapshot(**overrides) -> Snapshot:
         due_soon_days=30,
         query_answer_days=14,
         obligations=[
-            Obligation(id=1, key="k1", body_id=1, deliverable_id=1, opened_date=ON),
-            Obligation(id=2, key="k2", body_id=1, bid_id=1, condition_id=1, opened_date=ON),
+            Obligation(id=1, key="k1", body_id=1, deliverable_id=1, opened_date=TRACKED),
+            Obligation(id=2, key="k2", body_id=1, bid_id=1, condition_id=1, opened_date=TRACKED),
         ],
         periods={},
         evidence={},
@@ -85,6 +94,63 @@ def test_deliverable_overdue_fires_only_without_evidence_after_the_due_date():
     assert fired(rules.deliverable_overdue, snapshot(periods={1: [period(due=ON)]})) == []
     done = snapshot(periods={1: [late]}, evidence={10: [EvidenceItem(5, "Report", None)]})
     assert fired(rules.deliverable_overdue, done) == []
+
+
+def test_a_missed_statutory_date_says_where_it_comes_from_and_what_clears_it():
+    late = period(due=ON - dt.timedelta(days=1))
+    (hit,) = evaluate_one(rules.deliverable_overdue, snapshot(periods={1: [late]}))[0]
+    assert hit.severity == "high"
+    assert hit.basis == "set by Children Act 2004 s16G(7)"
+    assert hit.since == late.due
+    assert "set by Children Act 2004 s16G(7)" in hit.message
+    assert hit.remedy.startswith("Record evidence of Yearly report")
+
+
+def convention(cadence="annual") -> dict:
+    return {1: Deliverable(id=1, duty_id=1, slug="r", title="Annual assurance", cadence=cadence)}
+
+
+def test_a_missed_convention_is_a_low_assurance_gap_never_overdue():
+    late = period(due=ON - dt.timedelta(days=1))
+    snap = snapshot(periods={1: [late]}, deliverables=convention())
+    assert fired(rules.deliverable_overdue, snap) == []
+    (hit,) = evaluate_one(rules.assurance_gap, snap)[0]
+    assert hit.severity == "low"
+    assert hit.basis == "a convention of this catalogue; no statutory date"
+    assert "no assurance of Annual assurance" in hit.message
+    assert "since tracking began on 01 April 2025" in hit.message
+    assert "overdue" not in hit.message and "breach" not in hit.message
+
+
+def test_a_standing_duty_is_judged_by_its_last_assurance_not_a_string_of_missed_years():
+    years = [
+        Period(20 + i, 1, dt.date(2022 + i, 4, 1), dt.date(2023 + i, 3, 31), dt.date(2023 + i, 3, 31), False)
+        for i in range(4)
+    ]
+    snap = snapshot(
+        periods={1: years},
+        deliverables=convention("continuous"),
+        obligations=[Obligation(id=1, key="k1", body_id=1, deliverable_id=1, opened_date=dt.date(2022, 4, 1))],
+    )
+    hits = evaluate_one(rules.assurance_gap, snap)[0]
+    assert [h.subject for h in hits] == ["obligation:1:assurance"]
+    assert hits[0].occurrence_id == 23
+    # Assurance recorded for the last year that fell due clears it, whatever earlier years lack.
+    assured = snapshot(
+        periods={1: years},
+        deliverables=convention("continuous"),
+        obligations=snap.obligations,
+        evidence={23: [EvidenceItem(5, "Review", None, dt.date(2026, 3, 1))]},
+    )
+    assert fired(rules.assurance_gap, assured) == []
+
+
+def test_periods_due_before_tracking_raise_nothing():
+    early = period(due=dt.date(2022, 1, 5))
+    snap = snapshot(periods={1: [early]})
+    snap.obligations[0].opened_date = dt.date(2026, 5, 1)
+    assert fired(rules.deliverable_overdue, snap) == []
+    assert fired(rules.assurance_gap, snapshot(periods={1: [early]}, deliverables=convention())) == []
 
 
 def test_not_applicable_obligations_are_never_judged():
@@ -132,6 +198,85 @@ def test_required_partner_missing_names_the_missing_kind():
         "Safeguarding Children Partnership discharges Children Act 2004 s16E but has no "
         "integrated care board among its members"
     ]
+
+
+def test_required_members_are_read_in_the_nation_of_the_partnership():
+    duty = Duty(
+        id=1,
+        slug="csp",
+        title="Community safety",
+        act="Crime and Disorder Act 1998",
+        sections="s5",
+        url="u",
+        summary="s",
+        catalogue_version="1",
+        required_members=[["integrated_care_board", "local_health_board"], ["police_force"]],
+    )
+    welsh = snapshot(
+        duties={1: duty},
+        partnerships={7: "Cardiff Community Safety Partnership"},
+        partnership_duties={7: [1]},
+        members={
+            7: [
+                Member(7, 1, "unitary_authority", "wales"),
+                Member(7, 2, "police_force", "wales"),
+                Member(7, 3, "local_health_board", "wales"),
+            ]
+        },
+    )
+    assert fired(rules.required_partner_missing, welsh) == []
+    english = snapshot(
+        duties={1: duty},
+        partnerships={7: "Shire Community Safety Partnership"},
+        partnership_duties={7: [1]},
+        members={
+            7: [
+                Member(7, 1, "unitary_authority", "england"),
+                Member(7, 2, "police_force", "england"),
+                Member(7, 3, "local_health_board", "wales"),
+            ]
+        },
+    )
+    hits = evaluate_one(rules.required_partner_missing, english)[0]
+    assert [h.message for h in hits] == [
+        "Shire Community Safety Partnership discharges Crime and Disorder Act 1998 s5 but "
+        "has no integrated care board among its members"
+    ]
+
+
+def test_a_duty_nobody_discharges_is_found_once_per_body_and_duty():
+    duty = Duty(
+        id=1,
+        slug="sab",
+        title="Safeguarding Adults Board",
+        act="Care Act 2014",
+        sections="s43",
+        url="u",
+        summary="s",
+        catalogue_version="1",
+        holder_kinds=["unitary_authority"],
+        jurisdiction=["england"],
+    )
+    board = Deliverable(
+        id=1, duty_id=1, slug="plan", title="Strategic plan", cadence="annual", held_by="partnership"
+    )
+    bodies = {
+        1: rules.BodyFacts(1, "Cornwall Council", "unitary_authority", "england"),
+        2: rules.BodyFacts(2, "Cardiff Council", "unitary_authority", "wales"),
+        3: rules.BodyFacts(3, "Devon Council", "unitary_authority", "england"),
+    }
+    snap = snapshot(
+        duties={1: duty},
+        deliverables={1: board},
+        bodies=bodies,
+        partnerships={7: "Devon SAB"},
+        partnership_duties={7: [1]},
+        members={7: [Member(7, 3, "unitary_authority", "england")]},
+    )
+    hits = evaluate_one(rules.duty_not_discharged, snap)[0]
+    assert [h.subject for h in hits] == ["body:1:duty:1:discharged"]
+    assert hits[0].severity == "medium" and hits[0].body_id == 1
+    assert "Care Act 2014 s43" in hits[0].message
 
 
 def test_funding_condition_unmet_as_the_deadline_nears_and_after():
@@ -216,7 +361,7 @@ def test_compliant_without_evidence():
 
 
 def test_a_broken_subject_is_recorded_and_the_rest_still_judged():
-    bad = Obligation(id=3, key="k3", body_id=1, deliverable_id=999, opened_date=ON)
+    bad = Obligation(id=3, key="k3", body_id=1, deliverable_id=999, opened_date=TRACKED)
     snap = snapshot(
         periods={
             1: [period(due=ON - dt.timedelta(days=1))],
@@ -234,7 +379,7 @@ def test_findings_persist_with_first_seen_last_seen_and_resolution(session):
     from tests.factories import make_body, make_evidence
 
     body = make_body(session)
-    sync_obligations(session=session, on=ON)
+    sync_obligations(session=session, on=ON, track_from=TRACKED)
 
     def check(on):
         return run_checks(
@@ -243,7 +388,7 @@ def test_findings_persist_with_first_seen_last_seen_and_resolution(session):
 
     first = check(dt.date(2026, 4, 2))
     mine = session.exec(
-        select(Finding).where(Finding.body_id == body.id, Finding.rule == "deliverable_overdue")
+        select(Finding).where(Finding.body_id == body.id, Finding.rule == "assurance_gap")
     ).all()
     assert first.findings_new >= len(mine) > 0
     second = check(dt.date(2026, 4, 3))

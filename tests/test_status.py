@@ -3,52 +3,74 @@
 import datetime as dt
 
 from compliance.models import Evidence, Occurrence
-from compliance.obligations.status import ProcessStatus, current_evidence, occurrence_status, worst
+from compliance.obligations.status import (
+    PeriodFacts,
+    ProcessStatus,
+    current_evidence,
+    obligation_status,
+    period_status,
+    worst,
+)
 from tests.factories import make_body, make_evidence
 
 ON = dt.date(2026, 6, 1)
 
 
-def period(due: dt.date) -> Occurrence:
-    return Occurrence(
-        obligation_id=1,
-        period_start_date=dt.date(2025, 4, 1),
-        period_end_date=dt.date(2026, 3, 31),
-        due_date=due,
-    )
-
-
-def evidence(review_by=None) -> Evidence:
-    return Evidence(
-        kind="document", title="x", effective_date=dt.date(2026, 1, 1), review_by_date=review_by
+def status(due, review_by=(), statutory=True, tracked_from=dt.date(2025, 4, 1)):
+    return period_status(
+        due=due,
+        review_by=list(review_by),
+        on=ON,
+        due_soon_days=30,
+        statutory=statutory,
+        tracked_from=tracked_from,
     )
 
 
 def test_statuses_of_a_period():
-    assert (
-        occurrence_status(period(dt.date(2026, 5, 31)), [], on=ON, due_soon_days=30)
-        == ProcessStatus.overdue
+    assert status(dt.date(2026, 5, 31)) == ProcessStatus.overdue
+    assert status(dt.date(2026, 6, 1)) == ProcessStatus.due_soon
+    assert status(dt.date(2026, 7, 1)) == ProcessStatus.due_soon
+    assert status(dt.date(2026, 7, 2)) == ProcessStatus.not_yet_due
+    assert status(dt.date(2026, 5, 1), [None]) == ProcessStatus.met
+    assert status(dt.date(2026, 5, 1), [dt.date(2026, 5, 31)]) == ProcessStatus.evidence_expired
+
+
+def test_a_passed_convention_is_an_assurance_gap_and_a_date_before_tracking_is_not_judged():
+    assert status(dt.date(2026, 5, 31), statutory=False) == ProcessStatus.assurance_gap
+    assert status(dt.date(2022, 1, 5), tracked_from=dt.date(2026, 5, 1)) == (
+        ProcessStatus.before_tracking
     )
-    assert (
-        occurrence_status(period(dt.date(2026, 6, 1)), [], on=ON, due_soon_days=30)
-        == ProcessStatus.due_soon
+    # Evidence recorded for a period before tracking still counts.
+    assert status(dt.date(2022, 1, 5), [None], tracked_from=dt.date(2026, 5, 1)) == (
+        ProcessStatus.met
     )
-    assert (
-        occurrence_status(period(dt.date(2026, 7, 1)), [], on=ON, due_soon_days=30)
-        == ProcessStatus.due_soon
+
+
+def facts(*rows):
+    return [PeriodFacts(start, due, state) for start, due, state in rows]
+
+
+def test_a_standing_duty_rolls_up_from_its_latest_assurance_only():
+    y = [dt.date(2023 + i, 4, 1) for i in range(4)]
+    rows = facts(
+        (y[0], dt.date(2024, 3, 31), ProcessStatus.assurance_gap),
+        (y[1], dt.date(2025, 3, 31), ProcessStatus.assurance_gap),
+        (y[2], dt.date(2026, 3, 31), ProcessStatus.met),
+        (y[3], dt.date(2027, 3, 31), ProcessStatus.not_yet_due),
     )
-    assert (
-        occurrence_status(period(dt.date(2026, 7, 2)), [], on=ON, due_soon_days=30)
-        == ProcessStatus.not_yet_due
+    assert obligation_status(rows, on=ON, standing=True, not_applicable=False) == (
+        ProcessStatus.met
     )
-    assert (
-        occurrence_status(period(dt.date(2026, 5, 1)), [evidence()], on=ON, due_soon_days=30)
-        == ProcessStatus.met
+    assert obligation_status(rows, on=ON, standing=False, not_applicable=False) == (
+        ProcessStatus.assurance_gap
     )
-    expired = [evidence(review_by=dt.date(2026, 5, 31))]
-    assert (
-        occurrence_status(period(dt.date(2026, 5, 1)), expired, on=ON, due_soon_days=30)
-        == ProcessStatus.evidence_expired
+    only_history = facts(
+        (dt.date(2021, 4, 1), dt.date(2022, 1, 5), ProcessStatus.before_tracking),
+        (y[3], dt.date(2027, 3, 31), ProcessStatus.not_yet_due),
+    )
+    assert obligation_status(only_history, on=ON, standing=False, not_applicable=False) == (
+        ProcessStatus.not_yet_due
     )
 
 

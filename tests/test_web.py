@@ -103,8 +103,10 @@ def test_api_body_obligations_show_each_period_with_its_own_status(admin, demo):
 
     status, periods = s6_on("2026-05-01")
     assert periods["2025-04-01"] == "met"
-    assert periods["2024-04-01"] == "overdue"
-    assert status == "overdue"
+    # No Act dates a continuing duty: a year without assurance is a gap, not a breach, and the
+    # duty is judged by its latest assurance (the year to March 2026, evidenced).
+    assert periods["2024-04-01"] == "assurance_gap"
+    assert status == "met"
     # The protocol's review date (30 June 2026) has passed by November.
     assert s6_on("2026-11-26")[1]["2025-04-01"] == "evidence_expired"
     earlier = admin.get(url, params={"as_at": "2025-05-01"}).json()

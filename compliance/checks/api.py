@@ -18,7 +18,7 @@ from compliance.api import (
     id_after,
 )
 from compliance.bodies.service import get_body
-from compliance.checks.rules import RULES, SEVERITIES
+from compliance.checks.rules import RULES, SEVERITIES, rule_words
 from compliance.checks.service import list_check_runs, list_findings, run_checks
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
@@ -49,6 +49,12 @@ FINDING_EXAMPLE = {
     "occurrence_id": 311,
     "evidence_id": None,
     "indicator_id": None,
+    "rule_text": "A date the law sets has passed with no evidence (a convention's date never "
+    "fires this).",
+    "basis": "set by Care Act 2014 Sch 2 para 4",
+    "since_date": "2026-09-30",
+    "remedy": "Record evidence of Annual report for 01 Apr 2025 to 31 Mar 2026 on its "
+    "obligation page, or mark the obligation not applicable with the reason.",
     "first_seen_at": "2026-10-01T02:00:04Z",
     "last_seen_at": "2026-11-26T02:00:03Z",
     "resolved_at": None,
@@ -76,6 +82,13 @@ class FindingPublic(BaseModel):
     occurrence_id: int | None
     evidence_id: int | None
     indicator_id: int | None
+    rule_text: str = Field(description="The rule in plain words")
+    basis: str | None = Field(
+        description="Where the finding's date comes from: the law with its citation, or a "
+        "convention of this catalogue"
+    )
+    since_date: dt.date | None = Field(description="Since when the finding has held")
+    remedy: str | None = Field(description="What would clear it")
     first_seen_at: Timestamp
     last_seen_at: Timestamp
     resolved_at: Timestamp | None
@@ -221,7 +234,8 @@ def read_findings(
     )
     items = [
         FindingPublic.model_validate(
-            finding.model_dump() | {"body_code": code, "partnership_slug": slug}
+            finding.model_dump()
+            | {"body_code": code, "partnership_slug": slug, "rule_text": rule_words(finding.rule)}
         )
         for finding, code, slug in rows[:limit]
     ]

@@ -11,10 +11,10 @@ from compliance.obligations.service import sync_obligations
 
 
 def nightly_check(*, engine: Engine, settings: Settings, on: dt.date) -> str:
-    """Bring obligations and their periods up to date, then run every rule."""
+    """Bring obligations and their periods up to date, then run every rule, in one transaction
+    (so that the check judges exactly what the synchronisation left)."""
     with session_scope(engine) as session:
         sync = sync_obligations(session=session, on=on)
-    with session_scope(engine) as session:
         summary = run_checks(
             session=session,
             on=on,

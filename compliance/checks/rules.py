@@ -5,15 +5,25 @@ queries, so a check costs the same number of statements at 10 bodies or 10,000.
 """
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from compliance.bodies.kinds import exists_in
 from compliance.models import Deliverable, Duty, FundingCondition, Indicator, Obligation, Outcome
+from compliance.obligations.status import (
+    DueBasis,
+    PeriodFacts,
+    ProcessStatus,
+    deliverable_basis,
+    measured_recently,
+    obligation_status,
+    period_status,
+)
 from compliance.outcomes.service import trend
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 SEVERITIES = (HIGH, MEDIUM, LOW)
-NOT_MEASURED_DAYS = 365
 
 
 @dataclass(frozen=True)
@@ -31,6 +41,7 @@ class EvidenceItem:
     id: int
     title: str
     review_by: dt.date | None
+    effective: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,15 @@ class Member:
     partnership_id: int
     body_id: int
     kind: str
+    nation: str = ""
+
+
+@dataclass(frozen=True)
+class BodyFacts:
+    id: int
+    name: str
+    kind: str
+    nation: str
 
 
 @dataclass(frozen=True)
@@ -76,10 +96,68 @@ class Snapshot:
     points: dict[int, list[Point]]
     comments: dict[int, list[Comment]]
     evidence_titles: dict[int, str] = field(default_factory=dict)
+    # The live bodies the check is about, with their kind and nation.
+    bodies: dict[int, BodyFacts] = field(default_factory=dict)
+    # Evidence id to the holder of an occurrence it serves (body id, partnership id).
+    evidence_holders: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
+    stream_names: dict[int, str] = field(default_factory=dict)
     outcome_by_id: dict[int, Outcome] = field(init=False)
 
     def __post_init__(self) -> None:
         self.outcome_by_id = {outcome.id: outcome for outcome in self.outcomes}
+
+    def basis(self, obligation: Obligation) -> DueBasis:
+        """Where the obligation's dates come from: the law, a funding condition, a convention."""
+        if obligation.deliverable_id is not None:
+            return deliverable_basis(self.deliverables[obligation.deliverable_id])
+        condition = self.conditions[obligation.condition_id]
+        stream = self.stream_names.get(condition.stream_id, "its funding stream")
+        return DueBasis(statutory=True, standing=False, source=f"a condition of {stream}")
+
+    def status(self, obligation: Obligation, period: Period) -> ProcessStatus:
+        """The period's status, by the one definition the pages and reports use."""
+        return period_status(
+            due=period.due,
+            review_by=[e.review_by for e in self.evidence.get(period.id, [])],
+            on=self.on,
+            due_soon_days=self.due_soon_days,
+            statutory=self.basis(obligation).statutory,
+            tracked_from=obligation.opened_date,
+        )
+
+    def obligation_status(self, obligation: Obligation) -> ProcessStatus:
+        """The obligation's status, rolled up as the pages roll it up."""
+        facts = [
+            PeriodFacts(p.start, p.due, self.status(obligation, p))
+            for p in self.periods.get(obligation.id, [])
+        ]
+        return obligation_status(
+            facts,
+            on=self.on,
+            standing=self.basis(obligation).standing,
+            not_applicable=bool(obligation.not_applicable_reason),
+        )
+
+    def last_assurance(self, obligation: Obligation) -> dt.date | None:
+        """The latest effective date of current evidence for any of the obligation's periods."""
+        dates = [
+            e.effective or p.end
+            for p in self.periods.get(obligation.id, [])
+            for e in self.evidence.get(p.id, [])
+        ]
+        return max(dates) if dates else None
+
+    @property
+    def memberships(self) -> dict[int, list[int]]:
+        """Each body's live partnerships."""
+        if not hasattr(self, "_memberships"):
+            found: dict[int, list[int]] = {}
+            for partnership_id, members in self.members.items():
+                if partnership_id in self.partnerships:
+                    for member in members:
+                        found.setdefault(member.body_id, []).append(partnership_id)
+            self._memberships = found
+        return self._memberships
 
     def outcomes_of(self, partnership_id: int) -> list[Outcome]:
         if not hasattr(self, "_by_partnership"):
@@ -105,7 +183,8 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Hit:
-    """One rule firing about one subject."""
+    """One rule firing about one subject, explaining itself: where its date comes from
+    (`basis`), since when it has held (`since`) and what would clear it (`remedy`)."""
 
     rule: str
     severity: str
@@ -117,6 +196,9 @@ class Hit:
     occurrence_id: int | None = None
     evidence_id: int | None = None
     indicator_id: int | None = None
+    basis: str | None = None
+    since: dt.date | None = None
+    remedy: str | None = None
 
     @property
     def key(self) -> str:
@@ -133,6 +215,12 @@ def _on(obligation: Obligation) -> dict[str, int | None]:
 
 def _span(period: Period) -> str:
     return f"{period.start:%d %b %Y} to {period.end:%d %b %Y}"
+
+
+def _record(snap: Snapshot, obligation: Obligation, period: Period | None = None) -> str:
+    what = f"Record evidence of {snap.item(obligation)}"
+    when = f" for {_span(period)}" if period else ""
+    return f"{what}{when} on its obligation page, or mark the obligation not applicable with the reason."
 
 
 # What each rule looks at ----------------------------------------------------------------------
@@ -162,11 +250,37 @@ def all_periods(snap: Snapshot) -> Iterator[PeriodOf]:
     return _periods(snap, conditions=None)
 
 
+def deliverable_obligations(snap: Snapshot) -> Iterator[Obligation]:
+    for obligation in snap.obligations:
+        if obligation.deliverable_id is not None and not obligation.not_applicable_reason:
+            yield obligation
+
+
 def partnership_duties(snap: Snapshot) -> Iterator[tuple[int, Duty]]:
     for partnership_id, duty_ids in snap.partnership_duties.items():
+        if partnership_id not in snap.partnerships:
+            continue
         for duty_id in duty_ids:
             if duty_id in snap.duties:
                 yield partnership_id, snap.duties[duty_id]
+
+
+def bodies_and_partnership_duties(snap: Snapshot) -> Iterator[tuple[BodyFacts, Duty]]:
+    """Each live body with each live duty that binds it and is discharged through a partnership."""
+    through_partnership = {
+        d.duty_id
+        for d in snap.deliverables.values()
+        if d.held_by == "partnership" and d.retired_in_version is None
+    }
+    duties = [
+        d
+        for d in snap.duties.values()
+        if d.id in through_partnership and d.retired_in_version is None
+    ]
+    for body in snap.bodies.values():
+        for duty in duties:
+            if body.kind in duty.holder_kinds and body.nation in duty.jurisdiction:
+                yield body, duty
 
 
 def partnerships(snap: Snapshot) -> Iterator[int]:
@@ -185,31 +299,72 @@ def reviewed_evidence(snap: Snapshot) -> Iterator[int]:
 
 
 def deliverable_overdue(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
-    """A deliverable's period is past its due date with no evidence."""
+    """A date the law sets has passed with no evidence (a convention's date never fires this)."""
     obligation, period = subject
-    if period.due < snap.on and not snap.evidence.get(period.id):
+    if snap.status(obligation, period) == ProcessStatus.overdue:
+        basis = snap.basis(obligation)
         yield Hit(
             "deliverable_overdue",
             HIGH,
             f"occurrence:{period.id}",
             f"{snap.holder(obligation)}: {snap.item(obligation)} for {_span(period)} "
-            f"was due on {period.due:%d %B %Y} and has no evidence",
+            f"was due on {period.due:%d %B %Y}, a date {basis.words}, and has no evidence",
             occurrence_id=period.id,
+            basis=basis.words,
+            since=period.due,
+            remedy=_record(snap, obligation, period),
             **_on(obligation),
         )
+
+
+def assurance_gap(snap: Snapshot, obligation: Obligation) -> Iterator[Hit]:
+    """A duty whose dates are a convention of the catalogue has no assurance for its last year.
+
+    No Act sets the date, so this is no breach: it says the registry holds no assurance that the
+    duty is being met. A continuing or per-case duty is judged by its last assurance only.
+    """
+    basis = snap.basis(obligation)
+    if basis.statutory or snap.obligation_status(obligation) != ProcessStatus.assurance_gap:
+        return
+    missed = [
+        p
+        for p in snap.periods.get(obligation.id, [])
+        if snap.status(obligation, p) == ProcessStatus.assurance_gap
+    ]
+    last = snap.last_assurance(obligation)
+    since = last or obligation.opened_date
+    recorded = (
+        f"since {last:%d %B %Y}" if last else f"since tracking began on {since:%d %B %Y}"
+    )
+    yield Hit(
+        "assurance_gap",
+        LOW,
+        f"obligation:{obligation.id}:assurance",
+        f"{snap.holder(obligation)}: no assurance of {snap.item(obligation)} recorded {recorded}; "
+        f"the catalogue asks for it by {missed[-1].due:%d %B %Y} by convention (no statutory date)",
+        basis=basis.words,
+        since=since,
+        remedy=_record(snap, obligation, missed[-1]),
+        occurrence_id=missed[-1].id,
+        **_on(obligation),
+    )
 
 
 def deliverable_due_soon(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
     """A deliverable falls due within the reminder window and has no evidence yet."""
     obligation, period = subject
-    days = (period.due - snap.on).days
-    if 0 <= days <= snap.due_soon_days and not snap.evidence.get(period.id):
+    if snap.status(obligation, period) == ProcessStatus.due_soon:
+        basis = snap.basis(obligation)
         yield Hit(
             "deliverable_due_soon",
             LOW,
             f"occurrence:{period.id}",
-            f"{snap.holder(obligation)}: {snap.item(obligation)} is due on {period.due:%d %B %Y}",
+            f"{snap.holder(obligation)}: {snap.item(obligation)} is due on "
+            f"{period.due:%d %B %Y} ({basis.words})",
             occurrence_id=period.id,
+            basis=basis.words,
+            since=snap.on,
+            remedy=_record(snap, obligation, period),
             **_on(obligation),
         )
 
@@ -217,9 +372,8 @@ def deliverable_due_soon(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
 def evidence_past_review(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
     """Every piece of evidence for a period is past its review-by date."""
     obligation, period = subject
-    found = snap.evidence.get(period.id, [])
-    if found and all(e.review_by is not None and e.review_by < snap.on for e in found):
-        latest = max(found, key=lambda e: e.review_by)
+    if snap.status(obligation, period) == ProcessStatus.evidence_expired:
+        latest = max(snap.evidence[period.id], key=lambda e: e.review_by)
         yield Hit(
             "evidence_past_review",
             MEDIUM,
@@ -228,40 +382,94 @@ def evidence_past_review(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
             f"('{latest.title}') was due for review on {latest.review_by:%d %B %Y}",
             occurrence_id=period.id,
             evidence_id=latest.id,
+            basis="the review-by date recorded with the evidence",
+            since=latest.review_by,
+            remedy="Record a corrected version of the evidence with a new review-by date, "
+            "or further evidence for the period.",
             **_on(obligation),
         )
 
 
+def _home_nations(members: list[Member]) -> set[str]:
+    """The nation most of a partnership's members are in (all of them, on a tie)."""
+    counts = Counter(m.nation for m in members if m.nation)
+    if not counts:
+        return set()
+    most = max(counts.values())
+    return {nation for nation, count in counts.items() if count == most}
+
+
+def _members_wanted(group: list[str], nations: set[str]) -> list[str]:
+    """The kinds of a required-member group that exist in the partnership's nations."""
+    if not nations:
+        return list(group)
+    return [kind for kind in group if any(exists_in(kind, nation) for nation in nations)]
+
+
 def required_partner_missing(snap: Snapshot, subject: tuple[int, Duty]) -> Iterator[Hit]:
-    """A partnership discharges a duty without a member the law requires."""
+    """A partnership discharges a duty without a member the law requires in its nation.
+
+    A requirement is read in the nation of the members: where England names the integrated
+    care board, Wales names the local health board; a kind that does not exist in the
+    partnership's nation is never asked for.
+    """
     partnership_id, duty = subject
-    kinds = {m.kind for m in snap.members.get(partnership_id, [])}
+    members = snap.members.get(partnership_id, [])
+    kinds = {m.kind for m in members}
+    nations = _home_nations(members)
     for group in duty.required_members:
-        if not kinds & set(group):
-            wanted = " or ".join(k.replace("_", " ") for k in group)
+        wanted = _members_wanted(group, nations)
+        if wanted and not kinds & set(wanted):
+            words = " or ".join(k.replace("_", " ") for k in wanted)
             yield Hit(
                 "required_partner_missing",
                 HIGH,
                 f"partnership:{partnership_id}:duty:{duty.id}:{'|'.join(group)}",
                 f"{snap.partnerships[partnership_id]} discharges {duty.act} "
-                f"{duty.sections} but has no {wanted} among its members",
+                f"{duty.sections} but has no {words} among its members",
                 partnership_id=partnership_id,
+                basis=f"set by {duty.act} {duty.sections}",
+                remedy=f"Add the {words} to the partnership's members, with the date it joined.",
             )
+
+
+def duty_not_discharged(snap: Snapshot, subject: tuple[BodyFacts, Duty]) -> Iterator[Hit]:
+    """A duty that is met through a partnership binds a body, yet no partnership in the
+    registry discharges it for that body."""
+    body, duty = subject
+    for member in snap.memberships.get(body.id, []):
+        if duty.id in snap.partnership_duties.get(member, []):
+            return
+    yield Hit(
+        "duty_not_discharged",
+        MEDIUM,
+        f"body:{body.id}:duty:{duty.id}:discharged",
+        f"{body.name}: {duty.act} {duty.sections} ({duty.title}) binds it, but no partnership "
+        "in the registry discharges that duty with it as a member",
+        body_id=body.id,
+        basis=f"set by {duty.act} {duty.sections}",
+        remedy="Record the partnership that discharges this duty for the body (or set one up): "
+        "add it on the partnerships page with its members, and link it to this duty.",
+    )
 
 
 def funding_condition_unmet(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
     """A funding condition has no evidence as its deadline nears, or after it has passed."""
     obligation, period = subject
-    days = (period.due - snap.on).days
-    if days <= snap.due_soon_days and not snap.evidence.get(period.id):
-        when = "was due" if days < 0 else "is due"
+    status = snap.status(obligation, period)
+    if status in (ProcessStatus.overdue, ProcessStatus.due_soon):
+        late = status == ProcessStatus.overdue
+        basis = snap.basis(obligation)
         yield Hit(
             "funding_condition_unmet",
-            HIGH if days < 0 else MEDIUM,
+            HIGH if late else MEDIUM,
             f"occurrence:{period.id}",
             f"{snap.holder(obligation)}: funding condition '{snap.item(obligation)}' "
-            f"{when} on {period.due:%d %B %Y} and has no evidence",
+            f"{'was' if late else 'is'} due on {period.due:%d %B %Y} and has no evidence",
             occurrence_id=period.id,
+            basis=basis.words,
+            since=period.due if late else snap.on,
+            remedy=_record(snap, obligation, period),
             **_on(obligation),
         )
 
@@ -276,13 +484,24 @@ def no_intended_outcome(snap: Snapshot, partnership_id: int) -> Iterator[Hit]:
             f"{snap.partnerships[partnership_id]} records no intended outcome for the "
             "people who use services: is the partnership an end in itself?",
             partnership_id=partnership_id,
+            basis="a principle of this tracker: a partnership is judged by what it achieves "
+            "for people, not by its paperwork",
+            remedy="Record on the partnership page what it is meant to achieve for people, "
+            "with an indicator to measure it by.",
         )
 
 
 def _owner(snap: Snapshot, indicator: Indicator) -> dict[str, int | None]:
     outcome = snap.outcome_by_id.get(indicator.outcome_id)
+    obligation = next(
+        (o for o in snap.obligations if outcome and o.id == outcome.obligation_id), None
+    )
     return {
-        "partnership_id": outcome.partnership_id if outcome else None,
+        "partnership_id": (
+            outcome.partnership_id if outcome and outcome.partnership_id else
+            (obligation.partnership_id if obligation else None)
+        ),
+        "body_id": obligation.body_id if obligation else None,
         "obligation_id": outcome.obligation_id if outcome else None,
         "indicator_id": indicator.id,
     }
@@ -292,13 +511,16 @@ def indicator_not_measured(snap: Snapshot, indicator: Indicator) -> Iterator[Hit
     """An indicator has no measurement in the last 12 months."""
     points = snap.points.get(indicator.id, [])
     latest = points[-1].measured_date if points else None
-    if latest is None or (snap.on - latest).days > NOT_MEASURED_DAYS:
+    if not measured_recently(latest, snap.on):
         since = f"since {latest:%d %B %Y}" if latest else "at all"
         yield Hit(
             "indicator_not_measured",
             MEDIUM,
             f"indicator:{indicator.id}",
             f"Indicator '{indicator.name}' has not been measured {since}",
+            basis="a convention of this tracker: an indicator is measured at least every 12 months",
+            since=latest,
+            remedy="Record a measurement of the indicator, with its date and source.",
             **_owner(snap, indicator),
         )
 
@@ -314,6 +536,9 @@ def indicator_moving_away(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]
             f"indicator:{indicator.id}",
             f"Indicator '{indicator.name}' moved away from its target: {latest.value:g} "
             f"{indicator.unit} on {latest.measured_date:%d %B %Y}",
+            basis="the indicator's own direction and target",
+            since=latest.measured_date,
+            remedy="A later measurement that moves towards the target clears it.",
             **_owner(snap, indicator),
         )
 
@@ -326,12 +551,19 @@ def query_unanswered(snap: Snapshot, evidence_id: int) -> Iterator[Hit]:
         waited = (snap.on - latest.created_at.date()).days
         if waited > snap.query_answer_days:
             title = snap.evidence_titles.get(evidence_id, f"evidence {evidence_id}")
+            body_id, partnership_id = snap.evidence_holders.get(evidence_id, (None, None))
             yield Hit(
                 "query_unanswered",
                 MEDIUM,
                 f"evidence:{evidence_id}",
                 f"The inspector's query on '{title}' has waited {waited} days for an answer",
                 evidence_id=evidence_id,
+                body_id=body_id,
+                partnership_id=partnership_id,
+                basis=f"a convention of this tracker: a query is answered within "
+                f"{snap.query_answer_days} days",
+                since=latest.created_at.date(),
+                remedy="Answer the query on the evidence, or record corrected evidence.",
             )
 
 
@@ -346,8 +578,18 @@ def compliant_without_evidence(snap: Snapshot, subject: PeriodOf) -> Iterator[Hi
             f"{snap.holder(obligation)}: {snap.item(obligation)} for {_span(period)} "
             "is declared compliant but has no evidence",
             occurrence_id=period.id,
+            basis="a declaration of compliance must rest on evidence",
+            remedy=_record(snap, obligation, period),
             **_on(obligation),
         )
+
+
+def rule_words(rule: str) -> str:
+    """A rule in plain words: the first sentence of its description."""
+    found = next((r for r, _ in RULES if r.__name__ == rule), None)
+    if found is None or not found.__doc__:
+        return rule.replace("_", " ")
+    return " ".join(found.__doc__.split("\n\n")[0].split())
 
 
 Rule = Callable[[Snapshot, object], Iterator[Hit]]
@@ -356,9 +598,11 @@ Subjects = Callable[[Snapshot], Iterator[object]]
 # Each rule with the subjects it is asked about, one at a time.
 RULES: list[tuple[Rule, Subjects]] = [
     (deliverable_overdue, deliverable_periods),
+    (assurance_gap, deliverable_obligations),
     (deliverable_due_soon, deliverable_periods),
     (evidence_past_review, all_periods),
     (required_partner_missing, partnership_duties),
+    (duty_not_discharged, bodies_and_partnership_duties),
     (funding_condition_unmet, condition_periods),
     (no_intended_outcome, partnerships),
     (indicator_not_measured, indicators),

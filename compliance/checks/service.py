@@ -5,13 +5,15 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, insert, or_, true, update
 from sqlmodel import Session, select
 
 from compliance.audit.service import record as audit
+from compliance.checks.current import pending
 from compliance.checks.rules import (
     RULES,
     SEVERITIES,
+    BodyFacts,
     Comment,
     EvidenceItem,
     Hit,
@@ -30,6 +32,7 @@ from compliance.models import (
     EvidenceLink,
     Finding,
     FundingCondition,
+    FundingStream,
     Indicator,
     Measurement,
     Obligation,
@@ -54,12 +57,37 @@ def _active(start_col, end_col, on: dt.date):  # type: ignore[no-untyped-def]
     return and_((start_col.is_(None)) | (start_col <= on), (end_col.is_(None)) | (end_col > on))
 
 
+@dataclass(frozen=True)
+class Scope:
+    """The holders a check is about: None for everything, else these bodies and partnerships."""
+
+    body_ids: frozenset[int] = frozenset()
+    partnership_ids: frozenset[int] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.body_ids or self.partnership_ids)
+
+
+def _holders(scope: Scope | None, body_col, partnership_col):  # type: ignore[no-untyped-def]
+    if scope is None:
+        return true()
+    return or_(body_col.in_(scope.body_ids), partnership_col.in_(scope.partnership_ids))
+
+
 def load_snapshot(
-    *, session: Session, on: dt.date, due_soon_days: int, query_answer_days: int
+    *,
+    session: Session,
+    on: dt.date,
+    due_soon_days: int,
+    query_answer_days: int,
+    scope: Scope | None = None,
 ) -> Snapshot:
-    """Everything the rules need as at a date."""
+    """Everything the rules need as at a date, for everything or for a scope's holders."""
     cutoff = end_of(on)
-    obligations = list(session.exec(select(Obligation).where(Obligation.closed_date.is_(None))))
+    mine = _holders(scope, Obligation.body_id, Obligation.partnership_id)
+    obligations = list(
+        session.exec(select(Obligation).where(Obligation.closed_date.is_(None), mine))
+    )
     periods: dict[int, list[Period]] = {}
     open_periods = (
         select(
@@ -71,7 +99,7 @@ def load_snapshot(
             Occurrence.declared_compliant_at,
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None))
+        .where(Obligation.closed_date.is_(None), mine)
         .order_by(Occurrence.period_start_date)
     )
     for row in session.exec(open_periods):
@@ -79,47 +107,77 @@ def load_snapshot(
         periods.setdefault(row[1], []).append(
             Period(row[0], row[1], row[2], row[3], row[4], declared)
         )
-    active_partnerships = {
-        p.id: p.name
-        for p in session.exec(
-            select(Partnership).where(_active(Partnership.start_date, Partnership.end_date, on))
+    live_body = _active(Body.start_date, Body.end_date, on)
+    scoped_bodies = (
+        select(Body).where(live_body)
+        if scope is None
+        else select(Body).where(live_body, Body.id.in_(scope.body_ids))
+    )
+    bodies = {b.id: BodyFacts(b.id, b.name, b.kind, b.nation) for b in session.exec(scoped_bodies)}
+    in_partnerships = (
+        true()
+        if scope is None
+        else or_(
+            PartnershipMember.partnership_id.in_(scope.partnership_ids),
+            PartnershipMember.body_id.in_(scope.body_ids),
         )
-    }
+    )
     members: dict[int, list[Member]] = {}
     member_rows = (
-        select(PartnershipMember.partnership_id, Body.id, Body.kind)
+        select(PartnershipMember.partnership_id, Body.id, Body.kind, Body.nation)
         .join(Body, Body.id == PartnershipMember.body_id)
         .where(
             _active(PartnershipMember.start_date, PartnershipMember.end_date, on),
-            _active(Body.start_date, Body.end_date, on),
+            live_body,
+            in_partnerships,
         )
     )
-    for partnership_id, body_id, kind in session.exec(member_rows):
-        members.setdefault(partnership_id, []).append(Member(partnership_id, body_id, kind))
+    for partnership_id, body_id, kind, nation in session.exec(member_rows):
+        members.setdefault(partnership_id, []).append(
+            Member(partnership_id, body_id, kind, nation)
+        )
+    wanted = set(members) | (set(scope.partnership_ids) if scope is not None else set())
+    partnership_query = select(Partnership).where(
+        _active(Partnership.start_date, Partnership.end_date, on)
+    )
+    if scope is not None:
+        partnership_query = partnership_query.where(Partnership.id.in_(wanted))
+    active_partnerships = {p.id: p.name for p in session.exec(partnership_query)}
     discharged: dict[int, list[int]] = {}
-    for link in session.exec(select(PartnershipDuty)):
-        if link.partnership_id in active_partnerships:
-            discharged.setdefault(link.partnership_id, []).append(link.duty_id)
-    outcomes = list(session.exec(select(Outcome)))
-    live = {o.partnership_id for o in outcomes if o.partnership_id in active_partnerships}
+    for link in session.exec(
+        select(PartnershipDuty).where(PartnershipDuty.partnership_id.in_(active_partnerships))
+    ):
+        discharged.setdefault(link.partnership_id, []).append(link.duty_id)
     live_obligations = {o.id for o in obligations}
+    judged_partnerships = (
+        set(active_partnerships)
+        if scope is None
+        else set(active_partnerships) & set(scope.partnership_ids)
+    )
     outcomes = [
-        o for o in outcomes if o.partnership_id in live or o.obligation_id in live_obligations
+        o
+        for o in session.exec(
+            select(Outcome).where(
+                Outcome.partnership_id.in_(judged_partnerships)
+                | Outcome.obligation_id.in_(live_obligations)
+            )
+        )
     ]
     outcome_ids = {o.id for o in outcomes}
-    indicators = [
-        i
-        for i in session.exec(select(Indicator).order_by(Indicator.id))
-        if i.outcome_id in outcome_ids
-    ]
+    indicators = list(
+        session.exec(
+            select(Indicator).where(Indicator.outcome_id.in_(outcome_ids)).order_by(Indicator.id)
+        )
+    )
     points: dict[int, list[Point]] = {}
     for row in session.exec(
         select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
         .where(Measurement.measured_date <= on)
+        .where(Measurement.indicator_id.in_([i.id for i in indicators]))
         .order_by(Measurement.measured_date)
     ):
         points.setdefault(row[0], []).append(Point(*row))
-    evidence, titles = _current_evidence(session, cutoff)
+    evidence, titles, holders = _current_evidence(session, cutoff, mine)
     return Snapshot(
         on=on,
         due_soon_days=due_soon_days,
@@ -131,14 +189,17 @@ def load_snapshot(
         duties={d.id: d for d in session.exec(select(Duty))},
         conditions={c.id: c for c in session.exec(select(FundingCondition))},
         body_names=dict(session.exec(select(Body.id, Body.name)).all()),
-        partnerships=active_partnerships,
+        partnerships={p: active_partnerships[p] for p in judged_partnerships},
         members=members,
         partnership_duties=discharged,
         outcomes=outcomes,
         indicators=indicators,
         points=points,
-        comments=_comments(session, cutoff),
+        comments=_comments(session, cutoff, set(titles)),
         evidence_titles=titles,
+        bodies=bodies,
+        evidence_holders=holders,
+        stream_names=dict(session.exec(select(FundingStream.id, FundingStream.name)).all()),
     )
 
 
@@ -147,29 +208,47 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
 
 
 def _current_evidence(
-    session: Session, cutoff: dt.datetime
-) -> tuple[dict[int, list[EvidenceItem]], dict[int, str]]:
+    session: Session, cutoff: dt.datetime, mine
+) -> tuple[
+    dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]
+]:  # type: ignore[no-untyped-def]
     query = (
-        select(EvidenceLink.occurrence_id, Evidence.id, Evidence.title, Evidence.review_by_date)
+        select(
+            EvidenceLink.occurrence_id,
+            Evidence.id,
+            Evidence.title,
+            Evidence.review_by_date,
+            Evidence.effective_date,
+            Obligation.body_id,
+            Obligation.partnership_id,
+        )
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
+        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .where(mine)
         .where(Evidence.recorded_at <= cutoff)
         .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > cutoff))
         .where(Evidence.id.not_in(superseded_by(cutoff)))
     )
     found: dict[int, list[EvidenceItem]] = {}
     titles: dict[int, str] = {}
-    for occurrence_id, evidence_id, title, review_by in session.exec(query):
-        found.setdefault(occurrence_id, []).append(EvidenceItem(evidence_id, title, review_by))
+    holders: dict[int, tuple[int | None, int | None]] = {}
+    for occurrence_id, evidence_id, title, review_by, effective, body_id, partnership_id in (
+        session.exec(query)
+    ):
+        found.setdefault(occurrence_id, []).append(
+            EvidenceItem(evidence_id, title, review_by, effective)
+        )
         titles[evidence_id] = title
-    return found, titles
+        holders.setdefault(evidence_id, (body_id, partnership_id))
+    return found, titles, holders
 
 
-def _comments(session: Session, cutoff: dt.datetime) -> dict[int, list[Comment]]:
+def _comments(session: Session, cutoff: dt.datetime, evidence_ids: set[int]) -> dict[int, list[Comment]]:
     query = (
         select(EvidenceComment.evidence_id, EvidenceComment.kind, EvidenceComment.created_at)
-        .join(Evidence, Evidence.id == EvidenceComment.evidence_id)
+        .where(EvidenceComment.evidence_id.in_(evidence_ids))
         .where(EvidenceComment.created_at <= cutoff)
-        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > cutoff))
         .order_by(EvidenceComment.created_at, EvidenceComment.id)
     )
     found: dict[int, list[Comment]] = {}
@@ -217,54 +296,86 @@ FINDING_COLUMNS = (
     "occurrence_id",
     "evidence_id",
     "indicator_id",
+    "basis",
+    "remedy",
 )
 
 
+def _columns(hit: Hit) -> dict[str, object]:
+    return {**{c: getattr(hit, c) for c in FINDING_COLUMNS}, "since_date": hit.since}
+
+
 def run_checks(
-    *, session: Session, on: dt.date, trigger: str, due_soon_days: int, query_answer_days: int
+    *,
+    session: Session,
+    on: dt.date,
+    trigger: str,
+    due_soon_days: int,
+    query_answer_days: int,
+    scope: Scope | None = None,
 ) -> CheckSummary:
-    """Run every rule as at a date and bring the findings up to date."""
+    """Run every rule as at a date and bring the findings up to date: all of them, or only
+    those about a scope's holders (after a change, in the same transaction)."""
     run = CheckRun(as_at_date=on, trigger=trigger)
     session.add(run)
     session.flush()
     snap = load_snapshot(
-        session=session, on=on, due_soon_days=due_soon_days, query_answer_days=query_answer_days
+        session=session,
+        on=on,
+        due_soon_days=due_soon_days,
+        query_answer_days=query_answer_days,
+        scope=scope,
     )
     hits, errors = evaluate(snap)
-    new, resolved = _persist(session, run, hits)
+    if scope is not None:
+        hits = [h for h in hits if _within(scope, h.body_id, h.partnership_id)]
+    new, resolved = _persist(session, run, hits, scope)
     run.findings_open, run.findings_new, run.findings_resolved = len(hits), new, resolved
     run.errors, run.finished_at = errors, utcnow()
     run.status = "completed_with_errors" if errors else "succeeded"
     session.flush()
-    audit(
-        session=session,
-        actor=f"check:{trigger}",
-        action="check.completed",
-        entity_type="check_run",
-        entity_id=run.id,
-        after={
-            "as_at_date": on,
-            "open": len(hits),
-            "new": new,
-            "resolved": resolved,
-            "errors": len(errors),
-        },
-    )
+    if scope is None:
+        # Everything has just been judged: nothing waits to be re-evaluated at commit.
+        pending(session).clear()
+        audit(
+            session=session,
+            actor=f"check:{trigger}",
+            action="check.completed",
+            entity_type="check_run",
+            entity_id=run.id,
+            after={
+                "as_at_date": on,
+                "open": len(hits),
+                "new": new,
+                "resolved": resolved,
+                "errors": len(errors),
+            },
+        )
     return CheckSummary(
         run, dict(Counter(h.severity for h in hits)), dict(Counter(h.rule for h in hits))
     )
 
 
-def _persist(session: Session, run: CheckRun, hits: list[Hit]) -> tuple[int, int]:
+CHANGE = "change"
+
+
+def _within(scope: Scope, body_id: int | None, partnership_id: int | None) -> bool:
+    return body_id in scope.body_ids or partnership_id in scope.partnership_ids
+
+
+def _persist(
+    session: Session, run: CheckRun, hits: list[Hit], scope: Scope | None
+) -> tuple[int, int]:
     now = utcnow()
-    open_findings = dict(
-        session.exec(select(Finding.key, Finding.id).where(Finding.resolved_at.is_(None))).all()
-    )
+    query = select(Finding.key, Finding.id).where(Finding.resolved_at.is_(None))
+    if scope is not None:
+        query = query.where(_holders(scope, Finding.body_id, Finding.partnership_id))
+    open_findings = dict(session.exec(query).all())
     firing = {hit.key: hit for hit in hits}
     fresh = [
         {
             "key": key,
-            **{c: getattr(hit, c) for c in FINDING_COLUMNS},
+            **_columns(hit),
             "first_seen_at": now,
             "last_seen_at": now,
             "first_run_id": run.id,
@@ -276,14 +387,15 @@ def _persist(session: Session, run: CheckRun, hits: list[Hit]) -> tuple[int, int
     if fresh:
         # Nulls rendered, so all rows share one statement shape and go in one batch.
         session.execute(insert(Finding).execution_options(render_nulls=True), fresh)
-    still = [fid for key, fid in open_findings.items() if key in firing]
+    still = [
+        {"id": fid, **_columns(firing[key]), "last_seen_at": now, "last_run_id": run.id}
+        for key, fid in open_findings.items()
+        if key in firing
+    ]
     gone = [fid for key, fid in open_findings.items() if key not in firing]
     if still:
-        session.execute(
-            update(Finding)
-            .where(Finding.id.in_(still))
-            .values(last_seen_at=now, last_run_id=run.id)
-        )
+        # What a finding says follows its data: a message, severity or remedy may change.
+        session.execute(update(Finding), still)
     if gone:
         session.execute(
             update(Finding).where(Finding.id.in_(gone)).values(resolved_at=now, last_run_id=run.id)
@@ -360,8 +472,10 @@ def list_findings(
 def list_check_runs(
     *, session: Session, before_id: int | None = None, limit: int = 50
 ) -> list[CheckRun]:
-    """Check runs, newest first, before `before_id` when given."""
-    query = select(CheckRun)
+    """Check runs, newest first, before `before_id` when given. The re-evaluations that follow
+    each change are left out: their findings show, but a run per saved form would bury the
+    scheduled and requested runs."""
+    query = select(CheckRun).where(CheckRun.trigger != CHANGE)
     if before_id is not None:
         query = query.where(CheckRun.id < before_id)
     return list(session.exec(query.order_by(CheckRun.id.desc()).limit(limit)).all())

@@ -13,21 +13,124 @@ from enum import StrEnum
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from compliance.models import Evidence, EvidenceLink, Obligation, Occurrence
+from compliance.catalogue.schema import STANDING, Cadence
+from compliance.models import (
+    Deliverable,
+    Evidence,
+    EvidenceLink,
+    FundingCondition,
+    FundingStream,
+    Obligation,
+    Occurrence,
+)
 
 
 class ProcessStatus(StrEnum):
-    """Process states, from worst to best; a roll-up takes the worst."""
+    """Process states, from worst to best; a roll-up takes the worst.
+
+    Overdue is kept for a date the law or a funding condition sets. A date that is only a
+    convention of the catalogue, once passed without evidence, is an assurance gap: no breach.
+    A period that fell due before the obligation was tracked is before tracking and judged not.
+    """
 
     overdue = "overdue"
     evidence_expired = "evidence_expired"
+    assurance_gap = "assurance_gap"
     due_soon = "due_soon"
     met = "met"
     not_yet_due = "not_yet_due"
+    before_tracking = "before_tracking"
     not_applicable = "not_applicable"
 
 
 SEVERITY = {status: rank for rank, status in enumerate(ProcessStatus)}
+UNJUDGED = frozenset({ProcessStatus.before_tracking, ProcessStatus.not_applicable})
+
+
+@dataclass(frozen=True)
+class DueBasis:
+    """Where an obligation's due dates come from, and whether it is a standing duty."""
+
+    statutory: bool
+    standing: bool
+    source: str
+
+    @property
+    def words(self) -> str:
+        """The basis in plain words, as findings, pages and reports print it."""
+        if self.statutory:
+            return f"set by {self.source}"
+        return "a convention of this catalogue; no statutory date"
+
+
+CONVENTION = DueBasis(statutory=False, standing=False, source="")
+
+
+def deliverable_basis(deliverable: Deliverable) -> DueBasis:
+    """A deliverable's basis: the law named by due_set_by, else a convention."""
+    standing = Cadence(deliverable.cadence) in STANDING
+    if deliverable.due_set_by:
+        return DueBasis(statutory=True, standing=standing, source=deliverable.due_set_by)
+    return DueBasis(statutory=False, standing=standing, source="")
+
+
+def condition_basis(condition: FundingCondition, stream: FundingStream) -> DueBasis:
+    """A funding condition's dates are set by the funding it comes with."""
+    return DueBasis(statutory=True, standing=False, source=f"a condition of {stream.name}")
+
+
+def due_bases(*, session: Session, obligations: Iterable[Obligation]) -> dict[int, DueBasis]:
+    """Each obligation's basis, in two queries."""
+    rows = list(obligations)
+    deliverable_ids = {o.deliverable_id for o in rows if o.deliverable_id}
+    condition_ids = {o.condition_id for o in rows if o.condition_id}
+    by_deliverable = (
+        {
+            d.id: deliverable_basis(d)
+            for d in session.exec(select(Deliverable).where(Deliverable.id.in_(deliverable_ids)))
+        }
+        if deliverable_ids
+        else {}
+    )
+    by_condition = (
+        {
+            c.id: condition_basis(c, s)
+            for c, s in session.exec(
+                select(FundingCondition, FundingStream)
+                .join(FundingStream)
+                .where(FundingCondition.id.in_(condition_ids))
+            )
+        }
+        if condition_ids
+        else {}
+    )
+    return {
+        o.id: by_deliverable.get(o.deliverable_id) or by_condition.get(o.condition_id) or CONVENTION
+        for o in rows
+    }
+
+
+def period_status(
+    *,
+    due: dt.date,
+    review_by: list[dt.date | None],
+    on: dt.date,
+    due_soon_days: int,
+    statutory: bool,
+    tracked_from: dt.date,
+) -> ProcessStatus:
+    """The process status of one period on a date: the one definition pages, reports and the
+    check all use. `review_by` holds the review-by date of each piece of current evidence."""
+    if review_by:
+        in_date = [r for r in review_by if r is None or r >= on]
+        return ProcessStatus.met if in_date else ProcessStatus.evidence_expired
+    if due < tracked_from:
+        return ProcessStatus.before_tracking
+    if due < on:
+        return ProcessStatus.overdue if statutory else ProcessStatus.assurance_gap
+    if (due - on).days <= due_soon_days:
+        return ProcessStatus.due_soon
+    return ProcessStatus.not_yet_due
 
 
 @dataclass(frozen=True)
@@ -86,26 +189,48 @@ def current_evidence(
     return found
 
 
-def occurrence_status(
-    occurrence: Occurrence, evidence: list[Evidence], *, on: dt.date, due_soon_days: int
-) -> ProcessStatus:
-    """The process status of one period on a date."""
-    if evidence:
-        in_date = [e for e in evidence if e.review_by_date is None or e.review_by_date >= on]
-        return ProcessStatus.met if in_date else ProcessStatus.evidence_expired
-    if occurrence.due_date < on:
-        return ProcessStatus.overdue
-    if (occurrence.due_date - on).days <= due_soon_days:
-        return ProcessStatus.due_soon
-    return ProcessStatus.not_yet_due
-
-
 def worst(statuses: Iterable[ProcessStatus]) -> ProcessStatus:
-    """The worst of several statuses; not-applicable counts only when nothing else is there."""
-    counted = [s for s in statuses if s != ProcessStatus.not_applicable]
+    """The worst of several statuses; unjudged ones count only when nothing else is there."""
+    found = list(statuses)
+    counted = [s for s in found if s not in UNJUDGED]
     if not counted:
-        return ProcessStatus.not_applicable
+        return ProcessStatus.before_tracking if ProcessStatus.before_tracking in found else (
+            ProcessStatus.not_applicable
+        )
     return min(counted, key=SEVERITY.__getitem__)
+
+
+@dataclass(frozen=True)
+class PeriodFacts:
+    """What the roll-up of one obligation needs of each of its periods."""
+
+    start: dt.date
+    due: dt.date
+    status: ProcessStatus
+
+
+def obligation_status(
+    periods: list[PeriodFacts], *, on: dt.date, standing: bool, not_applicable: bool
+) -> ProcessStatus:
+    """An obligation's status from its periods' statuses, in date order.
+
+    Periods that have started or fall due soon count; a future period never hides a past gap.
+    A standing duty is judged by its latest assurance only: the current period once evidenced,
+    else the latest period whose date has passed, so that missed years never pile up.
+    """
+    if not_applicable:
+        return ProcessStatus.not_applicable
+    relevant = [p for p in periods if p.start <= on or p.status == ProcessStatus.due_soon]
+    if standing and relevant:
+        current = relevant[-1]
+        passed = [p for p in relevant if p.due < on and p.status not in UNJUDGED]
+        relevant = [current] if current.status == ProcessStatus.met or not passed else [passed[-1]]
+    if not relevant:
+        return ProcessStatus.not_yet_due
+    counted = [p.status for p in relevant if p.status != ProcessStatus.not_yet_due]
+    if any(s not in UNJUDGED for s in counted) or len(counted) == len(relevant):
+        return worst(counted) if counted else ProcessStatus.not_yet_due
+    return ProcessStatus.not_yet_due
 
 
 def obligation_states(
@@ -123,31 +248,37 @@ def obligation_states(
         else []
     )
     evidence = current_evidence(session=session, occurrence_ids=[o.id for o in occurrences], on=on)
+    bases = due_bases(session=session, obligations=obligations)
+    tracked = {o.id: o.opened_date for o in obligations}
     per_obligation: dict[int, list[OccurrenceState]] = {i: [] for i in ids}
     for occurrence in occurrences:
         found = evidence.get(occurrence.id, [])
-        status = occurrence_status(occurrence, found, on=on, due_soon_days=due_soon_days)
+        status = period_status(
+            due=occurrence.due_date,
+            review_by=[e.review_by_date for e in found],
+            on=on,
+            due_soon_days=due_soon_days,
+            statutory=bases[occurrence.obligation_id].statutory,
+            tracked_from=tracked[occurrence.obligation_id],
+        )
         per_obligation[occurrence.obligation_id].append(
             OccurrenceState(occurrence, status, tuple(e.id for e in found))
         )
     return {
-        o.id: (_rolled_up(o, per_obligation[o.id], on), per_obligation[o.id]) for o in obligations
+        o.id: (
+            obligation_status(
+                [
+                    PeriodFacts(s.occurrence.period_start_date, s.occurrence.due_date, s.status)
+                    for s in per_obligation[o.id]
+                ],
+                on=on,
+                standing=bases[o.id].standing,
+                not_applicable=bool(o.not_applicable_reason),
+            ),
+            per_obligation[o.id],
+        )
+        for o in obligations
     }
-
-
-def _rolled_up(obligation: Obligation, states: list[OccurrenceState], on: dt.date) -> ProcessStatus:
-    if obligation.not_applicable_reason:
-        return ProcessStatus.not_applicable
-    # Periods that have started or fall due soon count; a future period never hides a past gap.
-    relevant = [
-        s.status
-        for s in states
-        if s.occurrence.period_start_date <= on or s.status == ProcessStatus.due_soon
-    ]
-    if not relevant:
-        return ProcessStatus.not_yet_due
-    counted = [s for s in relevant if s != ProcessStatus.not_yet_due]
-    return worst(counted) if counted else ProcessStatus.not_yet_due
 
 
 class OutcomeStatus(StrEnum):
@@ -163,11 +294,16 @@ OUTCOME_SEVERITY = {status: rank for rank, status in enumerate(OutcomeStatus)}
 MEASURED_WITHIN_DAYS = 365
 
 
+def measured_recently(latest: dt.date | None, on: dt.date) -> bool:
+    """Tell whether an indicator's latest measurement is within the last 12 months."""
+    return latest is not None and (on - latest).days <= MEASURED_WITHIN_DAYS
+
+
 def indicator_status(indicator, values: list[tuple[dt.date, float]], on: dt.date) -> OutcomeStatus:  # type: ignore[no-untyped-def]
     """An indicator is not measured (nothing in 12 months), improving or not improving."""
     from compliance.outcomes.service import trend
 
-    if not values or (on - values[-1][0]).days > MEASURED_WITHIN_DAYS:
+    if not measured_recently(values[-1][0] if values else None, on):
         return OutcomeStatus.not_measured
     improving = trend(indicator, [value for _, value in values]) > 0
     return OutcomeStatus.improving if improving else OutcomeStatus.not_improving
@@ -198,7 +334,7 @@ def rollup(pairs: list[tuple[ProcessStatus, OutcomeStatus]]) -> Rollup:
 
     An obligation counts as fully met only with its process met and its outcomes improving.
     """
-    counted = [(p, o) for p, o in pairs if p != ProcessStatus.not_applicable]
+    counted = [(p, o) for p, o in pairs if p not in UNJUDGED]
     process = Counter(p.value for p, _ in pairs)
     outcome = Counter(o.value for _, o in counted)
     return Rollup(

@@ -26,10 +26,13 @@ from compliance.models import (
 )
 from compliance.obligations.service import rule_key
 from compliance.obligations.status import (
+    CONVENTION,
+    DueBasis,
     OccurrenceState,
     OutcomeStatus,
     ProcessStatus,
     Rollup,
+    due_bases,
     indicator_status,
     obligation_states,
     rollup,
@@ -52,6 +55,13 @@ class ObligationView:
     status: ProcessStatus
     periods: list[OccurrenceState]
     outcome: OutcomeStatus = OutcomeStatus.no_outcome_defined
+    basis: DueBasis = CONVENTION
+
+    @property
+    def last_assurance(self) -> dt.date | None:
+        """The latest period with current evidence: what a standing duty is judged by."""
+        done = [p.occurrence.period_end_date for p in self.periods if p.evidence_ids]
+        return max(done) if done else None
 
     @property
     def fully_met(self) -> bool:
@@ -329,6 +339,7 @@ def view_obligations_for(
     )
     sources = _sources(session, obligations)
     outcomes = outcome_states(session=session, obligations=obligations, on=on)
+    bases = due_bases(session=session, obligations=obligations)
     return [
         ObligationView(
             o,
@@ -336,6 +347,7 @@ def view_obligations_for(
             status=states[o.id][0],
             periods=states[o.id][1],
             outcome=outcomes[o.id],
+            basis=bases[o.id],
         )
         for o in obligations
     ]

@@ -31,7 +31,7 @@ from compliance.models import (
     Partnership,
     User,
 )
-from compliance.obligations.status import current_evidence
+from compliance.obligations.status import current_evidence, due_bases
 from compliance.reminders.models import EmailPreference, ReminderSetting
 from compliance.reminders.preferences import is_away, parse_days
 
@@ -252,12 +252,22 @@ def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
 
 
 def due_on(*, session: Session, directory: Directory, on: dt.date) -> list[Due]:
-    """Every reminder, overdue notice and escalation that periods without evidence have reached."""
+    """Every reminder, overdue notice and escalation that periods without evidence have reached.
+
+    Overdue notices and escalations are for dates the law or a funding condition sets only."""
     own = [d for s in directory.bodies.values() for d in parse_days(s.reminder_days)]
     longest = max([0, *parse_days(directory.settings.reminder_days), *own])
     found = []
-    for occurrence, obligation in _open_periods(session, on + dt.timedelta(days=longest), on):
+    periods = _open_periods(session, on + dt.timedelta(days=longest), on)
+    bases = due_bases(session=session, obligations={o.id: o for _, o in periods}.values())
+    for occurrence, obligation in periods:
+        if occurrence.due_date < obligation.opened_date:
+            continue  # history from before the obligation was tracked: nobody is chased for it
         days_left, due = (occurrence.due_date - on).days, occurrence.due_date.isoformat()
+        if days_left < 0 and not bases[obligation.id].statutory:
+            # A convention's date passed is an assurance gap, not a breach: it shows among the
+            # findings (and in the digest), and no overdue notice or escalation is sent.
+            continue
         if days_left >= 0:
             stage = reminder_stage(days_left, directory.offsets(obligation))
             if stage is not None:

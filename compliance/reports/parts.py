@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_
 from sqlmodel import Session, func, select
 
+from compliance.checks.rules import Hit, rule_words
 from compliance.models import (
     AuditEvent,
     Body,
@@ -13,7 +14,6 @@ from compliance.models import (
     Duty,
     Evidence,
     EvidenceComment,
-    Finding,
     FundingCondition,
     FundingStream,
     Indicator,
@@ -118,9 +118,13 @@ class FindingItem:
     severity: str
     rule: str
     message: str
-    first_seen_at: dt.datetime
+    first_seen_at: dt.datetime | None
     obligation_ref: int | None
     period_ref: int | None
+    rule_text: str = ""
+    basis: str | None = None
+    since: dt.date | None = None
+    remedy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -349,15 +353,19 @@ def risk_items(
     ]
 
 
-def finding_item(finding: Finding) -> FindingItem:
-    """A finding as the report shows it."""
+def finding_item(hit: Hit, first_seen: dt.datetime | None) -> FindingItem:
+    """A finding as the report shows it, explaining itself."""
     return FindingItem(
-        severity=finding.severity,
-        rule=finding.rule,
-        message=finding.message,
-        first_seen_at=utc(finding.first_seen_at),
-        obligation_ref=finding.obligation_id,
-        period_ref=finding.occurrence_id,
+        severity=hit.severity,
+        rule=hit.rule,
+        message=hit.message,
+        first_seen_at=utc(first_seen) if first_seen else None,
+        obligation_ref=hit.obligation_id,
+        period_ref=hit.occurrence_id,
+        rule_text=rule_words(hit.rule),
+        basis=hit.basis,
+        since=hit.since,
+        remedy=hit.remedy,
     )
 
 

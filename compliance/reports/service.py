@@ -23,7 +23,9 @@ from sqlmodel import Session, select
 
 from compliance.access import Principal
 from compliance.checks.rules import SEVERITIES
-from compliance.checks.service import end_of
+from compliance.checks.service import Scope as CheckScope
+from compliance.checks.service import end_of, evaluate, load_snapshot
+from compliance.config import get_settings
 from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
 from compliance.obligations.status import OccurrenceState, OutcomeStatus, ProcessStatus
 from compliance.obligations.views import ObligationView, status_rollup, view_obligations_for
@@ -60,6 +62,8 @@ class ObligationItem:
     outcome_refs: list[int]
     risk_refs: list[int]
     findings: list[FindingItem]
+    due_basis: str = ""
+    tracked_from: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +144,7 @@ def build_report(
     )
     risks = parts.risk_items(session=session, behind=behind, cutoff=cutoff)
     indicator_ids = [i.ref for o in outcomes for i in o.indicators]
-    findings = _findings(session, scope, obligations, indicator_ids, cutoff)
+    findings = _findings(session, scope, obligations, indicator_ids, as_at, due_soon_days)
     since = as_at - dt.timedelta(days=AUDIT_DAYS - 1)
     audit, audit_total = parts.audit_entries(
         session=session,
@@ -249,6 +253,8 @@ def _obligation_item(
         fully_met=view.fully_met,
         next_due=view.next_due,
         not_applicable_reason=o.not_applicable_reason,
+        due_basis=view.basis.words,
+        tracked_from=o.opened_date,
         periods=[
             PeriodItem(
                 ref=p.occurrence.id,
@@ -284,35 +290,58 @@ def _findings(
     scope: Scope,
     obligations: list[Obligation],
     indicator_ids: list[int],
-    cutoff: dt.datetime,
+    as_at: dt.date,
+    due_soon_days: int,
 ) -> list[FindingItem]:
-    """Findings open at the cutoff about the obligations shown, or about the scope's bodies,
-    partnerships and indicators without a particular obligation."""
+    """The findings the data as at the date supports, about the obligations shown or about the
+    scope's bodies, partnerships and indicators without a particular obligation.
+
+    They are judged here by the rules themselves, on the report's own date, so that a report
+    never shows a finding its data no longer supports nor leaves out one it does; a finding
+    also stored by the checks gives the moment it was first seen.
+    """
     obligation_ids = {o.id for o in obligations}
     body_ids = scope.body_ids | {o.body_id for o in obligations if o.body_id}
     partnership_ids = scope.partnership_ids | {
         o.partnership_id for o in obligations if o.partnership_id
     }
-    about = [Finding.obligation_id.in_(obligation_ids)] if obligation_ids else []
-    for column, ids in (
-        (Finding.body_id, body_ids),
-        (Finding.partnership_id, partnership_ids),
-        (Finding.indicator_id, indicator_ids),
-    ):
-        if ids:
-            about.append(and_(Finding.obligation_id.is_(None), column.in_(ids)))
-    if not about:
+    if not (obligation_ids or body_ids or partnership_ids):
         return []
-    query = (
-        select(Finding)
-        .where(or_(*about))
-        .where(Finding.first_seen_at <= cutoff)
-        .where(or_(Finding.resolved_at.is_(None), Finding.resolved_at > cutoff))
+    snap = load_snapshot(
+        session=session,
+        on=as_at,
+        due_soon_days=due_soon_days,
+        query_answer_days=get_settings().query_answer_days,
+        scope=CheckScope(frozenset(body_ids), frozenset(partnership_ids)),
     )
+    hits, _errors = evaluate(snap)
+    wanted = set(indicator_ids)
+    shown = [
+        h
+        for h in hits
+        if h.obligation_id in obligation_ids
+        or (
+            h.obligation_id is None
+            and (
+                h.body_id in body_ids
+                or h.partnership_id in partnership_ids
+                or h.indicator_id in wanted
+            )
+        )
+    ]
+    cutoff = end_of(as_at)
+    first_seen: dict[str, dt.datetime] = {}
+    if shown:
+        for key, seen in session.exec(
+            select(Finding.key, Finding.first_seen_at)
+            .where(Finding.key.in_({h.key for h in shown}))
+            .where(Finding.first_seen_at <= cutoff)
+            .where(or_(Finding.resolved_at.is_(None), Finding.resolved_at > cutoff))
+        ):
+            first_seen[key] = min(seen, first_seen.get(key, seen))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
-    found = list(session.exec(query))
-    found.sort(key=lambda f: (rank.get(f.severity, 9), f.id))
-    return [parts.finding_item(f) for f in found]
+    shown.sort(key=lambda h: (rank.get(h.severity, 9), h.key))
+    return [parts.finding_item(h, first_seen.get(h.key)) for h in shown]
 
 
 def canonical_json(report: Report) -> bytes:

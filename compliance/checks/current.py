@@ -1,0 +1,191 @@
+"""Findings kept current: a transaction that changes what a rule looks at re-evaluates the
+findings of the holders it touched before it commits, so that no page, API response or
+report shows a finding its data no longer supports. The scheduled check remains for the
+passing of time (a date that passes overnight changes no row).
+
+Every write path (pages, API, command line, scheduler) goes through a Session, so the
+bookkeeping lives in two Session events rather than in each service. The models module
+installs them as it loads; the models and the check are imported when first used.
+"""
+
+from sqlalchemy import event, or_
+from sqlmodel import Session, select
+
+
+def hand_made(session: Session) -> None:
+    """Stop re-evaluating findings in this session: for one that records findings by hand, as
+    a test's world of made-up findings does, which the rules would otherwise put right."""
+    session.info["findings_by_hand"] = True
+
+
+def pending(session: Session) -> dict[str, set]:
+    """What this transaction has changed and not yet re-evaluated, by kind of row."""
+    return session.info.setdefault("findings_pending", {})
+
+
+def _note(found: dict[str, set], row: object) -> None:
+    from compliance.models import (
+        Bid,
+        BidApplicant,
+        Body,
+        Deliverable,
+        Duty,
+        Evidence,
+        EvidenceComment,
+        EvidenceLink,
+        FundingCondition,
+        FundingStream,
+        Indicator,
+        Measurement,
+        Obligation,
+        Occurrence,
+        Outcome,
+        Partnership,
+        PartnershipDuty,
+        PartnershipMember,
+    )
+
+    def add(kind: str, value: int | None) -> None:
+        if value is not None:
+            found.setdefault(kind, set()).add(value)
+
+    if isinstance(row, (Duty, Deliverable, FundingStream, FundingCondition)):
+        add("everything", 1)
+    elif isinstance(row, Body):
+        add("body", row.id)
+    elif isinstance(row, Partnership):
+        add("partnership", row.id)
+    elif isinstance(row, PartnershipMember):
+        add("partnership", row.partnership_id)
+        add("body", row.body_id)
+    elif isinstance(row, PartnershipDuty):
+        add("partnership", row.partnership_id)
+        add("partnership_members", row.partnership_id)
+    elif isinstance(row, Obligation):
+        add("body", row.body_id)
+        add("partnership", row.partnership_id)
+    elif isinstance(row, Occurrence):
+        add("obligation", row.obligation_id)
+    elif isinstance(row, EvidenceLink):
+        add("occurrence", row.occurrence_id)
+    elif isinstance(row, Evidence):
+        add("evidence", row.id)
+        add("evidence", row.supersedes_id)
+    elif isinstance(row, EvidenceComment):
+        add("evidence", row.evidence_id)
+    elif isinstance(row, Outcome):
+        add("partnership", row.partnership_id)
+        add("obligation", row.obligation_id)
+    elif isinstance(row, Indicator):
+        add("outcome", row.outcome_id)
+    elif isinstance(row, Measurement):
+        add("indicator", row.indicator_id)
+    elif isinstance(row, Bid):
+        add("bid", row.id)
+    elif isinstance(row, BidApplicant):
+        add("bid", row.bid_id)
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _context: object) -> None:
+    if session.info.get("findings_evaluating"):
+        return
+    found = pending(session)
+    changed = [row for row in session.dirty if session.is_modified(row, include_collections=False)]
+    for row in (*session.new, *changed, *session.deleted):
+        _note(found, row)
+
+
+def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-def]
+    """The holders whose findings the changes touch; None when the catalogue changed."""
+    from compliance.checks.service import Scope
+    from compliance.models import EvidenceLink, Indicator, Obligation, Occurrence, Outcome
+    from compliance.models import PartnershipMember
+
+    if found.get("everything"):
+        return None
+    bodies, partnerships = set(found.get("body", ())), set(found.get("partnership", ()))
+    evidence = found.get("evidence", set())
+    occurrences = set(found.get("occurrence", ()))
+    if evidence:
+        occurrences |= set(
+            session.exec(
+                select(EvidenceLink.occurrence_id).where(EvidenceLink.evidence_id.in_(evidence))
+            )
+        )
+    obligations = set(found.get("obligation", ()))
+    if occurrences:
+        obligations |= set(
+            session.exec(select(Occurrence.obligation_id).where(Occurrence.id.in_(occurrences)))
+        )
+    indicators = found.get("indicator", set())
+    outcomes = set(found.get("outcome", ()))
+    if indicators:
+        outcomes |= set(
+            session.exec(select(Indicator.outcome_id).where(Indicator.id.in_(indicators)))
+        )
+    if outcomes:
+        for partnership_id, obligation_id in session.exec(
+            select(Outcome.partnership_id, Outcome.obligation_id).where(Outcome.id.in_(outcomes))
+        ):
+            if partnership_id is not None:
+                partnerships.add(partnership_id)
+            if obligation_id is not None:
+                obligations.add(obligation_id)
+    bids = found.get("bid", set())
+    if obligations or bids:
+        for body_id, partnership_id in session.exec(
+            select(Obligation.body_id, Obligation.partnership_id).where(
+                or_(Obligation.id.in_(obligations), Obligation.bid_id.in_(bids))
+            )
+        ):
+            bodies.add(body_id)
+            partnerships.add(partnership_id)
+    # A body's kind or nation, or a partnership's duties, change what its partners are judged by.
+    widen = set(found.get("partnership_members", ())) | partnerships
+    bodies |= set(
+        session.exec(
+            select(PartnershipMember.body_id).where(PartnershipMember.partnership_id.in_(widen))
+        )
+    )
+    partnerships |= set(
+        session.exec(
+            select(PartnershipMember.partnership_id).where(
+                PartnershipMember.body_id.in_(set(found.get("body", ())))
+            )
+        )
+    )
+    bodies.discard(None)
+    partnerships.discard(None)
+    return Scope(frozenset(bodies), frozenset(partnerships))
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.info.get("findings_by_hand"):
+        pending(session).clear()
+        return
+    if session.info.get("findings_evaluating") or not session.info.get("findings_pending"):
+        return
+    from compliance.checks.service import CHANGE, run_checks
+    from compliance.config import get_settings
+
+    session.flush()
+    session.info["findings_evaluating"] = True
+    try:
+        found = pending(session)
+        scope = _scope(session, found)
+        found.clear()
+        if scope is None or scope:
+            settings = get_settings()
+            run_checks(
+                session=session,
+                on=settings.today(),
+                trigger=CHANGE,
+                due_soon_days=settings.due_soon_days,
+                query_answer_days=settings.query_answer_days,
+                scope=scope,
+            )
+            session.flush()
+    finally:
+        session.info["findings_evaluating"] = False
