@@ -28,8 +28,11 @@ app.command("restore")(restore)
 
 
 def initialise(settings: Settings) -> None:
-    """Migrate to head, load the catalogue and bring obligations up to date."""
+    """Migrate to head, load the catalogue, bring obligations up to date and judge everything
+    again, so that findings stored under earlier rules are brought to the current ones (the
+    superseded ones are resolved, never deleted)."""
     from compliance.catalogue.service import CatalogueError, load_catalogue
+    from compliance.checks.service import run_checks
     from compliance.migrations import upgrade
     from compliance.obligations.service import sync_obligations
 
@@ -39,12 +42,21 @@ def initialise(settings: Settings) -> None:
         with session_scope(get_engine(settings)) as session:
             report = load_catalogue(session=session)
             sync = sync_obligations(session=session, on=settings.today())
+            run = run_checks(
+                session=session,
+                on=settings.today(),
+                trigger="init",
+                due_soon_days=settings.due_soon_days,
+                query_answer_days=settings.query_answer_days,
+            ).run
+            found = (run.findings_open, run.findings_new, run.findings_resolved)
     except CatalogueError as exc:
         raise _fail(f"The duty catalogue was not loaded, nothing changed:\n{exc}") from exc
     typer.echo(
         f"Catalogue {report.version}: {len(report.created)} added, {len(report.updated)} updated, "
         f"{len(report.retired)} retired. Obligations: {sync.opened} opened, {sync.reopened} "
-        f"reopened, {sync.closed} closed, {sync.occurrences} periods added."
+        f"reopened, {sync.closed} closed, {sync.occurrences} periods added. Findings: "
+        f"{found[0]} open, {found[1]} new, {found[2]} resolved."
     )
 
 

@@ -275,7 +275,7 @@ def test_a_duty_nobody_discharges_is_found_once_per_body_and_duty():
     )
     hits = evaluate_one(rules.duty_not_discharged, snap)[0]
     assert [h.subject for h in hits] == ["body:1:duty:1:discharged"]
-    assert hits[0].severity == "medium" and hits[0].body_id == 1
+    assert hits[0].severity == "low" and hits[0].body_id == 1
     assert "Care Act 2014 s43" in hits[0].message
 
 

@@ -435,17 +435,21 @@ def required_partner_missing(snap: Snapshot, subject: tuple[int, Duty]) -> Itera
 
 def duty_not_discharged(snap: Snapshot, subject: tuple[BodyFacts, Duty]) -> Iterator[Hit]:
     """A duty that is met through a partnership binds a body, yet no partnership in the
-    registry discharges it for that body."""
+    registry discharges it for that body.
+
+    Low: the registry may simply not record the partnership yet. It says what to record, and
+    is never read as a breach until someone confirms that no such partnership exists.
+    """
     body, duty = subject
     for member in snap.memberships.get(body.id, []):
         if duty.id in snap.partnership_duties.get(member, []):
             return
     yield Hit(
         "duty_not_discharged",
-        MEDIUM,
+        LOW,
         f"body:{body.id}:duty:{duty.id}:discharged",
-        f"{body.name}: {duty.act} {duty.sections} ({duty.title}) binds it, but no partnership "
-        "in the registry discharges that duty with it as a member",
+        f"{body.name}: {duty.act} {duty.sections} ({duty.title}) binds it, but the registry "
+        "records no partnership that discharges that duty with it as a member",
         body_id=body.id,
         basis=f"set by {duty.act} {duty.sections}",
         remedy="Record the partnership that discharges this duty for the body (or set one up): "
