@@ -1,6 +1,6 @@
 """JSON routes for the duty catalogue."""
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.api import api_router
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
@@ -18,6 +18,7 @@ DELIVERABLE_EXAMPLE = {
     "interval_years": None,
     "held_by": "partnership",
     "due_note": "At least once in every 12 months",
+    "due_set_by": "Children Act 2004 s16G(7)",
     "evidence": ["Yearly report", "Publication page"],
     "verified": True,
 }
@@ -48,6 +49,9 @@ class DeliverablePublic(BaseModel):
     interval_years: int | None
     held_by: str
     due_note: str | None
+    due_set_by: str | None = Field(
+        description="The law that sets the due date; null when it is a convention of this catalogue"
+    )
     evidence: list[str]
     verified: bool
 

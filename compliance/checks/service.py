@@ -370,7 +370,15 @@ def _persist(
     query = select(Finding.key, Finding.id).where(Finding.resolved_at.is_(None))
     if scope is not None:
         query = query.where(_holders(scope, Finding.body_id, Finding.partnership_id))
-    open_findings = dict(session.exec(query).all())
+    # Two transactions judging the same holder at once may each have opened the same finding;
+    # the first is kept and any twin resolved, so the register heals at the next evaluation.
+    open_findings: dict[str, int] = {}
+    twins: list[int] = []
+    for key, fid in session.exec(query.order_by(Finding.id)).all():
+        if key in open_findings:
+            twins.append(fid)
+        else:
+            open_findings[key] = fid
     firing = {hit.key: hit for hit in hits}
     fresh = [
         {
@@ -392,7 +400,7 @@ def _persist(
         for key, fid in open_findings.items()
         if key in firing
     ]
-    gone = [fid for key, fid in open_findings.items() if key not in firing]
+    gone = [fid for key, fid in open_findings.items() if key not in firing] + twins
     if still:
         # What a finding says follows its data: a message, severity or remedy may change.
         session.execute(update(Finding), still)

@@ -28,7 +28,9 @@ OBLIGATION_EXAMPLE = {
     "item_slug": "care-act-s6-cooperation-assurance",
     "cadence": "continuous",
     "verified": True,
-    "status": "overdue",
+    "due_basis": "a convention of this catalogue; no statutory date",
+    "standing": True,
+    "status": "met",
     "outcome_status": "no_outcome_defined",
     "fully_met": False,
     "next_due_date": "2025-03-31",
@@ -39,7 +41,7 @@ OBLIGATION_EXAMPLE = {
     "periods": [
         PERIOD_EXAMPLE
         | {"period_start_date": "2024-04-01", "period_end_date": "2025-03-31"}
-        | {"due_date": "2025-03-31", "status": "overdue", "evidence_ids": []},
+        | {"due_date": "2025-03-31", "status": "assurance_gap", "evidence_ids": []},
         PERIOD_EXAMPLE,
     ],
 }
@@ -73,11 +75,25 @@ class ObligationPublic(BaseModel):
     item_slug: str
     cadence: str
     verified: bool
-    status: str
+    due_basis: str = Field(
+        description="Where the due dates come from: 'set by' the law or funding condition that "
+        "fixes them, or a convention of this catalogue (a missed one is an assurance gap, never "
+        "overdue)"
+    )
+    standing: bool = Field(
+        description="A continuing, standing or per-case duty, judged by its latest assurance"
+    )
+    status: str = Field(
+        description="overdue (a statutory or funding date passed without evidence), "
+        "evidence_expired, assurance_gap, due_soon, met, not_yet_due, before_tracking or "
+        "not_applicable"
+    )
     outcome_status: str
     fully_met: bool
     next_due_date: dt.date | None
-    opened_date: dt.date
+    opened_date: dt.date = Field(
+        description="Tracked from: periods due before it are before_tracking and raise nothing"
+    )
     closed_date: dt.date | None
     closed_reason: str | None
     not_applicable_reason: str | None
@@ -161,6 +177,8 @@ def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
         item_slug=view.item_slug,
         cadence=view.cadence,
         verified=view.verified,
+        due_basis=view.basis.words,
+        standing=view.basis.standing,
         status=view.status,
         outcome_status=view.outcome,
         fully_met=view.fully_met,
