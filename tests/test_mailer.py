@@ -300,7 +300,8 @@ def test_remind_twice_and_two_schedulers_at_once_deliver_each_reminder_once(
     with session_scope(engine) as session:
         load_catalogue(session=session)
         make_body(session, email="governance@council.example.org")
-    on = dt.date(2026, 9, 1)
+    # Three weeks before the financial year's end, when the year's reports are falling due.
+    on = dt.date(2027, 3, 10)
     with session_scope(engine) as session:
         sync_obligations(session=session, on=on)  # as the nightly check does before reminders
     settings = smtp_settings(fresh_url, port, tmp_path)

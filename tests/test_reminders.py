@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from compliance.errors import Refused
 from compliance.evidence.service import EvidenceCreate, ReviewVerdict, answer, record, review
-from compliance.models import Obligation, Occurrence, User, UserScope
+from compliance.models import Deliverable, Obligation, Occurrence, User, UserScope
 from compliance.obligations.service import sync_obligations
 from compliance.outbox import build_message
 from compliance.reminders.digest import queue_digests, week_of
@@ -28,8 +28,9 @@ ON = dt.date(2026, 6, 1)  # a Monday
 DAY = dt.timedelta(days=1)
 
 
-def later_period(session, body=None, partnership=None):
-    """A period of the holder falling due some time after ON."""
+def later_period(session, body=None, partnership=None, statutory=True):
+    """A period of the holder falling due some time after ON; its date set by law unless
+    `statutory` is false (overdue notices are sent for statutory dates only)."""
     query = (
         select(Occurrence)
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
@@ -40,7 +41,13 @@ def later_period(session, body=None, partnership=None):
         query = query.where(Obligation.body_id == body.id)
     if partnership is not None:
         query = query.where(Obligation.partnership_id == partnership.id)
-    return session.exec(query).first()
+    period = session.exec(query).first()
+    obligation = session.get(Obligation, period.obligation_id)
+    if obligation.deliverable_id is not None:
+        deliverable = session.get(Deliverable, obligation.deliverable_id)
+        deliverable.due_set_by = "Test Act 2026 s1" if statutory else None
+        session.flush()
+    return period
 
 
 @pytest.fixture
@@ -127,6 +134,16 @@ def test_a_body_may_set_its_own_reminder_days(session, settings, council):
     assert [m.idempotency_key.rsplit(":", 1)[1] for m in messages(session, period)] == ["14"]
     with pytest.raises(Refused):
         set_body_reminders(session=session, actor="t", body_id=council.id, reminder_days="7,x")
+
+
+def test_a_conventions_date_brings_reminders_but_no_overdue_notice_or_escalation(
+    session, settings, council
+):
+    period = later_period(session, council, statutory=False)
+    due = period.due_date
+    for day in (due - 30 * DAY, due - DAY, due + DAY, due + 7 * DAY, due + 14 * DAY):
+        queue_due(session=session, settings=settings, on=day)
+    assert [m.kind for m in messages(session, period)] == ["reminder", "reminder"]
 
 
 def test_the_owner_gets_it_unless_they_chose_the_digest_or_are_away(session, settings, council):

@@ -256,6 +256,7 @@ def test_a_duty_nobody_discharges_is_found_once_per_body_and_duty():
         catalogue_version="1",
         holder_kinds=["unitary_authority"],
         jurisdiction=["england"],
+        required_members=[["unitary_authority"]],
     )
     board = Deliverable(
         id=1, duty_id=1, slug="plan", title="Strategic plan", cadence="annual", held_by="partnership"

@@ -205,3 +205,47 @@ def test_a_kind_of_another_nation_is_refused_on_import_with_the_kinds_that_exist
     with pytest.raises(ImportRefused) as refused:
         import_bodies(session=session, data=line.encode())
     assert f"there is no {kind.replace('_', ' ')} in England" in str(refused.value)
+
+
+def test_init_brings_findings_stored_under_earlier_rules_to_the_current_ones(run, fresh_url):
+    from compliance.db import make_engine
+    from compliance.models import AuditEvent, CheckRun, Occurrence
+    from sqlmodel import Session, func
+
+    assert run("demo").exit_code == 0
+    engine = make_engine(fresh_url)
+    with Session(engine) as session:
+        # A red finding the earlier rules raised on a convention's date, as a database upgraded
+        # from the previous release holds it.
+        occurrence = session.exec(
+            select(Occurrence)
+            .join(Obligation, Obligation.id == Occurrence.obligation_id)
+            .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
+            .where(Deliverable.due_set_by.is_(None), Deliverable.cadence == "continuous")
+        ).first()
+        old_run = session.exec(select(CheckRun)).first()
+        session.info["findings_by_hand"] = True
+        old = Finding(
+            key=f"deliverable_overdue:occurrence:{occurrence.id}",
+            rule="deliverable_overdue",
+            severity="high",
+            message="was due and has no evidence",
+            obligation_id=occurrence.obligation_id,
+            occurrence_id=occurrence.id,
+            first_run_id=old_run.id,
+            last_run_id=old_run.id,
+        )
+        session.add(old)
+        session.commit()
+        old_id = old.id
+        events = session.exec(select(func.count()).select_from(AuditEvent)).one()
+    result = run("init")
+    assert result.exit_code == 0, result.output
+    assert "Findings:" in result.output and "resolved" in result.output
+    with Session(engine) as session:
+        kept = session.get(Finding, old_id)
+        assert kept is not None and kept.resolved_at is not None  # resolved, never deleted
+        assert session.exec(select(func.count()).select_from(AuditEvent)).one() > events
+    engine.dispose()
+    verified = run("audit", "verify")
+    assert verified.exit_code == 0 and "intact" in verified.output

@@ -266,7 +266,8 @@ def partnership_duties(snap: Snapshot) -> Iterator[tuple[int, Duty]]:
 
 
 def bodies_and_partnership_duties(snap: Snapshot) -> Iterator[tuple[BodyFacts, Duty]]:
-    """Each live body with each live duty that binds it and is discharged through a partnership."""
+    """Each live body with each live duty that binds it and is discharged through a partnership
+    of which the law makes a body of its kind a member."""
     through_partnership = {
         d.duty_id
         for d in snap.deliverables.values()
@@ -279,7 +280,11 @@ def bodies_and_partnership_duties(snap: Snapshot) -> Iterator[tuple[BodyFacts, D
     ]
     for body in snap.bodies.values():
         for duty in duties:
-            if body.kind in duty.holder_kinds and body.nation in duty.jurisdiction:
+            # Only a body the law makes a member: a power to pool budgets (s75) or a duty to
+            # contribute to another body's plan asks for no partnership of its own.
+            members = {kind for group in duty.required_members for kind in group}
+            bound = body.kind in duty.holder_kinds and body.nation in duty.jurisdiction
+            if bound and body.kind in members:
                 yield body, duty
 
 
