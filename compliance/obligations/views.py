@@ -70,10 +70,13 @@ class ObligationView:
 
     @property
     def next_due(self) -> dt.date | None:
-        open_periods = [
-            p.occurrence.due_date for p in self.periods if p.status != ProcessStatus.met
-        ]
-        return min(open_periods) if open_periods else None
+        """The earliest date still to evidence; for a standing duty, its next assurance."""
+        settled = (ProcessStatus.met, ProcessStatus.before_tracking, ProcessStatus.not_applicable)
+        waiting = [p for p in self.periods if p.status not in settled]
+        if self.basis.standing:
+            ahead = (ProcessStatus.due_soon, ProcessStatus.not_yet_due)
+            waiting = [p for p in waiting if p.status in ahead] or waiting[-1:]
+        return min((p.occurrence.due_date for p in waiting), default=None)
 
 
 def view_obligations(
