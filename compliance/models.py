@@ -476,5 +476,5 @@ class JobRun(SQLModel, table=True):
 
 # Tables of other domains, declared in their own modules and registered with this metadata.
 from compliance.accounts import models as _account_models  # noqa: E402, F401
-from compliance.reminders import models as _reminder_models  # noqa: E402, F401
 from compliance.checks import current as _current_findings  # noqa: E402, F401
+from compliance.reminders import models as _reminder_models  # noqa: E402, F401

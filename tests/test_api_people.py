@@ -9,8 +9,8 @@ from sqlmodel import func, select
 
 from compliance.accounts.models import ApiToken, UserSession
 from compliance.accounts.tokens import create_token
-from compliance.models import AuditEvent, CheckRun, Finding, User, UserScope, utcnow
 from compliance.checks.current import hand_made
+from compliance.models import AuditEvent, CheckRun, Finding, User, UserScope, utcnow
 from tests.conftest import csrf_of, make_user, sign_in
 from tests.factories import make_body, make_partnership
 

@@ -26,7 +26,7 @@ def row_counts(url: str) -> dict[str, int]:
 def test_init_is_idempotent(run):
     first = run("init")
     assert first.exit_code == 0, first.output
-    assert "Catalogue 2026.12.1:" in first.output
+    assert "Catalogue 2026.12.2:" in first.output
     second = run("init")
     assert second.exit_code == 0
     assert "0 added, 0 updated, 0 retired" in second.output

@@ -5,12 +5,12 @@ Rendering takes seconds, so the body report is rendered once and checked for eve
 
 import csv
 import datetime as dt
-from collections import Counter
 import hashlib
 import io
 import json
 import re
 import zipfile
+from collections import Counter
 
 import pytest
 from fastapi.testclient import TestClient

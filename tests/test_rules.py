@@ -124,13 +124,22 @@ def test_a_missed_convention_is_a_low_assurance_gap_never_overdue():
 
 def test_a_standing_duty_is_judged_by_its_last_assurance_not_a_string_of_missed_years():
     years = [
-        Period(20 + i, 1, dt.date(2022 + i, 4, 1), dt.date(2023 + i, 3, 31), dt.date(2023 + i, 3, 31), False)
+        Period(
+            20 + i,
+            1,
+            dt.date(2022 + i, 4, 1),
+            dt.date(2023 + i, 3, 31),
+            dt.date(2023 + i, 3, 31),
+            False,
+        )
         for i in range(4)
     ]
     snap = snapshot(
         periods={1: years},
         deliverables=convention("continuous"),
-        obligations=[Obligation(id=1, key="k1", body_id=1, deliverable_id=1, opened_date=dt.date(2022, 4, 1))],
+        obligations=[
+            Obligation(id=1, key="k1", body_id=1, deliverable_id=1, opened_date=dt.date(2022, 4, 1))
+        ],
     )
     hits = evaluate_one(rules.assurance_gap, snap)[0]
     assert [h.subject for h in hits] == ["obligation:1:assurance"]
@@ -150,7 +159,9 @@ def test_periods_due_before_tracking_raise_nothing():
     snap = snapshot(periods={1: [early]})
     snap.obligations[0].opened_date = dt.date(2026, 5, 1)
     assert fired(rules.deliverable_overdue, snap) == []
-    assert fired(rules.assurance_gap, snapshot(periods={1: [early]}, deliverables=convention())) == []
+    assert (
+        fired(rules.assurance_gap, snapshot(periods={1: [early]}, deliverables=convention())) == []
+    )
 
 
 def test_not_applicable_obligations_are_never_judged():
@@ -259,7 +270,12 @@ def test_a_duty_nobody_discharges_is_found_once_per_body_and_duty():
         required_members=[["unitary_authority"]],
     )
     board = Deliverable(
-        id=1, duty_id=1, slug="plan", title="Strategic plan", cadence="annual", held_by="partnership"
+        id=1,
+        duty_id=1,
+        slug="plan",
+        title="Strategic plan",
+        cadence="annual",
+        held_by="partnership",
     )
     bodies = {
         1: rules.BodyFacts(1, "Cornwall Council", "unitary_authority", "england"),

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from compliance.models import Evidence, Occurrence
+from compliance.models import Occurrence
 from compliance.obligations.status import (
     PeriodFacts,
     ProcessStatus,

@@ -24,8 +24,13 @@ from compliance.models import (
 )
 from compliance.obligations.service import sync_obligations
 from tests import files as sample
+from tests import test_reports
 from tests.conftest import csrf_of, make_user, sign_in
-from tests.test_reports import CORNWALL, app_with_reports, demo, pdf_text, report  # noqa: F401
+from tests.test_reports import CORNWALL, pdf_text, report
+
+# The demo area and the app with its report routes, as the report tests have them.
+demo = test_reports.demo
+app_with_reports = test_reports.app_with_reports
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -62,7 +67,11 @@ def test_a_real_register_on_the_day_of_import_raises_red_only_for_missed_statuto
         assert finding.basis.startswith("set by "), finding.message
     # Nothing is chased from before tracking began: the first domestic abuse strategy (due
     # 5 January 2022) is history for a council tracked from today.
-    assert not [f for f in open_findings(session) if f.since_date and f.since_date < today - dt.timedelta(days=366)]
+    assert not [
+        f
+        for f in open_findings(session)
+        if f.since_date and f.since_date < today - dt.timedelta(days=366)
+    ]
     # s116B binds upper-tier councils and ICBs, never a district in a two-tier area.
     s116b = session.exec(select(Duty).where(Duty.slug == "lgpiha-2007-s116b")).one()
     districts = session.exec(
@@ -208,9 +217,10 @@ def test_a_kind_of_another_nation_is_refused_on_import_with_the_kinds_that_exist
 
 
 def test_init_brings_findings_stored_under_earlier_rules_to_the_current_ones(run, fresh_url):
+    from sqlmodel import Session, func
+
     from compliance.db import make_engine
     from compliance.models import AuditEvent, CheckRun, Occurrence
-    from sqlmodel import Session, func
 
     assert run("demo").exit_code == 0
     engine = make_engine(fresh_url)
@@ -249,3 +259,23 @@ def test_init_brings_findings_stored_under_earlier_rules_to_the_current_ones(run
     engine.dispose()
     verified = run("audit", "verify")
     assert verified.exit_code == 0 and "intact" in verified.output
+
+
+def test_a_funding_stream_taken_out_of_the_catalogue_closes_its_bids_obligations(session, settings):
+    from compliance.models import FundingStream
+    from tests.factories import make_bid, make_body
+
+    stream = session.exec(
+        select(FundingStream).where(FundingStream.slug == "better-care-fund-2026-27")
+    ).one()
+    bid = make_bid(session, stream=stream, lead=make_body(session))
+    sync_obligations(session=session, on=settings.today())
+    opened = session.exec(select(Obligation).where(Obligation.bid_id == bid.id)).all()
+    assert opened and all(o.closed_date is None for o in opened)
+    stream.retired_in_version = "2099.1.1"
+    session.flush()
+    sync_obligations(session=session, on=settings.today())
+    for obligation in opened:
+        session.refresh(obligation)
+        assert obligation.closed_date == settings.today()
+        assert obligation.closed_reason == "removed from the funding catalogue in version 2099.1.1"

@@ -268,7 +268,8 @@ def field_problems(values: dict[str, str]) -> list[tuple[str, str]]:
                 "kind",
                 f"there is no {values['kind'].replace('_', ' ')} in "
                 f"{values['nation'].replace('_', ' ').title()}: "
-                f"kinds of that nation's councils and health bodies are {_kinds_of(values['nation'])}",
+                "kinds of that nation's councils and health bodies are "
+                f"{_kinds_of(values['nation'])}",
             )
         )
     elif kind_ok and code:

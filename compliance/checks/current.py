@@ -99,8 +99,14 @@ def _after_flush(session: Session, _context: object) -> None:
 def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-def]
     """The holders whose findings the changes touch; None when the catalogue changed."""
     from compliance.checks.service import Scope
-    from compliance.models import EvidenceLink, Indicator, Obligation, Occurrence, Outcome
-    from compliance.models import PartnershipMember
+    from compliance.models import (
+        EvidenceLink,
+        Indicator,
+        Obligation,
+        Occurrence,
+        Outcome,
+        PartnershipMember,
+    )
 
     if found.get("everything"):
         return None

@@ -220,7 +220,10 @@ def _span(period: Period) -> str:
 def _record(snap: Snapshot, obligation: Obligation, period: Period | None = None) -> str:
     what = f"Record evidence of {snap.item(obligation)}"
     when = f" for {_span(period)}" if period else ""
-    return f"{what}{when} on its obligation page, or mark the obligation not applicable with the reason."
+    return (
+        f"{what}{when} on its obligation page, or mark the obligation not applicable "
+        "with the reason."
+    )
 
 
 # What each rule looks at ----------------------------------------------------------------------
@@ -338,9 +341,7 @@ def assurance_gap(snap: Snapshot, obligation: Obligation) -> Iterator[Hit]:
     ]
     last = snap.last_assurance(obligation)
     since = last or obligation.opened_date
-    recorded = (
-        f"since {last:%d %B %Y}" if last else f"since tracking began on {since:%d %B %Y}"
-    )
+    recorded = f"since {last:%d %B %Y}" if last else f"since tracking began on {since:%d %B %Y}"
     yield Hit(
         "assurance_gap",
         LOW,
@@ -507,8 +508,9 @@ def _owner(snap: Snapshot, indicator: Indicator) -> dict[str, int | None]:
     )
     return {
         "partnership_id": (
-            outcome.partnership_id if outcome and outcome.partnership_id else
-            (obligation.partnership_id if obligation else None)
+            outcome.partnership_id
+            if outcome and outcome.partnership_id
+            else (obligation.partnership_id if obligation else None)
         ),
         "body_id": obligation.body_id if obligation else None,
         "obligation_id": outcome.obligation_id if outcome else None,

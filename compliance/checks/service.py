@@ -133,9 +133,7 @@ def load_snapshot(
         )
     )
     for partnership_id, body_id, kind, nation in session.exec(member_rows):
-        members.setdefault(partnership_id, []).append(
-            Member(partnership_id, body_id, kind, nation)
-        )
+        members.setdefault(partnership_id, []).append(Member(partnership_id, body_id, kind, nation))
     wanted = set(members) | (set(scope.partnership_ids) if scope is not None else set())
     partnership_query = select(Partnership).where(
         _active(Partnership.start_date, Partnership.end_date, on)
@@ -209,9 +207,7 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
 
 def _current_evidence(
     session: Session, cutoff: dt.datetime, mine
-) -> tuple[
-    dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]
-]:  # type: ignore[no-untyped-def]
+) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:  # type: ignore[no-untyped-def]
     query = (
         select(
             EvidenceLink.occurrence_id,
@@ -233,9 +229,15 @@ def _current_evidence(
     found: dict[int, list[EvidenceItem]] = {}
     titles: dict[int, str] = {}
     holders: dict[int, tuple[int | None, int | None]] = {}
-    for occurrence_id, evidence_id, title, review_by, effective, body_id, partnership_id in (
-        session.exec(query)
-    ):
+    for (
+        occurrence_id,
+        evidence_id,
+        title,
+        review_by,
+        effective,
+        body_id,
+        partnership_id,
+    ) in session.exec(query):
         found.setdefault(occurrence_id, []).append(
             EvidenceItem(evidence_id, title, review_by, effective)
         )
@@ -244,7 +246,9 @@ def _current_evidence(
     return found, titles, holders
 
 
-def _comments(session: Session, cutoff: dt.datetime, evidence_ids: set[int]) -> dict[int, list[Comment]]:
+def _comments(
+    session: Session, cutoff: dt.datetime, evidence_ids: set[int]
+) -> dict[int, list[Comment]]:
     query = (
         select(EvidenceComment.evidence_id, EvidenceComment.kind, EvidenceComment.created_at)
         .where(EvidenceComment.evidence_id.in_(evidence_ids))

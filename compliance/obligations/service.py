@@ -123,7 +123,11 @@ def _expected_for_bids(session: Session) -> list[Expected]:
     query = (
         select(Bid, FundingCondition)
         .join(FundingCondition, FundingCondition.stream_id == Bid.stream_id)
-        .where(FundingCondition.retired_in_version.is_(None))
+        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
+        .where(
+            FundingCondition.retired_in_version.is_(None),
+            FundingStream.retired_in_version.is_(None),
+        )
     )
     found = []
     for bid, condition in session.exec(query):
@@ -249,8 +253,12 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
         return "the duty no longer binds a body of this kind or nation"
     if obligation.condition_id:
         condition = session.get(FundingCondition, obligation.condition_id)
-        if condition and condition.retired_in_version:
-            return f"removed from the funding catalogue in version {condition.retired_in_version}"
+        stream = session.get(FundingStream, condition.stream_id) if condition else None
+        retired = (stream and stream.retired_in_version) or (
+            condition and condition.retired_in_version
+        )
+        if retired:
+            return f"removed from the funding catalogue in version {retired}"
     return "the bid was withdrawn or rejected"
 
 

@@ -194,8 +194,10 @@ def worst(statuses: Iterable[ProcessStatus]) -> ProcessStatus:
     found = list(statuses)
     counted = [s for s in found if s not in UNJUDGED]
     if not counted:
-        return ProcessStatus.before_tracking if ProcessStatus.before_tracking in found else (
-            ProcessStatus.not_applicable
+        return (
+            ProcessStatus.before_tracking
+            if ProcessStatus.before_tracking in found
+            else (ProcessStatus.not_applicable)
         )
     return min(counted, key=SEVERITY.__getitem__)
 

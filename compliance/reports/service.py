@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import and_, or_
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from compliance.access import Principal
