@@ -1,6 +1,7 @@
 """The one Jinja environment that pages, PDFs and emails render through."""
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -57,9 +58,26 @@ def uk_date(value: dt.date | dt.datetime | None) -> str:
     return f"{value.day} {value:%B %Y}" if value else "–"
 
 
+# Words a snake_case name writes in lower case that English writes otherwise.
+KIND_WORDS = (
+    ("Nhs", "NHS"),
+    ("nhs", "NHS"),
+    ("Ni", "Northern Ireland"),
+    ("Hsc", "HSC"),
+    ("hsc", "HSC"),
+    ("ireland", "Ireland"),
+    ("wales", "Wales"),
+    ("scotland", "Scotland"),
+    ("england", "England"),
+)
+
+
 def kind_label(kind: str) -> str:
     """A body kind (or any snake_case word) in words."""
-    return kind.replace("_", " ").capitalize().replace("Nhs", "NHS")
+    words = kind.replace("_", " ").capitalize()
+    for plain, proper in KIND_WORDS:
+        words = re.sub(rf"\b{plain}\b", proper, words)
+    return words
 
 
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
