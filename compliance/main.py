@@ -3,7 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from compliance import __version__
 from compliance.api import FieldError, document_problems, problem
@@ -164,7 +165,26 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
     app.middleware("http")(_security_headers(settings))
+    app.add_middleware(BlankFiltersMeanAny)
     return app
+
+
+class BlankFiltersMeanAny:
+    """A page's filter form sends every field, a select left at "Any" as an empty value; for
+    the pages an empty query parameter is left out, as if it had not been sent, so that every
+    filter form works at its defaults. The JSON API is left as its callers send it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = scope.get("query_string", b"") if scope["type"] == "http" else b""
+        if query and not scope["path"].startswith("/api/"):
+            pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+            kept = [(key, value) for key, value in pairs if value != ""]
+            if len(kept) != len(pairs):
+                scope = dict(scope, query_string=urlencode(kept).encode("latin-1"))
+        await self.app(scope, receive, send)
 
 
 def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
