@@ -1,9 +1,12 @@
-"""The account page: who you are, and your personal API tokens (create, revoke)."""
+"""The account page: who you are, your personal API tokens (create, revoke), and your email
+preferences (the digest, a pause, a delegate)."""
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import Form, Path, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from compliance.access import Principal
@@ -17,9 +20,25 @@ from compliance.accounts.tokens import (
     tokens_of,
 )
 from compliance.api import MAX_ID
-from compliance.deps import CurrentUser, FormUser, SessionDep, page_router
-from compliance.errors import Refused
-from compliance.web import render
+from compliance.deps import (
+    CurrentUser,
+    FormUser,
+    PostedForm,
+    SessionDep,
+    SettingsDep,
+    page_router,
+)
+from compliance.errors import NotFound, Refused
+from compliance.forms import date_from_parts, date_parts
+from compliance.models import User
+from compliance.reminders.models import EmailPreference
+from compliance.reminders.preferences import (
+    delegate_choices,
+    is_away,
+    preference_of,
+    set_preferences,
+)
+from compliance.web import render, uk_date
 
 router = page_router()
 DAYS_ERROR = f"Enter a whole number of days from 1 to {MAX_EXPIRES_DAYS}"
@@ -105,3 +124,134 @@ def revoke(
         session=session, user_id=principal.user.id, token_id=token_id, actor=principal.user.email
     )
     return RedirectResponse(f"/account?revoked={token_id}", status_code=303)
+
+
+@router.get("/account/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def confirm_revoke(
+    request: Request,
+    token_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    session: SessionDep,
+    principal: CurrentUser,
+) -> HTMLResponse:
+    """Ask before a token stops working: a program using it will then be refused."""
+    mine = {t.id: t for t in tokens_of(session=session, user_id=principal.user.id)}
+    token = mine.get(token_id)
+    if token is None or not is_live(token):
+        raise NotFound(f"You have no live API token {token_id}")
+    context = {
+        "heading": f"Revoke the API token “{token.name}”?",
+        "detail": f"Starting {token.prefix}, created {uk_date(token.created_at)}. Any program "
+        "using it will be refused at once. You cannot undo this: create a new token instead.",
+        "action": f"/account/tokens/{token.id}/revoke",
+        "button": "Revoke the token",
+        "back": "/account",
+    }
+    return render(request, "account_revoke.html", context)
+
+
+# The email preferences form, field by field in the order the page asks.
+PAUSE_LABELS = {
+    "paused_from_date": "the first day of the pause",
+    "paused_until_date": "the last day of the pause",
+}
+EMAIL_FIELDS = ("digest_only", "paused_from_date", "paused_until_date", "delegate_id")
+
+
+def _preference_values(preference: EmailPreference | None) -> dict[str, str]:
+    values = {
+        "digest_only": "yes" if preference and preference.digest_only else "no",
+        "delegate_id": str(preference.delegate_id or "") if preference else "",
+    }
+    for field in PAUSE_LABELS:
+        parts = date_parts(getattr(preference, field) if preference else None)
+        values |= {f"{field}-{part}": value for part, value in parts.items()}
+    return values
+
+
+def _email_page(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    today: dt.date,
+    *,
+    status_code: int = 200,
+    **context: object,
+) -> HTMLResponse:
+    user = principal.user
+    preference = preference_of(session=session, user_id=user.id)
+    chosen = preference.delegate_id if preference else None
+    delegate = session.get(User, chosen) if chosen else None
+    values = {
+        "choices": delegate_choices(session=session, user=user),
+        "away": is_away(preference, today),
+        "delegate": delegate if delegate is not None and delegate.is_active else None,
+        "errors": {},
+        "values": _preference_values(preference),
+        "saved": False,
+        "example": today + dt.timedelta(days=14),
+    }
+    return render(request, "account_email.html", values | context, status_code=status_code)
+
+
+@router.get("/account/email", response_class=HTMLResponse)
+def email_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    saved: Annotated[str, Query(max_length=10)] = "",
+) -> HTMLResponse:
+    """Your email preferences: the digest instead of single reminders, a pause, a delegate."""
+    return _email_page(request, session, principal, settings.today(), saved=saved == "true")
+
+
+def _read_preferences(
+    form: Mapping[str, object], user: User, choices: list[User]
+) -> tuple[dict[str, object], dict[str, str]]:
+    """What the form asks for, and a plain-English message for each field that is wrong."""
+    errors: dict[str, str] = {}
+    digest = str(form.get("digest_only") or "no")
+    if digest not in {"yes", "no"}:
+        errors["digest_only"] = "Choose whether you want only the weekly digest"
+    dates = {}
+    for field, label in PAUSE_LABELS.items():
+        dates[field], error = date_from_parts(form, field, label=label, required=False)
+        if error:
+            errors[field] = f"Enter a real date for {label}"
+    start, end = dates["paused_from_date"], dates["paused_until_date"]
+    if end and not start and "paused_from_date" not in errors:
+        errors["paused_from_date"] = "Enter the date the pause starts, or leave both dates empty"
+    if start and end and end < start:
+        errors["paused_until_date"] = "The pause must end on or after the day it starts"
+    chosen = str(form.get("delegate_id") or "").strip()
+    delegate_id = int(chosen) if chosen.isdecimal() and len(chosen) < 12 else None
+    if delegate_id == user.id:
+        errors["delegate_id"] = "You cannot stand in for yourself: choose someone else, or nobody"
+    elif chosen and delegate_id not in {c.id for c in choices}:
+        errors["delegate_id"] = "Choose someone from the list, or nobody"
+    wanted = {"digest_only": digest == "yes", **dates, "delegate_id": delegate_id}
+    return wanted, {field: errors[field] for field in EMAIL_FIELDS if field in errors}
+
+
+@router.post("/account/email", response_class=HTMLResponse)
+def save_email(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    posted: PostedForm,
+) -> Response:
+    """Save your email preferences; anything wrong comes back with what you typed."""
+    user, today = principal.user, settings.today()
+    choices = delegate_choices(session=session, user=user)
+    wanted, errors = _read_preferences(posted, user, choices)
+    if not errors:
+        try:
+            set_preferences(session=session, actor=user.email, user=user, **wanted)
+        except Refused as exc:
+            errors = {exc.field or "digest_only": exc.message.capitalize()}
+    if errors:
+        typed = {k: str(v) for k, v in posted.items() if k != "csrf_token" and isinstance(v, str)}
+        context = {"errors": errors, "values": _preference_values(None) | typed}
+        return _email_page(request, session, principal, today, status_code=422, **context)
+    return RedirectResponse("/account/email?saved=true", status_code=303)

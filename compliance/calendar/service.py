@@ -183,3 +183,21 @@ def _description(item: DueItem, status: ProcessStatus) -> str:
             f"Record evidence: {item.evidence_url}",
         ]
     )
+
+
+def calendars_of(*, session: Session, user_id: int) -> list[CalendarToken]:
+    """A user's live calendar addresses, newest first."""
+    query = (
+        select(CalendarToken)
+        .where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None))
+        .order_by(CalendarToken.created_at.desc(), CalendarToken.id.desc())
+    )
+    return list(session.exec(query))
+
+
+def calendar_of(*, session: Session, user_id: int, token_id: int) -> CalendarToken | None:
+    """One of a user's live calendar addresses by its number; None if not theirs or revoked."""
+    row = session.get(CalendarToken, token_id)
+    if row is None or row.user_id != user_id or row.revoked_at is not None:
+        return None
+    return row

@@ -3,8 +3,9 @@ senior responsible officer."""
 
 import datetime as dt
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from compliance.access import principal_for
 from compliance.accounts.service import normalise_email
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
@@ -28,6 +29,33 @@ def is_away(preference: EmailPreference | None, on: dt.date) -> bool:
         return False
     until = preference.paused_until_date
     return preference.paused_from_date <= on and (until is None or on <= until)
+
+
+def preference_of(*, session: Session, user_id: int) -> EmailPreference | None:
+    """A user's email preferences, or None while they have chosen nothing."""
+    return session.get(EmailPreference, user_id)
+
+
+def delegate_choices(*, session: Session, user: User) -> list[User]:
+    """Who may stand in for a user while they are away, by name: for an admin any other active
+    user; for anyone else the admins and the users whose scope shares a body or partnership."""
+    others = session.exec(
+        select(User).where(User.is_active, User.id != user.id).order_by(User.name, User.email)
+    ).all()
+    if user.role == "admin":
+        return list(others)
+    mine = principal_for(session=session, user=user)
+
+    def shares(other: User) -> bool:
+        if other.role == "admin":
+            return True
+        theirs = principal_for(session=session, user=other)
+        return bool(
+            mine.body_ids & theirs.body_ids
+            or mine.readable_partnership_ids & theirs.readable_partnership_ids
+        )
+
+    return [other for other in others if shares(other)]
 
 
 def set_preferences(
