@@ -30,6 +30,7 @@ from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Obligation, Outcome, Partnership, Risk
 from compliance.outcomes.imports import import_measurements
 from compliance.outcomes.schemas import (
+    IndicatorChange,
     IndicatorDetail,
     IndicatorIn,
     IndicatorPublic,
@@ -37,25 +38,31 @@ from compliance.outcomes.schemas import (
     MeasurementIn,
     MeasurementPage,
     MeasurementPublic,
+    OutcomeChange,
     OutcomeDetail,
     OutcomeIn,
     OutcomePage,
     OutcomePublic,
+    RiskChange,
     RiskIn,
     RiskPage,
     RiskPublic,
 )
 from compliance.outcomes.service import (
     IndicatorCreate,
+    IndicatorUpdate,
     MeasurementCreate,
     OutcomeCreate,
+    OutcomeUpdate,
     RiskCreate,
+    RiskUpdate,
     add_indicator,
     add_measurement,
     add_outcome,
     add_risk,
     get_indicator,
     get_outcome,
+    get_risk,
     indicators_of,
     measurement_page,
     measurements_of,
@@ -63,6 +70,9 @@ from compliance.outcomes.service import (
     outcome_page,
     risk_page,
     trend,
+    update_indicator,
+    update_outcome,
+    update_risk,
 )
 from compliance.outcomes.upload import CSV_REQUEST_BODY, csv_upload
 from compliance.partnerships.service import get_partnership
@@ -73,6 +83,7 @@ Slug = Annotated[str, Path(max_length=80, examples=["cios-safeguarding-adults-bo
 ObligationId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[42])]
 OutcomeId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
 IndicatorId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
+RiskId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[1])]
 Limit = Annotated[int, Query(ge=1, le=500, description="How many items a page holds")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="The `next_cursor` of the page before")
@@ -130,6 +141,16 @@ def _indicator(
     require(reads, "This indicator is not in your scope")
     require(writes or not write, "Only an officer in this indicator's scope can change it")
     return indicator
+
+
+def _risk(session: Session, principal: Principal, risk_id: int, *, write: bool = False) -> Risk:
+    risk = get_risk(session=session, risk_id=risk_id)
+    if risk is None:
+        raise NotFound(f"No risk with id {risk_id}", field="path.risk_id")
+    require(principal.reads_partnership(risk.partnership_id), "This risk is not in your scope")
+    writes = principal.writes_partnership(risk.partnership_id)
+    require(writes or not write, "Only an officer for this risk's partnership can change it")
+    return risk
 
 
 # Inputs and pages ------------------------------------------------------------------------------
@@ -251,6 +272,18 @@ def read_outcome(
     return OutcomeDetail(**_outcome_public(session, outcome).model_dump(), indicators=indicators)
 
 
+@router.patch("/outcomes/{outcome_id}", response_model=OutcomePublic)
+def change_outcome(
+    outcome_id: OutcomeId, body: OutcomeChange, session: SessionDep, principal: ApiWriter
+) -> OutcomePublic:
+    """Change an outcome's title or description; a field left out stays as it is. The change is
+    recorded in the audit trail with what it replaced."""
+    outcome = _outcome(session, principal, outcome_id, write=True)
+    data = _to_service(OutcomeUpdate, **body.model_dump(exclude_unset=True))
+    update_outcome(session=session, actor=principal.user, outcome=outcome, data=data)
+    return _outcome_public(session, outcome)
+
+
 # Indicators and measurements ---------------------------------------------------------------------
 
 
@@ -277,6 +310,18 @@ def read_indicator(
         trend=TRENDS[trend(indicator, [m.value for m in rows])],
         measurements=[MeasurementPublic.model_validate(m, from_attributes=True) for m in rows],
     )
+
+
+@router.patch("/indicators/{indicator_id}", response_model=IndicatorPublic)
+def change_indicator(
+    indicator_id: IndicatorId, body: IndicatorChange, session: SessionDep, principal: ApiWriter
+) -> IndicatorPublic:
+    """Change an indicator's name, unit, direction, baseline, target or source; a field left out
+    stays as it is, null clears an optional one. Its measurements are kept."""
+    indicator = _indicator(session, principal, indicator_id, write=True)
+    data = _to_service(IndicatorUpdate, **body.model_dump(exclude_unset=True))
+    update_indicator(session=session, actor=principal.user, indicator=indicator, data=data)
+    return IndicatorPublic.model_validate(indicator, from_attributes=True)
 
 
 @router.get("/indicators/{indicator_id}/measurements", response_model=MeasurementPage)
@@ -362,4 +407,17 @@ def create_risk(slug: Slug, body: RiskIn, session: SessionDep, principal: ApiWri
     partnership = _partnership(session, principal, slug, write=True)
     data = _to_service(RiskCreate, partnership_id=partnership.id, **body.model_dump())
     risk = add_risk(session=session, actor=principal.user, data=data)
+    return _risk_public(risk, partnership.slug)
+
+
+@router.patch("/risks/{risk_id}", response_model=RiskPublic)
+def change_risk(
+    risk_id: RiskId, body: RiskChange, session: SessionDep, principal: ApiWriter
+) -> RiskPublic:
+    """Change a risk, cost or negative effect: its scores, mitigation, owner, or its status
+    (`closed` when it no longer applies); a field left out stays as it is."""
+    risk = _risk(session, principal, risk_id, write=True)
+    data = _to_service(RiskUpdate, **body.model_dump(exclude_unset=True))
+    update_risk(session=session, actor=principal.user, risk=risk, data=data)
+    partnership = session.get(Partnership, risk.partnership_id)
     return _risk_public(risk, partnership.slug)

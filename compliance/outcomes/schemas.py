@@ -124,6 +124,53 @@ class RiskIn(ApiInput):
     owner: Annotated[str | None, Field(max_length=200)] = None
 
 
+class OutcomeChange(ApiInput):
+    """The outcome's fields to change; a field left out stays as it is."""
+
+    model_config = _examples(
+        {"title": "Adults at risk say the enquiry achieved what they wanted it to"}
+    )
+
+    title: Title | None = Field(default=None, description="May be changed, not emptied")
+    description: LongText = None
+
+
+class IndicatorChange(ApiInput):
+    """The indicator's fields to change; a field left out stays as it is, null clears an
+    optional one."""
+
+    model_config = _examples({"target_value": 96.0, "target_date": "2028-03-31"})
+
+    name: Title | None = Field(default=None, description="May be changed, not emptied")
+    unit: Annotated[str | None, Field(min_length=1, max_length=40)] = Field(
+        default=None, description="May be changed, not emptied"
+    )
+    direction: Literal["increase", "decrease"] | None = Field(
+        default=None, description="Which way is better; may be changed, not emptied"
+    )
+    baseline_value: Number | None = None
+    baseline_date: Date | None = None
+    target_value: Number | None = None
+    target_date: Date | None = None
+    data_source: LongText = None
+
+
+class RiskChange(ApiInput):
+    """The risk's fields to change; a field left out stays as it is, null clears an optional
+    one. A risk that no longer applies is closed, not deleted."""
+
+    model_config = _examples({"likelihood": 3, "status": "closed"})
+
+    category: Literal["risk", "cost", "negative"] | None = None
+    title: Title | None = None
+    description: LongText = None
+    likelihood: Annotated[int | None, Field(ge=1, le=5)] = None
+    impact: Annotated[int | None, Field(ge=1, le=5)] = None
+    mitigation: LongText = None
+    owner: Annotated[str | None, Field(max_length=200)] = None
+    status: Literal["open", "closed"] | None = None
+
+
 # Responses --------------------------------------------------------------------------------------
 
 

@@ -83,6 +83,57 @@ class RiskCreate(Strict):
     owner: Annotated[str | None, Field(max_length=200)] = None
 
 
+class RiskStatus(StrEnum):
+    open = "open"
+    closed = "closed"
+
+
+def _given(value: object) -> object:
+    """A field that may be left out of a change, but not emptied."""
+    if value is None:
+        raise ValueError("cannot be null; leave it out to keep it as it is")
+    return value
+
+
+class OutcomeUpdate(Strict):
+    """The outcome's fields to change; a field left out stays as it is."""
+
+    title: Text300 | None = None
+    description: LongText = None
+
+    _title_given = field_validator("title")(_given)
+
+
+class IndicatorUpdate(Strict):
+    """The indicator's fields to change; a field left out stays as it is, null clears it."""
+
+    name: Text300 | None = None
+    unit: Annotated[str | None, Field(min_length=1, max_length=40)] = None
+    direction: Direction | None = None
+    baseline_value: Annotated[float | None, Field(allow_inf_nan=False)] = None
+    baseline_date: dt.date | None = None
+    target_value: Annotated[float | None, Field(allow_inf_nan=False)] = None
+    target_date: dt.date | None = None
+    data_source: LongText = None
+
+    _required_given = field_validator("name", "unit", "direction")(_given)
+
+
+class RiskUpdate(Strict):
+    """The risk's fields to change; a field left out stays as it is, null clears it."""
+
+    category: RiskCategory | None = None
+    title: Text300 | None = None
+    description: LongText = None
+    likelihood: Annotated[int | None, Field(ge=1, le=5)] = None
+    impact: Annotated[int | None, Field(ge=1, le=5)] = None
+    mitigation: LongText = None
+    owner: Annotated[str | None, Field(max_length=200)] = None
+    status: RiskStatus | None = None
+
+    _required_given = field_validator("category", "title", "likelihood", "impact", "status")(_given)
+
+
 def _exists(session: Session, model: type, row_id: int | None, label: str) -> None:
     if row_id is not None and session.get(model, row_id) is None:
         raise NotFound(f"No {label} with id {row_id}")
@@ -150,6 +201,53 @@ def add_risk(*, session: Session, actor: User, data: RiskCreate) -> Risk:
     """Record a risk, cost or negative effect of a partnership."""
     _exists(session, Partnership, data.partnership_id, "partnership")
     return _add(session, actor.email, Risk(**data.model_dump()), "risk")
+
+
+def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str):  # type: ignore[no-untyped-def]
+    """Change the fields `data` was given, recording before and after of those that differ."""
+    wanted = data.model_dump(mode="python", exclude_unset=True)
+    changed = [name for name, value in wanted.items() if getattr(row, name) != value]
+    if not changed:
+        return row
+    before = snapshot(row, *changed)
+    for name in changed:
+        setattr(row, name, wanted[name])
+    session.add(row)
+    session.flush()
+    audit(
+        session=session,
+        actor=actor,
+        action=f"{entity_type}.updated",
+        entity_type=entity_type,
+        entity_id=row.id,
+        before=before,
+        after=snapshot(row, *changed),
+    )
+    return row
+
+
+def update_outcome(
+    *, session: Session, actor: User, outcome: Outcome, data: OutcomeUpdate
+) -> Outcome:
+    """Change what an outcome says it is meant to achieve."""
+    return _update(session, actor.email, outcome, data, "outcome")
+
+
+def update_indicator(
+    *, session: Session, actor: User, indicator: Indicator, data: IndicatorUpdate
+) -> Indicator:
+    """Change an indicator's name, unit, direction, baseline, target or source."""
+    return _update(session, actor.email, indicator, data, "indicator")
+
+
+def update_risk(*, session: Session, actor: User, risk: Risk, data: RiskUpdate) -> Risk:
+    """Change a risk's description, scores, mitigation, owner or status."""
+    return _update(session, actor.email, risk, data, "risk")
+
+
+def get_risk(*, session: Session, risk_id: int) -> Risk | None:
+    """Return one risk, or None."""
+    return session.get(Risk, risk_id)
 
 
 def outcomes_of(*, session: Session, partnership_id: int) -> list[Outcome]:

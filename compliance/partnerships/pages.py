@@ -1,6 +1,9 @@
 """HTML pages for partnerships: the list, one partnership with outcomes, charts and risks, and
 the forms officers use to record outcomes, measurements and risks."""
 
+import datetime as dt
+from urllib.parse import urlencode
+
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import select
@@ -11,23 +14,28 @@ from compliance.charts import trend_chart
 from compliance.csvfiles import ImportRefused
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
-from compliance.evidence.service import parse
-from compliance.forms import date_from_parts
+from compliance.forms import date_from_parts, date_parts
 from compliance.models import Indicator, Measurement, Partnership, Risk
 from compliance.obligations.views import status_rollup, view_obligations
+from compliance.outcomes.forms import (
+    CATEGORIES,
+    measurement_answers,
+    outcome_answers,
+    risk_answers,
+)
 from compliance.outcomes.imports import import_measurements
+from compliance.outcomes.pages import element_ids, form_values, refused_errors
 from compliance.outcomes.service import (
-    IndicatorCreate,
     MeasurementCreate,
     OutcomeCreate,
     RiskCreate,
-    add_indicator,
     add_measurement,
     add_outcome,
     add_risk,
     outcomes_of,
 )
 from compliance.partnerships.service import duties_of, get_partnership, members_of
+from compliance.reports.jobs import EARLIEST_AS_AT
 from compliance.web import PageNumber, paginate, render
 
 router = page_router()
@@ -64,38 +72,46 @@ def _partnership(session, principal, slug: str, *, write: bool = False) -> Partn
     return partnership
 
 
-def _context(
-    session, settings, principal, partnership: Partnership, errors=None, values=None
-) -> dict:  # type: ignore[no-untyped-def]
+def _indicators(session, outcome_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+    """An outcome's indicators, each with its measurements and trend chart."""
+    shown = []
+    for indicator in session.exec(
+        select(Indicator).where(Indicator.outcome_id == outcome_id).order_by(Indicator.id)
+    ):
+        measurements = session.exec(
+            select(Measurement)
+            .where(Measurement.indicator_id == indicator.id)
+            .order_by(Measurement.measured_date)
+        ).all()
+        points = [(m.measured_date, m.value) for m in measurements]
+        chart = trend_chart(
+            chart_id=f"indicator-{indicator.id}",
+            title=indicator.name,
+            unit=indicator.unit,
+            points=points,
+            baseline=indicator.baseline_value,
+            target=indicator.target_value,
+        )
+        shown.append({"indicator": indicator, "measurements": measurements, "chart": chart})
+    return shown
+
+
+def _context(  # type: ignore[no-untyped-def]
+    session, settings, principal, partnership: Partnership, errors=None, values=None, form=None
+) -> dict:
+    """The page; after a form with errors, `form` names it and `values` holds what was typed."""
     today = settings.today()
-    outcomes = []
-    for outcome in outcomes_of(session=session, partnership_id=partnership.id):
-        indicators = []
-        for indicator in session.exec(select(Indicator).where(Indicator.outcome_id == outcome.id)):
-            points = [
-                (m.measured_date, m.value)
-                for m in session.exec(
-                    select(Measurement)
-                    .where(Measurement.indicator_id == indicator.id)
-                    .order_by(Measurement.measured_date)
-                )
-            ]
-            chart = trend_chart(
-                chart_id=f"indicator-{indicator.id}",
-                title=indicator.name,
-                unit=indicator.unit,
-                points=points,
-                baseline=indicator.baseline_value,
-                target=indicator.target_value,
-            )
-            indicators.append({"indicator": indicator, "points": points, "chart": chart})
-        outcomes.append({"outcome": outcome, "indicators": indicators})
+    outcomes = [
+        {"outcome": outcome, "indicators": _indicators(session, outcome.id)}
+        for outcome in outcomes_of(session=session, partnership_id=partnership.id)
+    ]
     views = view_obligations(
         session=session,
         on=today,
         due_soon_days=settings.due_soon_days,
         partnership_id=partnership.id,
     )
+    today_parts = {f"as_at-{k}": v for k, v in date_parts(today).items()}
     return {
         "partnership": partnership,
         "members": members_of(session=session, partnership_id=partnership.id),
@@ -104,11 +120,14 @@ def _context(
         "risks": session.exec(
             select(Risk).where(Risk.partnership_id == partnership.id).order_by(Risk.id)
         ).all(),
+        "categories": CATEGORIES,
         "obligations": views,
         "rollup": status_rollup(views),
         "can_edit": principal.writes_partnership(partnership.id),
         "errors": errors or {},
+        "form": form,
         "values": values or {},
+        "report_values": (values or {}) if form == "report" else today_parts,
         "today": today,
     }
 
@@ -122,29 +141,58 @@ def partnership_page(
     return render(request, "partnership.html", _context(session, settings, principal, partnership))
 
 
-def _submit(
-    request: Request, session, settings, principal, slug: str, posted: FormData, build
-) -> HTMLResponse | RedirectResponse:  # type: ignore[no-untyped-def]
-    """Run one of the partnership forms; on a problem show the page again with the error."""
-    partnership = _partnership(session, principal, slug, write=True)
-    form = {k: v for k, v in posted.items() if isinstance(v, str)}
-    try:
-        build(partnership, form)
-    except Refused as exc:
-        session.rollback()
-        errors = {exc.field or "form": exc.message}
-        context = _context(session, settings, principal, partnership, errors, form)
-        return render(
-            request,
-            "partnership.html",
-            context,
-            status_code=exc.status if exc.status != 400 else 422,
+def report_date(query: dict[str, str], today: dt.date) -> tuple[dt.date | None, str | None]:
+    """The report's as-at date from its three boxes: none given means today."""
+    day, error = date_from_parts(query, "as_at", label="report date", required=False)
+    if day is not None and day > today:
+        return None, "The report date must be today or in the past"
+    if day is not None and day < EARLIEST_AS_AT:
+        return None, f"The report date must be on or after {EARLIEST_AS_AT:%-d %B %Y}"
+    return day, error
+
+
+@router.get("/partnerships/{slug}/report", response_class=HTMLResponse)
+def partnership_report(
+    slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+):  # type: ignore[no-untyped-def]
+    """Send the audit PDF (or the evidence pack) as at the date chosen on the page."""
+    partnership = _partnership(session, principal, slug)
+    query = dict(request.query_params)
+    day, error = report_date(query, settings.today())
+    if error:
+        context = _context(
+            session, settings, principal, partnership, {"as_at": error}, query, "report"
         )
-    return RedirectResponse(f"/partnerships/{slug}", status_code=303)
+        return render(request, "partnership.html", context, status_code=422)
+    wanted = {"as_at": day.isoformat()} if day else {}
+    if query.get("download") == "pack":
+        wanted["pack"] = "true"
+    address = f"/api/v1/partnerships/{slug}/report.pdf"
+    return RedirectResponse(
+        f"{address}?{urlencode(wanted)}" if wanted else address, status_code=303
+    )
 
 
-def _blank_to_none(form: dict, *names: str) -> dict:
-    return {n: (form.get(n) or "").strip() or None for n in names}
+def _submit(  # type: ignore[no-untyped-def]
+    request: Request, session, settings, principal, slug: str, posted: FormData, *, form, read, save
+):
+    """Run one of the page's forms: `read` turns what was posted into answers, `save` records
+    them; on any problem the page comes back with what was typed and every error by its field."""
+    partnership = _partnership(session, principal, slug, write=True)
+    answers = read(partnership)
+    errors = element_ids(form, answers.errors)
+    if not errors:
+        try:
+            save(partnership, answers.values)
+        except Refused as exc:
+            session.rollback()
+            errors = refused_errors(exc, form)
+    if not errors:
+        anchor = "risks" if form == "risk" else "outcomes"
+        return RedirectResponse(f"/partnerships/{slug}#{anchor}", status_code=303)
+    typed = form_values(posted)
+    context = _context(session, settings, principal, partnership, errors, typed, form)
+    return render(request, "partnership.html", context, status_code=422)
 
 
 @router.post("/partnerships/{slug}/outcomes", response_class=HTMLResponse)
@@ -158,47 +206,27 @@ def new_outcome(
 ):  # type: ignore[no-untyped-def]
     """Record an intended outcome for the people who use services."""
 
-    def build(partnership, form):  # type: ignore[no-untyped-def]
-        data = parse(
-            OutcomeCreate,
-            {"partnership_id": partnership.id, **_blank_to_none(form, "title", "description")},
-        )
+    def save(partnership, values):  # type: ignore[no-untyped-def]
+        data = OutcomeCreate.model_validate({"partnership_id": partnership.id, **values})
         add_outcome(session=session, actor=principal.user, data=data)
 
-    return _submit(request, session, settings, principal, slug, posted, build)
+    return _submit(
+        request,
+        session,
+        settings,
+        principal,
+        slug,
+        posted,
+        form="outcome",
+        read=lambda partnership: outcome_answers(posted),
+        save=save,
+    )
 
 
-@router.post("/partnerships/{slug}/indicators", response_class=HTMLResponse)
-def new_indicator(
-    slug: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: FormUser,
-    posted: PostedForm,
-):  # type: ignore[no-untyped-def]
-    """Add an indicator to one of the partnership's outcomes."""
-
-    def build(partnership, form):  # type: ignore[no-untyped-def]
-        outcome_ids = {o.id for o in outcomes_of(session=session, partnership_id=partnership.id)}
-        values = _blank_to_none(
-            form,
-            "outcome_id",
-            "name",
-            "unit",
-            "direction",
-            "baseline_value",
-            "target_value",
-            "data_source",
-        )
-        if (
-            not (values["outcome_id"] or "").isdigit()
-            or int(values["outcome_id"]) not in outcome_ids
-        ):
-            raise Refused("Choose one of this partnership's outcomes", field="outcome_id")
-        add_indicator(session=session, actor=principal.user, data=parse(IndicatorCreate, values))
-
-    return _submit(request, session, settings, principal, slug, posted, build)
+def _indicator_ids(session, partnership: Partnership) -> set[int]:  # type: ignore[no-untyped-def]
+    outcome_ids = [o.id for o in outcomes_of(session=session, partnership_id=partnership.id)]
+    query = select(Indicator.id).where(Indicator.outcome_id.in_(outcome_ids))
+    return set(session.exec(query))
 
 
 @router.post("/partnerships/{slug}/measurements", response_class=HTMLResponse)
@@ -212,28 +240,25 @@ def new_measurement(
 ):  # type: ignore[no-untyped-def]
     """Record a dated measurement of one of the partnership's indicators."""
 
-    def build(partnership, form):  # type: ignore[no-untyped-def]
-        outcome_ids = {o.id for o in outcomes_of(session=session, partnership_id=partnership.id)}
-        indicator = (
-            session.get(Indicator, int(form["indicator_id"]))
-            if (form.get("indicator_id") or "").isdigit()
-            else None
-        )
-        if indicator is None or indicator.outcome_id not in outcome_ids:
-            raise Refused("Choose one of this partnership's indicators", field="indicator_id")
-        day, error = date_from_parts(form, "measured_date", label="date measured", required=True)
-        if error:
-            raise Refused(error, field="measured_date", status=422)
-        values = {
-            "indicator_id": indicator.id,
-            "measured_date": day,
-            **_blank_to_none(form, "value", "source"),
-        }
-        add_measurement(
-            session=session, actor=principal.user, data=parse(MeasurementCreate, values)
-        )
+    def read(partnership):  # type: ignore[no-untyped-def]
+        indicator_ids = _indicator_ids(session, partnership)
+        return measurement_answers(posted, indicator_ids, settings.today())
 
-    return _submit(request, session, settings, principal, slug, posted, build)
+    def save(partnership, values):  # type: ignore[no-untyped-def]
+        data = MeasurementCreate.model_validate(values)
+        add_measurement(session=session, actor=principal.user, data=data)
+
+    return _submit(
+        request,
+        session,
+        settings,
+        principal,
+        slug,
+        posted,
+        form="measurement",
+        read=read,
+        save=save,
+    )
 
 
 @router.post("/partnerships/{slug}/risks", response_class=HTMLResponse)
@@ -247,23 +272,21 @@ def new_risk(
 ):  # type: ignore[no-untyped-def]
     """Record a risk, cost or negative effect of the partnership."""
 
-    def build(partnership, form):  # type: ignore[no-untyped-def]
-        values = {
-            "partnership_id": partnership.id,
-            **_blank_to_none(
-                form,
-                "category",
-                "title",
-                "description",
-                "likelihood",
-                "impact",
-                "mitigation",
-                "owner",
-            ),
-        }
-        add_risk(session=session, actor=principal.user, data=parse(RiskCreate, values))
+    def save(partnership, values):  # type: ignore[no-untyped-def]
+        data = RiskCreate.model_validate({"partnership_id": partnership.id, **values})
+        add_risk(session=session, actor=principal.user, data=data)
 
-    return _submit(request, session, settings, principal, slug, posted, build)
+    return _submit(
+        request,
+        session,
+        settings,
+        principal,
+        slug,
+        posted,
+        form="risk",
+        read=lambda partnership: risk_answers(posted),
+        save=save,
+    )
 
 
 @router.post("/partnerships/{slug}/measurements/import", response_class=HTMLResponse)
@@ -282,14 +305,17 @@ def import_measurements_page(
     data = upload.file.read(limit + 1) if isinstance(upload, UploadFile) else b""
     try:
         if not data or len(data) > limit:
-            problem = "Choose a CSV file" if not data else f"The file is over {limit:,} bytes"
+            problem = (
+                "Choose a CSV file of measurements"
+                if not data
+                else f"The file must be smaller than {limit / 1_000_000:g} MB"
+            )
             raise Refused(problem, field="measurements-file", status=422)
         import_measurements(session=session, data=data, principal=principal)
     except (ImportRefused, Refused) as exc:
         lines = [str(e) for e in exc.errors] if isinstance(exc, ImportRefused) else []
         message = f"{len(lines)} bad line(s); nothing was imported" if lines else str(exc)
-        context = _context(
-            session, settings, principal, partnership, {"measurements-file": message}
-        )
+        errors = {"measurements-file": message}
+        context = _context(session, settings, principal, partnership, errors, form="import")
         return render(request, "partnership.html", context | {"import_errors": lines}, 422)
     return RedirectResponse(f"/partnerships/{slug}", status_code=303)
