@@ -175,6 +175,7 @@ def test_admin_pages(app, world, who):
             "email": f"new-{who}@example.org",
             "name": "New",
             "role": "officer",
+            "bodies": "E06000052",
             "password": "a long enough password",
         },
         follow_redirects=False,

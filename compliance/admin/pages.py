@@ -1,16 +1,27 @@
-"""Admin pages: users, the bodies import, and the audit trail of any record."""
+"""Admin pages: users (add, see, change, deactivate), the bodies import, and the audit trail."""
 
+import datetime as dt
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlmodel import select
-from starlette.datastructures import UploadFile
+from sqlalchemy import func
+from sqlmodel import Session, select
+from starlette.datastructures import FormData, UploadFile
 
 from compliance.access import evidence_access, require
-from compliance.accounts.service import Role, create_user
+from compliance.accounts.models import UserSession
+from compliance.accounts.service import (
+    MIN_PASSWORD_LENGTH,
+    Role,
+    create_user,
+    normalise_email,
+    update_user,
+)
+from compliance.api import MAX_ID
 from compliance.audit.service import history
-from compliance.bodies.service import ImportRefused, import_bodies
+from compliance.bodies.service import ImportRefused, get_body, import_bodies
 from compliance.deps import (
     AdminUser,
     CurrentUser,
@@ -21,22 +32,198 @@ from compliance.deps import (
     page_router,
 )
 from compliance.errors import NotFound, Refused
-from compliance.models import AuditEvent, Body, EvidenceLink, Obligation, Occurrence, User
+from compliance.models import (
+    AuditEvent,
+    Body,
+    EvidenceLink,
+    Obligation,
+    Occurrence,
+    Partnership,
+    User,
+    UserScope,
+)
 from compliance.obligations.service import sync_obligations
+from compliance.partnerships.service import get_partnership
 from compliance.web import PageNumber, paginate, render
 
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+# Least power first, so that no one is made an administrator by a slip.
+ROLES = [
+    (
+        Role.officer,
+        "Officer",
+        "Records evidence, outcomes and risks for their bodies and partnerships",
+    ),
+    (
+        Role.inspector,
+        "Inspector",
+        "Sees their bodies and partnerships, and accepts or queries evidence",
+    ),
+    (Role.admin, "Administrator", "Sees and changes everything, and manages users"),
+]
+ROLE_NAMES = {role: name for role, name, _ in ROLES}
+MAX_SCOPE_ITEMS = 500
+LAST_ADMIN = {
+    "is_active": "You cannot deactivate the only active administrator. "
+    "Make another user an administrator first",
+    "role": "You cannot change the role of the only active administrator. "
+    "Make another user an administrator first",
+}
+# What the services call a field, as these forms name it.
+FORM_FIELDS = {"body": "bodies", "partnership": "partnerships"}
+
+
+def local_time(moment: dt.datetime | None, zone: str) -> str:
+    """A moment as people here read it: 1 December 2026, 09:00."""
+    if moment is None:
+        return ""
+    moment = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo(zone))
+    return f"{moment.day} {moment:%B %Y, %H:%M}"
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _words(text: str) -> list[str]:
+    return text.replace(",", " ").split()
+
+
+def _plainly(exc: Refused) -> tuple[str, str]:
+    """A service's refusal as a form names the field, in a sentence that starts with a capital."""
+    field = FORM_FIELDS.get(exc.field or "", exc.field or "name")
+    if exc.status == 409 and field in LAST_ADMIN:
+        return field, LAST_ADMIN[field]
+    return field, exc.message[:1].upper() + exc.message[1:]
+
+
+def _name_error(name: str) -> str | None:
+    if not name:
+        return "Enter a name"
+    return "Enter a name of 200 characters or fewer" if len(name) > 200 else None
+
+
+def _email_error(email: str) -> str | None:
+    if not email:
+        return "Enter an email address"
+    if len(email) > 254:
+        return "Enter an email address of 254 characters or fewer"
+    try:
+        normalise_email(email)
+    except Refused:
+        return "Enter an email address in the correct format, like name@example.org"
+    return None
+
+
+def _password_error(password: str) -> str | None:
+    if not password:
+        return "Enter a password"
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Enter a password of at least {MIN_PASSWORD_LENGTH} characters"
+    return "Enter a password of 1,000 characters or fewer" if len(password) > 1000 else None
+
+
+def _unknown(words: list[str], exists, nouns: tuple[str, str], key: str) -> str | None:  # type: ignore[no-untyped-def]
+    one, many = nouns
+    if len(words) > MAX_SCOPE_ITEMS:
+        return f"Enter {MAX_SCOPE_ITEMS} {many} or fewer"
+    missing = [word for word in words if not exists(word)]
+    if len(missing) == 1:
+        return f"There is no {one} with the {key} {missing[0]}"
+    return f"There are no {many} with the {key}s {', '.join(missing)}" if missing else None
+
+
+def _scope_errors(session: Session, role: str, bodies: str, partnerships: str) -> dict[str, str]:
+    """Every unknown code and slug at once; and an officer must have something in scope."""
+    codes, slugs = _words(bodies), _words(partnerships)
+    errors = {
+        "bodies": _unknown(
+            codes, lambda c: get_body(session=session, code=c), ("body", "bodies"), "code"
+        ),
+        "partnerships": _unknown(
+            slugs,
+            lambda s: get_partnership(session=session, slug=s),
+            ("partnership", "partnerships"),
+            "slug",
+        ),
+    }
+    if role == Role.officer and not codes and not slugs:
+        errors["bodies"] = "Select at least one body or partnership for an officer"
+    return {field: message for field, message in errors.items() if message}
+
+
+def _role_error(role: str) -> str | None:
+    return None if role in Role.__members__ else "Select a role"
+
+
+def _new_user_errors(session: Session, values: dict[str, str], password: str) -> dict[str, str]:
+    """Every problem with the add-a-user form, in the form's order."""
+    errors = {
+        "name": _name_error(values["name"]),
+        "email": _email_error(values["email"]),
+        "role": _role_error(values["role"]),
+    }
+    errors |= _scope_errors(session, values["role"], values["bodies"], values["partnerships"])
+    errors["password"] = _password_error(password)
+    return {field: message for field, message in errors.items() if message}
+
+
+def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str, str]]]:
+    """Each user's scope as (name, link) pairs, bodies first, in one query."""
+    query = (
+        select(UserScope.user_id, Body.name, Body.code, Partnership.name, Partnership.slug)
+        .outerjoin(Body, Body.id == UserScope.body_id)
+        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
+        .where(UserScope.user_id.in_([u.id for u in users]))
+        .order_by(UserScope.partnership_id.is_not(None), UserScope.id)
+    )
+    found: dict[int, list[tuple[str, str]]] = {u.id: [] for u in users}
+    for user_id, body, code, partnership, slug in session.exec(query):
+        found[user_id].append(
+            (f"{body} ({code})", f"/bodies/{code}")
+            if code
+            else (partnership, f"/partnerships/{slug}")
+        )
+    return found
+
+
+def _scope_text(session: Session, user: User) -> dict[str, str]:
+    query = (
+        select(UserScope, Body.code, Partnership.slug)
+        .outerjoin(Body, Body.id == UserScope.body_id)
+        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
+    )
+    rows = session.exec(query.where(UserScope.user_id == user.id).order_by(UserScope.id)).all()
+    return {
+        "bodies": " ".join(code for _, code, _ in rows if code),
+        "partnerships": " ".join(slug for _, _, slug in rows if slug),
+    }
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(
     request: Request, session: SessionDep, principal: AdminUser, page: PageNumber = 1
 ) -> HTMLResponse:
-    """Every user, a page at a time, and the form to add one."""
-    users = list(session.exec(select(User).order_by(User.email)))
-    context = paginate(users, page) | {"roles": list(Role), "errors": {}, "values": {}}
+    """Every user, a page at a time, each with their role, scope and whether they are active."""
+    users = list(session.exec(select(User).order_by(User.name, User.email)))
+    context = paginate(users, page)
+    context |= {"scopes": _user_rows(session, context["rows"]), "role_names": ROLE_NAMES}
     return render(request, "admin_users.html", context)
+
+
+def _new_user_page(request: Request, values: dict[str, str], errors: dict[str, str], status=200):  # type: ignore[no-untyped-def]
+    context = {"roles": ROLES, "values": values, "errors": errors}
+    return render(request, "admin_user_new.html", context, status_code=status)
+
+
+@router.get("/admin/users/new", response_class=HTMLResponse)
+def new_user_page(request: Request, principal: AdminUser) -> HTMLResponse:
+    """The form to add a user: no role is chosen until the administrator chooses one."""
+    return _new_user_page(request, {}, {})
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
@@ -45,50 +232,151 @@ def add_user(
     session: SessionDep,
     principal: AdminUser,
     _form: FormCheck,
-    email: Annotated[str, Form(max_length=254)] = "",
-    name: Annotated[str, Form(max_length=200)] = "",
-    role: Annotated[str, Form(max_length=20)] = "",
-    password: Annotated[str, Form(max_length=1000)] = "",
-    bodies: Annotated[str, Form(max_length=5000)] = "",
-    partnerships: Annotated[str, Form(max_length=5000)] = "",
+    posted: PostedForm,
 ):  # type: ignore[no-untyped-def]
-    """Add a user with a role and a scope."""
-    codes = [c for c in bodies.replace(",", " ").split() if c]
-    slugs = [s for s in partnerships.replace(",", " ").split() if s]
+    """Add a user with a role and a scope; every problem is listed on the same form."""
+    values = {f: _text(posted, f) for f in ("name", "email", "role", "bodies", "partnerships")}
+    password = posted.get("password") if isinstance(posted.get("password"), str) else ""
+    errors = _new_user_errors(session, values, password)
+    if not errors:
+        try:
+            user = create_user(
+                session=session,
+                email=values["email"],
+                name=values["name"],
+                role=values["role"],
+                password=password,
+                body_codes=_words(values["bodies"]),
+                partnership_slugs=_words(values["partnerships"]),
+                actor=principal.user.email,
+            )
+        except Refused as exc:
+            session.rollback()
+            errors = dict([_plainly(exc)])
+    if errors:
+        return _new_user_page(request, values, errors, status=400)
+    return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
+
+
+def _user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}")
+    return user
+
+
+def _last_sign_in(session: Session, user: User) -> dt.datetime | None:
+    query = select(func.max(UserSession.created_at)).where(UserSession.user_id == user.id)
+    return session.exec(query).one()
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+def user_page(
+    user_id: UserId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: AdminUser,
+) -> HTMLResponse:
+    """One user: name, email, role, scope, whether they can sign in, and when they last did."""
+    user = _user(session, user_id)
+    context = {
+        "user": user,
+        "scope": _user_rows(session, [user])[user.id],
+        "role_names": ROLE_NAMES,
+        "last_sign_in": local_time(_last_sign_in(session, user), settings.timezone),
+    }
+    return render(request, "admin_user.html", context)
+
+
+def _edit_page(
+    request: Request, user: User, values: dict[str, str], errors: dict[str, str], status: int = 200
+):  # type: ignore[no-untyped-def]
+    context = {"user": user, "roles": ROLES, "values": values, "errors": errors}
+    return render(request, "admin_user_edit.html", context, status_code=status)
+
+
+def _current(session: Session, user: User) -> dict[str, str]:
+    state = {"name": user.name, "role": user.role, "is_active": "yes" if user.is_active else "no"}
+    return state | _scope_text(session, user)
+
+
+@router.get("/admin/users/{user_id}/edit", response_class=HTMLResponse)
+def edit_user_page(
+    user_id: UserId, request: Request, session: SessionDep, principal: AdminUser
+) -> HTMLResponse:
+    """The form to change a user's name, role, scope and whether they can sign in."""
+    user = _user(session, user_id)
+    return _edit_page(request, user, _current(session, user), {})
+
+
+@router.get("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
+def deactivate_page(user_id: UserId, request: Request, session: SessionDep, principal: AdminUser):  # type: ignore[no-untyped-def]
+    """Ask before a user loses access."""
+    user = _user(session, user_id)
+    if not user.is_active:
+        return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
+    return render(request, "admin_user_deactivate.html", {"user": user, "pending": {}})
+
+
+EDITABLE = ("name", "role", "bodies", "partnerships", "is_active")
+
+
+def _edit_errors(session: Session, values: dict[str, str]) -> dict[str, str]:
+    """Every problem with the change, in the form's order."""
+    errors = {"name": _name_error(values["name"]), "role": _role_error(values["role"])}
+    errors |= _scope_errors(session, values["role"], values["bodies"], values["partnerships"])
+    if values["is_active"] not in ("yes", "no"):
+        errors["is_active"] = "Select whether this user can sign in"
+    return {field: message for field, message in errors.items() if message}
+
+
+@router.post("/admin/users/{user_id}/edit", response_class=HTMLResponse)
+def edit_user(
+    user_id: UserId,
+    request: Request,
+    session: SessionDep,
+    principal: AdminUser,
+    _form: FormCheck,
+    posted: PostedForm,
+):  # type: ignore[no-untyped-def]
+    """Change what the form sent (a field not sent stays as it is); taking away access is asked
+    about first, on a page of its own."""
+    user = _user(session, user_id)
+    sent = {f: _text(posted, f) for f in EDITABLE if f in posted}
+    values = _current(session, user) | sent
+    errors = _edit_errors(session, values)
+    if errors:
+        return _edit_page(request, user, values, errors, status=400)
+    if values["is_active"] == "no" and user.is_active and _text(posted, "confirm") != "yes":
+        return render(request, "admin_user_deactivate.html", {"user": user, "pending": sent})
     try:
-        create_user(
+        update_user(
             session=session,
-            email=email,
-            name=name,
-            role=role,
-            password=password,
-            body_codes=codes,
-            partnership_slugs=slugs,
+            user=user,
             actor=principal.user.email,
+            name=values["name"],
+            role=values["role"],
+            is_active=values["is_active"] == "yes",
+            body_codes=_words(values["bodies"]),
+            partnership_slugs=_words(values["partnerships"]),
         )
     except Refused as exc:
         session.rollback()
-        users = list(session.exec(select(User).order_by(User.email)))
-        values = {
-            "email": email,
-            "name": name,
-            "role": role,
-            "bodies": bodies,
-            "partnerships": partnerships,
-        }
-        context = paginate(users, 1) | {
-            "roles": list(Role),
-            "errors": {exc.field or "email": exc.message},
-            "values": values,
-        }
-        return render(request, "admin_users.html", context, status_code=422)
-    return RedirectResponse("/admin/users", status_code=303)
+        return _edit_page(request, user, values, dict([_plainly(exc)]), status=exc.status)
+    return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
+
+
+def _import_page(request: Request, errors: list[str], report=None, status: int = 200):  # type: ignore[no-untyped-def]
+    return render(
+        request, "admin_import.html", {"errors": errors, "report": report}, status_code=status
+    )
 
 
 @router.get("/admin/import", response_class=HTMLResponse)
 def import_page(request: Request, principal: AdminUser) -> HTMLResponse:
     """The form to import a register of bodies."""
-    return render(request, "admin_import.html", {"errors": [], "report": None})
+    return _import_page(request, [])
 
 
 @router.post("/admin/import", response_class=HTMLResponse)
@@ -103,24 +391,15 @@ def import_upload(
     """Import bodies all or nothing; every bad line is listed and nothing changes."""
     upload = posted.get("file")
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return render(
-            request,
-            "admin_import.html",
-            {"errors": ["Choose a CSV file to import"], "report": None},
-            status_code=422,
-        )
+        return _import_page(request, ["Select a CSV file"], status=400)
     try:
         report = import_bodies(session=session, data=upload.file.read(), actor=principal.user.email)
         sync_obligations(session=session, on=settings.today())
     except ImportRefused as exc:
         session.rollback()
-        return render(
-            request,
-            "admin_import.html",
-            {"errors": [str(e) for e in exc.errors], "report": None},
-            status_code=422,
-        )
-    return render(request, "admin_import.html", {"errors": [], "report": report})
+        lines = [f"Line {e.line}: {e.message}" for e in exc.errors]
+        return _import_page(request, lines, status=400)
+    return _import_page(request, [], report)
 
 
 def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:  # type: ignore[no-untyped-def]

@@ -1,31 +1,103 @@
 """The outbox for administrators: how much is waiting, and every email given up on."""
 
+import functools
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlmodel import Session, select
 
-from compliance.deps import AdminUser, SessionDep, check_form, page_router
-from compliance.errors import NotFound
+from compliance.admin.pages import local_time
+from compliance.api import MAX_ID
+from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
+from compliance.models import Body, Obligation, Partnership, User
 from compliance.outbox import dead_messages, requeue, status_counts
+from compliance.reminders.models import OutboxMessage
 from compliance.web import render
 
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
+NOT_DEAD = (
+    "That email is no longer waiting to be tried again: it has been sent, or is already "
+    "being tried again"
+)
+
+
+def plain_reason(error: str | None) -> str:
+    """Why an email could not be sent, in words for someone who does not read SMTP replies."""
+    error = error or ""
+    if "credentials" in error:
+        return "The mail relay refused this service's sign-in details: check the SMTP settings"
+    if error.startswith("temporary failure"):
+        return "The mail relay could not be reached"
+    if error.startswith("552") or "5.2.2" in error:
+        return "The recipient's mailbox is full"
+    if error.startswith(("recipient refused", "550", "551", "553")):
+        return "The receiving mail server refused the address: check it is right"
+    if error[:1] == "4":
+        return "The receiving mail server asked for the email to be sent later, every time"
+    if error[:1] == "5":
+        return "The receiving mail server refused the email"
+    return "The email could not be sent"
+
+
+def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[str, str]]:
+    """For each message, the name of the person it was to and the body or partnership of the
+    obligation it was about, where it has them."""
+    user_ids = {m.to_user_id for m in messages if m.to_user_id}
+    names = dict(session.exec(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+    obligation_ids = {m.obligation_id for m in messages if m.obligation_id}
+    holders = {
+        obligation_id: body or partnership
+        for obligation_id, body, partnership in session.exec(
+            select(Obligation.id, Body.name, Partnership.name)
+            .outerjoin(Body, Body.id == Obligation.body_id)
+            .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
+            .where(Obligation.id.in_(obligation_ids))
+        )
+    }
+    return {
+        m.id: {
+            "name": names.get(m.to_user_id, ""),
+            "holder": holders.get(m.obligation_id, ""),
+            "reason": plain_reason(m.last_error),
+        }
+        for m in messages
+    }
+
+
+def _mail_page(request: Request, session: Session, settings, error: str = "", status=200):  # type: ignore[no-untyped-def]
+    dead = dead_messages(session=session)
+    context = {
+        "counts": status_counts(session=session),
+        "dead": dead,
+        "about": _about(session, dead),
+        "when": functools.partial(local_time, zone=settings.timezone),
+        "errors": {"dead-mail": error} if error else {},
+    }
+    return render(request, "admin_mail.html", context, status_code=status)
 
 
 @router.get("/admin/mail", response_class=HTMLResponse)
-def mail_page(request: Request, session: SessionDep, principal: AdminUser) -> HTMLResponse:
+def mail_page(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: AdminUser
+) -> HTMLResponse:
     """Counts of the outbox by status, and the emails that could not be sent."""
-    context = {"counts": status_counts(session=session), "dead": dead_messages(session=session)}
-    return render(request, "admin_mail.html", context)
+    return _mail_page(request, session, settings)
 
 
 @router.post("/admin/mail/{message_id}/retry")
 def retry(
-    message_id: int, session: SessionDep, principal: AdminUser, _form: FormCheck
-) -> RedirectResponse:
-    """Try a dead email again, with a fresh set of attempts."""
+    message_id: MessageId,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: AdminUser,
+    _form: FormCheck,
+):  # type: ignore[no-untyped-def]
+    """Try a dead email again, with a fresh set of attempts; one no longer dead is said so on
+    the same page."""
     if not requeue(session=session, actor=principal.user.email, message_id=message_id):
-        raise NotFound(f"No undelivered email with id {message_id}")
+        return _mail_page(request, session, settings, NOT_DEAD, status=404)
     return RedirectResponse("/admin/mail", status_code=303)
