@@ -164,9 +164,22 @@ def test_every_filter_form_works_at_its_defaults(admin, demo):
         "/bodies/E06000052?process=assurance_gap&outcome=",
         "/findings?severity=&page=2",
         "/findings?severity=",
+        "/findings?severity=&rule=",
+        "/findings?severity=high&rule=&page=",
+        "/obligations?body=&partnership=&duty=",
+        "/obligations?body=&partnership=&duty=&page=2",
+        "/obligations?status=overdue&body=E06000052&partnership=&duty=&page=",
+        "/obligations?outcome=not_measured&body=&partnership=safer-cornwall&duty=",
+        "/duties/care-act-2014-s6?page=",
+        "/bids?page=",
     ]:
         response = admin.get(path)
         assert response.status_code == 200, (path, response.text[:300])
     assert "Council of the Isles of Scilly" in admin.get("/bodies?q=scilly&kind=&nation=").text
+    # A report's as-at form left empty asks for the report as at today.
+    for page in ["/bodies/E06000052", "/duties/care-act-2014-s6"]:
+        blank = f"{page}/report?as_at-day=&as_at-month=&as_at-year="
+        sent = admin.get(blank, follow_redirects=False)
+        assert sent.status_code == 303 and sent.headers["location"].endswith("/report.pdf"), page
     # The JSON API is left as its callers send it: an empty value there is still refused.
     assert admin.get("/api/v1/bodies", params={"kind": ""}).status_code == 422

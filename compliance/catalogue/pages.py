@@ -1,7 +1,7 @@
 """HTML pages for the duty catalogue and for funding bids."""
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import select
 
 from compliance.access import require
@@ -9,8 +9,10 @@ from compliance.catalogue.service import deliverables_of, get_duty, list_duties
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
+from compliance.obligations.list_pages import page_number, view_holders
 from compliance.obligations.views import status_rollup, view_obligations
-from compliance.web import PageNumber, paginate, render
+from compliance.reports.pages import as_at_values, report_address, report_as_at
+from compliance.web import paginate, render
 
 router = page_router()
 
@@ -26,16 +28,8 @@ def duties_page(request: Request, session: SessionDep, principal: CurrentUser) -
     return render(request, "duties.html", {"duties": duties, "deliverables": deliverables})
 
 
-@router.get("/duties/{slug}", response_class=HTMLResponse)
-def duty_page(
-    slug: str,
-    request: Request,
-    session: SessionDep,
-    settings: SettingsDep,
-    principal: CurrentUser,
-    page: PageNumber = 1,
-) -> HTMLResponse:
-    """The law, who is bound, and compliance across the bodies this user may see."""
+def _duty_context(session, settings, principal, slug: str, page: str) -> dict:  # type: ignore[no-untyped-def]
+    """The law, who is bound, and each obligation under it that this user may see, by holder."""
     duty = get_duty(session=session, slug=slug)
     if duty is None:
         raise NotFound(f"No duty with slug {slug!r}")
@@ -43,16 +37,50 @@ def duty_page(
         session=session, on=settings.today(), due_soon_days=settings.due_soon_days, duty_id=duty.id
     )
     visible = [v for v in views if principal.reads_obligation(v.obligation)]
-    names = dict(session.exec(select(Body.id, Body.name)).all())
-    context = {
+    holders = view_holders(session, visible)
+    ordered = sorted(visible, key=lambda v: (holders.get(v.obligation.id, ("",))[0], v.item_title))
+    return {
         "duty": duty,
         "deliverables": deliverables_of(session=session, duty_id=duty.id),
-        **paginate(visible, page),
-        "total": len(visible),
+        **paginate(ordered, page_number(page)),
+        "holders": holders,
         "rollup": status_rollup(visible),
-        "names": names,
+        "errors": {},
+        "values": {},
     }
-    return render(request, "duty.html", context)
+
+
+@router.get("/duties/{slug}", response_class=HTMLResponse)
+def duty_page(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    page: str = "",
+) -> HTMLResponse:
+    """The law, who is bound, and compliance across the bodies this user may see."""
+    return render(request, "duty.html", _duty_context(session, settings, principal, slug, page))
+
+
+@router.get("/duties/{slug}/report")
+def duty_report_form(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    pack: str = "",
+) -> Response:
+    """The as-at form's answer: on to the duty's report as at the date typed (today if none),
+    or the duty page again with the problem."""
+    context = _duty_context(session, settings, principal, slug, "")
+    as_at, problem = report_as_at(request.query_params, settings)
+    if problem is None:
+        address = report_address(f"duties/{context['duty'].slug}", as_at, pack == "true")
+        return RedirectResponse(address, status_code=303)
+    context |= {"errors": {"as_at": problem}, "values": as_at_values(request.query_params)}
+    return render(request, "duty.html", context, status_code=422)
 
 
 def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:  # type: ignore[no-untyped-def]
@@ -65,9 +93,9 @@ def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:  # type: i
 
 @router.get("/bids", response_class=HTMLResponse)
 def bids_page(
-    request: Request, session: SessionDep, principal: CurrentUser, page: PageNumber = 1
+    request: Request, session: SessionDep, principal: CurrentUser, page: str = ""
 ) -> HTMLResponse:
-    """Funding bids in scope and the streams they bid to."""
+    """Funding bids in scope, their lead applicants and the streams they bid to."""
     applicants: dict[int, list[int]] = {}
     for row in session.exec(select(BidApplicant)):
         applicants.setdefault(row.bid_id, []).append(row.body_id)
@@ -75,7 +103,12 @@ def bids_page(
         select(Bid, FundingStream).join(FundingStream).order_by(Bid.reference)
     ).all()
     visible = [(b, s) for b, s in rows if _bid_visible(principal, applicants.get(b.id, []), b)]
-    return render(request, "bids.html", paginate(visible, page))
+    shown = paginate(visible, page_number(page))
+    leads = {b.id: b.lead_body_id for b, _ in shown["rows"]}
+    bodies = session.exec(select(Body).where(Body.id.in_(set(leads.values())))).all()
+    by_id = {body.id: body for body in bodies}
+    context = {**shown, "leads": {bid: by_id.get(body) for bid, body in leads.items()}}
+    return render(request, "bids.html", context)
 
 
 @router.get("/bids/{reference}", response_class=HTMLResponse)
@@ -120,6 +153,7 @@ def bid_page(
             "stream": stream,
             "applicants": applicants,
             "obligations": views,
+            "holders": view_holders(session, views),
             "conditions": conditions,
         },
     )

@@ -1,19 +1,67 @@
-"""The reports page: area reports rendered in the background, their progress and downloads."""
+"""The reports page: area reports rendered in the background, their progress and downloads; and
+the as-at form that the body and duty pages use to download their report as at a date."""
 
+import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 
 from compliance.access import require
 from compliance.bodies.service import get_body
+from compliance.config import Settings
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_from_parts
-from compliance.reports.jobs import Job, job_of, jobs_of, produce_pack, start_area_report
+from compliance.reports.jobs import (
+    Job,
+    as_at_or_today,
+    job_of,
+    jobs_of,
+    produce_pack,
+    start_area_report,
+)
 from compliance.web import render
 
 router = page_router()
+MAX_CODE = 20
+AS_AT_PARTS = ("as_at-day", "as_at-month", "as_at-year")
+REAL_DATE = "Enter a real date for the report, for example 31 3 2026"
+
+
+def _sentence(message: str) -> str:
+    """A service's refusal as a sentence: its field name off, a capital letter on."""
+    text = message.removeprefix("as_at: ")
+    return text[:1].upper() + text[1:]
+
+
+def report_as_at(
+    values: Mapping[str, object], settings: Settings
+) -> tuple[dt.date | None, str | None]:
+    """The as-at date typed into a report form (left empty: None, meaning today), or what is
+    wrong with it in plain English: the same rules as the report routes."""
+    as_at, problem = date_from_parts(values, "as_at", label="as-at date", required=False)
+    if problem:
+        return None, REAL_DATE
+    try:
+        as_at_or_today(as_at, settings)
+    except Refused as exc:
+        return None, _sentence(exc.message)
+    return as_at, None
+
+
+def report_address(path: str, as_at: dt.date | None, pack: bool) -> str:
+    """The report route's address (under /api/v1) for this date and kind of download."""
+    query = [("as_at", as_at.isoformat())] if as_at else []
+    query += [("pack", "true")] if pack else []
+    return f"/api/v1/{path}/report.pdf" + (f"?{urlencode(query)}" if query else "")
+
+
+def as_at_values(params: Mapping[str, str]) -> dict[str, str]:
+    """The as-at date's three boxes as typed, to show back on the form."""
+    return {name: params.get(name, "") for name in AS_AT_PARTS}
 
 
 @router.get("/reports", response_class=HTMLResponse)
@@ -29,10 +77,10 @@ def start_area(
     session: SessionDep,
     settings: SettingsDep,
     principal: FormUser,
-    code: Annotated[str, Form(max_length=20)] = "",
-    as_at_day: Annotated[str, Form(alias="as_at-day", max_length=4)] = "",
-    as_at_month: Annotated[str, Form(alias="as_at-month", max_length=4)] = "",
-    as_at_year: Annotated[str, Form(alias="as_at-year", max_length=6)] = "",
+    code: Annotated[str, Form()] = "",
+    as_at_day: Annotated[str, Form(alias="as_at-day")] = "",
+    as_at_month: Annotated[str, Form(alias="as_at-month")] = "",
+    as_at_year: Annotated[str, Form(alias="as_at-year")] = "",
 ):  # type: ignore[no-untyped-def]
     """Start an area report in the background; its progress shows on the reports page."""
     values = {
@@ -41,10 +89,14 @@ def start_area(
         "as_at-month": as_at_month,
         "as_at-year": as_at_year,
     }
-    as_at, problem = date_from_parts(values, "as_at", label="as-at date", required=False)
-    errors = {"as_at": problem} if problem else {}
+    errors = {}
     if not code.strip():
         errors["code"] = "Enter the code of the body whose area the report covers"
+    elif len(code.strip()) > MAX_CODE:
+        errors["code"] = f"Enter a code of {MAX_CODE} characters or fewer"
+    as_at, problem = report_as_at(values, settings)
+    if problem:
+        errors["as_at"] = problem
     if not errors:
         try:
             start_area_report(
@@ -59,7 +111,7 @@ def start_area(
         except Refused as exc:
             if exc.status == 403:
                 raise
-            errors[exc.field or "code"] = exc.message.removeprefix("as_at: ")
+            errors[exc.field or "code"] = _sentence(exc.message)
     if errors:
         context = {"jobs": jobs_of(user_id=principal.user.id), "errors": errors, "values": values}
         return render(request, "reports.html", context, status_code=422)

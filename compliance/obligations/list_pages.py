@@ -1,0 +1,252 @@
+"""The list of obligations a user may read, filtered by status, holder and duty, a page at a time:
+what the dashboard's counts link to. Also the small helpers the list pages share: reading a
+filter value or a page number as a person typed it, a pagination link that keeps the filters,
+and the name of the body or partnership each row belongs to."""
+
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlencode
+
+from fastapi import Query, Request
+from fastapi.responses import HTMLResponse
+from sqlmodel import Session, select
+
+from compliance.access import Principal, require
+from compliance.bodies.service import get_body
+from compliance.catalogue.service import get_duty, list_duties
+from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
+from compliance.exports.selection import holders_of
+from compliance.models import Body, Obligation, Partnership
+from compliance.obligations.listing import ObligationFilter, obligation_page
+from compliance.obligations.status import OutcomeStatus, ProcessStatus
+from compliance.obligations.views import ObligationView
+from compliance.partnerships.service import get_partnership
+from compliance.web import paginate, render
+
+router = page_router()
+E = TypeVar("E", bound=StrEnum)
+BATCH = 500
+MAX_PAGE = 100_000
+# What the dashboard counts: the process states that need doing now, and outcomes not measured.
+URGENT = (ProcessStatus.overdue, ProcessStatus.evidence_expired, ProcessStatus.due_soon)
+UNMEASURED = (OutcomeStatus.not_measured, OutcomeStatus.no_outcome_defined)
+OUTCOMES = list(OutcomeStatus)
+
+
+def page_number(raw: str | None) -> int:
+    """A page number as typed in the address: anything but a whole number is the first page."""
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PAGE)):
+        return 1
+    return min(max(int(text), 1), MAX_PAGE)
+
+
+def choices(raw: Sequence[str], kind: type[E]) -> tuple[tuple[E, ...], bool]:
+    """The values of an enumeration chosen in a filter, and whether any was not one of them."""
+    known = {member.value: member for member in kind}
+    chosen = tuple(known[value] for value in raw if value in known)
+    return tuple(dict.fromkeys(chosen)), any(value not in known for value in raw)
+
+
+def page_base(pairs: Sequence[tuple[str, Any]]) -> str:
+    """The start of a pagination link that keeps every filter set (empty ones left out)."""
+    kept = [(key, str(value)) for key, value in pairs if value not in (None, "")]
+    return f"?{urlencode(kept)}&" if kept else "?"
+
+
+def holder_links(session: Session, rows: Sequence[Any]) -> dict[int, tuple[str, str]]:
+    """For rows held by a body or a partnership (obligations, findings), by row id: the
+    holder's name and the address of its page."""
+    bodies, partnerships = holders_of(session, list(rows))
+    found = {}
+    for row in rows:
+        if row.body_id in bodies:
+            code, name = bodies[row.body_id]
+            found[row.id] = (name, f"/bodies/{code}")
+        elif row.partnership_id in partnerships:
+            slug, name = partnerships[row.partnership_id]
+            found[row.id] = (name, f"/partnerships/{slug}")
+    return found
+
+
+def view_holders(session: Session, views: Sequence[ObligationView]) -> dict[int, tuple[str, str]]:
+    """The holder of each obligation shown, by obligation id."""
+    return holder_links(session, [v.obligation for v in views])
+
+
+def obligations_in_scope(
+    *,
+    session: Session,
+    principal: Principal,
+    on: Any,
+    due_soon_days: int,
+    statuses: Sequence[ProcessStatus] = (),
+    outcomes: Sequence[OutcomeStatus] = (),
+    body_id: int | None = None,
+    partnership_id: int | None = None,
+    duty_id: int | None = None,
+) -> list[ObligationView]:
+    """Every open obligation the user may read that is in one of these states (any, if none
+    given), in id order: the obligations GET /api/v1/obligations lists, judged the same way."""
+    filters = ObligationFilter(
+        body_id=body_id,
+        partnership_id=partnership_id,
+        duty_id=duty_id,
+        body_ids=None if principal.is_admin else principal.body_ids,
+        partnership_ids=None if principal.is_admin else principal.readable_partnership_ids,
+        status=statuses[0] if len(statuses) == 1 else None,
+        outcome=outcomes[0] if len(outcomes) == 1 else None,
+    )
+    found: list[ObligationView] = []
+    after = 0
+    while True:
+        views, more = obligation_page(
+            session=session,
+            filters=filters,
+            on=on,
+            due_soon_days=due_soon_days,
+            after_id=after,
+            limit=BATCH,
+        )
+        found += [v for v in views if in_states(v, statuses, outcomes)]
+        if not more:
+            return found
+        after = views[-1].obligation.id
+
+
+def in_states(
+    view: ObligationView, statuses: Sequence[ProcessStatus], outcomes: Sequence[OutcomeStatus]
+) -> bool:
+    """Whether an obligation is in one of the process states and one of the outcome states
+    (either left empty: any)."""
+    return (not statuses or view.status in statuses) and (not outcomes or view.outcome in outcomes)
+
+
+def by_next_due(views: list[ObligationView], holders: dict[int, tuple[str, str]]) -> list:
+    """The soonest due first (none due last), then by holder and duty."""
+    return sorted(
+        views,
+        key=lambda v: (
+            v.next_due is None,
+            v.next_due,
+            holders.get(v.obligation.id, ("",))[0],
+            v.source_title,
+            v.item_title,
+        ),
+    )
+
+
+def _holder_options(session: Session, principal: Principal) -> tuple[list, list]:
+    """The bodies and partnerships holding open obligations this user may read."""
+    held = select(Obligation.body_id, Obligation.partnership_id).where(
+        Obligation.closed_date.is_(None)
+    )
+    body_ids, partnership_ids = set(), set()
+    for body_id, partnership_id in session.exec(held.distinct()):
+        if body_id is not None and principal.reads_body(body_id):
+            body_ids.add(body_id)
+        elif body_id is None and principal.reads_partnership(partnership_id):
+            partnership_ids.add(partnership_id)
+    bodies = session.exec(select(Body).where(Body.id.in_(body_ids)).order_by(Body.name)).all()
+    partnerships = session.exec(
+        select(Partnership).where(Partnership.id.in_(partnership_ids)).order_by(Partnership.name)
+    ).all()
+    return list(bodies), list(partnerships)
+
+
+def _looked_up(value: str, find, field: str, errors: dict):  # type: ignore[no-untyped-def]
+    """The record a filter names, or None; a name that matches nothing is an error by its field
+    (a NUL is never looked up: PostgreSQL refuses it in a string)."""
+    value = value.strip()
+    found = find(value) if value and "\x00" not in value and len(value) <= 200 else None
+    if value and found is None:
+        errors[field] = f"Choose a {field} from the list"
+    return found
+
+
+def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict):  # type: ignore[no-untyped-def]
+    found_body = _looked_up(body, lambda v: get_body(session=session, code=v), "body", errors)
+    if found_body is not None:
+        require(principal.reads_body(found_body.id), "This body is not in your scope")
+    group = _looked_up(
+        partnership, lambda v: get_partnership(session=session, slug=v), "partnership", errors
+    )
+    if group is not None:
+        require(principal.reads_partnership(group.id), "This partnership is not in your scope")
+    found_duty = _looked_up(duty, lambda v: get_duty(session=session, slug=v), "duty", errors)
+    return found_body, group, found_duty
+
+
+def _downloads(body: Body | None, partnership: Partnership | None) -> dict[str, str]:
+    """The obligations export of the rows the list's holder filters select, in each format."""
+    pairs = [("body", body and body.code), ("partnership", partnership and partnership.slug)]
+    kept = [(key, value) for key, value in pairs if value]
+    return {
+        fmt: "/api/v1/exports/obligations?" + urlencode([("format", fmt), *kept])
+        for fmt in ("csv", "xlsx")
+    }
+
+
+@router.get("/obligations", response_class=HTMLResponse)
+def obligations_list(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    status: Annotated[list[str] | None, Query()] = None,
+    outcome: Annotated[list[str] | None, Query()] = None,
+    body: str = "",
+    partnership: str = "",
+    duty: str = "",
+    page: str = "",
+) -> HTMLResponse:
+    """Every open obligation in scope, filtered by process and outcome status, holder and duty,
+    soonest due first, a page at a time."""
+    errors: dict[str, str] = {}
+    statuses, bad_status = choices(status or [], ProcessStatus)
+    if bad_status:
+        errors["status"] = "Choose process statuses from the list"
+    outcomes, bad_outcome = choices(outcome or [], OutcomeStatus)
+    if bad_outcome:
+        errors["outcome"] = "Choose outcome statuses from the list"
+    found_body, group, found_duty = _chosen(session, principal, body, partnership, duty, errors)
+    views = obligations_in_scope(
+        session=session,
+        principal=principal,
+        on=settings.today(),
+        due_soon_days=settings.due_soon_days,
+        statuses=statuses,
+        outcomes=outcomes,
+        body_id=found_body and found_body.id,
+        partnership_id=group and group.id,
+        duty_id=found_duty and found_duty.id,
+    )
+    holders = view_holders(session, views)
+    shown = paginate(by_next_due(views, holders), page_number(page))
+    bodies, partnerships = _holder_options(session, principal)
+    filters = [
+        *(("status", s.value) for s in statuses),
+        *(("outcome", o.value) for o in outcomes),
+        ("body", found_body and found_body.code),
+        ("partnership", group and group.slug),
+        ("duty", found_duty and found_duty.slug),
+    ]
+    context = {
+        **shown,
+        "holders": holders,
+        "errors": errors,
+        "today": settings.today(),
+        "statuses": statuses,
+        "outcomes": outcomes,
+        "outcome_statuses": OUTCOMES,
+        "body": found_body,
+        "partnership": group,
+        "duty": found_duty,
+        "bodies": bodies,
+        "partnerships": partnerships,
+        "duties": list_duties(session=session),
+        "base": page_base(filters),
+        "downloads": _downloads(found_body, group),
+    }
+    return render(request, "obligations.html", context, status_code=422 if errors else 200)
