@@ -10,12 +10,15 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from compliance import __version__
 from compliance.api import FieldError, document_problems, problem
@@ -44,6 +47,8 @@ _public = Depends(public)
 DOCS_PATHS = {"/docs", "/redoc"}
 # Room for the form fields and multipart boundaries around the largest file allowed.
 UPLOAD_OVERHEAD_BYTES = 1_000_000
+# How far past the limit a page's form with an oversize file is read (see UploadLimit).
+OVERSIZE_READ_FACTOR = 4
 LOCATIONS = {"path", "query", "header", "cookie", "body"}
 
 
@@ -86,6 +91,7 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.accounts import account_pages
     from compliance.accounts import api as accounts_api
     from compliance.accounts import pages as accounts_pages
+    from compliance.admin import check_pages as admin_check_pages
     from compliance.admin import pages as admin_pages
     from compliance.bodies import api as bodies_api
     from compliance.bodies import pages as bodies_pages
@@ -98,8 +104,10 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.evidence import pages as evidence_pages
     from compliance.exports import api as exports_api
     from compliance.obligations import api as obligations_api
+    from compliance.obligations import list_pages as obligations_list_pages
     from compliance.obligations import pages as obligations_pages
     from compliance.outcomes import api as outcomes_api
+    from compliance.outcomes import pages as outcomes_pages
     from compliance.partnerships import api as partnerships_api
     from compliance.partnerships import pages as partnerships_pages
     from compliance.reminders import pages as reminders_pages
@@ -111,11 +119,14 @@ def _routers():  # type: ignore[no-untyped-def]
         account_pages,
         bodies_pages,
         catalogue_pages,
+        obligations_list_pages,
         obligations_pages,
         evidence_pages,
         partnerships_pages,
+        outcomes_pages,
         checks_pages,
         admin_pages,
+        admin_check_pages,
         reminders_pages,
         calendar_pages,
         reports_pages,
@@ -143,9 +154,8 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
         title="Partnership duties tracker",
         version=__version__,
         description=API_DESCRIPTION,
-        # Bodies sent without a Content-Length (chunked) are counted as they arrive and cut off
-        # here; the middleware below refuses the declared ones before reading a byte.
-        max_body_size=settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES,
+        # No max_body_size here: UploadLimit (below) bounds every body, and unlike FastAPI's
+        # limit it lets a page's form with an oversize file come back to the person filling it.
     )
     app.state.settings = settings
     app.state.engine = get_engine(settings)
@@ -164,6 +174,7 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     app.add_exception_handler(IntegrityError, unique_conflict)
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
+    app.add_middleware(UploadLimit, settings=settings)
     app.middleware("http")(_security_headers(settings))
     app.add_middleware(BlankFiltersMeanAny)
     return app
@@ -188,18 +199,8 @@ class BlankFiltersMeanAny:
 
 
 def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
-    limit = settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
-
     async def middleware(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > limit:
-            response: Response = _problem(
-                request,
-                413,
-                f"The upload is larger than the {settings.max_upload_bytes // 1_000_000} MB limit",
-            )
-        else:
-            response = await call_next(request)
+        response: Response = await call_next(request)
         if request.url.path not in DOCS_PATHS:
             response.headers.update(SECURITY_HEADERS)
         else:
@@ -207,6 +208,124 @@ def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
         return response
 
     return middleware
+
+
+class UploadLimit:
+    """Bounds every request body: the largest file allowed, and room for the form around it.
+
+    The API, and any body but a page's multipart form, gets 413 before a byte is read when its
+    Content-Length is over the limit, and once past the limit when it sends none (chunked).
+
+    A page's multipart form is a person who picked too large a file: answering 413 would lose
+    everything they typed. So its body is passed through python-multipart's streaming parser and
+    handed on rewritten, each file cut to one byte past the file limit and the rest thrown away:
+    the route sees a file over the limit and shows its form again saying so, with what was
+    typed, and no more than the limit ever reaches memory or disk. Cutting the file, rather than
+    dropping it, lets every upload page use the size check it already has. The body is still
+    read to its end (a browser shows an answer only once it has sent its request), up to
+    OVERSIZE_READ_FACTOR times the limit; past that it is cut off with 413 like any other.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.file_limit = settings.max_upload_bytes
+        self.limit = settings.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
+        self.detail = f"The upload is larger than the {settings.max_upload_bytes / 1e6:g} MB limit"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = Headers(scope=scope).get("content-length", "")
+        declared = int(length) if length.isdigit() else None
+        if declared is not None and declared <= self.limit:
+            return await self.app(scope, receive, send)
+        boundary = _page_form_boundary(scope)
+        cap = self.limit * (OVERSIZE_READ_FACTOR if boundary else 1)
+        if declared is not None and declared > cap:
+            response = _problem(Request(scope), 413, self.detail)
+            return await response(scope, receive, send)
+        cut = _FileCutter(boundary, keep=self.file_limit + 1) if boundary else None
+        if cut is not None:  # the body changes length as it is cut
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+            scope = dict(scope, headers=headers)
+        total = 0
+
+        async def bounded() -> Message:
+            nonlocal total
+            message = await receive()
+            body = message.get("body", b"")
+            total += len(body)
+            if total > cap:
+                # Raised inside the route's reading of its body, so answered by http_error.
+                raise StarletteHTTPException(413, self.detail)
+            if cut is not None and message["type"] == "http.request":
+                message = dict(message, body=cut.feed(body))
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+def _page_form_boundary(scope: Scope) -> bytes | None:
+    """The multipart boundary of a form posted to a page (not the API), or None."""
+    if scope["path"].startswith("/api/"):
+        return None
+    media, options = parse_options_header(Headers(scope=scope).get("content-type", ""))
+    return options.get(b"boundary") if media == b"multipart/form-data" else None
+
+
+class _FileCutter:
+    """A multipart body rewritten as it streams, keeping the first `keep` bytes of each file."""
+
+    def __init__(self, boundary: bytes, *, keep: int) -> None:
+        self.boundary, self.keep = boundary, keep
+        self.out = bytearray()
+        self.name, self.value = b"", b""
+        self.is_file, self.kept = False, 0
+        self.parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._part_begin,
+                "on_header_field": self._header_field,
+                "on_header_value": self._header_value,
+                "on_header_end": self._header_end,
+                "on_headers_finished": lambda: self.out.extend(b"\r\n"),
+                "on_part_data": self._part_data,
+                "on_part_end": lambda: self.out.extend(b"\r\n"),
+                "on_end": lambda: self.out.extend(b"--" + self.boundary + b"--\r\n"),
+            },
+        )
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The rewritten bytes for this chunk of the body; 400 if it is not multipart."""
+        try:
+            self.parser.write(chunk)
+        except MultipartParseError as exc:
+            raise StarletteHTTPException(400, "The form could not be read") from exc
+        out, self.out = bytes(self.out), bytearray()
+        return out
+
+    def _part_begin(self) -> None:
+        self.out.extend(b"--" + self.boundary + b"\r\n")
+        self.is_file, self.kept = False, 0
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self.name += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+
+    def _header_end(self) -> None:
+        self.out.extend(self.name + b": " + self.value + b"\r\n")
+        if self.name.lower() == b"content-disposition":
+            self.is_file = b"filename" in parse_options_header(self.value)[1]
+        self.name, self.value = b"", b""
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        piece = data[start:end]
+        if self.is_file:
+            piece = piece[: max(0, self.keep - self.kept)]
+            self.kept += len(piece)
+        self.out.extend(piece)
 
 
 def _lifespan(with_scheduler: bool):  # type: ignore[no-untyped-def]

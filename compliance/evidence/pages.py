@@ -1,21 +1,68 @@
-"""Evidence actions from the obligation page, file downloads, and the review queue."""
+"""Evidence pages: correcting it by a new version, withdrawing it (after a confirmation), reviewing
+and answering from the obligation page, file downloads, and the review queue."""
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import select
+from sqlmodel import Session, select
 
-from compliance.access import evidence_access, require
-from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
-from compliance.errors import NotFound
+from compliance.access import Principal, evidence_access, require
+from compliance.config import Settings
+from compliance.db import save
+from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
+from compliance.errors import NotFound, Refused
 from compliance.evidence import files
-from compliance.evidence.service import ReviewVerdict, answer, review, withdraw
-from compliance.models import Evidence, EvidenceComment, EvidenceLink, Occurrence
+from compliance.evidence.schemas import AnswerInput, ReviewInput, WithdrawalInput
+from compliance.evidence.service import (
+    ReviewVerdict,
+    answer,
+    links,
+    new_version,
+    review,
+    review_queue,
+    served,
+    successor,
+    withdraw,
+)
+from compliance.forms import date_parts
+from compliance.models import (
+    Deliverable,
+    Duty,
+    Evidence,
+    FundingCondition,
+    FundingStream,
+    Obligation,
+    Occurrence,
+)
+from compliance.obligations.list_pages import holder_links, page_base, page_number
+from compliance.obligations.pages import (
+    capitalised,
+    form_context,
+    obligation_context,
+    read_evidence_form,
+    readable_detail,
+    refusal_field,
+    validate_evidence,
+)
 from compliance.reminders.service import queue_answer_notice, queue_query_notice
-from compliance.web import PageNumber, paginate, render
+from compliance.web import paginate, render
 
 router = page_router()
+# The review queue is read whole, then filtered and paged here; no scope holds more waiting.
+QUEUE_LIMIT = 10_000
+
+
+def _max_length(model, name: str) -> int:  # type: ignore[no-untyped-def]
+    """The longest text a field of an API input takes: the pages keep to the same limits."""
+    limits = (getattr(m, "max_length", None) for m in model.model_fields[name].metadata)
+    return next(limit for limit in limits if limit)
+
+
+REASON_MAX = _max_length(WithdrawalInput, "reason")
+COMMENT_MAX = _max_length(ReviewInput, "comment")
+ANSWER_MAX = _max_length(AnswerInput, "answer")
 
 
 def _evidence(session, principal, evidence_id: int, *, write: bool = False) -> Evidence:  # type: ignore[no-untyped-def]
@@ -27,13 +74,44 @@ def _evidence(session, principal, evidence_id: int, *, write: bool = False) -> E
     return evidence
 
 
-def _back(session, evidence_id: int) -> RedirectResponse:  # type: ignore[no-untyped-def]
-    obligation_id = session.exec(
-        select(Occurrence.obligation_id)
-        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
-        .where(EvidenceLink.evidence_id == evidence_id)
-    ).first()
-    return RedirectResponse(f"/obligations/{obligation_id}", status_code=303)
+def _home(session: Session, principal: Principal, evidence_id: int, wanted: int | None) -> int:
+    """The obligation page to show the evidence on: the one its form was sent from, if it serves
+    it and the user may read it, else the first it serves that they may read."""
+    pairs = served(session=session, evidence_ids=[evidence_id], principal=principal)
+    readable = [obligation_id for obligation_id, _ in pairs[evidence_id]]
+    if not readable:
+        raise NotFound(f"Evidence {evidence_id} serves no obligation you may read")
+    return wanted if wanted in readable else readable[0]
+
+
+def _back(
+    session, principal, evidence_id: int, wanted: int | None, done: str = ""
+) -> RedirectResponse:  # type: ignore[no-untyped-def]  # noqa: E501
+    obligation_id = _home(session, principal, evidence_id, wanted)
+    suffix = f"?{done}=1" if done else ""
+    return RedirectResponse(f"/obligations/{obligation_id}{suffix}", status_code=303)
+
+
+def _wanted(raw: object) -> int | None:
+    text = str(raw or "")
+    return int(text) if text.isdigit() and len(text) < 12 else None
+
+
+def _periods(session: Session, evidence_id: int) -> list[Occurrence]:
+    ids = links(session=session, evidence_id=evidence_id)
+    query = select(Occurrence).where(Occurrence.id.in_(ids)).order_by(Occurrence.period_end_date)
+    return list(session.exec(query).all())
+
+
+def _live(session: Session, evidence: Evidence) -> None:
+    """Only the current version of evidence still in force is corrected or withdrawn."""
+    if evidence.withdrawn_at is not None:
+        raise Refused(
+            f"This evidence was withdrawn on {evidence.withdrawn_at:%d %B %Y}", status=409
+        )
+    newer = successor(session=session, evidence_id=evidence.id)
+    if newer is not None:
+        raise Refused(f"This version was corrected by “{newer.title}”; correct that", status=409)
 
 
 @router.get("/evidence/{evidence_id}")
@@ -42,7 +120,7 @@ def evidence_page(
 ) -> RedirectResponse:
     """Evidence is shown on the page of the obligation it serves."""
     _evidence(session, principal, evidence_id)
-    return _back(session, evidence_id)
+    return _back(session, principal, evidence_id, None)
 
 
 @router.get("/evidence/{evidence_id}/file")
@@ -59,79 +137,322 @@ def download(
     )
 
 
-@router.post("/evidence/{evidence_id}/review")
+# Correcting and withdrawing --------------------------------------------------------------------
+
+
+def _around(session, settings, principal, evidence: Evidence, wanted: int | None) -> dict:  # type: ignore[no-untyped-def]  # noqa: E501
+    """What the correction and withdrawal pages show of the evidence, and the way back."""
+    obligation_id = _home(session, principal, evidence.id, wanted)
+    _, detail = readable_detail(session, settings, principal, obligation_id)
+    back = f"/obligations/{obligation_id}"
+    return {
+        "detail": detail,
+        "evidence": evidence,
+        "periods": _periods(session, evidence.id),
+        "back": back,
+    }  # noqa: E501
+
+
+def _prefilled(evidence: Evidence) -> dict[str, str]:
+    """The correction form filled in from the version it corrects."""
+    raw = {
+        "kind": evidence.kind,
+        "title": evidence.title,
+        "description": evidence.description or "",
+        "url": evidence.url or "",
+    }
+    for name in ("effective_date", "period_start_date", "period_end_date", "review_by_date"):
+        for part, value in date_parts(getattr(evidence, name)).items():
+            raw[f"{name}-{part}"] = value
+    return raw
+
+
+@router.get("/evidence/{evidence_id}/correct", response_class=HTMLResponse)
+def correction_form(
+    evidence_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    obligation_id: str = "",
+) -> HTMLResponse:
+    """The form to record a corrected version, filled in from the version it corrects."""
+    evidence = _evidence(session, principal, evidence_id, write=True)
+    _live(session, evidence)
+    around = _around(session, settings, principal, evidence, _wanted(obligation_id))
+    context = around | form_context(settings, around["detail"], raw=_prefilled(evidence))
+    return render(request, "evidence_correct.html", context)
+
+
+def _kept_file(settings: Settings, evidence: Evidence) -> tuple[bytes | None, str | None]:
+    """The file of the version corrected, kept when no new one is chosen."""
+    if not evidence.sha256:
+        return None, None
+    return files.read(data_dir=settings.data_dir, sha256=evidence.sha256), evidence.file_name
+
+
+@router.post("/evidence/{evidence_id}/correct", response_class=HTMLResponse)
+def correct_evidence(
+    evidence_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    form: PostedForm,
+):  # type: ignore[no-untyped-def]
+    """Record the corrected version (new_version, as the API does), serving the same periods;
+    on any problem show the form again with every error, nothing stored."""
+    evidence = _evidence(session, principal, evidence_id, write=True)
+    wanted = _wanted(form.get("obligation_id"))
+    read = read_evidence_form(form, max_bytes=settings.max_upload_bytes)
+    chosen = read.file_name
+    read.values["occurrence_ids"] = links(session=session, evidence_id=evidence_id)
+    if read.content is None and read.values.get("kind") != "link":
+        read.content, read.file_name = _kept_file(settings, evidence)
+    data = validate_evidence(read, settings.today())
+    status = 422
+    if data is not None:
+        try:
+            new_version(
+                session=session,
+                data_dir=settings.data_dir,
+                max_bytes=settings.max_upload_bytes,
+                actor=principal.user,
+                evidence_id=evidence_id,
+                data=data,
+                content=read.content,
+                file_name=read.file_name,
+            )
+            save(session)  # before answering "recorded": a failed commit shows the form again
+            return _back(session, principal, evidence_id, wanted, "corrected")
+        except Refused as exc:
+            read.errors[refusal_field(exc)] = capitalised(exc.message)
+            status = exc.status if exc.status in {409, 503} else status
+    session.rollback()
+    around = _around(session, settings, principal, evidence, wanted)
+    shown = form_context(settings, around["detail"], read.raw, read.errors, file_name=chosen)
+    return render(request, "evidence_correct.html", around | shown, status_code=status)
+
+
+def _text_problem(text: str, *, limit: int, noun: str, empty: str | None = None) -> str | None:
+    """What is wrong with a box of text as typed, in words; None if nothing."""
+    if empty and not text.strip():
+        return empty
+    return f"Enter {noun} of {limit} characters or fewer" if len(text.strip()) > limit else None
+
+
+@router.get("/evidence/{evidence_id}/withdraw", response_class=HTMLResponse)
+def withdrawal_form(
+    evidence_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    obligation_id: str = "",
+) -> HTMLResponse:
+    """What will be withdrawn, the reason asked for, and the button to confirm it."""
+    evidence = _evidence(session, principal, evidence_id, write=True)
+    _live(session, evidence)
+    around = _around(session, settings, principal, evidence, _wanted(obligation_id))
+    return render(request, "evidence_withdraw.html", around | {"errors": {}, "values": {}})
+
+
+@router.post("/evidence/{evidence_id}/withdraw", response_class=HTMLResponse)
+def withdraw_evidence(
+    evidence_id: int,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    reason: Annotated[str, Form()] = "",
+    obligation_id: Annotated[str, Form()] = "",
+):  # type: ignore[no-untyped-def]
+    """Withdraw evidence, giving the reason; the record stays. Without a reason the confirmation
+    page comes back saying so, and nothing is changed."""
+    evidence = _evidence(session, principal, evidence_id, write=True)
+    wanted = _wanted(obligation_id)
+    empty = "Enter why you are withdrawing this evidence"
+    problem = _text_problem(reason, limit=REASON_MAX, noun="a reason", empty=empty)
+    if problem is not None:
+        around = _around(session, settings, principal, evidence, wanted)
+        context = around | {"errors": {"reason": problem}, "values": {"reason": reason}}
+        return render(request, "evidence_withdraw.html", context, status_code=422)
+    withdraw(session=session, actor=principal.user, evidence_id=evidence_id, reason=reason)
+    return _back(session, principal, evidence_id, wanted, "withdrawn")
+
+
+# Reviewing and answering ------------------------------------------------------------------------
+
+
+def _refused_on_page(request, session, settings, principal, evidence_id, wanted, **refused):  # type: ignore[no-untyped-def]  # noqa: E501
+    """The obligation page again, with the refused review or answer as typed and the problem
+    by its box: refused is field=(message, typed)."""
+    obligation_id = _home(session, principal, evidence_id, wanted)
+    errors = {field: message for field, (message, _) in refused.items()}
+    values = {field: typed for field, (_, typed) in refused.items()}
+    context = obligation_context(
+        session, settings, principal, obligation_id, errors=errors, values=values
+    )
+    return render(request, "obligation.html", context, status_code=422)
+
+
+@router.post("/evidence/{evidence_id}/review", response_class=HTMLResponse)
 def review_evidence(
     evidence_id: int,
+    request: Request,
     session: SessionDep,
     principal: FormUser,
     settings: SettingsDep,
     verdict: Annotated[ReviewVerdict, Form()],
-    comment: Annotated[str, Form(max_length=5000)] = "",
-) -> RedirectResponse:
-    """An inspector accepts or queries evidence in their scope."""
+    comment: Annotated[str, Form()] = "",
+    obligation_id: Annotated[str, Form()] = "",
+):  # type: ignore[no-untyped-def]
+    """An inspector accepts or queries evidence in their scope; a query needs a comment."""
     _evidence(session, principal, evidence_id)
     require(principal.is_inspector or principal.is_admin, "Only inspectors review evidence")
+    wanted = _wanted(obligation_id)
+    empty = "Enter what you are querying, so that the officer can answer"
+    problem = _text_problem(
+        comment, limit=COMMENT_MAX, noun="a comment", empty=empty if verdict == "queried" else None
+    )
+    if problem is not None:
+        refused = {f"comment-{evidence_id}": (problem, comment)}
+        return _refused_on_page(
+            request, session, settings, principal, evidence_id, wanted, **refused
+        )  # noqa: E501
     made = review(
         session=session,
         actor=principal.user,
         evidence_id=evidence_id,
         verdict=verdict,
-        comment=comment,
+        comment=comment.strip(),
     )
     if verdict == ReviewVerdict.queried:
         # In the same transaction as the query, so the notice is never lost nor sent twice.
         queue_query_notice(session=session, settings=settings, comment=made)
-    return _back(session, evidence_id)
+    return _back(session, principal, evidence_id, wanted, verdict.value)
 
 
-@router.post("/evidence/{evidence_id}/answer")
+@router.post("/evidence/{evidence_id}/answer", response_class=HTMLResponse)
 def answer_query(
     evidence_id: int,
+    request: Request,
     session: SessionDep,
     principal: FormUser,
     settings: SettingsDep,
-    body: Annotated[str, Form(max_length=5000)] = "",
-) -> RedirectResponse:
-    """An officer answers an inspector's query."""
+    body: Annotated[str, Form()] = "",
+    obligation_id: Annotated[str, Form()] = "",
+):  # type: ignore[no-untyped-def]
+    """An officer answers an inspector's query; an empty answer is sent back to be written."""
     _evidence(session, principal, evidence_id, write=True)
+    wanted = _wanted(obligation_id)
+    empty = "Enter your answer to the query"
+    problem = _text_problem(body, limit=ANSWER_MAX, noun="an answer", empty=empty)
+    if problem is not None:
+        refused = {f"answer-{evidence_id}": (problem, body)}
+        return _refused_on_page(
+            request, session, settings, principal, evidence_id, wanted, **refused
+        )  # noqa: E501
     made = answer(session=session, actor=principal.user, evidence_id=evidence_id, body=body)
     queue_answer_notice(session=session, settings=settings, comment=made)
-    return _back(session, evidence_id)
+    return _back(session, principal, evidence_id, wanted, "answered")
 
 
-@router.post("/evidence/{evidence_id}/withdraw")
-def withdraw_evidence(
-    evidence_id: int,
-    session: SessionDep,
-    principal: FormUser,
-    reason: Annotated[str, Form(max_length=2000)] = "",
-) -> RedirectResponse:
-    """An officer withdraws evidence, giving the reason; the record stays."""
-    _evidence(session, principal, evidence_id, write=True)
-    withdraw(session=session, actor=principal.user, evidence_id=evidence_id, reason=reason)
-    return _back(session, evidence_id)
+# The review queue ------------------------------------------------------------------------------
+
+STATES = {"unreviewed": None, "answered": "answer"}
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """A row of the review queue: evidence waiting, the body or partnership it is for, and the
+    obligations of that holder it serves. Evidence serving two holders is a row for each."""
+
+    evidence: Evidence
+    latest: str | None
+    holder: str
+    holder_href: str
+    serves: list[tuple[int, str, str]]  # obligation id, what it is for, the duty or stream
+
+
+def _items(session: Session, obligation_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """What each obligation is for: its deliverable and duty, or its funding condition and
+    stream."""
+    duties = (
+        select(Obligation.id, Deliverable.title, Duty.title)
+        .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
+        .join(Duty, Duty.id == Deliverable.duty_id)
+    )
+    conditions = (
+        select(Obligation.id, FundingCondition.title, FundingStream.name)
+        .join(FundingCondition, FundingCondition.id == Obligation.condition_id)
+        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
+    )
+    found = {}
+    for query in (duties, conditions):
+        for obligation_id, item, source in session.exec(
+            query.where(Obligation.id.in_(obligation_ids))
+        ):
+            found[obligation_id] = (item, source)
+    return found
+
+
+def _queue_rows(session: Session, principal: Principal, rows: list) -> list[QueueRow]:  # type: ignore[type-arg]  # noqa: E501
+    """The queue's rows: each piece of evidence once for every holder it serves that this
+    user may read."""
+    pairs = served(session=session, evidence_ids=[e.id for e, _ in rows], principal=principal)
+    obligation_ids = {o for found in pairs.values() for o, _ in found}
+    obligations = session.exec(select(Obligation).where(Obligation.id.in_(obligation_ids))).all()
+    holders, items = holder_links(session, obligations), _items(session, obligation_ids)
+    queue = []
+    for evidence, latest in rows:
+        by_holder: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+        for o in dict.fromkeys(o for o, _ in pairs[evidence.id]):
+            by_holder.setdefault(holders.get(o, ("", "")), []).append((o, *items.get(o, ("", ""))))
+        queue += [QueueRow(evidence, latest, *h, serves) for h, serves in by_holder.items()]
+    return queue
 
 
 @router.get("/reviews", response_class=HTMLResponse)
-def review_queue(
-    request: Request, session: SessionDep, principal: CurrentUser, page: PageNumber = 1
+def review_queue_page(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentUser,
+    holder: str = "",
+    state: str = "",
+    page: str = "",
 ) -> HTMLResponse:
-    """Evidence waiting: unreviewed or answered (for inspectors), queried (for officers)."""
-    rows = session.exec(
-        select(Evidence)
-        .where(Evidence.withdrawn_at.is_(None))
-        .order_by(Evidence.recorded_at.desc())
-    ).all()
-    superseded = {e.supersedes_id for e in rows if e.supersedes_id}
-    last: dict[int, str] = {}
-    for comment in session.exec(select(EvidenceComment).order_by(EvidenceComment.id)):
-        last[comment.evidence_id] = comment.kind
-    wanted = {"answer", None} if (principal.is_inspector or principal.is_admin) else {"queried"}
+    """Evidence waiting in scope, newest first: unreviewed or answered (for inspectors and
+    admins), queried (for officers); each row with the body or partnership and the duty it
+    serves, filtered by either, a page at a time."""
+    reviewer = principal.is_inspector or principal.is_admin
+    rows = review_queue(
+        session=session,
+        for_reviewer=reviewer,
+        body_ids=None if principal.is_admin else set(principal.body_ids),
+        partnership_ids=None if principal.is_admin else set(principal.readable_partnership_ids),
+        limit=QUEUE_LIMIT,
+    )
+    queue = _queue_rows(session, principal, rows)
+    holders = sorted({(row.holder, row.holder_href) for row in queue})
+    errors = {}
+    if holder and holder not in {href for _, href in holders}:
+        errors["holder"] = "Choose a body or partnership from the list"
+    if state and (not reviewer or state not in STATES):
+        errors["state"] = "Choose a state from the list"
     waiting = [
-        e
-        for e in rows
-        if e.id not in superseded
-        and last.get(e.id) in wanted
-        and evidence_access(session=session, principal=principal, evidence_id=e.id)[0]
+        row
+        for row in queue
+        if (not holder or row.holder_href == holder)
+        and (state not in STATES or row.latest == STATES[state])
     ]
-    return render(request, "reviews.html", paginate(waiting, page) | {"last": last})
+    context = paginate(waiting, page_number(page)) | {
+        "waiting": len({row.evidence.id for row in waiting}),
+        "holders": holders,
+        "holder": holder,
+        "state": state,
+        "reviewer": reviewer,
+        "errors": errors,
+        "base": page_base([("holder", holder), ("state", state)]),
+    }
+    return render(request, "reviews.html", context, status_code=422 if errors else 200)
