@@ -22,7 +22,19 @@ $(CSS): node_modules/.installed-stamp static/app.scss
 	mkdir -p build/static
 	npm run --silent build:css
 
-install: $(STAMP) $(CSS)
+# GOV.UK Frontend's JavaScript as the package ships it (with its source map), and the product's
+# module that starts it: copied at build time, never committed.
+GOVUK_JS := node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js
+JS := build/static/govuk-frontend.min.js build/static/app.js
+build/static/govuk-frontend.min.js: node_modules/.installed-stamp
+	mkdir -p build/static
+	cp $(GOVUK_JS) $(GOVUK_JS).map build/static/
+
+build/static/app.js: static/app.js
+	mkdir -p build/static
+	cp static/app.js $@
+
+install: $(STAMP) $(CSS) $(JS)
 
 ## Set up, initialise the database, load the demo area on first run, serve on 127.0.0.1:8000.
 run: install

@@ -29,6 +29,44 @@ OUT = Path(__file__).parent / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
 
 
+OFFICER = "officer.cornwall@demo.example.org"
+INSPECTOR = "inspector@demo.example.org"
+ADMIN = "admin@demo.example.org"
+DESKTOP, PHONE = 1280, 375
+
+
+def screenshots(obligation: int) -> list[tuple[str, int, dict[str, str]]]:
+    """Who signs in, at what width, and the pages they photograph (file name -> path)."""
+    officer = {
+        "dashboard": "/",
+        "bodies": "/bodies",
+        "body": "/bodies/E06000052",
+        "obligation": f"/obligations/{obligation}",
+        "record-evidence": f"/obligations/{obligation}/evidence/new",
+        "partnership": "/partnerships/cios-safeguarding-adults-board",
+        "duty": "/duties/children-act-2004-s16e",
+        "findings": "/findings",
+        "reports": "/reports",
+        "account": "/account",
+        "email-preferences": "/account/email",
+    }
+    return [
+        (OFFICER, DESKTOP, officer),
+        (INSPECTOR, DESKTOP, {"review-queue": "/reviews"}),
+        (ADMIN, DESKTOP, {"admin-users": "/admin/users", "admin-mail": "/admin/mail"}),
+        # The same pages reflow on a phone: the menu folds, tables scroll in their own boxes.
+        (OFFICER, PHONE, {"dashboard-phone": "/", "body-phone": "/bodies/E06000052"}),
+    ]
+
+
+def sign_in(page, base: str, email: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/sign-in")
+    page.fill("#email", email)
+    page.fill("#password", DEMO_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(f"{base}/")
+
+
 def main() -> int:
     data = Path(tempfile.mkdtemp(prefix="screenshots-"))
     url = f"sqlite:///{data / 'demo.db'}"
@@ -61,37 +99,29 @@ def main() -> int:
     while not server.started:
         time.sleep(0.05)
     base = f"http://127.0.0.1:{port}"
-    shots = {
-        "dashboard": "/",
-        "body": "/bodies/E06000052",
-        "obligation": f"/obligations/{obligation}",
-        "record-evidence": f"/obligations/{obligation}/evidence/new",
-        "partnership": "/partnerships/cios-safeguarding-adults-board",
-        "duty": "/duties/children-act-2004-s16e",
-        "findings": "/findings",
-        "account": "/account",
-    }
     OUT.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(f"{base}/sign-in")
-        page.fill("#email", "officer.cornwall@demo.example.org")
-        page.fill("#password", DEMO_PASSWORD)
-        page.click("button:has-text('Sign in')")
-        page.wait_for_url(f"{base}/")
-        # One token made on the account page, so that its screenshot shows the list.
-        page.goto(f"{base}/account")
-        page.fill("#name", "Power BI refresh")
-        page.fill("#expires_days", "90")
-        page.click("button:has-text('Create token')")
-        for name, path in shots.items():
-            page.goto(base + path)
-            page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
-            print(f"docs/screenshots/{name}.png")
+        for who, width, shots in screenshots(obligation):
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            sign_in(page, base, who)
+            if who == OFFICER and width == DESKTOP:
+                # One token made on the account page, so that its screenshot shows the list.
+                page.goto(f"{base}/account")
+                page.fill("#name", "Power BI refresh")
+                page.fill("#expires_days", "90")
+                page.click("button:has-text('Create token')")
+            for name, path in shots.items():
+                response = page.goto(base + path)
+                # A missing or failing page is not saved as if it were the page.
+                if not response.ok:
+                    raise SystemExit(f"{path} answered {response.status}")
+                page.screenshot(path=str(OUT / f"{name}.png"), full_page=False)
+                print(f"docs/screenshots/{name}.png")
+            page.close()
         browser.close()
     server.should_exit = True
     save_report_pages(settings=settings, out=OUT)
