@@ -490,5 +490,10 @@ async def invalid_request(request: Request, exc: RequestValidationError) -> Resp
     if _is_api(request):
         detail = f"{first.field}: {first.message}"
         return problem(request, 422, detail, field=first.field, errors=errors)
-    field = first.field.partition(".")[2] or None
-    return _problem(request, 422, f"{field}: {first.message}" if field else first.message, field)
+    # Pages read their own forms and say what is wrong in words; what reaches here is an
+    # address that was typed or edited by hand, so it is said as such, never in pydantic's words.
+    where, _, field = first.field.partition(".")
+    if where == "path":
+        return _problem(request, 404, "Page not found: check the address")
+    words = f"the value given for {field!r}" if field else "what was sent"
+    return _problem(request, 422, f"This page could not use {words}: check the address", field)

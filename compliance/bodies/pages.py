@@ -47,9 +47,11 @@ def bodies_page(
     errors: dict[str, str] = {}
     if len(q) > MAX_SEARCH:
         errors["q"] = f"Enter a name or code of {MAX_SEARCH} characters or fewer"
+    elif "\x00" in q:
+        errors["q"] = "Enter a name or code without the NUL character (it cannot be searched)"
     chosen_kind = _one(kind, BodyKind, "kind", "Choose a kind of body from the list", errors)
     chosen_nation = _one(nation, Nation, "nation", "Choose a nation from the list", errors)
-    text = q.replace("\x00", "") if not errors.get("q") else ""
+    text = "" if errors.get("q") else q
     number = page_number(page)
     rows, total = search_bodies(
         session=session,
