@@ -27,6 +27,7 @@ from compliance.db import make_engine
 from compliance.deps import get_session
 from compliance.main import create_app
 from compliance.migrations import upgrade
+from tests.chromium_site import browser, site  # noqa: F401 (fixtures for the browser tests)
 
 # Argon2id at its recommended cost takes a noticeable fraction of a second per hash; the tests
 # hash hundreds of passwords, so they use the same algorithm at its lowest cost.
