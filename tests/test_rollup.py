@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from compliance.demo.service import load_demo
+from compliance.demo.service import demo_story, load_demo
 from compliance.obligations.status import OutcomeStatus as O
 from compliance.obligations.status import ProcessStatus as P
 from compliance.obligations.status import rollup
@@ -32,7 +32,7 @@ def test_process_evidence_alone_never_makes_a_duty_fully_met():
 
 def test_demo_partnerships_show_outcomes_beside_process(session, settings):
     load_demo(session=session, settings=settings)
-    on = dt.date(2026, 11, 26)
+    on = demo_story(today=settings.today()).date(dt.date(2026, 11, 26))
 
     def outcome_of(slug):
         partnership = get_partnership(session=session, slug=slug)
@@ -53,9 +53,8 @@ def test_a_body_inherits_the_outcomes_of_partnerships_discharging_its_duty(sessi
     from compliance.bodies.service import get_body
 
     cornwall = get_body(session=session, code="E06000052")
-    views = view_obligations(
-        session=session, on=dt.date(2026, 11, 26), due_soon_days=30, body_id=cornwall.id
-    )
+    on = demo_story(today=settings.today()).date(dt.date(2026, 11, 26))
+    views = view_obligations(session=session, on=on, due_soon_days=30, body_id=cornwall.id)
     sab = [v for v in views if v.source_slug == "care-act-2014-s42-s45"]
     assert sab and {v.outcome for v in sab} == {O.improving}
     s11 = [v for v in views if v.source_slug == "children-act-2004-s11"]

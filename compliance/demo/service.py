@@ -1,6 +1,9 @@
 """The Cornwall and Isles of Scilly demo area, loaded from seed_data/demo/ (idempotent)."""
 
+import copy
 import datetime as dt
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,8 @@ from compliance.models import (
 )
 from compliance.obligations.service import backfill, sync_obligations
 from compliance.partnerships.service import discharge, get_partnership, join
+from compliance.reminders.models import ReminderSetting
+from compliance.reminders.preferences import set_body_reminders
 
 DEMO_FILE = Path(__file__).resolve().parents[2] / "seed_data" / "demo" / "cornwall.yaml"
 
@@ -41,20 +46,31 @@ class DemoError(Exception):
 
 
 def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -> str:
-    """Load the demo area; running it again adds nothing. Returns a summary."""
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    """Load the demo area as its story stands today; running it again in the same financial
+    year adds nothing. Returns a summary.
+
+    The file's dates are written for its `written_for` day; loaded in another financial year,
+    every date (and every year named in an evidence or measurement text) moves by the whole
+    years between, so that each record keeps its period and the area always has two to three
+    years of history. Bids and records serving only bids keep their written dates. Nothing
+    dated after today is loaded. See the file's header.
+    """
+    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    story = Story.of(written, today=settings.today())
+    data = story.retell(written)
     users = {u["email"]: _user(session, u) for u in data["users"]}
     for item in data["bodies"]:
         _body(session, item)
     session.flush()
     _successors(session, data["bodies"])
+    _contacts(session, data.get("contacts", {}))
     for item in data["partnerships"]:
         _partnership(session, item, users)
     for item in data["bids"]:
         _bid(session, item)
     for item in data["users"]:
         _scopes(session, users[item["email"]], item)
-    track_from = dt.date.fromisoformat(str(data["track_from"]))
+    track_from = data["track_from"]
     sync_obligations(session=session, on=settings.today(), track_from=track_from)
     # The demo tells two years of history, for its own bodies and partnerships only.
     backfill(
@@ -76,6 +92,110 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
         f"Demo sign-ins (password {DEMO_PASSWORD}): "
         + ", ".join(f"{u['email']} ({u['role']})" for u in data["users"])
     )
+
+
+def demo_story(*, today: dt.date, path: Path = DEMO_FILE) -> "Story":
+    """The demo's story as `load_demo` tells it on `today`: its `date` and `text` move what the
+    file says to what was loaded."""
+    return Story.of(yaml.safe_load(path.read_text(encoding="utf-8")), today=today)
+
+
+def financial_year(day: dt.date) -> int:
+    """The year in which the April-to-March year holding a day starts."""
+    return day.year if day.month >= 4 else day.year - 1
+
+
+def move(day: dt.date, years: int) -> dt.date:
+    """The same day some whole years later (29 February becomes the 28th)."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
+
+
+# A year in a text, a financial year such as 2024-25 or a span such as 2024-27, or a date.
+_YEARS = re.compile(r"(?<!\d)(20\d\d)(?:-(\d\d)(-\d\d)?)?(?!\d)")
+
+
+@dataclass(frozen=True)
+class Story:
+    """The demo's story, written for one day, told in the financial year of another."""
+
+    years: int
+    today: dt.date
+    # Years named in texts that move with the story; older ones are Acts and regulations.
+    first_year: int
+    last_year: int
+
+    @classmethod
+    def of(cls, written: dict, *, today: dt.date) -> "Story":
+        """The story of a demo file, told on `today`."""
+        written_for = _date(written["written_for"])
+        years = financial_year(today) - financial_year(written_for)
+        first = _date(written["track_from"]).year - 2
+        return cls(years, today, first, written_for.year + 1)
+
+    def date(self, written: Any) -> dt.date:
+        """A written date, moved with the story."""
+        return move(_date(written), self.years)
+
+    def text(self, written: str) -> str:
+        """A text whose years in the story move with it ("2024-25" becomes "2025-26")."""
+
+        def moved(match: re.Match) -> str:
+            year, second, rest = int(match[1]), match[2], match[3]
+            if not self.first_year <= year <= self.last_year:
+                return match[0]
+            if rest:  # a date, 2025-10-02
+                return f"{year + self.years}-{second}{rest}"
+            if second:  # a span of years, 2024-25
+                return f"{year + self.years}-{(int(second) + self.years) % 100:02d}"
+            return str(year + self.years)
+
+        return _YEARS.sub(moved, written)
+
+    def retell(self, written: dict) -> dict:
+        """The demo file's data with its dates and texts moved and its future left out."""
+        data = copy.deepcopy(written)
+        data["track_from"] = self.date(data["track_from"])
+        for partnership in data["partnerships"]:
+            for outcome in partnership.get("outcomes", []):
+                for indicator in outcome["indicators"]:
+                    self._indicator(indicator)
+        retold = (self._evidence(item) for item in data["evidence"])
+        data["evidence"] = [item for item in retold if item["effective_date"] <= self.today]
+        return data
+
+    def _indicator(self, indicator: dict) -> None:
+        for name in ("baseline_date", "target_date"):
+            if indicator.get(name):
+                indicator[name] = self.date(indicator[name])
+        measured = [
+            m | {"date": self.date(m["date"]), "source": self.text(m["source"])}
+            for m in indicator["measurements"]
+        ]
+        indicator["measurements"] = [m for m in measured if m["date"] <= self.today]
+
+    def _evidence(self, item: dict) -> dict:
+        duties = [target for target in item["serves"] if "bid" not in target]
+        if not duties or self.years == 0:
+            return item  # only bids, which keep their dates (or the story as written)
+        moved = {
+            name: self.date(item[name])
+            for name in ("effective_date", "period_start", "period_end", "review_by")
+            if item.get(name)
+        }
+        texts = {
+            name: self.text(item[name])
+            for name in ("title", "description", "text", "file_name")
+            if item.get(name)
+        }
+        serves = [t | {"period_start": self.date(t["period_start"])} for t in duties]
+        return item | moved | texts | {"serves": serves}
+
+
+def _date(value: Any) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def _first(session: Session, model: type, **where: Any) -> Any:
@@ -120,6 +240,25 @@ def _successors(session: Session, items: list[dict]) -> None:
         if item.get("successor_code"):
             body = _require_body(session, item["code"])
             body.successor_id = _require_body(session, item["successor_code"]).id
+
+
+def _contacts(session: Session, contacts: dict[str, dict]) -> None:
+    """Each body's contact mailbox and its senior responsible officer."""
+    for code, contact in contacts.items():
+        body = _require_body(session, code)
+        body.email = contact["email"]
+        setting = session.get(ReminderSetting, body.id)
+        wanted = (contact["sro_name"], contact["sro_email"])
+        if setting is None or (setting.sro_name, setting.sro_email) != wanted:
+            set_body_reminders(
+                session=session,
+                actor="demo",
+                body_id=body.id,
+                reminder_days=setting and setting.reminder_days,
+                sro_name=contact["sro_name"],
+                sro_email=contact["sro_email"],
+            )
+    session.flush()
 
 
 def _require_body(session: Session, code: str) -> Body:

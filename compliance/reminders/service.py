@@ -6,6 +6,13 @@ responsible officer every week until evidence is recorded. Each is keyed by the 
 date and the stage, so running twice, two schedulers or a restart queue nothing new, and a
 changed due date starts afresh. A day missed while nothing ran is caught up: the latest stage a
 period has reached is queued if it was not already.
+
+Overdue email chases what falls overdue while the reminders are watching, not a backlog: a period
+more than CHASE_NEW_GAPS_DAYS overdue is chased only if an email about it (for that due date)
+was already queued. So the first run of a new install, or after loading the demo's two years of
+history, does not write to everyone about every old gap; those show among the findings and in
+the weekly digest, while a period that fell overdue recently, or that was reminded of before it
+fell due, is chased every week as usual.
 """
 
 import datetime as dt
@@ -32,11 +39,15 @@ from compliance.models import (
     User,
 )
 from compliance.obligations.status import current_evidence, due_bases
-from compliance.reminders.models import EmailPreference, ReminderSetting
+from compliance.reminders.models import EmailPreference, OutboxMessage, ReminderSetting
 from compliance.reminders.preferences import is_away, parse_days
 
 log = logging.getLogger(__name__)
 ESCALATE_AFTER_DAYS = 7
+# A period first seen overdue by more than this (history imported, or tracked late) is not
+# chased by email: four weeks takes in the first escalations, and a scheduler down for weeks.
+CHASE_NEW_GAPS_DAYS = 28
+CHASED_KINDS = ("reminder", "overdue", "escalation")
 BATCH = 500
 
 
@@ -251,13 +262,41 @@ def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
     return [(o, obligation) for o, obligation in rows if o.id not in evidenced]
 
 
+def _told(session: Session, gaps: list[Due]) -> set[tuple[int, str]]:
+    """The (period, due date) pairs of these gaps that some reminder, overdue notice or
+    escalation was already queued for."""
+    obligation_ids = sorted({gap.obligation.id for gap in gaps})
+    told: set[tuple[int, str]] = set()
+    for start in range(0, len(obligation_ids), BATCH):
+        keys = session.exec(
+            select(OutboxMessage.idempotency_key).where(
+                OutboxMessage.obligation_id.in_(obligation_ids[start : start + BATCH]),
+                OutboxMessage.kind.in_(CHASED_KINDS),
+            )
+        )
+        # Keys read kind:period:due[:stage][:user:id].
+        told.update((int(k.split(":")[1]), k.split(":")[2]) for k in keys)
+    return told
+
+
+def _late(obligation: Obligation, occurrence: Occurrence, days: int) -> Due:
+    """The overdue notice, or this week's escalation, of a period `days` overdue."""
+    due = occurrence.due_date.isoformat()
+    if days < ESCALATE_AFTER_DAYS:
+        return Due("overdue", f"overdue:{occurrence.id}:{due}", obligation, occurrence, days)
+    week = (days - ESCALATE_AFTER_DAYS) // 7
+    key = f"escalation:{occurrence.id}:{due}:{week}"
+    return Due("escalation", key, obligation, occurrence, days)
+
+
 def due_on(*, session: Session, directory: Directory, on: dt.date) -> list[Due]:
     """Every reminder, overdue notice and escalation that periods without evidence have reached.
 
-    Overdue notices and escalations are for dates the law or a funding condition sets only."""
+    Overdue notices and escalations are for dates the law or a funding condition sets only, and
+    for an old gap only when it was already written about (see CHASE_NEW_GAPS_DAYS)."""
     own = [d for s in directory.bodies.values() for d in parse_days(s.reminder_days)]
     longest = max([0, *parse_days(directory.settings.reminder_days), *own])
-    found = []
+    found, old_gaps = [], []
     periods = _open_periods(session, on + dt.timedelta(days=longest), on)
     bases = due_bases(session=session, obligations={o.id: o for _, o in periods}.values())
     for occurrence, obligation in periods:
@@ -273,13 +312,11 @@ def due_on(*, session: Session, directory: Directory, on: dt.date) -> list[Due]:
             if stage is not None:
                 key = f"reminder:{occurrence.id}:{due}:{stage}"
                 found.append(Due("reminder", key, obligation, occurrence, days_left))
-        elif -days_left < ESCALATE_AFTER_DAYS:
-            key = f"overdue:{occurrence.id}:{due}"
-            found.append(Due("overdue", key, obligation, occurrence, -days_left))
-        else:
-            week = (-days_left - ESCALATE_AFTER_DAYS) // 7
-            key = f"escalation:{occurrence.id}:{due}:{week}"
-            found.append(Due("escalation", key, obligation, occurrence, -days_left))
+            continue
+        late = _late(obligation, occurrence, -days_left)
+        (old_gaps if -days_left > CHASE_NEW_GAPS_DAYS else found).append(late)
+    told = _told(session, old_gaps)
+    found += [d for d in old_gaps if (d.occurrence.id, d.occurrence.due_date.isoformat()) in told]
     return found
 
 
