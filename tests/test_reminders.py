@@ -136,14 +136,17 @@ def test_a_body_may_set_its_own_reminder_days(session, settings, council):
         set_body_reminders(session=session, actor="t", body_id=council.id, reminder_days="7,x")
 
 
-def test_a_conventions_date_brings_reminders_but_no_overdue_notice_or_escalation(
-    session, settings, council
-):
+def test_a_conventions_date_is_left_to_the_digest_and_never_chased(session, settings, council):
     period = later_period(session, council, statutory=False)
     due = period.due_date
     for day in (due - 30 * DAY, due - DAY, due + DAY, due + 7 * DAY, due + 14 * DAY):
         queue_due(session=session, settings=settings, on=day)
-    assert [m.kind for m in messages(session, period)] == ["reminder", "reminder"]
+    assert messages(session, period) == []
+    # The same period, its date set by law, brings its reminders and is chased once passed.
+    later_period(session, council, statutory=True)
+    for day in (due - 30 * DAY, due - DAY, due + DAY):
+        queue_due(session=session, settings=settings, on=day)
+    assert [m.kind for m in messages(session, period)] == ["reminder", "reminder", "overdue"]
 
 
 def test_the_owner_gets_it_unless_they_chose_the_digest_or_are_away(session, settings, council):

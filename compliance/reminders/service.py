@@ -292,8 +292,9 @@ def _late(obligation: Obligation, occurrence: Occurrence, days: int) -> Due:
 def due_on(*, session: Session, directory: Directory, on: dt.date) -> list[Due]:
     """Every reminder, overdue notice and escalation that periods without evidence have reached.
 
-    Overdue notices and escalations are for dates the law or a funding condition sets only, and
-    for an old gap only when it was already written about (see CHASE_NEW_GAPS_DAYS)."""
+    All are for dates the law or a funding condition sets only (a convention's date is left to
+    the digest), and an old gap is chased only when it was already written about (see
+    CHASE_NEW_GAPS_DAYS)."""
     own = [d for s in directory.bodies.values() for d in parse_days(s.reminder_days)]
     longest = max([0, *parse_days(directory.settings.reminder_days), *own])
     found, old_gaps = [], []
@@ -303,9 +304,12 @@ def due_on(*, session: Session, directory: Directory, on: dt.date) -> list[Due]:
         if occurrence.due_date < obligation.opened_date:
             continue  # history from before the obligation was tracked: nobody is chased for it
         days_left, due = (occurrence.due_date - on).days, occurrence.due_date.isoformat()
-        if days_left < 0 and not bases[obligation.id].statutory:
-            # A convention's date passed is an assurance gap, not a breach: it shows among the
-            # findings (and in the digest), and no overdue notice or escalation is sent.
+        if not bases[obligation.id].statutory:
+            # A convention's date is ours, not the law's: it comes in the weekly digest while
+            # due, and once passed it is an assurance gap among the findings; no single
+            # reminder, overdue notice or escalation is sent for it. (Each standing duty's
+            # yearly review falls on 31 March: single reminders for them all would be dozens of
+            # emails to one mailbox every March.)
             continue
         if days_left >= 0:
             stage = reminder_stage(days_left, directory.offsets(obligation))
