@@ -93,6 +93,7 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.accounts import pages as accounts_pages
     from compliance.admin import check_pages as admin_check_pages
     from compliance.admin import pages as admin_pages
+    from compliance.bodies import admin_pages as bodies_admin_pages
     from compliance.bodies import api as bodies_api
     from compliance.bodies import pages as bodies_pages
     from compliance.calendar import pages as calendar_pages
@@ -108,6 +109,7 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.obligations import pages as obligations_pages
     from compliance.outcomes import api as outcomes_api
     from compliance.outcomes import pages as outcomes_pages
+    from compliance.partnerships import admin_pages as partnerships_admin_pages
     from compliance.partnerships import api as partnerships_api
     from compliance.partnerships import pages as partnerships_pages
     from compliance.reminders import pages as reminders_pages
@@ -117,11 +119,13 @@ def _routers():  # type: ignore[no-untyped-def]
     return [
         accounts_pages,
         account_pages,
+        bodies_admin_pages,  # before bodies_pages: /bodies/new is not a code
         bodies_pages,
         catalogue_pages,
         obligations_list_pages,
         obligations_pages,
         evidence_pages,
+        partnerships_admin_pages,  # before partnerships_pages: /partnerships/new is not a slug
         partnerships_pages,
         outcomes_pages,
         checks_pages,

@@ -4,7 +4,7 @@ import datetime as dt
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -19,6 +19,7 @@ from compliance.accounts.service import (
     normalise_email,
     update_user,
 )
+from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.api import MAX_ID
 from compliance.audit.service import history
 from compliance.bodies.service import ImportRefused, get_body, import_bodies
@@ -44,11 +45,12 @@ from compliance.models import (
 )
 from compliance.obligations.service import sync_obligations
 from compliance.partnerships.service import get_partnership
-from compliance.web import PageNumber, paginate, render
+from compliance.web import PageNumber, paginate, render, uk_date
 
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
 UserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 # Least power first, so that no one is made an administrator by a slip.
 ROLES = [
@@ -277,16 +279,53 @@ def user_page(
     session: SessionDep,
     settings: SettingsDep,
     principal: AdminUser,
+    revoked: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
-    """One user: name, email, role, scope, whether they can sign in, and when they last did."""
+    """One user: name, email, role, scope, whether they can sign in, and when they last did;
+    and their API tokens, as the API lists them."""
     user = _user(session, user_id)
+    tokens = tokens_of(session=session, user_id=user.id)
+    done = next((t for t in tokens if t.id == revoked and t.revoked_at), None)
     context = {
         "user": user,
         "scope": _user_rows(session, [user])[user.id],
         "role_names": ROLE_NAMES,
         "last_sign_in": local_time(_last_sign_in(session, user), settings.timezone),
+        "tokens": [(t, is_live(t)) for t in tokens],
+        "revoked": done,
     }
     return render(request, "admin_user.html", context)
+
+
+@router.get("/admin/users/{user_id}/tokens/{token_id}/revoke", response_class=HTMLResponse)
+def confirm_token_revoke(
+    user_id: UserId, token_id: TokenId, request: Request, session: SessionDep, principal: AdminUser
+) -> HTMLResponse:
+    """Ask before one of a user's tokens stops working: a program using it is then refused."""
+    user = _user(session, user_id)
+    token = next((t for t in tokens_of(session=session, user_id=user.id) if t.id == token_id), None)
+    if token is None or not is_live(token):
+        raise NotFound(f"{user.name} has no live API token {token_id}")
+    context = {
+        "heading": f"Revoke the API token “{token.name}”?",
+        "detail": f"It belongs to {user.name} ({user.email}): starting {token.prefix}, created "
+        f"{uk_date(token.created_at)}. Any program using it will be refused at once. You cannot "
+        "undo this: they can create a new token on their account page.",
+        "action": f"/admin/users/{user.id}/tokens/{token.id}/revoke",
+        "button": "Revoke the token",
+        "back": f"/admin/users/{user.id}",
+    }
+    return render(request, "admin_token_revoke.html", context)
+
+
+@router.post("/admin/users/{user_id}/tokens/{token_id}/revoke")
+def revoke_user_token(
+    user_id: UserId, token_id: TokenId, session: SessionDep, principal: AdminUser, _form: FormCheck
+) -> RedirectResponse:
+    """Stop one of a user's tokens working, at once, as the API's DELETE does."""
+    user = _user(session, user_id)
+    revoke_token(session=session, user_id=user.id, token_id=token_id, actor=principal.user.email)
+    return RedirectResponse(f"/admin/users/{user.id}?revoked={token_id}", status_code=303)
 
 
 def _edit_page(
@@ -427,15 +466,19 @@ def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:  # type
 
 
 def _body_events(session, body: Body) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    events = session.exec(
+    """The imports that created or changed the body, and its own events (added or changed in
+    the pages or the API, recorded under its code), oldest first."""
+    imports = session.exec(
         select(AuditEvent).where(AuditEvent.action == "bodies.imported").order_by(AuditEvent.id)
     ).all()
-    return [
+    touched = [
         e
-        for e in events
+        for e in imports
         if body.code in (e.after or {}).get("created", [])
         or body.code in (e.after or {}).get("updated", {})
     ]
+    own = history(session=session, entity_type="body", entity_id=body.code)
+    return sorted([*touched, *own], key=lambda e: e.id)
 
 
 @router.get("/audit/{entity_type}/{entity_id}", response_class=HTMLResponse)
