@@ -50,6 +50,12 @@ def pages(site) -> list[str]:  # type: ignore[no-untyped-def]
         f"/evidence/{site['evidence']}",
         "/admin/users/new",
         "/admin/checks",
+        "/bodies/new",
+        "/bodies/E06000052/edit",
+        "/partnerships/new",
+        "/partnerships/cios-safeguarding-adults-board/edit",
+        "/partnerships/cios-safeguarding-adults-board/members",
+        "/partnerships/cios-safeguarding-adults-board/duties",
         "/no-such-page",
     ]
 
