@@ -49,11 +49,23 @@ def screenshots(obligation: int) -> list[tuple[str, int, dict[str, str]]]:
         "reports": "/reports",
         "account": "/account",
         "email-preferences": "/account/email",
+        "calendar": "/account/calendar",
+        "obligations-overdue": "/obligations?status=overdue",
     }
     return [
         (OFFICER, DESKTOP, officer),
         (INSPECTOR, DESKTOP, {"review-queue": "/reviews"}),
-        (ADMIN, DESKTOP, {"admin-users": "/admin/users", "admin-mail": "/admin/mail"}),
+        (
+            ADMIN,
+            DESKTOP,
+            {
+                "admin-users": "/admin/users",
+                "admin-new-user": "/admin/users/new",
+                "admin-checks": "/admin/checks",
+                "admin-mail": "/admin/mail",
+                "admin-new-partnership": "/partnerships/new",
+            },
+        ),
         # The same pages reflow on a phone: the menu folds, tables scroll in their own boxes.
         (OFFICER, PHONE, {"dashboard-phone": "/", "body-phone": "/bodies/E06000052"}),
     ]

@@ -433,3 +433,20 @@ def test_a_form_sent_back_for_another_problem_asks_for_the_file_again(app, world
     page = assert_form_again(sent, "Record evidence")
     assert summary(page) == ["Enter a title"]
     assert "Choose minutes.pdf again: a file is not kept when the form comes back." in page
+
+
+def test_a_register_cut_by_the_upload_limit_is_refused_not_imported(admin, session):
+    from compliance.models import Body
+
+    header = b"code,name,kind,nation,parent_code,website\n"
+    row = b"E07000997,Cut Register District Council,,,,https://example.org\n"
+    register = header + row * ((LIMIT + UPLOAD_OVERHEAD_BYTES + 100_000) // len(row))
+    before = session.exec(select(func.count()).select_from(Body)).one()
+    sent = admin.post(
+        "/admin/import",
+        data={"csrf_token": csrf_of(admin, "/admin/import")},
+        files={"file": ("register.csv", register, "text/csv")},
+    )
+    assert sent.status_code == 400
+    assert "The file must be smaller than 1 MB" in sent.text
+    assert session.exec(select(func.count()).select_from(Body)).one() == before

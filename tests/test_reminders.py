@@ -151,8 +151,8 @@ def test_a_conventions_date_is_left_to_the_digest_and_never_chased(session, sett
 
 def test_the_owner_gets_it_unless_they_chose_the_digest_or_are_away(session, settings, council):
     period = later_period(session, council)
-    owner = person(session, "owner@council.example.org")
-    deputy = person(session, "deputy@council.example.org")
+    owner = person(session, "owner@council.example.org", body=council)
+    deputy = person(session, "deputy@council.example.org", body=council)
     session.get(Obligation, period.obligation_id).owner_id = owner.id
     session.flush()
     due = period.due_date
@@ -287,7 +287,6 @@ def test_query_and_answer_notices_reach_the_officer_and_the_inspector(
 
 def test_a_weekly_digest_per_user_once_a_week_to_the_delegate_when_away(session, settings, council):
     officer = person(session, "officer@council.example.org", body=council)
-    deputy = person(session, "deputy@council.example.org")
     person(session, "nobody@council.example.org")  # no scope: no digest
     monday = week_of(later_period(session, council).due_date - 10 * DAY)
     soon = session.exec(
@@ -305,6 +304,8 @@ def test_a_weekly_digest_per_user_once_a_week_to_the_delegate_when_away(session,
     assert soon and f"{len(soon)} due in the next 30 days" in digests[0].subject
     assert all(f"/obligations/{o.obligation_id}/evidence/new" in digests[0].text_body for o in soon)
     parse(digests[0].html_body)
+    # A delegate must be able to read all the officer can: a colleague at the same council.
+    deputy = person(session, "deputy@council.example.org", body=council)
     set_preferences(
         session=session,
         actor="o",
@@ -315,4 +316,20 @@ def test_a_weekly_digest_per_user_once_a_week_to_the_delegate_when_away(session,
         delegate_id=deputy.id,
     )
     queue_digests(session=session, settings=settings, on=monday + 7 * DAY)
-    assert messages(session, kind="digest")[-1].to_address == "deputy@council.example.org"
+    next_week = f"digest:{officer.id}:{(monday + 7 * DAY).isoformat()}"
+    delegated = [m for m in messages(session, kind="digest") if m.idempotency_key == next_week]
+    assert [m.to_address for m in delegated] == ["deputy@council.example.org"]
+
+
+def test_a_delegate_must_see_everything_the_user_can(session, settings, council):
+    officer = person(session, "officer@council.example.org", body=council)
+    elsewhere = person(session, "police@police.example.org", body=make_body(session, code="QOX"))
+    with pytest.raises(Refused, match="every body and partnership you can"):
+        set_preferences(
+            session=session, actor="o", user=officer, digest_only=False, delegate_id=elsewhere.id
+        )
+    colleague = person(session, "colleague@council.example.org", body=council)
+    chosen = set_preferences(
+        session=session, actor="o", user=officer, digest_only=False, delegate_id=colleague.id
+    )
+    assert chosen.delegate_id == colleague.id

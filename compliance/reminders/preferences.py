@@ -38,7 +38,9 @@ def preference_of(*, session: Session, user_id: int) -> EmailPreference | None:
 
 def delegate_choices(*, session: Session, user: User) -> list[User]:
     """Who may stand in for a user while they are away, by name: for an admin any other active
-    user; for anyone else the admins and the users whose scope shares a body or partnership."""
+    user; for anyone else the admins and the users who can read everything the user can (a
+    delegate receives the user's reminders, escalations and inspectors' queries, so must never
+    be someone who could not open them in the pages)."""
     others = session.exec(
         select(User).where(User.is_active, User.id != user.id).order_by(User.name, User.email)
     ).all()
@@ -50,9 +52,9 @@ def delegate_choices(*, session: Session, user: User) -> list[User]:
         if other.role == "admin":
             return True
         theirs = principal_for(session=session, user=other)
-        return bool(
-            mine.body_ids & theirs.body_ids
-            or mine.readable_partnership_ids & theirs.readable_partnership_ids
+        return bool(mine.body_ids or mine.readable_partnership_ids) and (
+            mine.body_ids <= theirs.body_ids
+            and mine.readable_partnership_ids <= theirs.readable_partnership_ids
         )
 
     return [other for other in others if shares(other)]
@@ -77,6 +79,11 @@ def set_preferences(
         delegate = session.get(User, delegate_id)
         if delegate is None or not delegate.is_active or delegate.id == user.id:
             raise Refused("choose another active user as delegate", field="delegate_id")
+        if delegate not in delegate_choices(session=session, user=user):
+            raise Refused(
+                "choose a delegate who can see every body and partnership you can",
+                field="delegate_id",
+            )
     preference = session.get(EmailPreference, user.id) or EmailPreference(user_id=user.id)
     before = snapshot(preference) if preference in session else None
     preference.digest_only, preference.delegate_id = digest_only, delegate_id
