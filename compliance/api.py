@@ -12,7 +12,7 @@ import re
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi import params as params_module
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.responses import JSONResponse
@@ -33,6 +33,9 @@ from compliance.errors import Refused
 PREFIX = "/api/v1"
 # Ids are 32-bit integers in PostgreSQL: a larger one is refused before it reaches the database.
 MAX_ID = 2**31 - 1
+# A row's id in a page's or an endpoint's address: past MAX_ID it names nothing (and SQLite could
+# not even be asked), so it is refused as an address, never a server error.
+RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PROBLEM_TYPE = "application/problem+json"
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NUL = "\x00"

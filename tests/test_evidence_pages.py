@@ -212,6 +212,13 @@ def test_withdrawal_asks_to_confirm_and_needs_a_reason(app, world, session):
     session.refresh(evidence)
     assert evidence.withdrawn_at is not None and evidence.withdrawn_reason == "Wrong year"
     assert "Evidence withdrawn" in client.get(done.headers["location"]).text
+    # Pressed twice (or sent from a second tab): done already, not an error page.
+    twice = client.post(
+        confirm, data={"csrf_token": token, "reason": "Again"}, follow_redirects=False
+    )
+    assert twice.status_code == 303 and twice.headers["location"].endswith("?withdrawn=1")
+    session.refresh(evidence)
+    assert evidence.withdrawn_reason == "Wrong year"
 
 
 # Querying and answering ------------------------------------------------------------------------
@@ -257,6 +264,11 @@ def test_an_empty_query_or_answer_comes_back_on_the_obligation_page(app, world, 
         answer, data={"csrf_token": token, "body": "Yes, signed."}, follow_redirects=False
     )
     assert answered.status_code == 303
+    # A second answer from a tab left open: the page says why, nothing more is stored.
+    stale = officer.post(answer, data={"csrf_token": token, "body": "Yes, signed, again."})
+    assert summary(assert_form_again(stale, "Periods")) == [
+        "There is no open query on this evidence to answer"
+    ]
     kinds = [c.kind for c in session.exec(select(EvidenceComment).order_by(EvidenceComment.id))]
     assert kinds == ["queried", "answer"]
 

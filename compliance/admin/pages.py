@@ -87,8 +87,10 @@ def local_time(moment: dt.datetime | None, zone: str) -> str:
 
 
 def _text(form: FormData, name: str) -> str:
+    # NUL cannot be stored (PostgreSQL refuses it) and no keyboard types it: it is shown
+    # as the replacement character rather than failing the save.
     value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return value.strip().replace("\x00", "\ufffd") if isinstance(value, str) else ""
 
 
 def _words(text: str) -> list[str]:

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session, select
 
 from compliance.access import Principal, evidence_access, require
+from compliance.api import RowId
 from compliance.config import Settings
 from compliance.db import save
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
@@ -116,7 +117,7 @@ def _live(session: Session, evidence: Evidence) -> None:
 
 @router.get("/evidence/{evidence_id}")
 def evidence_page(
-    evidence_id: int, session: SessionDep, principal: CurrentUser
+    evidence_id: RowId, session: SessionDep, principal: CurrentUser
 ) -> RedirectResponse:
     """Evidence is shown on the page of the obligation it serves."""
     _evidence(session, principal, evidence_id)
@@ -125,7 +126,7 @@ def evidence_page(
 
 @router.get("/evidence/{evidence_id}/file")
 def download(
-    evidence_id: int, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+    evidence_id: RowId, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> Response:
     """The stored file, as an attachment with its checked type, to users in scope only."""
     evidence = _evidence(session, principal, evidence_id)
@@ -169,7 +170,7 @@ def _prefilled(evidence: Evidence) -> dict[str, str]:
 
 @router.get("/evidence/{evidence_id}/correct", response_class=HTMLResponse)
 def correction_form(
-    evidence_id: int,
+    evidence_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -193,7 +194,7 @@ def _kept_file(settings: Settings, evidence: Evidence) -> tuple[bytes | None, st
 
 @router.post("/evidence/{evidence_id}/correct", response_class=HTMLResponse)
 def correct_evidence(
-    evidence_id: int,
+    evidence_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -238,12 +239,14 @@ def _text_problem(text: str, *, limit: int, noun: str, empty: str | None = None)
     """What is wrong with a box of text as typed, in words; None if nothing."""
     if empty and not text.strip():
         return empty
+    if "\x00" in text:
+        return f"Remove the NUL character (U+0000) from {noun}: it cannot be stored"
     return f"Enter {noun} of {limit} characters or fewer" if len(text.strip()) > limit else None
 
 
 @router.get("/evidence/{evidence_id}/withdraw", response_class=HTMLResponse)
 def withdrawal_form(
-    evidence_id: int,
+    evidence_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -259,7 +262,7 @@ def withdrawal_form(
 
 @router.post("/evidence/{evidence_id}/withdraw", response_class=HTMLResponse)
 def withdraw_evidence(
-    evidence_id: int,
+    evidence_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -271,6 +274,9 @@ def withdraw_evidence(
     page comes back saying so, and nothing is changed."""
     evidence = _evidence(session, principal, evidence_id, write=True)
     wanted = _wanted(obligation_id)
+    if evidence.withdrawn_at is not None:  # pressed twice, or in two tabs: it is done already
+        return _back(session, principal, evidence_id, wanted, "withdrawn")
+    _live(session, evidence)
     empty = "Enter why you are withdrawing this evidence"
     problem = _text_problem(reason, limit=REASON_MAX, noun="a reason", empty=empty)
     if problem is not None:
@@ -298,7 +304,7 @@ def _refused_on_page(request, session, settings, principal, evidence_id, wanted,
 
 @router.post("/evidence/{evidence_id}/review", response_class=HTMLResponse)
 def review_evidence(
-    evidence_id: int,
+    evidence_id: RowId,
     request: Request,
     session: SessionDep,
     principal: FormUser,
@@ -335,7 +341,7 @@ def review_evidence(
 
 @router.post("/evidence/{evidence_id}/answer", response_class=HTMLResponse)
 def answer_query(
-    evidence_id: int,
+    evidence_id: RowId,
     request: Request,
     session: SessionDep,
     principal: FormUser,
@@ -353,7 +359,13 @@ def answer_query(
         return _refused_on_page(
             request, session, settings, principal, evidence_id, wanted, **refused
         )  # noqa: E501
-    made = answer(session=session, actor=principal.user, evidence_id=evidence_id, body=body)
+    try:
+        made = answer(session=session, actor=principal.user, evidence_id=evidence_id, body=body)
+    except Refused as exc:  # answered meanwhile, in another tab or by a colleague
+        refused = {f"answer-{evidence_id}": (f"{exc.message[:1].upper()}{exc.message[1:]}", body)}
+        return _refused_on_page(
+            request, session, settings, principal, evidence_id, wanted, **refused
+        )
     queue_answer_notice(session=session, settings=settings, comment=made)
     return _back(session, principal, evidence_id, wanted, "answered")
 

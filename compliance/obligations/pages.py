@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from starlette.datastructures import FormData, UploadFile
 
 from compliance.access import Principal, require
+from compliance.api import RowId
 from compliance.config import Settings
 from compliance.db import save
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
@@ -92,7 +93,7 @@ def obligation_context(
     session: Session,
     settings: Settings,
     principal: Principal,
-    obligation_id: int,
+    obligation_id: RowId,
     *,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
@@ -113,7 +114,7 @@ def obligation_context(
 
 @router.get("/obligations/{obligation_id}", response_class=HTMLResponse)
 def obligation_page(
-    obligation_id: int,
+    obligation_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -148,7 +149,7 @@ def ordered(errors: dict[str, str]) -> dict[str, str]:
 
 @router.get("/obligations/{obligation_id}/evidence/new", response_class=HTMLResponse)
 def evidence_form(
-    obligation_id: int,
+    obligation_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -299,7 +300,7 @@ def capitalised(message: str) -> str:
 
 @router.post("/obligations/{obligation_id}/evidence", response_class=HTMLResponse)
 def record_evidence(
-    obligation_id: int,
+    obligation_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,

@@ -40,6 +40,8 @@ def text(
     value = _raw(form, name)
     if not value:
         return None, missing
+    if "\x00" in value:
+        return value, "Remove the NUL character (U+0000): it cannot be stored"
     if len(value) > limit:
         return value, too_long
     return value, None

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
 from compliance.access import Principal, require
+from compliance.api import RowId
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_parts
@@ -135,7 +136,7 @@ def _save(session: Session, answers: Answers, prefix: str, save) -> dict[str, st
 
 @router.get("/outcomes/{outcome_id}/edit", response_class=HTMLResponse)
 def outcome_form(
-    outcome_id: int, request: Request, session: SessionDep, principal: CurrentUser
+    outcome_id: RowId, request: Request, session: SessionDep, principal: CurrentUser
 ) -> HTMLResponse:
     """The outcome's title and description, ready to change."""
     outcome = _changeable_outcome(session, principal, outcome_id)
@@ -151,7 +152,7 @@ def outcome_form(
 
 @router.post("/outcomes/{outcome_id}/edit", response_class=HTMLResponse)
 def change_outcome(
-    outcome_id: int,
+    outcome_id: RowId,
     request: Request,
     session: SessionDep,
     principal: FormUser,
@@ -204,7 +205,7 @@ def _indicator_context(session: Session, outcome: Outcome, indicator: Indicator 
 
 @router.get("/outcomes/{outcome_id}/indicators/new", response_class=HTMLResponse)
 def new_indicator_form(
-    outcome_id: int, request: Request, session: SessionDep, principal: CurrentUser
+    outcome_id: RowId, request: Request, session: SessionDep, principal: CurrentUser
 ) -> HTMLResponse:
     """An empty indicator form for one outcome."""
     outcome = _changeable_outcome(session, principal, outcome_id)
@@ -215,7 +216,7 @@ def new_indicator_form(
 
 @router.post("/outcomes/{outcome_id}/indicators/new", response_class=HTMLResponse)
 def add_indicator_page(
-    outcome_id: int,
+    outcome_id: RowId,
     request: Request,
     session: SessionDep,
     principal: FormUser,
@@ -248,7 +249,7 @@ def _changeable_indicator(
 
 @router.get("/indicators/{indicator_id}/edit", response_class=HTMLResponse)
 def indicator_form(
-    indicator_id: int, request: Request, session: SessionDep, principal: CurrentUser
+    indicator_id: RowId, request: Request, session: SessionDep, principal: CurrentUser
 ) -> HTMLResponse:
     """The indicator's name, unit, direction, baseline, target and source, ready to change."""
     indicator, outcome = _changeable_indicator(session, principal, indicator_id)
@@ -260,7 +261,7 @@ def indicator_form(
 
 @router.post("/indicators/{indicator_id}/edit", response_class=HTMLResponse)
 def change_indicator(
-    indicator_id: int,
+    indicator_id: RowId,
     request: Request,
     session: SessionDep,
     principal: FormUser,
@@ -308,7 +309,7 @@ def _risk_context(session: Session, risk: Risk) -> dict:
 
 @router.get("/risks/{risk_id}/edit", response_class=HTMLResponse)
 def risk_form(
-    risk_id: int, request: Request, session: SessionDep, principal: CurrentUser
+    risk_id: RowId, request: Request, session: SessionDep, principal: CurrentUser
 ) -> HTMLResponse:
     """The risk's kind, title, scores, mitigation, owner and status, ready to change."""
     risk = _changeable_risk(session, principal, risk_id)
@@ -319,7 +320,7 @@ def risk_form(
 
 @router.post("/risks/{risk_id}/edit", response_class=HTMLResponse)
 def change_risk(
-    risk_id: int,
+    risk_id: RowId,
     request: Request,
     session: SessionDep,
     principal: FormUser,

@@ -56,8 +56,10 @@ NATION_ORDER = list(Nation)
 
 
 def _text(posted: Mapping[str, Any], name: str) -> str:
+    # NUL cannot be stored (PostgreSQL refuses it) and no keyboard types it: it is shown
+    # as the replacement character rather than failing the save.
     value = posted.get(name)
-    return value.strip() if isinstance(value, str) else ""
+    return value.strip().replace("\x00", "\ufffd") if isinstance(value, str) else ""
 
 
 def _typed(posted: FormData) -> dict[str, Any]:
