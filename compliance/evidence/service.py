@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
+from compliance.config import get_settings
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.models import (
@@ -65,7 +66,7 @@ class EvidenceCreate(BaseModel):
     def _dates(self) -> "EvidenceCreate":
         if self.effective_date < EARLIEST_DATE:
             raise ValueError(f"effective_date is before {EARLIEST_DATE:%d %B %Y}")
-        if self.effective_date > dt.date.today() + dt.timedelta(days=366):
+        if self.effective_date > get_settings().today() + dt.timedelta(days=366):
             raise ValueError("effective_date is more than a year ahead")
         start, end = self.period_start_date, self.period_end_date
         if start and end and end < start:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from compliance.access import Principal, require
@@ -73,6 +74,17 @@ def typed(row: Any, *names: str) -> dict[str, str]:
     return values
 
 
+def invalid_errors(exc: ValidationError, prefix: str) -> dict[str, str]:
+    """What the service's own models refused (the form's checks let it through: for example a
+    date that became the future across midnight), by field, in a sentence."""
+    found = {}
+    for error in exc.errors():
+        field = str(error["loc"][-1]) if error["loc"] else "form"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        found.setdefault(field, message[:1].upper() + message[1:])
+    return element_ids(prefix, found)
+
+
 def refused_errors(exc: Refused, prefix: str) -> dict[str, str]:
     """A refusal from the service as an error by the field it names."""
     message = exc.message[:1].upper() + exc.message[1:]
@@ -128,6 +140,9 @@ def _save(session: Session, answers: Answers, prefix: str, save) -> dict[str, st
     except Refused as exc:
         session.rollback()
         return refused_errors(exc, prefix)
+    except ValidationError as exc:
+        session.rollback()
+        return invalid_errors(exc, prefix)
     return {}
 
 

@@ -11,6 +11,7 @@ from sqlmodel import Session, select
 from compliance.access import Principal
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
+from compliance.config import get_settings
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Measurement, Obligation, Outcome, Partnership, Risk, User
 
@@ -67,7 +68,7 @@ class MeasurementCreate(Strict):
     @field_validator("measured_date")
     @classmethod
     def _not_in_future(cls, value: dt.date) -> dt.date:
-        if value > dt.date.today():
+        if value > get_settings().today():  # today where the bodies are, not the server
             raise ValueError("the date is in the future")
         return value
 

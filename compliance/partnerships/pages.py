@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 from sqlmodel import select
 from starlette.datastructures import FormData, UploadFile
 
@@ -24,7 +25,7 @@ from compliance.outcomes.forms import (
     risk_answers,
 )
 from compliance.outcomes.imports import import_measurements
-from compliance.outcomes.pages import element_ids, form_values, refused_errors
+from compliance.outcomes.pages import element_ids, form_values, invalid_errors, refused_errors
 from compliance.outcomes.service import (
     MeasurementCreate,
     OutcomeCreate,
@@ -187,6 +188,9 @@ def _submit(  # type: ignore[no-untyped-def]
         except Refused as exc:
             session.rollback()
             errors = refused_errors(exc, form)
+        except ValidationError as exc:
+            session.rollback()
+            errors = invalid_errors(exc, form)
     if not errors:
         anchor = "risks" if form == "risk" else "outcomes"
         return RedirectResponse(f"/partnerships/{slug}#{anchor}", status_code=303)
