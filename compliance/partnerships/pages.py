@@ -1,9 +1,6 @@
 """HTML pages for partnerships: the list, one partnership with outcomes, charts and risks, and
 the forms officers use to record outcomes, measurements and risks."""
 
-import datetime as dt
-from urllib.parse import urlencode
-
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
@@ -15,7 +12,7 @@ from compliance.charts import trend_chart
 from compliance.csvfiles import ImportRefused
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
-from compliance.forms import date_from_parts, date_parts
+from compliance.forms import date_parts
 from compliance.models import Indicator, Measurement, Partnership, Risk
 from compliance.obligations.views import status_rollup, view_obligations
 from compliance.outcomes.forms import (
@@ -36,7 +33,7 @@ from compliance.outcomes.service import (
     outcomes_of,
 )
 from compliance.partnerships.service import duties_of, get_partnership, members_of
-from compliance.reports.jobs import EARLIEST_AS_AT
+from compliance.reports.pages import report_address, report_as_at
 from compliance.web import PageNumber, paginate, render
 
 router = page_router()
@@ -142,16 +139,6 @@ def partnership_page(
     return render(request, "partnership.html", _context(session, settings, principal, partnership))
 
 
-def report_date(query: dict[str, str], today: dt.date) -> tuple[dt.date | None, str | None]:
-    """The report's as-at date from its three boxes: none given means today."""
-    day, error = date_from_parts(query, "as_at", label="report date", required=False)
-    if day is not None and day > today:
-        return None, "The report date must be today or in the past"
-    if day is not None and day < EARLIEST_AS_AT:
-        return None, f"The report date must be on or after {EARLIEST_AS_AT:%-d %B %Y}"
-    return day, error
-
-
 @router.get("/partnerships/{slug}/report", response_class=HTMLResponse)
 def partnership_report(
     slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
@@ -159,19 +146,14 @@ def partnership_report(
     """Send the audit PDF (or the evidence pack) as at the date chosen on the page."""
     partnership = _partnership(session, principal, slug)
     query = dict(request.query_params)
-    day, error = report_date(query, settings.today())
+    day, error = report_as_at(query, settings)
     if error:
         context = _context(
             session, settings, principal, partnership, {"as_at": error}, query, "report"
         )
         return render(request, "partnership.html", context, status_code=422)
-    wanted = {"as_at": day.isoformat()} if day else {}
-    if query.get("download") == "pack":
-        wanted["pack"] = "true"
-    address = f"/api/v1/partnerships/{slug}/report.pdf"
-    return RedirectResponse(
-        f"{address}?{urlencode(wanted)}" if wanted else address, status_code=303
-    )
+    address = report_address(f"partnerships/{slug}", day, query.get("download") == "pack")
+    return RedirectResponse(address, status_code=303)
 
 
 def _submit(  # type: ignore[no-untyped-def]
