@@ -32,23 +32,18 @@ def initialise(settings: Settings) -> None:
     again, so that findings stored under earlier rules are brought to the current ones (the
     superseded ones are resolved, never deleted)."""
     from compliance.catalogue.service import CatalogueError, load_catalogue
-    from compliance.checks.service import run_checks
+    from compliance.checks.service import check_now
     from compliance.migrations import upgrade
-    from compliance.obligations.service import sync_obligations
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.sqlalchemy_url)
     try:
         with session_scope(get_engine(settings)) as session:
             report = load_catalogue(session=session)
-            sync = sync_obligations(session=session, on=settings.today())
-            run = run_checks(
-                session=session,
-                on=settings.today(),
-                trigger="init",
-                due_soon_days=settings.due_soon_days,
-                query_answer_days=settings.query_answer_days,
-            ).run
+            sync, summary = check_now(
+                session=session, settings=settings, on=settings.today(), trigger="init"
+            )
+            run = summary.run
             found = (run.findings_open, run.findings_new, run.findings_resolved)
     except CatalogueError as exc:
         raise _fail(f"The duty catalogue was not loaded, nothing changed:\n{exc}") from exc
@@ -145,22 +140,13 @@ def check(
 ) -> None:
     """Run the compliance rules now (or as at a date) and print a summary."""
     from compliance.checks.rules import SEVERITIES
-    from compliance.checks.service import run_checks
-    from compliance.obligations.service import sync_obligations
+    from compliance.checks.service import check_now
 
     settings = _settings()
     on = _parse_date(at) or settings.today()
     engine = get_engine(settings)
     with session_scope(engine) as session:
-        sync_obligations(session=session, on=on)
-    with session_scope(engine) as session:
-        summary = run_checks(
-            session=session,
-            on=on,
-            trigger="cli",
-            due_soon_days=settings.due_soon_days,
-            query_answer_days=settings.query_answer_days,
-        )
+        _, summary = check_now(session=session, settings=settings, on=on, trigger="cli")
         run = summary.run
         severities = ", ".join(f"{s} {summary.by_severity.get(s, 0)}" for s in SEVERITIES)
         typer.echo(

@@ -8,11 +8,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
-from compliance.checks.service import list_check_runs, run_checks
+from compliance.checks.service import check_now, list_check_runs
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
 from compliance.errors import NotFound
 from compliance.models import CheckRun
-from compliance.obligations.service import sync_obligations
 from compliance.web import render
 
 router = page_router()
@@ -61,14 +60,7 @@ def start_checks(
     """Run every rule now as at today, as the nightly job and POST /api/check-runs do: the run
     finishes before the answer, which then shows its result."""
     today = settings.today()
-    sync_obligations(session=session, on=today)
-    summary = run_checks(
-        session=session,
-        on=today,
-        trigger="page",
-        due_soon_days=settings.due_soon_days,
-        query_answer_days=settings.query_answer_days,
-    )
+    _, summary = check_now(session=session, settings=settings, on=today, trigger="page")
     return RedirectResponse(f"/admin/checks/{summary.run.id}", status_code=303)
 
 

@@ -19,11 +19,10 @@ from compliance.api import (
 )
 from compliance.bodies.service import get_body
 from compliance.checks.rules import RULES, SEVERITIES, rule_words
-from compliance.checks.service import list_check_runs, list_findings, run_checks
+from compliance.checks.service import check_now, list_check_runs, list_findings
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import CheckRun
-from compliance.obligations.service import sync_obligations
 from compliance.partnerships.service import get_partnership
 
 router = api_router("findings")
@@ -286,14 +285,7 @@ def create_check_run(
         raise Refused(
             "Give a date from 2000-01-01 to a year from today", field="body.as_at", status=422
         )
-    sync_obligations(session=session, on=on)
-    summary = run_checks(
-        session=session,
-        on=on,
-        trigger="api",
-        due_soon_days=settings.due_soon_days,
-        query_answer_days=settings.query_answer_days,
-    )
+    _, summary = check_now(session=session, settings=settings, on=on, trigger="api")
     return CheckRunResult.model_validate(
         run_public(summary.run, principal)
         | {"by_severity": summary.by_severity, "by_rule": summary.by_rule}

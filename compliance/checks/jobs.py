@@ -4,24 +4,16 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from compliance.checks.service import run_checks
+from compliance.checks.service import check_now
 from compliance.config import Settings
 from compliance.db import session_scope
-from compliance.obligations.service import sync_obligations
 
 
 def nightly_check(*, engine: Engine, settings: Settings, on: dt.date) -> str:
     """Bring obligations and their periods up to date, then run every rule, in one transaction
     (so that the check judges exactly what the synchronisation left)."""
     with session_scope(engine) as session:
-        sync = sync_obligations(session=session, on=on)
-        summary = run_checks(
-            session=session,
-            on=on,
-            trigger="scheduler",
-            due_soon_days=settings.due_soon_days,
-            query_answer_days=settings.query_answer_days,
-        )
+        sync, summary = check_now(session=session, settings=settings, on=on, trigger="scheduler")
         run = summary.run
         return (
             f"obligations: {sync.opened} opened, {sync.closed} closed; findings: "

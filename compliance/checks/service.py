@@ -22,6 +22,7 @@ from compliance.checks.rules import (
     Point,
     Snapshot,
 )
+from compliance.config import Settings
 from compliance.models import (
     Body,
     CheckRun,
@@ -43,6 +44,7 @@ from compliance.models import (
     PartnershipMember,
     utcnow,
 )
+from compliance.obligations.service import SyncReport, sync_obligations
 from compliance.obligations.status import superseded_by
 
 log = logging.getLogger(__name__)
@@ -307,6 +309,23 @@ FINDING_COLUMNS = (
 
 def _columns(hit: Hit) -> dict[str, object]:
     return {**{c: getattr(hit, c) for c in FINDING_COLUMNS}, "since_date": hit.since}
+
+
+def check_now(
+    *, session: Session, settings: Settings, on: dt.date, trigger: str
+) -> tuple[SyncReport, CheckSummary]:
+    """A full check as at a date, the one way every caller runs it (the nightly job, `compliance
+    init` and `check`, the admin page and POST /api/check-runs): obligations and their periods
+    are brought up to date first, then every rule runs on what that left, in one transaction."""
+    sync = sync_obligations(session=session, on=on)
+    summary = run_checks(
+        session=session,
+        on=on,
+        trigger=trigger,
+        due_soon_days=settings.due_soon_days,
+        query_answer_days=settings.query_answer_days,
+    )
+    return sync, summary
 
 
 def run_checks(
