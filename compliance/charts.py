@@ -6,6 +6,9 @@ from xml.sax.saxutils import escape
 from markupsafe import Markup
 
 WIDTH, HEIGHT, PAD = 480, 200, 40
+# Room on the right for the baseline and target labels with their values.
+RIGHT = 100
+LABEL_GAP = 12
 
 
 def trend_chart(
@@ -16,8 +19,10 @@ def trend_chart(
     points: list[tuple[dt.date, float]],
     baseline: float | None = None,
     target: float | None = None,
+    method: str | None = None,
 ) -> Markup:
-    """A line chart of dated values, with baseline and target lines, labelled for screen readers."""
+    """A line chart of dated values, with baseline and target lines labelled with their values,
+    described for screen readers (with the trend's method line, when given)."""
     if not points:
         return Markup("")
     values = [v for _, v in points] + [v for v in (baseline, target) if v is not None]
@@ -27,7 +32,8 @@ def trend_chart(
     days = max((last - first).days, 1)
 
     def x(day: dt.date) -> float:
-        return PAD + (WIDTH - 2 * PAD) * ((day - first).days / days if len(points) > 1 else 0.5)
+        share = (day - first).days / days if len(points) > 1 else 0.5
+        return PAD + (WIDTH - PAD - RIGHT) * share
 
     def y(value: float) -> float:
         return HEIGHT - PAD - (HEIGHT - 2 * PAD) * (value - low) / span
@@ -37,15 +43,16 @@ def trend_chart(
         f'<svg class="app-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
-        f'<desc id="{chart_id}-desc">{escape(_describe(points, unit, baseline, target))}</desc>',
-        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}" stroke="#505a5f"/>',  # noqa: E501
+        f'<desc id="{chart_id}-desc">{escape(_describe(points, unit, baseline, target, method))}</desc>',  # noqa: E501
+        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - PAD}" stroke="#505a5f"/>',  # noqa: E501
     ]
-    for value, label, dash in ((baseline, "baseline", "4 4"), (target, "target", "8 4")):
-        if value is not None:
-            parts.append(
-                f'<line x1="{PAD}" y1="{y(value):.1f}" x2="{WIDTH - PAD}" y2="{y(value):.1f}" stroke="#505a5f" stroke-dasharray="{dash}"/>'  # noqa: E501
-            )
-            parts.append(f'<text x="{WIDTH - PAD + 2}" y="{y(value) + 4:.1f}">{label}</text>')
+    for value, label, dash, nudge in _reference_lines(baseline, target, y):
+        parts.append(
+            f'<line x1="{PAD}" y1="{y(value):.1f}" x2="{WIDTH - RIGHT}" y2="{y(value):.1f}" stroke="#505a5f" stroke-dasharray="{dash}"/>'  # noqa: E501
+        )
+        parts.append(
+            f'<text x="{WIDTH - RIGHT + 4}" y="{y(value) + 4 + nudge:.1f}">{label} {value:g}</text>'
+        )
     parts.append(f'<polyline points="{line}" fill="none" stroke="#1d70b8" stroke-width="3"/>')
     for day, value in points:
         parts.append(f'<circle cx="{x(day):.1f}" cy="{y(value):.1f}" r="4" fill="#1d70b8"/>')
@@ -59,11 +66,27 @@ def trend_chart(
     return Markup("".join(parts))
 
 
-def _describe(points, unit, baseline, target) -> str:  # type: ignore[no-untyped-def]
+def _reference_lines(baseline, target, y):  # type: ignore[no-untyped-def]
+    """The baseline and target lines to draw, with how far to move each label so that two close
+    lines keep their labels apart (the higher value's label up, the other's down)."""
+    lines = [
+        (value, label, dash)
+        for value, label, dash in ((baseline, "baseline", "4 4"), (target, "target", "8 4"))
+        if value is not None
+    ]
+    if len(lines) == 2 and abs(y(baseline) - y(target)) < LABEL_GAP:
+        half = (LABEL_GAP - abs(y(baseline) - y(target))) / 2
+        up = "target" if target >= baseline else "baseline"
+        return [(v, label, dash, -half if label == up else half) for v, label, dash in lines]
+    return [(v, label, dash, 0.0) for v, label, dash in lines]
+
+
+def _describe(points, unit, baseline, target, method=None) -> str:  # type: ignore[no-untyped-def]
     values = "; ".join(f"{d:%d %B %Y}: {v:g} {unit}" for d, v in points)
     extra = []
     if baseline is not None:
         extra.append(f"baseline {baseline:g}")
     if target is not None:
         extra.append(f"target {target:g}")
-    return f"{values}" + (f" ({', '.join(extra)})" if extra else "")
+    described = f"{values}" + (f" ({', '.join(extra)})" if extra else "")
+    return f"{described}. {method}" if method else described

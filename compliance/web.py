@@ -13,6 +13,8 @@ from starlette.responses import HTMLResponse
 
 from compliance.bodies.kinds import BodyKind
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
+from compliance.outcomes.judgement import RULE as JUDGEMENT_RULE
+from compliance.outcomes.judgement import WORDS, Verdict
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES_DIR = ROOT / "templates"
@@ -38,9 +40,12 @@ STATUS_COLOURS = {
     "before_tracking": "grey",
     "not_applicable": "grey",
     "improving": "green",
-    "not_improving": "orange",
+    "no_change": "light-blue",
+    "too_few_measurements": "grey",
+    "worsening": "red",
     "not_measured": "yellow",
     "no_outcome_defined": "red",
+    "cannot_judge": "grey",
     "high": "red",
     "medium": "orange",
     "low": "grey",
@@ -48,9 +53,12 @@ STATUS_COLOURS = {
 OUTCOME_LABELS = {
     OutcomeStatus.no_outcome_defined: "No outcome defined",
     OutcomeStatus.not_measured: "Not measured in the last year",
-    OutcomeStatus.not_improving: "Not improving",
+    OutcomeStatus.worsening: "Getting worse for people",
+    OutcomeStatus.too_few_measurements: "Too few measurements to judge",
+    OutcomeStatus.no_change: "No change yet",
     OutcomeStatus.improving: "Improving",
 }
+JUDGEMENT_LABELS = WORDS
 
 
 def uk_date(value: dt.date | dt.datetime | None) -> str:
@@ -102,6 +110,7 @@ templates.env.finalize = _no_nul
 templates.env.globals["product_name"] = "Partnership duties tracker"
 templates.env.globals["body_kinds"] = list(BodyKind)
 templates.env.globals["process_statuses"] = list(ProcessStatus)
+templates.env.globals["outcome_statuses"] = list(OutcomeStatus)
 
 
 def _rule_words(rule: str) -> str:
@@ -111,10 +120,12 @@ def _rule_words(rule: str) -> str:
 
 
 templates.env.filters["rule_words"] = _rule_words
+templates.env.globals["judgement_rule"] = JUDGEMENT_RULE
 templates.env.filters["kind_label"] = kind_label
 templates.env.filters["uk_date"] = uk_date
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]
 templates.env.filters["outcome_label"] = lambda status: OUTCOME_LABELS[OutcomeStatus(status)]
+templates.env.filters["judgement_label"] = lambda verdict: JUDGEMENT_LABELS[Verdict(verdict)]
 templates.env.filters["colour"] = lambda status: STATUS_COLOURS.get(str(status), "grey")
 
 

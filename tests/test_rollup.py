@@ -5,7 +5,7 @@ import datetime as dt
 from compliance.demo.service import demo_story, load_demo
 from compliance.obligations.status import OutcomeStatus as O
 from compliance.obligations.status import ProcessStatus as P
-from compliance.obligations.status import rollup
+from compliance.obligations.status import judge_outcome, rollup
 from compliance.obligations.views import view_obligations
 from compliance.partnerships.service import get_partnership
 
@@ -14,16 +14,32 @@ def test_worst_process_wins_not_applicable_is_excluded_and_fully_met_needs_outco
     result = rollup(
         [
             (P.met, O.improving),
-            (P.met, O.not_improving),
+            (P.met, O.worsening),
+            (P.met, O.no_change),
             (P.due_soon, O.improving),
             (P.not_applicable, O.no_outcome_defined),
         ]
     )
     assert result.worst_process == P.due_soon
-    assert result.worst_outcome == O.not_improving
-    assert (result.fully_met, result.total) == (1, 3)
-    assert result.process == {"met": 2, "due_soon": 1, "not_applicable": 1}
-    assert result.outcome == {"improving": 2, "not_improving": 1}
+    assert result.worst_outcome == O.worsening
+    assert (result.fully_met, result.total) == (1, 4)
+    assert result.process == {"met": 3, "due_soon": 1, "not_applicable": 1}
+    assert result.outcome == {"improving": 2, "worsening": 1, "no_change": 1}
+
+
+def test_getting_worse_is_the_worst_of_the_measured_outcome_states():
+    measured = [O.improving, O.no_change, O.too_few_measurements, O.worsening]
+    assert rollup([(P.met, o) for o in measured]).worst_outcome == O.worsening
+    assert rollup([(P.met, o) for o in measured[:3]]).worst_outcome == O.too_few_measurements
+    assert rollup([(P.met, O.worsening), (P.met, O.not_measured)]).worst_outcome == O.not_measured
+
+
+def test_outcomes_taken_together_are_judged_by_those_that_can_be_judged():
+    assert judge_outcome([O.improving, O.too_few_measurements]) == O.improving
+    assert judge_outcome([O.improving, O.no_change, O.not_measured]) == O.no_change
+    assert judge_outcome([O.improving, O.worsening]) == O.worsening
+    assert judge_outcome([O.not_measured, O.too_few_measurements]) == O.not_measured
+    assert judge_outcome([]) == O.no_outcome_defined
 
 
 def test_process_evidence_alone_never_makes_a_duty_fully_met():
@@ -42,7 +58,7 @@ def test_demo_partnerships_show_outcomes_beside_process(session, settings):
         return {v.outcome for v in views}
 
     assert outcome_of("cios-safeguarding-adults-board") == {O.improving}
-    assert outcome_of("our-safeguarding-children-partnership") == {O.not_improving}
+    assert outcome_of("our-safeguarding-children-partnership") == {O.worsening}
     assert outcome_of("cios-integrated-care-partnership") == {O.no_outcome_defined}
     # The community safety indicator was last measured in March 2025.
     assert outcome_of("safer-cornwall") == {O.not_measured}

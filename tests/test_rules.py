@@ -336,18 +336,45 @@ def test_indicator_not_measured_in_twelve_months():
     assert fired(rules.indicator_not_measured, never) == ["indicator:3"]
 
 
-def test_indicator_moving_away_from_its_target():
-    worse = [Point(3, dt.date(2025, 3, 31), 21.0), Point(3, dt.date(2026, 3, 31), 23.4)]
-    better = [Point(3, dt.date(2025, 3, 31), 23.4), Point(3, dt.date(2026, 3, 31), 21.0)]
-    assert fired(
-        rules.indicator_moving_away, snapshot(indicators=[indicator()], points={3: worse})
-    ) == ["indicator:3"]
-    assert (
-        fired(rules.indicator_moving_away, snapshot(indicators=[indicator()], points={3: better}))
-        == []
+def test_an_outcome_getting_worse_is_high_and_says_which_outcome_indicator_and_method():
+    days = [dt.date(2024, 3, 31), dt.date(2025, 3, 31), dt.date(2026, 3, 31)]
+    worse = [Point(3, d, v) for d, v in zip(days, (21.1, 22.6, 23.4), strict=True)]
+    better = [Point(3, d, v) for d, v in zip(days, (23.4, 22.6, 21.1), strict=True)]
+    outcomes = [Outcome(id=1, partnership_id=7, title="Children are not harmed again")]
+    common = dict(partnerships={7: "Board A"}, outcomes=outcomes, indicators=[indicator()])
+    hits, _ = evaluate_one(rules.outcome_getting_worse, snapshot(**common, points={3: worse}))
+    assert [(h.key, h.severity, h.partnership_id) for h in hits] == [
+        ("outcome_getting_worse:indicator:3", "high", 7)
+    ]
+    assert "Board A: the outcome 'Children are not harmed again' is getting worse" in (
+        hits[0].message
     )
-    up = indicator(direction="increase", target_value=None)
-    assert fired(rules.indicator_moving_away, snapshot(indicators=[up], points={3: worse})) == []
+    assert "indicator 'Re-referrals' (Theil–Sen slope over 3 measurements" in hits[0].message
+    assert fired(rules.outcome_getting_worse, snapshot(**common, points={3: better})) == []
+    # Two readings are too few to call a trend; higher being better turns it round.
+    assert fired(rules.outcome_getting_worse, snapshot(**common, points={3: worse[1:]})) == []
+    up = indicator(direction="increase", baseline_value=None, target_value=None)
+    common["indicators"] = [up]
+    assert fired(rules.outcome_getting_worse, snapshot(**common, points={3: worse})) == []
+    assert fired(rules.outcome_getting_worse, snapshot(**common, points={3: better})) == [
+        "indicator:3"
+    ]
+
+
+def test_outcomes_that_cannot_be_judged_are_medium():
+    outcomes = [Outcome(id=1, partnership_id=7, title="Safer adults")]
+    two = [Point(3, dt.date(2025, 3, 31), 21.0), Point(3, dt.date(2026, 3, 31), 20.0)]
+    common = dict(partnerships={7: "Board A", 8: "Board B"}, indicators=[indicator()])
+    hits, _ = evaluate_one(
+        rules.outcomes_cannot_be_judged, snapshot(**common, outcomes=outcomes, points={3: two})
+    )
+    assert [(h.subject, h.severity) for h in hits] == [("partnership:7:judgement", "medium")]
+    assert "'Safer adults', indicator 'Re-referrals': Too few measurements" in hits[0].message
+    three = [Point(3, dt.date(2024, 3, 31), 22.0), *two]
+    judged = snapshot(**common, outcomes=outcomes, points={3: three})
+    assert fired(rules.outcomes_cannot_be_judged, judged) == []
+    # With no outcome at all, no_intended_outcome speaks instead.
+    assert fired(rules.outcomes_cannot_be_judged, snapshot(**common)) == []
 
 
 def at(day: dt.date) -> dt.datetime:

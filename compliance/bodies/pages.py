@@ -15,6 +15,7 @@ from compliance.models import Body
 from compliance.obligations.list_pages import page_base, page_number
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.views import status_rollup, view_obligations
+from compliance.outcomes.judgement import body_judgement
 from compliance.partnerships.service import partnerships_of_body
 from compliance.reports.pages import as_at_values, report_address, report_as_at
 from compliance.web import render
@@ -105,6 +106,9 @@ def _body_context(
     return {
         "body": body,
         "today": today,
+        "judgement": body_judgement(
+            session=session, body_id=body.id, on=today, principal=principal
+        ),
         "parent": session.get(Body, body.parent_id) if body.parent_id else None,
         "successor": session.get(Body, body.successor_id) if body.successor_id else None,
         "obligations": shown,

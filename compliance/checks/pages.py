@@ -23,6 +23,7 @@ from compliance.obligations.list_pages import (
     view_holders,
 )
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
+from compliance.outcomes.judgement import scope_judgement
 from compliance.web import paginate, render
 
 router = page_router()
@@ -95,6 +96,7 @@ def dashboard(
         "unmeasured_total": len(unmeasured),
         "unmeasured_link": _status_link(outcomes=UNMEASURED),
         "today": today,
+        "judgement": scope_judgement(session=session, principal=principal, on=today),
     }
     return render(request, "dashboard.html", context)
 

@@ -13,14 +13,17 @@ from compliance.bodies.kinds import exists_in
 from compliance.models import Deliverable, Duty, FundingCondition, Indicator, Obligation, Outcome
 from compliance.obligations.status import (
     DueBasis,
+    OutcomeStatus,
     PeriodFacts,
     ProcessStatus,
     deliverable_basis,
     measured_recently,
     obligation_status,
     period_status,
+    read_indicator,
 )
-from compliance.outcomes.service import trend
+from compliance.outcomes.judgement import Verdict, judge_outcomes
+from compliance.outcomes.trend import RULE as TREND_RULE
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 SEVERITIES = (HIGH, MEDIUM, LOW)
@@ -167,6 +170,14 @@ class Snapshot:
                     grouped.setdefault(outcome.partnership_id, []).append(outcome)
             self._by_partnership = grouped
         return self._by_partnership.get(partnership_id, [])
+
+    def indicators_of(self, outcome_id: int) -> list[Indicator]:
+        if not hasattr(self, "_by_outcome"):
+            grouped: dict[int, list[Indicator]] = {}
+            for indicator in self.indicators:
+                grouped.setdefault(indicator.outcome_id, []).append(indicator)
+            self._by_outcome = grouped
+        return self._by_outcome.get(outcome_id, [])
 
     def holder(self, obligation: Obligation) -> str:
         if obligation.body_id is not None:
@@ -536,22 +547,67 @@ def indicator_not_measured(snap: Snapshot, indicator: Indicator) -> Iterator[Hit
         )
 
 
-def indicator_moving_away(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]:
-    """An indicator's latest measurement moved away from its target."""
-    points = snap.points.get(indicator.id, [])
-    if points and trend(indicator, [p.value for p in points]) < 0:
-        latest = points[-1]
-        yield Hit(
-            "indicator_moving_away",
-            MEDIUM,
-            f"indicator:{indicator.id}",
-            f"Indicator '{indicator.name}' moved away from its target: {latest.value:g} "
-            f"{indicator.unit} on {latest.measured_date:%d %B %Y}",
-            basis="the indicator's own direction and target",
-            since=latest.measured_date,
-            remedy="A later measurement that moves towards the target clears it.",
-            **_owner(snap, indicator),
-        )
+def _values(snap: Snapshot, indicator: Indicator) -> list[tuple[dt.date, float]]:
+    return [(p.measured_date, p.value) for p in snap.points.get(indicator.id, [])]
+
+
+def outcome_getting_worse(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]:
+    """An outcome is getting worse for people: the trend of one of its indicators, read against
+    the indicator's polarity, is worse by more than its noise band.
+
+    High: at least as severe as a statutory date missed, since the point of a partnership is
+    what changes for the people who use services.
+    """
+    reading = read_indicator(indicator, _values(snap, indicator), snap.on)
+    if reading.status != OutcomeStatus.worsening:
+        return
+    outcome = snap.outcome_by_id.get(indicator.outcome_id)
+    title = outcome.title if outcome else f"outcome {indicator.outcome_id}"
+    owner = _owner(snap, indicator)
+    holder = snap.partnerships.get(owner["partnership_id"]) or (
+        snap.body_names.get(owner["body_id"]) if owner["body_id"] else None
+    )
+    yield Hit(
+        "outcome_getting_worse",
+        HIGH,
+        f"indicator:{indicator.id}",
+        f"{holder + ': ' if holder else ''}the outcome '{title}' is getting worse for people: "
+        f"indicator '{indicator.name}' ({reading.trend.method})",
+        basis="the indicator's own polarity, baseline and target, read by the trend method: "
+        + TREND_RULE,
+        since=reading.trend.last_date,
+        remedy="Say on the partnership page what the partners will change; the finding clears "
+        "when later measurements no longer show the indicator getting worse.",
+        **owner,
+    )
+
+
+def outcomes_cannot_be_judged(snap: Snapshot, partnership_id: int) -> Iterator[Hit]:
+    """A partnership records intended outcomes, but none can be judged: no indicator of them has
+    3 measurements in 3 years with one in the last 12 months."""
+    outcomes = snap.outcomes_of(partnership_id)
+    if not outcomes:
+        return  # no_intended_outcome says so
+    rows = [(o, [(i, _values(snap, i)) for i in snap.indicators_of(o.id)]) for o in outcomes]
+    verdict, reasons = judge_outcomes(rows, snap.on)
+    if verdict != Verdict.cannot_judge:
+        return
+    why = "; ".join(
+        f"'{r.outcome}'" + (f", indicator '{r.indicator}'" if r.indicator else "") + f": {r.method}"
+        for r in reasons
+    )
+    yield Hit(
+        "outcomes_cannot_be_judged",
+        MEDIUM,
+        f"partnership:{partnership_id}:judgement",
+        f"{snap.partnerships[partnership_id]}: cannot judge whether it improves things for "
+        f"people, no outcome has enough recent measurements ({why})",
+        partnership_id=partnership_id,
+        basis="a principle of this tracker: a partnership is judged by what it achieves for "
+        "people; " + TREND_RULE,
+        remedy="Record measurements of an indicator of each outcome: at least 3 in 3 years, "
+        "one of them in the last 12 months.",
+    )
 
 
 def query_unanswered(snap: Snapshot, evidence_id: int) -> Iterator[Hit]:
@@ -617,7 +673,8 @@ RULES: list[tuple[Rule, Subjects]] = [
     (funding_condition_unmet, condition_periods),
     (no_intended_outcome, partnerships),
     (indicator_not_measured, indicators),
-    (indicator_moving_away, indicators),
+    (outcome_getting_worse, indicators),
+    (outcomes_cannot_be_judged, partnerships),
     (query_unanswered, reviewed_evidence),
     (compliant_without_evidence, all_periods),
 ]

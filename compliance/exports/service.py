@@ -25,7 +25,13 @@ from compliance.models import (
     FundingStream,
     Obligation,
 )
-from compliance.obligations.views import ObligationView, view_obligations_for
+from compliance.obligations.views import (
+    ObligationView,
+    _partnerships_behind,
+    view_obligations_for,
+)
+from compliance.outcomes.judgement import Across, across, partnership_judgements
+from compliance.web import OUTCOME_LABELS
 
 BATCH = 500
 FORMATS = ("csv", "xlsx")
@@ -40,6 +46,9 @@ OBLIGATION_COLUMNS = [
     Column("body_name", width=32),
     Column("partnership_slug", width=32),
     Column("partnership_name", width=32),
+    # What changes for people first: the judgement of the partnerships it is discharged through.
+    Column("judgement", width=28),
+    Column("judgement_reasons", width=60),
     Column("source_type", width=12),
     Column("source", width=48),
     Column("source_slug", width=28),
@@ -76,7 +85,37 @@ def obligation_rows(*, session: Session, selection: Selection, batch: int) -> It
         )
         bodies, partnerships = holders_of(session, obligations)
         citations = _citations(session, obligations)
-        yield [_obligation_row(v, bodies, partnerships, citations) for v in views]
+        judged = _judgements(session, obligations, selection.on)
+        yield [
+            _obligation_row(v, bodies, partnerships, citations, judged[v.obligation.id])
+            for v in views
+        ]
+
+
+def _judgements(session: Session, obligations: list[Obligation], on: dt.date) -> dict[int, Across]:
+    """Each obligation's judgement: across the partnerships it is discharged through (its own
+    partnership, or those of which its body is a member that discharge its duty)."""
+    behind = _partnerships_behind(session, obligations, on)
+    wanted = {p for ids in behind.values() for p in ids}
+    each = partnership_judgements(session=session, partnership_ids=wanted, on=on)
+    return {o.id: across(each[p] for p in behind.get(o.id, []) if p in each) for o in obligations}
+
+
+def _reasons(judged: Across) -> str:
+    """The judgement's reasons in one cell: partnership, outcome and indicator, status, method."""
+    if not judged.partnerships:
+        return "Discharged through no partnership in the registry, so no outcome judges it"
+    lines = []
+    for partnership in judged.partnerships:
+        for reason in partnership.reasons:
+            what = [
+                partnership.name,
+                reason.outcome,
+                reason.indicator and f"indicator {reason.indicator}",
+            ]
+            label = OUTCOME_LABELS[reason.status]
+            lines.append(f"{', '.join(w for w in what if w)}: {label} ({reason.method})")
+    return "; ".join(lines)
 
 
 def _citations(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], str]:
@@ -101,6 +140,7 @@ def _obligation_row(
     bodies: dict[int, Row],
     partnerships: dict[int, Row],
     citations: dict[tuple[str, int], str],
+    judged: Across,
 ) -> Row:
     o = view.obligation
     body = bodies.get(o.body_id, (None, None))
@@ -113,6 +153,8 @@ def _obligation_row(
         "body" if o.body_id is not None else "partnership",
         *body,
         *partnership,
+        judged.words,
+        _reasons(judged),
         "duty" if o.deliverable_id else "funding",
         view.source_title,
         view.source_slug,

@@ -1,5 +1,6 @@
 """JSON routes for obligations: the registry's obligations a page at a time, one obligation with
-its periods and evidence, and status roll-ups for a body, a partnership, a duty and an area."""
+its periods and evidence, and status roll-ups for a body, a partnership, a duty and an area,
+each led by the judgement of what changes for people."""
 
 import datetime as dt
 from typing import Annotated
@@ -15,13 +16,27 @@ from compliance.catalogue.service import get_duty
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.obligations.listing import ObligationFilter, obligation_page
-from compliance.obligations.schemas import ObligationDetailPublic, ObligationPage, obligation_items
+from compliance.obligations.schemas import (
+    JUDGEMENT_EXAMPLE,
+    JudgementPublic,
+    ObligationDetailPublic,
+    ObligationPage,
+    judgement_public,
+    obligation_items,
+)
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.views import (
+    _partnerships_behind,
     area_body_ids,
     obligation_detail,
     status_rollup,
     view_obligations,
+)
+from compliance.outcomes.judgement import (
+    Across,
+    area_judgement,
+    body_judgement,
+    judgement_across,
 )
 from compliance.partnerships.service import get_partnership
 
@@ -29,7 +44,9 @@ router = api_router("obligations")
 
 
 class StatusRollup(BaseModel):
-    """Process and outcome status side by side; not-applicable obligations are not counted."""
+    """What changes for people first (the judgement across the scope's partnerships, with its
+    reasons), then process and outcome status side by side; not-applicable obligations are not
+    counted."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -37,6 +54,7 @@ class StatusRollup(BaseModel):
                 {
                     "scope": "partnership cios-safeguarding-adults-board",
                     "as_at": "2026-11-26",
+                    "judgement": JUDGEMENT_EXAMPLE,
                     "obligations": 3,
                     "fully_met": 1,
                     "worst_process": "overdue",
@@ -50,6 +68,7 @@ class StatusRollup(BaseModel):
 
     scope: str
     as_at: dt.date
+    judgement: JudgementPublic
     obligations: int
     fully_met: int
     worst_process: str
@@ -58,11 +77,12 @@ class StatusRollup(BaseModel):
     outcome: dict[str, int]
 
 
-def _rollup(scope: str, on: dt.date, views) -> StatusRollup:  # type: ignore[no-untyped-def]
+def _rollup(scope: str, on: dt.date, views, judged: Across) -> StatusRollup:  # type: ignore[no-untyped-def]
     result = status_rollup(views)
     return StatusRollup(
         scope=scope,
         as_at=on,
+        judgement=judgement_public(judged),
         obligations=result.total,
         fully_met=result.fully_met,
         worst_process=result.worst_process,
@@ -72,13 +92,14 @@ def _rollup(scope: str, on: dt.date, views) -> StatusRollup:  # type: ignore[no-
     )
 
 
-def _status(session, settings, scope: str, as_at: dt.date | None, **filters) -> StatusRollup:  # type: ignore[no-untyped-def]  # noqa: E501
-    """Roll up the obligations matching the filters, as at a date (today by default)."""
+def _status(session, settings, scope: str, as_at, judge, **filters) -> StatusRollup:  # type: ignore[no-untyped-def]
+    """Roll up the obligations matching the filters, as at a date (today by default), after
+    the judgement `judge(on)` gives."""
     on = as_at or settings.today()
     views = view_obligations(
         session=session, on=on, due_soon_days=settings.due_soon_days, **filters
     )
-    return _rollup(scope, on, views)
+    return _rollup(scope, on, views, judge(on))
 
 
 def _missing(what: str, key: str) -> NotFound:
@@ -98,7 +119,11 @@ def body_status(
     if body is None:
         raise _missing("body with code", code)
     require(principal.reads_body(body.id), "This body is not in your scope")
-    return _status(session, settings, f"body {body.code}", as_at, body_id=body.id)
+
+    def judge(on: dt.date) -> Across:
+        return body_judgement(session=session, body_id=body.id, on=on, principal=principal)
+
+    return _status(session, settings, f"body {body.code}", as_at, judge, body_id=body.id)
 
 
 @router.get("/partnerships/{slug}/status", response_model=StatusRollup)
@@ -114,7 +139,12 @@ def partnership_status(
     if partnership is None:
         raise _missing("partnership with slug", slug)
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
-    return _status(session, settings, f"partnership {slug}", as_at, partnership_id=partnership.id)
+
+    def judge(on: dt.date) -> Across:
+        return judgement_across(session=session, partnership_ids=[partnership.id], on=on)
+
+    scope = f"partnership {slug}"
+    return _status(session, settings, scope, as_at, judge, partnership_id=partnership.id)
 
 
 @router.get("/duties/{slug}/status", response_model=StatusRollup)
@@ -134,7 +164,10 @@ def duty_status(
         session=session, on=on, due_soon_days=settings.due_soon_days, duty_id=duty.id
     )
     visible = [v for v in views if principal.reads_obligation(v.obligation)]
-    return _rollup(f"duty {slug}", on, visible)
+    behind = _partnerships_behind(session, [v.obligation for v in visible], on)
+    ids = {p for found in behind.values() for p in found if principal.reads_partnership(p)}
+    judged = judgement_across(session=session, partnership_ids=ids, on=on)
+    return _rollup(f"duty {slug}", on, visible, judged)
 
 
 @router.get("/areas/{code}/status", response_model=StatusRollup)
@@ -151,7 +184,11 @@ def area_status(
         raise _missing("body with code", code)
     require(principal.reads_body(body.id), "This body is not in your scope")
     ids = area_body_ids(session=session, body_id=body.id)
-    return _status(session, settings, f"area {body.code}", as_at, body_ids=ids)
+
+    def judge(on: dt.date) -> Across:
+        return area_judgement(session=session, body_id=body.id, on=on, principal=principal)
+
+    return _status(session, settings, f"area {body.code}", as_at, judge, body_ids=ids)
 
 
 def _holders(

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from compliance.models import Body, Partnership
 from compliance.obligations.views import ObligationView
+from compliance.outcomes.judgement import RULE, Across, Verdict
 
 PERIOD_EXAMPLE = {
     "occurrence_id": 1187,
@@ -88,7 +89,12 @@ class ObligationPublic(BaseModel):
         "evidence_expired, assurance_gap, due_soon, met, not_yet_due, before_tracking or "
         "not_applicable"
     )
-    outcome_status: str
+    outcome_status: str = Field(
+        description="Outcomes for people on the date, worst first: no_outcome_defined, "
+        "not_measured (nothing in 12 months), worsening, too_few_measurements (fewer than 3 in "
+        "3 years), no_change or improving; a trend is a Theil–Sen slope read against the "
+        "indicator's polarity and a noise band"
+    )
     fully_met: bool
     next_due_date: dt.date | None
     opened_date: dt.date = Field(
@@ -188,4 +194,101 @@ def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
         closed_reason=o.closed_reason,
         not_applicable_reason=o.not_applicable_reason,
         periods=periods,
+    )
+
+
+# The judgement of what changes for people -----------------------------------------------------
+
+REASON_EXAMPLE = {
+    "partnership_slug": "cios-safeguarding-adults-board",
+    "partnership": "Cornwall and Isles of Scilly Safeguarding Adults Board",
+    "outcome_id": 1,
+    "outcome": "Adults at risk are safer and get the outcomes they wanted",
+    "indicator_id": 1,
+    "indicator": "Concluded s42 enquiries where desired outcomes were achieved",
+    "status": "improving",
+    "method": "Theil–Sen slope over 3 measurements, 31 Mar 2024 – 31 Mar 2026: +1.25 % a year, "
+    "a change of +2.5 % against a noise band of ±0.6 %; higher is better",
+}
+JUDGEMENT_EXAMPLE = {
+    "verdict": "improving",
+    "words": "Improving things for people",
+    "rule": RULE,
+    "counts": {"worsening": 0, "cannot_judge": 0, "no_change": 0, "improving": 1},
+    "partnerships": [
+        {
+            "slug": "cios-safeguarding-adults-board",
+            "name": "Cornwall and Isles of Scilly Safeguarding Adults Board",
+            "verdict": "improving",
+            "words": "Improving things for people",
+        }
+    ],
+    "reasons": [REASON_EXAMPLE],
+}
+
+
+class JudgementReason(BaseModel):
+    """One indicator of one outcome behind a judgement, with how it was judged."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [REASON_EXAMPLE]})
+
+    partnership_slug: str
+    partnership: str
+    outcome_id: int | None = Field(description="Null when the partnership records no outcome")
+    outcome: str | None
+    indicator_id: int | None = Field(description="Null when the outcome has no indicator")
+    indicator: str | None
+    status: str = Field(description="The outcome status of the indicator on the date")
+    method: str = Field(description="The trend method and window, or why it cannot be judged")
+
+
+class PartnershipVerdict(BaseModel):
+    slug: str
+    name: str
+    verdict: Verdict
+    words: str
+
+
+class JudgementPublic(BaseModel):
+    """What changes for people, judged from the partnerships' outcomes, shown before process."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [JUDGEMENT_EXAMPLE]})
+
+    verdict: Verdict = Field(
+        description="worsening ('Getting worse for people'), cannot_judge ('Cannot judge: no "
+        "outcomes measured'), no_change ('No change yet') or improving ('Improving things for "
+        "people')"
+    )
+    words: str
+    rule: str = Field(description="How the judgement is reached")
+    counts: dict[str, int] = Field(description="How many partnerships have each judgement")
+    partnerships: list[PartnershipVerdict] = Field(description="Worst first")
+    reasons: list[JudgementReason] = Field(description="Each partnership's reasons, worst first")
+
+
+def judgement_public(judged: Across) -> JudgementPublic:
+    """A judgement (of one partnership, or across several) as the API gives it."""
+    return JudgementPublic(
+        verdict=judged.verdict,
+        words=judged.words,
+        rule=RULE,
+        counts=judged.counts,
+        partnerships=[
+            PartnershipVerdict(slug=p.slug, name=p.name, verdict=p.verdict, words=p.words)
+            for p in judged.partnerships
+        ],
+        reasons=[
+            JudgementReason(
+                partnership_slug=p.slug,
+                partnership=p.name,
+                outcome_id=r.outcome_id,
+                outcome=r.outcome,
+                indicator_id=r.indicator_id,
+                indicator=r.indicator,
+                status=r.status,
+                method=r.method,
+            )
+            for p in judged.partnerships
+            for r in p.reasons
+        ],
     )

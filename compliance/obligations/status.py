@@ -20,9 +20,11 @@ from compliance.models import (
     EvidenceLink,
     FundingCondition,
     FundingStream,
+    Indicator,
     Obligation,
     Occurrence,
 )
+from compliance.outcomes.trend import Trend, judge_trend
 
 
 class ProcessStatus(StrEnum):
@@ -284,11 +286,18 @@ def obligation_states(
 
 
 class OutcomeStatus(StrEnum):
-    """Outcome states, from worst to best; a roll-up takes the worst."""
+    """Outcome states, from worst to best; a roll-up takes the worst.
+
+    Nothing to measure, then nothing measured in the last 12 months, come first; among the
+    measured, getting worse is the worst, then too few measurements to say, then no change.
+    A trend is judged by compliance.outcomes.trend (its method is printed beside it).
+    """
 
     no_outcome_defined = "no_outcome_defined"
     not_measured = "not_measured"
-    not_improving = "not_improving"
+    worsening = "worsening"
+    too_few_measurements = "too_few_measurements"
+    no_change = "no_change"
     improving = "improving"
 
 
@@ -301,14 +310,49 @@ def measured_recently(latest: dt.date | None, on: dt.date) -> bool:
     return latest is not None and (on - latest).days <= MEASURED_WITHIN_DAYS
 
 
-def indicator_status(indicator, values: list[tuple[dt.date, float]], on: dt.date) -> OutcomeStatus:  # type: ignore[no-untyped-def]
-    """An indicator is not measured (nothing in 12 months), improving or not improving."""
-    from compliance.outcomes.service import trend
+@dataclass(frozen=True)
+class IndicatorReading:
+    """An indicator's status on a date, with the trend (and its method) behind it."""
 
-    if not measured_recently(values[-1][0] if values else None, on):
-        return OutcomeStatus.not_measured
-    improving = trend(indicator, [value for _, value in values]) > 0
-    return OutcomeStatus.improving if improving else OutcomeStatus.not_improving
+    status: OutcomeStatus
+    trend: Trend
+
+
+def read_indicator(
+    indicator: Indicator, values: list[tuple[dt.date, float]], on: dt.date
+) -> IndicatorReading:
+    """An indicator is not measured (nothing in the 12 months to `on`), else its trend's verdict:
+    improving, no change, getting worse, or too few measurements to judge."""
+    trend = judge_trend(indicator, values, on)
+    latest = max((day for day, _ in values if day <= on), default=None)
+    if not measured_recently(latest, on):
+        return IndicatorReading(OutcomeStatus.not_measured, trend)
+    return IndicatorReading(OutcomeStatus(trend.verdict.value), trend)
+
+
+def indicator_status(
+    indicator: Indicator, values: list[tuple[dt.date, float]], on: dt.date
+) -> OutcomeStatus:
+    """An indicator's outcome status on a date (see read_indicator)."""
+    return read_indicator(indicator, values, on).status
+
+
+JUDGED_STATES = (OutcomeStatus.worsening, OutcomeStatus.no_change, OutcomeStatus.improving)
+
+
+def judge_outcome(statuses: Iterable[OutcomeStatus]) -> OutcomeStatus:
+    """Several indicators' (or outcomes') states taken together, as the judgement of a
+    partnership takes them: any getting worse is getting worse; otherwise those that could be
+    judged decide (all improving is improving, else no change); with none judged, the worst of
+    the rest; none at all means no outcome is defined."""
+    found = list(statuses)
+    judged = [s for s in found if s in JUDGED_STATES]
+    if OutcomeStatus.worsening in judged:
+        return OutcomeStatus.worsening
+    if judged:
+        improving = all(s == OutcomeStatus.improving for s in judged)
+        return OutcomeStatus.improving if improving else OutcomeStatus.no_change
+    return worst_outcome(found)
 
 
 def worst_outcome(statuses: Iterable[OutcomeStatus]) -> OutcomeStatus:

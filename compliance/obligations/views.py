@@ -34,9 +34,9 @@ from compliance.obligations.status import (
     Rollup,
     due_bases,
     indicator_status,
+    judge_outcome,
     obligation_states,
     rollup,
-    worst_outcome,
 )
 
 
@@ -115,7 +115,8 @@ def outcome_states(
     *, session: Session, obligations: list[Obligation], on: dt.date
 ) -> dict[int, OutcomeStatus]:
     """Each obligation's outcome status: its own outcomes and those of the partnerships
-    through which its holder discharges the duty."""
+    through which its holder discharges the duty, taken together as the judgement of a
+    partnership takes them (compliance.outcomes.judgement)."""
     partnerships = _partnerships_behind(session, obligations, on)
     wanted = {p for ids in partnerships.values() for p in ids}
     own = [o.id for o in obligations]
@@ -138,7 +139,7 @@ def outcome_states(
         if outcome.obligation_id is not None:
             by_obligation.setdefault(outcome.obligation_id, []).append(level)
     return {
-        o.id: worst_outcome(
+        o.id: judge_outcome(
             by_obligation.get(o.id, [])
             + [s for p in partnerships.get(o.id, []) for s in by_partnership.get(p, [])]
         )
@@ -198,7 +199,7 @@ def _outcome_levels(
         status = indicator_status(indicator, values.get(indicator.id, []), on)
         levels.setdefault(indicator.outcome_id, []).append(status)
     # An outcome with no indicator cannot be measured.
-    return {i: worst_outcome(levels.get(i, [OutcomeStatus.not_measured])) for i in outcome_ids}
+    return {i: judge_outcome(levels.get(i, [OutcomeStatus.not_measured])) for i in outcome_ids}
 
 
 def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], tuple]:

@@ -266,7 +266,12 @@ def measurements_of(*, session: Session, indicator_id: int) -> list[Measurement]
 def trend(indicator: Indicator, values: list[float]) -> int:
     """+1 if the latest value moved towards the target (or the better direction), -1 if away,
     0 if unchanged or if there is nothing to compare it with (a lone value is compared with
-    the baseline)."""
+    the baseline).
+
+    The latest move only, as the indicator API's `trend` field reports it: one reading's noise
+    moves it. Whether an indicator is improving (statuses, findings, the judgement) is judged
+    by compliance.outcomes.trend, over a window and against a noise band.
+    """
     if len(values) == 1 and indicator.baseline_value is not None:
         values = [indicator.baseline_value, *values]
     if len(values) < 2 or values[-1] == values[-2]:

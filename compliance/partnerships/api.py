@@ -17,7 +17,9 @@ from compliance.catalogue.service import get_duty
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.models import Duty, Partnership, PartnershipMember
+from compliance.obligations.schemas import JUDGEMENT_EXAMPLE, JudgementPublic, judgement_public
 from compliance.obligations.service import sync_obligations
+from compliance.outcomes.judgement import judgement_across
 from compliance.partnerships.service import (
     FORMS,
     add_duty,
@@ -86,6 +88,7 @@ class PartnershipDetail(PartnershipPublic):
             "examples": [
                 PARTNERSHIP_EXAMPLE
                 | {
+                    "judgement": JUDGEMENT_EXAMPLE,
                     "lead_body_code": "E06000052",
                     "members": [MEMBER_EXAMPLE],
                     "duties": ["care-act-2014-s42-s45"],
@@ -94,6 +97,10 @@ class PartnershipDetail(PartnershipPublic):
         }
     )
 
+    judgement: JudgementPublic = Field(
+        description="What changes for people, from its outcomes, with the reasons: shown "
+        "before how the partners work"
+    )
     lead_body_code: str | None
     members: list[MemberPublic]
     duties: list[str]
@@ -200,7 +207,7 @@ def _member(body, member: PartnershipMember) -> MemberPublic:  # type: ignore[no
     )
 
 
-def _detail(session: Session, partnership: Partnership) -> PartnershipDetail:
+def _detail(session: Session, partnership: Partnership, on: dt.date) -> PartnershipDetail:
     members = [
         _member(m.body, m.membership)
         for m in members_of(session=session, partnership_id=partnership.id)
@@ -208,7 +215,14 @@ def _detail(session: Session, partnership: Partnership) -> PartnershipDetail:
     duties = [d.slug for d in duties_of(session=session, partnership_id=partnership.id)]
     fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
     lead = editable(session=session, partnership=partnership)["lead_body_code"]
-    return PartnershipDetail(**fields, lead_body_code=lead, members=members, duties=duties)
+    judged = judgement_across(session=session, partnership_ids=[partnership.id], on=on)
+    return PartnershipDetail(
+        **fields,
+        judgement=judgement_public(judged),
+        lead_body_code=lead,
+        members=members,
+        duties=duties,
+    )
 
 
 @router.get("/partnerships", response_model=list[PartnershipPublic])
@@ -227,14 +241,20 @@ def read_partnerships(
 
 
 @router.get("/partnerships/{slug}", response_model=PartnershipDetail)
-def read_partnership(slug: str, session: SessionDep, principal: CurrentUser) -> PartnershipDetail:
-    """One partnership with its lead body, members (past members keep their end date) and the
-    duties it discharges."""
+def read_partnership(
+    slug: str,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    as_at: Annotated[Date | None, Query(description="Judged as at this date (today)")] = None,
+) -> PartnershipDetail:
+    """One partnership led by the judgement of what changes for people (with its reasons), then
+    its lead body, members (past members keep their end date) and the duties it discharges."""
     partnership = get_partnership(session=session, slug=slug)
     if partnership is None:
         raise NotFound(f"No partnership with slug {slug!r}")
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
-    return _detail(session, partnership)
+    return _detail(session, partnership, as_at or settings.today())
 
 
 @router.post("/partnerships", response_model=PartnershipDetail, status_code=201)
@@ -250,7 +270,7 @@ def add_partnership(
     except FieldsRefused as exc:
         raise refusal(exc) from exc
     sync_obligations(session=session, on=settings.today())
-    return _detail(session, partnership)
+    return _detail(session, partnership, settings.today())
 
 
 @router.patch("/partnerships/{slug}", response_model=PartnershipDetail)
@@ -271,7 +291,7 @@ def change_partnership(
     except FieldsRefused as exc:
         raise refusal(exc) from exc
     sync_obligations(session=session, on=settings.today())
-    return _detail(session, partnership)
+    return _detail(session, partnership, settings.today())
 
 
 @router.post("/partnerships/{slug}/members", response_model=MemberPublic, status_code=201)
@@ -345,7 +365,7 @@ def put_duty(
     duty = _duty_or_404(session, duty_slug)
     if add_duty(session=session, partnership=partnership, duty=duty, actor=principal.user.email):
         sync_obligations(session=session, on=settings.today())
-    return _detail(session, partnership)
+    return _detail(session, partnership, settings.today())
 
 
 @router.delete("/partnerships/{slug}/duties/{duty_slug}", response_model=PartnershipDetail)
@@ -365,4 +385,4 @@ def delete_duty(
     ):
         raise NotFound(f"{slug} does not discharge {duty_slug}", field="path.duty_slug")
     sync_obligations(session=session, on=settings.today())
-    return _detail(session, partnership)
+    return _detail(session, partnership, settings.today())

@@ -22,6 +22,7 @@ from compliance.outcomes.forms import (
     risk_answers,
 )
 from compliance.outcomes.imports import import_measurements
+from compliance.outcomes.judgement import partnership_judgement
 from compliance.outcomes.pages import element_ids, form_values, invalid_errors, refused_errors
 from compliance.outcomes.service import (
     MeasurementCreate,
@@ -127,6 +128,9 @@ def _context(  # type: ignore[no-untyped-def]
         "values": values or {},
         "report_values": (values or {}) if form == "report" else today_parts,
         "today": today,
+        "judgement": partnership_judgement(
+            session=session, partnership_id=partnership.id, on=today
+        ),
     }
 
 

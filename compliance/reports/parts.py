@@ -24,8 +24,9 @@ from compliance.models import (
     Risk,
     User,
 )
-from compliance.obligations.status import OutcomeStatus, indicator_status, worst_outcome
+from compliance.obligations.status import OutcomeStatus, judge_outcome, read_indicator
 from compliance.obligations.views import _partnerships_behind
+from compliance.outcomes.judgement import method_line
 
 AUDIT_LIMIT = 500
 
@@ -87,6 +88,7 @@ class IndicatorItem:
     data_source: str | None
     points: list[tuple[dt.date, float]]
     status: str
+    method: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ def outcome_items(
             title=o.title,
             description=o.description,
             owner=names.get(o.partnership_id, "") if o.partnership_id else "this obligation",
-            status=worst_outcome(
+            status=judge_outcome(
                 [OutcomeStatus(i.status) for i in indicators.get(o.id, [])]
                 or [OutcomeStatus.not_measured]
             ).value,
@@ -298,6 +300,7 @@ def _indicators(
     found: dict[int, list[IndicatorItem]] = {}
     for i in rows:
         values = points.get(i.id, [])
+        reading = read_indicator(i, values, on)
         found.setdefault(i.outcome_id, []).append(
             IndicatorItem(
                 ref=i.id,
@@ -309,7 +312,8 @@ def _indicators(
                 target_date=i.target_date,
                 data_source=i.data_source,
                 points=values,
-                status=indicator_status(i, values, on).value,
+                status=reading.status.value,
+                method=method_line(reading),
             )
         )
     return found

@@ -109,6 +109,7 @@ def render_html(
             points=i.points,
             baseline=i.baseline,
             target=i.target,
+            method=i.method,
         )
         for o in report.outcomes
         for i in o.indicators

@@ -4,6 +4,11 @@ The report is built once as plain values. Its fingerprint is the SHA-256 of thei
 JSON, which is also the file `report-data.json` in an evidence pack, so an inspector can check
 the fingerprint printed on the cover. Who generated the report and when are not part of it.
 
+A report opens with the judgement of what changes for people (compliance.outcomes.judgement):
+of the partnership, or across the partnerships of a body or area (for a duty, those through
+which its holders discharge it), with its reasons; then the outcomes; then how the partners
+work (process).
+
 As at a date: obligations open then; evidence recorded by the end of that day and neither
 withdrawn nor superseded by then; statuses computed for that date; measurements dated by then
 (as the status engine reads them); risks recorded by then; inspectors' reviews written by
@@ -29,6 +34,7 @@ from compliance.config import get_settings
 from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
 from compliance.obligations.status import OccurrenceState, OutcomeStatus, ProcessStatus
 from compliance.obligations.views import ObligationView, status_rollup, view_obligations_for
+from compliance.outcomes.judgement import Across, judgement_across
 from compliance.reports import parts
 from compliance.reports.parts import (
     AuditEntry,
@@ -87,6 +93,8 @@ class Report:
     description: str
     as_at: dt.date
     audit_since: dt.date
+    # What changes for people comes first; how the partners work (summary, obligations) after.
+    judgement: Across
     summary: Summary
     obligations: list[ObligationItem]
     evidence: list[EvidenceItem]
@@ -143,6 +151,10 @@ def build_report(
         session=session, obligations=obligations, behind=behind, on=as_at
     )
     risks = parts.risk_items(session=session, behind=behind, cutoff=cutoff)
+    judged = scope.partnership_ids or {
+        p for ids in behind.values() for p in ids if principal.reads_partnership(p)
+    }
+    judgement = judgement_across(session=session, partnership_ids=judged, on=as_at)
     indicator_ids = [i.ref for o in outcomes for i in o.indicators]
     findings = _findings(session, scope, obligations, indicator_ids, as_at, due_soon_days)
     since = as_at - dt.timedelta(days=AUDIT_DAYS - 1)
@@ -183,6 +195,7 @@ def build_report(
         description=scope.description,
         as_at=as_at,
         audit_since=since,
+        judgement=judgement,
         summary=_summary(views, findings),
         obligations=items,
         evidence=evidence,

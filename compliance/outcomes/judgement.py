@@ -1,0 +1,325 @@
+"""The judgement of a partnership by what changes for people, and of a body, an area or a
+user's scope across its partnerships.
+
+The rule, on an as-at date, from the indicators of a partnership's intended outcomes, each read
+by compliance.obligations.status.read_indicator (its trend judged by compliance.outcomes.trend):
+
+- An outcome is getting worse if any of its indicators is getting worse; else improving if
+  every indicator of it that can be judged is improving; else no change. An indicator that is
+  not measured in the last 12 months, or has fewer than 3 measurements in its window, cannot be
+  judged; an outcome with no indicator that can be judged cannot be judged.
+- A partnership is "Getting worse for people" if any of its outcomes is getting worse; else
+  "Improving things for people" if every outcome that can be judged is improving; else "No
+  change yet". With no outcome, or none that can be judged: "Cannot judge: no outcomes
+  measured".
+- Across partnerships (a body's, an area's, a user's): the same rule over the partnerships'
+  judgements, with the count of each.
+
+How the partners work together (process: evidence, dates, members) is judged separately and
+shown beneath the judgement, never above it.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import and_, or_
+from sqlmodel import Session, select
+
+from compliance.access import Principal
+from compliance.models import Indicator, Measurement, Outcome, Partnership
+from compliance.obligations.status import (
+    IndicatorReading,
+    OutcomeStatus,
+    judge_outcome,
+    read_indicator,
+)
+from compliance.outcomes.trend import WINDOW_YEARS, years_before
+
+
+class Verdict(StrEnum):
+    """A judgement, from worst to best as lists show them."""
+
+    worsening = "worsening"
+    cannot_judge = "cannot_judge"
+    no_change = "no_change"
+    improving = "improving"
+
+
+WORDS = {
+    Verdict.improving: "Improving things for people",
+    Verdict.no_change: "No change yet",
+    Verdict.worsening: "Getting worse for people",
+    Verdict.cannot_judge: "Cannot judge: no outcomes measured",
+}
+RULE = (
+    "Any outcome getting worse makes the judgement 'getting worse'; otherwise every outcome that "
+    "can be judged improving makes it 'improving'; otherwise 'no change yet'. An outcome can be "
+    "judged with at least 3 measurements of an indicator in 3 years, one of them in the last 12 "
+    "months."
+)
+JUDGED = {
+    OutcomeStatus.worsening: Verdict.worsening,
+    OutcomeStatus.no_change: Verdict.no_change,
+    OutcomeStatus.improving: Verdict.improving,
+}
+RANK = {verdict: rank for rank, verdict in enumerate(Verdict)}
+# Reasons that decide a judgement first (worst first), then those that could not be judged.
+REASON_ORDER = [
+    OutcomeStatus.worsening,
+    OutcomeStatus.no_change,
+    OutcomeStatus.improving,
+    OutcomeStatus.too_few_measurements,
+    OutcomeStatus.not_measured,
+    OutcomeStatus.no_outcome_defined,
+]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One indicator of one outcome behind a judgement: its status and how it was judged."""
+
+    outcome_id: int | None
+    outcome: str | None
+    indicator_id: int | None
+    indicator: str | None
+    status: OutcomeStatus
+    method: str
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """A partnership's judgement on a date, with its reasons, worst first."""
+
+    verdict: Verdict
+    reasons: tuple[Reason, ...]
+    partnership_id: int | None = None
+    name: str = ""
+    slug: str = ""
+
+    @property
+    def words(self) -> str:
+        return WORDS[self.verdict]
+
+    def reason_for(self, indicator_id: int) -> Reason | None:
+        """The reason given for one indicator, to print its status and method beside it."""
+        return next((r for r in self.reasons if r.indicator_id == indicator_id), None)
+
+
+@dataclass(frozen=True)
+class Across:
+    """The judgement across several partnerships, each with its own, worst first."""
+
+    verdict: Verdict
+    partnerships: tuple[Judgement, ...]
+
+    @property
+    def words(self) -> str:
+        return WORDS[self.verdict]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many partnerships have each judgement, worst first (every judgement named)."""
+        found = [j.verdict for j in self.partnerships]
+        return {verdict.value: found.count(verdict) for verdict in Verdict}
+
+
+# The rule -------------------------------------------------------------------------------------
+
+IndicatorValues = tuple[Indicator, list[tuple[dt.date, float]]]
+OutcomeIndicators = tuple[Outcome, list[IndicatorValues]]
+
+
+def combine(verdicts: Iterable[Verdict]) -> Verdict:
+    """The rule over several judged things: any worse, else all improving, else no change;
+    nothing judged, cannot judge."""
+    judged = [v for v in verdicts if v != Verdict.cannot_judge]
+    if not judged:
+        return Verdict.cannot_judge
+    if Verdict.worsening in judged:
+        return Verdict.worsening
+    return Verdict.improving if all(v == Verdict.improving for v in judged) else Verdict.no_change
+
+
+def method_line(reading: IndicatorReading) -> str:
+    """How an indicator was judged, as pages and reports print it beside its status."""
+    if reading.status != OutcomeStatus.not_measured:
+        return reading.trend.method
+    last = reading.trend.last_date
+    to = f"{reading.trend.window_end:%-d %b %Y}"
+    if last is None:
+        return f"No measurement in the {WINDOW_YEARS} years to {to}"
+    return f"Last measured {last:%-d %b %Y}; nothing in the 12 months to {to}"
+
+
+def _reason(outcome: Outcome, indicator: Indicator, reading: IndicatorReading) -> Reason:
+    return Reason(
+        outcome.id,
+        outcome.title,
+        indicator.id,
+        indicator.name,
+        reading.status,
+        method_line(reading),
+    )
+
+
+def judge_outcomes(outcomes: list[OutcomeIndicators], on: dt.date) -> tuple[Verdict, list[Reason]]:
+    """The judgement of a set of outcomes by the rule in this module's docstring, with a reason
+    for each indicator (and for each outcome that has none)."""
+    verdicts, reasons = [], []
+    for outcome, indicators in outcomes:
+        readings = [(i, read_indicator(i, values, on)) for i, values in indicators]
+        status = judge_outcome([r.status for _, r in readings])
+        verdicts.append(JUDGED.get(status, Verdict.cannot_judge))
+        reasons += [_reason(outcome, i, r) for i, r in readings]
+        if not indicators:
+            reasons.append(
+                Reason(
+                    outcome.id,
+                    outcome.title,
+                    None,
+                    None,
+                    OutcomeStatus.not_measured,
+                    "No indicator measures this outcome",
+                )
+            )
+    if not outcomes:
+        reasons.append(
+            Reason(
+                None,
+                None,
+                None,
+                None,
+                OutcomeStatus.no_outcome_defined,
+                "No intended outcome for the people who use services is recorded",
+            )
+        )
+    reasons.sort(key=lambda r: REASON_ORDER.index(r.status))
+    return combine(verdicts), reasons
+
+
+def across(judgements: Iterable[Judgement]) -> Across:
+    """The judgement across partnerships, each listed worst first, then by name."""
+    found = sorted(judgements, key=lambda j: (RANK[j.verdict], j.name))
+    return Across(combine(j.verdict for j in found), tuple(found))
+
+
+# Loading what the rule needs ------------------------------------------------------------------
+
+
+def _outcomes_of(
+    session: Session, partnership_ids: set[int], on: dt.date
+) -> dict[int, list[OutcomeIndicators]]:
+    """Each partnership's outcomes with their indicators and the measurements in the window."""
+    outcomes = (
+        session.exec(
+            select(Outcome).where(Outcome.partnership_id.in_(partnership_ids)).order_by(Outcome.id)
+        ).all()
+        if partnership_ids
+        else []
+    )
+    indicators = (
+        session.exec(
+            select(Indicator)
+            .where(Indicator.outcome_id.in_([o.id for o in outcomes]))
+            .order_by(Indicator.id)
+        ).all()
+        if outcomes
+        else []
+    )
+    values: dict[int, list[tuple[dt.date, float]]] = {}
+    if indicators:
+        for indicator_id, day, value in session.exec(
+            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+            .where(Measurement.measured_date <= on)
+            .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
+            .order_by(Measurement.measured_date)
+        ):
+            values.setdefault(indicator_id, []).append((day, value))
+    by_outcome: dict[int, list[IndicatorValues]] = {}
+    for indicator in indicators:
+        by_outcome.setdefault(indicator.outcome_id, []).append(
+            (indicator, values.get(indicator.id, []))
+        )
+    found: dict[int, list[OutcomeIndicators]] = {}
+    for outcome in outcomes:
+        found.setdefault(outcome.partnership_id, []).append(
+            (outcome, by_outcome.get(outcome.id, []))
+        )
+    return found
+
+
+def partnership_judgements(
+    *, session: Session, partnership_ids: Iterable[int], on: dt.date
+) -> dict[int, Judgement]:
+    """Each partnership's judgement on a date, in a fixed number of queries."""
+    ids = set(partnership_ids)
+    if not ids:
+        return {}
+    partnerships = session.exec(select(Partnership).where(Partnership.id.in_(ids))).all()
+    outcomes = _outcomes_of(session, ids, on)
+    judged = {}
+    for p in partnerships:
+        verdict, reasons = judge_outcomes(outcomes.get(p.id, []), on)
+        judged[p.id] = Judgement(verdict, tuple(reasons), p.id, p.name, p.slug)
+    return judged
+
+
+def partnership_judgement(*, session: Session, partnership_id: int, on: dt.date) -> Judgement:
+    """One partnership's judgement on a date."""
+    return partnership_judgements(session=session, partnership_ids=[partnership_id], on=on)[
+        partnership_id
+    ]
+
+
+def judgement_across(*, session: Session, partnership_ids: Iterable[int], on: dt.date) -> Across:
+    """The judgement across some partnerships on a date."""
+    judged = partnership_judgements(session=session, partnership_ids=partnership_ids, on=on)
+    return across(judged.values())
+
+
+def _readable(ids: set[int], principal: Principal | None) -> set[int]:
+    return ids if principal is None else {p for p in ids if principal.reads_partnership(p)}
+
+
+def body_judgement(
+    *, session: Session, body_id: int, on: dt.date, principal: Principal | None = None
+) -> Across:
+    """A body's judgement: across the partnerships it belonged to on the date (those the
+    principal may read, when one is given)."""
+    from compliance.reports.scope import member_partnerships
+
+    ids = _readable(member_partnerships(session, {body_id}, on), principal)
+    return judgement_across(session=session, partnership_ids=ids, on=on)
+
+
+def area_judgement(
+    *, session: Session, body_id: int, on: dt.date, principal: Principal | None = None
+) -> Across:
+    """An area's judgement: across the partnerships of the body and every body beneath it (for
+    an integrated care board, of its footprint), as its report takes them in."""
+    from compliance.models import Body
+    from compliance.reports.scope import area_bodies, member_partnerships
+
+    bodies = area_bodies(session=session, body=session.get(Body, body_id), on=on)
+    ids = _readable(member_partnerships(session, bodies, on), principal)
+    return judgement_across(session=session, partnership_ids=ids, on=on)
+
+
+def live_partnerships(*, session: Session, on: dt.date) -> set[int]:
+    """The partnerships that had started by the date and not ended."""
+    query = select(Partnership.id).where(
+        and_(
+            or_(Partnership.start_date.is_(None), Partnership.start_date <= on),
+            or_(Partnership.end_date.is_(None), Partnership.end_date > on),
+        )
+    )
+    return set(session.exec(query).all())
+
+
+def scope_judgement(*, session: Session, principal: Principal, on: dt.date) -> Across:
+    """The judgement across the live partnerships a user may read (every one, for an admin)."""
+    ids = {p for p in live_partnerships(session=session, on=on) if principal.reads_partnership(p)}
+    return judgement_across(session=session, partnership_ids=ids, on=on)
