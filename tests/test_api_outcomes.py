@@ -157,7 +157,9 @@ def test_an_officer_records_an_outcome_indicator_and_measurements(api, world, se
 
     detail = api("inspector", "get", f"/api/v1/indicators/{indicator_id}").json()
     assert [m["measured_date"] for m in detail["measurements"]] == ["2024-03-31", "2025-03-31"]
-    assert detail["trend"] == "improving"
+    # Two measurements are too few to say which way it is going (three at least, issue 14).
+    assert detail["trend"] == "too_few_measurements"
+    assert detail["trend_method"].startswith("Too few measurements to judge: 2 ")
     with_indicators = api("inspector", "get", f"/api/v1/outcomes/{outcome['id']}").json()
     assert [i["id"] for i in with_indicators["indicators"]] == [indicator_id]
     stored = session.exec(select(Measurement).where(Measurement.indicator_id == indicator_id))
@@ -171,18 +173,20 @@ def test_an_officer_records_an_outcome_indicator_and_measurements(api, world, se
     ]
 
 
-def test_the_trend_says_which_way_the_latest_value_moved(api, world, session):
-    indicator = world["indicator"]
+def test_the_trend_is_judged_over_three_measurements_at_least(api, world, session):
+    indicator = world["indicator"]  # baseline 89, target 95: higher is better
     url = f"/api/v1/indicators/{indicator.id}"
-    assert api("officer", "get", url).json()["trend"] == "level"
-    # A lone value is compared with the baseline (89): 88 moves away from the target of 95.
-    api(
-        "officer",
-        "post",
-        f"{url}/measurements",
-        json={"measured_date": "2025-03-31", "value": 88, "source": "SAC"},
-    )
-    assert api("officer", "get", url).json()["trend"] == "worsening"
+    assert api("officer", "get", url).json()["trend"] == "too_few_measurements"
+    for day, value in (("2024-03-31", 89), ("2025-03-31", 91), ("2026-03-31", 94)):
+        api(
+            "officer",
+            "post",
+            f"{url}/measurements",
+            json={"measured_date": day, "value": value, "source": "SAC"},
+        )
+    detail = api("officer", "get", url).json()
+    assert detail["trend"] == "improving"
+    assert detail["trend_method"].startswith("Theil–Sen slope over 3 measurements")
 
 
 def test_risks_are_recorded_and_listed_a_page_at_a_time(api, world, session):

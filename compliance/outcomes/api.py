@@ -25,7 +25,7 @@ from compliance.api import (
     problem,
 )
 from compliance.csvfiles import ImportRefused
-from compliance.deps import ApiWriter, CurrentUser, SessionDep
+from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Obligation, Outcome, Partnership, Risk
 from compliance.outcomes.imports import import_measurements
@@ -69,11 +69,11 @@ from compliance.outcomes.service import (
     outcome_access,
     outcome_page,
     risk_page,
-    trend,
     update_indicator,
     update_outcome,
     update_risk,
 )
+from compliance.outcomes.trend import judge_trend
 from compliance.outcomes.upload import CSV_REQUEST_BODY, csv_upload
 from compliance.partnerships.service import get_partnership
 
@@ -88,7 +88,6 @@ Limit = Annotated[int, Query(ge=1, le=500, description="How many items a page ho
 Cursor = Annotated[
     str | None, Query(max_length=200, description="The `next_cursor` of the page before")
 ]
-TRENDS = {1: "improving", -1: "worsening", 0: "level"}
 
 
 # Who may do what -------------------------------------------------------------------------------
@@ -300,14 +299,16 @@ def create_indicator(
 
 @router.get("/indicators/{indicator_id}", response_model=IndicatorDetail)
 def read_indicator(
-    indicator_id: IndicatorId, session: SessionDep, principal: CurrentUser
+    indicator_id: IndicatorId, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> IndicatorDetail:
     """One indicator with all its measurements, oldest first, and which way it is moving."""
     indicator = _indicator(session, principal, indicator_id)
     rows = measurements_of(session=session, indicator_id=indicator.id)
+    judged = judge_trend(indicator, [(m.measured_date, m.value) for m in rows], settings.today())
     return IndicatorDetail(
         **IndicatorPublic.model_validate(indicator, from_attributes=True).model_dump(),
-        trend=TRENDS[trend(indicator, [m.value for m in rows])],
+        trend=judged.verdict.value,
+        trend_method=judged.method,
         measurements=[MeasurementPublic.model_validate(m, from_attributes=True) for m in rows],
     )
 

@@ -218,13 +218,24 @@ class MeasurementPublic(BaseModel):
 
 
 class IndicatorDetail(IndicatorPublic):
-    model_config = _examples(INDICATOR | {"trend": "improving", "measurements": [MEASUREMENT]})
-
-    trend: Literal["improving", "worsening", "level"] = Field(
-        description="Whether the latest value moved towards the target (or the better direction) "
-        "from the one before; a lone value is compared with the baseline. `level`: unchanged, or "
-        "nothing to compare it with"
+    model_config = _examples(
+        INDICATOR
+        | {
+            "trend": "improving",
+            "trend_method": (
+                "Theil–Sen slope over 3 measurements, 31 Mar 2024 – 31 Mar 2026: +1.25 % a "
+                "year, a change of +2.5 % against a noise band of ±0.6 %; higher is better"
+            ),
+            "measurements": [MEASUREMENT],
+        }
     )
+
+    trend: Literal["improving", "no_change", "worsening", "too_few_measurements"] = Field(
+        description="Which way the indicator is going as at today: a Theil-Sen slope over its "
+        "measurements of the last three years (at most the latest 12), read against its "
+        "direction and a noise band; fewer than three measurements are too few to judge"
+    )
+    trend_method: str = Field(description="The method, window and figures behind `trend`")
     measurements: list[MeasurementPublic] = Field(description="Oldest first")
 
 

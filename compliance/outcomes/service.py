@@ -263,29 +263,6 @@ def measurements_of(*, session: Session, indicator_id: int) -> list[Measurement]
     return list(session.exec(query.order_by(Measurement.measured_date)))
 
 
-def trend(indicator: Indicator, values: list[float]) -> int:
-    """+1 if the latest value moved towards the target (or the better direction), -1 if away,
-    0 if unchanged or if there is nothing to compare it with (a lone value is compared with
-    the baseline).
-
-    The latest move only, as the indicator API's `trend` field reports it: one reading's noise
-    moves it. Whether an indicator is improving (statuses, findings, the judgement) is judged
-    by compliance.outcomes.trend, over a window and against a noise band.
-    """
-    if len(values) == 1 and indicator.baseline_value is not None:
-        values = [indicator.baseline_value, *values]
-    if len(values) < 2 or values[-1] == values[-2]:
-        return 0
-    previous, latest = values[-2], values[-1]
-    if indicator.target_value is not None:
-        gap_before = abs(indicator.target_value - previous)
-        gap_now = abs(indicator.target_value - latest)
-        if gap_now != gap_before:
-            return 1 if gap_now < gap_before else -1
-    better = latest > previous if indicator.direction == "increase" else latest < previous
-    return 1 if better else -1
-
-
 def outcome_access(
     *, session: Session, principal: Principal, outcome: Outcome
 ) -> tuple[bool, bool]:
