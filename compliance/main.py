@@ -101,6 +101,9 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.catalogue import pages as catalogue_pages
     from compliance.checks import api as checks_api
     from compliance.checks import pages as checks_pages
+    from compliance.evaluations import api as evaluations_api
+    from compliance.evaluations import pages as evaluations_pages
+    from compliance.evaluations import public_pages as evaluations_public_pages
     from compliance.evidence import api as evidence_api
     from compliance.evidence import pages as evidence_pages
     from compliance.exports import api as exports_api
@@ -112,6 +115,7 @@ def _routers():  # type: ignore[no-untyped-def]
     from compliance.partnerships import admin_pages as partnerships_admin_pages
     from compliance.partnerships import api as partnerships_api
     from compliance.partnerships import pages as partnerships_pages
+    from compliance.partnerships import value_pages as partnerships_value_pages
     from compliance.reminders import pages as reminders_pages
     from compliance.reports import api as reports_api
     from compliance.reports import pages as reports_pages
@@ -126,6 +130,7 @@ def _routers():  # type: ignore[no-untyped-def]
         obligations_pages,
         evidence_pages,
         partnerships_admin_pages,  # before partnerships_pages: /partnerships/new is not a slug
+        partnerships_value_pages,
         partnerships_pages,
         outcomes_pages,
         checks_pages,
@@ -133,6 +138,8 @@ def _routers():  # type: ignore[no-untyped-def]
         admin_check_pages,
         reminders_pages,
         calendar_pages,
+        evaluations_pages,
+        evaluations_public_pages,
         reports_pages,
         reports_api,
         bodies_api,
@@ -144,6 +151,7 @@ def _routers():  # type: ignore[no-untyped-def]
         checks_api,
         accounts_api,
         exports_api,
+        evaluations_api,
     ]
 
 

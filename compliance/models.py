@@ -159,6 +159,18 @@ class Partnership(SQLModel, table=True):
     lead_body_id: int | None = Field(default=None, foreign_key="body.id")
     start_date: dt.date | None = None
     end_date: dt.date | None = None
+    # Is it worth it? Why it exists in this form, what it costs (a year, as at a date) and
+    # gains, and when its partners decide whether it should continue: weighed, with the risks
+    # that materialised and the outcomes getting worse, by compliance/partnerships/value.py.
+    rationale: str | None = _long_text()
+    alternatives: str | None = _long_text()
+    benefits: str | None = _long_text()
+    staff_days_a_year: int | None = None
+    pounds_a_year: int | None = None
+    meetings_a_year: int | None = None
+    costs_as_at_date: dt.date | None = None
+    continuation_decided_date: dt.date | None = None
+    continuation_due_date: dt.date | None = None
     created_at: dt.datetime = _created_at()
     updated_at: dt.datetime = _created_at()
 
@@ -477,4 +489,5 @@ class JobRun(SQLModel, table=True):
 # Tables of other domains, declared in their own modules and registered with this metadata.
 from compliance.accounts import models as _account_models  # noqa: E402, F401
 from compliance.checks import current as _current_findings  # noqa: E402, F401
+from compliance.evaluations import models as _evaluation_models  # noqa: E402, F401
 from compliance.reminders import models as _reminder_models  # noqa: E402, F401

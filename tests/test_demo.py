@@ -255,3 +255,31 @@ def test_a_period_reminded_before_it_fell_due_is_chased_however_late_the_next_ru
     queue_due(session=session, settings=settings, on=period.due_date - 7 * DAY)
     queue_due(session=session, settings=settings, on=period.due_date + 60 * DAY)
     assert [m.kind for m in messages(session, period)] == ["reminder", "escalation"]
+
+
+def test_the_demo_board_weighs_its_cost_and_no_continuation_finding_is_due(session, settings):
+    from compliance.checks.service import check_now
+    from compliance.models import Finding, Partnership
+    from compliance.outcomes.judgement import partnership_judgement
+    from compliance.partnerships.value import weigh_on_page
+
+    load_demo(session=session, settings=settings)
+    today = settings.today()
+    board = session.exec(
+        select(Partnership).where(Partnership.slug == "cios-safeguarding-adults-board")
+    ).one()
+    story = demo_story(today=today)
+    assert board.pounds_a_year == 182000
+    assert board.continuation_decided_date == story.date("2024-03-20") <= today
+    judgement = partnership_judgement(session=session, partnership_id=board.id, on=today)
+    weighed = weigh_on_page(board, [], judgement, today)
+    assert "140 staff days" in str(weighed) and "£182,000" in str(weighed)
+    check_now(session=session, settings=settings, on=today, trigger="test")
+    flagged = session.exec(
+        select(Finding).where(
+            Finding.partnership_id == board.id,
+            Finding.rule == "continuation_not_reviewed",
+            Finding.resolved_at.is_(None),
+        )
+    ).all()
+    assert flagged == []

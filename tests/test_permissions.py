@@ -38,8 +38,18 @@ def test_every_route_checks_who_is_asking(app):
     ]
     assert unguarded == []
     open_to_all = {path for path, route in routes if public in set(_dependencies(route.dependant))}
-    # The calendar feed's secret token is its own credential (calendar applications cannot sign in).
-    assert open_to_all == {"/sign-in", "/healthz", "/readyz", "/calendar/{token}.ics"}
+    # The calendar feed's secret token is its own credential (calendar applications cannot sign in),
+    # and so are the evaluation surveys' links (partners' staff and people who use services have
+    # no account); the thank-you page after them says nothing of any round.
+    assert open_to_all == {
+        "/sign-in",
+        "/healthz",
+        "/readyz",
+        "/calendar/{token}.ics",
+        "/survey/answered",
+        "/survey/{token}",
+        "/have-your-say/{token}",
+    }
 
 
 @pytest.fixture

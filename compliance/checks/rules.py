@@ -10,7 +10,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from compliance.bodies.kinds import exists_in
-from compliance.models import Deliverable, Duty, FundingCondition, Indicator, Obligation, Outcome
+from compliance.models import (
+    Deliverable,
+    Duty,
+    FundingCondition,
+    Indicator,
+    Obligation,
+    Outcome,
+    Partnership,
+)
 from compliance.obligations.status import (
     DueBasis,
     OutcomeStatus,
@@ -24,6 +32,8 @@ from compliance.obligations.status import (
 )
 from compliance.outcomes.judgement import Verdict, judge_outcomes
 from compliance.outcomes.trend import RULE as TREND_RULE
+from compliance.outcomes.trend import years_before
+from compliance.partnerships.value import REVIEW_YEARS, decision_lapsed
 
 HIGH, MEDIUM, LOW = "high", "medium", "low"
 SEVERITIES = (HIGH, MEDIUM, LOW)
@@ -77,6 +87,21 @@ class Point:
     value: float
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """When a partnership began (or, with no start date, was first tracked) and when its
+    partners last decided whether it should continue."""
+
+    started: dt.date | None
+    decided: dt.date | None
+
+
+def continuation_of(partnership: Partnership) -> Continuation:
+    """What the rule continuation_not_reviewed reads of a partnership."""
+    tracked = partnership.created_at.date() if partnership.created_at else None
+    return Continuation(partnership.start_date or tracked, partnership.continuation_decided_date)
+
+
 @dataclass
 class Snapshot:
     """The state of the registry as at a date, as the rules see it."""
@@ -104,6 +129,8 @@ class Snapshot:
     # Evidence id to the holder of an occurrence it serves (body id, partnership id).
     evidence_holders: dict[int, tuple[int | None, int | None]] = field(default_factory=dict)
     stream_names: dict[int, str] = field(default_factory=dict)
+    # The live partnerships' continuation decisions, by partnership id.
+    continuation: dict[int, Continuation] = field(default_factory=dict)
     outcome_by_id: dict[int, Outcome] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -610,6 +637,37 @@ def outcomes_cannot_be_judged(snap: Snapshot, partnership_id: int) -> Iterator[H
     )
 
 
+def continuation_not_reviewed(snap: Snapshot, partnership_id: int) -> Iterator[Hit]:
+    """A live partnership has not recorded a decision on whether it should continue in the last
+    three years (a convention of this tracker, not a statutory duty).
+
+    Low: no Act asks it, and it says nothing of what changes for people; it asks the partners
+    whether the partnership is still the way to get what it is for, since a partnership is a
+    means, not an end. It never outranks an outcome getting worse.
+    """
+    facts = snap.continuation.get(partnership_id)
+    if facts is None or not decision_lapsed(facts.decided, facts.started, snap.on):
+        return
+    if facts.decided is not None:
+        last, since = f"last decided on {facts.decided:%d %B %Y}", facts.decided
+    else:
+        last, since = f"none recorded since {facts.started:%d %B %Y}", facts.started
+    yield Hit(
+        "continuation_not_reviewed",
+        LOW,
+        f"partnership:{partnership_id}:continuation",
+        f"{snap.partnerships[partnership_id]} has not recorded a decision on whether it should "
+        f"continue in the last three years ({last}; a convention of this tracker, not a "
+        "statutory duty)",
+        partnership_id=partnership_id,
+        basis="a convention of this tracker, not a statutory duty: partners decide at least "
+        "every three years whether the partnership should continue",
+        since=years_before(since, -REVIEW_YEARS),
+        remedy="Record on the partnership's 'Is it worth it?' page when its partners last "
+        "decided whether it should continue, and when they will next decide.",
+    )
+
+
 def query_unanswered(snap: Snapshot, evidence_id: int) -> Iterator[Hit]:
     """An inspector's query has waited too long for an answer."""
     comments = snap.comments[evidence_id]
@@ -675,6 +733,7 @@ RULES: list[tuple[Rule, Subjects]] = [
     (indicator_not_measured, indicators),
     (outcome_getting_worse, indicators),
     (outcomes_cannot_be_judged, partnerships),
+    (continuation_not_reviewed, partnerships),
     (query_unanswered, reviewed_evidence),
     (compliant_without_evidence, all_periods),
 ]

@@ -21,6 +21,7 @@ from compliance.checks.rules import (
     Period,
     Point,
     Snapshot,
+    continuation_of,
 )
 from compliance.config import Settings
 from compliance.models import (
@@ -142,7 +143,8 @@ def load_snapshot(
     )
     if scope is not None:
         partnership_query = partnership_query.where(Partnership.id.in_(wanted))
-    active_partnerships = {p.id: p.name for p in session.exec(partnership_query)}
+    live_partnerships = list(session.exec(partnership_query))
+    active_partnerships = {p.id: p.name for p in live_partnerships}
     discharged: dict[int, list[int]] = {}
     for link in session.exec(
         select(PartnershipDuty).where(PartnershipDuty.partnership_id.in_(active_partnerships))
@@ -200,6 +202,9 @@ def load_snapshot(
         bodies=bodies,
         evidence_holders=holders,
         stream_names=dict(session.exec(select(FundingStream.id, FundingStream.name)).all()),
+        continuation={
+            p.id: continuation_of(p) for p in live_partnerships if p.id in judged_partnerships
+        },
     )
 
 

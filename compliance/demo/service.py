@@ -34,7 +34,7 @@ from compliance.models import (
     UserScope,
 )
 from compliance.obligations.service import backfill, sync_obligations
-from compliance.partnerships.service import discharge, get_partnership, join
+from compliance.partnerships.service import VALUE_FIELDS, discharge, get_partnership, join
 from compliance.reminders.models import ReminderSetting
 from compliance.reminders.preferences import set_body_reminders
 
@@ -159,6 +159,10 @@ class Story:
         data = copy.deepcopy(written)
         data["track_from"] = self.date(data["track_from"])
         for partnership in data["partnerships"]:
+            value = partnership.get("value") or {}
+            for name in ("costs_as_at_date", "continuation_decided_date", "continuation_due_date"):
+                if value.get(name):
+                    value[name] = self.date(value[name])
             for outcome in partnership.get("outcomes", []):
                 for indicator in outcome["indicators"]:
                     self._indicator(indicator)
@@ -292,6 +296,11 @@ def _partnership(session: Session, item: dict, users: dict[str, User]) -> Partne
         discharge(session=session, partnership=partnership, duty=duty)
     for outcome in item.get("outcomes", []):
         _outcome(session, partnership, outcome, users)
+    # Why it exists, what it costs and gains, and when partners decide whether it continues.
+    for name, value in (item.get("value") or {}).items():
+        if name not in VALUE_FIELDS:
+            raise DemoError(f"partnership {item['slug']}: no value field {name}")
+        setattr(partnership, name, value)
     for risk in item.get("risks", []):
         if _first(session, Risk, partnership_id=partnership.id, title=risk["title"]) is None:
             session.add(Risk(partnership_id=partnership.id, **risk))

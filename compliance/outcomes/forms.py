@@ -92,7 +92,11 @@ def past_date(
 
 DIRECTIONS = {"increase": "Higher is better", "decrease": "Lower is better"}
 CATEGORIES = {"risk": "Risk", "cost": "Cost", "negative": "Negative effect"}
-STATUSES = {"open": "Open", "closed": "Closed: it no longer applies"}
+STATUSES = {
+    "open": "Open",
+    "materialised": "Materialised: it happened",
+    "closed": "Closed: it no longer applies",
+}
 
 
 def outcome_answers(form: Mapping[str, object]) -> Answers:

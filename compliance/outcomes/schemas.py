@@ -168,7 +168,9 @@ class RiskChange(ApiInput):
     impact: Annotated[int | None, Field(ge=1, le=5)] = None
     mitigation: LongText = None
     owner: Annotated[str | None, Field(max_length=200)] = None
-    status: Literal["open", "closed"] | None = None
+    status: Literal["open", "materialised", "closed"] | None = Field(
+        default=None, description="Materialised: it happened, a negative seen"
+    )
 
 
 # Responses --------------------------------------------------------------------------------------

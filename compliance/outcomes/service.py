@@ -86,6 +86,8 @@ class RiskCreate(Strict):
 
 class RiskStatus(StrEnum):
     open = "open"
+    # It happened: a negative seen, weighed by compliance/partnerships/value.py.
+    materialised = "materialised"
     closed = "closed"
 
 

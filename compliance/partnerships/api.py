@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from compliance.access import require
 from compliance.api import ApiInput, Date, api_router
@@ -14,14 +14,16 @@ from compliance.bodies.api import RegistryWriter, refusal
 from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
-from compliance.deps import CurrentUser, SessionDep, SettingsDep
+from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
-from compliance.models import Duty, Partnership, PartnershipMember
+from compliance.models import Duty, Partnership, PartnershipMember, Risk
 from compliance.obligations.schemas import JUDGEMENT_EXAMPLE, JudgementPublic, judgement_public
 from compliance.obligations.service import sync_obligations
 from compliance.outcomes.judgement import judgement_across
 from compliance.partnerships.service import (
     FORMS,
+    VALUE_FIELDS,
+    VALUE_LIMITS,
     add_duty,
     admit_member,
     create_partnership,
@@ -33,8 +35,11 @@ from compliance.partnerships.service import (
     members_of,
     membership,
     remove_duty,
+    set_value,
     update_partnership,
+    value_of,
 )
+from compliance.partnerships.value import weigh_partnership
 
 router = api_router("partnerships")
 
@@ -55,7 +60,27 @@ MEMBER_EXAMPLE = {
     "start_date": "2024-04-01",
     "end_date": None,
 }
+VALUE_EXAMPLE = {
+    "rationale": "The Care Act 2014 s43 requires a Board; one Board for Cornwall and the Isles of "
+    "Scilly shares expertise the islands could not hold alone.",
+    "alternatives": "A Board for each council; one Board with the children's partnership.",
+    "staff_days_a_year": 120,
+    "pounds_a_year": 45000,
+    "meetings_a_year": 10,
+    "costs_as_at_date": "2026-04-01",
+    "benefits": "One set of multi-agency procedures; reviews whose learning reaches every partner.",
+    "continuation_decided_date": "2023-03-03",
+    "continuation_due_date": "2026-04-01",
+}
+WEIGHING_EXAMPLE = [
+    "Costs 120 staff days, £45,000 and 10 meetings a year (as at 1 April 2026).",
+    "Outcomes: Getting worse for people.",
+    "Negatives seen: 2 risks materialised and 1 outcome getting worse for people.",
+    "Benefits recorded: yes.",
+    "Continuation last decided 3 March 2023; next decision due 1 April 2026 — overdue.",
+]
 Slug = Annotated[str, Field(max_length=80)]
+LongText = Annotated[str | None, Field(max_length=5000)]
 Code = Annotated[str, Field(max_length=20)]
 Form = Literal[FORMS]  # type: ignore[valid-type]
 
@@ -93,6 +118,8 @@ class PartnershipDetail(PartnershipPublic):
                     "members": [MEMBER_EXAMPLE],
                     "duties": ["care-act-2014-s42-s45"],
                 }
+                | VALUE_EXAMPLE
+                | {"value_for_cost": WEIGHING_EXAMPLE}
             ]
         }
     )
@@ -104,6 +131,25 @@ class PartnershipDetail(PartnershipPublic):
     lead_body_code: str | None
     members: list[MemberPublic]
     duties: list[str]
+    rationale: str | None = Field(description="Why the partnership exists in its form")
+    alternatives: str | None = Field(description="The alternatives the partners considered")
+    staff_days_a_year: int | None
+    pounds_a_year: int | None = Field(description="What it costs a year, in whole pounds")
+    meetings_a_year: int | None
+    costs_as_at_date: dt.date | None = Field(description="The date the cost figures are as at")
+    benefits: str | None = Field(description="What people and partners gain from it")
+    continuation_decided_date: dt.date | None = Field(
+        description="When partners last decided whether it should continue"
+    )
+    continuation_due_date: dt.date | None = Field(
+        description="When partners will next decide whether it should continue"
+    )
+    value_for_cost: list[str] = Field(
+        description="Is it worth it? Its costs, the judgement of its outcomes, the negatives "
+        "seen (risks materialised, outcomes getting worse), whether benefits are recorded, and "
+        "its continuation decisions, weighed sentence by sentence; a figure not recorded is "
+        "said to be"
+    )
 
 
 class PartnershipCreate(ApiInput):
@@ -137,12 +183,17 @@ class PartnershipCreate(ApiInput):
 
 
 class PartnershipUpdate(ApiInput):
-    """The details to change; a field left out stays as it is. An end date on or before today
-    closes the partnership's obligations."""
+    """The details to change; a field left out stays as it is, null clears an optional one. An
+    end date on or before today closes the partnership's obligations. Administrators change any
+    field; an officer for the partnership changes its record of value for cost (why it exists,
+    its costs and benefits, and when partners decide whether it should continue)."""
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"lead_body_code": "QT6", "description": "Hosted by the ICB from 2027."}]
+            "examples": [
+                {"lead_body_code": "QT6", "description": "Hosted by the ICB from 2027."},
+                {"staff_days_a_year": 120, "continuation_decided_date": "2026-03-03"},
+            ]
         }
     )
 
@@ -152,6 +203,20 @@ class PartnershipUpdate(ApiInput):
     lead_body_code: Code | None = None
     start_date: Date | None = None
     end_date: Date | None = None
+    rationale: LongText = None
+    alternatives: LongText = None
+    staff_days_a_year: Annotated[int | None, Field(ge=0, le=VALUE_LIMITS["staff_days_a_year"])] = (
+        None
+    )
+    pounds_a_year: Annotated[
+        int | None,
+        Field(ge=0, le=VALUE_LIMITS["pounds_a_year"], description="Whole pounds a year"),
+    ] = None
+    meetings_a_year: Annotated[int | None, Field(ge=0, le=VALUE_LIMITS["meetings_a_year"])] = None
+    costs_as_at_date: Date | None = None
+    benefits: LongText = None
+    continuation_decided_date: Date | None = Field(default=None, description="Today or in the past")
+    continuation_due_date: Date | None = Field(default=None, description="After the last decision")
 
 
 class MemberCreate(ApiInput):
@@ -216,12 +281,21 @@ def _detail(session: Session, partnership: Partnership, on: dt.date) -> Partners
     fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
     lead = editable(session=session, partnership=partnership)["lead_body_code"]
     judged = judgement_across(session=session, partnership_ids=[partnership.id], on=on)
+    statuses = session.exec(select(Risk.status).where(Risk.partnership_id == partnership.id))
+    weighed = weigh_partnership(
+        partnership=partnership,
+        risk_statuses=statuses.all(),
+        judgement=judged.partnerships[0],
+        on=on,
+    )
     return PartnershipDetail(
         **fields,
         judgement=judgement_public(judged),
         lead_body_code=lead,
         members=members,
         duties=duties,
+        **value_of(partnership=partnership),
+        value_for_cost=list(weighed.sentences),
     )
 
 
@@ -279,19 +353,35 @@ def change_partnership(
     data: PartnershipUpdate,
     session: SessionDep,
     settings: SettingsDep,
-    principal: RegistryWriter,
+    principal: ApiWriter,
 ) -> PartnershipDetail:
-    """Change a partnership's details (administrators); ending it closes its obligations."""
-    partnership = _partnership_or_404(session, slug)
+    """Change a partnership's details (administrators; ending it closes its obligations), or
+    its record of value for cost: why it exists, its costs and benefits, and when partners
+    decide whether it should continue (administrators and officers for the partnership)."""
     changes = data.model_dump(exclude_unset=True)
+    value = {name: changes.pop(name) for name in VALUE_FIELDS if name in changes}
+    if changes:
+        require(principal.is_admin, "Only administrators can change the registry")
+    partnership = _partnership_or_404(session, slug)
+    require(
+        principal.writes_partnership(partnership.id),
+        "Only an officer for this partnership can change its record of value for cost",
+    )
+    actor, today = principal.user.email, settings.today()
     try:
-        update_partnership(
-            session=session, partnership=partnership, changes=changes, actor=principal.user.email
-        )
+        if changes:
+            update_partnership(
+                session=session, partnership=partnership, changes=changes, actor=actor
+            )
+        if value:
+            set_value(
+                session=session, partnership=partnership, changes=value, actor=actor, today=today
+            )
     except FieldsRefused as exc:
         raise refusal(exc) from exc
-    sync_obligations(session=session, on=settings.today())
-    return _detail(session, partnership, settings.today())
+    if changes:
+        sync_obligations(session=session, on=today)
+    return _detail(session, partnership, today)
 
 
 @router.post("/partnerships/{slug}/members", response_model=MemberPublic, status_code=201)

@@ -34,6 +34,7 @@ from compliance.outcomes.service import (
     outcomes_of,
 )
 from compliance.partnerships.service import duties_of, get_partnership, members_of
+from compliance.partnerships.value import weigh_on_page
 from compliance.reports.pages import report_address, report_as_at
 from compliance.web import PageNumber, paginate, render
 
@@ -111,14 +112,16 @@ def _context(  # type: ignore[no-untyped-def]
         partnership_id=partnership.id,
     )
     today_parts = {f"as_at-{k}": v for k, v in date_parts(today).items()}
+    risks = session.exec(
+        select(Risk).where(Risk.partnership_id == partnership.id).order_by(Risk.id)
+    ).all()
+    judgement = partnership_judgement(session=session, partnership_id=partnership.id, on=today)
     return {
         "partnership": partnership,
         "members": members_of(session=session, partnership_id=partnership.id),
         "duties": duties_of(session=session, partnership_id=partnership.id),
         "outcomes": outcomes,
-        "risks": session.exec(
-            select(Risk).where(Risk.partnership_id == partnership.id).order_by(Risk.id)
-        ).all(),
+        "risks": risks,
         "categories": CATEGORIES,
         "obligations": views,
         "rollup": status_rollup(views),
@@ -128,9 +131,8 @@ def _context(  # type: ignore[no-untyped-def]
         "values": values or {},
         "report_values": (values or {}) if form == "report" else today_parts,
         "today": today,
-        "judgement": partnership_judgement(
-            session=session, partnership_id=partnership.id, on=today
-        ),
+        "judgement": judgement,
+        "weighed": weigh_on_page(partnership, risks, judgement, today),
     }
 
 

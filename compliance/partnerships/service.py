@@ -269,6 +269,104 @@ def update_partnership(
     return partnership
 
 
+# Is it worth it? Why it exists, what it costs and gains, and when partners decide whether it
+# should continue; the form of compliance/partnerships/value_pages.py and the API's PATCH.
+
+VALUE_FIELDS = (
+    "rationale",
+    "alternatives",
+    "staff_days_a_year",
+    "pounds_a_year",
+    "meetings_a_year",
+    "costs_as_at_date",
+    "benefits",
+    "continuation_decided_date",
+    "continuation_due_date",
+)
+VALUE_TEXTS = ("rationale", "alternatives", "benefits")
+# Upper bounds that keep a figure inside a 32-bit column and catch a slip of the keyboard.
+VALUE_LIMITS = {
+    "staff_days_a_year": 1_000_000,
+    "pounds_a_year": 2_000_000_000,
+    "meetings_a_year": 10_000,
+}
+TEXT_LIMIT = 5000
+
+
+def value_of(*, partnership: Partnership) -> dict[str, Any]:
+    """A partnership's record of why it exists, its costs and benefits, and its decisions on
+    whether it should continue."""
+    return {name: getattr(partnership, name) for name in VALUE_FIELDS}
+
+
+def _value_problems(
+    wanted: dict[str, Any], given: set[str], today: dt.date
+) -> list[tuple[str, str]]:
+    problems = [
+        (name, f"{name} is longer than {TEXT_LIMIT} characters")
+        for name in VALUE_TEXTS
+        if name in given and len(wanted[name] or "") > TEXT_LIMIT
+    ]
+    for name, limit in VALUE_LIMITS.items():
+        value = wanted[name]
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if name in given and value is not None and not (whole and 0 <= value <= limit):
+            problems.append((name, f"{name} is a whole number from 0 to {limit}"))
+    decided, due = wanted["continuation_decided_date"], wanted["continuation_due_date"]
+    if "continuation_decided_date" in given and decided and decided > today:
+        problems.append(("continuation_decided_date", f"{decided} is after today, {today}"))
+    if (
+        decided
+        and due
+        and due <= decided
+        and given & {"continuation_decided_date", "continuation_due_date"}
+    ):
+        message = f"continuation_due_date {due} is not after continuation_decided_date {decided}"
+        problems.append(("continuation_due_date", message))
+    return problems
+
+
+def set_value(
+    *,
+    session: Session,
+    partnership: Partnership,
+    changes: dict[str, Any],
+    actor: str,
+    today: dt.date,
+) -> Partnership:
+    """Record why a partnership exists in its form, the alternatives considered, its costs a
+    year and benefits, and when partners last decided (and will next decide) whether it should
+    continue: only the fields given, blank text as none; the change audited with before and
+    after; raise FieldsRefused naming each bad field."""
+    unknown = sorted(set(changes) - set(VALUE_FIELDS))
+    if unknown:
+        raise FieldsRefused([(name, f"{name} cannot be changed") for name in unknown])
+    before = value_of(partnership=partnership)
+    given = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in changes.items()}
+    wanted = before | given
+    problems = _value_problems(wanted, set(changes), today)
+    if problems:
+        raise FieldsRefused(problems)
+    changed = [name for name in VALUE_FIELDS if wanted[name] != before[name]]
+    if not changed:
+        return partnership
+    for name in changed:
+        setattr(partnership, name, wanted[name])
+    partnership.updated_at = utcnow()
+    session.add(partnership)
+    session.flush()
+    audit(
+        session=session,
+        actor=actor,
+        action="partnership.value_updated",
+        entity_type="partnership",
+        entity_id=partnership.slug,
+        before={name: before[name] for name in changed},
+        after={name: wanted[name] for name in changed},
+    )
+    return partnership
+
+
 def membership(
     *, session: Session, partnership: Partnership, body: Body
 ) -> PartnershipMember | None:

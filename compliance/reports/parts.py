@@ -26,7 +26,8 @@ from compliance.models import (
 )
 from compliance.obligations.status import OutcomeStatus, judge_outcome, read_indicator
 from compliance.obligations.views import _partnerships_behind
-from compliance.outcomes.judgement import method_line
+from compliance.outcomes.judgement import Across, method_line
+from compliance.partnerships.value import weigh_partnership
 
 AUDIT_LIMIT = 500
 
@@ -113,6 +114,24 @@ class RiskItem:
     mitigation: str | None
     owner: str | None
     status: str
+
+
+@dataclass(frozen=True)
+class ValueItem:
+    """Is it worth it? A partnership's record of value for cost, weighed as at the date."""
+
+    partnership_id: int
+    partnership: str
+    rationale: str | None
+    alternatives: str | None
+    staff_days_a_year: int | None
+    pounds_a_year: int | None
+    meetings_a_year: int | None
+    costs_as_at: dt.date | None
+    benefits: str | None
+    continuation_decided: dt.date | None
+    continuation_due: dt.date | None
+    weighing: list[str]
 
 
 @dataclass(frozen=True)
@@ -355,6 +374,48 @@ def risk_items(
         )
         for r in session.exec(query)
     ]
+
+
+def value_items(
+    *, session: Session, judgement: Across, cutoff: dt.datetime, on: dt.date
+) -> list[ValueItem]:
+    """Each judged partnership's costs, benefits and continuation decisions, in the judgement's
+    order, weighed with its risks recorded as materialised by the cutoff and its outcomes the
+    judgement finds getting worse."""
+    judged = [j for j in judgement.partnerships if j.partnership_id is not None]
+    if not judged:
+        return []
+    ids = {j.partnership_id for j in judged}
+    rows = {p.id: p for p in session.exec(select(Partnership).where(Partnership.id.in_(ids)))}
+    statuses: dict[int, list[str]] = {}
+    query = select(Risk.partnership_id, Risk.status).where(
+        Risk.partnership_id.in_(ids), Risk.recorded_at <= cutoff
+    )
+    for partnership_id, status in session.exec(query):
+        statuses.setdefault(partnership_id, []).append(status)
+    items = []
+    for j in judged:
+        p = rows[j.partnership_id]
+        weighed = weigh_partnership(
+            partnership=p, risk_statuses=statuses.get(p.id, []), judgement=j, on=on
+        )
+        items.append(
+            ValueItem(
+                partnership_id=p.id,
+                partnership=p.name,
+                rationale=p.rationale,
+                alternatives=p.alternatives,
+                staff_days_a_year=p.staff_days_a_year,
+                pounds_a_year=p.pounds_a_year,
+                meetings_a_year=p.meetings_a_year,
+                costs_as_at=p.costs_as_at_date,
+                benefits=p.benefits,
+                continuation_decided=p.continuation_decided_date,
+                continuation_due=p.continuation_due_date,
+                weighing=list(weighed.sentences),
+            )
+        )
+    return items
 
 
 def finding_item(hit: Hit, first_seen: dt.datetime | None) -> FindingItem:

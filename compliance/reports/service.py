@@ -6,8 +6,9 @@ the fingerprint printed on the cover. Who generated the report and when are not 
 
 A report opens with the judgement of what changes for people (compliance.outcomes.judgement):
 of the partnership, or across the partnerships of a body or area (for a duty, those through
-which its holders discharge it), with its reasons; then the outcomes; then how the partners
-work (process).
+which its holders discharge it), with its reasons; then the outcomes; then whether it is worth
+it (value for cost: costs, benefits, negatives seen, continuation decisions); then how the
+partners work (process).
 
 As at a date: obligations open then; evidence recorded by the end of that day and neither
 withdrawn nor superseded by then; statuses computed for that date; measurements dated by then
@@ -45,6 +46,7 @@ from compliance.reports.parts import (
     RiskItem,
     Source,
     UnverifiedFact,
+    ValueItem,
 )
 from compliance.reports.scope import Scope, resolve_scope, scope_label, scope_obligations
 
@@ -99,6 +101,8 @@ class Report:
     obligations: list[ObligationItem]
     evidence: list[EvidenceItem]
     outcomes: list[OutcomeItem]
+    # Is it worth it? After the outcomes, before the process.
+    value: list[ValueItem]
     risks: list[RiskItem]
     other_findings: list[FindingItem]
     audit: list[AuditEntry]
@@ -200,6 +204,7 @@ def build_report(
         obligations=items,
         evidence=evidence,
         outcomes=outcomes,
+        value=parts.value_items(session=session, judgement=judgement, cutoff=cutoff, on=as_at),
         risks=risks,
         other_findings=[f for f in findings if f.obligation_ref is None],
         audit=audit,
