@@ -595,3 +595,20 @@ def test_without_recorded_outcomes_the_forms_do_not_ask_about_them(app, session,
     assert 'name="outcomes"' not in visitor.get(link).text
     assert visitor.post(link, data=PARTNER, follow_redirects=False).status_code == 303
     assert answers(session, round_id) == 2
+
+
+def test_the_partnership_page_says_what_people_and_partners_say(officer, world, session):
+    page = f"/partnerships/{world['board'].slug}"
+    assert "No evaluation round yet" in officer.get(page).text
+    round_id = start_round(officer, world)
+    shown = officer.get(page).text
+    assert shown.count("results show once 2 people have answered (0 so far)") == 2
+    path = f"{world['base']}/{round_id}/session"
+    token = csrf_of(officer, world["base"])
+    for _ in range(2):
+        officer.post(path, data=PERSON | {"csrf_token": token}, follow_redirects=False)
+    shown = officer.get(page).text
+    # People's answers now show; the partners' survey has none yet, so stays hidden.
+    assert shown.count("results show once 2 people") == 1
+    section = shown[shown.index('id="voices"') : shown.index('id="value"')]
+    assert "2 answers." in section and "% agree" in section

@@ -12,6 +12,7 @@ from compliance.charts import trend_chart
 from compliance.csvfiles import ImportRefused
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
+from compliance.evaluations.results import latest_results
 from compliance.forms import date_parts
 from compliance.models import Indicator, Measurement, Partnership, Risk
 from compliance.obligations.views import status_rollup, view_obligations
@@ -132,6 +133,7 @@ def _context(  # type: ignore[no-untyped-def]
         "report_values": (values or {}) if form == "report" else today_parts,
         "today": today,
         "judgement": judgement,
+        "voices": latest_results(session=session, partnership_id=partnership.id, on=today),
         "weighed": weigh_on_page(partnership, risks, judgement, today),
     }
 
