@@ -474,6 +474,8 @@ def test_the_partnership_pdf_weighs_it_between_the_outcomes_and_the_process(
     body = text[text.index("Appendix C: facts not verified") :]  # past the contents
     markers = (
         "Intended outcomes and indicators",
+        "What people and partners say",
+        "No evaluation round yet",
         "Is it worth it? Value for cost",
         "Costs 120 staff days, £45,000 and 10 meetings a year.",
         "Outcomes: Getting worse for people.",

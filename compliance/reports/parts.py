@@ -7,6 +7,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, func, select
 
 from compliance.checks.rules import Hit, rule_words
+from compliance.evaluations.results import StageResult, latest_results
 from compliance.models import (
     AuditEvent,
     Body,
@@ -513,3 +514,44 @@ def unverified_facts(
             for b in session.exec(query.order_by(Body.name))
         ]
     return list(dict.fromkeys(facts))
+
+
+@dataclass(frozen=True)
+class VoiceItem:
+    """What people who use services, carers and the partners' staff said in a partnership's
+    latest evaluation round opened by the date: a line per stage, totals only past its minimum."""
+
+    partnership_id: int
+    partnership: str
+    round_title: str | None
+    opens: dt.date | None
+    closes: dt.date | None
+    lines: list[str]
+
+
+def _stage_line(stage: StageResult) -> str:
+    if not stage.shown:
+        return (
+            f"{stage.label}: results show once {stage.minimum} people have answered "
+            f"({stage.answers} so far)"
+        )
+    agreed = "; ".join(f"“{s.text}”: {round(s.agreeing * 100)}% agree" for s in stage.statements)
+    return f"{stage.label}: {stage.answers} answers" + (f"; {agreed}" if agreed else "")
+
+
+def voice_items(*, session: Session, judgement: Across, on: dt.date) -> list[VoiceItem]:
+    """Each judged partnership's latest evaluation round, in the judgement's order."""
+    items = []
+    for j in judgement.partnerships:
+        if j.partnership_id is None:
+            continue
+        latest = latest_results(session=session, partnership_id=j.partnership_id, on=on).latest
+        if latest is None:
+            items.append(VoiceItem(j.partnership_id, j.name, None, None, None, []))
+            continue
+        row = latest.round
+        lines = [_stage_line(latest.people), _stage_line(latest.partners)]
+        items.append(
+            VoiceItem(j.partnership_id, j.name, row.title, row.opens_date, row.closes_date, lines)
+        )
+    return items

@@ -101,7 +101,8 @@ class Report:
     obligations: list[ObligationItem]
     evidence: list[EvidenceItem]
     outcomes: list[OutcomeItem]
-    # Is it worth it? After the outcomes, before the process.
+    # What people and partners say, then is it worth it? After the outcomes, before the process.
+    voices: list[parts.VoiceItem]
     value: list[ValueItem]
     risks: list[RiskItem]
     other_findings: list[FindingItem]
@@ -204,6 +205,7 @@ def build_report(
         obligations=items,
         evidence=evidence,
         outcomes=outcomes,
+        voices=parts.voice_items(session=session, judgement=judgement, on=as_at),
         value=parts.value_items(session=session, judgement=judgement, cutoff=cutoff, on=as_at),
         risks=risks,
         other_findings=[f for f in findings if f.obligation_ref is None],
