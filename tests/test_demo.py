@@ -283,3 +283,19 @@ def test_the_demo_board_weighs_its_cost_and_no_continuation_finding_is_due(sessi
         )
     ).all()
     assert flagged == []
+
+
+def test_the_demo_board_has_an_evaluation_round_whose_peoples_answers_show(session, settings):
+    from compliance.evaluations.results import latest_results
+    from compliance.models import Partnership
+
+    load_demo(session=session, settings=settings)
+    load_demo(session=session, settings=settings)  # loaded again: nothing added twice
+    board = session.exec(
+        select(Partnership).where(Partnership.slug == "cios-safeguarding-adults-board")
+    ).one()
+    results = latest_results(session=session, partnership_id=board.id, on=settings.today())
+    assert len(results.trend) == 1
+    people, partners = results.latest.people, results.latest.partners
+    assert people.shown and people.answers == 6 and people.by_channel == {"session": 6}
+    assert not partners.shown and partners.answers == 0

@@ -14,6 +14,14 @@ from compliance.accounts.service import hash_password
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.config import Settings
+from compliance.evaluations.models import EvaluationRound
+from compliance.evaluations.questions import read_people_answer
+from compliance.evaluations.service import (
+    DEFAULT_MIN_ANSWERS,
+    RoundCreate,
+    create_round,
+    enter_session_answer,
+)
 from compliance.evidence.service import EvidenceCreate, record
 from compliance.models import (
     Bid,
@@ -65,7 +73,7 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
     _successors(session, data["bodies"])
     _contacts(session, data.get("contacts", {}))
     for item in data["partnerships"]:
-        _partnership(session, item, users)
+        _partnership(session, item, users, settings.today())
     for item in data["bids"]:
         _bid(session, item)
     for item in data["users"]:
@@ -159,6 +167,10 @@ class Story:
         data = copy.deepcopy(written)
         data["track_from"] = self.date(data["track_from"])
         for partnership in data["partnerships"]:
+            for evaluation in partnership.get("evaluations", []):
+                for name in ("opens", "closes"):
+                    evaluation[name] = self.date(evaluation[name])
+                evaluation["title"] = self.text(evaluation["title"])
             value = partnership.get("value") or {}
             for name in ("costs_as_at_date", "continuation_decided_date", "continuation_due_date"):
                 if value.get(name):
@@ -272,7 +284,9 @@ def _require_body(session: Session, code: str) -> Body:
     return body
 
 
-def _partnership(session: Session, item: dict, users: dict[str, User]) -> Partnership:
+def _partnership(
+    session: Session, item: dict, users: dict[str, User], today: dt.date
+) -> Partnership:
     partnership = get_partnership(session=session, slug=item["slug"])
     if partnership is None:
         partnership = Partnership(slug=item["slug"], name=item["name"], form=item["form"])
@@ -301,11 +315,34 @@ def _partnership(session: Session, item: dict, users: dict[str, User]) -> Partne
         if name not in VALUE_FIELDS:
             raise DemoError(f"partnership {item['slug']}: no value field {name}")
         setattr(partnership, name, value)
+    for evaluation in item.get("evaluations", []):
+        _evaluation(session, partnership, evaluation, today)
     for risk in item.get("risks", []):
         if _first(session, Risk, partnership_id=partnership.id, title=risk["title"]) is None:
             session.add(Risk(partnership_id=partnership.id, **risk))
     session.flush()
     return partnership
+
+
+def _evaluation(session: Session, partnership: Partnership, item: dict, today: dt.date) -> None:
+    """An evaluation round with the answers people gave at sessions (illustrative), read
+    through the same form reader and service as the pages; loaded once."""
+    if _first(session, EvaluationRound, partnership_id=partnership.id, title=item["title"]):
+        return
+    data = RoundCreate(
+        title=item["title"],
+        opens_date=item["opens"],
+        closes_date=item["closes"],
+        min_answers=item.get("min_answers", DEFAULT_MIN_ANSWERS),
+    )
+    row = create_round(
+        session=session, actor="demo", partnership_id=partnership.id, data=data, today=today
+    )
+    for number, form in enumerate(item.get("session_answers", []), start=1):
+        answer = read_people_answer({k: str(v) for k, v in form.items()}, has_outcomes=True)
+        if answer.errors:
+            raise DemoError(f"evaluation {item['title']}: answer {number}: {answer.errors}")
+        enter_session_answer(session=session, actor="demo", row=row, answer=answer, today=today)
 
 
 def _outcome(
