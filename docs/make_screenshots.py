@@ -51,6 +51,8 @@ def screenshots(obligation: int) -> list[tuple[str, int, dict[str, str]]]:
         "email-preferences": "/account/email",
         "calendar": "/account/calendar",
         "obligations-overdue": "/obligations?status=overdue",
+        "evaluations": "/partnerships/cios-safeguarding-adults-board/evaluations",
+        "value-for-cost": "/partnerships/cios-safeguarding-adults-board/value",
     }
     return [
         (OFFICER, DESKTOP, officer),
