@@ -295,7 +295,9 @@ def test_admin_records_a_partnership_its_members_and_duties(api, session):
     assert admin.put(f"{url}/duties/no-such-duty").json()["field"] == "path.duty_slug"
     actions = [
         e.action
-        for e in session.exec(select(AuditEvent).where(AuditEvent.action.like("partnership%")))
+        for e in session.exec(
+            select(AuditEvent).where(AuditEvent.action.like("partnership%")).order_by(AuditEvent.id)
+        )
     ]
     assert actions == [
         "partnership.created",
