@@ -4,6 +4,18 @@ import datetime as dt
 from collections.abc import Mapping
 
 
+def posted_text(form: Mapping[str, object], name: str) -> str:
+    """A text field as posted, stripped; "" when it is missing or is a file."""
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def stored_text(form: Mapping[str, object], name: str) -> str:
+    """A text field as posted, stripped, that a database can store: NUL (which PostgreSQL
+    refuses and no keyboard types) becomes the replacement character rather than failing."""
+    return posted_text(form, name).replace("\x00", "\ufffd")
+
+
 def date_from_parts(
     form: Mapping[str, object], name: str, *, label: str, required: bool
 ) -> tuple[dt.date | None, str | None]:

@@ -8,7 +8,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func
 from sqlmodel import Session, select
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 
 from compliance.access import evidence_access, require
 from compliance.accounts.models import UserSession
@@ -33,6 +33,7 @@ from compliance.deps import (
     page_router,
 )
 from compliance.errors import NotFound, Refused
+from compliance.forms import stored_text
 from compliance.models import (
     AuditEvent,
     Body,
@@ -84,13 +85,6 @@ def local_time(moment: dt.datetime | None, zone: str) -> str:
         return ""
     moment = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo(zone))
     return f"{moment.day} {moment:%B %Y, %H:%M}"
-
-
-def _text(form: FormData, name: str) -> str:
-    # NUL cannot be stored (PostgreSQL refuses it) and no keyboard types it: it is shown
-    # as the replacement character rather than failing the save.
-    value = form.get(name)
-    return value.strip().replace("\x00", "\ufffd") if isinstance(value, str) else ""
 
 
 def _words(text: str) -> list[str]:
@@ -239,7 +233,9 @@ def add_user(
     posted: PostedForm,
 ):  # type: ignore[no-untyped-def]
     """Add a user with a role and a scope; every problem is listed on the same form."""
-    values = {f: _text(posted, f) for f in ("name", "email", "role", "bodies", "partnerships")}
+    values = {
+        f: stored_text(posted, f) for f in ("name", "email", "role", "bodies", "partnerships")
+    }
     password = posted.get("password") if isinstance(posted.get("password"), str) else ""
     errors = _new_user_errors(session, values, password)
     if not errors:
@@ -384,12 +380,12 @@ def edit_user(
     """Change what the form sent (a field not sent stays as it is); taking away access is asked
     about first, on a page of its own."""
     user = _user(session, user_id)
-    sent = {f: _text(posted, f) for f in EDITABLE if f in posted}
+    sent = {f: stored_text(posted, f) for f in EDITABLE if f in posted}
     values = _current(session, user) | sent
     errors = _edit_errors(session, values)
     if errors:
         return _edit_page(request, user, values, errors, status=400)
-    if values["is_active"] == "no" and user.is_active and _text(posted, "confirm") != "yes":
+    if values["is_active"] == "no" and user.is_active and stored_text(posted, "confirm") != "yes":
         return render(request, "admin_user_deactivate.html", {"user": user, "pending": sent})
     try:
         update_user(

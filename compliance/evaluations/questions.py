@@ -4,6 +4,8 @@ form's order, each problem a plain-English message by its field, as GOV.UK forms
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from compliance.forms import posted_text
+
 PARTNERS, PEOPLE = "partners", "people"
 STAGES = {
     PARTNERS: "Partners' staff",
@@ -113,14 +115,9 @@ class Answer:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _raw(form: Mapping[str, object], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def _statements(form: Mapping[str, object], answer: Answer, statements: tuple) -> None:
     for statement in statements:
-        value = _raw(form, statement.key)
+        value = posted_text(form, statement.key)
         if value in {str(n) for n in SCALE}:
             answer.choices[statement.key] = int(value)
         else:
@@ -128,7 +125,7 @@ def _statements(form: Mapping[str, object], answer: Answer, statements: tuple) -
 
 
 def _text(form: Mapping[str, object], answer: Answer, question: Question) -> None:
-    value = _raw(form, question.key)
+    value = posted_text(form, question.key)
     if len(value) > TEXT_LIMIT:
         answer.errors[question.key] = (
             f"Write {TEXT_LIMIT:,} characters or fewer about {question.about} "
@@ -160,7 +157,7 @@ def read_people_answer(form, has_outcomes: bool) -> Answer:  # type: ignore[no-u
     """The people's check: are these the right outcomes, what matters, what has changed."""
     answer = Answer()
     if has_outcomes:
-        value = _raw(form, "right_outcomes")
+        value = posted_text(form, "right_outcomes")
         if value in RIGHT_OUTCOMES:
             answer.choices["right_outcomes"] = value
         else:

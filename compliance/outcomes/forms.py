@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from compliance.forms import date_from_parts
+from compliance.forms import date_from_parts, posted_text
 
 NUMBER_EXAMPLE = "for example 95 or 12.5"
 
@@ -28,16 +28,11 @@ class Answers:
             self.errors[name] = error
 
 
-def _raw(form: Mapping[str, object], name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
 def text(
     form: Mapping[str, object], name: str, *, limit: int, missing: str | None, too_long: str
 ) -> tuple[str | None, str | None]:
     """A text answer: required when `missing` gives the message for a blank one."""
-    value = _raw(form, name)
+    value = posted_text(form, name)
     if not value:
         return None, missing
     if "\x00" in value:
@@ -51,7 +46,7 @@ def number(
     form: Mapping[str, object], name: str, *, missing: str | None, wrong: str
 ) -> tuple[float | None, str | None]:
     """A number such as 95, 12.5, -3 or 1,250; required when `missing` gives a message."""
-    value = _raw(form, name).replace(",", "")
+    value = posted_text(form, name).replace(",", "")
     if not value:
         return None, missing
     try:
@@ -63,7 +58,7 @@ def number(
 
 def score(form: Mapping[str, object], name: str, *, message: str) -> tuple[int | None, str | None]:
     """A whole number from 1 to 5."""
-    value = _raw(form, name)
+    value = posted_text(form, name)
     if value not in {"1", "2", "3", "4", "5"}:
         return None, message
     return int(value), None
@@ -73,7 +68,7 @@ def choice(
     form: Mapping[str, object], name: str, options: Mapping[str, str] | set[str], *, message: str
 ) -> tuple[str | None, str | None]:
     """One of the options offered."""
-    value = _raw(form, name)
+    value = posted_text(form, name)
     return (value, None) if value in options else (None, message)
 
 
@@ -162,7 +157,7 @@ def measurement_answers(
 ) -> Answers:
     """The measurement form: which indicator, the date, the value and where it comes from."""
     answers = Answers()
-    chosen = _raw(form, "indicator_id")
+    chosen = posted_text(form, "indicator_id")
     known = chosen.isdigit() and int(chosen) in indicator_ids
     answers.add(
         "indicator_id",

@@ -16,7 +16,7 @@ from compliance.bodies.service import get_body
 from compliance.catalogue.service import list_duties
 from compliance.deps import AdminUser, PostedForm, SessionDep, SettingsDep, check_form, page_router
 from compliance.errors import NotFound
-from compliance.forms import date_from_parts, date_parts
+from compliance.forms import date_from_parts, date_parts, stored_text
 from compliance.models import Body, Duty, Partnership
 from compliance.obligations.service import sync_obligations
 from compliance.partnerships.service import (
@@ -53,13 +53,6 @@ SLUG_WORDS = (
     "like safer-cornwall"
 )
 NATION_ORDER = list(Nation)
-
-
-def _text(posted: Mapping[str, Any], name: str) -> str:
-    # NUL cannot be stored (PostgreSQL refuses it) and no keyboard types it: it is shown
-    # as the replacement character rather than failing the save.
-    value = posted.get(name)
-    return value.strip().replace("\x00", "\ufffd") if isinstance(value, str) else ""
 
 
 def _typed(posted: FormData) -> dict[str, Any]:
@@ -134,10 +127,10 @@ def _details(session: Session, posted: FormData) -> tuple[dict[str, Any], dict[s
     if start and end and end <= start:
         end_error = "The end date must be after the start date"
     answers = {
-        "name": _text(posted, "name"),
-        "form": _text(posted, "form"),
-        "description": _text(posted, "description") or None,
-        "lead_body_code": _text(posted, "lead_body_code").upper() or None,
+        "name": stored_text(posted, "name"),
+        "form": stored_text(posted, "form"),
+        "description": stored_text(posted, "description") or None,
+        "lead_body_code": stored_text(posted, "lead_body_code").upper() or None,
         "start_date": start,
         "end_date": end,
     }
@@ -145,7 +138,7 @@ def _details(session: Session, posted: FormData) -> tuple[dict[str, Any], dict[s
         "name": _name_error(answers["name"]),
         "form": None if answers["form"] in FORMS else "Select the form of the partnership",
         "description": _too_long("description", answers["description"] or "", "a description"),
-        "lead_body_code": _lead_error(session, _text(posted, "lead_body_code")),
+        "lead_body_code": _lead_error(session, stored_text(posted, "lead_body_code")),
         "start_date": start_error,
         "end_date": end_error,
     }
@@ -228,7 +221,7 @@ def add_partnership(
 ):  # type: ignore[no-untyped-def]
     """Add a partnership as the API does; its obligations open at once."""
     answers, errors = _details(session, posted)
-    answers["slug"] = _text(posted, "slug")
+    answers["slug"] = stored_text(posted, "slug")
     answers["duties"], errors["duties"] = _chosen_duties(session, posted.getlist("duties"))
     errors["slug"] = _slug_error(session, answers["slug"])
     found = _ordered(errors, (*FIELDS, "duties"))
@@ -335,7 +328,7 @@ def members_page(
 
 
 def _member_errors(session: Session, posted: FormData) -> tuple[dict[str, Any], dict[str, str]]:
-    code, role = _text(posted, "body_code"), _text(posted, "role")
+    code, role = stored_text(posted, "body_code"), stored_text(posted, "role")
     start, start_error = date_from_parts(
         posted, "start_date", label="date it joins", required=False
     )
