@@ -332,6 +332,36 @@ class Outcome(SQLModel, table=True):
     created_at: dt.datetime = _created_at()
 
 
+# Exactly one of the three is set (written so that SQLite and PostgreSQL read it alike).
+ONE_TARGET = (
+    " + ".join(
+        f"CAST({column} IS NOT NULL AS INTEGER)"
+        for column in ("duty_id", "deliverable_id", "condition_id")
+    )
+    + " = 1"
+)
+
+
+class OutcomeServes(SQLModel, table=True):
+    """What a partnership's outcome is the point of: a duty the partnership discharges (every
+    deliverable of it), one deliverable, or one funding condition of its bids. An obligation's
+    outcome status is read from the outcomes that serve it, and from no other."""
+
+    __tablename__ = "outcome_serves"
+    __table_args__ = (
+        CheckConstraint(
+            ONE_TARGET,
+            name="one_target",
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    outcome_id: int = Field(foreign_key="outcome.id", index=True)
+    duty_id: int | None = Field(default=None, foreign_key="duty.id")
+    deliverable_id: int | None = Field(default=None, foreign_key="deliverable.id")
+    condition_id: int | None = Field(default=None, foreign_key="funding_condition.id")
+
+
 class Indicator(SQLModel, table=True):
     """A measure that shows whether an outcome is being achieved."""
 

@@ -51,7 +51,7 @@ STATUS_COLOURS = {
     "low": "grey",
 }
 OUTCOME_LABELS = {
-    OutcomeStatus.no_outcome_defined: "No outcome defined",
+    OutcomeStatus.no_outcome_defined: "No outcome linked",
     OutcomeStatus.not_measured: "Not measured in the last year",
     OutcomeStatus.worsening: "Getting worse for people",
     OutcomeStatus.too_few_measurements: "Too few measurements to judge",

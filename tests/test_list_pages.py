@@ -145,7 +145,7 @@ def test_pagination_keeps_every_filter(admin, demo, monkeypatch):
         query = parse_qs(urlsplit(page).query)
         assert query["outcome"] == ["not_measured", "no_outcome_defined"], page
     outcomes = {text(row.findall("td")[-1]) for row in rows}
-    assert outcomes <= {"Not measured in the last year", "No outcome defined"}
+    assert outcomes <= {"Not measured in the last year", "No outcome linked"}
 
     monkeypatch.setattr(checks_pages, "PAGE_SIZE", 5)
     rows, pages = rows_of(admin, "/findings?severity=high&rule=")

@@ -25,9 +25,9 @@ from compliance.models import (
     FundingStream,
     Obligation,
 )
+from compliance.obligations.served import partnerships_behind
 from compliance.obligations.views import (
     ObligationView,
-    _partnerships_behind,
     view_obligations_for,
 )
 from compliance.outcomes.judgement import Across, across, partnership_judgements
@@ -95,7 +95,7 @@ def obligation_rows(*, session: Session, selection: Selection, batch: int) -> It
 def _judgements(session: Session, obligations: list[Obligation], on: dt.date) -> dict[int, Across]:
     """Each obligation's judgement: across the partnerships it is discharged through (its own
     partnership, or those of which its body is a member that discharge its duty)."""
-    behind = _partnerships_behind(session, obligations, on)
+    behind = partnerships_behind(session, obligations, on)
     wanted = {p for ids in behind.values() for p in ids}
     each = partnership_judgements(session=session, partnership_ids=wanted, on=on)
     return {o.id: across(each[p] for p in behind.get(o.id, []) if p in each) for o in obligations}

@@ -24,9 +24,9 @@ from compliance.obligations.schemas import (
     judgement_public,
     obligation_items,
 )
+from compliance.obligations.served import partnerships_behind
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.views import (
-    _partnerships_behind,
     area_body_ids,
     obligation_detail,
     status_rollup,
@@ -164,7 +164,7 @@ def duty_status(
         session=session, on=on, due_soon_days=settings.due_soon_days, duty_id=duty.id
     )
     visible = [v for v in views if principal.reads_obligation(v.obligation)]
-    behind = _partnerships_behind(session, [v.obligation for v in visible], on)
+    behind = partnerships_behind(session, [v.obligation for v in visible], on)
     ids = {p for found in behind.values() for p in found if principal.reads_partnership(p)}
     judged = judgement_across(session=session, partnership_ids=ids, on=on)
     return _rollup(f"duty {slug}", on, visible, judged)

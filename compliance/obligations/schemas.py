@@ -33,6 +33,7 @@ OBLIGATION_EXAMPLE = {
     "standing": True,
     "status": "met",
     "outcome_status": "no_outcome_defined",
+    "outcomes_served_by": [],
     "fully_met": False,
     "next_due_date": "2025-03-31",
     "opened_date": "2024-04-01",
@@ -59,6 +60,15 @@ class PeriodPublic(BaseModel):
     due_date: dt.date
     status: str
     evidence_ids: list[int] = Field(description="Current evidence (not withdrawn or superseded)")
+
+
+class ServedByPublic(BaseModel):
+    """An outcome an obligation's outcome status was read from."""
+
+    outcome_id: int
+    title: str
+    status: str
+    partnership_slug: str | None = Field(description="Null for the obligation's own outcome")
 
 
 class ObligationPublic(BaseModel):
@@ -90,10 +100,16 @@ class ObligationPublic(BaseModel):
         "not_applicable"
     )
     outcome_status: str = Field(
-        description="Outcomes for people on the date, worst first: no_outcome_defined, "
+        description="Outcomes for people on the date, from the outcomes linked to it only, "
+        "worst first: no_outcome_defined (no outcome linked to it), "
         "not_measured (nothing in 12 months), worsening, too_few_measurements (fewer than 3 in "
         "3 years), no_change or improving; a trend is a Theil–Sen slope read against the "
         "indicator's polarity and a noise band"
+    )
+    outcomes_served_by: list[ServedByPublic] = Field(
+        description="The outcomes the outcome status was read from: its own, and those of the "
+        "partnerships behind it that name its duty, deliverable or funding condition as what "
+        "they serve. Empty: no outcome is linked, and outcome_status is no_outcome_defined"
     )
     fully_met: bool
     next_due_date: dt.date | None
@@ -187,6 +203,15 @@ def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
         standing=view.basis.standing,
         status=view.status,
         outcome_status=view.outcome,
+        outcomes_served_by=[
+            ServedByPublic(
+                outcome_id=s.outcome_id,
+                title=s.title,
+                status=s.status,
+                partnership_slug=s.partnership_slug,
+            )
+            for s in view.served_by
+        ],
         fully_met=view.fully_met,
         next_due_date=view.next_due,
         opened_date=o.opened_date,

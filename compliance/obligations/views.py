@@ -15,15 +15,11 @@ from compliance.models import (
     EvidenceLink,
     FundingCondition,
     FundingStream,
-    Indicator,
-    Measurement,
     Obligation,
-    Outcome,
     Partnership,
-    PartnershipDuty,
-    PartnershipMember,
     User,
 )
+from compliance.obligations.served import ServedBy, outcome_states
 from compliance.obligations.service import rule_key
 from compliance.obligations.status import (
     CONVENTION,
@@ -33,8 +29,6 @@ from compliance.obligations.status import (
     ProcessStatus,
     Rollup,
     due_bases,
-    indicator_status,
-    judge_outcome,
     obligation_states,
     rollup,
 )
@@ -56,6 +50,8 @@ class ObligationView:
     periods: list[OccurrenceState]
     outcome: OutcomeStatus = OutcomeStatus.no_outcome_defined
     basis: DueBasis = CONVENTION
+    # The outcomes the outcome status was read from; none means no outcome is linked to it.
+    served_by: tuple[ServedBy, ...] = ()
 
     @property
     def last_assurance(self) -> dt.date | None:
@@ -109,97 +105,6 @@ def view_obligations(
         session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
     )
     return sorted(views, key=lambda v: (v.source_title, v.item_title))
-
-
-def outcome_states(
-    *, session: Session, obligations: list[Obligation], on: dt.date
-) -> dict[int, OutcomeStatus]:
-    """Each obligation's outcome status: its own outcomes and those of the partnerships
-    through which its holder discharges the duty, taken together as the judgement of a
-    partnership takes them (compliance.outcomes.judgement)."""
-    partnerships = _partnerships_behind(session, obligations, on)
-    wanted = {p for ids in partnerships.values() for p in ids}
-    own = [o.id for o in obligations]
-    found = (
-        session.exec(
-            select(Outcome).where(
-                Outcome.partnership_id.in_(wanted) | Outcome.obligation_id.in_(own)
-            )
-        ).all()
-        if obligations
-        else []
-    )
-    per_outcome = _outcome_levels(session, [o.id for o in found], on)
-    by_partnership: dict[int, list[OutcomeStatus]] = {}
-    by_obligation: dict[int, list[OutcomeStatus]] = {}
-    for outcome in found:
-        level = per_outcome.get(outcome.id, OutcomeStatus.not_measured)
-        if outcome.partnership_id is not None:
-            by_partnership.setdefault(outcome.partnership_id, []).append(level)
-        if outcome.obligation_id is not None:
-            by_obligation.setdefault(outcome.obligation_id, []).append(level)
-    return {
-        o.id: judge_outcome(
-            by_obligation.get(o.id, [])
-            + [s for p in partnerships.get(o.id, []) for s in by_partnership.get(p, [])]
-        )
-        for o in obligations
-    }
-
-
-def _partnerships_behind(
-    session: Session, obligations: list[Obligation], on: dt.date
-) -> dict[int, list[int]]:
-    behind: dict[int, list[int]] = {
-        o.id: [o.partnership_id] for o in obligations if o.partnership_id is not None
-    }
-    body_ids = {o.body_id for o in obligations if o.body_id is not None}
-    if not body_ids:
-        return behind
-    rows = session.exec(
-        select(PartnershipMember.body_id, PartnershipDuty.duty_id, PartnershipMember.partnership_id)
-        .join(PartnershipDuty, PartnershipDuty.partnership_id == PartnershipMember.partnership_id)
-        .where(PartnershipMember.body_id.in_(body_ids))
-        .where((PartnershipMember.end_date.is_(None)) | (PartnershipMember.end_date > on))
-    ).all()
-    through: dict[tuple[int, int], list[int]] = {}
-    for body, duty, partnership in rows:
-        through.setdefault((body, duty), []).append(partnership)
-    duty_of = dict(
-        session.exec(
-            select(Deliverable.id, Deliverable.duty_id).where(
-                Deliverable.id.in_({o.deliverable_id for o in obligations if o.deliverable_id})
-            )
-        ).all()
-    )
-    for o in obligations:
-        if o.body_id is not None and o.deliverable_id is not None:
-            behind[o.id] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])
-    return behind
-
-
-def _outcome_levels(
-    session: Session, outcome_ids: list[int], on: dt.date
-) -> dict[int, OutcomeStatus]:
-    if not outcome_ids:
-        return {}
-    indicators = session.exec(select(Indicator).where(Indicator.outcome_id.in_(outcome_ids))).all()
-    values: dict[int, list[tuple[dt.date, float]]] = {}
-    if indicators:
-        rows = session.exec(
-            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
-            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
-            .where(Measurement.measured_date <= on)
-            .order_by(Measurement.measured_date)
-        )
-        for indicator_id, day, value in rows:
-            values.setdefault(indicator_id, []).append((day, value))
-    levels: dict[int, list[OutcomeStatus]] = {}
-    for indicator in indicators:
-        status = indicator_status(indicator, values.get(indicator.id, []), on)
-        levels.setdefault(indicator.outcome_id, []).append(status)
-    # An outcome with no indicator cannot be measured.
-    return {i: judge_outcome(levels.get(i, [OutcomeStatus.not_measured])) for i in outcome_ids}
 
 
 def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], tuple]:
@@ -350,7 +255,8 @@ def view_obligations_for(
             *sources[rule_key(o)],
             status=states[o.id][0],
             periods=states[o.id][1],
-            outcome=outcomes[o.id],
+            outcome=outcomes[o.id].status,
+            served_by=outcomes[o.id].served_by,
             basis=bases[o.id],
         )
         for o in obligations

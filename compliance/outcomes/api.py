@@ -48,6 +48,7 @@ from compliance.outcomes.schemas import (
     RiskPage,
     RiskPublic,
 )
+from compliance.outcomes.serves import serves_of
 from compliance.outcomes.service import (
     IndicatorCreate,
     IndicatorUpdate,
@@ -191,6 +192,7 @@ def _outcome_public(session: Session, outcome: Outcome) -> OutcomePublic:
         obligation_id=outcome.obligation_id,
         title=outcome.title,
         description=outcome.description,
+        serves=serves_of(session=session, outcome=outcome),
         created_at=outcome.created_at,
     )
 
@@ -275,8 +277,8 @@ def read_outcome(
 def change_outcome(
     outcome_id: OutcomeId, body: OutcomeChange, session: SessionDep, principal: ApiWriter
 ) -> OutcomePublic:
-    """Change an outcome's title or description; a field left out stays as it is. The change is
-    recorded in the audit trail with what it replaced."""
+    """Change an outcome's title, description or what it serves; a field left out stays as it
+    is. The change is recorded in the audit trail with what it replaced."""
     outcome = _outcome(session, principal, outcome_id, write=True)
     data = _to_service(OutcomeUpdate, **body.model_dump(exclude_unset=True))
     update_outcome(session=session, actor=principal.user, outcome=outcome, data=data)

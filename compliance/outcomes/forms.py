@@ -94,8 +94,15 @@ STATUSES = {
 }
 
 
-def outcome_answers(form: Mapping[str, object]) -> Answers:
-    """The outcome form: what should be better, and a description."""
+def ticked(form: Mapping[str, object], name: str) -> list[str]:
+    """The values of a group of checkboxes (none ticked: an empty list)."""
+    values = form.getlist(name) if hasattr(form, "getlist") else []
+    return [v for v in values if isinstance(v, str)]
+
+
+def outcome_answers(form: Mapping[str, object], *, with_serves: bool = True) -> Answers:
+    """The outcome form: what should be better, a description, and (for a partnership's
+    outcome) what it serves; which of those it may serve is the service's to check."""
     answers = Answers()
     answers.add(
         "title",
@@ -108,6 +115,8 @@ def outcome_answers(form: Mapping[str, object]) -> Answers:
         ),
     )
     answers.add("description", *_long(form, "description", "description"))
+    if with_serves:
+        answers.add("serves", ticked(form, "serves"), None)
     return answers
 
 

@@ -25,7 +25,9 @@ from compliance.outcomes.forms import (
     indicator_answers,
     outcome_answers,
     risk_answers,
+    ticked,
 )
+from compliance.outcomes.serves import ServeChoice, serve_choices, serves_of
 from compliance.outcomes.service import (
     IndicatorCreate,
     IndicatorUpdate,
@@ -155,14 +157,25 @@ def outcome_form(
 ) -> HTMLResponse:
     """The outcome's title and description, ready to change."""
     outcome = _changeable_outcome(session, principal, outcome_id)
+    values = typed(outcome, "title", "description") | {
+        "serves": serves_of(session=session, outcome=outcome)
+    }
     context = {
         "outcome": outcome,
         "owner": _owner(session, outcome),
-        "values": typed(outcome, "title", "description"),
+        "choices": _choices(session, outcome),
+        "values": values,
         "errors": {},
         "nav_section": "/partnerships",
     }
     return render(request, "outcome_form.html", context)
+
+
+def _choices(session: Session, outcome: Outcome) -> list[ServeChoice] | None:
+    """What the outcome may serve; None for an obligation's own outcome."""
+    if outcome.partnership_id is None:
+        return None
+    return serve_choices(session=session, partnership_id=outcome.partnership_id)
 
 
 @router.post("/outcomes/{outcome_id}/edit", response_class=HTMLResponse)
@@ -176,7 +189,7 @@ def change_outcome(
     """Save the changed outcome, or show the form again with what is wrong."""
     outcome = _changeable_outcome(session, principal, outcome_id)
     owner = _owner(session, outcome)
-    answers = outcome_answers(posted)
+    answers = outcome_answers(posted, with_serves=outcome.partnership_id is not None)
 
     def save() -> None:
         data = OutcomeUpdate.model_validate(answers.values)
@@ -185,7 +198,13 @@ def change_outcome(
     errors = _save(session, answers, "outcome", save)
     if not errors:
         return _saved(owner)
-    context = {"outcome": outcome, "owner": owner, "values": form_values(posted)}
+    values = form_values(posted) | {"serves": ticked(posted, "serves")}
+    context = {
+        "outcome": outcome,
+        "owner": owner,
+        "choices": _choices(session, outcome),
+        "values": values,
+    }
     return _again(request, "outcome_form.html", context, errors)
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.api import ApiInput, Date, Timestamp
+from compliance.outcomes.service import SERVES_HELP, ServesKey
 
 Title = Annotated[str, Field(min_length=1, max_length=300)]
 LongText = Annotated[str | None, Field(max_length=5000)]
@@ -20,6 +21,7 @@ OUTCOME = {
     "enquiry",
     "description": "Making Safeguarding Personal: people say what they want to happen, and the "
     "enquiry achieves it.",
+    "serves": ["duty:safeguarding-adults-board"],
     "created_at": "2026-04-02T09:15:00Z",
 }
 INDICATOR = {
@@ -79,6 +81,7 @@ class OutcomeIn(ApiInput):
 
     title: Title
     description: LongText = None
+    serves: list[ServesKey] = Field(default_factory=list, description=SERVES_HELP)
 
 
 class IndicatorIn(ApiInput):
@@ -133,6 +136,9 @@ class OutcomeChange(ApiInput):
 
     title: Title | None = Field(default=None, description="May be changed, not emptied")
     description: LongText = None
+    serves: list[ServesKey] | None = Field(
+        default=None, description=SERVES_HELP + " Given, it replaces what the outcome serves."
+    )
 
 
 class IndicatorChange(ApiInput):
@@ -184,6 +190,7 @@ class OutcomePublic(BaseModel):
     obligation_id: int | None = Field(description="The obligation, if it is its outcome")
     title: str
     description: str | None
+    serves: list[str] = Field(description=SERVES_HELP + " Empty for an obligation's own outcome.")
     created_at: Timestamp
 
 

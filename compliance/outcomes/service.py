@@ -14,6 +14,7 @@ from compliance.audit.service import snapshot
 from compliance.config import get_settings
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Measurement, Obligation, Outcome, Partnership, Risk, User
+from compliance.outcomes.serves import set_serves
 
 Text300 = Annotated[str, Field(min_length=1, max_length=300)]
 LongText = Annotated[str | None, Field(max_length=5000)]
@@ -34,11 +35,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+ServesKey = Annotated[str, Field(min_length=1, max_length=300)]
+SERVES_HELP = (
+    "What a partnership's outcome is the point of: keys 'duty:SLUG', "
+    "'deliverable:DUTY-SLUG/SLUG' or 'condition:STREAM-SLUG/SLUG' of the duties, deliverables "
+    "and funding conditions of its partnership. An obligation's outcome status is read only "
+    "from the outcomes that serve it."
+)
+
+
 class OutcomeCreate(Strict):
     partnership_id: int | None = None
     obligation_id: int | None = None
     title: Text300
     description: LongText = None
+    serves: list[ServesKey] = Field(default_factory=list, description=SERVES_HELP)
 
     @model_validator(mode="after")
     def _one_subject(self) -> "OutcomeCreate":
@@ -103,8 +114,11 @@ class OutcomeUpdate(Strict):
 
     title: Text300 | None = None
     description: LongText = None
+    serves: list[ServesKey] | None = Field(
+        default=None, description=SERVES_HELP + " Given, it replaces what the outcome serves."
+    )
 
-    _title_given = field_validator("title")(_given)
+    _title_given = field_validator("title", "serves")(_given)
 
 
 class IndicatorUpdate(Strict):
@@ -160,7 +174,9 @@ def add_outcome(*, session: Session, actor: User, data: OutcomeCreate) -> Outcom
     """Record what a partnership or obligation is meant to achieve for service users."""
     _exists(session, Partnership, data.partnership_id, "partnership")
     _exists(session, Obligation, data.obligation_id, "obligation")
-    return _add(session, actor.email, Outcome(**data.model_dump()), "outcome")
+    outcome = _add(session, actor.email, Outcome(**data.model_dump(exclude={"serves"})), "outcome")
+    set_serves(session=session, actor=actor.email, outcome=outcome, keys=data.serves)
+    return outcome
 
 
 def add_indicator(*, session: Session, actor: User, data: IndicatorCreate) -> Indicator:
@@ -206,9 +222,9 @@ def add_risk(*, session: Session, actor: User, data: RiskCreate) -> Risk:
     return _add(session, actor.email, Risk(**data.model_dump()), "risk")
 
 
-def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str):  # type: ignore[no-untyped-def]
+def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str, exclude=()):  # type: ignore[no-untyped-def]
     """Change the fields `data` was given, recording before and after of those that differ."""
-    wanted = data.model_dump(mode="python", exclude_unset=True)
+    wanted = data.model_dump(mode="python", exclude_unset=True, exclude=set(exclude))
     changed = [name for name, value in wanted.items() if getattr(row, name) != value]
     if not changed:
         return row
@@ -232,8 +248,10 @@ def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str
 def update_outcome(
     *, session: Session, actor: User, outcome: Outcome, data: OutcomeUpdate
 ) -> Outcome:
-    """Change what an outcome says it is meant to achieve."""
-    return _update(session, actor.email, outcome, data, "outcome")
+    """Change what an outcome says it is meant to achieve, and what it serves."""
+    if data.serves is not None:
+        set_serves(session=session, actor=actor.email, outcome=outcome, keys=data.serves)
+    return _update(session, actor.email, outcome, data, "outcome", exclude={"serves"})
 
 
 def update_indicator(

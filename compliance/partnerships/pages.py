@@ -21,10 +21,12 @@ from compliance.outcomes.forms import (
     measurement_answers,
     outcome_answers,
     risk_answers,
+    ticked,
 )
 from compliance.outcomes.imports import import_measurements
 from compliance.outcomes.judgement import partnership_judgement
 from compliance.outcomes.pages import element_ids, form_values, invalid_errors, refused_errors
+from compliance.outcomes.serves import serve_choices, serves_by_outcome
 from compliance.outcomes.service import (
     MeasurementCreate,
     OutcomeCreate,
@@ -102,9 +104,16 @@ def _context(  # type: ignore[no-untyped-def]
 ) -> dict:
     """The page; after a form with errors, `form` names it and `values` holds what was typed."""
     today = settings.today()
+    found = outcomes_of(session=session, partnership_id=partnership.id)
+    choices = serve_choices(session=session, partnership_id=partnership.id)
+    serves = serves_by_outcome(session=session, outcome_ids=[o.id for o in found], choices=choices)
     outcomes = [
-        {"outcome": outcome, "indicators": _indicators(session, outcome.id)}
-        for outcome in outcomes_of(session=session, partnership_id=partnership.id)
+        {
+            "outcome": outcome,
+            "indicators": _indicators(session, outcome.id),
+            "serves": serves.get(outcome.id, []),
+        }
+        for outcome in found
     ]
     views = view_obligations(
         session=session,
@@ -122,6 +131,7 @@ def _context(  # type: ignore[no-untyped-def]
         "members": members_of(session=session, partnership_id=partnership.id),
         "duties": duties_of(session=session, partnership_id=partnership.id),
         "outcomes": outcomes,
+        "serve_choices": choices,
         "risks": risks,
         "categories": CATEGORIES,
         "obligations": views,
@@ -184,7 +194,7 @@ def _submit(  # type: ignore[no-untyped-def]
     if not errors:
         anchor = "risks" if form == "risk" else "outcomes"
         return RedirectResponse(f"/partnerships/{slug}#{anchor}", status_code=303)
-    typed = form_values(posted)
+    typed = form_values(posted) | {"serves": ticked(posted, "serves")}
     context = _context(session, settings, principal, partnership, errors, typed, form)
     return render(request, "partnership.html", context, status_code=422)
 

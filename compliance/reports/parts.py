@@ -25,8 +25,8 @@ from compliance.models import (
     Risk,
     User,
 )
+from compliance.obligations import served
 from compliance.obligations.status import OutcomeStatus, judge_outcome, read_indicator
-from compliance.obligations.views import _partnerships_behind
 from compliance.outcomes.judgement import Across, method_line
 from compliance.partnerships.value import weigh_partnership
 
@@ -251,7 +251,7 @@ def partnerships_behind(
 ) -> dict[int, list[int]]:
     """The partnerships through which each obligation's holder discharges the duty."""
     # The same rule the status engine uses, so the outcomes shown are those it judged.
-    return _partnerships_behind(session, obligations, on)
+    return served.partnerships_behind(session, obligations, on)
 
 
 def outcome_items(
@@ -260,13 +260,14 @@ def outcome_items(
     obligations: list[Obligation],
     behind: dict[int, list[int]],
     on: dt.date,
-) -> tuple[list[OutcomeItem], dict[int, list[int]]]:
-    """The outcomes behind the obligations, with their indicators' measurements by the date;
-    and which outcomes each obligation answers to."""
+) -> list[OutcomeItem]:
+    """The outcomes of the obligations and of the partnerships behind them, with their
+    indicators' measurements by the date (which of them serve each obligation is its view's
+    `served_by`)."""
     partnership_ids = {p for ids in behind.values() for p in ids}
     own = [o.id for o in obligations]
     if not own:
-        return [], {}
+        return []
     outcomes = session.exec(
         select(Outcome)
         .where(or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own)))
@@ -288,15 +289,7 @@ def outcome_items(
         )
         for o in outcomes
     ]
-    refs = {
-        ob.id: [
-            o.ref
-            for o, row in zip(items, outcomes, strict=True)
-            if row.obligation_id == ob.id or row.partnership_id in behind.get(ob.id, [])
-        ]
-        for ob in obligations
-    }
-    return items, refs
+    return items
 
 
 def _indicators(

@@ -152,7 +152,7 @@ def build_report(
                 serves.setdefault(evidence_id, []).append(obligation_id)
     evidence = parts.evidence_items(session=session, evidence_refs=serves, cutoff=cutoff)
     behind = parts.partnerships_behind(session=session, obligations=obligations, on=as_at)
-    outcomes, outcome_refs = parts.outcome_items(
+    outcomes = parts.outcome_items(
         session=session, obligations=obligations, behind=behind, on=as_at
     )
     risks = parts.risk_items(session=session, behind=behind, cutoff=cutoff)
@@ -187,7 +187,7 @@ def build_report(
             holders[view.obligation.id],
             sources[view.obligation.id],
             shown[view.obligation.id],
-            outcome_refs.get(view.obligation.id, []),
+            [served.outcome_id for served in view.served_by],
             [r.ref for r in risks if r.partnership_id in behind.get(view.obligation.id, [])],
             by_obligation.get(view.obligation.id, []),
         )

@@ -1,0 +1,186 @@
+"""Which outcomes for people each obligation serves, and its outcome status from them.
+
+An obligation is served by its own outcomes, and by the outcomes of the partnerships through
+which its holder discharges it that name, as what they are the point of (OutcomeServes), its
+duty, its deliverable or its funding condition. No other outcome of those partnerships counts:
+a quarterly return is not judged by an outcome about something else. With none, its status is
+"no outcome linked" (OutcomeStatus.no_outcome_defined).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from compliance.models import (
+    Bid,
+    Deliverable,
+    Indicator,
+    Measurement,
+    Obligation,
+    Outcome,
+    OutcomeServes,
+    Partnership,
+    PartnershipDuty,
+    PartnershipMember,
+)
+from compliance.obligations.status import OutcomeStatus, indicator_status, judge_outcome
+
+
+@dataclass(frozen=True)
+class ServedBy:
+    """An outcome behind an obligation's outcome status, with its own status on the date."""
+
+    outcome_id: int
+    title: str
+    status: OutcomeStatus
+    partnership_slug: str | None  # None for the obligation's own outcome
+
+
+@dataclass(frozen=True)
+class OutcomeState:
+    """An obligation's outcome status and the outcomes it was read from (none: not linked)."""
+
+    status: OutcomeStatus
+    served_by: tuple[ServedBy, ...] = ()
+
+
+def partnerships_behind(
+    session: Session, obligations: list[Obligation], on: dt.date
+) -> dict[int, list[int]]:
+    """The partnerships through which each obligation's holder discharges it: the partnership
+    holding it, or those of which the body holding it is a member on the date that discharge
+    its duty."""
+    behind: dict[int, list[int]] = {
+        o.id: [o.partnership_id] for o in obligations if o.partnership_id is not None
+    }
+    body_ids = {o.body_id for o in obligations if o.body_id is not None}
+    if not body_ids:
+        return behind
+    rows = session.exec(
+        select(PartnershipMember.body_id, PartnershipDuty.duty_id, PartnershipMember.partnership_id)
+        .join(PartnershipDuty, PartnershipDuty.partnership_id == PartnershipMember.partnership_id)
+        .where(PartnershipMember.body_id.in_(body_ids))
+        .where((PartnershipMember.end_date.is_(None)) | (PartnershipMember.end_date > on))
+    ).all()
+    through: dict[tuple[int, int], list[int]] = {}
+    for body, duty, partnership in rows:
+        through.setdefault((body, duty), []).append(partnership)
+    duty_of = _duty_of(session, obligations)
+    for o in obligations:
+        if o.body_id is not None and o.deliverable_id is not None:
+            behind[o.id] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])
+    return behind
+
+
+def _duty_of(session: Session, obligations: list[Obligation]) -> dict[int, int]:
+    ids = {o.deliverable_id for o in obligations if o.deliverable_id}
+    if not ids:
+        return {}
+    query = select(Deliverable.id, Deliverable.duty_id).where(Deliverable.id.in_(ids))
+    return dict(session.exec(query).all())
+
+
+def _bid_partnerships(session: Session, obligations: list[Obligation]) -> dict[int, int]:
+    """For funding obligations held by a body: the partnership the bid was made through."""
+    ids = {o.bid_id for o in obligations if o.bid_id and o.body_id is not None}
+    if not ids:
+        return {}
+    query = select(Bid.id, Bid.partnership_id).where(
+        Bid.id.in_(ids), Bid.partnership_id.is_not(None)
+    )
+    return dict(session.exec(query).all())
+
+
+def outcome_states(
+    *, session: Session, obligations: list[Obligation], on: dt.date
+) -> dict[int, OutcomeState]:
+    """Each obligation's outcome status on a date, from the outcomes that serve it only, in a
+    fixed number of queries."""
+    if not obligations:
+        return {}
+    behind = partnerships_behind(session, obligations, on)
+    through_bid = _bid_partnerships(session, obligations)
+    for o in obligations:
+        if o.bid_id in through_bid:
+            behind[o.id] = [*behind.get(o.id, []), through_bid[o.bid_id]]
+    wanted = {p for ids in behind.values() for p in ids}
+    own = [o.id for o in obligations]
+    found = session.exec(
+        select(Outcome)
+        .where(Outcome.partnership_id.in_(wanted) | Outcome.obligation_id.in_(own))
+        .order_by(Outcome.id)
+    ).all()
+    levels = outcome_levels(session, [o.id for o in found], on)
+    targets = _targets(session, [o.id for o in found if o.partnership_id is not None])
+    slugs = _slugs(session, wanted)
+    duty_of = _duty_of(session, obligations)
+    states = {}
+    for obligation in obligations:
+        keys = {
+            ("duty", duty_of.get(obligation.deliverable_id)),
+            ("deliverable", obligation.deliverable_id),
+            ("condition", obligation.condition_id),
+        }
+        partnerships = set(behind.get(obligation.id, []))
+        served = [
+            ServedBy(o.id, o.title, levels[o.id], slugs.get(o.partnership_id))
+            for o in found
+            if o.obligation_id == obligation.id
+            or (o.partnership_id in partnerships and keys & targets.get(o.id, set()))
+        ]
+        status = judge_outcome(s.status for s in served)
+        states[obligation.id] = OutcomeState(status, tuple(served))
+    return states
+
+
+def _targets(session: Session, outcome_ids: list[int]) -> dict[int, set[tuple[str, int]]]:
+    """What each partnership outcome serves, as ("duty" | "deliverable" | "condition", id)."""
+    if not outcome_ids:
+        return {}
+    found: dict[int, set[tuple[str, int]]] = {}
+    rows = session.exec(select(OutcomeServes).where(OutcomeServes.outcome_id.in_(outcome_ids)))
+    for link in rows:
+        kind, target = target_of(link)
+        found.setdefault(link.outcome_id, set()).add((kind, target))
+    return found
+
+
+def target_of(link: OutcomeServes) -> tuple[str, int]:
+    """The kind and id of what a link names."""
+    if link.duty_id is not None:
+        return "duty", link.duty_id
+    if link.deliverable_id is not None:
+        return "deliverable", link.deliverable_id
+    return "condition", link.condition_id
+
+
+def _slugs(session: Session, partnership_ids: set[int]) -> dict[int, str]:
+    if not partnership_ids:
+        return {}
+    query = select(Partnership.id, Partnership.slug).where(Partnership.id.in_(partnership_ids))
+    return dict(session.exec(query).all())
+
+
+def outcome_levels(
+    session: Session, outcome_ids: list[int], on: dt.date
+) -> dict[int, OutcomeStatus]:
+    """Each outcome's status on a date, from its indicators (with none, not measured)."""
+    if not outcome_ids:
+        return {}
+    indicators = session.exec(select(Indicator).where(Indicator.outcome_id.in_(outcome_ids))).all()
+    values: dict[int, list[tuple[dt.date, float]]] = {}
+    if indicators:
+        rows = session.exec(
+            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+            .where(Measurement.measured_date <= on)
+            .order_by(Measurement.measured_date)
+        )
+        for indicator_id, day, value in rows:
+            values.setdefault(indicator_id, []).append((day, value))
+    levels: dict[int, list[OutcomeStatus]] = {}
+    for indicator in indicators:
+        status = indicator_status(indicator, values.get(indicator.id, []), on)
+        levels.setdefault(indicator.outcome_id, []).append(status)
+    return {i: judge_outcome(levels.get(i, [OutcomeStatus.not_measured])) for i in outcome_ids}
