@@ -61,6 +61,8 @@ OBLIGATION_COLUMNS = [
     Column("next_due_date", "date", 13),
     Column("process_status", width=16),
     Column("outcome_status", width=18),
+    # Which outcomes the outcome status was read from; empty: no outcome is linked to it.
+    Column("outcome_status_from", width=48),
     Column("fully_met", "boolean", 10),
     Column("opened_date", "date", 13),
     Column("closed_date", "date", 13),
@@ -167,6 +169,7 @@ def _obligation_row(
         view.next_due,
         view.status.value,
         view.outcome.value,
+        "; ".join(f"{s.title} ({s.status.value})" for s in view.served_by),
         view.fully_met,
         o.opened_date,
         o.closed_date,
