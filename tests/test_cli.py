@@ -65,7 +65,7 @@ def test_import_of_a_missing_file_is_a_clear_error(run, tmp_path):
 def test_demo_loads_the_area_and_a_second_run_adds_nothing(run, fresh_url):
     first = run("demo")
     assert first.exit_code == 0, first.output
-    assert "15 bodies, 7 partnerships, 1 bid(s), 14 new evidence record(s)" in first.output
+    assert "15 bodies, 8 partnerships, 1 bid(s), 19 new evidence record(s)" in first.output
     counts = row_counts(fresh_url)
     assert counts["obligation"] > 0 and counts["measurement"] > 0 and counts["risk"] > 0
     second = run("demo")

@@ -299,3 +299,80 @@ def test_the_demo_board_has_an_evaluation_round_whose_peoples_answers_show(sessi
     people, partners = results.latest.people, results.latest.partners
     assert people.shown and people.answers == 6 and people.by_channel == {"session": 6}
     assert not partners.shown and partners.answers == 0
+
+
+YOUTH_JUSTICE = "cornwall-youth-justice-management-board"
+
+
+def demo_partnership(session, slug: str) -> Partnership:
+    return session.exec(select(Partnership).where(Partnership.slug == slug)).one()
+
+
+def open_findings(session, partnership: Partnership) -> list:
+    """The unresolved findings about a partnership or any of its obligations."""
+    from compliance.models import Finding
+
+    obligation_ids = session.exec(
+        select(Obligation.id).where(Obligation.partnership_id == partnership.id)
+    ).all()
+    return session.exec(
+        select(Finding).where(
+            Finding.resolved_at.is_(None),
+            (Finding.partnership_id == partnership.id) | Finding.obligation_id.in_(obligation_ids),
+        )
+    ).all()
+
+
+def test_the_youth_justice_board_meets_every_date_yet_is_getting_worse_for_people(
+    session, settings
+):
+    from compliance.checks.service import check_now
+    from compliance.obligations.status import OutcomeStatus, ProcessStatus
+    from compliance.obligations.views import status_rollup
+    from compliance.outcomes.judgement import Verdict, partnership_judgement
+
+    load_demo(session=session, settings=settings)
+    today = settings.today()
+    board = demo_partnership(session, YOUTH_JUSTICE)
+    views = view_obligations(
+        session=session, on=today, due_soon_days=settings.due_soon_days, partnership_id=board.id
+    )
+    # Every period that has fallen due is met with current evidence; none is left unjudged.
+    due = [p for v in views for p in v.periods if p.occurrence.due_date < today]
+    assert len(views) == 2 and len(due) >= 4
+    assert {p.status for p in due} == {ProcessStatus.met}
+    assert status_rollup(views).worst_process == ProcessStatus.met
+    judgement = partnership_judgement(session=session, partnership_id=board.id, on=today)
+    assert judgement.verdict == Verdict.worsening
+    worse = [r for r in judgement.reasons if r.status == OutcomeStatus.worsening]
+    assert [r.outcome for r in worse] == ["Fewer children are drawn into the youth justice system"]
+    assert "lower is better" in worse[0].method
+    check_now(session=session, settings=settings, on=today, trigger="test")
+    # Nothing about its process: no date missed, no evidence lapsed, no member missing.
+    findings = open_findings(session, board)
+    assert [(f.rule, f.severity) for f in findings] == [("outcome_getting_worse", "high")]
+    assert "Fewer children are drawn into the youth justice system" in findings[0].message
+    sab = demo_partnership(session, "cios-safeguarding-adults-board")
+    assert partnership_judgement(session=session, partnership_id=sab.id, on=today).verdict == (
+        Verdict.improving
+    )
+
+
+def row_counts(session) -> dict[str, int]:
+    from sqlalchemy import func
+    from sqlmodel import SQLModel
+
+    return {
+        table.name: session.exec(select(func.count()).select_from(table)).one()
+        for table in SQLModel.metadata.sorted_tables
+    }
+
+
+def test_loading_the_demo_again_adds_nothing(session, settings):
+    load_demo(session=session, settings=settings)
+    session.flush()
+    before = row_counts(session)
+    assert before["measurement"] > 0 and before["evidence"] == len(WRITTEN["evidence"])
+    load_demo(session=session, settings=settings)
+    session.flush()
+    assert row_counts(session) == before

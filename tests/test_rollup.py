@@ -50,15 +50,18 @@ def test_demo_partnerships_show_outcomes_beside_process(session, settings):
     load_demo(session=session, settings=settings)
     on = demo_story(today=settings.today()).date(dt.date(2026, 11, 26))
 
-    def outcome_of(slug):
+    def outcome_of(slug, duty=None):
         partnership = get_partnership(session=session, slug=slug)
         views = view_obligations(
             session=session, on=on, due_soon_days=30, partnership_id=partnership.id
         )
-        return {v.outcome for v in views}
+        return {v.outcome for v in views if duty is None or v.source_slug == duty}
 
     assert outcome_of("cios-safeguarding-adults-board") == {O.improving}
-    assert outcome_of("our-safeguarding-children-partnership") == {O.worsening}
+    # Its outcome serves the s16E arrangements; the s16C-s16F reviews have none linked.
+    children = "our-safeguarding-children-partnership"
+    assert outcome_of(children, "children-act-2004-s16e") == {O.worsening}
+    assert outcome_of(children, "children-act-2004-s16c-s16f") == {O.no_outcome_defined}
     assert outcome_of("cios-integrated-care-partnership") == {O.no_outcome_defined}
     # The community safety indicator was last measured in March 2025.
     assert outcome_of("safer-cornwall") == {O.not_measured}

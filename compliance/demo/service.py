@@ -42,6 +42,7 @@ from compliance.models import (
     UserScope,
 )
 from compliance.obligations.service import backfill, sync_obligations
+from compliance.outcomes.serves import set_serves
 from compliance.partnerships.service import VALUE_FIELDS, discharge, get_partnership, join
 from compliance.reminders.models import ReminderSetting
 from compliance.reminders.preferences import set_body_reminders
@@ -355,6 +356,9 @@ def _outcome(
         )
         session.add(outcome)
         session.flush()
+    # What the outcome is the point of (compliance/outcomes/serves.py): its duty's obligations
+    # read their outcome status from it.
+    set_serves(session=session, actor="demo", outcome=outcome, keys=item.get("serves", []))
     for spec in item["indicators"]:
         fields = {k: v for k, v in spec.items() if k != "measurements"}
         indicator = _first(session, Indicator, outcome_id=outcome.id, name=spec["name"])
