@@ -214,3 +214,63 @@ def latest_results(*, session: Session, partnership_id: int, on: dt.date) -> Par
     return PartnershipResults(
         results[-1] if results else None, tuple(_headline(r) for r in results)
     )
+
+
+@dataclass(frozen=True)
+class PeopleVoice:
+    """What people who use services and carers said in a partnership's latest round whose
+    answers reached its minimum: how many, the median answer to "Things have got better for
+    me", and the share of them saying the outcomes are not the right ones."""
+
+    round_title: str
+    opens_date: dt.date
+    answers: int
+    better_median: float
+    better_agreeing: float
+    wrong_outcomes: float
+
+    @property
+    def median_words(self) -> str:
+        return StatementResult("better_for_me", "", (), self.better_median, 0.0).median_words
+
+
+def people_voices(
+    *, session: Session, partnership_ids: set[int], on: dt.date
+) -> dict[int, PeopleVoice]:
+    """Each partnership's latest round opened by the date whose people's answers reached the
+    round's minimum, read in two queries (the partners' staff answers are not read: they are
+    about how partners work together, not what changes for people)."""
+    if not partnership_ids:
+        return {}
+    rounds = session.exec(
+        select(EvaluationRound)
+        .where(EvaluationRound.partnership_id.in_(partnership_ids))
+        .where(EvaluationRound.opens_date <= on)
+        .order_by(EvaluationRound.opens_date.desc(), EvaluationRound.id.desc())
+    ).all()
+    if not rounds:
+        return {}
+    answers: dict[int, list[dict]] = {}
+    query = select(EvaluationAnswer.round_id, EvaluationAnswer.choices).where(
+        EvaluationAnswer.round_id.in_([r.id for r in rounds]), EvaluationAnswer.stage == PEOPLE
+    )
+    for round_id, choices in session.exec(query):
+        answers.setdefault(round_id, []).append(choices)
+    found: dict[int, PeopleVoice] = {}
+    for row in rounds:
+        given = answers.get(row.id, [])
+        if row.partnership_id in found or len(given) < row.min_answers:
+            continue
+        better = [c["better_for_me"] for c in given if isinstance(c.get("better_for_me"), int)]
+        if not better:
+            continue
+        said = [c.get("right_outcomes") for c in given if c.get("right_outcomes")]
+        found[row.partnership_id] = PeopleVoice(
+            row.title,
+            row.opens_date,
+            len(given),
+            float(statistics.median(better)),
+            sum(1 for v in better if v in AGREEING) / len(better),
+            said.count("no") / len(said) if said else 0.0,
+        )
+    return found

@@ -113,7 +113,12 @@ def _reasons(judged: Across) -> str:
             what = [
                 partnership.name,
                 reason.outcome,
-                reason.indicator and f"indicator {reason.indicator}",
+                reason.indicator
+                and (
+                    reason.indicator
+                    if reason.source == "voices"
+                    else f"indicator {reason.indicator}"
+                ),
             ]
             label = OUTCOME_LABELS[reason.status]
             lines.append(f"{', '.join(w for w in what if w)}: {label} ({reason.method})")

@@ -234,6 +234,7 @@ REASON_EXAMPLE = {
     "status": "improving",
     "method": "Theil–Sen slope over 3 measurements, 31 Mar 2024 – 31 Mar 2026: +1.25 % a year, "
     "a change of +2.5 % against a noise band of ±0.6 %; higher is better",
+    "source": "indicator",
 }
 JUDGEMENT_EXAMPLE = {
     "verdict": "improving",
@@ -265,6 +266,10 @@ class JudgementReason(BaseModel):
     indicator: str | None
     status: str = Field(description="The outcome status of the indicator on the date")
     method: str = Field(description="The trend method and window, or why it cannot be judged")
+    source: str = Field(
+        description="indicator (an outcome's indicator, or its absence) or voices (the latest "
+        "evaluation round's answers from people who use services; outcome and indicator_id null)"
+    )
 
 
 class PartnershipVerdict(BaseModel):
@@ -312,6 +317,7 @@ def judgement_public(judged: Across) -> JudgementPublic:
                 indicator=r.indicator,
                 status=r.status,
                 method=r.method,
+                source=r.source,
             )
             for p in judged.partnerships
             for r in p.reasons

@@ -15,6 +15,15 @@ by compliance.obligations.status.read_indicator (its trend judged by compliance.
 - Across partnerships (a body's, an area's, a user's): the same rule over the partnerships'
   judgements, with the count of each.
 
+- The voice of people who use services and carers (a convention of ours, in the spirit of the
+  Partnership Outcomes Evaluation Toolkit): the partnership's latest evaluation round opened by
+  the date whose people's answers reached the round's minimum counts as one more judged thing
+  beside the outcomes. A median answer of "agree" or more to "Things have got better for me" is
+  improving; anything less is no change. The scale cannot say "worse", so people's answers
+  alone never make a partnership "getting worse", but they stop it being "improving" on its
+  indicators alone, and with no outcome measured they judge it. The partners' staff answers do
+  not count here: they are about how partners work together (process).
+
 How the partners work together (process: evidence, dates, members) is judged separately and
 shown beneath the judgement, never above it.
 """
@@ -28,6 +37,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
 from compliance.access import Principal
+from compliance.evaluations.results import PeopleVoice, people_voices
 from compliance.models import Indicator, Measurement, Outcome, Partnership
 from compliance.obligations.status import (
     IndicatorReading,
@@ -57,8 +67,11 @@ RULE = (
     "Any outcome getting worse makes the judgement 'getting worse'; otherwise every outcome that "
     "can be judged improving makes it 'improving'; otherwise 'no change yet'. An outcome can be "
     "judged with at least 3 measurements of an indicator in 3 years, one of them in the last 12 "
-    "months."
+    "months. The latest evaluation round with enough answers from people who use services "
+    "counts as one more: a median of 'agree' or more to 'Things have got better for me' is "
+    "improving, less is no change (our convention)."
 )
+VOICE = "People who use services and carers: “Things have got better for me”"
 JUDGED = {
     OutcomeStatus.worsening: Verdict.worsening,
     OutcomeStatus.no_change: Verdict.no_change,
@@ -86,6 +99,8 @@ class Reason:
     indicator: str | None
     status: OutcomeStatus
     method: str
+    # "indicator" (an outcome's indicator, or its absence) or "voices" (an evaluation round).
+    source: str = "indicator"
 
 
 @dataclass(frozen=True)
@@ -260,11 +275,30 @@ def partnership_judgements(
         return {}
     partnerships = session.exec(select(Partnership).where(Partnership.id.in_(ids))).all()
     outcomes = _outcomes_of(session, ids, on)
+    voices = people_voices(session=session, partnership_ids=ids, on=on)
     judged = {}
     for p in partnerships:
         verdict, reasons = judge_outcomes(outcomes.get(p.id, []), on)
+        if p.id in voices:
+            heard = voice_reason(voices[p.id])
+            verdict = combine([verdict, JUDGED[heard.status]])
+            reasons = sorted([*reasons, heard], key=lambda r: REASON_ORDER.index(r.status))
         judged[p.id] = Judgement(verdict, tuple(reasons), p.id, p.name, p.slug)
     return judged
+
+
+def voice_reason(voice: PeopleVoice) -> Reason:
+    """What people said in an evaluation round, as a reason of the judgement."""
+    better = voice.better_median >= 4
+    method = (
+        f"Evaluation round “{voice.round_title}” opened {voice.opens_date:%-d %b %Y}: "
+        f"{voice.answers} answers, median {voice.median_words.lower()}, "
+        f"{voice.better_agreeing:.0%} agree"
+    )
+    if voice.wrong_outcomes > 0.5:
+        method += f"; {voice.wrong_outcomes:.0%} say these are not the right outcomes"
+    status = OutcomeStatus.improving if better else OutcomeStatus.no_change
+    return Reason(None, None, None, VOICE, status, method, source="voices")
 
 
 def partnership_judgement(*, session: Session, partnership_id: int, on: dt.date) -> Judgement:
