@@ -67,6 +67,14 @@ def demo() -> None:
     from compliance.demo.service import load_demo
 
     settings = _settings()
+    if settings.environment == "production":
+        # The demo's accounts have a published password: never in a live registry.
+        typer.echo(
+            "The demo is not loaded in production: its sign-ins, an admin among them, have a "
+            "published password. Use COMPLIANCE_ENVIRONMENT=development for a demonstration.",
+            err=True,
+        )
+        raise typer.Exit(2)
     initialise(settings)
     with session_scope(get_engine(settings)) as session:
         summary = load_demo(session=session, settings=settings)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from sqlalchemy import func
+from sqlalchemy import func, inspect
 from sqlmodel import Session, SQLModel, select
 
 from compliance.config import get_settings
@@ -81,6 +81,27 @@ def test_demo_loads_the_area_and_a_second_run_adds_nothing(run, fresh_url):
         cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
         assert cornwall.kind == "unitary_authority"
     engine.dispose()
+
+
+def test_the_demo_with_its_published_password_is_refused_in_production(run, fresh_url, monkeypatch):
+    monkeypatch.setenv("COMPLIANCE_ENVIRONMENT", "production")
+    monkeypatch.setenv("COMPLIANCE_SECRET_KEY", "a-production-secret-key-of-enough-length-0123")
+    get_settings.cache_clear()
+    result = run("demo")
+    assert result.exit_code == 2, result.output
+    assert "not loaded in production" in result.stderr
+    assert row_counts_or_empty(fresh_url) == {}  # nothing created, nothing loaded
+
+
+def row_counts_or_empty(url: str) -> dict[str, int]:
+    """Row counts of a database that may not have been created yet."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+    return row_counts(url) if tables else {}
 
 
 def test_a_bad_setting_is_reported_not_raised(run, monkeypatch):
