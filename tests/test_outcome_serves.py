@@ -10,14 +10,16 @@ from sqlmodel import Session, select
 
 from compliance.accounts.tokens import create_token
 from compliance.db import make_engine
+from compliance.demo.service import load_demo
 from compliance.errors import Refused
 from compliance.migrations import upgrade
 from compliance.models import AuditEvent, Duty, Obligation, Outcome, OutcomeServes
 from compliance.obligations.service import sync_obligations
 from compliance.obligations.status import OutcomeStatus
-from compliance.obligations.views import view_obligations
+from compliance.obligations.views import view_obligations, view_obligations_for
 from compliance.outcomes.serves import serve_choices, serves_of, set_serves
 from compliance.outcomes.service import OutcomeCreate, OutcomeUpdate, add_outcome, update_outcome
+from compliance.partnerships.service import get_partnership
 from tests.conftest import csrf_of, make_user, sign_in
 from tests.factories import make_body, make_partnership
 from tests.html import parse
@@ -348,3 +350,24 @@ def test_upgrading_links_existing_outcomes_to_what_they_were_read_for(fresh_url)
         links = db.exec(select(OutcomeServes)).all()
     engine.dispose()
     assert [(link.outcome_id, link.duty_id) for link in links] == [(1, 1)]
+
+
+def test_an_outcome_can_serve_a_funding_condition_of_its_partnerships_bid(session, settings):
+    load_demo(session=session, settings=settings)
+    pooled = get_partnership(session=session, slug="cornwall-bcf-section-75")
+    keys = [c.key for c in serve_choices(session=session, partnership_id=pooled.id)]
+    conditions = [k for k in keys if k.startswith("condition:better-care-fund-2025-26/")]
+    assert conditions, keys
+    outcome = session.exec(select(Outcome).where(Outcome.partnership_id == pooled.id)).first()
+    set_serves(session=session, actor="test", outcome=outcome, keys=conditions[:1])
+    condition_id = next(
+        c.row_id
+        for c in serve_choices(session=session, partnership_id=pooled.id)
+        if c.key == conditions[0]
+    )
+    held = session.exec(select(Obligation).where(Obligation.condition_id == condition_id)).all()
+    assert held
+    views = view_obligations_for(
+        session=session, obligations=list(held), on=settings.today(), due_soon_days=30
+    )
+    assert all([s.outcome_id for s in v.served_by] == [outcome.id] for v in views)

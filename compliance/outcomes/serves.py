@@ -74,12 +74,14 @@ def serve_choices(*, session: Session, partnership_id: int) -> list[ServeChoice]
 
 def _condition_choices(session: Session, partnership_id: int) -> list[ServeChoice]:
     bids = select(Bid.id).where(Bid.partnership_id == partnership_id)
+    held = select(Obligation.condition_id).where(
+        Obligation.condition_id.is_not(None),
+        or_(Obligation.partnership_id == partnership_id, Obligation.bid_id.in_(bids)),
+    )
     query = (
         select(FundingCondition, FundingStream)
         .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
-        .join(Obligation, Obligation.condition_id == FundingCondition.id)
-        .where(or_(Obligation.partnership_id == partnership_id, Obligation.bid_id.in_(bids)))
-        .distinct()
+        .where(FundingCondition.id.in_(held))
         .order_by(FundingStream.name, FundingCondition.title)
     )
     return [
