@@ -19,6 +19,9 @@ from compliance.models import Evidence
 from tests.conftest import PG_URL, create_database, drop_database, sign_in
 from tests.test_cli import row_counts
 
+# The demo's evidence records, each with its file (seed_data/demo/cornwall.yaml).
+DEMO_FILES = 19
+
 
 @pytest.fixture
 def elsewhere(backend: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
@@ -39,7 +42,7 @@ def demo_backup(run, tmp_path: Path) -> Path:
     folder = tmp_path / "backup"
     made = run("backup", str(folder))
     assert made.exit_code == 0, made.output
-    assert "and 14 evidence files to" in made.output
+    assert f"and {DEMO_FILES} evidence files to" in made.output
     return folder
 
 
@@ -67,7 +70,7 @@ def test_a_backup_restores_whole(run, fresh_url, demo_backup, elsewhere, monkeyp
     use(monkeypatch, *elsewhere)
     restored = run("restore", str(demo_backup))
     assert restored.exit_code == 0, restored.output
-    assert "14 evidence rows, 14 evidence files and" in restored.output
+    assert f"{DEMO_FILES} evidence rows, {DEMO_FILES} evidence files and" in restored.output
     assert "run `compliance audit verify` and `compliance evidence fsck`" in restored.output
 
     verified = run("audit", "verify")
@@ -83,7 +86,7 @@ def assert_every_file_downloads_intact() -> None:
     with Session(make_engine(settings.sqlalchemy_url)) as session:
         query = select(Evidence.id, Evidence.sha256).where(Evidence.sha256.is_not(None))
         stored = session.exec(query).all()
-    assert len(stored) == 14
+    assert len(stored) == DEMO_FILES
     with TestClient(create_app(settings)) as client:
         sign_in(client, "admin@demo.example.org", DEMO_PASSWORD)
         for evidence_id, sha256 in stored:
@@ -156,7 +159,7 @@ def test_a_file_missing_from_the_store_is_named_and_left_out(run, tmp_path, else
     gone.unlink()
     made = run("backup", str(tmp_path / "backup"))
     assert made.exit_code == 0, made.output
-    assert "and 13 evidence files" in made.output
+    assert f"and {DEMO_FILES - 1} evidence files" in made.output
     assert f"{gone.name[:12]}... is missing from {gone}" in made.stderr
     use(monkeypatch, *elsewhere)
     assert run("restore", str(tmp_path / "backup")).exit_code == 0
