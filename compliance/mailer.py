@@ -6,6 +6,7 @@ it, under a unique idempotency key; `compliance.outbox` sends it from there.
 
 import datetime as dt
 import hashlib
+import re
 from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any
@@ -19,6 +20,9 @@ from compliance.reminders.models import OutboxMessage
 from compliance.web import templates
 
 KEY_BATCH = 500
+# C0 and C1 controls, DEL and the Unicode line and paragraph separators: in a header, CR or LF
+# would start a header of the sender's choosing, and Python refuses to build such a message.
+NOT_IN_HEADERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 # Rendering ------------------------------------------------------------------------------------
@@ -31,7 +35,13 @@ class Email:
     html: str
 
 
+def header_text(value: str) -> str:
+    """A value fit for one header line: each run of control characters becomes one space."""
+    return NOT_IN_HEADERS.sub(" ", value)
+
+
 def _render(kind: str, subject: str, base_url: str, **context: Any) -> Email:
+    subject = header_text(subject)
     values = {"preferences_url": f"{base_url}/account/email", "subject": subject, **context}
     text = templates.env.get_template(f"email/{kind}.txt").render(values)
     html = templates.env.get_template(f"email/{kind}.html").render(values)
@@ -161,7 +171,7 @@ def enqueue(
         "idempotency_key": key,
         "kind": kind,
         "to_address": to_address,
-        "subject": email.subject,
+        "subject": header_text(email.subject)[:300],  # whoever composed it
         "text_body": email.text,
         "html_body": email.html,
         "message_id": message_id_for(key, settings.mail_from),

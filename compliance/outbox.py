@@ -27,6 +27,7 @@ from sqlmodel import Session, select
 from compliance.audit.service import record as audit
 from compliance.config import Settings
 from compliance.db import writer
+from compliance.mailer import header_text
 from compliance.reminders.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -121,9 +122,11 @@ def transport_for(settings: Settings) -> Transport:
 def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     """The MIME message for an outbox row: plain text and HTML, with its fixed Message-ID."""
     message = EmailMessage()
-    message["From"] = settings.mail_from
-    message["To"] = row.to_address
-    message["Subject"] = row.subject
+    # Cleaned again here: a row queued before subjects were cleaned would otherwise fail to
+    # build on every attempt, and die.
+    message["From"] = header_text(settings.mail_from)
+    message["To"] = header_text(row.to_address)
+    message["Subject"] = header_text(row.subject)
     message["Date"] = format_datetime(_as_utc(row.created_at))
     message["Message-ID"] = row.message_id
     message["Auto-Submitted"] = "auto-generated"

@@ -50,18 +50,20 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def csv_lines(rows: Iterable[Iterable[Any]]) -> str:
+    """Rows as CSV text with CRLF line ends, every cell through csv_cell: the one writer of
+    every CSV a person downloads (exports, the evidence pack's manifest)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerows([csv_cell(v) for v in row] for row in rows)
+    return buffer.getvalue()
+
+
 def csv_chunks(columns: list[Column], batches: Iterable[list[tuple]]) -> Iterator[bytes]:
     """UTF-8 CSV with a byte-order mark (so that Excel reads it as UTF-8), CRLF line ends and a
     header row; one chunk per batch of rows."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([c.name for c in columns])
-    yield ("\ufeff" + buffer.getvalue()).encode()
+    yield ("\ufeff" + csv_lines([[c.name for c in columns]])).encode()
     for rows in batches:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows([csv_cell(v) for v in row] for row in rows)
-        yield buffer.getvalue().encode()
+        yield csv_lines(rows).encode()
 
 
 class _Sheets:

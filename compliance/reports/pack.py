@@ -7,7 +7,6 @@ The pack is built from the cached PDF with fixed timestamps, so an unchanged rep
 same pack, byte for byte.
 """
 
-import csv
 import hashlib
 import io
 import json
@@ -17,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 from compliance.evidence import files
+from compliance.exports.formats import csv_lines
 from compliance.reports.parts import EvidenceItem
 from compliance.reports.pdf import Made, store_once
 from compliance.reports.service import canonical_json
@@ -131,8 +131,7 @@ def _add_evidence(archive: _Archive, item: EvidenceItem, data_dir: Path) -> None
 
 
 def _csv(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=MANIFEST_COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
-    return out.getvalue().encode("utf-8")
+    # Through the exports' writer: a title such as "=HYPERLINK(...)" must not run as a formula
+    # in the inspector's spreadsheet.
+    lines = [MANIFEST_COLUMNS, *([row[c] for c in MANIFEST_COLUMNS] for row in rows)]
+    return csv_lines(lines).encode("utf-8")

@@ -70,10 +70,11 @@ class Made:
 
 @lru_cache
 def layout_version() -> str:
-    """A hash of the report's templates: a changed layout never serves an old file."""
+    """A hash of the report's templates and of this module, which fills them in: a changed
+    layout (or a fix to how values are escaped) never serves an old file."""
     digest = hashlib.sha256()
-    for name in ("report.html", "report.css"):
-        digest.update((PDF_DIR / name).read_bytes())
+    for path in (PDF_DIR / "report.html", PDF_DIR / "report.css", Path(__file__)):
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -82,8 +83,14 @@ def cache_path(data_dir: Path, report: Report, print_: str) -> Path:
     return data_dir / "reports" / f"layout-{layout_version()}" / f"{print_}-{report.label}.pdf"
 
 
-def _css_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+def css_string(value: str) -> str:
+    """A value as a quoted CSS string, safe inside a <style> element.
+
+    Every character but letters, digits and spaces becomes a CSS escape, so that no quote,
+    backslash or new line ends the string and no "</style" ends the element. The space after
+    each escape ends it (CSS reads that one space as part of the escape, not as text).
+    """
+    escaped = "".join(c if c.isalnum() or c == " " else f"\\{ord(c):x} " for c in value)
     return f'"{escaped}"'
 
 
@@ -97,9 +104,9 @@ def render_html(
 ) -> str:
     """The report as HTML, through the application's Jinja environment."""
     page_css = (
-        f"@page {{ @top-left {{ content: {_css_string(report.name)} }} "
-        f"@top-right {{ content: {_css_string('As at ' + report.as_at.isoformat())} }} "
-        f"@bottom-left {{ content: {_css_string('Data fingerprint ' + print_[:16])} }} }}"
+        f"@page {{ @top-left {{ content: {css_string(report.name)} }} "
+        f"@top-right {{ content: {css_string('As at ' + report.as_at.isoformat())} }} "
+        f"@bottom-left {{ content: {css_string('Data fingerprint ' + print_[:16])} }} }}"
     )
     charts = {
         i.ref: trend_chart(
