@@ -149,7 +149,13 @@ class Settings(BaseSettings):
         default=8, ge=1, le=50, description="Send attempts before an email is marked dead."
     )
     session_idle_minutes: int = Field(
-        default=60, ge=5, le=24 * 60, description="Minutes of inactivity that end a sign-in."
+        default=30, ge=5, le=24 * 60, description="Minutes of inactivity that end a sign-in."
+    )
+    session_max_hours: int = Field(
+        default=12,
+        ge=1,
+        le=7 * 24,
+        description="Hours after signing in that a sign-in ends, however active it has been.",
     )
     sign_in_max_failures: int = Field(
         default=5,

@@ -117,7 +117,10 @@ def optional_principal(
         return _token_principal(request, session)
     token = request.cookies.get(SESSION_COOKIE)
     loaded = token and load_session(
-        session=session, token=token, idle_minutes=settings.session_idle_minutes
+        session=session,
+        token=token,
+        idle_minutes=settings.session_idle_minutes,
+        max_hours=settings.session_max_hours,
     )
     if not loaded:
         return None

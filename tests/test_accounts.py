@@ -73,6 +73,22 @@ def test_sessions_end_after_inactivity(app, session, settings):
     assert client.get("/", follow_redirects=False).status_code == 303
 
 
+def test_sessions_end_after_their_lifetime_however_active(app, session, settings):
+    user = make_user(session, "officer")
+    client = TestClient(app)
+    sign_in(client, user.email)
+    row = session.exec(select(UserSession).where(UserSession.user_id == user.id)).one()
+    # Begun just inside the lifetime and used a moment ago: still signed in.
+    row.created_at = utcnow() - dt.timedelta(hours=settings.session_max_hours, minutes=-1)
+    session.flush()
+    assert client.get("/", follow_redirects=False).status_code == 200
+    # Begun just past its lifetime, though used a moment ago (a 30-day-old one used to work).
+    row.created_at = utcnow() - dt.timedelta(hours=settings.session_max_hours, minutes=1)
+    row.last_seen_at = utcnow()
+    session.flush()
+    assert client.get("/", follow_redirects=False).status_code == 303
+
+
 def test_the_cookie_is_httponly_and_samesite_lax(app, session):
     user = make_user(session, "officer")
     response = attempt(TestClient(app), user.email, PASSWORD)

@@ -186,20 +186,27 @@ def start_session(
 
 
 def load_session(
-    *, session: Session, token: str, idle_minutes: int
+    *, session: Session, token: str, idle_minutes: int, max_hours: int = 12
 ) -> tuple[UserSession, User] | None:
-    """The live session and its user for a cookie value, or None if unknown, ended or idle."""
+    """The live session and its user for a cookie value, or None if unknown, ended, idle for
+    `idle_minutes`, or begun more than `max_hours` ago (however active since)."""
     row = session.exec(select(UserSession).where(UserSession.token_hash == _digest(token))).first()
     if row is None or row.revoked_at is not None:
         return None
     now = utcnow()
-    last = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=dt.UTC)
-    if now - last > dt.timedelta(minutes=idle_minutes):
+    if now - _utc(row.last_seen_at) > dt.timedelta(minutes=idle_minutes):
+        return None
+    if now - _utc(row.created_at) > dt.timedelta(hours=max_hours):
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
     return row, user
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    # SQLite hands datetimes back without their zone; every stored time is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def session_touch(row: UserSession) -> Update | None:
