@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"
 
 
@@ -170,6 +171,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "COMPLIANCE_SECRET_KEY is still the development default: set a long random value "
                 f"before running in {self.environment}"
+            )
+        if self.environment == "production" and len(self.secret_key.strip()) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"COMPLIANCE_SECRET_KEY is too short for production: set a random value of at "
+                f"least {MIN_SECRET_LENGTH} characters (for example from `openssl rand -hex 32`)"
             )
         return self
 

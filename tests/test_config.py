@@ -36,3 +36,10 @@ def test_settings_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("COMPLIANCE_DUE_SOON_DAYS", "14")
     assert Settings().due_soon_days == 14
     assert re.match(r"\d{4}-\d{2}-\d{2}", Settings().today().isoformat())
+
+
+@pytest.mark.parametrize("key", ["", "x", "   " + "k" * 20 + "   ", "s" * 31])
+def test_a_short_or_empty_secret_is_refused_in_production(key):
+    with pytest.raises(ValidationError, match="COMPLIANCE_SECRET_KEY is too short"):
+        Settings(environment="production", secret_key=key)
+    Settings(environment="production", secret_key="s" * 32)  # long enough
