@@ -11,6 +11,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"
+# Words of the values that documentation and templates offer in place of a secret, found in a
+# key with its case, spaces and punctuation ignored: none appears in `openssl rand -hex 32`.
+PLACEHOLDER_WORDS = (
+    "changeme",
+    "changethis",
+    "replaceme",
+    "yoursecret",
+    "insecure",
+    "placeholder",
+    "example",
+)
 
 
 class Settings(BaseSettings):
@@ -162,7 +173,15 @@ class Settings(BaseSettings):
         default=5,
         ge=1,
         le=100,
-        description="Failed sign-ins allowed per account in 15 minutes (ten times per address).",
+        description="Failed sign-ins allowed per account from one address in 15 minutes; then "
+        "that account is refused from that address (elsewhere it still signs in).",
+    )
+    sign_in_max_failures_per_address: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="Failed sign-ins allowed from one address in 15 minutes, whatever the "
+        "accounts; then every sign-in from that address is refused.",
     )
 
     @model_validator(mode="after")
@@ -172,11 +191,8 @@ class Settings(BaseSettings):
                 "COMPLIANCE_SECRET_KEY is still the development default: set a long random value "
                 f"before running in {self.environment}"
             )
-        if self.environment == "production" and len(self.secret_key.strip()) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"COMPLIANCE_SECRET_KEY is too short for production: set a random value of at "
-                f"least {MIN_SECRET_LENGTH} characters (for example from `openssl rand -hex 32`)"
-            )
+        if self.environment not in {"development", "test"}:
+            _refuse_weak_secret(self.secret_key, self.environment)
         return self
 
     def today(self) -> dt.date:
@@ -192,6 +208,24 @@ class Settings(BaseSettings):
     def sqlalchemy_url(self) -> str:
         """The database URL actually used."""
         return self.database_url or f"sqlite:///{self.data_dir / 'compliance.db'}"
+
+
+def _refuse_weak_secret(key: str, environment: str) -> None:
+    """Refuse a key that is short, or a placeholder copied from an example, outside
+    development and test."""
+    if len(key.strip()) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"COMPLIANCE_SECRET_KEY is too short for {environment}: set a random value of at "
+            f"least {MIN_SECRET_LENGTH} characters (for example from `openssl rand -hex 32`)"
+        )
+    letters = "".join(c for c in key.lower() if c.isalnum())
+    found = next((word for word in PLACEHOLDER_WORDS if word in letters), None)
+    if found:
+        raise ValueError(
+            f"COMPLIANCE_SECRET_KEY looks like a placeholder (it contains “{found}”): set a "
+            f"random value before running in {environment} (for example from "
+            "`openssl rand -hex 32`)"
+        )
 
 
 @lru_cache

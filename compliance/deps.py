@@ -126,6 +126,7 @@ def optional_principal(
         return None
     user_session, user = loaded
     request.state.csrf_token = user_session.csrf_token
+    request.state.session_id = user_session.id
     request.state.principal = principal_for(session=session, user=user)
     _touch_after_reading(session, session_touch(user_session))
     return request.state.principal

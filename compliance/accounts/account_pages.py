@@ -1,5 +1,5 @@
-"""The account page: who you are, your personal API tokens (create, revoke), and your email
-preferences (the digest, a pause, a delegate)."""
+"""The account page: who you are, your password, your personal API tokens (create, revoke), and
+your email preferences (the digest, a pause, a delegate)."""
 
 import datetime as dt
 from collections.abc import Mapping
@@ -10,7 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
 from compliance.access import Principal
-from compliance.accounts.service import scopes_of
+from compliance.accounts.passwords import change_password, new_password_errors
+from compliance.accounts.service import MIN_PASSWORD_LENGTH, scopes_of
 from compliance.accounts.tokens import (
     DEFAULT_EXPIRES_DAYS,
     MAX_EXPIRES_DAYS,
@@ -63,6 +64,7 @@ def _page(
         "values": {"name": "", "expires_days": str(DEFAULT_EXPIRES_DAYS)},
         "created": None,
         "revoked": None,
+        "password_changed": False,
         "max_days": MAX_EXPIRES_DAYS,
     }
     response = render(request, "account.html", values | context, status_code=status_code)
@@ -76,11 +78,13 @@ def account_page(
     session: SessionDep,
     principal: CurrentUser,
     revoked: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    password: Annotated[str, Query(max_length=10)] = "",
 ) -> HTMLResponse:
     """Who you are, your API tokens, and the form to create one."""
     mine = {t.id: t for t in tokens_of(session=session, user_id=principal.user.id)}
     done = mine.get(revoked) if revoked else None
-    return _page(request, session, principal, revoked=done if done and done.revoked_at else None)
+    ended = done if done and done.revoked_at else None
+    return _page(request, session, principal, revoked=ended, password_changed=password == "changed")
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
@@ -147,6 +151,56 @@ def confirm_revoke(
         "back": "/account",
     }
     return render(request, "account_revoke.html", context)
+
+
+def _password_page(
+    request: Request, errors: dict[str, str] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    context = {"errors": errors or {}, "min_length": MIN_PASSWORD_LENGTH}
+    response = render(request, "account_password.html", context, status_code=status_code)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/account/password", response_class=HTMLResponse)
+def password_page(request: Request, principal: CurrentUser) -> HTMLResponse:
+    """The form to change your password."""
+    return _password_page(request)
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def save_password(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    current_password: Annotated[str, Form(max_length=1000)] = "",
+    new_password: Annotated[str, Form(max_length=1000)] = "",
+    confirm_password: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """Change your password; your other sign-ins end, this one stays. Nothing typed is shown
+    again: a password is never written into a page."""
+    wanted = {"current": current_password, "new": new_password, "confirm": confirm_password}
+    errors = new_password_errors(**wanted)
+    if errors:
+        return _password_page(request, errors, status_code=422)
+    limits = {
+        "per_account": settings.sign_in_max_failures,
+        "per_address": settings.sign_in_max_failures_per_address,
+    }
+    try:
+        change_password(
+            session=session,
+            user=principal.user,
+            current=current_password,
+            new=new_password,
+            address=request.client.host if request.client else "unknown",
+            session_id=request.state.session_id,
+            limits=limits,
+        )
+    except Refused as exc:
+        return _password_page(request, {exc.field or "new_password": exc.message}, exc.status)
+    return RedirectResponse("/account?password=changed", status_code=303)
 
 
 # The email preferences form, field by field in the order the page asks.

@@ -1,5 +1,6 @@
-"""Commands for people: adding users, and their personal API tokens."""
+"""Commands for people: adding users, setting a lost password, and personal API tokens."""
 
+import getpass
 import sys
 from typing import Annotated
 
@@ -43,6 +44,37 @@ def user_add(
             typer.echo(f"Added {user.role} {user.email}.")
     except Refused as exc:
         raise _fail(f"User not added: {exc.message}") from exc
+
+
+def _new_password() -> str:
+    """The new password: typed twice, unseen, at a terminal; else the first line of standard
+    input (never the command line, where other users and the shell's history could see it)."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("New password: ")
+    if getpass.getpass("The same password again: ") != password:
+        raise _fail("Password not set: the two passwords you typed do not match")
+    return password
+
+
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Argument(help="The user's email address (their sign-in).")],
+) -> None:
+    """Set a new password for a user who has lost theirs, read from standard input; every
+    session of theirs ends."""
+    from compliance.accounts.passwords import set_password
+    from compliance.errors import Refused
+
+    password = _new_password()
+    try:
+        with session_scope(get_engine(_settings())) as session:
+            user = user_by_email(session, email)
+            set_password(session=session, user=user, password=password, actor="cli")
+            told = f"Password set for {user.email}; they are signed out everywhere."
+    except Refused as exc:
+        raise _fail(f"Password not set: {exc.message}") from exc
+    typer.echo(told)
 
 
 token_app = typer.Typer(no_args_is_help=True, help="Personal API tokens (Authorization: Bearer).")

@@ -52,9 +52,9 @@ def sign_in(
             password=password,
             address=address,
             max_failures=settings.sign_in_max_failures,
+            max_failures_per_address=settings.sign_in_max_failures_per_address,
         )
     except Refused as exc:
-        session.commit()  # keep the record of the failed attempt
         context = {"next": _safe_next(next), "email": email, "errors": {"email": exc.message}}
         return render(request, "sign_in.html", context, status_code=exc.status)
     old = request.cookies.get(SESSION_COOKIE)

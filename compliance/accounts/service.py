@@ -11,7 +11,8 @@ from pwdlib import PasswordHash
 from sqlalchemy import Update, delete, func, update
 from sqlmodel import Session, select
 
-from compliance.accounts.models import SignInAttempt, UserSession
+from compliance.accounts.models import UserSession
+from compliance.accounts.throttle import is_throttled, record_attempt, succeeded
 from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
@@ -30,7 +31,6 @@ def _dummy_hash() -> str:
 
 SIGN_IN_FAILED = "Enter a correct email address and password"
 THROTTLED = "Too many attempts to sign in. Wait 15 minutes, then try again"
-THROTTLE_WINDOW = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -43,6 +43,11 @@ class Role(StrEnum):
 def hash_password(password: str) -> str:
     """An argon2id hash of a password."""
     return PASSWORDS.hash(password)
+
+
+def password_matches(user: User, password: str) -> bool:
+    """Whether this is the user's password."""
+    return bool(user.password_hash) and PASSWORDS.verify(password, user.password_hash)
 
 
 def _digest(token: str) -> str:
@@ -119,52 +124,30 @@ def _scopes(
     return found
 
 
-def set_password(*, session: Session, user: User, password: str, actor: str) -> None:
-    """Give a user a new password and end their sessions."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise Refused(
-            f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
-    user.password_hash = hash_password(password)
-    revoke_sessions(session=session, user_id=user.id)
-    audit(
-        session=session,
-        actor=actor,
-        action="user.password_set",
-        entity_type="user",
-        entity_id=user.id,
-    )
-
-
-def _recent_failures(session: Session, column, value: str) -> int:  # type: ignore[no-untyped-def]
-    since = utcnow() - THROTTLE_WINDOW
-    query = (
-        select(func.count())
-        .select_from(SignInAttempt)
-        .where(
-            column == value, SignInAttempt.succeeded.is_(False), SignInAttempt.attempted_at >= since
-        )
-    )
-    return session.exec(query).one()
-
-
 def authenticate(
-    *, session: Session, email: str, password: str, address: str, max_failures: int
+    *,
+    session: Session,
+    email: str,
+    password: str,
+    address: str,
+    max_failures: int,
+    max_failures_per_address: int,
 ) -> User:
-    """The user these credentials belong to, or Refused with the same words either way."""
+    """The user these credentials belong to, or Refused with the same words either way.
+
+    The attempt is recorded (and committed) before it is counted or checked, so that attempts
+    sent at once cannot all pass the limit: see `throttle`."""
     email = email.strip().lower()
-    if (
-        _recent_failures(session, SignInAttempt.email, email) >= max_failures
-        or _recent_failures(session, SignInAttempt.address, address) >= max_failures * 10
-    ):
-        session.add(SignInAttempt(email=email, address=address, succeeded=False))
+    attempt = record_attempt(session=session, email=email, address=address)
+    limits = {"per_account": max_failures, "per_address": max_failures_per_address}
+    if is_throttled(session=session, attempt=attempt, **limits):
         raise Refused(THROTTLED, status=429)
     user = session.exec(select(User).where(User.email == email)).first()
     stored = user.password_hash if user and user.password_hash else _dummy_hash()
     valid = PASSWORDS.verify(password, stored) and user is not None and user.is_active
-    session.add(SignInAttempt(email=email, address=address, succeeded=bool(valid)))
     if not valid:
         raise Refused(SIGN_IN_FAILED, status=401)
+    succeeded(attempt)
     return user
 
 
@@ -226,13 +209,13 @@ def end_session(*, session: Session, token: str) -> None:
         row.revoked_at = utcnow()
 
 
-def revoke_sessions(*, session: Session, user_id: int) -> None:
-    """End every session of a user (after a password change or when access is withdrawn)."""
-    session.execute(
-        update(UserSession)
-        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
+def revoke_sessions(*, session: Session, user_id: int, keep_id: int | None = None) -> None:
+    """End every session of a user but `keep_id` (after a password change, kept for the session
+    that changed it; or when access is withdrawn)."""
+    live = [UserSession.user_id == user_id, UserSession.revoked_at.is_(None)]
+    if keep_id is not None:
+        live.append(UserSession.id != keep_id)
+    session.execute(update(UserSession).where(*live).values(revoked_at=utcnow()))
 
 
 def scope_of(*, session: Session, user: User) -> tuple[set[int], set[int]]:
