@@ -379,17 +379,64 @@ app.add_typer(audit_app, name="audit")
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Walk the audit chain; exit 1 naming the first event that does not hold."""
-    from compliance.audit.service import verify
+    """Walk the audit chain under this installation's key and compare its head with the signed
+    checkpoint in the data folder; exit 1 naming the first event that does not hold, or the
+    events missing from the end."""
+    from compliance.audit import checkpoint
+    from compliance.audit.service import head, verify
 
-    with Session(get_engine(_settings())) as session:
+    settings = _settings()
+    with Session(get_engine(settings)) as session:
         count, broken = verify(session=session)
+        missing = checkpoint.problems(session=session, data_dir=settings.data_dir)
+        latest = head(session)
     if broken is not None:
         raise _fail(
             f"Audit chain broken at event {broken.event_id}: {broken.reason} "
             f"({count} events before it hold)."
         )
+    if missing:
+        raise _fail("Audit trail incomplete: " + "; ".join(missing) + ".")
+    had = checkpoint.read(settings.data_dir)
+    if latest is not None:
+        checkpoint.write(settings.data_dir, *latest)
+    if had is None and latest is not None:
+        typer.echo(
+            f"No checkpoint was found in {settings.data_dir}: one is written now at event "
+            f"{latest[0]}. Deletions from the end before today cannot be detected."
+        )
     typer.echo(f"Audit chain intact: {count} events.")
+
+
+@audit_app.command("rekey")
+def audit_rekey(
+    from_unkeyed: Annotated[
+        bool,
+        typer.Option(
+            "--from-unkeyed",
+            help="The chain was hashed without a key (before upgrade 0013 could re-key it).",
+        ),
+    ] = False,
+) -> None:
+    """After COMPLIANCE_SECRET_KEY changes: check the chain under the old key, read from
+    standard input, and re-hash it under the configured one. Nothing changes if it does not
+    verify."""
+    from compliance.audit import checkpoint
+    from compliance.audit.service import ChainBroken, chain_key, head, rekey
+
+    settings = _settings()
+    old_key = None if from_unkeyed else chain_key(sys.stdin.readline().rstrip("\r\n"))
+    try:
+        with session_scope(get_engine(settings)) as session:
+            count = rekey(session=session, old_key=old_key, new_key=chain_key())
+            latest = head(session)
+    except ChainBroken as exc:
+        raise _fail(
+            f"Nothing re-keyed: the chain does not verify under the old key at {exc}."
+        ) from exc
+    if latest is not None:
+        checkpoint.write(settings.data_dir, *latest, forward_only=False)
+    typer.echo(f"Audit chain re-keyed: {count} events now verify under the configured key.")
 
 
 def _read(file: Path) -> bytes:
@@ -437,7 +484,7 @@ def import_bodies_command(
         raise _fail(f"--track-from {since} is in the future: give today or an earlier date", code=2)
     try:
         with session_scope(get_engine(settings)) as session:
-            report = import_bodies(session=session, data=data)
+            report = import_bodies(session=session, data=data, max_rows=settings.max_import_rows)
             sync = sync_obligations(session=session, on=settings.today())
             if since is not None:
                 codes = set(report.created) | set(report.updated)
@@ -471,7 +518,12 @@ def import_measurements_command(
             if user and not user.is_active:
                 raise _fail(f"The user {user.email} is deactivated")
             principal = principal_for(session=session, user=user) if user else None
-            count = import_measurements(session=session, data=data, principal=principal)
+            count = import_measurements(
+                session=session,
+                data=data,
+                principal=principal,
+                max_rows=settings.max_import_rows,
+            )
     except ImportRefused as exc:
         raise _refused(file, exc) from exc
     except Refused as exc:

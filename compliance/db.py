@@ -124,9 +124,22 @@ def _refuse_nul(connection, cursor, statement, parameters, context, executemany)
 _engines: dict[str, Engine] = {}
 
 
+# The data folder of each database the application opened through its settings, by URL: where
+# what is kept beside the database (the audit checkpoint) is written after a commit.
+_data_dirs: dict[str, Path] = {}
+
+
+def data_dir_for(bind: object) -> Path | None:
+    """The data folder registered for the database behind an engine or connection; None for
+    one opened without settings (the test suite's shared database)."""
+    url = getattr(bind, "url", None) or getattr(getattr(bind, "engine", None), "url", None)
+    return _data_dirs.get(url.render_as_string(hide_password=False)) if url else None
+
+
 def get_engine(settings: Settings) -> Engine:
     """Return the engine for these settings, creating it once per URL."""
     url = settings.sqlalchemy_url
+    _data_dirs[make_url(url).render_as_string(hide_password=False)] = settings.data_dir
     if url not in _engines:
         _engines[url] = make_engine(
             url,
@@ -141,6 +154,13 @@ def get_engine(settings: Settings) -> Engine:
 def writer(engine: Engine) -> Engine:
     """The engine for a transaction that will write: on SQLite it begins IMMEDIATE."""
     return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
+def begin_writing(session: Session) -> None:
+    """End a session's reading transaction and begin one that will write, as `writer` does: for
+    a request that reads (a GET) and then records that it did (a download in the audit trail)."""
+    session.commit()
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
 
 
 @contextmanager

@@ -16,6 +16,7 @@ from compliance.accounts.throttle import is_throttled, record_attempt, succeeded
 from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
+from compliance.db import begin_writing
 from compliance.errors import Refused
 from compliance.models import Body, Partnership, User, UserScope, utcnow
 
@@ -145,6 +146,18 @@ def authenticate(
     user = session.exec(select(User).where(User.email == email)).first()
     stored = user.password_hash if user and user.password_hash else _dummy_hash()
     valid = PASSWORDS.verify(password, stored) and user is not None and user.is_active
+    # In the audit trail (never the password): who tried, from where, and whether it worked. A
+    # throttled attempt is recorded above only, so that a flood cannot swell the trail. In a
+    # transaction of its own that takes SQLite's write lock as it begins, after the reads.
+    begin_writing(session)
+    audit(
+        session=session,
+        actor=email[:254],
+        action="user.signed_in" if valid else "user.sign_in_failed",
+        entity_type="user",
+        entity_id=user.id if user else "unknown",
+        after={"address": address[:100]},
+    )
     if not valid:
         raise Refused(SIGN_IN_FAILED, status=401)
     succeeded(attempt)
@@ -207,6 +220,15 @@ def end_session(*, session: Session, token: str) -> None:
     row = session.exec(select(UserSession).where(UserSession.token_hash == _digest(token))).first()
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
+        user = session.get(User, row.user_id)
+        actor = user.email if user else str(row.user_id)
+        audit(
+            session=session,
+            actor=actor,
+            action="user.signed_out",
+            entity_type="user",
+            entity_id=row.user_id,
+        )
 
 
 def revoke_sessions(*, session: Session, user_id: int, keep_id: int | None = None) -> None:

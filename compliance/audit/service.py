@@ -1,7 +1,14 @@
-"""The audit trail: an append-only chain of events, each holding the hash of the one before."""
+"""The audit trail: an append-only chain of events, each holding the hash of the one before.
+
+Each hash is an HMAC keyed by a key derived from COMPLIANCE_SECRET_KEY, so that someone who can
+write to the database but does not hold the key cannot rewrite an event and recompute the hashes
+after it with this code: the chain would no longer verify. Deleting events from the end leaves a
+chain that holds together; the signed checkpoint outside the database (`checkpoint`) catches that.
+"""
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +21,8 @@ from sqlmodel import Session, select
 from compliance.models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
+HEAD_KEY = "audit_head"
+DOWNLOAD = "download"
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises appends.
 AUDIT_LOCK_KEY = 7_201_405_311
 
@@ -36,8 +45,22 @@ def _utc_text(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def event_hash(event: AuditEvent) -> str:
-    """SHA-256 of the previous hash and the event's canonical content."""
+def derived_key(secret: str, purpose: str) -> bytes:
+    """A key for one purpose (the chain, the checkpoint) derived from the secret key, so that
+    neither use can stand in for the other."""
+    return hmac.new(secret.encode(), f"compliance:{purpose}:v1".encode(), hashlib.sha256).digest()
+
+
+def chain_key(secret: str | None = None) -> bytes:
+    """The key of the chain's hashes: from `secret`, or the configured COMPLIANCE_SECRET_KEY."""
+    if secret is None:
+        from compliance.config import get_settings
+
+        secret = get_settings().secret_key
+    return derived_key(secret, "audit-chain")
+
+
+def _canonical(event: AuditEvent) -> str:
     content = {
         "occurred_at": _utc_text(event.occurred_at),
         "actor": event.actor,
@@ -47,8 +70,19 @@ def event_hash(event: AuditEvent) -> str:
         "before": event.before,
         "after": event.after,
     }
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256((event.prev_hash + canonical).encode("utf-8")).hexdigest()
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(event: AuditEvent, key: bytes | None = None) -> str:
+    """HMAC-SHA256, under the chain's key, of the previous hash and the event's content."""
+    message = (event.prev_hash + _canonical(event)).encode("utf-8")
+    return hmac.new(key or chain_key(), message, hashlib.sha256).hexdigest()
+
+
+def unkeyed_hash(event: AuditEvent) -> str:
+    """The plain SHA-256 that chains were hashed with before they were keyed (to 0013): read
+    only to re-key such a chain once it is found intact."""
+    return hashlib.sha256((event.prev_hash + _canonical(event)).encode("utf-8")).hexdigest()
 
 
 def _serialise_appends(session: Session) -> None:
@@ -85,7 +119,27 @@ def record(
     event.hash = event_hash(event)
     session.add(event)
     session.flush()
+    # The new head, for the checkpoint written once this transaction commits (`checkpoint`).
+    session.info[HEAD_KEY] = (event.id, event.hash)
     return event
+
+
+def record_download(
+    *, session: Session, actor: str, entity_type: str, entity_id: object, what: dict[str, Any]
+) -> AuditEvent:
+    """Record that a file was downloaded (evidence, a report, a pack), in a write transaction of
+    its own after the request's reading one: the event is committed with the request."""
+    from compliance.db import begin_writing
+
+    begin_writing(session)
+    return record(
+        session=session,
+        actor=actor,
+        action=DOWNLOAD,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        after=what,
+    )
 
 
 @dataclass(frozen=True)
@@ -107,18 +161,64 @@ def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
         last = rows[-1].id
 
 
-def verify(*, session: Session) -> tuple[int, Break | None]:
-    """Walk the chain from the start; return how many events held and the first break."""
+def verify(
+    *, session: Session, key: bytes | None = None, unkeyed: bool = False
+) -> tuple[int, Break | None]:
+    """Walk the chain from the start; return how many events held and the first break.
+    `unkeyed` checks a chain from before 0013 (plain SHA-256) instead."""
+    key = key or chain_key()
     expected_prev = GENESIS
     count = 0
     for event in _events(session):
         if event.prev_hash != expected_prev:
             return count, Break(event.id, "its previous hash does not match the event before it")
-        if event_hash(event) != event.hash:
-            return count, Break(event.id, "its content does not match its hash")
+        expected = unkeyed_hash(event) if unkeyed else event_hash(event, key)
+        if not hmac.compare_digest(expected, event.hash):
+            return count, Break(
+                event.id,
+                "its content does not match its hash (changed, or hashed without this "
+                "installation's secret key)",
+            )
         expected_prev = event.hash
         count += 1
     return count, None
+
+
+def head(session: Session) -> tuple[int, str] | None:
+    """The last event's id and hash; None for an empty trail."""
+    query = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    found = session.exec(query).first()
+    return (found[0], found[1]) if found else None
+
+
+def rekey(*, session: Session, old_key: bytes | None, new_key: bytes | None) -> int:
+    """Re-hash the whole chain under `new_key`, after checking it is intact under `old_key`;
+    None stands for the unkeyed SHA-256 of chains from before 0013 on either side. Refused,
+    changing nothing, when the chain does not verify: re-keying must never make a tampered chain
+    look whole."""
+    count, broken = verify(session=session, key=old_key, unkeyed=old_key is None)
+    if broken is not None:
+        raise ChainBroken(broken)
+    _serialise_appends(session)
+    previous = GENESIS
+    for event in list(_events(session)):
+        event.prev_hash = previous
+        event.hash = event_hash(event, new_key) if new_key else unkeyed_hash(event)
+        previous = event.hash
+        session.add(event)
+        session.flush()  # one row at a time: every hash stays unique at each step
+    latest = head(session)
+    if latest is not None:
+        session.info[HEAD_KEY] = latest
+    return count
+
+
+class ChainBroken(Exception):
+    """The chain does not verify under the key it was said to have."""
+
+    def __init__(self, broken: Break) -> None:
+        super().__init__(f"event {broken.event_id}: {broken.reason}")
+        self.broken = broken
 
 
 def history(*, session: Session, entity_type: str, entity_id: object) -> list[AuditEvent]:

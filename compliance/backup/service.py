@@ -20,6 +20,8 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session, select
 
 from compliance import __version__
+from compliance.audit import checkpoint
+from compliance.audit.service import head
 from compliance.config import Settings
 from compliance.db import make_engine
 from compliance.evidence.files import fsync_dir, stored_path
@@ -247,7 +249,7 @@ def restore(*, settings: Settings, source: Path) -> RestoreSummary:
     except (OSError, BackupError) as exc:
         stopped = f"the database was restored but the evidence files were not ({exc})"
         raise RestoreIncomplete([stopped, "empty both, then restore again"]) from exc
-    return _restored(url, manifest, files)
+    return _restored(url, manifest, files, settings.data_dir)
 
 
 def _target_problems(*, url: str, data_dir: Path, manifest: Manifest) -> list[str]:
@@ -337,14 +339,18 @@ def _restore_files(source: Path, data_dir: Path, entries: list[ManifestFile]) ->
     return len(entries)
 
 
-def _restored(url: str, manifest: Manifest, files: int) -> RestoreSummary:
+def _restored(url: str, manifest: Manifest, files: int, data_dir: Path) -> RestoreSummary:
     engine = make_engine(url)
     try:
         with Session(engine) as session:
             evidence = session.exec(select(func.count()).select_from(Evidence)).one()
             events = session.exec(select(func.count()).select_from(AuditEvent)).one()
+            latest = head(session)
     finally:
         engine.dispose()
+    if latest is not None:
+        # The restored chain's head is the audit trail's new checkpoint, over any older one.
+        checkpoint.write(data_dir, *latest, forward_only=False)
     heads = _scripts(url).get_heads()
     return RestoreSummary(manifest, evidence, files, events, manifest.alembic_revision not in heads)
 

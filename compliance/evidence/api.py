@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from compliance.access import Principal, evidence_access, require
 from compliance.api import MAX_ID, api_router, encode_cursor, id_after
+from compliance.audit.service import record_download
 from compliance.config import Settings
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
@@ -275,6 +276,13 @@ def download_evidence(
     """The evidence's stored file, as an attachment with the type its content was checked to
     be; checked against its SHA-256 before it is sent."""
     evidence = _evidence(session, principal, evidence_id)
+    record_download(
+        session=session,
+        actor=principal.user.email,
+        entity_type="evidence",
+        entity_id=evidence.id,
+        what={"file_name": evidence.file_name, "sha256": evidence.sha256},
+    )
     return files.download(
         data_dir=settings.data_dir,
         sha256=evidence.sha256,

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from compliance.access import Principal, evidence_access, require
 from compliance.api import RowId
+from compliance.audit.service import record_download
 from compliance.config import Settings
 from compliance.db import save
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
@@ -130,6 +131,13 @@ def download(
 ) -> Response:
     """The stored file, as an attachment with its checked type, to users in scope only."""
     evidence = _evidence(session, principal, evidence_id)
+    record_download(
+        session=session,
+        actor=principal.user.email,
+        entity_type="evidence",
+        entity_id=evidence.id,
+        what={"file_name": evidence.file_name, "sha256": evidence.sha256},
+    )
     return files.download(
         data_dir=settings.data_dir,
         sha256=evidence.sha256,

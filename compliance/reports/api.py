@@ -13,9 +13,11 @@ from sqlmodel import Session
 
 from compliance.access import Principal
 from compliance.api import Date, api_router
+from compliance.audit.service import record_download
 from compliance.config import Settings
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.reports.jobs import produce, produce_pack
+from compliance.reports.pdf import Made
 
 router = api_router("reports")
 
@@ -42,6 +44,26 @@ FILES = {
 }
 
 
+def record_report_download(
+    session: Session, principal: Principal, made: Made, *, pack: bool
+) -> None:
+    """The download in the audit trail: which report, as at when, with which data."""
+    what = {
+        "kind": made.report.kind,
+        "label": made.report.label,
+        "as_at": made.report.as_at,
+        "fingerprint": made.fingerprint,
+        "pack": pack,
+    }
+    record_download(
+        session=session,
+        actor=principal.user.email,
+        entity_type="report",
+        entity_id=made.report.label,
+        what=what,
+    )
+
+
 def deliver(
     *,
     session: Session,
@@ -58,6 +80,7 @@ def deliver(
     )
     path = produce_pack(made=made, settings=settings) if pack else made.path
     report = made.report
+    record_report_download(session, principal, made, pack=pack)
     return FileResponse(
         path,
         media_type="application/zip" if pack else "application/pdf",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlalchemy import and_, or_
 from sqlmodel import Session, func, select
 
+from compliance.audit.service import DOWNLOAD
 from compliance.checks.rules import Hit, rule_words
 from compliance.evaluations.results import StageResult, latest_results
 from compliance.models import (
@@ -444,7 +445,13 @@ def audit_entries(
     ]
     if not about:
         return [], 0
-    where = and_(AuditEvent.occurred_at >= since, AuditEvent.occurred_at <= cutoff, or_(*about))
+    # Changes only: downloads are in the trail too, but a report read must not change a report.
+    where = and_(
+        AuditEvent.occurred_at >= since,
+        AuditEvent.occurred_at <= cutoff,
+        AuditEvent.action != DOWNLOAD,
+        or_(*about),
+    )
     total = session.exec(select(func.count()).select_from(AuditEvent).where(where)).one()
     rows = session.exec(
         select(AuditEvent).where(where).order_by(AuditEvent.id.desc()).limit(AUDIT_LIMIT)
