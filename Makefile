@@ -34,7 +34,20 @@ build/static/app.js: static/app.js
 	mkdir -p build/static
 	cp static/app.js $@
 
-install: $(STAMP) $(CSS) $(JS)
+# Swagger UI for the API documentation at /docs, from npm as published (pinned in package.json),
+# with the product's start script: served from this site under its own CSP, no CDN.
+SWAGGER := node_modules/swagger-ui-dist
+DOCS_ASSETS := build/static/swagger-ui/swagger-ui-bundle.js build/static/swagger-ui/swagger-ui.css \
+	build/static/swagger-ui/api-docs.js
+build/static/swagger-ui/swagger-ui-bundle.js build/static/swagger-ui/swagger-ui.css: node_modules/.installed-stamp
+	mkdir -p build/static/swagger-ui
+	cp $(SWAGGER)/swagger-ui-bundle.js $(SWAGGER)/swagger-ui.css build/static/swagger-ui/
+
+build/static/swagger-ui/api-docs.js: static/api-docs.js
+	mkdir -p build/static/swagger-ui
+	cp static/api-docs.js $@
+
+install: $(STAMP) $(CSS) $(JS) $(DOCS_ASSETS)
 
 ## Set up, initialise the database, load the demo area on first run, serve on 127.0.0.1:8000.
 run: install

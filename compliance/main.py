@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -42,9 +42,7 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
 _public = Depends(public)
-# FastAPI's interactive API documentation loads its scripts from a CDN and runs inline script,
-# so those two pages keep only nosniff; every other response gets the strict policy.
-DOCS_PATHS = {"/docs", "/redoc"}
+OPENAPI_URL = "/openapi.json"
 # Room for the form fields and multipart boundaries around the largest file allowed.
 UPLOAD_OVERHEAD_BYTES = 1_000_000
 # How far past the limit a page's form with an oversize file is read (see UploadLimit).
@@ -166,6 +164,12 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
         title="Partnership duties tracker",
         version=__version__,
         description=API_DESCRIPTION,
+        # FastAPI's own documentation pages load Swagger UI and ReDoc from a CDN and start them
+        # with inline script; /docs is served below from this site's files instead, and ReDoc
+        # not at all. Off in production unless COMPLIANCE_API_DOCS turns it on.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL if settings.api_docs_on else None,
         # No max_body_size here: UploadLimit (below) bounds every body, and unlike FastAPI's
         # limit it lets a page's form with an oversize file come back to the person filling it.
     )
@@ -175,6 +179,10 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
         # The pages are HTML for people; only the JSON routes belong in the API's schema.
         app.include_router(module.router, include_in_schema=module.__name__.endswith(".api"))
     app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]
+    if settings.api_docs_on:
+        app.add_api_route(
+            "/docs", api_docs, methods=["GET"], include_in_schema=False, dependencies=[_public]
+        )
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
@@ -190,6 +198,12 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     app.middleware("http")(_security_headers(settings))
     app.add_middleware(BlankFiltersMeanAny)
     return app
+
+
+def api_docs(request: Request) -> HTMLResponse:
+    """Swagger UI, from this site's own copy of swagger-ui-dist, under the strict CSP."""
+    context = {"title": request.app.title, "openapi_url": OPENAPI_URL}
+    return render(request, "api_docs.html", context)
 
 
 class BlankFiltersMeanAny:
@@ -213,10 +227,7 @@ class BlankFiltersMeanAny:
 def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
     async def middleware(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
-        if request.url.path not in DOCS_PATHS:
-            response.headers.update(SECURITY_HEADERS)
-        else:
-            response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.update(SECURITY_HEADERS)
         return response
 
     return middleware

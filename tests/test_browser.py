@@ -255,6 +255,21 @@ def test_govuk_frontend_javascript_runs_under_the_content_security_policy(browse
     page.context.close()
 
 
+def test_the_api_documentation_runs_under_the_content_security_policy(browser, site):
+    page = browser.new_context().new_page()
+    problems = []
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.route("**/favicon.ico", lambda route: route.fulfill(status=204))  # the browser's own ask
+    page.goto(f"{site['base']}/docs")
+    page.locator(".opblock").first.wait_for()
+    assert page.locator(".opblock").count() > 20
+    page.locator(".opblock-summary").first.click()
+    page.locator(".opblock-body").first.wait_for()
+    assert problems == []
+    page.context.close()
+
+
 def test_the_error_summary_takes_the_focus_when_a_form_comes_back(browser, site):
     from playwright.sync_api import expect
 
