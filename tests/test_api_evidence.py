@@ -30,30 +30,32 @@ def _periods(session, code: str) -> tuple[Obligation, list[int]]:  # type: ignor
     return obligation, sorted(ids.all())
 
 
-@pytest.fixture
-def world(app, session, settings):  # type: ignore[no-untyped-def]
-    load_demo(session=session, settings=settings)
-    obligation, periods = _periods(session, "E06000052")
-    _, elsewhere = _periods(session, "E06000053")
-    # Evidence that serves this body's obligations only, so its officer may change it (evidence
-    # shared with another body's obligations is changed only by someone who writes both); by id,
-    # so both backends pick the same row.
+def evidence_serving_only(session, body_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Evidence that serves this body's obligations only, so that its officer may change it
+    (evidence shared with another body's obligations is changed only by someone who writes
+    both); the first by id, so that both backends pick the same row."""
     linked = (
         select(EvidenceLink.evidence_id)
         .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
     )
-    elsewhere_linked = linked.where(
-        (Obligation.body_id != obligation.body_id) | Obligation.body_id.is_(None)
-    )
-    evidence_id = _first(
+    elsewhere = linked.where((Obligation.body_id != body_id) | Obligation.body_id.is_(None))
+    found = _first(
         session,
         linked.where(
-            Obligation.body_id == obligation.body_id,
-            EvidenceLink.evidence_id.not_in(elsewhere_linked),
+            Obligation.body_id == body_id, EvidenceLink.evidence_id.not_in(elsewhere)
         ).order_by(EvidenceLink.evidence_id),
     )
-    assert evidence_id is not None, "the demo has evidence for E06000052 alone"
+    assert found is not None, "the demo has evidence for this body alone"
+    return found
+
+
+@pytest.fixture
+def world(app, session, settings):  # type: ignore[no-untyped-def]
+    load_demo(session=session, settings=settings)
+    obligation, periods = _periods(session, "E06000052")
+    _, elsewhere = _periods(session, "E06000053")
+    evidence_id = evidence_serving_only(session, obligation.body_id)
     users = {
         "admin": make_user(session, "admin"),
         "officer": make_user(session, "officer", bodies=["E06000052"]),

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from compliance.errors import Refused
 from compliance.evidence import files
+from compliance.evidence.safety import EXTENSIONS
 from compliance.evidence.service import (
     EvidenceCreate,
     ReviewVerdict,
@@ -91,7 +92,8 @@ def test_allowed_files_are_stored_once_by_content_address(
         media_type,
         len(content),
     )
-    assert evidence.file_name == "minutes.bin"
+    # No folders, and an extension that fits what the content was found to be.
+    assert evidence.file_name == "minutes" + EXTENSIONS[media_type][0]
     assert files.read(data_dir=tmp_path, sha256=digest) == content
     record(
         session=session,

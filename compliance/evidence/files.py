@@ -19,6 +19,15 @@ from sqlalchemy.orm import SessionTransaction
 from starlette.responses import Response
 
 from compliance.errors import NotFound, Refused
+from compliance.evidence.safety import (
+    BIDI_AND_CONTROLS,
+    SCRIPT_EXTENSIONS,
+    ZIP_TYPES,
+    FileRefused,
+    check_archive,
+    clean_name,
+    refuse_double_nature,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -47,13 +56,6 @@ ALLOWED_TYPES = {
 LEGACY_OFFICE = {"application/cdfv2", "application/vnd.ms-office", "application/x-ole-storage"}
 
 
-class FileRefused(Refused):
-    """An upload that is not stored, with the reason in words."""
-
-    def __init__(self, message: str):
-        super().__init__(message, field="file", status=422)
-
-
 @dataclass(frozen=True)
 class CheckedFile:
     content: bytes
@@ -76,8 +78,9 @@ def _looks_like_email(content: bytes) -> bool:
     return bool(headers.get("From") and (headers.get("Date") or headers.get("Subject")))
 
 
-def check(content: bytes, *, max_bytes: int) -> CheckedFile:
-    """Refuse empty, oversize or disallowed content; return it with its type and hash."""
+def check(content: bytes, *, max_bytes: int, file_name: str | None = None) -> CheckedFile:
+    """Refuse empty, oversize, disallowed or double-natured content, and names that run when
+    opened; return the content with its type and hash."""
     if not content:
         raise FileRefused("the file is empty")
     if len(content) > max_bytes:
@@ -85,10 +88,19 @@ def check(content: bytes, *, max_bytes: int) -> CheckedFile:
             f"the file is {len(content) / 1_000_000:.1f} MB; the limit is "
             f"{max_bytes / 1_000_000:.0f} MB"
         )
+    extension = Path(clean_name(file_name or "")).suffix.lower()
+    if extension in SCRIPT_EXTENSIONS:
+        raise FileRefused(
+            f"files ending {extension} are not accepted: they can run programs when opened. "
+            "Save it as a PDF or plain text instead"
+        )
     media_type = sniff(content)
     if media_type not in ALLOWED_TYPES:
         allowed = "PDF, Word, Excel, PowerPoint, OpenDocument, images, CSV, plain text or email"
         raise FileRefused(f"files of type {media_type} are not accepted; upload {allowed}")
+    refuse_double_nature(content, media_type, ALLOWED_TYPES[media_type])
+    if media_type in ZIP_TYPES:
+        check_archive(content, media_type, ALLOWED_TYPES[media_type])
     return CheckedFile(content, media_type, hashlib.sha256(content).hexdigest())
 
 
@@ -204,6 +216,7 @@ def read(*, data_dir: Path, sha256: str) -> bytes:
 def attachment(name: str) -> str:
     """A Content-Disposition for a download: a plain ASCII name for old clients, and the real
     one encoded (RFC 6266) for the rest, so that any file name can be sent."""
+    name = BIDI_AND_CONTROLS.sub("", name) or "evidence"
     fallback = re.sub(r"[^A-Za-z0-9._ -]", "_", name) or "evidence"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 

@@ -16,6 +16,7 @@ from compliance.audit.service import snapshot
 from compliance.config import get_settings
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
+from compliance.evidence.safety import stored_name
 from compliance.models import (
     Evidence,
     EvidenceComment,
@@ -133,7 +134,11 @@ def record(
     """
     _check_source(data, content)
     _check_occurrences(session, data.occurrence_ids)
-    checked = files.check(content, max_bytes=max_bytes) if content is not None else None
+    checked = (
+        files.check(content, max_bytes=max_bytes, file_name=file_name)
+        if content is not None
+        else None
+    )
     evidence = Evidence(
         **data.model_dump(exclude={"occurrence_ids", "url"}),
         url=str(data.url) if data.url else None,
@@ -145,7 +150,7 @@ def record(
         files.store(data_dir=data_dir, checked=checked, session=session)
         evidence.sha256, evidence.media_type = checked.sha256, checked.media_type
         evidence.size_bytes = len(checked.content)
-        evidence.file_name = Path(file_name or "evidence").name[:255]
+        evidence.file_name = stored_name(file_name, checked.media_type)
     session.add(evidence)
     session.flush()
     for occurrence_id in sorted(set(data.occurrence_ids)):
