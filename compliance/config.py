@@ -183,6 +183,18 @@ class Settings(BaseSettings):
         description="Failed sign-ins allowed from one address in 15 minutes, whatever the "
         "accounts; then every sign-in from that address is refused.",
     )
+    max_import_rows: int = Field(
+        default=10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most records one CSV import (bodies, measurements) may hold; a larger file "
+        "is refused whole.",
+    )
+    api_docs: bool | None = Field(
+        default=None,
+        description="Serve the interactive API documentation (/docs) and its schema "
+        "(/openapi.json): on or off; unset, on except in production.",
+    )
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
@@ -198,6 +210,11 @@ class Settings(BaseSettings):
     def today(self) -> dt.date:
         """Today's date where the bodies are, not where the server is."""
         return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    @property
+    def api_docs_on(self) -> bool:
+        """Whether /docs and /openapi.json are served."""
+        return self.environment != "production" if self.api_docs is None else self.api_docs
 
     @property
     def pool_size(self) -> int:

@@ -38,6 +38,13 @@ def decode_csv(data: bytes) -> str:
         ) from exc
 
 
+def too_many_rows(max_rows: int) -> str:
+    return (
+        f"the file has more than {max_rows:,} rows; at most {max_rows:,} can be imported at "
+        "once (COMPLIANCE_MAX_IMPORT_ROWS): split it into smaller files"
+    )
+
+
 @dataclass
 class CsvTable:
     """A file's header (lower-cased; None if there is none to read), its records that are not
@@ -48,8 +55,9 @@ class CsvTable:
     errors: list[LineError] = field(default_factory=list)
 
 
-def read_csv(text: str, expected_header: str) -> CsvTable:
-    """Read a CSV text; a line that cannot be read as CSV ends the reading, as an error."""
+def read_csv(text: str, expected_header: str, max_rows: int | None = None) -> CsvTable:
+    """Read a CSV text; a line that cannot be read as CSV ends the reading, as an error, and
+    so does a record past `max_rows` (an import that large is refused whole: split it)."""
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -69,6 +77,9 @@ def read_csv(text: str, expected_header: str) -> CsvTable:
             table.errors.append(LineError(line, f"cannot be read as CSV: {exc}"))
             break
         if any(value.strip() for value in record):
+            if max_rows is not None and len(table.records) >= max_rows:
+                table.errors.append(LineError(line, too_many_rows(max_rows)))
+                break
             table.records.append((line, record))
         line = reader.line_num + 1
     return table

@@ -436,7 +436,12 @@ def import_upload(
         limit = f"{settings.max_upload_bytes / 1e6:g} MB"
         return _import_page(request, [f"The file must be smaller than {limit}"], status=400)
     try:
-        report = import_bodies(session=session, data=data, actor=principal.user.email)
+        report = import_bodies(
+            session=session,
+            data=data,
+            actor=principal.user.email,
+            max_rows=settings.max_import_rows,
+        )
         sync_obligations(session=session, on=settings.today())
     except ImportRefused as exc:
         session.rollback()

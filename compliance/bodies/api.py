@@ -342,7 +342,12 @@ def import_register(
     """Import a register of bodies (administrators), all or nothing: a bad line changes
     nothing, and every bad line is listed in the problem's `errors` as `line N`."""
     try:
-        report = import_bodies(session=session, data=data, actor=principal.user.email)
+        report = import_bodies(
+            session=session,
+            data=data,
+            actor=principal.user.email,
+            max_rows=settings.max_import_rows,
+        )
     except ImportRefused as exc:
         raise RequestValidationError(
             [

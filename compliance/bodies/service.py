@@ -116,9 +116,11 @@ def with_descendants(*, session: Session, roots: set[int]) -> set[int]:
     return found
 
 
-def parse_bodies_csv(text: str) -> tuple[list[BodyRow], list[LineError]]:
+def parse_bodies_csv(
+    text: str, max_rows: int | None = None
+) -> tuple[list[BodyRow], list[LineError]]:
     """Read a bodies register, checking every line; return the rows and every error found."""
-    table = read_csv(text, ",".join(REQUIRED_COLUMNS))
+    table = read_csv(text, ",".join(REQUIRED_COLUMNS), max_rows)
     if table.header is None:
         return [], table.errors
     header_errors = _check_header(table.header)
@@ -346,9 +348,11 @@ def _parent_cycles(rows: list[BodyRow]) -> list[LineError]:
     return errors
 
 
-def import_bodies(*, session: Session, data: bytes, actor: str = "cli") -> ImportReport:
+def import_bodies(
+    *, session: Session, data: bytes, actor: str = "cli", max_rows: int | None = None
+) -> ImportReport:
     """Import a bodies register, all or nothing: on any bad line, raise ImportRefused."""
-    rows, errors = parse_bodies_csv(decode_csv(data))
+    rows, errors = parse_bodies_csv(decode_csv(data), max_rows=max_rows)
     parents = [row.parent_code for row in rows if row.parent_code]
     known = set(session.exec(select(Body.code).where(Body.code.in_(parents))).all())
     in_file = {row.code for row in rows}

@@ -366,6 +366,7 @@ def create_measurement(
 def import_measurements_csv(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: ApiWriter,
     data: Annotated[bytes, Depends(csv_upload)],
 ) -> MeasurementImport | JSONResponse:
@@ -374,7 +375,9 @@ def import_measurements_csv(
     is recorded."""
     require(not principal.is_inspector, "Inspectors read measurements but do not record them")
     try:
-        count = import_measurements(session=session, data=data, principal=principal)
+        count = import_measurements(
+            session=session, data=data, principal=principal, max_rows=settings.max_import_rows
+        )
     except ImportRefused as exc:
         errors = [FieldError(field=f"line {e.line}", message=e.message) for e in exc.errors]
         detail = f"{len(errors)} bad line(s) in the file; nothing was imported"

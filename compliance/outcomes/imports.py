@@ -31,11 +31,13 @@ class MeasurementRow:
     data: MeasurementCreate
 
 
-def import_measurements(*, session: Session, data: bytes, principal: Principal | None) -> int:
+def import_measurements(
+    *, session: Session, data: bytes, principal: Principal | None, max_rows: int | None = None
+) -> int:
     """Import measurements, all or nothing, and return how many were recorded; on any bad line
     raise ImportRefused listing every one. `principal` None is the system (the command line),
     which may record measurements of every indicator; a user may record only within scope."""
-    rows, errors = parse_measurements_csv(decode_csv(data))
+    rows, errors = parse_measurements_csv(decode_csv(data), max_rows=max_rows)
     errors += _check_against_database(session, rows, principal)
     if errors:
         raise ImportRefused(sorted(errors, key=lambda e: e.line))
@@ -48,9 +50,11 @@ def import_measurements(*, session: Session, data: bytes, principal: Principal |
     return len(rows)
 
 
-def parse_measurements_csv(text: str) -> tuple[list[MeasurementRow], list[LineError]]:
+def parse_measurements_csv(
+    text: str, max_rows: int | None = None
+) -> tuple[list[MeasurementRow], list[LineError]]:
     """Read a measurements file, checking every line; return the rows and every error found."""
-    table = read_csv(text, EXPECTED)
+    table = read_csv(text, EXPECTED, max_rows)
     if table.header is None:
         return [], table.errors
     header = table.header

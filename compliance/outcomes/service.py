@@ -70,6 +70,9 @@ class IndicatorCreate(Strict):
     data_source: LongText = None
 
 
+EARLIEST_MEASUREMENT = dt.date(1990, 1, 1)
+
+
 class MeasurementCreate(Strict):
     indicator_id: int
     measured_date: dt.date
@@ -81,6 +84,9 @@ class MeasurementCreate(Strict):
     def _not_in_future(cls, value: dt.date) -> dt.date:
         if value > get_settings().today():  # today where the bodies are, not the server
             raise ValueError("the date is in the future")
+        if value < EARLIEST_MEASUREMENT:
+            # A convention of ours, as for evidence: a year-1 date is a slip, never a reading.
+            raise ValueError(f"the date is before {EARLIEST_MEASUREMENT:%-d %B %Y}")
         return value
 
 

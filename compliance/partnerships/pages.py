@@ -315,7 +315,9 @@ def import_measurements_page(
                 else f"The file must be smaller than {limit / 1_000_000:g} MB"
             )
             raise Refused(problem, field="measurements-file", status=422)
-        import_measurements(session=session, data=data, principal=principal)
+        import_measurements(
+            session=session, data=data, principal=principal, max_rows=settings.max_import_rows
+        )
     except (ImportRefused, Refused) as exc:
         lines = [str(e) for e in exc.errors] if isinstance(exc, ImportRefused) else []
         message = f"{len(lines)} bad line(s); nothing was imported" if lines else str(exc)
