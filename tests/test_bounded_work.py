@@ -6,14 +6,18 @@ from fastapi.testclient import TestClient
 from compliance.bodies.service import import_bodies
 from compliance.csvfiles import ImportRefused
 from compliance.models import Body, Measurement
-from tests.test_measurement_import import HEADER, count, line_errors, upload, world  # noqa: F401
+from tests import test_measurement_import
+from tests.test_measurement_import import HEADER, count, line_errors
+
+world = test_measurement_import.world  # an officer's partnership with an indicator, as a fixture
+upload = test_measurement_import.upload
 
 
 def test_a_measurements_file_past_the_row_limit_is_refused_whole(
     app,
     settings,
     world,
-    session,  # noqa: F811
+    session,
 ):
     app.state.settings = settings.model_copy(update={"max_import_rows": 3})
     ours, before = world["ours"], count(session, Measurement)
@@ -52,7 +56,7 @@ def test_a_bodies_register_past_the_row_limit_is_refused_whole(session):
 def test_measurements_dated_before_1990_or_in_the_future_are_refused_by_line(
     upload,
     world,
-    session,  # noqa: F811
+    session,
 ):
     ours, before = world["ours"], count(session, Measurement)
     response = upload(
