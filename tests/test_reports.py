@@ -23,12 +23,10 @@ from compliance.demo.service import demo_story, load_demo
 from compliance.evidence.service import EvidenceCreate, record
 from compliance.models import Body, Obligation, Occurrence, User
 from compliance.reports import api as reports_api
-from compliance.reports import jobs
 from compliance.reports import pages as reports_pages
 from compliance.reports.pdf import PDF_DIR, LocalFetcher, render_html
 from compliance.reports.service import build_report, fingerprint
-from tests.conftest import csrf_of, make_user, sign_in
-from tests.html import parse
+from tests.conftest import make_user, sign_in
 
 CORNWALL = "E06000052"
 
@@ -273,36 +271,6 @@ def test_duty_report_shows_only_obligations_in_scope(session, settings, demo):
         "NHS Bath and North East Somerset, Swindon and Wiltshire Integrated Care Board"
     }
     assert len(everyone.obligations) > len(scoped.obligations)
-
-
-def test_area_report_in_the_background(app_with_reports, session, settings, demo):
-    jobs.JOBS.clear()
-    officer = make_user(session, "officer", bodies=[CORNWALL])
-    client = TestClient(app_with_reports)
-    sign_in(client, officer.email)
-    token = csrf_of(client, "/reports")
-    refused = client.post(
-        "/reports/areas", data={"csrf_token": token, "code": "NOPE"}, follow_redirects=False
-    )
-    assert refused.status_code == 422 and "No body with code" in refused.text
-    parse(refused.text)
-    started = client.post(
-        "/reports/areas",
-        data={"csrf_token": token, "code": "CORNWALL-FRS"},
-        follow_redirects=False,
-    )
-    assert started.status_code == 303
-    (job,) = jobs.jobs_of(user_id=officer.id)
-    assert jobs.wait(job, timeout=120) and job.error is None
-    page = client.get("/reports")
-    parse(page.text)
-    assert "Cornwall Fire and Rescue Service" in page.text and f"/reports/{job.id}.pdf" in page.text
-    pdf = client.get(f"/reports/{job.id}.pdf")
-    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
-    assert client.get(f"/reports/{job.id}.zip").status_code == 200
-    stranger = TestClient(app_with_reports)
-    sign_in(stranger, make_user(session, "admin").email)
-    assert stranger.get(f"/reports/{job.id}.pdf").status_code == 404
 
 
 def test_pdf_fetches_nothing_outside_its_templates(tmp_path):

@@ -1,34 +1,57 @@
 """Producing reports: at once (API, command line) or in the background (area reports).
 
-Background jobs live in this process's memory, keyed by a random id, with their PDF in the
-report cache on disk: a restart forgets the jobs (the files stay in the cache, and asking again
-serves them at once), and with several web processes a job is known only to the one that
-started it. The report's data is read in the request that starts the job; only the rendering,
-which touches no database, runs in the background, one job at a time.
+A background job is a row of report_job, so that every web process can show its progress and a
+finished one survives a restart. The report's data is read in the request that starts the job;
+that process renders the PDF in a thread of its own, one job at a time, writing each stage to the
+row, and beats the heartbeat of every job it holds. A job whose heartbeat is older than
+STALE_SECONDS is failed ("the server restarted..."), not taken up again: another process would
+have to read the data afresh, and a report that brought its process down would bring down the
+next one too. So a process, starting, picks up nothing.
+
+A finished job names its PDF in the report cache, beside which the report's data is kept (its
+SHA-256 is the fingerprint), so that its downloads and evidence pack outlive the process. Jobs are
+forgotten after JOB_HOURS; their files stay in the cache, where asking again finds them.
 """
 
 import datetime as dt
+import hashlib
 import logging
+import os
 import secrets
+import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from sqlmodel import Session
+from pydantic import TypeAdapter
+from sqlalchemy import Engine, delete, update
+from sqlmodel import Session, select
 
 from compliance.access import Principal
 from compliance.config import Settings
+from compliance.db import UNAVAILABLE, save, session_scope
 from compliance.errors import Refused
 from compliance.models import utcnow
+from compliance.reports.models import ReportJob
 from compliance.reports.pack import make_pack
-from compliance.reports.pdf import Made, make_pdf
-from compliance.reports.service import Report, build_report, chain_head
+from compliance.reports.parts import utc
+from compliance.reports.pdf import Made, make_pdf, store_once
+from compliance.reports.service import ChainHead, Report, build_report, canonical_json, chain_head
 
 log = logging.getLogger(__name__)
 
 JOB_HOURS = 24
-STAGES = {"queued": 0, "laying out pages": 20, "writing": 75, "done": 100, "failed": 100}
+HEARTBEAT_SECONDS = 10
+# Several missed beats: a beat may wait up to the database's busy timeout on SQLite.
+STALE_SECONDS = 60
+# Writing a job's final state is retried this many times, a second apart, if the database is busy.
+SETTLE_ATTEMPTS = 5
+STAGES = {"queued": 0, "starting": 5, "laying out pages": 20, "writing": 75, "done": 100}
+LIVE = ("queued", "running")
+FAILED = "The report could not be produced; the error is logged."
+RESTARTED = "The server restarted while this report was being written: ask for it again."
 
 
 EARLIEST_AS_AT = dt.date(2000, 1, 1)
@@ -84,40 +107,135 @@ def produce_pack(*, made: Made, settings: Settings) -> Path:
     return make_pack(made=made, data_dir=settings.data_dir)
 
 
-@dataclass
+# Background jobs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
 class Job:
-    """An area report being rendered in the background."""
+    """A background report job as any process reads it."""
 
     id: str
     user_id: int
-    code: str
+    kind: str
+    key: str
     name: str
     as_at: dt.date
     requested_at: dt.datetime
-    stage: str = "queued"
-    finished_at: dt.datetime | None = None
-    made: Made | None = None
-    error: str | None = None
-
-    @property
-    def progress(self) -> int:
-        """Per cent done, by stage (WeasyPrint gives no finer measure)."""
-        return STAGES["writing"] if self.stage.startswith("writing") else STAGES.get(self.stage, 50)
+    status: str
+    stage: str
+    progress: int
+    error: str | None
+    finished_at: dt.datetime | None
+    pdf_path: str | None
+    fingerprint: str | None
 
     @property
     def done(self) -> bool:
-        return self.made is not None
+        return self.status == "done"
 
 
-JOBS: dict[str, Job] = {}
-_lock = threading.Lock()
-_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="area-report")
+def worker_name() -> str:
+    """This process, as a job's row names the one rendering it."""
+    return f"{socket.gethostname()[:180]}:{os.getpid()}"
+
+
+def _job(row: ReportJob, now: dt.datetime) -> Job:
+    status, stage, progress, error = row.status, row.stage, row.progress, row.error
+    if status in LIVE and utc(row.heartbeat_at) < now - dt.timedelta(seconds=STALE_SECONDS):
+        status, stage, progress, error = "failed", "failed", 100, RESTARTED
+    return Job(
+        id=row.id,
+        user_id=row.user_id,
+        kind=row.kind,
+        key=row.key,
+        name=row.name,
+        as_at=row.as_at_date,
+        requested_at=utc(row.created_at),
+        status=status,
+        stage=stage,
+        progress=progress,
+        error=error,
+        finished_at=utc(row.finished_at) if row.finished_at else None,
+        pdf_path=row.pdf_path,
+        fingerprint=row.fingerprint,
+    )
+
+
+def jobs_of(*, session: Session, user_id: int, now: dt.datetime | None = None) -> list[Job]:
+    """A user's report jobs of the last JOB_HOURS, newest first."""
+    now = now or utcnow()
+    rows = session.exec(
+        select(ReportJob)
+        .where(ReportJob.user_id == user_id)
+        .where(ReportJob.created_at >= now - dt.timedelta(hours=JOB_HOURS))
+        .order_by(ReportJob.created_at.desc(), ReportJob.id)  # type: ignore[attr-defined]
+    ).all()
+    return [_job(row, now) for row in rows]
+
+
+def job_of(
+    *, session: Session, user_id: int, job_id: str, now: dt.datetime | None = None
+) -> Job | None:
+    """One of the user's jobs, or None (someone else's job is None too)."""
+    now = now or utcnow()
+    row = session.get(ReportJob, job_id)
+    if row is None or row.user_id != user_id:
+        return None
+    if utc(row.created_at) < now - dt.timedelta(hours=JOB_HOURS):
+        return None
+    return _job(row, now)
+
+
+@cache
+def _reports() -> TypeAdapter[Report]:
+    return TypeAdapter(Report)
+
+
+def made_of(*, job: Job, settings: Settings) -> Made | None:
+    """A finished job's PDF with the data it shows, from the report cache; None if the cache no
+    longer holds them as they were."""
+    if not job.done or job.pdf_path is None:
+        return None
+    path = settings.data_dir / job.pdf_path
+    try:
+        data = path.with_suffix(".json").read_bytes()
+    except FileNotFoundError:
+        return None
+    if not path.exists() or hashlib.sha256(data).hexdigest() != job.fingerprint:
+        log.warning("report job %s: its files in the cache are missing or changed", job.id)
+        return None
+    return Made(path, _reports().validate_json(data), job.fingerprint, cached=True)
+
+
+def sweep(*, session: Session, now: dt.datetime) -> None:
+    """Fail the jobs whose process stopped beating; forget the jobs older than JOB_HOURS."""
+    session.execute(
+        update(ReportJob)
+        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .where(ReportJob.heartbeat_at < now - dt.timedelta(seconds=STALE_SECONDS))
+        .values(
+            status="failed",
+            stage="failed",
+            progress=100,
+            error=RESTARTED,
+            finished_at=ReportJob.heartbeat_at,
+        )
+    )
+    session.execute(
+        delete(ReportJob).where(ReportJob.created_at < now - dt.timedelta(hours=JOB_HOURS))  # type: ignore[arg-type]
+    )
 
 
 def start_area_report(
-    *, session: Session, settings: Settings, principal: Principal, code: str, as_at: dt.date | None
+    *,
+    session: Session,
+    engine: Engine,
+    settings: Settings,
+    principal: Principal,
+    code: str,
+    as_at: dt.date | None,
 ) -> Job:
-    """Read an area's report data now and render its PDF in the background."""
+    """Read an area's report data now and render its PDF in the background, in this process."""
     on = as_at_or_today(as_at, settings)
     report = build_report(
         session=session,
@@ -127,21 +245,49 @@ def start_area_report(
         as_at=on,
         due_soon_days=settings.due_soon_days,
     )
-    job = Job(secrets.token_urlsafe(16), principal.user.id, report.key, report.name, on, utcnow())
     head = chain_head(session=session, as_at=on)
-    with _lock:
-        _forget_old()
-        JOBS[job.id] = job
-    _executor.submit(_run, job, report, head, settings, principal.user.name)
-    return job
+    now = utcnow()
+    sweep(session=session, now=now)
+    row = ReportJob(
+        id=secrets.token_urlsafe(16),
+        user_id=principal.user.id,
+        kind=report.kind,
+        key=report.key,
+        name=report.name,
+        as_at_date=on,
+        worker=worker_name(),
+        created_at=now,
+        heartbeat_at=now,
+    )
+    session.add(row)
+    # Held before the row is committed, so that its heartbeat never misses the first beat; the
+    # row is committed before the render starts, so that every write of the render finds it.
+    _hold(row.id, engine)
+    try:
+        save(session)
+    except BaseException:
+        _release(row.id)
+        raise
+    _executor().submit(_run, engine, row.id, report, head, settings, principal.user.name)
+    return _job(row, now)
 
 
-def _run(job: Job, report: Report, head, settings: Settings, generated_by: str) -> None:  # type: ignore[no-untyped-def]
+def _run(
+    engine: Engine,
+    job_id: str,
+    report: Report,
+    head: ChainHead | None,
+    settings: Settings,
+    generated_by: str,
+) -> None:
     def stage(name: str) -> None:
-        job.stage = name
+        progress = STAGES["writing"] if name.startswith("writing") else STAGES.get(name, 50)
+        _write(engine, job_id, stage=name, progress=progress)
 
     try:
-        job.made = make_pdf(
+        begun = {"status": "running", "stage": "starting", "started_at": utcnow()}
+        _write(engine, job_id, progress=STAGES["starting"], **begun)
+        made = make_pdf(
             report=report,
             data_dir=settings.data_dir,
             generated_by=generated_by,
@@ -149,38 +295,132 @@ def _run(job: Job, report: Report, head, settings: Settings, generated_by: str) 
             timezone=settings.timezone,
             on_stage=stage,
         )
-        job.stage = "done"
+        # The data beside the PDF: a download after a restart shows and packs exactly this.
+        store_once(made.path.with_suffix(".json"), canonical_json(report))
+        outcome = {
+            "status": "done",
+            "stage": "done",
+            "progress": 100,
+            "pdf_path": made.path.relative_to(settings.data_dir).as_posix(),
+            "fingerprint": made.fingerprint,
+            "error": None,
+        }
     except Exception:
-        log.exception("area report %s failed", job.id)
-        job.stage, job.error = "failed", "The report could not be produced; the error is logged."
-    job.finished_at = utcnow()
+        log.exception("report job %s failed", job_id)
+        outcome = {"status": "failed", "stage": "failed", "progress": 100, "error": FAILED}
+    try:
+        _settle(engine, job_id, outcome)
+    finally:
+        _release(job_id)
 
 
-def _forget_old() -> None:
-    cutoff = utcnow() - dt.timedelta(hours=JOB_HOURS)
-    for job_id in [j.id for j in JOBS.values() if j.requested_at < cutoff]:
-        del JOBS[job_id]
+def _write(engine: Engine, job_id: str, **values: object) -> bool:
+    """A live job's stage, written if the database takes it at once (the next one will do)."""
+    statement = (
+        update(ReportJob)
+        .where(ReportJob.id == job_id, ReportJob.worker == worker_name())  # type: ignore[arg-type]
+        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .values(heartbeat_at=utcnow(), **values)
+    )
+    try:
+        with session_scope(engine) as session:
+            session.execute(statement)
+    except UNAVAILABLE:
+        log.warning("report job %s: stage not written, the database is busy", job_id)
+        return False
+    return True
 
 
-def jobs_of(*, user_id: int) -> list[Job]:
-    """A user's area report jobs, newest first."""
-    with _lock:
-        return sorted(
-            (j for j in JOBS.values() if j.user_id == user_id),
-            key=lambda j: j.requested_at,
-            reverse=True,
+def _settle(engine: Engine, job_id: str, outcome: dict[str, object]) -> None:
+    """A job's final state, retried while the database is busy. Written even over a failure
+    that a sweep recorded meanwhile: the job did finish, in this process."""
+    for attempt in range(1, SETTLE_ATTEMPTS + 1):
+        now = utcnow()
+        statement = (
+            update(ReportJob)
+            .where(ReportJob.id == job_id, ReportJob.worker == worker_name())  # type: ignore[arg-type]
+            .values(heartbeat_at=now, finished_at=now, **outcome)
         )
+        try:
+            with session_scope(engine) as session:
+                session.execute(statement)
+            return
+        except UNAVAILABLE:
+            log.warning("report job %s: final state not written (attempt %d)", job_id, attempt)
+            threading.Event().wait(1)
+    log.error("report job %s: final state never written; it will show failed", job_id)
 
 
-def job_of(*, user_id: int, job_id: str) -> Job | None:
-    """One of the user's jobs, or None (someone else's job is None too)."""
-    job = JOBS.get(job_id)
-    return job if job is not None and job.user_id == user_id else None
+# This process's renderer and heartbeat ----------------------------------------------------------
+
+_lock = threading.Lock()
+_held: dict[str, Engine] = {}
+_state: dict[str, object] = {}
 
 
-def wait(job: Job, timeout: float = 60) -> bool:
+def _executor() -> ThreadPoolExecutor:
+    # One per process, made in it: a pool inherited through fork has no thread left to run.
+    with _lock:
+        pool = _state.get("pool")
+        if pool is None or _state.get("pid") != os.getpid():
+            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-job")
+            _state.update(pool=pool, pid=os.getpid())
+        return pool  # type: ignore[return-value]
+
+
+def _hold(job_id: str, engine: Engine) -> None:
+    with _lock:
+        _held[job_id] = engine
+        beater = _state.get("beater")
+        if not isinstance(beater, threading.Thread) or not beater.is_alive():
+            beater = threading.Thread(target=_beat, name="report-job-heartbeat", daemon=True)
+            _state["beater"] = beater
+            beater.start()
+
+
+def _release(job_id: str) -> None:
+    with _lock:
+        _held.pop(job_id, None)
+
+
+def _beat() -> None:
+    """Every HEARTBEAT_SECONDS, say that this process still holds its jobs; end when it holds
+    none (the next job starts another)."""
+    while True:
+        threading.Event().wait(HEARTBEAT_SECONDS)
+        with _lock:
+            if not _held:
+                _state.pop("beater", None)
+                return
+            by_engine: dict[Engine, list[str]] = {}
+            for job_id, engine in _held.items():
+                by_engine.setdefault(engine, []).append(job_id)
+        for engine, job_ids in by_engine.items():
+            beat(engine=engine, job_ids=job_ids)
+
+
+def beat(*, engine: Engine, job_ids: list[str]) -> None:
+    """Renew the heartbeat of these jobs, held by this process."""
+    statement = (
+        update(ReportJob)
+        .where(ReportJob.id.in_(job_ids), ReportJob.worker == worker_name())  # type: ignore[attr-defined]
+        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .values(heartbeat_at=utcnow())
+    )
+    try:
+        with session_scope(engine) as session:
+            session.execute(statement)
+    except Exception:
+        # The next beat tries again; only STALE_SECONDS of silence fails the jobs.
+        log.warning("report jobs' heartbeat not written", exc_info=True)
+
+
+def wait(*, engine: Engine, job_id: str, timeout: float = 60) -> bool:
     """Wait for a job to finish (for tests and the command line); True if it did."""
-    deadline = utcnow() + dt.timedelta(seconds=timeout)
-    while job.finished_at is None and utcnow() < deadline:
+    for _ in range(int(timeout / 0.05)):
+        with Session(engine) as session:
+            row = session.get(ReportJob, job_id)
+            if row is None or row.status not in LIVE:
+                return row is not None
         threading.Event().wait(0.05)
-    return job.finished_at is not None
+    return False

@@ -17,13 +17,14 @@ from compliance.errors import NotFound, Refused
 from compliance.forms import date_from_parts
 from compliance.reports.api import record_report_download
 from compliance.reports.jobs import (
-    Job,
     as_at_or_today,
     job_of,
     jobs_of,
+    made_of,
     produce_pack,
     start_area_report,
 )
+from compliance.reports.pdf import Made
 from compliance.web import render
 
 router = page_router()
@@ -66,9 +67,10 @@ def as_at_values(params: Mapping[str, str]) -> dict[str, str]:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page(request: Request, principal: CurrentUser) -> HTMLResponse:
+def reports_page(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
     """This user's area reports with their progress, and the form to start one."""
-    context = {"jobs": jobs_of(user_id=principal.user.id), "errors": {}, "values": {}}
+    jobs = jobs_of(session=session, user_id=principal.user.id)
+    context = {"jobs": jobs, "errors": {}, "values": {}}
     return render(request, "reports.html", context)
 
 
@@ -102,6 +104,7 @@ def start_area(
         try:
             start_area_report(
                 session=session,
+                engine=request.app.state.engine,
                 settings=settings,
                 principal=principal,
                 code=code.strip(),
@@ -114,24 +117,30 @@ def start_area(
                 raise
             errors[exc.field or "code"] = _sentence(exc.message)
     if errors:
-        context = {"jobs": jobs_of(user_id=principal.user.id), "errors": errors, "values": values}
+        jobs = jobs_of(session=session, user_id=principal.user.id)
+        context = {"jobs": jobs, "errors": errors, "values": values}
         return render(request, "reports.html", context, status_code=422)
     return RedirectResponse("/reports", status_code=303)
 
 
-def _finished_job(session, principal, job_id: str) -> Job:  # type: ignore[no-untyped-def]
-    job = job_of(user_id=principal.user.id, job_id=job_id)
+def _finished_job(session, settings, principal, job_id: str) -> Made:  # type: ignore[no-untyped-def]
+    job = job_of(session=session, user_id=principal.user.id, job_id=job_id)
     if job is None or not job.done:
         raise NotFound("No finished report with this address: see the reports page")
-    body = get_body(session=session, code=job.code)
+    body = get_body(session=session, code=job.key)
     require(body is not None and principal.reads_body(body.id), "This area is not in your scope")
-    return job
+    made = made_of(job=job, settings=settings)
+    if made is None:
+        raise NotFound("This report's file is no longer kept: start the report again")
+    return made
 
 
 @router.get("/reports/{job_id}.pdf")
-def job_pdf(job_id: str, session: SessionDep, principal: CurrentUser) -> FileResponse:
+def job_pdf(
+    job_id: str, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+) -> FileResponse:
     """A finished area report, to the user who asked for it."""
-    made = _finished_job(session, principal, job_id).made
+    made = _finished_job(session, settings, principal, job_id)
     record_report_download(session, principal, made, pack=False)
     return FileResponse(
         made.path,
@@ -146,7 +155,7 @@ def job_pack(
     job_id: str, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> FileResponse:
     """The evidence pack of a finished area report."""
-    made = _finished_job(session, principal, job_id).made
+    made = _finished_job(session, settings, principal, job_id)
     record_report_download(session, principal, made, pack=True)
     return FileResponse(
         produce_pack(made=made, settings=settings),
