@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from compliance.dates import FIRST_YEAR, LAST_YEAR, year_problem
 from compliance.deps import CommittingRoute
 from compliance.errors import Refused
 
@@ -60,9 +61,24 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 # stored in UTC, and RFC 3339 (the schema's date-time) wants the offset said.
 Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
 
+
+def _sane_year(value: dt.date) -> dt.date:
+    # Year 1 for 2001 was stored as given, and three years before it is no date at all.
+    if year_problem(value):
+        raise PydanticCustomError(
+            "date_range",
+            "Input should be a date in the years {first} to {last}",
+            {"first": FIRST_YEAR, "last": LAST_YEAR},
+        )
+    return value
+
+
 # Dates arrive as ISO 8601 text (in JSON and in query strings), so they alone are parsed from
-# strings in strict bodies. Use it for every date, in a body or in a query.
-Date = Annotated[dt.date, Field(strict=False), BeforeValidator(_iso_date)]
+# strings in strict bodies. Use Date for every date, in a body or in a query: its year is
+# between 1900 and 2200 (compliance.dates). IsoDate leaves the range to a service that checks
+# a narrower one with its own message (a report's as-at date).
+IsoDate = Annotated[dt.date, Field(strict=False), BeforeValidator(_iso_date)]
+Date = Annotated[IsoDate, AfterValidator(_sane_year)]
 
 
 MAX_DEPTH = 32

@@ -9,6 +9,10 @@ WIDTH, HEIGHT, PAD = 480, 200, 40
 # Room on the right for the baseline and target labels with their values.
 RIGHT = 100
 LABEL_GAP = 12
+# Each point is labelled with its date and value: more than this and the labels are a smear,
+# and a chart of years of daily values would be megabytes. The latest are drawn, and the chart
+# says how many of how many.
+MAX_DRAWN = 24
 
 
 def trend_chart(
@@ -20,11 +24,17 @@ def trend_chart(
     baseline: float | None = None,
     target: float | None = None,
     method: str | None = None,
+    total: int | None = None,
 ) -> Markup:
-    """A line chart of dated values, with baseline and target lines labelled with their values,
-    described for screen readers (with the trend's method line, when given)."""
+    """A line chart of dated values (oldest first), with baseline and target lines labelled
+    with their values, described for screen readers (with the trend's method line, when
+    given). At most the latest MAX_DRAWN are drawn; when they are fewer than all the values
+    (`total`, when the caller holds only the latest), the chart says so."""
     if not points:
         return Markup("")
+    points = points[-MAX_DRAWN:]
+    total = max(total or 0, len(points))
+    note = f"The latest {len(points)} of {total:,} measurements" if total > len(points) else ""
     values = [v for _, v in points] + [v for v in (baseline, target) if v is not None]
     low, high = min(values), max(values)
     span = (high - low) or 1.0
@@ -43,9 +53,11 @@ def trend_chart(
         f'<svg class="app-chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-title {chart_id}-desc" xmlns="http://www.w3.org/2000/svg">',
         f'<title id="{chart_id}-title">{escape(title)}</title>',
-        f'<desc id="{chart_id}-desc">{escape(_describe(points, unit, baseline, target, method))}</desc>',  # noqa: E501
+        f'<desc id="{chart_id}-desc">{escape(_describe(points, unit, baseline, target, method, note))}</desc>',  # noqa: E501
         f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - RIGHT}" y2="{HEIGHT - PAD}" stroke="#505a5f"/>',  # noqa: E501
     ]
+    if note:
+        parts.append(f'<text class="app-chart__note" x="{PAD}" y="14">{escape(note)}</text>')
     for value, label, dash, nudge in _reference_lines(baseline, target, y):
         parts.append(
             f'<line x1="{PAD}" y1="{y(value):.1f}" x2="{WIDTH - RIGHT}" y2="{y(value):.1f}" stroke="#505a5f" stroke-dasharray="{dash}"/>'  # noqa: E501
@@ -81,8 +93,10 @@ def _reference_lines(baseline, target, y):  # type: ignore[no-untyped-def]
     return [(v, label, dash, 0.0) for v, label, dash in lines]
 
 
-def _describe(points, unit, baseline, target, method=None) -> str:  # type: ignore[no-untyped-def]
-    values = "; ".join(f"{d:%d %B %Y}: {v:g} {unit}" for d, v in points)
+def _describe(points, unit, baseline, target, method=None, note="") -> str:  # type: ignore[no-untyped-def]
+    values = (f"{note}: " if note else "") + "; ".join(
+        f"{d:%d %B %Y}: {v:g} {unit}" for d, v in points
+    )
     extra = []
     if baseline is not None:
         extra.append(f"baseline {baseline:g}")

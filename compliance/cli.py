@@ -1,18 +1,21 @@
 """The `compliance` command line."""
 
+import contextlib
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 from sqlmodel import Session, select
 
+from compliance import logs
 from compliance.accounts.commands import token_app, user_app, user_by_email
+from compliance.audit.commands import audit_app
 from compliance.backup.commands import backup, restore
 from compliance.cli_common import fail as _fail
 from compliance.cli_common import parse_date as _parse_date
 from compliance.cli_common import settings_or_exit as _settings
-from compliance.config import Settings
+from compliance.config import Settings, get_settings
 from compliance.csvfiles import ImportRefused
 from compliance.db import get_engine, session_scope
 from compliance.evidence.commands import evidence_app
@@ -23,8 +26,17 @@ app.add_typer(import_app, name="import")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(audit_app, name="audit")
 app.command("backup")(backup)
 app.command("restore")(restore)
+
+
+@app.callback()
+def _configure_logging() -> None:
+    # Every command logs as `serve` and `scheduler` do (compliance/logs.py); with settings that
+    # do not validate, the command itself reports them.
+    with contextlib.suppress(ValueError):
+        logs.configure(get_settings())
 
 
 def initialise(settings: Settings) -> None:
@@ -109,37 +121,43 @@ def coverage(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    no_scheduler: Annotated[
-        bool, typer.Option("--no-scheduler", help="Leave scheduled jobs to `compliance scheduler`.")
-    ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Web processes (default COMPLIANCE_WEB_WORKERS, 1)."),
+    ] = None,
+    in_process: Annotated[
+        bool | None,
+        typer.Option(
+            "--scheduler/--no-scheduler",
+            help="Run the scheduled jobs here, or leave them to `compliance scheduler` "
+            "(default COMPLIANCE_SCHEDULER_IN_WEB: here, except in production).",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the web application and the API (with the scheduled jobs, unless told not to)."""
-    import uvicorn
+    """Serve the web application and the API, in one process or several, with the scheduled
+    jobs run once beside them unless they are left to `compliance scheduler`."""
+    from compliance.server import serve as run_server
 
-    from compliance.main import create_app
-
-    uvicorn.run(create_app(_settings(), with_scheduler=not no_scheduler), host=host, port=port)
+    settings = _settings()
+    run_server(
+        settings,
+        host=host,
+        port=port,
+        workers=workers or settings.web_workers,
+        with_scheduler=settings.scheduler_in_web_on if in_process is None else in_process,
+    )
 
 
 @app.command()
 def scheduler() -> None:
-    """Run the scheduled jobs in this process (then serve with --no-scheduler)."""
-    import logging
+    """Run the scheduled jobs in this process until SIGTERM or Ctrl+C, which let the job
+    running finish (then serve with --no-scheduler)."""
+    from compliance.scheduler import run_until_signalled
 
-    from apscheduler.schedulers.blocking import BlockingScheduler
-
-    from compliance.scheduler import build
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = _settings()
-    blocking, lock = build(BlockingScheduler, get_engine(settings), settings)
+    logs.configure(settings)
     typer.echo(f"Scheduler running (tick every {settings.scheduler_tick_seconds} s); Ctrl+C stops.")
-    try:
-        blocking.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        lock.release()
+    run_until_signalled(get_engine(settings), settings)
 
 
 @app.command()
@@ -373,80 +391,17 @@ def calendar_revoke(
     typer.echo(f"Calendar {token_id} revoked.")
 
 
-audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
-app.add_typer(audit_app, name="audit")
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Walk the audit chain under this installation's key and compare its head with the signed
-    checkpoint in the data folder; exit 1 naming the first event that does not hold, or the
-    events missing from the end."""
-    from compliance.audit import checkpoint
-    from compliance.audit.service import head, verify
-
-    settings = _settings()
-    with Session(get_engine(settings)) as session:
-        count, broken = verify(session=session)
-        missing = checkpoint.problems(session=session, data_dir=settings.data_dir)
-        latest = head(session)
-    if broken is not None:
-        raise _fail(
-            f"Audit chain broken at event {broken.event_id}: {broken.reason} "
-            f"({count} events before it hold)."
-        )
-    if missing:
-        raise _fail("Audit trail incomplete: " + "; ".join(missing) + ".")
-    had = checkpoint.read(settings.data_dir)
-    if latest is not None:
-        checkpoint.write(settings.data_dir, *latest)
-    if had is None and latest is not None:
-        typer.echo(
-            f"No checkpoint was found in {settings.data_dir}: one is written now at event "
-            f"{latest[0]}. Deletions from the end before today cannot be detected."
-        )
-    typer.echo(f"Audit chain intact: {count} events.")
-
-
-@audit_app.command("rekey")
-def audit_rekey(
-    from_unkeyed: Annotated[
-        bool,
-        typer.Option(
-            "--from-unkeyed",
-            help="The chain was hashed without a key (before upgrade 0013 could re-key it).",
-        ),
-    ] = False,
-) -> None:
-    """After COMPLIANCE_SECRET_KEY changes: check the chain under the old key, read from
-    standard input, and re-hash it under the configured one. Nothing changes if it does not
-    verify."""
-    from compliance.audit import checkpoint
-    from compliance.audit.service import ChainBroken, chain_key, head, rekey
-
-    settings = _settings()
-    old_key = None if from_unkeyed else chain_key(sys.stdin.readline().rstrip("\r\n"))
+def _opened(file: Path) -> BinaryIO:
+    """A file to import, open to be read a line at a time: a huge one is refused unread."""
     try:
-        with session_scope(get_engine(settings)) as session:
-            count = rekey(session=session, old_key=old_key, new_key=chain_key())
-            latest = head(session)
-    except ChainBroken as exc:
-        raise _fail(
-            f"Nothing re-keyed: the chain does not verify under the old key at {exc}."
-        ) from exc
-    if latest is not None:
-        checkpoint.write(settings.data_dir, *latest, forward_only=False)
-    typer.echo(f"Audit chain re-keyed: {count} events now verify under the configured key.")
-
-
-def _read(file: Path) -> bytes:
-    try:
-        return file.read_bytes()
+        return file.open("rb")
     except OSError as exc:
         raise _fail(f"Cannot read {file}: {exc.strerror}") from exc
 
 
 def _refused(file: Path, refused: ImportRefused) -> typer.Exit:
+    if refused.whole:
+        return _fail(f"{file}: {refused.whole}; nothing was imported.")
     lines = "\n".join(f"  {error}" for error in refused.errors)
     return _fail(f"{file}: {len(refused.errors)} problem(s); nothing was imported.\n{lines}")
 
@@ -478,12 +433,12 @@ def import_bodies_command(
     from compliance.models import Body
     from compliance.obligations.service import backfill, sync_obligations
 
-    settings, data = _settings(), _read(file)
+    settings = _settings()
     since = _parse_date(track_from)
     if since is not None and since > settings.today():
         raise _fail(f"--track-from {since} is in the future: give today or an earlier date", code=2)
     try:
-        with session_scope(get_engine(settings)) as session:
+        with _opened(file) as data, session_scope(get_engine(settings)) as session:
             report = import_bodies(session=session, data=data, max_rows=settings.max_import_rows)
             sync = sync_obligations(session=session, on=settings.today())
             if since is not None:
@@ -511,9 +466,9 @@ def import_measurements_command(
     from compliance.errors import Refused
     from compliance.outcomes.imports import import_measurements
 
-    settings, data = _settings(), _read(file)
+    settings = _settings()
     try:
-        with session_scope(get_engine(settings)) as session:
+        with _opened(file) as data, session_scope(get_engine(settings)) as session:
             user = as_user and user_by_email(session, as_user)
             if user and not user.is_active:
                 raise _fail(f"The user {user.email} is deactivated")
@@ -522,6 +477,7 @@ def import_measurements_command(
                 session=session,
                 data=data,
                 principal=principal,
+                today=settings.today(),
                 max_rows=settings.max_import_rows,
             )
     except ImportRefused as exc:

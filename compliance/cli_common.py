@@ -5,6 +5,7 @@ import datetime as dt
 import typer
 
 from compliance.config import Settings, get_settings
+from compliance.dates import year_problem
 
 
 def settings_or_exit() -> Settings:
@@ -24,6 +25,10 @@ def parse_date(value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError as exc:
         raise fail(f"{value!r} is not a date: give it as YYYY-MM-DD", code=2) from exc
+    problem = year_problem(day)
+    if problem:
+        raise fail(f"{value!r}: {problem}", code=2)
+    return day

@@ -1,13 +1,17 @@
 """Settings, read from environment variables prefixed COMPLIANCE_ (and a .env file)."""
 
 import datetime as dt
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from compliance.reports.ceiling import Ceiling
 
 MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"
@@ -99,6 +103,20 @@ class Settings(BaseSettings):
         ge=1_000,
         description="Largest evidence file accepted, in bytes (25 MB by default).",
     )
+    report_render_seconds: int = Field(
+        default=300,
+        ge=5,
+        le=3600,
+        description="Longest one report's PDF may take to render; past it the render is stopped "
+        "and the request (or background job) says so, storing nothing.",
+    )
+    report_render_memory_mb: int = Field(
+        default=2048,
+        ge=256,
+        le=65536,
+        description="Most memory, in MB, one report's render may hold; past it the render is "
+        "stopped and says so, storing nothing.",
+    )
     query_answer_days: int = Field(
         default=14,
         ge=1,
@@ -187,14 +205,80 @@ class Settings(BaseSettings):
         default=10_000,
         ge=1,
         le=1_000_000,
-        description="Most records one CSV import (bodies, measurements) may hold; a larger file "
-        "is refused whole.",
+        description="Most records one CSV import (bodies, measurements) may hold, on the pages, "
+        "the API and the command line; a larger file is refused whole, naming how many it has.",
     )
     api_docs: bool | None = Field(
         default=None,
         description="Serve the interactive API documentation (/docs) and its schema "
         "(/openapi.json): on or off; unset, on except in production.",
     )
+
+    web_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Web processes `compliance serve` starts (its --workers); on PostgreSQL, "
+        "the number of cores.",
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1,::1",
+        description="Comma-separated addresses or networks (CIDR) of the proxies whose "
+        "X-Forwarded-Proto and X-Forwarded-For are believed; * for any. Others' are ignored.",
+    )
+    scheduler_in_web: bool | None = Field(
+        default=None,
+        description="Run the scheduled jobs inside `compliance serve`: on or off; unset, on "
+        "except in production, where `compliance scheduler` runs them as a service of its own.",
+    )
+    shutdown_timeout_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="On SIGTERM, how long the web server lets requests in progress finish "
+        "before it cuts them off.",
+    )
+    hsts_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=2 * 365 * 24 * 3600,
+        description="Strict-Transport-Security max-age sent on HTTPS responses; 0 sends none.",
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        default=None,
+        description="json (one JSON object a line) or text; unset, json in production and text "
+        "elsewhere.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO",
+        description="The least severe log lines written: DEBUG, INFO, WARNING or ERROR.",
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        # Checked here because uvicorn takes what it cannot read as a name to compare with the
+        # client's address, which never matches: a mistyped proxy would be silently untrusted.
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if items == ["*"]:
+            return "*"
+        for item in items:
+            try:
+                ipaddress.ip_network(item)  # an address, or a network without host bits set
+            except ValueError:
+                raise ValueError(
+                    f"COMPLIANCE_FORWARDED_ALLOW_IPS: {item!r} is not an address or a network "
+                    "(give addresses such as 10.0.0.5 or networks such as 10.0.0.0/24, "
+                    "separated by commas, or * alone)"
+                ) from None
+        if not items:
+            raise ValueError("COMPLIANCE_FORWARDED_ALLOW_IPS is empty: give at least 127.0.0.1")
+        return ",".join(items)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
@@ -215,6 +299,27 @@ class Settings(BaseSettings):
     def api_docs_on(self) -> bool:
         """Whether /docs and /openapi.json are served."""
         return self.environment != "production" if self.api_docs is None else self.api_docs
+
+    @property
+    def scheduler_in_web_on(self) -> bool:
+        """Whether `compliance serve` runs the scheduled jobs itself."""
+        if self.scheduler_in_web is None:
+            return self.environment != "production"
+        return self.scheduler_in_web
+
+    @property
+    def log_json(self) -> bool:
+        """Whether log lines are JSON objects."""
+        return (
+            self.log_format or ("json" if self.environment == "production" else "text")
+        ) == "json"
+
+    @property
+    def render_ceiling(self) -> "Ceiling":
+        """How long, and with how much memory, one report may render."""
+        from compliance.reports.ceiling import Ceiling
+
+        return Ceiling(self.report_render_seconds, self.report_render_memory_mb)
 
     @property
     def pool_size(self) -> int:

@@ -3,6 +3,8 @@
 import datetime as dt
 from collections.abc import Mapping
 
+from compliance.dates import FIRST_YEAR, LAST_YEAR
+
 
 def posted_text(form: Mapping[str, object], name: str) -> str:
     """A text field as posted, stripped; "" when it is missing or is a file."""
@@ -26,8 +28,10 @@ def date_from_parts(
     if not all(p.isdigit() for p in parts):
         return None, f"The {label} must be a real date, with a day, month and year in numbers"
     day, month, year = (int(p) for p in parts)
-    if year < 1900 or year > 2200:
+    if len(parts[2]) != 4:
         return None, f"The {label} must include a 4-digit year"
+    if year < FIRST_YEAR or year > LAST_YEAR:
+        return None, f"The year of the {label} must be between {FIRST_YEAR} and {LAST_YEAR}"
     try:
         return dt.date(year, month, day), None
     except ValueError:

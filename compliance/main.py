@@ -26,6 +26,7 @@ from compliance.config import Settings, get_settings
 from compliance.db import UNAVAILABLE, get_engine
 from compliance.deps import InvalidToken, SignInRequired, public
 from compliance.errors import Refused
+from compliance.logs import RequestLog
 from compliance.migrations import current_revision, head_revision
 from compliance.web import STATIC_DIR, render
 
@@ -153,14 +154,15 @@ def _routers():  # type: ignore[no-untyped-def]
     ]
 
 
-def create_app(settings: Settings | None = None, *, with_scheduler: bool = False) -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for these settings (the environment's by default).
 
-    With `with_scheduler`, the scheduled jobs run inside the web process.
+    The scheduled jobs never run inside it: `compliance serve` runs them beside it, once
+    however many web processes it starts (compliance/server.py).
     """
     settings = settings or get_settings()
     app = FastAPI(
-        lifespan=_lifespan(with_scheduler),
+        lifespan=_lifespan,
         title="Partnership duties tracker",
         version=__version__,
         description=API_DESCRIPTION,
@@ -197,6 +199,7 @@ def create_app(settings: Settings | None = None, *, with_scheduler: bool = False
     app.add_middleware(UploadLimit, settings=settings)
     app.middleware("http")(_security_headers(settings))
     app.add_middleware(BlankFiltersMeanAny)
+    app.add_middleware(RequestLog)  # outermost: it times and logs whatever the others answer
     return app
 
 
@@ -225,9 +228,15 @@ class BlankFiltersMeanAny:
 
 
 def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
+    hsts = f"max-age={settings.hsts_seconds}" if settings.hsts_seconds else None
+
     async def middleware(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        # Only over HTTPS (as the trusted proxy says, COMPLIANCE_FORWARDED_ALLOW_IPS): browsers
+        # ignore it over HTTP, and a site still on HTTP must not promise otherwise.
+        if hsts and request.url.scheme == "https":
+            response.headers["Strict-Transport-Security"] = hsts
         return response
 
     return middleware
@@ -351,29 +360,12 @@ class _FileCutter:
         self.out.extend(piece)
 
 
-def _lifespan(with_scheduler: bool):  # type: ignore[no-untyped-def]
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # Routes run in the default thread pool, this many at once; commits in a pool of their
-        # own of the same size (deps.py).
-        threads = app.state.settings.worker_threads
-        to_thread.current_default_thread_limiter().total_tokens = threads
-        if not with_scheduler:
-            yield
-            return
-        from apscheduler.schedulers.background import BackgroundScheduler
-
-        from compliance.scheduler import build
-
-        scheduler, lock = build(BackgroundScheduler, app.state.engine, app.state.settings)
-        scheduler.start()
-        try:
-            yield
-        finally:
-            scheduler.shutdown(wait=True)
-            lock.release()
-
-    return lifespan
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Routes run in the default thread pool, this many at once; commits in a pool of their own
+    # of the same size (deps.py).
+    to_thread.current_default_thread_limiter().total_tokens = app.state.settings.worker_threads
+    yield
 
 
 async def healthz() -> dict[str, str]:
@@ -401,7 +393,11 @@ def readyz(request: Request) -> Response:
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    """Whether a refusal is answered as problem JSON: under /api/, except to a browser that
+    navigated there (a report or evidence download from a page), which is shown a page."""
+    if not request.url.path.startswith("/api/"):
+        return False
+    return "text/html" not in request.headers.get("accept", "")
 
 
 def _problem(

@@ -5,11 +5,18 @@ seconds. Each tick asks the database which slots are due and claims each slot by
 JobRun row with a unique (job, slot) key, so a second scheduler, a restart or an overlapping
 tick never runs a slot twice, and a slot missed while the scheduler was down is caught up by
 the next tick. On PostgreSQL a session-level advisory lock keeps all but one scheduler idle.
+
+Each job run writes one log line (job, slot, start, finish, outcome) under a run id of its own.
+On SIGTERM the job running is finished and no other is begun (`in_background`).
 """
 
 import datetime as dt
 import logging
-from collections.abc import Callable
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -17,6 +24,7 @@ from sqlalchemy import Connection, Engine, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from compliance import logs
 from compliance.checks.jobs import nightly_check
 from compliance.config import Settings
 from compliance.db import writer
@@ -94,25 +102,59 @@ def _finish(engine: Engine, run_id: int, status: str, detail: str) -> None:
         session.commit()
 
 
-def tick(engine: Engine, settings: Settings, now: dt.datetime | None = None) -> list[str]:
-    """Run every job whose latest slot has not run yet; return what was done."""
+def tick(
+    engine: Engine,
+    settings: Settings,
+    now: dt.datetime | None = None,
+    stop: threading.Event | None = None,
+) -> list[str]:
+    """Run every job whose latest slot has not run yet; return what was done.
+
+    Once `stop` is set no further job is begun: the one running finishes, and the slots left
+    unclaimed are caught up by the next scheduler to tick."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(settings.timezone))
     done = []
     for job in JOBS:
+        if stop is not None and stop.is_set():
+            return done
         slot = latest_slot(job.at(settings), now, job.weekday)
         run_id = claim(engine, job.name, slot.isoformat())
-        if run_id is None:
-            continue
-        try:
-            detail = job.run(engine=engine, settings=settings, on=slot.date())
-            _finish(engine, run_id, "succeeded", detail)
-            done.append(f"{job.name} {slot.isoformat()}: {detail}")
-        except Exception as exc:  # a failed job is recorded and must not stop the scheduler
-            log.exception("job %s for %s failed", job.name, slot)
-            _finish(engine, run_id, "failed", repr(exc))
-            done.append(f"{job.name} {slot.isoformat()}: failed: {exc!r}")
-    done += _send_outbox(engine, settings)
+        if run_id is not None:
+            done.append(_run(engine, settings, job, slot, run_id))
+    if stop is None or not stop.is_set():
+        done += _send_outbox(engine, settings)
     return done
+
+
+def _run(engine: Engine, settings: Settings, job: Job, slot: dt.datetime, run_id: int) -> str:
+    """Run one claimed slot, record how it ended, and log one line for it under a run id."""
+    token = logs.request_id.set(logs.new_id())
+    started = dt.datetime.now(dt.UTC)
+    try:
+        detail = job.run(engine=engine, settings=settings, on=slot.date())
+        outcome = "succeeded"
+    except Exception as exc:  # a failed job is recorded and must not stop the scheduler
+        log.exception("job %s for %s failed", job.name, slot)
+        detail, outcome = repr(exc), "failed"
+    try:
+        _finish(engine, run_id, outcome, detail)
+    finally:
+        finished = dt.datetime.now(dt.UTC)
+        fields = {
+            "event": "job",
+            "job": job.name,
+            "slot": slot.isoformat(),
+            "started_at": started.isoformat(),
+            "finished_at": finished.isoformat(),
+            "outcome": outcome,
+            "detail": detail[:500],
+        }
+        level = logging.INFO if outcome == "succeeded" else logging.ERROR
+        extra = {"fields": fields, "request_id": logs.request_id.get()}
+        log.log(level, "%s %s %s", job.name, slot.isoformat(), outcome, extra=extra)
+        logs.request_id.reset(token)
+    said = detail if outcome == "succeeded" else f"failed: {detail}"
+    return f"{job.name} {slot.isoformat()}: {said}"
 
 
 def _send_outbox(engine: Engine, settings: Settings) -> list[str]:
@@ -122,7 +164,10 @@ def _send_outbox(engine: Engine, settings: Settings) -> list[str]:
     except Exception as exc:  # a mail failure must not stop the scheduler
         log.exception("sending the outbox failed")
         return [f"outbox: failed: {exc!r}"]
-    return [f"outbox: {report}"] if report.sent or report.retrying or report.dead else []
+    if not (report.sent or report.retrying or report.dead):
+        return []
+    log.info("outbox: %s", report, extra={"fields": {"event": "outbox"}})
+    return [f"outbox: {report}"]
 
 
 class SchedulerLock:
@@ -164,17 +209,18 @@ class SchedulerLock:
                 self.connection = None
 
 
-def guarded_tick(engine: Engine, settings: Settings, lock: SchedulerLock) -> None:
+def guarded_tick(
+    engine: Engine, settings: Settings, lock: SchedulerLock, stop: threading.Event | None = None
+) -> None:
     """A tick that runs only in the scheduler holding the lock, and never raises."""
     try:
         if lock.held():
-            for line in tick(engine, settings):
-                log.info("%s", line)
+            tick(engine, settings, stop=stop)
     except Exception:
         log.exception("scheduler tick failed")
 
 
-def build(scheduler_class, engine: Engine, settings: Settings):  # type: ignore[no-untyped-def]
+def build(scheduler_class, engine: Engine, settings: Settings, stop=None):  # type: ignore[no-untyped-def]
     """An APScheduler scheduler (in-memory store, explicit timezone) that ticks."""
     lock = SchedulerLock(engine)
     scheduler = scheduler_class(timezone=ZoneInfo(settings.timezone))
@@ -182,7 +228,7 @@ def build(scheduler_class, engine: Engine, settings: Settings):  # type: ignore[
         guarded_tick,
         "interval",
         seconds=settings.scheduler_tick_seconds,
-        args=[engine, settings, lock],
+        args=[engine, settings, lock, stop],
         id="tick",
         max_instances=1,
         coalesce=True,
@@ -190,3 +236,39 @@ def build(scheduler_class, engine: Engine, settings: Settings):  # type: ignore[
         misfire_grace_time=settings.scheduler_tick_seconds,
     )
     return scheduler, lock
+
+
+@contextmanager
+def in_background(engine: Engine, settings: Settings) -> Iterator[threading.Event]:
+    """Tick in a thread of this process while the block runs; on leaving it, finish the job
+    that is running (and begin no other), then give the lock up. Yields the stop event."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    stop = threading.Event()
+    scheduler, lock = build(BackgroundScheduler, engine, settings, stop)
+    scheduler.start()
+    log.info(
+        "scheduler started: a tick every %s s",
+        settings.scheduler_tick_seconds,
+        extra={"fields": {"event": "scheduler"}},
+    )
+    try:
+        yield stop
+    finally:
+        stop.set()
+        scheduler.shutdown(wait=True)
+        lock.release()
+        log.info("scheduler stopped", extra={"fields": {"event": "scheduler"}})
+
+
+def run_until_signalled(engine: Engine, settings: Settings) -> None:
+    """`compliance scheduler`: tick until SIGTERM or SIGINT, then stop as `in_background` does."""
+    signalled: list[int] = []
+    # The handlers only note the signal: setting the stop event there could deadlock with this
+    # thread holding the event's lock at that moment. The loop below passes it on.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: signalled.append(number))
+    with in_background(engine, settings):
+        while not signalled:
+            time.sleep(0.2)
+        log.info("signal %s: stopping once the job running finishes", signalled[0])

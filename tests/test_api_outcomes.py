@@ -234,6 +234,7 @@ def test_measurements_are_listed_oldest_first_a_page_at_a_time(api, world, sessi
             data=MeasurementCreate(
                 indicator_id=indicator.id, measured_date=day, value=90, source="x"
             ),
+            today=dt.date(2026, 3, 31),
         )
     url = f"/api/v1/indicators/{indicator.id}/measurements"
     first = api("inspector", "get", url, params={"limit": 3}).json()

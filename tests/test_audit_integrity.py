@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 from typer.testing import CliRunner
 
+from compliance.access import principal_for
 from compliance.audit import checkpoint
 from compliance.audit.service import (
     GENESIS,
@@ -22,8 +23,13 @@ from compliance.audit.service import (
 from compliance.cli import app
 from compliance.config import get_settings
 from compliance.db import get_engine, session_scope
+from compliance.demo.service import load_demo
 from compliance.migrations import upgrade
-from compliance.models import AuditEvent
+from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Occurrence
+from compliance.reports.jobs import produce
+from compliance.reports.models import ReportJob
+from compliance.reports.service import canonical_json
+from tests.conftest import PASSWORD, csrf_of, make_user, sign_in
 from tests.test_audit import append
 
 
@@ -139,7 +145,7 @@ def test_another_key_does_not_verify_until_the_chain_is_rekeyed(installation, mo
 def test_a_trail_without_a_checkpoint_is_told_and_given_one(installation):
     (get_settings().data_dir / checkpoint.FILE_NAME).unlink()
     code, output = verify_command()
-    assert code == 0 and "No checkpoint was found" in output
+    assert code == 0 and "Warning: no checkpoint was found" in output
     assert checkpoint.read(get_settings().data_dir) is not None
 
 
@@ -148,6 +154,8 @@ def test_the_checkpoint_only_moves_forward(tmp_path):
     assert not checkpoint.write(tmp_path, 9, "b" * 64, secret="s")
     assert checkpoint.read(tmp_path, secret="s").event_id == 10
     assert checkpoint.write(tmp_path, 9, "b" * 64, secret="s", forward_only=False)
+    checkpoint.replace(tmp_path, None)  # a restored trail that is empty has no checkpoint
+    assert checkpoint.read(tmp_path, secret="s") is None
 
 
 def test_a_rolled_back_append_moves_no_checkpoint(installation):
@@ -172,10 +180,83 @@ def test_an_unkeyed_chain_from_before_0013_is_rekeyed_only_when_intact(session):
     assert verify(session=session, unkeyed=True)[1] is None
     rekey(session=session, old_key=None, new_key=chain_key())
     assert verify(session=session)[1] is None
-    # A keyed chain is not taken for an unkeyed one: re-keying "from unkeyed" is refused.
+    # A chain under neither the old key nor the new one is not re-keyed.
     with pytest.raises(ChainBroken):
-        rekey(session=session, old_key=None, new_key=chain_key())
-    assert head(session) is not None
+        rekey(session=session, old_key=None, new_key=chain_key("another" * 6))
+    assert verify(session=session)[1] is None
+
+
+def test_an_unkeyed_chain_left_broken_by_the_upgrade_is_told_as_such(installation):
+    """0013 leaves a chain from before it, tampered with, unkeyed: verify says where it breaks."""
+    with session_scope(installation) as session:
+        previous = GENESIS
+        for event in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all():
+            event.prev_hash = previous
+            event.hash = unkeyed_hash(event)
+            session.add(event)
+            session.flush()
+            previous = event.hash
+    every = ids(installation)
+    sql(installation, "UPDATE audit_event SET actor = 'intruder' WHERE id = :id", id=every[7])
+    code, output = verify_command()
+    assert code == 1 and f"broken at event {every[0]}" in output
+    assert (
+        f"from before upgrade 0013 (hashed without a key), it breaks at event {every[7]}" in output
+    )
+
+
+def test_deleting_the_checkpoint_with_the_last_events_is_not_mended_by_the_next_commit(
+    installation, caplog
+):
+    """A commit never starts a checkpoint over a trail that holds events: verify warns."""
+    every = ids(installation)
+    sql(installation, "DELETE FROM audit_event WHERE id >= :first", first=every[-3])
+    (get_settings().data_dir / checkpoint.FILE_NAME).unlink()
+    for _ in range(2):
+        with session_scope(installation) as session:
+            append(session, 1)
+    assert checkpoint.read(get_settings().data_dir) is None
+    told = [r.message for r in caplog.records if r.name == "compliance.audit.checkpoint"]
+    assert len(told) == 1 and "run `compliance audit verify` to start one" in told[0]
+    code, output = verify_command()
+    assert code == 0 and "Warning: no checkpoint was found" in output
+
+
+def test_a_forged_checkpoint_is_not_replaced_by_the_next_commit(installation):
+    path = get_settings().data_dir / checkpoint.FILE_NAME
+    content = json.loads(path.read_text())
+    content["event_id"] = ids(installation)[5]
+    path.write_text(json.dumps(content))
+    with session_scope(installation) as session:
+        append(session, 1)
+    assert json.loads(path.read_text()) == content
+    code, output = verify_command()
+    assert code == 1 and "not signed with this installation's secret key" in output
+
+
+def test_rekeying_does_not_launder_a_truncated_trail(installation, monkeypatch):
+    every = ids(installation)
+    sql(installation, "DELETE FROM audit_event WHERE id >= :first", first=every[-2])
+    monkeypatch.setenv("COMPLIANCE_SECRET_KEY", "n" * 40)
+    get_settings.cache_clear()
+    refused = CliRunner().invoke(app, ["audit", "rekey"], input="k" * 40 + "\n")
+    assert refused.exit_code == 1
+    assert f"Nothing re-keyed: Events after {every[-3]} are missing" in refused.output
+    monkeypatch.setenv("COMPLIANCE_SECRET_KEY", "k" * 40)
+    get_settings.cache_clear()
+    assert f"Events after {every[-3]} are missing" in verify_command()[1]  # nothing changed
+
+
+def test_events_appended_after_the_key_changed_are_rekeyed_too(installation, monkeypatch):
+    """The application ran under the new key before `rekey`: its events hold under that key."""
+    monkeypatch.setenv("COMPLIANCE_SECRET_KEY", "n" * 40)
+    get_settings.cache_clear()
+    with session_scope(installation) as session:
+        append(session, 2)
+    done = CliRunner().invoke(app, ["audit", "rekey"], input="k" * 40 + "\n")
+    assert done.exit_code == 0, done.output
+    assert "22 events now verify" in done.output
+    assert verify_command() == (0, "Audit chain intact: 22 events.\n")
 
 
 def _actions(session, since: int) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
@@ -188,7 +269,6 @@ def _last_id(session) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_sign_ins_failures_and_sign_outs_are_in_the_trail(client, session):
-    from tests.conftest import PASSWORD, csrf_of, make_user, sign_in
 
     officer = make_user(session, "officer")
     since = _last_id(session)
@@ -212,9 +292,6 @@ def test_sign_ins_failures_and_sign_outs_are_in_the_trail(client, session):
 def test_evidence_and_report_downloads_are_in_the_trail_but_not_in_reports(
     client, session, settings
 ):
-    from compliance.demo.service import load_demo
-    from compliance.models import Body, Evidence, EvidenceLink, Obligation, Occurrence
-    from tests.conftest import make_user, sign_in
 
     load_demo(session=session, settings=settings)
     admin = make_user(session, "admin")
@@ -239,9 +316,45 @@ def test_evidence_and_report_downloads_are_in_the_trail_but_not_in_reports(
     # The download recorded in between changed nothing the report shows: the same PDF.
     assert again.headers["X-Report-Cached"] == "true"
     assert first.headers["X-Report-Fingerprint"] == again.headers["X-Report-Fingerprint"]
+    assert client.get(f"/api/v1/evidence/{evidence.id}/file").status_code == 200
+    # A finished area report of the reports page: its PDF and data in the report cache, as a
+    # background job leaves them (here the body report above, whose data it is).
+    made = produce(
+        session=session,
+        settings=settings,
+        principal=principal_for(session=session, user=admin),
+        kind="body",
+        key=code,
+    )
+    made.path.with_suffix(".json").write_bytes(canonical_json(made.report))
+    job = ReportJob(
+        id="finished-job",
+        user_id=admin.id,
+        kind="area",
+        key=code,
+        name="Cornwall",
+        as_at_date=settings.today(),
+        status="done",
+        stage="done",
+        progress=100,
+        pdf_path=made.path.relative_to(settings.data_dir).as_posix(),
+        fingerprint=made.fingerprint,
+        worker="elsewhere:1",
+    )
+    session.add(job)
+    session.flush()
+    assert client.get("/reports/finished-job.pdf").status_code == 200
+    assert client.get("/reports/finished-job.zip").status_code == 200
     downloads = [a for a in _actions(session, since) if a[0] == "download"]
     assert downloads == [
         ("download", admin.email, "report"),
         ("download", admin.email, "evidence"),
         ("download", admin.email, "report"),
+        ("download", admin.email, "evidence"),
+        ("download", admin.email, "report"),
+        ("download", admin.email, "report"),
     ]
+    packs = session.exec(
+        select(AuditEvent).where(AuditEvent.id > since, AuditEvent.entity_type == "report")
+    ).all()
+    assert [event.after["pack"] for event in packs] == [False, False, False, True]

@@ -77,7 +77,9 @@ def test_an_outcome_is_judged_by_its_indicators_that_can_be_judged():
 
 def _members(session):  # type: ignore[no-untyped-def]
     county = make_body(session, kind="county_council", name="Test County")
-    council = make_body(session, name="Test Council", parent_id=county.id)
+    council = make_body(
+        session, name="Test Council", parent_id=county.id, email="governance@test.example.org"
+    )
     icb = make_body(session, kind="integrated_care_board", code="QZ1", name="Test ICB")
     police = make_body(session, kind="police_force", code="E23000099", name="Test Police")
     return county, council, [council, icb, police]
@@ -124,9 +126,11 @@ def register(session, settings):
     today = settings.today()
     duty = session.exec(select(Duty).where(Duty.slug == "children-act-2004-s16e")).one()
     county, council, members = _members(session)
-    paperwork = make_partnership(session, duties=[duty], members=members, name="Paperwork Board")
-    outcomes = make_partnership(session, duties=[duty], members=members, name="Outcomes Board")
-    empty = make_partnership(session, duties=[duty], members=members, name="Empty Board")
+    # Led by the council, whose contact email its reminders reach.
+    led = {"duties": [duty], "members": members, "lead_body_id": council.id}
+    paperwork = make_partnership(session, **led, name="Paperwork Board")
+    outcomes = make_partnership(session, **led, name="Outcomes Board")
+    empty = make_partnership(session, **led, name="Empty Board")
     sync_obligations(session=session, on=today, track_from=today - dt.timedelta(days=800))
     _evidence_everything(session, paperwork, today)
     _evidence_everything(session, empty, today)
@@ -236,6 +240,7 @@ def test_one_good_reading_is_no_improvement_and_findings_follow_each_commit(sess
             value=19.0,
             source="a good month",
         ),
+        today=register["today"],
     )
     session.commit()
     # The last two readings improve, but the trend of four does not: no change yet, and no

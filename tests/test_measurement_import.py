@@ -135,6 +135,7 @@ def test_every_bad_line_is_listed_and_nothing_is_imported(upload, world, session
         data=MeasurementCreate(
             indicator_id=ours, measured_date=dt.date(2023, 3, 31), value=2, source="x"
         ),
+        today=dt.date(2023, 3, 31),
     )
     data = (
         HEADER

@@ -28,6 +28,7 @@ from compliance.main import create_app
 from compliance.migrations import upgrade
 from compliance.models import User, UserScope, utcnow
 from compliance.reports import jobs
+from compliance.reports.ceiling import too_big
 from compliance.reports.models import ReportJob
 from tests.conftest import PG_URL, create_database, csrf_of, drop_database, make_user, sign_in
 from tests.html import parse
@@ -45,14 +46,14 @@ class Shared:
     data_dir: Path
     engine: Engine
 
-    def app(self) -> TestClient:
+    def app(self, **overrides: object) -> TestClient:
         """A new application on the shared database: another web process."""
         settings = Settings(
             environment="test",
             secret_key="test-secret-key",
             database_url=self.url,
             data_dir=self.data_dir,
-        )
+        ).model_copy(update=overrides)
         return TestClient(create_app(settings))
 
     def user(self, role: str, bodies: list[str] = ()) -> User:  # type: ignore[assignment]
@@ -284,6 +285,18 @@ def test_a_render_that_fails_says_so(shared, monkeypatch):
     page = client.get("/reports")
     parse(page.text)
     assert jobs.FAILED in page.text and "WeasyPrint fell over" not in page.text
+
+
+def test_a_render_stopped_at_its_ceiling_says_why(shared):
+    officer = shared.user("officer", [CORNWALL])
+    client = shared.app(report_render_memory_mb=1)
+    sign_in(client, officer.email)
+    job_id = start(client, shared, officer)
+    assert jobs.wait(engine=shared.engine, job_id=job_id, timeout=120)
+    row = shared.row(job_id)
+    assert (row.status, row.error, row.pdf_path) == ("failed", too_big(1), None)
+    cells = parse(client.get("/reports").text).iterfind(".//table//td")
+    assert any(too_big(1) in "".join(cell.itertext()) for cell in cells)
 
 
 def test_nobody_else_reads_a_job(shared):

@@ -279,3 +279,37 @@ def test_a_funding_stream_taken_out_of_the_catalogue_closes_its_bids_obligations
         session.refresh(obligation)
         assert obligation.closed_date == settings.today()
         assert obligation.closed_reason == "removed from the funding catalogue in version 2099.1.1"
+
+
+def test_a_change_to_one_partnership_judges_its_members_as_a_full_check_would(
+    session, settings, demo
+):
+    """Recording a measurement for one partnership re-judges its members at commit. Their duties
+    discharged by their other partnerships stay discharged: the walk of 5 December 2026 found
+    23 'no partnership discharges this duty' findings opened that way, and resolved by the
+    next nightly check."""
+    from compliance.models import Indicator, Outcome
+    from compliance.outcomes.service import MeasurementCreate, add_measurement
+
+    check(session, settings)
+    session.commit()
+    before = {f.key for f in open_findings(session)}
+    youth = session.exec(
+        select(Partnership).where(Partnership.slug == "cornwall-youth-justice-management-board")
+    ).one()
+    indicator = session.exec(
+        select(Indicator).join(Outcome).where(Outcome.partnership_id == youth.id)
+    ).first()
+    data = MeasurementCreate(
+        indicator_id=indicator.id,
+        measured_date=settings.today() - dt.timedelta(days=1),
+        value=250.0,
+        source="a walk",
+    )
+    add_measurement(session=session, actor="test", data=data, today=settings.today())
+    session.commit()  # judged for the partnership and its members as it is saved
+    after_change = {f.key for f in open_findings(session)}
+    assert not {k for k in after_change - before if k.startswith("duty_not_discharged")}
+    check(session, settings)
+    session.commit()
+    assert {f.key for f in open_findings(session)} == after_change

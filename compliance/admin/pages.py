@@ -446,7 +446,7 @@ def import_upload(
     except ImportRefused as exc:
         session.rollback()
         lines = [f"Line {e.line}: {e.message}" for e in exc.errors]
-        return _import_page(request, lines, status=400)
+        return _import_page(request, [exc.whole] if exc.whole else lines, status=400)
     return _import_page(request, [], report)
 
 

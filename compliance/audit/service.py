@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,8 @@ from compliance.models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
+# Whether the transaction's first append began the trail (no event before it), for the checkpoint.
+STARTS_KEY = "audit_starts_trail"
 DOWNLOAD = "download"
 # Any fixed number: the key of the PostgreSQL advisory lock that serialises appends.
 AUDIT_LOCK_KEY = 7_201_405_311
@@ -85,7 +87,8 @@ def unkeyed_hash(event: AuditEvent) -> str:
     return hashlib.sha256((event.prev_hash + _canonical(event)).encode("utf-8")).hexdigest()
 
 
-def _serialise_appends(session: Session) -> None:
+def hold_appends(session: Session) -> None:
+    """Hold back other transactions' appends until this one ends."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_LOCK_KEY})
@@ -103,7 +106,7 @@ def record(
     after: Any = None,
 ) -> AuditEvent:
     """Append one event to the chain."""
-    _serialise_appends(session)
+    hold_appends(session)
     head = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
     event = AuditEvent(
         occurred_at=utcnow(),
@@ -121,6 +124,7 @@ def record(
     session.flush()
     # The new head, for the checkpoint written once this transaction commits (`checkpoint`).
     session.info[HEAD_KEY] = (event.id, event.hash)
+    session.info.setdefault(STARTS_KEY, head is None)
     return event
 
 
@@ -166,14 +170,25 @@ def verify(
 ) -> tuple[int, Break | None]:
     """Walk the chain from the start; return how many events held and the first break.
     `unkeyed` checks a chain from before 0013 (plain SHA-256) instead."""
-    key = key or chain_key()
+    return _walk(session, [_hasher(None if unkeyed else key or chain_key())])
+
+
+Hasher = Callable[[AuditEvent], str]
+
+
+def _hasher(key: bytes | None) -> Hasher:
+    """The hash function of a chain keyed by `key`, or of an unkeyed one (None)."""
+    return (lambda event: event_hash(event, key)) if key else unkeyed_hash
+
+
+def _walk(session: Session, hashers: list[Hasher]) -> tuple[int, Break | None]:
+    # An event holds when one of `hashers` gives its hash and it links to the event before it.
     expected_prev = GENESIS
     count = 0
     for event in _events(session):
         if event.prev_hash != expected_prev:
             return count, Break(event.id, "its previous hash does not match the event before it")
-        expected = unkeyed_hash(event) if unkeyed else event_hash(event, key)
-        if not hmac.compare_digest(expected, event.hash):
+        if not any(hmac.compare_digest(hashed(event), event.hash) for hashed in hashers):
             return count, Break(
                 event.id,
                 "its content does not match its hash (changed, or hashed without this "
@@ -192,24 +207,22 @@ def head(session: Session) -> tuple[int, str] | None:
 
 
 def rekey(*, session: Session, old_key: bytes | None, new_key: bytes | None) -> int:
-    """Re-hash the whole chain under `new_key`, after checking it is intact under `old_key`;
-    None stands for the unkeyed SHA-256 of chains from before 0013 on either side. Refused,
-    changing nothing, when the chain does not verify: re-keying must never make a tampered chain
-    look whole."""
-    count, broken = verify(session=session, key=old_key, unkeyed=old_key is None)
+    """Re-hash the whole chain under `new_key`, after checking that every event holds under
+    `old_key` or already under `new_key` (appended since the key changed); None stands for the
+    unkeyed SHA-256 of chains from before 0013 on either side. Refused, changing nothing, when
+    the chain does not hold: re-keying must never make a tampered chain look whole."""
+    hold_appends(session)
+    count, broken = _walk(session, [_hasher(old_key), _hasher(new_key)])
     if broken is not None:
         raise ChainBroken(broken)
-    _serialise_appends(session)
     previous = GENESIS
     for event in list(_events(session)):
         event.prev_hash = previous
-        event.hash = event_hash(event, new_key) if new_key else unkeyed_hash(event)
+        event.hash = _hasher(new_key)(event)
         previous = event.hash
         session.add(event)
         session.flush()  # one row at a time: every hash stays unique at each step
-    latest = head(session)
-    if latest is not None:
-        session.info[HEAD_KEY] = latest
+    # The caller replaces the checkpoint (`checkpoint.replace`): the head's hash has changed.
     return count
 
 

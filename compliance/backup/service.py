@@ -348,9 +348,8 @@ def _restored(url: str, manifest: Manifest, files: int, data_dir: Path) -> Resto
             latest = head(session)
     finally:
         engine.dispose()
-    if latest is not None:
-        # The restored chain's head is the audit trail's new checkpoint, over any older one.
-        checkpoint.write(data_dir, *latest, forward_only=False)
+    # The restored chain's head is the audit trail's new checkpoint, over any older one.
+    checkpoint.replace(data_dir, latest)
     heads = _scripts(url).get_heads()
     return RestoreSummary(manifest, evidence, files, events, manifest.alembic_revision not in heads)
 

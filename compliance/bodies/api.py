@@ -349,6 +349,8 @@ def import_register(
             max_rows=settings.max_import_rows,
         )
     except ImportRefused as exc:
+        if exc.whole:
+            raise Refused(f"{exc.whole}; nothing was imported", field="body", status=422) from exc
         raise RequestValidationError(
             [
                 {"loc": (f"line {e.line}",), "msg": e.message, "type": "value_error"}

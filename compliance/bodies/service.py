@@ -10,7 +10,8 @@ from sqlmodel import Session, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.kinds import KIND_NATIONS, BodyKind, Nation, exists_in
-from compliance.csvfiles import ImportRefused, LineError, decode_csv, read_csv
+from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
+from compliance.dates import year_problem
 from compliance.models import Body, utcnow
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
@@ -117,10 +118,11 @@ def with_descendants(*, session: Session, roots: set[int]) -> set[int]:
 
 
 def parse_bodies_csv(
-    text: str, max_rows: int | None = None
+    source: CsvSource, max_rows: int | None = None
 ) -> tuple[list[BodyRow], list[LineError]]:
-    """Read a bodies register, checking every line; return the rows and every error found."""
-    table = read_csv(text, ",".join(REQUIRED_COLUMNS), max_rows)
+    """Read a bodies register, checking every line; return the rows and every error found (a
+    file of more than `max_rows` records is refused whole: ImportRefused)."""
+    table = read_csv(source, ",".join(REQUIRED_COLUMNS), max_rows)
     if table.header is None:
         return [], table.errors
     header_errors = _check_header(table.header)
@@ -190,11 +192,9 @@ def _lifetime(values: dict[str, str]) -> tuple[dict, list[str]]:
     dates: dict = {"successor_code": values.get("successor_code", "").upper() or None}
     problems = []
     for name in ("start_date", "end_date"):
-        text = values.get(name, "")
-        try:
-            dates[name] = dt.date.fromisoformat(text) if text else None
-        except ValueError:
-            problems.append(f"{name} {text!r} is not a real date as YYYY-MM-DD")
+        dates[name], problem = _typed_date(name, values.get(name, ""))
+        if problem:
+            problems.append(problem)
     start, end = dates.get("start_date"), dates.get("end_date")
     if start and end and end < start:
         problems.append(f"end_date {end} is before start_date {start}")
@@ -203,6 +203,18 @@ def _lifetime(values: dict[str, str]) -> tuple[dict, list[str]]:
     if dates["successor_code"] == values["code"].upper():
         problems.append("a body cannot be its own successor")
     return dates, problems
+
+
+def _typed_date(name: str, text: str) -> tuple[dt.date | None, str | None]:
+    """An optional date column: the date, or what is wrong with it (year 1 is a slip)."""
+    if not text:
+        return None, None
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        return None, f"{name} {text!r} is not a real date as YYYY-MM-DD"
+    problem = year_problem(day)
+    return (None, f"{name} {text}: {problem}") if problem else (day, None)
 
 
 def infer_from_code(values: dict[str, str]) -> dict[str, str]:
@@ -349,10 +361,11 @@ def _parent_cycles(rows: list[BodyRow]) -> list[LineError]:
 
 
 def import_bodies(
-    *, session: Session, data: bytes, actor: str = "cli", max_rows: int | None = None
+    *, session: Session, data: CsvSource, actor: str = "cli", max_rows: int | None = None
 ) -> ImportReport:
-    """Import a bodies register, all or nothing: on any bad line, raise ImportRefused."""
-    rows, errors = parse_bodies_csv(decode_csv(data), max_rows=max_rows)
+    """Import a bodies register, all or nothing: on any bad line, or more than `max_rows`
+    records, raise ImportRefused."""
+    rows, errors = parse_bodies_csv(data, max_rows=max_rows)
     parents = [row.parent_code for row in rows if row.parent_code]
     known = set(session.exec(select(Body.code).where(Body.code.in_(parents))).all())
     in_file = {row.code for row in rows}

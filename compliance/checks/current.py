@@ -8,7 +8,7 @@ bookkeeping lives in two Session events rather than in each service. The models 
 installs them as it loads; the models and the check are imported when first used.
 """
 
-from sqlalchemy import event, or_
+from sqlalchemy import event, inspect, or_
 from sqlmodel import Session, select
 
 
@@ -43,6 +43,8 @@ def _note(found: dict[str, set], row: object) -> None:
         Partnership,
         PartnershipDuty,
         PartnershipMember,
+        User,
+        UserScope,
     )
 
     def add(kind: str, value: int | None) -> None:
@@ -84,6 +86,16 @@ def _note(found: dict[str, set], row: object) -> None:
         add("bid", row.id)
     elif isinstance(row, BidApplicant):
         add("bid", row.bid_id)
+    elif isinstance(row, UserScope):  # who reminders reach (the rule no_reminder_contact)
+        add("scoped_body", row.body_id)
+        add("partnership", row.partnership_id)
+    elif isinstance(row, User) and _changed(row, "role", "is_active"):
+        add("user", row.id)
+
+
+def _changed(row: object, *names: str) -> bool:
+    attrs = inspect(row).attrs
+    return any(attrs[name].history.has_changes() for name in names)
 
 
 @event.listens_for(Session, "after_flush")
@@ -98,6 +110,7 @@ def _after_flush(session: Session, _context: object) -> None:
 
 def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-def]
     """The holders whose findings the changes touch; None when the catalogue changed."""
+    from compliance.bodies.service import with_descendants
     from compliance.checks.service import Scope
     from compliance.models import (
         EvidenceLink,
@@ -106,11 +119,24 @@ def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-
         Occurrence,
         Outcome,
         PartnershipMember,
+        UserScope,
     )
 
     if found.get("everything"):
         return None
     bodies, partnerships = set(found.get("body", ())), set(found.get("partnership", ()))
+    # An officer's scope covers the bodies beneath those it names. (A scope replaced in bulk
+    # is not seen here: the bodies it no longer covers are judged by the nightly check.)
+    scoped = set(found.get("scoped_body", ()))
+    users = found.get("user", set())
+    if users:
+        for body_id, partnership_id in session.exec(
+            select(UserScope.body_id, UserScope.partnership_id).where(UserScope.user_id.in_(users))
+        ):
+            scoped.add(body_id)
+            partnerships.add(partnership_id)
+    scoped.discard(None)
+    bodies |= with_descendants(session=session, roots=scoped) if scoped else set()
     evidence = found.get("evidence", set())
     occurrences = set(found.get("occurrence", ()))
     if evidence:
@@ -171,12 +197,16 @@ def _before_commit(session: Session) -> None:
     if session.info.get("findings_by_hand"):
         pending(session).clear()
         return
-    if session.info.get("findings_evaluating") or not session.info.get("findings_pending"):
+    if session.info.get("findings_evaluating"):
+        return
+    # before_commit runs before the commit's own flush: flush here, so that a change made
+    # without one (an attribute set, then commit) is noted and judged like any other.
+    session.flush()
+    if not session.info.get("findings_pending"):
         return
     from compliance.checks.service import CHANGE, run_checks
     from compliance.config import get_settings
 
-    session.flush()
     session.info["findings_evaluating"] = True
     try:
         found = pending(session)

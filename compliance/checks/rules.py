@@ -96,6 +96,19 @@ class Continuation:
     decided: dt.date | None
 
 
+@dataclass(frozen=True)
+class Reach:
+    """Who reminders about a holder's obligations can go to (compliance/reminders/reach.py): a
+    body, or a partnership with no lead body to write to. `unreached` are its open obligations
+    with no active owner and no active officer whose scope covers them."""
+
+    body_id: int | None
+    partnership_id: int | None
+    name: str
+    email: bool
+    unreached: list[int] = field(default_factory=list)
+
+
 def continuation_of(partnership: Partnership) -> Continuation:
     """What the rule continuation_not_reviewed reads of a partnership."""
     tracked = partnership.created_at.date() if partnership.created_at else None
@@ -131,6 +144,9 @@ class Snapshot:
     stream_names: dict[int, str] = field(default_factory=dict)
     # The live partnerships' continuation decisions, by partnership id.
     continuation: dict[int, Continuation] = field(default_factory=dict)
+    # The live bodies (and lead-less partnerships) holding obligations, with who their
+    # reminders can reach.
+    reach: list[Reach] = field(default_factory=list)
     outcome_by_id: dict[int, Outcome] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -179,11 +195,13 @@ class Snapshot:
 
     @property
     def memberships(self) -> dict[int, list[int]]:
-        """Each body's live partnerships."""
+        """Each body's live partnerships that discharge some duty: all of them, not only the
+        partnerships a scoped check judges, or a check after one partnership's change would
+        find its members' duties that other partnerships discharge undischarged."""
         if not hasattr(self, "_memberships"):
             found: dict[int, list[int]] = {}
             for partnership_id, members in self.members.items():
-                if partnership_id in self.partnerships:
+                if partnership_id in self.partnership_duties:
                     for member in members:
                         found.setdefault(member.body_id, []).append(partnership_id)
             self._memberships = found
@@ -339,6 +357,10 @@ def indicators(snap: Snapshot) -> Iterator[Indicator]:
 
 def reviewed_evidence(snap: Snapshot) -> Iterator[int]:
     return iter(snap.comments)
+
+
+def reminder_holders(snap: Snapshot) -> Iterator[Reach]:
+    return iter(snap.reach)
 
 
 # The rules: each takes the snapshot and one subject ------------------------------------------
@@ -709,6 +731,38 @@ def compliant_without_evidence(snap: Snapshot, subject: PeriodOf) -> Iterator[Hi
         )
 
 
+def no_reminder_contact(snap: Snapshot, reach: Reach) -> Iterator[Hit]:
+    """A body's reminders have nobody to go to: it has no contact email, and some of its
+    obligations have no owner and no officer whose scope covers them.
+
+    Every reminder, overdue notice and escalation about them is dropped as having "nobody to
+    send to", so a statutory date can pass with no one told. No Act asks for a contact; it is a
+    convention of this tracker that each obligation has someone its reminders reach. Nothing
+    records when the body lost its last contact, so the finding gives no date it holds since.
+    """
+    if reach.email or not reach.unreached:
+        return
+    if reach.body_id is not None:
+        subject, why = f"body:{reach.body_id}:reminders", "it has no contact email"
+        fix = "Record the body's contact email on its edit page"
+    else:
+        subject, why = f"partnership:{reach.partnership_id}:reminders", "it has no lead body"
+        fix = "Record the partnership's lead body, with a contact email, on its edit page"
+    yield Hit(
+        "no_reminder_contact",
+        MEDIUM,
+        subject,
+        f"{reach.name}: reminders about {len(reach.unreached)} of its obligations have nobody "
+        f"to go to: {why}, and no officer's scope covers it",
+        body_id=reach.body_id,
+        partnership_id=reach.partnership_id,
+        basis="a convention of this tracker, not a statutory duty: every obligation has "
+        "someone its reminders reach (its owner, its body's contact email, or an officer "
+        "whose scope covers it)",
+        remedy=f"{fix}, or give an officer a scope that covers it (Admin, Users).",
+    )
+
+
 def rule_words(rule: str) -> str:
     """A rule in plain words: the first sentence of its description."""
     found = next((r for r, _ in RULES if r.__name__ == rule), None)
@@ -736,4 +790,5 @@ RULES: list[tuple[Rule, Subjects]] = [
     (continuation_not_reviewed, partnerships),
     (query_unanswered, reviewed_evidence),
     (compliant_without_evidence, all_periods),
+    (no_reminder_contact, reminder_holders),
 ]

@@ -47,6 +47,7 @@ from compliance.models import (
 )
 from compliance.obligations.service import SyncReport, sync_obligations
 from compliance.obligations.status import superseded_by
+from compliance.reminders.reach import reach_of
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,19 @@ def load_snapshot(
         continuation={
             p.id: continuation_of(p) for p in live_partnerships if p.id in judged_partnerships
         },
+        reach=_reach(session, scope, set(bodies), judged_partnerships),
     )
+
+
+def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships: set[int]):  # type: ignore[no-untyped-def]
+    # Judged for the live bodies in the check, with all their obligations (a lead body's
+    # partnerships' too) whatever the scope, so that a scoped check says what a full one does.
+    found = reach_of(
+        session=session,
+        body_ids=None if scope is None else bodies,
+        partnership_ids=partnerships,
+    )
+    return [r for r in found if r.body_id in bodies or r.partnership_id in partnerships]
 
 
 def _as_utc(moment: dt.datetime) -> dt.datetime:

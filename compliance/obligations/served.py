@@ -25,6 +25,7 @@ from compliance.models import (
     PartnershipMember,
 )
 from compliance.obligations.status import OutcomeStatus, indicator_status, judge_outcome
+from compliance.outcomes.trend import WINDOW_YEARS, years_before
 
 
 @dataclass(frozen=True)
@@ -171,10 +172,12 @@ def outcome_levels(
     indicators = session.exec(select(Indicator).where(Indicator.outcome_id.in_(outcome_ids))).all()
     values: dict[int, list[tuple[dt.date, float]]] = {}
     if indicators:
+        # Only the trend's window can decide a status: years of history need not be read.
         rows = session.exec(
             select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
             .where(Measurement.indicator_id.in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
+            .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
             .order_by(Measurement.measured_date)
         )
         for indicator_id, day, value in rows:

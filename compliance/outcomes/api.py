@@ -29,6 +29,7 @@ from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Obligation, Outcome, Partnership, Risk
 from compliance.outcomes.imports import import_measurements
+from compliance.outcomes.recent import latest_measurements, measurement_counts
 from compliance.outcomes.schemas import (
     IndicatorChange,
     IndicatorDetail,
@@ -66,7 +67,6 @@ from compliance.outcomes.service import (
     get_risk,
     indicators_of,
     measurement_page,
-    measurements_of,
     outcome_access,
     outcome_page,
     risk_page,
@@ -303,14 +303,23 @@ def create_indicator(
 def read_indicator(
     indicator_id: IndicatorId, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> IndicatorDetail:
-    """One indicator with all its measurements, oldest first, and which way it is moving."""
+    """One indicator with its latest measurements (at most 12, oldest first: every one its
+    trend can be judged from), how many it has, and which way it is moving. All of them are
+    `GET /indicators/{id}/measurements`, a page at a time."""
     indicator = _indicator(session, principal, indicator_id)
-    rows = measurements_of(session=session, indicator_id=indicator.id)
-    judged = judge_trend(indicator, [(m.measured_date, m.value) for m in rows], settings.today())
+    today = settings.today()
+    # The latest dated by today are all the trend can use (at most 12 in its window).
+    judged_from = latest_measurements(session=session, indicator_ids=[indicator.id], on=today)
+    points = [(m.measured_date, m.value) for m in judged_from[indicator.id]]
+    judged = judge_trend(indicator, points, today)
+    rows = latest_measurements(session=session, indicator_ids=[indicator.id])[indicator.id]
     return IndicatorDetail(
         **IndicatorPublic.model_validate(indicator, from_attributes=True).model_dump(),
         trend=judged.verdict.value,
         trend_method=judged.method,
+        measurement_count=measurement_counts(session=session, indicator_ids=[indicator.id])[
+            indicator.id
+        ],
         measurements=[MeasurementPublic.model_validate(m, from_attributes=True) for m in rows],
     )
 
@@ -350,13 +359,20 @@ def read_measurements(
     "/indicators/{indicator_id}/measurements", response_model=MeasurementPublic, status_code=201
 )
 def create_measurement(
-    indicator_id: IndicatorId, body: MeasurementIn, session: SessionDep, principal: ApiWriter
+    indicator_id: IndicatorId,
+    body: MeasurementIn,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: ApiWriter,
 ) -> MeasurementPublic:
-    """Record a dated value of an indicator. An indicator has one value a date: a second value
-    for the same date is refused (409) naming `body.measured_date`."""
+    """Record a dated value of an indicator, dated from 1 January 2000 to today. An indicator
+    has one value a date: a second value for the same date is refused (409) naming
+    `body.measured_date`."""
     indicator = _indicator(session, principal, indicator_id, write=True)
     data = _to_service(MeasurementCreate, indicator_id=indicator.id, **body.model_dump())
-    measurement = add_measurement(session=session, actor=principal.user, data=data)
+    measurement = add_measurement(
+        session=session, actor=principal.user, data=data, today=settings.today()
+    )
     return MeasurementPublic.model_validate(measurement, from_attributes=True)
 
 
@@ -376,12 +392,16 @@ def import_measurements_csv(
     require(not principal.is_inspector, "Inspectors read measurements but do not record them")
     try:
         count = import_measurements(
-            session=session, data=data, principal=principal, max_rows=settings.max_import_rows
+            session=session,
+            data=data,
+            principal=principal,
+            today=settings.today(),
+            max_rows=settings.max_import_rows,
         )
     except ImportRefused as exc:
         errors = [FieldError(field=f"line {e.line}", message=e.message) for e in exc.errors]
-        detail = f"{len(errors)} bad line(s) in the file; nothing was imported"
-        return problem(request, 422, detail, errors=errors)
+        refused = exc.whole or f"{len(errors)} bad line(s) in the file"
+        return problem(request, 422, f"{refused}; nothing was imported", errors=errors)
     return MeasurementImport(imported=count)
 
 

@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from compliance.dates import EARLIEST_RECORD, spoken
 from compliance.forms import date_from_parts, posted_text
 
 NUMBER_EXAMPLE = "for example 95 or 12.5"
@@ -72,13 +73,15 @@ def choice(
     return (value, None) if value in options else (None, message)
 
 
-def past_date(
+def record_date(
     form: Mapping[str, object], name: str, *, label: str, required: bool, today: dt.date
 ) -> tuple[dt.date | None, str | None]:
-    """A date in three boxes that is not after today."""
+    """A date in three boxes of something that happened: from 1 January 2000 to today."""
     day, error = date_from_parts(form, name, label=label, required=required)
     if day is not None and day > today:
         return None, f"The {label} must be today or in the past"
+    if day is not None and day < EARLIEST_RECORD:
+        return None, f"The {label} must be {spoken(EARLIEST_RECORD)} or later"
     return day, error
 
 
@@ -175,7 +178,7 @@ def measurement_answers(
     )
     answers.add(
         "measured_date",
-        *past_date(form, "measured_date", label="date measured", required=True, today=today),
+        *record_date(form, "measured_date", label="date measured", required=True, today=today),
     )
     answers.add(
         "value",

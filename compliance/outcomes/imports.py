@@ -13,7 +13,8 @@ from pydantic_core import ErrorDetails
 from sqlmodel import Session, select
 
 from compliance.access import Principal
-from compliance.csvfiles import ImportRefused, LineError, decode_csv, read_csv
+from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
+from compliance.dates import record_problem
 from compliance.models import Indicator, Measurement, Outcome
 from compliance.outcomes.service import MeasurementCreate, add_measurement, outcome_access
 
@@ -32,12 +33,18 @@ class MeasurementRow:
 
 
 def import_measurements(
-    *, session: Session, data: bytes, principal: Principal | None, max_rows: int | None = None
+    *,
+    session: Session,
+    data: CsvSource,
+    principal: Principal | None,
+    today: dt.date,
+    max_rows: int | None = None,
 ) -> int:
     """Import measurements, all or nothing, and return how many were recorded; on any bad line
-    raise ImportRefused listing every one. `principal` None is the system (the command line),
-    which may record measurements of every indicator; a user may record only within scope."""
-    rows, errors = parse_measurements_csv(decode_csv(data), max_rows=max_rows)
+    raise ImportRefused listing every one, and on a file of more than `max_rows` records refuse
+    it whole. `principal` None is the system (the command line), which may record measurements
+    of every indicator; a user may record only within scope. No date may be after `today`."""
+    rows, errors = parse_measurements_csv(data, today=today, max_rows=max_rows)
     errors += _check_against_database(session, rows, principal)
     if errors:
         raise ImportRefused(sorted(errors, key=lambda e: e.line))
@@ -46,15 +53,15 @@ def import_measurements(
     # other work: the file goes in whole or not at all.
     with session.begin_nested():
         for row in rows:
-            add_measurement(session=session, actor=actor, data=row.data)
+            add_measurement(session=session, actor=actor, data=row.data, today=today)
     return len(rows)
 
 
 def parse_measurements_csv(
-    text: str, max_rows: int | None = None
+    source: CsvSource, *, today: dt.date, max_rows: int | None = None
 ) -> tuple[list[MeasurementRow], list[LineError]]:
     """Read a measurements file, checking every line; return the rows and every error found."""
-    table = read_csv(text, EXPECTED, max_rows)
+    table = read_csv(source, EXPECTED, max_rows)
     if table.header is None:
         return [], table.errors
     header = table.header
@@ -64,7 +71,7 @@ def parse_measurements_csv(
     rows: list[MeasurementRow] = []
     errors: list[LineError] = []
     for line, record in table.records:
-        _parse_record(line, header, record, rows, errors)
+        _parse_record(line, header, record, rows, errors, today)
     return rows, errors + table.errors + _repeats_in_file(rows)
 
 
@@ -74,6 +81,7 @@ def _parse_record(
     record: list[str],
     rows: list[MeasurementRow],
     errors: list[LineError],
+    today: dt.date,
 ) -> None:
     if len(record) != len(header):
         errors.append(
@@ -85,7 +93,7 @@ def _parse_record(
         )
         return
     values = {name: value.strip() for name, value in zip(header, record, strict=True)}
-    problems = _field_problems(values)
+    problems = _field_problems(values, today)
     if not problems:
         try:
             data = MeasurementCreate(
@@ -101,11 +109,11 @@ def _parse_record(
     errors.append(LineError(line, "; ".join(problems)))
 
 
-def _field_problems(values: dict[str, str]) -> list[str]:
+def _field_problems(values: dict[str, str], today: dt.date) -> list[str]:
     problems = []
     if not ID_PATTERN.fullmatch(values["indicator"]):
         problems.append(f"indicator {values['indicator']!r} is not an indicator id (a number)")
-    problems += _date_problems(values["date"])
+    problems += _date_problems(values["date"], today)
     if not NUMBER_PATTERN.fullmatch(values["value"]):
         problems.append(
             f"value {values['value']!r} is not a number "
@@ -116,14 +124,15 @@ def _field_problems(values: dict[str, str]) -> list[str]:
     return problems
 
 
-def _date_problems(text: str) -> list[str]:
+def _date_problems(text: str, today: dt.date) -> list[str]:
     if not DATE_PATTERN.fullmatch(text):
         return [f"date {text!r} is not a date written as YYYY-MM-DD"]
     try:
-        dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return [f"date {text} is not a real date"]
-    return []
+    problem = record_problem(day, today=today)
+    return [f"date: {problem} ({text})"] if problem else []
 
 
 def _message(error: ErrorDetails) -> str:

@@ -27,6 +27,7 @@ from compliance.outcomes.forms import (
     risk_answers,
     ticked,
 )
+from compliance.outcomes.recent import PAGE_SIZE, newest_first_page
 from compliance.outcomes.serves import ServeChoice, serve_choices, serves_of
 from compliance.outcomes.service import (
     IndicatorCreate,
@@ -42,7 +43,7 @@ from compliance.outcomes.service import (
     update_outcome,
     update_risk,
 )
-from compliance.web import render
+from compliance.web import PageNumber, render
 
 router = page_router()
 
@@ -315,6 +316,36 @@ def change_indicator(
         return _saved(context["owner"])
     context["values"] = form_values(posted)
     return _again(request, "indicator_form.html", context, errors)
+
+
+@router.get("/indicators/{indicator_id}/measurements", response_class=HTMLResponse)
+def measurements_page(
+    indicator_id: RowId,
+    request: Request,
+    session: SessionDep,
+    principal: CurrentUser,
+    page: PageNumber = 1,
+) -> HTMLResponse:
+    """Every measurement of an indicator, newest first, a page at a time (its partnership's page
+    shows only the latest)."""
+    indicator = get_indicator(session=session, indicator_id=indicator_id)
+    outcome = indicator and get_outcome(session=session, outcome_id=indicator.outcome_id)
+    if outcome is None:
+        raise NotFound(f"No indicator with id {indicator_id}")
+    reads, _ = outcome_access(session=session, principal=principal, outcome=outcome)
+    require(reads, "This indicator is not in your scope")
+    rows, page, total = newest_first_page(session=session, indicator_id=indicator.id, page=page)
+    context = {
+        "indicator": indicator,
+        "outcome": outcome,
+        "owner": _owner(session, outcome),
+        "rows": rows,
+        "page": page,
+        "pages": max(1, -(-total // PAGE_SIZE)),
+        "total": total,
+        "nav_section": "/partnerships",
+    }
+    return render(request, "indicator_measurements.html", context)
 
 
 # Risks -----------------------------------------------------------------------------------------

@@ -235,6 +235,7 @@ class IndicatorDetail(IndicatorPublic):
                 "Theil–Sen slope over 3 measurements, 31 Mar 2024 – 31 Mar 2026: +1.25 % a "
                 "year, a change of +2.5 % against a noise band of ±0.6 %; higher is better"
             ),
+            "measurement_count": 1,
             "measurements": [MEASUREMENT],
         }
     )
@@ -245,7 +246,11 @@ class IndicatorDetail(IndicatorPublic):
         "direction and a noise band; fewer than three measurements are too few to judge"
     )
     trend_method: str = Field(description="The method, window and figures behind `trend`")
-    measurements: list[MeasurementPublic] = Field(description="Oldest first")
+    measurement_count: int = Field(description="How many measurements the indicator has")
+    measurements: list[MeasurementPublic] = Field(
+        description="The latest 12 at most (every one a trend can be judged from), oldest "
+        "first; all of them are GET /indicators/{id}/measurements, a page at a time"
+    )
 
 
 class RiskPublic(BaseModel):

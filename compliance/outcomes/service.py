@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from compliance.access import Principal
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
-from compliance.config import get_settings
+from compliance.dates import EARLIEST_RECORD, record_problem, spoken
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Measurement, Obligation, Outcome, Partnership, Risk, User
 from compliance.outcomes.serves import set_serves
@@ -70,10 +70,11 @@ class IndicatorCreate(Strict):
     data_source: LongText = None
 
 
-EARLIEST_MEASUREMENT = dt.date(1990, 1, 1)
-
-
 class MeasurementCreate(Strict):
+    """A dated value of an indicator. Its date is on or after 1 January 2000 (a year-1 date is
+    a slip, never a reading); that it is not after today, add_measurement checks against the
+    today it is given."""
+
     indicator_id: int
     measured_date: dt.date
     value: Annotated[float, Field(allow_inf_nan=False)]
@@ -81,12 +82,9 @@ class MeasurementCreate(Strict):
 
     @field_validator("measured_date")
     @classmethod
-    def _not_in_future(cls, value: dt.date) -> dt.date:
-        if value > get_settings().today():  # today where the bodies are, not the server
-            raise ValueError("the date is in the future")
-        if value < EARLIEST_MEASUREMENT:
-            # A convention of ours, as for evidence: a year-1 date is a slip, never a reading.
-            raise ValueError(f"the date is before {EARLIEST_MEASUREMENT:%-d %B %Y}")
+    def _not_before_records(cls, value: dt.date) -> dt.date:
+        if value < EARLIEST_RECORD:
+            raise ValueError(f"the date is before {spoken(EARLIEST_RECORD)}")
         return value
 
 
@@ -191,9 +189,15 @@ def add_indicator(*, session: Session, actor: User, data: IndicatorCreate) -> In
     return _add(session, actor.email, Indicator(**data.model_dump()), "indicator")
 
 
-def add_measurement(*, session: Session, actor: User | str, data: MeasurementCreate) -> Measurement:
-    """Record a dated value of an indicator; `actor` is a user, or a system name such as "cli"."""
+def add_measurement(
+    *, session: Session, actor: User | str, data: MeasurementCreate, today: dt.date
+) -> Measurement:
+    """Record a dated value of an indicator, dated by `today` at the latest (today where the
+    bodies are); `actor` is a user, or a system name such as "cli"."""
     _exists(session, Indicator, data.indicator_id, "indicator")
+    problem = record_problem(data.measured_date, today=today)
+    if problem:
+        raise Refused(problem, field="measured_date", status=422)
     if _recorded(session, data.indicator_id, data.measured_date):
         raise _duplicate(data.measured_date)
     recorded_by_id, name = (None, actor) if isinstance(actor, str) else (actor.id, actor.email)
@@ -281,12 +285,6 @@ def outcomes_of(*, session: Session, partnership_id: int) -> list[Outcome]:
     """A partnership's intended outcomes."""
     query = select(Outcome).where(Outcome.partnership_id == partnership_id)
     return list(session.exec(query.order_by(Outcome.id)))
-
-
-def measurements_of(*, session: Session, indicator_id: int) -> list[Measurement]:
-    """An indicator's measurements, oldest first."""
-    query = select(Measurement).where(Measurement.indicator_id == indicator_id)
-    return list(session.exec(query.order_by(Measurement.measured_date)))
 
 
 def outcome_access(

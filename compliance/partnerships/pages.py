@@ -14,7 +14,7 @@ from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, Setti
 from compliance.errors import NotFound, Refused
 from compliance.evaluations.results import latest_results
 from compliance.forms import date_parts
-from compliance.models import Indicator, Measurement, Partnership, Risk
+from compliance.models import Indicator, Partnership, Risk
 from compliance.obligations.views import status_rollup, view_obligations
 from compliance.outcomes.forms import (
     CATEGORIES,
@@ -26,6 +26,7 @@ from compliance.outcomes.forms import (
 from compliance.outcomes.imports import import_measurements
 from compliance.outcomes.judgement import partnership_judgement
 from compliance.outcomes.pages import element_ids, form_values, invalid_errors, refused_errors
+from compliance.outcomes.recent import latest_measurements, measurement_counts
 from compliance.outcomes.serves import serve_choices, serves_by_outcome
 from compliance.outcomes.service import (
     MeasurementCreate,
@@ -76,26 +77,34 @@ def _partnership(session, principal, slug: str, *, write: bool = False) -> Partn
 
 
 def _indicators(session, outcome_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
-    """An outcome's indicators, each with its measurements and trend chart."""
-    shown = []
-    for indicator in session.exec(
+    """An outcome's indicators, each with its latest measurements (at most SHOWN: the rest are
+    a link away, a page at a time), how many it has, and a trend chart of those shown."""
+    indicators = session.exec(
         select(Indicator).where(Indicator.outcome_id == outcome_id).order_by(Indicator.id)
-    ):
-        measurements = session.exec(
-            select(Measurement)
-            .where(Measurement.indicator_id == indicator.id)
-            .order_by(Measurement.measured_date)
-        ).all()
-        points = [(m.measured_date, m.value) for m in measurements]
+    ).all()
+    ids = [i.id for i in indicators]
+    latest = latest_measurements(session=session, indicator_ids=ids)
+    counts = measurement_counts(session=session, indicator_ids=ids)
+    shown = []
+    for indicator in indicators:
+        measurements = latest[indicator.id]
         chart = trend_chart(
             chart_id=f"indicator-{indicator.id}",
             title=indicator.name,
             unit=indicator.unit,
-            points=points,
+            points=[(m.measured_date, m.value) for m in measurements],
             baseline=indicator.baseline_value,
             target=indicator.target_value,
+            total=counts[indicator.id],
         )
-        shown.append({"indicator": indicator, "measurements": measurements, "chart": chart})
+        shown.append(
+            {
+                "indicator": indicator,
+                "measurements": measurements,
+                "count": counts[indicator.id],
+                "chart": chart,
+            }
+        )
     return shown
 
 
@@ -250,7 +259,7 @@ def new_measurement(
 
     def save(partnership, values):  # type: ignore[no-untyped-def]
         data = MeasurementCreate.model_validate(values)
-        add_measurement(session=session, actor=principal.user, data=data)
+        add_measurement(session=session, actor=principal.user, data=data, today=settings.today())
 
     return _submit(
         request,
@@ -316,12 +325,23 @@ def import_measurements_page(
             )
             raise Refused(problem, field="measurements-file", status=422)
         import_measurements(
-            session=session, data=data, principal=principal, max_rows=settings.max_import_rows
+            session=session,
+            data=data,
+            principal=principal,
+            today=settings.today(),
+            max_rows=settings.max_import_rows,
         )
     except (ImportRefused, Refused) as exc:
         lines = [str(e) for e in exc.errors] if isinstance(exc, ImportRefused) else []
-        message = f"{len(lines)} bad line(s); nothing was imported" if lines else str(exc)
+        message = _import_refusal(exc, lines)
         errors = {"measurements-file": message}
         context = _context(session, settings, principal, partnership, errors, form="import")
         return render(request, "partnership.html", context | {"import_errors": lines}, 422)
     return RedirectResponse(f"/partnerships/{slug}", status_code=303)
+
+
+def _import_refusal(exc: Exception, lines: list[str]) -> str:
+    """What the import form says first: why the whole file was refused, or how many lines."""
+    if isinstance(exc, ImportRefused) and exc.whole:
+        return f"{exc.whole}; nothing was imported"
+    return f"{len(lines)} bad line(s); nothing was imported" if lines else str(exc)

@@ -1,16 +1,20 @@
-"""The outbox for administrators: how much is waiting, and every email given up on."""
+"""The outbox for administrators: how much is waiting, every email given up on, and the bodies
+whose reminders have nobody to go to."""
 
 import functools
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
+from compliance.checks.rules import no_reminder_contact
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
-from compliance.models import Body, Obligation, Partnership, User
+from compliance.models import Body, Finding, Obligation, Partnership, User
+from compliance.obligations.list_pages import holder_links
 from compliance.outbox import dead_messages, requeue, status_counts
 from compliance.reminders.models import OutboxMessage
 from compliance.web import render
@@ -18,6 +22,9 @@ from compliance.web import render
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
 MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# The mail page lists this many bodies whose reminders have nobody to go to; the findings page
+# lists them all.
+UNREACHED_ROWS = 50
 NOT_DEAD = (
     "That email is no longer waiting to be tried again: it has been sent, or is already "
     "being tried again"
@@ -67,12 +74,34 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
     }
 
 
+def unreached(*, session: Session, limit: int = UNREACHED_ROWS) -> tuple[list[Finding], int]:
+    """The open findings that a body's reminders have nobody to go to, the first `limit` of
+    them by holder name, and how many there are."""
+    open_ones = (Finding.rule == no_reminder_contact.__name__, Finding.resolved_at.is_(None))
+    total = session.exec(select(func.count()).select_from(Finding).where(*open_ones)).one()
+    rows = session.exec(
+        select(Finding)
+        .outerjoin(Body, Body.id == Finding.body_id)
+        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
+        .where(*open_ones)
+        .order_by(func.coalesce(Body.name, Partnership.name), Finding.id)
+        .limit(limit)
+    ).all()
+    return list(rows), total
+
+
 def _mail_page(request: Request, session: Session, settings, error: str = "", status=200):  # type: ignore[no-untyped-def]
     dead = dead_messages(session=session)
+    nobody, nobody_total = unreached(session=session, limit=UNREACHED_ROWS)
     context = {
         "counts": status_counts(session=session),
         "dead": dead,
         "about": _about(session, dead),
+        "findings": nobody,
+        "findings_total": nobody_total,
+        "finding_holders": holder_links(session, nobody),
+        "findings_caption": "Bodies whose reminders have nobody to go to",
+        "findings_link": f"/findings?rule={no_reminder_contact.__name__}",
         "when": functools.partial(local_time, zone=settings.timezone),
         "errors": {"dead-mail": error} if error else {},
     }
@@ -83,7 +112,8 @@ def _mail_page(request: Request, session: Session, settings, error: str = "", st
 def mail_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: AdminUser
 ) -> HTMLResponse:
-    """Counts of the outbox by status, and the emails that could not be sent."""
+    """Counts of the outbox by status, the emails that could not be sent, and the bodies whose
+    reminders have nobody to go to."""
     return _mail_page(request, session, settings)
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse
 from sqlmodel import Session
 
 from compliance.access import Principal
-from compliance.api import Date, api_router
+from compliance.api import IsoDate, api_router
 from compliance.audit.service import record_download
 from compliance.config import Settings
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
@@ -21,8 +21,9 @@ from compliance.reports.pdf import Made
 
 router = api_router("reports")
 
+# The report checks its own range (from 1 January 2000 to today), with a message that says so.
 AsAt = Annotated[
-    Date | None,
+    IsoDate | None,
     Query(description="The report as the data stood at the end of this day; today by default."),
 ]
 Pack = Annotated[

@@ -34,6 +34,7 @@ from compliance.config import Settings
 from compliance.db import UNAVAILABLE, save, session_scope
 from compliance.errors import Refused
 from compliance.models import utcnow
+from compliance.reports.ceiling import RenderCeiling
 from compliance.reports.models import ReportJob
 from compliance.reports.pack import make_pack
 from compliance.reports.parts import utc
@@ -99,6 +100,7 @@ def produce(
         generated_by=principal.user.name,
         head=chain_head(session=session, as_at=on),
         timezone=settings.timezone,
+        ceiling=settings.render_ceiling,
     )
 
 
@@ -294,6 +296,7 @@ def _run(
             head=head,
             timezone=settings.timezone,
             on_stage=stage,
+            ceiling=settings.render_ceiling,
         )
         # The data beside the PDF: a download after a restart shows and packs exactly this.
         store_once(made.path.with_suffix(".json"), canonical_json(report))
@@ -305,6 +308,9 @@ def _run(
             "fingerprint": made.fingerprint,
             "error": None,
         }
+    except RenderCeiling as exc:
+        log.warning("report job %s stopped: %s", job_id, exc.message)
+        outcome = {"status": "failed", "stage": "failed", "progress": 100, "error": exc.message}
     except Exception:
         log.exception("report job %s failed", job_id)
         outcome = {"status": "failed", "stage": "failed", "progress": 100, "error": FAILED}

@@ -19,7 +19,6 @@ from compliance.models import (
     FundingCondition,
     FundingStream,
     Indicator,
-    Measurement,
     Obligation,
     Outcome,
     Partnership,
@@ -29,6 +28,7 @@ from compliance.models import (
 from compliance.obligations import served
 from compliance.obligations.status import OutcomeStatus, judge_outcome, read_indicator
 from compliance.outcomes.judgement import Across, method_line
+from compliance.outcomes.recent import latest_measurements, measurement_counts
 from compliance.partnerships.value import weigh_partnership
 
 AUDIT_LIMIT = 500
@@ -89,9 +89,12 @@ class IndicatorItem:
     target: float | None
     target_date: dt.date | None
     data_source: str | None
+    # The latest measurements by the as-at date (at most recent.SHOWN, every one its trend can
+    # use), oldest first, of `measured` in all: years of daily values are not a report's to print.
     points: list[tuple[dt.date, float]]
     status: str
     method: str = ""
+    measured: int = 0
 
 
 @dataclass(frozen=True)
@@ -301,19 +304,13 @@ def _indicators(
     rows = session.exec(
         select(Indicator).where(Indicator.outcome_id.in_(outcome_ids)).order_by(Indicator.id)
     ).all()
-    points: dict[int, list[tuple[dt.date, float]]] = {}
-    if rows:
-        query = (
-            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
-            .where(Measurement.indicator_id.in_([i.id for i in rows]))
-            .where(Measurement.measured_date <= on)
-            .order_by(Measurement.measured_date)
-        )
-        for indicator_id, day, value in session.exec(query):
-            points.setdefault(indicator_id, []).append((day, value))
+    ids = [i.id for i in rows]
+    latest = latest_measurements(session=session, indicator_ids=ids, on=on)
+    counts = measurement_counts(session=session, indicator_ids=ids, on=on)
     found: dict[int, list[IndicatorItem]] = {}
     for i in rows:
-        values = points.get(i.id, [])
+        # The latest by the date hold the trend's whole window: the reading is as from all.
+        values = [(m.measured_date, m.value) for m in latest.get(i.id, [])]
         reading = read_indicator(i, values, on)
         found.setdefault(i.outcome_id, []).append(
             IndicatorItem(
@@ -328,6 +325,7 @@ def _indicators(
                 points=values,
                 status=reading.status.value,
                 method=method_line(reading),
+                measured=counts.get(i.id, 0),
             )
         )
     return found

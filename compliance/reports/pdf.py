@@ -32,6 +32,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
 from compliance.charts import trend_chart
+from compliance.reports.ceiling import Ceiling, render_within
 from compliance.reports.service import ChainHead, Report, fingerprint
 from compliance.web import TEMPLATES_DIR, templates
 
@@ -117,6 +118,7 @@ def render_html(
             baseline=i.baseline,
             target=i.target,
             method=i.method,
+            total=i.measured,
         )
         for o in report.outcomes
         for i in o.indicators
@@ -188,8 +190,10 @@ def make_pdf(
     head: ChainHead | None,
     timezone: str = "Europe/London",
     on_stage: Callable[[str], None] | None = None,
+    ceiling: Ceiling | None = None,
 ) -> Made:
-    """The report's PDF: from the cache if its data has not changed, else rendered now.
+    """The report's PDF: from the cache if its data has not changed, else rendered now (within
+    `ceiling`, in a child process, when given: RenderCeiling past it).
 
     `head` is the audit chain head to print on the cover if the PDF is rendered now.
     """
@@ -208,6 +212,10 @@ def make_pdf(
             generated_by=generated_by,
             head=head,
         )
-        store_once(path, write_pdf(html, on_stage=on_stage))
+        if ceiling is None:
+            content = write_pdf(html, on_stage=on_stage)
+        else:
+            content = render_within(html, ceiling=ceiling, on_stage=on_stage)
+        store_once(path, content)
     log.info("rendered %s in %.2f s", path.name, time.perf_counter() - started)
     return Made(path, report, print_, cached=False)

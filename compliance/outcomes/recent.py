@@ -1,0 +1,79 @@
+"""An indicator's measurements in bounded pieces: the latest few beside its trend on a page or in
+a report, with how many there are, and the rest a page at a time. An indicator measured daily
+for years must not make its partnership's page, or its report, as long as its history.
+
+What is shown never decides a verdict: the trend is judged from the measurements in its own
+window (compliance.outcomes.trend), at most the latest MAX_POINTS of them, so the latest
+SHOWN always hold every measurement a trend can use.
+"""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from sqlmodel import Session, func, select
+
+from compliance.models import Measurement
+from compliance.outcomes.trend import MAX_POINTS
+
+SHOWN = MAX_POINTS
+PAGE_SIZE = 50
+
+
+def latest_measurements(
+    *, session: Session, indicator_ids: Iterable[int], on: dt.date | None = None, limit: int = SHOWN
+) -> dict[int, list[Measurement]]:
+    """Each indicator's latest `limit` measurements (dated by `on`, when given), oldest first,
+    in one query."""
+    ids = list(indicator_ids)
+    if not ids:
+        return {}
+    rank = (
+        func.row_number()
+        .over(partition_by=Measurement.indicator_id, order_by=Measurement.measured_date.desc())
+        .label("rank")
+    )
+    ranked = select(Measurement.id, rank).where(Measurement.indicator_id.in_(ids))
+    if on is not None:
+        ranked = ranked.where(Measurement.measured_date <= on)
+    ranked = ranked.subquery()
+    query = (
+        select(Measurement)
+        .join(ranked, ranked.c.id == Measurement.id)
+        .where(ranked.c.rank <= limit)
+        .order_by(Measurement.indicator_id, Measurement.measured_date)
+    )
+    found: dict[int, list[Measurement]] = {i: [] for i in ids}
+    for measurement in session.exec(query):
+        found[measurement.indicator_id].append(measurement)
+    return found
+
+
+def measurement_counts(
+    *, session: Session, indicator_ids: Iterable[int], on: dt.date | None = None
+) -> dict[int, int]:
+    """How many measurements each indicator has (dated by `on`, when given)."""
+    ids = list(indicator_ids)
+    if not ids:
+        return {}
+    query = select(Measurement.indicator_id, func.count()).where(Measurement.indicator_id.in_(ids))
+    if on is not None:
+        query = query.where(Measurement.measured_date <= on)
+    counted = dict(session.exec(query.group_by(Measurement.indicator_id)).all())
+    return {i: counted.get(i, 0) for i in ids}
+
+
+def newest_first_page(
+    *, session: Session, indicator_id: int, page: int, size: int = PAGE_SIZE
+) -> tuple[list[Measurement], int, int]:
+    """One page of an indicator's measurements, newest first: the rows, the page number (the
+    last page for one past it) and how many there are in all."""
+    total = measurement_counts(session=session, indicator_ids=[indicator_id])[indicator_id]
+    page = min(max(page, 1), max(1, -(-total // size)))
+    query = (
+        select(Measurement)
+        .where(Measurement.indicator_id == indicator_id)
+        .order_by(Measurement.measured_date.desc())
+        .offset((page - 1) * size)
+        .limit(size)
+    )
+    return list(session.exec(query)), page, total
