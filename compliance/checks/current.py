@@ -11,6 +11,9 @@ installs them as it loads; the models and the check are imported when first used
 from sqlalchemy import event, inspect, or_
 from sqlmodel import Session, select
 
+# More changed rows of one kind than this, and a transaction's findings are judged whole.
+WHOLE_PAST = 5_000
+
 
 def hand_made(session: Session) -> None:
     """Stop re-evaluating findings in this session: for one that records findings by hand, as
@@ -122,7 +125,9 @@ def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-
         UserScope,
     )
 
-    if found.get("everything"):
+    # A transaction that touched this many rows of a kind (an import, a synthetic registry) is
+    # judged whole: its scope would be most of the registry, and too many ids for one statement.
+    if found.get("everything") or any(len(ids) > WHOLE_PAST for ids in found.values()):
         return None
     bodies, partnerships = set(found.get("body", ())), set(found.get("partnership", ()))
     # An officer's scope covers the bodies beneath those it names. (A scope replaced in bulk

@@ -151,21 +151,22 @@ def load_snapshot(
         select(PartnershipDuty).where(PartnershipDuty.partnership_id.in_(active_partnerships))
     ):
         discharged.setdefault(link.partnership_id, []).append(link.duty_id)
-    live_obligations = {o.id for o in obligations}
     judged_partnerships = (
         set(active_partnerships)
         if scope is None
         else set(active_partnerships) & set(scope.partnership_ids)
     )
-    outcomes = [
-        o
-        for o in session.exec(
+    # The live obligations as a subquery, never as a list: a national registry has more of
+    # them than a statement may carry parameters (65,535 on PostgreSQL).
+    live_obligation_ids = select(Obligation.id).where(Obligation.closed_date.is_(None), mine)
+    outcomes = list(
+        session.exec(
             select(Outcome).where(
                 Outcome.partnership_id.in_(judged_partnerships)
-                | Outcome.obligation_id.in_(live_obligations)
+                | Outcome.obligation_id.in_(live_obligation_ids)
             )
         )
-    ]
+    )
     outcome_ids = {o.id for o in outcomes}
     indicators = list(
         session.exec(
@@ -271,13 +272,19 @@ def _comments(
 ) -> dict[int, list[Comment]]:
     query = (
         select(EvidenceComment.evidence_id, EvidenceComment.kind, EvidenceComment.created_at)
-        .where(EvidenceComment.evidence_id.in_(evidence_ids))
         .where(EvidenceComment.created_at <= cutoff)
         .order_by(EvidenceComment.created_at, EvidenceComment.id)
     )
+    if len(evidence_ids) <= CHUNK:
+        query = query.where(EvidenceComment.evidence_id.in_(evidence_ids))
+    # Else every comment by the cutoff is read and those asked about kept: a national
+    # registry's evidence ids are too many to send as parameters, and comments are far fewer.
     found: dict[int, list[Comment]] = {}
     for evidence_id, kind, created_at in session.exec(query):
-        found.setdefault(evidence_id, []).append(Comment(evidence_id, kind, _as_utc(created_at)))
+        if evidence_id in evidence_ids:
+            found.setdefault(evidence_id, []).append(
+                Comment(evidence_id, kind, _as_utc(created_at))
+            )
     return found
 
 
@@ -398,6 +405,8 @@ def run_checks(
 
 
 CHANGE = "change"
+# Most ids one statement is given as a list: PostgreSQL takes at most 65,535 parameters.
+CHUNK = 10_000
 
 
 def _within(scope: Scope, body_id: int | None, partnership_id: int | None) -> bool:
@@ -445,9 +454,11 @@ def _persist(
     if still:
         # What a finding says follows its data: a message, severity or remedy may change.
         session.execute(update(Finding), still)
-    if gone:
+    for start in range(0, len(gone), CHUNK):  # within a statement's parameter limit
         session.execute(
-            update(Finding).where(Finding.id.in_(gone)).values(resolved_at=now, last_run_id=run.id)
+            update(Finding)
+            .where(Finding.id.in_(gone[start : start + CHUNK]))
+            .values(resolved_at=now, last_run_id=run.id)
         )
     return len(fresh), len(gone)
 
