@@ -166,9 +166,8 @@ def test_a_rolled_back_append_moves_no_checkpoint(installation):
     assert checkpoint.read(get_settings().data_dir) == before
 
 
-def test_an_unkeyed_chain_from_before_0013_is_rekeyed_only_when_intact(session):
-    append(session, 4)
-    # Make the chain what it was before 0013: plain SHA-256 links.
+def unkey(session) -> None:  # type: ignore[no-untyped-def]
+    """Make the chain what it was before 0013: plain SHA-256 links."""
     previous = GENESIS
     for event in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all():
         event.prev_hash = previous
@@ -176,6 +175,11 @@ def test_an_unkeyed_chain_from_before_0013_is_rekeyed_only_when_intact(session):
         session.add(event)
         session.flush()
         previous = event.hash
+
+
+def test_an_unkeyed_chain_from_before_0013_is_rekeyed_only_when_intact(session):
+    append(session, 4)
+    unkey(session)
     assert verify(session=session)[1] is not None
     assert verify(session=session, unkeyed=True)[1] is None
     rekey(session=session, old_key=None, new_key=chain_key())
@@ -189,13 +193,7 @@ def test_an_unkeyed_chain_from_before_0013_is_rekeyed_only_when_intact(session):
 def test_an_unkeyed_chain_left_broken_by_the_upgrade_is_told_as_such(installation):
     """0013 leaves a chain from before it, tampered with, unkeyed: verify says where it breaks."""
     with session_scope(installation) as session:
-        previous = GENESIS
-        for event in session.exec(select(AuditEvent).order_by(AuditEvent.id)).all():
-            event.prev_hash = previous
-            event.hash = unkeyed_hash(event)
-            session.add(event)
-            session.flush()
-            previous = event.hash
+        unkey(session)
     every = ids(installation)
     sql(installation, "UPDATE audit_event SET actor = 'intruder' WHERE id = :id", id=every[7])
     code, output = verify_command()

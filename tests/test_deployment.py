@@ -26,14 +26,12 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from compliance import logs
 from compliance import scheduler as sched
 from compliance.accounts.models import SignInAttempt
-from compliance.catalogue.service import load_catalogue
 from compliance.config import Settings
-from compliance.db import make_engine, session_scope
 from compliance.deps import get_session
 from compliance.main import create_app
-from compliance.migrations import upgrade
 from compliance.models import JobRun
 from compliance.server import uvicorn_options
+from tests import test_scheduler
 from tests.conftest import PASSWORD, make_user, sign_in
 
 PROXY = "10.0.0.1"
@@ -259,17 +257,8 @@ def test_hsts_follows_the_scheme_the_trusted_proxy_reports(settings, session):
 # The scheduler finishes its job and begins no other once told to stop -----------------------------
 
 
-@pytest.fixture
-def database(fresh_url, tmp_path):  # type: ignore[no-untyped-def]
-    upgrade(fresh_url)
-    engine = make_engine(fresh_url)
-    with session_scope(engine) as session:
-        load_catalogue(session=session)
-    settings = Settings(
-        environment="test", secret_key="k", database_url=fresh_url, data_dir=tmp_path
-    )
-    yield engine, settings
-    engine.dispose()
+# A migrated database with the catalogue, and its settings: the scheduler tests' own.
+database = test_scheduler.database
 
 
 def test_a_stop_during_a_tick_lets_the_running_job_finish_and_begins_no_other(
