@@ -86,12 +86,14 @@ migration: install
 	command.revision(alembic_config(get_settings().sqlalchemy_url), message=sys.argv[1], autogenerate=True)" "$(MESSAGE)"
 
 ## Time a full check, a body's obligations, the audit reports, the API listings and the exports
-## on synthetic registries of 100 and 1,000 bodies (SQLite, and PostgreSQL when reachable);
-## appends the figures to docs/performance.md.
+## on synthetic registries of 100 and 1,000 bodies (SQLite, and PostgreSQL when reachable), and
+## the pages people open every day at 1,000 and 4,000 bodies (PostgreSQL); appends the figures
+## to docs/performance.md.
 bench: install
 	$(BIN)/python -m benchmarks.bench
 	$(BIN)/python -m benchmarks.reports
 	$(BIN)/python -m benchmarks.api
+	$(BIN)/python -m benchmarks.pages
 
 ## Failure scenarios: kill -9 during uploads, PDF renders and checks; two schedulers; a flaky SMTP
 ## server; a private PostgreSQL restarted under load. Writes its sections of docs/reliability.md.

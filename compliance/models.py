@@ -520,5 +520,6 @@ class JobRun(SQLModel, table=True):
 from compliance.accounts import models as _account_models  # noqa: E402, F401
 from compliance.checks import current as _current_findings  # noqa: E402, F401
 from compliance.evaluations import models as _evaluation_models  # noqa: E402, F401
+from compliance.obligations import tables as _obligation_tables  # noqa: E402, F401
 from compliance.reminders import models as _reminder_models  # noqa: E402, F401
 from compliance.reports import models as _report_models  # noqa: E402, F401

@@ -133,10 +133,15 @@ PAGE_SIZE = 50
 PageNumber = Annotated[int, Query(ge=1, le=100_000)]
 
 
+def page_span(total: int, page: int, size: int = PAGE_SIZE) -> tuple[int, int]:
+    """Which page of `total` rows to show (the last, for one past it) and how many there are."""
+    pages = max(1, -(-total // size))
+    return min(max(page, 1), pages), pages
+
+
 def paginate(rows: list, page: int, size: int = PAGE_SIZE) -> dict[str, Any]:
     """One page of a list, with the page number and count for the pagination links."""
-    pages = max(1, -(-len(rows) // size))
-    page = min(max(page, 1), pages)
+    page, pages = page_span(len(rows), page, size)
     return {
         "rows": rows[(page - 1) * size : page * size],
         "page": page,

@@ -43,6 +43,7 @@ def _note(found: dict[str, set], row: object) -> None:
         Obligation,
         Occurrence,
         Outcome,
+        OutcomeServes,
         Partnership,
         PartnershipDuty,
         PartnershipMember,
@@ -81,7 +82,7 @@ def _note(found: dict[str, set], row: object) -> None:
     elif isinstance(row, Outcome):
         add("partnership", row.partnership_id)
         add("obligation", row.obligation_id)
-    elif isinstance(row, Indicator):
+    elif isinstance(row, (Indicator, OutcomeServes)):
         add("outcome", row.outcome_id)
     elif isinstance(row, Measurement):
         add("indicator", row.indicator_id)
@@ -199,9 +200,6 @@ def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    if session.info.get("findings_by_hand"):
-        pending(session).clear()
-        return
     if session.info.get("findings_evaluating"):
         return
     # before_commit runs before the commit's own flush: flush here, so that a change made
@@ -211,12 +209,22 @@ def _before_commit(session: Session) -> None:
         return
     from compliance.checks.service import CHANGE, run_checks
     from compliance.config import get_settings
+    from compliance.obligations.judged import forget
 
     session.info["findings_evaluating"] = True
     try:
         found = pending(session)
+        if session.info.get("findings_by_hand"):
+            found.clear()
+            forget(session, body_ids=None, partnership_ids=())
+            return
         scope = _scope(session, found)
         found.clear()
+        # The kept states of obligations (the dashboard's counts) go with the findings.
+        if scope is None:
+            forget(session, body_ids=None, partnership_ids=())
+        elif scope:
+            forget(session, body_ids=scope.body_ids, partnership_ids=scope.partnership_ids)
         if scope is None or scope:
             settings = get_settings()
             run_checks(

@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import case, func, or_
 from sqlmodel import select
 
 from compliance.access import Principal
@@ -14,17 +15,15 @@ from compliance.models import Finding
 from compliance.obligations.list_pages import (
     UNMEASURED,
     URGENT,
-    by_next_due,
+    Kept,
     holder_links,
-    in_states,
-    obligations_in_scope,
     page_base,
     page_number,
     view_holders,
 )
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.outcomes.judgement import scope_judgement
-from compliance.web import paginate, render
+from compliance.web import page_span, render
 
 router = page_router()
 PAGE_SIZE = 50
@@ -32,28 +31,34 @@ PAGE_SIZE = 50
 SHORT_LIST = 25
 
 
-def _visible(principal: Principal, finding: Finding) -> bool:
-    if principal.is_admin:
-        return True
-    if finding.body_id is not None:
-        return principal.reads_body(finding.body_id)
-    if finding.partnership_id is not None:
-        return principal.reads_partnership(finding.partnership_id)
-    return False
-
-
-def findings_for(
-    session, principal: Principal, severity: str | None = None, rule: str | None = None
-) -> list[Finding]:  # type: ignore[no-untyped-def]
-    """Open findings this user may see, worst first."""
+def open_in_scope(principal: Principal, severity: str | None = None, rule: str | None = None):  # type: ignore[no-untyped-def]
+    """A select of the open findings this user may see (of one severity and kind, if given):
+    a finding on a body by the body, else by its partnership, as the API's listing."""
     query = select(Finding).where(Finding.resolved_at.is_(None))
     if severity:
         query = query.where(Finding.severity == severity)
     if rule:
         query = query.where(Finding.rule == rule)
-    rank = {s: i for i, s in enumerate(SEVERITIES)}
-    rows = [f for f in session.exec(query.order_by(Finding.id)) if _visible(principal, f)]
-    return sorted(rows, key=lambda f: (rank.get(f.severity, 9), f.id))
+    if not principal.is_admin:
+        query = query.where(
+            or_(
+                Finding.body_id.in_(principal.body_ids),
+                Finding.body_id.is_(None)
+                & Finding.partnership_id.in_(principal.readable_partnership_ids),
+            )
+        )
+    return query
+
+
+def count_of(session, query) -> int:  # type: ignore[no-untyped-def]
+    """How many rows a select finds."""
+    return session.exec(select(func.count()).select_from(query.subquery())).one()
+
+
+def worst_first(session, query, *, offset: int = 0, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
+    """`limit` findings of a select from `offset`, worst first, then in the order found."""
+    rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=9)
+    return list(session.exec(query.order_by(rank, Finding.id).offset(offset).limit(limit)))
 
 
 def _status_link(
@@ -71,29 +76,31 @@ def dashboard(
     """What is due or overdue for me, open findings, queries awaiting me, outcomes not measured;
     each count links to the whole list it counts."""
     today = settings.today()
-    views = obligations_in_scope(
+    kept = Kept(
         session=session, principal=principal, on=today, due_soon_days=settings.due_soon_days
     )
-    urgent = [v for v in views if in_states(v, URGENT, ())]
-    unmeasured = [v for v in views if in_states(v, (), UNMEASURED)]
-    by_status = {s: [v for v in urgent if v.status == s] for s in URGENT}
-    holders = view_holders(session, urgent)
-    shown = by_next_due(urgent, holders)[:SHORT_LIST]
-    findings = findings_for(session, principal)
-    queries = [f for f in findings if f.rule == "query_unanswered"]
+    by_status = kept.by_status(URGENT)
+    shown = kept.views(URGENT, limit=SHORT_LIST)
+    holders = view_holders(session, shown)
+    findings = open_in_scope(principal)
+    queries = open_in_scope(principal, rule="query_unanswered")
+    worst, first_queries = (
+        worst_first(session, findings, limit=10),
+        worst_first(session, queries, limit=10),
+    )
     context = {
         "urgent": shown,
-        "urgent_total": len(urgent),
+        "urgent_total": sum(by_status.values()),
         "urgent_link": _status_link(URGENT),
-        "by_status": [(s, len(rows), _status_link([s])) for s, rows in by_status.items()],
+        "by_status": [(s, count, _status_link([s])) for s, count in by_status.items()],
         "holders": holders,
-        "findings": findings[:10],
-        "findings_total": len(findings),
-        "finding_holders": holder_links(session, findings[:10]),
-        "queries": queries[:10],
-        "queries_total": len(queries),
-        "query_holders": holder_links(session, queries[:10]),
-        "unmeasured_total": len(unmeasured),
+        "findings": worst,
+        "findings_total": count_of(session, findings),
+        "finding_holders": holder_links(session, worst),
+        "queries": first_queries,
+        "queries_total": count_of(session, queries),
+        "query_holders": holder_links(session, first_queries),
+        "unmeasured_total": kept.count(outcomes=UNMEASURED),
         "unmeasured_link": _status_link(outcomes=UNMEASURED),
         "today": today,
         "judgement": scope_judgement(session=session, principal=principal, on=today),
@@ -123,8 +130,11 @@ def findings_page(
         errors["severity"] = "Choose high, medium or low"
     if rule and not kind:
         errors["rule"] = "Choose a kind of finding from the list"
-    rows = findings_for(session, principal, chosen, kind)
-    shown = paginate(rows, page_number(page), PAGE_SIZE)
+    found = open_in_scope(principal, chosen, kind)
+    total = count_of(session, found)
+    number, pages = page_span(total, page_number(page), PAGE_SIZE)
+    rows = worst_first(session, found, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    shown = {"rows": rows, "page": number, "pages": pages, "total": total}
     context = {
         **shown,
         "findings": shown["rows"],

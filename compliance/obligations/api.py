@@ -264,6 +264,7 @@ def read_obligations(
         due_soon_days=settings.due_soon_days,
         after_id=(id_after(cursor) or 0),
         limit=limit,
+        today=settings.today(),
     )
     next_cursor = encode_cursor(views[-1].obligation.id) if more else None
     return ObligationPage(items=obligation_items(session, views), next_cursor=next_cursor)

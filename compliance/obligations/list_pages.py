@@ -3,6 +3,7 @@ what the dashboard's counts link to. Also the small helpers the list pages share
 filter value or a page number as a person typed it, a pagination link that keeps the filters,
 and the name of the body or partnership each row belongs to."""
 
+import datetime as dt
 from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
@@ -10,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from compliance.access import Principal, require
@@ -18,15 +20,16 @@ from compliance.catalogue.service import get_duty, list_duties
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.exports.selection import holders_of
 from compliance.models import Body, Obligation, Partnership
-from compliance.obligations.listing import ObligationFilter, obligation_page
+from compliance.obligations.judged import current, keep_current, sort_order
+from compliance.obligations.listing import ObligationFilter, filtered
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
-from compliance.obligations.views import ObligationView
+from compliance.obligations.tables import ObligationState
+from compliance.obligations.views import ObligationView, view_obligations_for
 from compliance.partnerships.service import get_partnership
-from compliance.web import paginate, render
+from compliance.web import PAGE_SIZE, page_span, render
 
 router = page_router()
 E = TypeVar("E", bound=StrEnum)
-BATCH = 500
 MAX_PAGE = 100_000
 # What the dashboard counts: the process states that need doing now, and outcomes not measured.
 URGENT = (ProcessStatus.overdue, ProcessStatus.evidence_expired, ProcessStatus.due_soon)
@@ -75,84 +78,121 @@ def view_holders(session: Session, views: Sequence[ObligationView]) -> dict[int,
     return holder_links(session, [v.obligation for v in views])
 
 
-def obligations_in_scope(
-    *,
-    session: Session,
-    principal: Principal,
-    on: Any,
-    due_soon_days: int,
-    statuses: Sequence[ProcessStatus] = (),
-    outcomes: Sequence[OutcomeStatus] = (),
-    body_id: int | None = None,
-    partnership_id: int | None = None,
-    duty_id: int | None = None,
-) -> list[ObligationView]:
-    """Every open obligation the user may read that is in one of these states (any, if none
-    given), in id order: the obligations GET /api/v1/obligations lists, judged the same way."""
-    filters = ObligationFilter(
-        body_id=body_id,
-        partnership_id=partnership_id,
-        duty_id=duty_id,
-        body_ids=None if principal.is_admin else principal.body_ids,
-        partnership_ids=None if principal.is_admin else principal.readable_partnership_ids,
-        status=statuses[0] if len(statuses) == 1 else None,
-        outcome=outcomes[0] if len(outcomes) == 1 else None,
-    )
-    found: list[ObligationView] = []
-    after = 0
-    while True:
-        views, more = obligation_page(
-            session=session,
-            filters=filters,
-            on=on,
-            due_soon_days=due_soon_days,
-            after_id=after,
-            limit=BATCH,
+class Kept:
+    """The open obligations a user may read, narrowed by holder and duty, read from their kept
+    states (compliance.obligations.judged), judged first where none is kept for the date: what
+    the dashboard counts and the obligations list pages through, in a fixed number of queries
+    however large the registry. The rows a page shows are judged afresh."""
+
+    def __init__(
+        self,
+        *,
+        session: Session,
+        principal: Principal,
+        on: dt.date,
+        due_soon_days: int,
+        body_id: int | None = None,
+        partnership_id: int | None = None,
+        duty_id: int | None = None,
+    ):
+        self.session, self.on, self.due_soon_days = session, on, due_soon_days
+        self.filters = ObligationFilter(
+            body_id=body_id,
+            partnership_id=partnership_id,
+            duty_id=duty_id,
+            body_ids=None if principal.is_admin else principal.body_ids,
+            partnership_ids=None if principal.is_admin else principal.readable_partnership_ids,
         )
-        found += [v for v in views if in_states(v, statuses, outcomes)]
-        if not more:
-            return found
-        after = views[-1].obligation.id
+        ids = filtered(self.filters, select(Obligation.id))
+        keep_current(session, ids, on=on, due_soon_days=due_soon_days)
 
+    def _select(
+        self,
+        columns: Sequence[Any],
+        statuses: Sequence[ProcessStatus],
+        outcomes: Sequence[OutcomeStatus],
+    ):  # type: ignore[no-untyped-def]
+        query = (
+            select(*columns)
+            .select_from(ObligationState)
+            .join(Obligation, Obligation.id == ObligationState.obligation_id)
+        )
+        query = filtered(self.filters, query).where(current(self.on, self.due_soon_days))
+        if statuses:
+            query = query.where(ObligationState.status.in_([s.value for s in statuses]))
+        if outcomes:
+            query = query.where(ObligationState.outcome.in_([o.value for o in outcomes]))
+        return query
 
-def in_states(
-    view: ObligationView, statuses: Sequence[ProcessStatus], outcomes: Sequence[OutcomeStatus]
-) -> bool:
-    """Whether an obligation is in one of the process states and one of the outcome states
-    (either left empty: any)."""
-    return (not statuses or view.status in statuses) and (not outcomes or view.outcome in outcomes)
+    def count(
+        self, statuses: Sequence[ProcessStatus] = (), outcomes: Sequence[OutcomeStatus] = ()
+    ) -> int:
+        """How many are in one of these process states and one of these outcome states (either
+        left empty: any)."""
+        query = self._select([func.count()], statuses, outcomes)
+        return self.session.exec(query).one()
 
+    def by_status(self, statuses: Sequence[ProcessStatus]) -> dict[ProcessStatus, int]:
+        """How many are in each of these process states."""
+        query = self._select([ObligationState.status, func.count()], statuses, ())
+        found = dict(self.session.exec(query.group_by(ObligationState.status)).all())
+        return {s: found.get(s.value, 0) for s in statuses}
 
-def by_next_due(views: list[ObligationView], holders: dict[int, tuple[str, str]]) -> list:
-    """The soonest due first (none due last), then by holder and duty."""
-    return sorted(
-        views,
-        key=lambda v: (
-            v.next_due is None,
-            v.next_due,
-            holders.get(v.obligation.id, ("",))[0],
-            v.source_title,
-            v.item_title,
-        ),
-    )
+    def views(
+        self,
+        statuses: Sequence[ProcessStatus] = (),
+        outcomes: Sequence[OutcomeStatus] = (),
+        *,
+        offset: int = 0,
+        limit: int,
+    ) -> list[ObligationView]:
+        """Those in these states, soonest due first (then by holder, source and item), judged
+        afresh: `limit` of them from `offset`."""
+        dialect = self.session.get_bind().dialect.name
+        query = self._select([ObligationState.obligation_id], statuses, outcomes)
+        ids = list(
+            self.session.exec(query.order_by(*sort_order(dialect)).offset(offset).limit(limit))
+        )
+        rows = {
+            o.id: o for o in self.session.exec(select(Obligation).where(Obligation.id.in_(ids)))
+        }
+        return view_obligations_for(
+            session=self.session,
+            obligations=[rows[i] for i in ids],
+            on=self.on,
+            due_soon_days=self.due_soon_days,
+        )
+
+    def page(
+        self,
+        number: int,
+        statuses: Sequence[ProcessStatus] = (),
+        outcomes: Sequence[OutcomeStatus] = (),
+        size: int = PAGE_SIZE,
+    ) -> dict[str, Any]:
+        """One page, with its number and the count for the pagination links (as web.paginate)."""
+        total = self.count(statuses, outcomes)
+        number, pages = page_span(total, number, size)
+        rows = self.views(statuses, outcomes, offset=(number - 1) * size, limit=size)
+        return {"rows": rows, "page": number, "pages": pages, "total": total}
 
 
 def _holder_options(session: Session, principal: Principal) -> tuple[list, list]:
     """The bodies and partnerships holding open obligations this user may read."""
-    held = select(Obligation.body_id, Obligation.partnership_id).where(
-        Obligation.closed_date.is_(None)
+    held = select(Obligation).where(Obligation.closed_date.is_(None))
+    by_body = held.with_only_columns(Obligation.body_id).where(Obligation.body_id.is_not(None))
+    by_partnership = held.with_only_columns(Obligation.partnership_id).where(
+        Obligation.body_id.is_(None)
     )
-    body_ids, partnership_ids = set(), set()
-    for body_id, partnership_id in session.exec(held.distinct()):
-        if body_id is not None and principal.reads_body(body_id):
-            body_ids.add(body_id)
-        elif body_id is None and principal.reads_partnership(partnership_id):
-            partnership_ids.add(partnership_id)
-    bodies = session.exec(select(Body).where(Body.id.in_(body_ids)).order_by(Body.name)).all()
-    partnerships = session.exec(
-        select(Partnership).where(Partnership.id.in_(partnership_ids)).order_by(Partnership.name)
-    ).all()
-    return list(bodies), list(partnerships)
+    bodies = select(Body).where(Body.id.in_(by_body))
+    partnerships = select(Partnership).where(Partnership.id.in_(by_partnership))
+    if not principal.is_admin:
+        bodies = bodies.where(Body.id.in_(principal.body_ids))
+        partnerships = partnerships.where(Partnership.id.in_(principal.readable_partnership_ids))
+    return (
+        list(session.exec(bodies.order_by(Body.name))),
+        list(session.exec(partnerships.order_by(Partnership.name))),
+    )
 
 
 def _looked_up(value: str, find, field: str, errors: dict):  # type: ignore[no-untyped-def]
@@ -211,19 +251,17 @@ def obligations_list(
     if bad_outcome:
         errors["outcome"] = "Choose outcome statuses from the list"
     found_body, group, found_duty = _chosen(session, principal, body, partnership, duty, errors)
-    views = obligations_in_scope(
+    kept = Kept(
         session=session,
         principal=principal,
         on=settings.today(),
         due_soon_days=settings.due_soon_days,
-        statuses=statuses,
-        outcomes=outcomes,
         body_id=found_body and found_body.id,
         partnership_id=group and group.id,
         duty_id=found_duty and found_duty.id,
     )
-    holders = view_holders(session, views)
-    shown = paginate(by_next_due(views, holders), page_number(page))
+    shown = kept.page(page_number(page), statuses, outcomes)
+    holders = view_holders(session, shown["rows"])
     bodies, partnerships = _holder_options(session, principal)
     filters = [
         *(("status", s.value) for s in statuses),

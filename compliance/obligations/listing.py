@@ -3,11 +3,14 @@ computed status where it must be, in batches so that memory stays bounded."""
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, select
 
 from compliance.models import Deliverable, Obligation, Occurrence
+from compliance.obligations.judged import current, keep_current
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
+from compliance.obligations.tables import ObligationState
 from compliance.obligations.views import ObligationView, view_obligations_for
 
 
@@ -45,8 +48,10 @@ class ObligationFilter:
         )
 
 
-def _filtered(filters: ObligationFilter):  # type: ignore[no-untyped-def]
-    query = select(Obligation)
+def filtered(filters: ObligationFilter, query: Any = None):  # type: ignore[no-untyped-def]
+    """A select of obligations (or of `query`, which reads from obligation) narrowed by the
+    filters SQL can apply."""
+    query = select(Obligation) if query is None else query
     if filters.body_id is not None:
         query = query.where(Obligation.body_id == filters.body_id)
     if filters.partnership_id is not None:
@@ -76,6 +81,24 @@ def _filtered(filters: ObligationFilter):  # type: ignore[no-untyped-def]
     return query
 
 
+def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
+    """A select of the ids of open obligations whose state kept for the date passes the
+    filter's status, outcome and due window (states judged first where none is kept)."""
+    keep_current(
+        session, filtered(filters, select(Obligation.id)), on=on, due_soon_days=due_soon_days
+    )
+    passing = select(ObligationState.obligation_id).where(current(on, due_soon_days))
+    if filters.status is not None:
+        passing = passing.where(ObligationState.status == filters.status.value)
+    if filters.outcome is not None:
+        passing = passing.where(ObligationState.outcome == filters.outcome.value)
+    if filters.due_after is not None:
+        passing = passing.where(ObligationState.next_due >= filters.due_after)
+    if filters.due_before is not None:
+        passing = passing.where(ObligationState.next_due <= filters.due_before)
+    return passing
+
+
 def obligation_page(
     *,
     session: Session,
@@ -85,13 +108,18 @@ def obligation_page(
     after_id: int = 0,
     limit: int = 50,
     batch: int = 500,
+    today: dt.date | None = None,
 ) -> tuple[list[ObligationView], bool]:
     """One page of obligations in id order after `after_id`, and whether more follow.
 
     Rows are read and judged a batch at a time, so memory stays bounded however many a status
-    filter has to pass over before the page is full.
+    filter has to pass over before the page is full. On `today` (in a session that has written
+    nothing), open obligations are first narrowed to those whose kept state passes the filter
+    (compliance.obligations.judged); each is still judged afresh before it is listed.
     """
-    query = _filtered(filters).order_by(Obligation.id)
+    query = filtered(filters).order_by(Obligation.id)
+    if filters.computed and on == today and not filters.include_closed:
+        query = query.where(Obligation.id.in_(_kept_passing(session, filters, on, due_soon_days)))
     size = batch if filters.computed else limit + 1
     found: list[ObligationView] = []
     while len(found) <= limit:

@@ -1,0 +1,174 @@
+"""Each open obligation's judged state on a date (process status, outcome status, next due date),
+kept in a table so that the dashboard's counts and the obligations list read it by index rather
+than judging the whole registry on every request (at 4,000 bodies that took 30 seconds).
+
+A kept state is exactly what view_obligations_for judged, with the date and due-soon window it
+was judged for; a state for another date or window is not read but judged again. A commit that
+changes what a judgement looks at deletes the states of the holders it touched (the ones whose
+findings compliance.checks.current re-evaluates) and moves the epoch on; a reader keeps what it
+judged only if the epoch has not moved since it began reading, so that a judgement made from data
+a commit has since changed is never kept. The nightly check judges the registry for the new day.
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import delete, insert, or_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, select
+
+from compliance.exports.selection import holders_of
+from compliance.models import Obligation
+from compliance.obligations.tables import JudgedEpoch, ObligationState
+from compliance.obligations.views import ObligationView, view_obligations_for
+
+log = logging.getLogger(__name__)
+BATCH = 500
+# A reader whose every attempt was overtaken by commits shows what is kept, and says so in the log.
+ATTEMPTS = 5
+
+
+def epoch(session: Session) -> int:
+    """The number the last commit that deleted kept states moved the epoch on to."""
+    return session.exec(select(JudgedEpoch.number).where(JudgedEpoch.id == 1)).first() or 0
+
+
+def forget(
+    session: Session, *, body_ids: Iterable[int] | None, partnership_ids: Iterable[int]
+) -> None:
+    """In a transaction that changed what judgements look at, before it commits: move the epoch
+    on, then delete the kept states of these holders' obligations (every state, for None).
+
+    The epoch moves first: on PostgreSQL its row stays locked until the commit, so a reader
+    that would keep states judged before this commit waits for it, and then keeps nothing."""
+    moved = session.execute(
+        update(JudgedEpoch).where(JudgedEpoch.id == 1).values(number=JudgedEpoch.number + 1)
+    )
+    if moved.rowcount == 0:  # type: ignore[attr-defined]
+        session.execute(insert(JudgedEpoch).values(id=1, number=1))
+    if body_ids is None:
+        session.execute(delete(ObligationState))
+        return
+    held = select(Obligation.id).where(
+        or_(
+            Obligation.body_id.in_(set(body_ids)),
+            Obligation.partnership_id.in_(set(partnership_ids)),
+        )
+    )
+    session.execute(delete(ObligationState).where(ObligationState.obligation_id.in_(held)))
+
+
+def current(on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
+    """A kept state judged for this date and window."""
+    return (ObligationState.judged_on == on) & (ObligationState.due_soon_days == due_soon_days)
+
+
+def keep_current(session: Session, ids: Any, *, on: dt.date, due_soon_days: int) -> int:
+    """Judge and keep every obligation `ids` (a select of Obligation.id) names that has no state
+    kept for this date and window; return how many were judged.
+
+    Each batch is kept in a commit of its own: call this in a session that has written nothing
+    (a page's reading session, or one of its own)."""
+    if session.new or session.dirty or session.deleted or session.info.get("findings_pending"):
+        raise RuntimeError("keep_current needs a session that has written nothing")
+    judged = 0
+    for _ in range(ATTEMPTS):
+        missing = list(
+            session.exec(
+                ids.outerjoin(ObligationState, ObligationState.obligation_id == Obligation.id)
+                .where(or_(ObligationState.obligation_id.is_(None), ~current(on, due_soon_days)))
+                .order_by(Obligation.id)
+            )
+        )
+        if not missing:
+            return judged
+        for start in range(0, len(missing), BATCH):
+            judged += _judge_and_keep(session, missing[start : start + BATCH], on, due_soon_days)
+    log.warning("obligation states: every attempt to keep them was overtaken by commits")
+    return judged
+
+
+def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days: int) -> int:
+    number = epoch(session)
+    rows = list(
+        session.exec(select(Obligation).where(Obligation.id.in_(ids)).order_by(Obligation.id))
+    )
+    views = view_obligations_for(
+        session=session, obligations=rows, on=on, due_soon_days=due_soon_days
+    )
+    states = [
+        _state(v, holder, on, due_soon_days)
+        for v, holder in zip(views, _holder_names(session, rows), strict=True)
+    ]
+    try:
+        # The epoch is compared and locked in the statement that would change it: a commit that
+        # deleted states since `number` was read, or is deleting them now, means keep nothing.
+        unmoved = session.execute(
+            update(JudgedEpoch)
+            .where(JudgedEpoch.id == 1, JudgedEpoch.number == number)
+            .values(number=JudgedEpoch.number)
+        )
+        if unmoved.rowcount != 1 or not states:  # type: ignore[attr-defined]
+            session.rollback()
+            return 0
+        session.execute(_upsert(session, states))
+        session.commit()
+    except OperationalError:
+        # SQLite: a commit landed after this transaction began reading (its snapshot is stale).
+        session.rollback()
+        return 0
+    return len(states)
+
+
+def _holder_names(session: Session, rows: list[Obligation]) -> list[str]:
+    bodies, partnerships = holders_of(session, rows)
+    return [
+        bodies[o.body_id][1]
+        if o.body_id in bodies
+        else partnerships.get(o.partnership_id, ("", ""))[1]
+        for o in rows
+    ]
+
+
+def _state(view: ObligationView, holder: str, on: dt.date, due_soon_days: int) -> dict[str, Any]:
+    return {
+        "obligation_id": view.obligation.id,
+        "judged_on": on,
+        "due_soon_days": due_soon_days,
+        "status": view.status.value,
+        "outcome": view.outcome.value,
+        "next_due": view.next_due,
+        "holder_name": holder,
+        "source_title": view.source_title,
+        "item_title": view.item_title,
+    }
+
+
+def _upsert(session: Session, states: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(ObligationState).values(
+        states
+    )
+    kept = {name: statement.excluded[name] for name in states[0] if name != "obligation_id"}
+    return statement.on_conflict_do_update(index_elements=["obligation_id"], set_=kept)
+
+
+def sort_order(dialect: str) -> list:
+    """The obligations list's order: soonest due first (none due last), then by holder, source
+    and item in code-point order (as Python sorts text), then by id."""
+
+    def text(column):  # type: ignore[no-untyped-def]
+        return column.collate("C") if dialect == "postgresql" else column
+
+    return [
+        ObligationState.next_due.is_(None),
+        ObligationState.next_due,
+        text(ObligationState.holder_name),
+        text(ObligationState.source_title),
+        text(ObligationState.item_title),
+        ObligationState.obligation_id,
+    ]
