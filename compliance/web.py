@@ -2,6 +2,8 @@
 
 import datetime as dt
 import re
+from collections.abc import Iterable
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -121,6 +123,25 @@ def _rule_words(rule: str) -> str:
 
 templates.env.filters["rule_words"] = _rule_words
 templates.env.globals["judgement_rule"] = JUDGEMENT_RULE
+
+
+def select_items(
+    rows: Iterable[Any], value: str | int, text: str | int, chosen: str | None, first: str
+) -> list[dict[str, Any]]:
+    """The items of a GOV.UK select: `first` with no value, then one per row (its `value` and
+    `text` attributes, or items by index), the one whose value is `chosen` selected. Built here,
+    in one pass: a template adding rows one at a time copies the list each time, and a list of
+    4,000 bodies took a tenth of a second."""
+    get_value = itemgetter(value) if isinstance(value, int) else attrgetter(value)
+    get_text = itemgetter(text) if isinstance(text, int) else attrgetter(text)
+    items = [{"value": "", "text": first}]
+    for row in rows:
+        shown = get_value(row)
+        items.append({"value": shown, "text": get_text(row), "selected": shown == chosen})
+    return items
+
+
+templates.env.globals["select_items"] = select_items
 templates.env.filters["kind_label"] = kind_label
 templates.env.filters["uk_date"] = uk_date
 templates.env.filters["status_label"] = lambda status: STATUS_LABELS[ProcessStatus(status)]

@@ -23,6 +23,7 @@ from compliance.models import (
 from compliance.obligations import judged
 from compliance.obligations.tables import ObligationState
 from compliance.obligations.views import view_obligations_for
+from tests import test_judgement
 from tests.factories import make_evidence
 
 
@@ -212,3 +213,55 @@ def test_the_api_filters_by_status_list_exactly_what_a_fresh_judgement_finds(
             expected = {i for i, state in judged_now.items() if wanted(state)}
             assert listed == expected, params
             assert expected or "status" in params
+
+
+register = test_judgement.register
+
+
+def test_the_dashboards_remembered_judgement_follows_what_people_say_and_measurements(
+    session, register
+):
+    """The judgement across partnerships is remembered until the epoch token changes: an
+    evaluation round's answers and a new measurement each change it at once."""
+    from compliance.access import Principal
+    from compliance.outcomes.judgement import judgement_across, live_partnerships, scope_judgement
+    from tests import test_judgement_voices
+    from tests.conftest import make_user
+
+    world = register
+    today = world["today"]
+    admin = Principal(make_user(session, "admin"), frozenset(), frozenset(), frozenset())
+    session.commit()
+
+    def fresh_across():  # type: ignore[no-untyped-def]
+        ids = live_partnerships(session=session, on=today)
+        return judgement_across(session=session, partnership_ids=ids, on=today)
+
+    def verdict_of(judgement, partnership):  # type: ignore[no-untyped-def]
+        return next(p.verdict for p in judgement.partnerships if p.slug == partnership.slug)
+
+    empty = world["empty"]
+    assert scope_judgement(session=session, principal=admin, on=today) == fresh_across()
+    assert verdict_of(fresh_across(), empty) == "cannot_judge"
+    test_judgement_voices._round(session, empty, today, [4, 5, 4, 4, 5])
+    session.commit()
+    remembered = scope_judgement(session=session, principal=admin, on=today)
+    assert verdict_of(remembered, empty) == "improving"
+    assert remembered == fresh_across()
+
+    indicator = session.exec(
+        select(Indicator).join(Outcome).where(Outcome.partnership_id == world["outcomes"].id)
+    ).first()
+    for days in (59, 29, 4):
+        session.add(
+            Measurement(
+                indicator_id=indicator.id,
+                measured_date=today - dt.timedelta(days=days),
+                value=10_000.0 if indicator.direction == "decrease" else -10_000.0,
+                source="test",
+            )
+        )
+    session.commit()
+    remembered = scope_judgement(session=session, principal=admin, on=today)
+    assert remembered == fresh_across()
+    assert verdict_of(remembered, world["outcomes"]) == "worsening"

@@ -27,6 +27,7 @@ def pending(session: Session) -> dict[str, set]:
 
 
 def _note(found: dict[str, set], row: object) -> None:
+    from compliance.evaluations.models import EvaluationAnswer, EvaluationRound
     from compliance.models import (
         Bid,
         BidApplicant,
@@ -95,6 +96,8 @@ def _note(found: dict[str, set], row: object) -> None:
         add("partnership", row.partnership_id)
     elif isinstance(row, User) and _changed(row, "role", "is_active"):
         add("user", row.id)
+    elif isinstance(row, (EvaluationRound, EvaluationAnswer)):  # what people say: no finding
+        add("voices", 1)
 
 
 def _changed(row: object, *names: str) -> bool:
@@ -218,12 +221,13 @@ def _before_commit(session: Session) -> None:
             found.clear()
             forget(session, body_ids=None, partnership_ids=())
             return
+        voices = bool(found.pop("voices", None))
         scope = _scope(session, found)
         found.clear()
         # The kept states of obligations (the dashboard's counts) go with the findings.
         if scope is None:
             forget(session, body_ids=None, partnership_ids=())
-        elif scope:
+        elif scope or voices:  # what people say changes the judgement, not an obligation
             forget(session, body_ids=scope.body_ids, partnership_ids=scope.partnership_ids)
         if scope is None or scope:
             settings = get_settings()

@@ -3,12 +3,11 @@
 import datetime as dt
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from compliance.checks.service import check_now
 from compliance.config import Settings
 from compliance.db import session_scope
-from compliance.models import Obligation
 from compliance.obligations.judged import keep_current
 
 
@@ -31,5 +30,4 @@ def nightly_check(*, engine: Engine, settings: Settings, on: dt.date) -> str:
 
 def judge_open_obligations(session: Session, *, settings: Settings, on: dt.date) -> int:
     """Keep the state of every open obligation judged for a date; return how many were judged."""
-    open_ids = select(Obligation.id).where(Obligation.closed_date.is_(None))
-    return keep_current(session, open_ids, on=on, due_soon_days=settings.due_soon_days)
+    return keep_current(session, on=on, due_soon_days=settings.due_soon_days)

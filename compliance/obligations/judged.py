@@ -5,13 +5,16 @@ than judging the whole registry on every request (at 4,000 bodies that took 30 s
 A kept state is exactly what view_obligations_for judged, with the date and due-soon window it
 was judged for; a state for another date or window is not read but judged again. A commit that
 changes what a judgement looks at deletes the states of the holders it touched (the ones whose
-findings compliance.checks.current re-evaluates) and moves the epoch on; a reader keeps what it
-judged only if the epoch has not moved since it began reading, so that a judgement made from data
-a commit has since changed is never kept. The nightly check judges the registry for the new day.
+findings compliance.checks.current re-evaluates) and draws a new epoch token; a reader keeps what
+it judged only if the token is the one it saw when it began reading, so that a judgement made from
+data a commit has since changed is never kept. The nightly check judges the registry for the new
+day. What a process remembers (that every open obligation has a current state; the judgement of
+every live partnership) holds while the token is unchanged.
 """
 
 import datetime as dt
 import logging
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,26 +33,34 @@ log = logging.getLogger(__name__)
 BATCH = 500
 # A reader whose every attempt was overtaken by commits shows what is kept, and says so in the log.
 ATTEMPTS = 5
+# By database: the epoch token, date and window for which every open obligation was found to
+# have a kept state (what keep_current need not ask again while the token is unchanged).
+_complete: dict[str, tuple[str, dt.date, int]] = {}
 
 
-def epoch(session: Session) -> int:
-    """The number the last commit that deleted kept states moved the epoch on to."""
-    return session.exec(select(JudgedEpoch.number).where(JudgedEpoch.id == 1)).first() or 0
+def epoch(session: Session) -> str:
+    """The token the last commit that changed what a judgement looks at drew."""
+    return session.exec(select(JudgedEpoch.token).where(JudgedEpoch.id == 1)).first() or ""
+
+
+def database_of(session: Session) -> str:
+    """The database a session reads, as what a process remembers is keyed by."""
+    return session.get_bind().engine.url.render_as_string(hide_password=True)
 
 
 def forget(
     session: Session, *, body_ids: Iterable[int] | None, partnership_ids: Iterable[int]
 ) -> None:
-    """In a transaction that changed what judgements look at, before it commits: move the epoch
-    on, then delete the kept states of these holders' obligations (every state, for None).
+    """In a transaction that changed what judgements look at, before it commits: draw a new
+    epoch token, then delete the kept states of these holders' obligations (every state, for
+    None; none, for no holders).
 
-    The epoch moves first: on PostgreSQL its row stays locked until the commit, so a reader
+    The token changes first: on PostgreSQL its row stays locked until the commit, so a reader
     that would keep states judged before this commit waits for it, and then keeps nothing."""
-    moved = session.execute(
-        update(JudgedEpoch).where(JudgedEpoch.id == 1).values(number=JudgedEpoch.number + 1)
-    )
+    token = secrets.token_hex(16)
+    moved = session.execute(update(JudgedEpoch).where(JudgedEpoch.id == 1).values(token=token))
     if moved.rowcount == 0:  # type: ignore[attr-defined]
-        session.execute(insert(JudgedEpoch).values(id=1, number=1))
+        session.execute(insert(JudgedEpoch).values(id=1, token=token))
     if body_ids is None:
         session.execute(delete(ObligationState))
         return
@@ -67,24 +78,33 @@ def current(on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
     return (ObligationState.judged_on == on) & (ObligationState.due_soon_days == due_soon_days)
 
 
-def keep_current(session: Session, ids: Any, *, on: dt.date, due_soon_days: int) -> int:
-    """Judge and keep every obligation `ids` (a select of Obligation.id) names that has no state
-    kept for this date and window; return how many were judged.
+def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_days: int) -> int:
+    """Judge and keep every open obligation (or every one `ids`, a select of Obligation.id,
+    names) that has no state kept for this date and window; return how many were judged.
 
-    Each batch is kept in a commit of its own: call this in a session that has written nothing
-    (a page's reading session, or one of its own)."""
+    Once every open obligation is found to have one, the process remembers it until the epoch
+    token changes, and asks again only then. Each batch is kept in a commit of its own: call this
+    in a session that has written nothing (a page's reading session, or one of its own)."""
     if session.new or session.dirty or session.deleted or session.info.get("findings_pending"):
         raise RuntimeError("keep_current needs a session that has written nothing")
-    judged = 0
+    database, judged = database_of(session), 0
     for _ in range(ATTEMPTS):
+        seen = epoch(session)
+        if _complete.get(database) == (seen, on, due_soon_days):
+            return judged
+        wanted = (
+            select(Obligation.id).where(Obligation.closed_date.is_(None)) if ids is None else ids
+        )
         missing = list(
             session.exec(
-                ids.outerjoin(ObligationState, ObligationState.obligation_id == Obligation.id)
+                wanted.outerjoin(ObligationState, ObligationState.obligation_id == Obligation.id)
                 .where(or_(ObligationState.obligation_id.is_(None), ~current(on, due_soon_days)))
                 .order_by(Obligation.id)
             )
         )
         if not missing:
+            if ids is None:
+                _complete[database] = (seen, on, due_soon_days)
             return judged
         for start in range(0, len(missing), BATCH):
             judged += _judge_and_keep(session, missing[start : start + BATCH], on, due_soon_days)
@@ -93,7 +113,7 @@ def keep_current(session: Session, ids: Any, *, on: dt.date, due_soon_days: int)
 
 
 def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days: int) -> int:
-    number = epoch(session)
+    seen = epoch(session)
     rows = list(
         session.exec(select(Obligation).where(Obligation.id.in_(ids)).order_by(Obligation.id))
     )
@@ -105,12 +125,12 @@ def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days
         for v, holder in zip(views, _holder_names(session, rows), strict=True)
     ]
     try:
-        # The epoch is compared and locked in the statement that would change it: a commit that
-        # deleted states since `number` was read, or is deleting them now, means keep nothing.
+        # The token is compared and locked in the statement that would change it: a commit that
+        # drew a new one since it was seen, or is drawing one now, means keep nothing.
         unmoved = session.execute(
             update(JudgedEpoch)
-            .where(JudgedEpoch.id == 1, JudgedEpoch.number == number)
-            .values(number=JudgedEpoch.number)
+            .where(JudgedEpoch.id == 1, JudgedEpoch.token == seen)
+            .values(token=seen)
         )
         if unmoved.rowcount != 1 or not states:  # type: ignore[attr-defined]
             session.rollback()

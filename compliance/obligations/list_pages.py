@@ -103,7 +103,10 @@ class Kept:
             body_ids=None if principal.is_admin else principal.body_ids,
             partnership_ids=None if principal.is_admin else principal.readable_partnership_ids,
         )
-        ids = filtered(self.filters, select(Obligation.id))
+        narrowed = not principal.is_admin or any(
+            v is not None for v in (body_id, partnership_id, duty_id)
+        )
+        ids = filtered(self.filters, select(Obligation.id)) if narrowed else None
         keep_current(session, ids, on=on, due_soon_days=due_soon_days)
 
     def _select(
@@ -178,14 +181,18 @@ class Kept:
 
 
 def _holder_options(session: Session, principal: Principal) -> tuple[list, list]:
-    """The bodies and partnerships holding open obligations this user may read."""
+    """The bodies (code, name) and partnerships (slug, name) holding open obligations this user
+    may read, by name."""
     held = select(Obligation).where(Obligation.closed_date.is_(None))
     by_body = held.with_only_columns(Obligation.body_id).where(Obligation.body_id.is_not(None))
     by_partnership = held.with_only_columns(Obligation.partnership_id).where(
         Obligation.body_id.is_(None)
     )
-    bodies = select(Body).where(Body.id.in_(by_body))
-    partnerships = select(Partnership).where(Partnership.id.in_(by_partnership))
+    # Rows of the two columns the filter's options show: at national scale, thousands of them.
+    bodies = select(Body.code, Body.name).where(Body.id.in_(by_body))
+    partnerships = select(Partnership.slug, Partnership.name).where(
+        Partnership.id.in_(by_partnership)
+    )
     if not principal.is_admin:
         bodies = bodies.where(Body.id.in_(principal.body_ids))
         partnerships = partnerships.where(Partnership.id.in_(principal.readable_partnership_ids))

@@ -28,10 +28,13 @@ class ObligationState(SQLModel, table=True):
 
 
 class JudgedEpoch(SQLModel, table=True):
-    """One row whose number moves on with every commit that deletes kept states: a reader keeps
-    what it judged only if the number has not moved since it began reading."""
+    """One row whose token is drawn afresh by every commit that changes what a judgement looks
+    at: a reader keeps what it judged only if the token is the one it saw when it began reading,
+    and what a process remembers of a judgement holds only while the token is unchanged. A
+    random token, not a count: a count comes back to an earlier value when a transaction that
+    moved it is rolled back (as each test's is), a token drawn again never does."""
 
     __tablename__ = "obligation_state_epoch"
 
     id: int = Field(default=1, primary_key=True)
-    number: int = 0
+    token: str = Field(default="", max_length=32)

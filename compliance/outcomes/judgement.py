@@ -39,6 +39,7 @@ from sqlmodel import Session, select
 from compliance.access import Principal
 from compliance.evaluations.results import PeopleVoice, people_voices
 from compliance.models import Indicator, Measurement, Outcome, Partnership
+from compliance.obligations.judged import database_of, epoch
 from compliance.obligations.status import (
     IndicatorReading,
     OutcomeStatus,
@@ -353,7 +354,20 @@ def live_partnerships(*, session: Session, on: dt.date) -> set[int]:
     return set(session.exec(query).all())
 
 
+# By database: every live partnership's judgement on a date, with the epoch token it was made
+# under (compliance.obligations.judged): a commit that changes what a judgement reads (outcomes,
+# indicators, measurements, partnerships and their members, evaluation rounds and answers) draws
+# a new token, and the next dashboard judges again.
+_live: dict[str, tuple[str, dt.date, dict[int, Judgement]]] = {}
+
+
 def scope_judgement(*, session: Session, principal: Principal, on: dt.date) -> Across:
     """The judgement across the live partnerships a user may read (every one, for an admin)."""
-    ids = {p for p in live_partnerships(session=session, on=on) if principal.reads_partnership(p)}
-    return judgement_across(session=session, partnership_ids=ids, on=on)
+    database, seen = database_of(session), epoch(session)
+    remembered = _live.get(database)
+    if remembered is None or remembered[:2] != (seen, on):
+        ids = live_partnerships(session=session, on=on)
+        remembered = (seen, on, partnership_judgements(session=session, partnership_ids=ids, on=on))
+        _live[database] = remembered
+    judged = remembered[2]
+    return across(j for p, j in judged.items() if principal.reads_partnership(p))

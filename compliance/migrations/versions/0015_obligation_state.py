@@ -48,10 +48,10 @@ def upgrade() -> None:
     epoch = op.create_table(
         "obligation_state_epoch",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("number", sa.Integer(), nullable=False),
+        sa.Column("token", sa.String(length=32), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_obligation_state_epoch")),
     )
-    op.bulk_insert(epoch, [{"id": 1, "number": 0}])
+    op.bulk_insert(epoch, [{"id": 1, "token": ""}])
 
 
 def downgrade() -> None:
