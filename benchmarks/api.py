@@ -34,18 +34,14 @@ from subprocess import STDOUT
 
 from fastapi.testclient import TestClient
 from sqlalchemy import event
-from sqlmodel import Session
 
 from benchmarks import bench
 from benchmarks.counted_cli import StatementCounter
 from compliance.accounts.service import create_user
 from compliance.accounts.tokens import create_token
-from compliance.catalogue.service import load_catalogue
 from compliance.config import Settings
-from compliance.db import make_engine, session_scope
+from compliance.db import session_scope
 from compliance.main import create_app
-from compliance.migrations import upgrade
-from compliance.synth.service import synthesise
 
 # Findings first: the registry has none before a check, so that export is the floor, the cost
 # of the interpreter and the imports, against which the others' growth can be judged.
@@ -139,20 +135,8 @@ def measure(url: str, backend: str, bodies: int, args, on: dt.date, work: Path) 
 
 def prepare(url: str, data_dir: Path, bodies: int, evidence: int, on: dt.date) -> tuple[str, str]:
     """A migrated, synthesised registry; its largest upper-tier council and an admin's token."""
-    upgrade(url)
-    engine = make_engine(url)
+    engine = bench.synthetic_registry(url, data_dir, bodies, evidence, on)
     try:
-        with Session(engine) as session:
-            load_catalogue(session=session)
-            session.commit()
-        with session_scope(engine) as session:
-            synthesise(
-                session=session,
-                data_dir=data_dir,
-                bodies=bodies,
-                evidence_per_obligation=evidence,
-                on=on,
-            )
         council, _ = bench.largest_council(engine)
         with session_scope(engine) as session:
             email, password = f"bench-{secrets.token_hex(4)}@example.org", secrets.token_hex(16)

@@ -111,6 +111,25 @@ def log(message: str) -> None:
     print(f"[bench {dt.datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
+def synthetic_registry(url: str, data_dir: Path, bodies: int, evidence: int, on: dt.date) -> Engine:
+    """An engine on a migrated database holding the catalogue and a synthetic registry (seed 1)
+    of this many bodies; the caller disposes of it."""
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        load_catalogue(session=session)
+        session.commit()
+    with session_scope(engine) as session:
+        synthesise(
+            session=session,
+            data_dir=data_dir,
+            bodies=bodies,
+            evidence_per_obligation=evidence,
+            on=on,
+        )
+    return engine
+
+
 def reachable_postgres() -> str | None:
     """The server to create databases on, if one answers."""
     url = os.environ.get("COMPLIANCE_BENCH_DATABASE_URL") or LOCAL_POSTGRES

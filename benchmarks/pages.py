@@ -36,15 +36,12 @@ from benchmarks import bench
 from benchmarks.counted_cli import StatementCounter
 from compliance.accounts.service import create_user
 from compliance.accounts.tokens import create_token
-from compliance.catalogue.service import load_catalogue
 from compliance.checks.jobs import judge_open_obligations
 from compliance.checks.service import check_now
 from compliance.config import Settings
-from compliance.db import make_engine, session_scope
+from compliance.db import session_scope
 from compliance.main import create_app
-from compliance.migrations import upgrade
 from compliance.models import User
-from compliance.synth.service import synthesise
 
 TARGET_P95_MS = 300
 WARM_UP = 2
@@ -120,21 +117,9 @@ def measure(url: str, backend: str, bodies: int, args, on: dt.date, work: Path) 
     data_dir = work / f"data-{backend}-{bodies}"
     settings = Settings(database_url=url, data_dir=data_dir)
     log(f"{backend}, {bodies} bodies: migrating, loading the catalogue, synthesising")
-    upgrade(url)
-    engine = make_engine(url)
+    engine = bench.synthetic_registry(url, data_dir, bodies, args.evidence, on)
     try:
-        with Session(engine) as session:
-            load_catalogue(session=session)
-            session.commit()
-        with session_scope(engine) as session:
-            synthesise(
-                session=session,
-                data_dir=data_dir,
-                bodies=bodies,
-                evidence_per_obligation=args.evidence,
-                on=on,
-            )
-        council, obligations = bench.largest_council(engine)
+        council, _ = bench.largest_council(engine)
         log(f"{backend}, {bodies} bodies: the check, then the first judgement of the day")
         started = time.perf_counter()
         with session_scope(engine) as session:

@@ -3,12 +3,13 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine, select
 
 from compliance.config import Settings
 from compliance.errors import NotSaved, Refused
@@ -183,3 +184,8 @@ def save(session: Session) -> None:
         # The caller rolls back (or closes) the session: rolling back here would expire what the
         # error page still needs to show, such as who is signed in.
         raise NotSaved() from exc
+
+
+def count_rows(session: Session, query: Any) -> int:
+    """How many rows a select finds, counted by the database."""
+    return session.exec(select(func.count()).select_from(query.subquery())).one()

@@ -48,6 +48,16 @@ def kept(session, on, due_soon_days):  # type: ignore[no-untyped-def]
     return {s.obligation_id: (s.status, s.outcome, s.next_due) for s in rows}
 
 
+def next_period_of_a_body(session, today):  # type: ignore[no-untyped-def]
+    """The period of a body's obligation that falls due soonest from today."""
+    return session.exec(
+        select(Occurrence)
+        .join(Obligation)
+        .where(Obligation.body_id.is_not(None), Occurrence.due_date >= today)
+        .order_by(Occurrence.due_date)
+    ).first()
+
+
 def judged_again(session, settings, on=None) -> int:  # type: ignore[no-untyped-def]
     """Keep every open obligation's state current; how many had to be judged."""
     return judge_open_obligations(session, settings=settings, on=on or settings.today())
@@ -68,12 +78,7 @@ def test_kept_states_follow_every_kind_of_change_and_only_the_holders_it_touched
     assert judged_again(session, settings) == 0  # nothing changed: nothing judged again
 
     # Evidence recorded for an obligation's current period: it is met.
-    occurrence = session.exec(
-        select(Occurrence)
-        .join(Obligation)
-        .where(Obligation.body_id.is_not(None), Occurrence.due_date >= today)
-        .order_by(Occurrence.due_date)
-    ).first()
+    occurrence = next_period_of_a_body(session, today)
     evidence = make_evidence(session, occurrences=[occurrence], effective_date=today)
     session.commit()
     rejudged = judged_again(session, settings)
@@ -151,12 +156,7 @@ def test_a_state_judged_before_a_commit_that_changed_it_is_not_kept(
     """A commit lands between reading the data and keeping what was judged from it: the epoch
     has moved, so nothing judged is kept, and the next attempt judges the change."""
     today = settings.today()
-    occurrence = session.exec(
-        select(Occurrence)
-        .join(Obligation)
-        .where(Obligation.body_id.is_not(None), Occurrence.due_date >= today)
-        .order_by(Occurrence.due_date)
-    ).first()
+    occurrence = next_period_of_a_body(session, today)
     target = occurrence.obligation_id
     judge = judged.view_obligations_for
     landed = []

@@ -12,6 +12,7 @@ from compliance.audit.service import record as audit
 from compliance.bodies.kinds import KIND_NATIONS, BodyKind, Nation, exists_in
 from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
 from compliance.dates import year_problem
+from compliance.db import count_rows
 from compliance.models import Body, utcnow
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
@@ -96,7 +97,7 @@ def search_bodies(
         query = query.where(Body.kind == kind)
     if nation:
         query = query.where(Body.nation == nation)
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    total = count_rows(session, query)
     rows = session.exec(query.order_by(Body.name, Body.code).limit(limit).offset(offset)).all()
     return list(rows), total
 

@@ -5,11 +5,12 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import case, func, or_
+from sqlalchemy import case, or_
 from sqlmodel import select
 
 from compliance.access import Principal
 from compliance.checks.rules import RULES, SEVERITIES
+from compliance.db import count_rows
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.models import Finding
 from compliance.obligations.list_pages import (
@@ -48,11 +49,6 @@ def open_in_scope(principal: Principal, severity: str | None = None, rule: str |
             )
         )
     return query
-
-
-def count_of(session, query) -> int:  # type: ignore[no-untyped-def]
-    """How many rows a select finds."""
-    return session.exec(select(func.count()).select_from(query.subquery())).one()
 
 
 def worst_first(session, query, *, offset: int = 0, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
@@ -95,10 +91,10 @@ def dashboard(
         "by_status": [(s, count, _status_link([s])) for s, count in by_status.items()],
         "holders": holders,
         "findings": worst,
-        "findings_total": count_of(session, findings),
+        "findings_total": count_rows(session, findings),
         "finding_holders": holder_links(session, worst),
         "queries": first_queries,
-        "queries_total": count_of(session, queries),
+        "queries_total": count_rows(session, queries),
         "query_holders": holder_links(session, first_queries),
         "unmeasured_total": kept.count(outcomes=UNMEASURED),
         "unmeasured_link": _status_link(outcomes=UNMEASURED),
@@ -131,7 +127,7 @@ def findings_page(
     if rule and not kind:
         errors["rule"] = "Choose a kind of finding from the list"
     found = open_in_scope(principal, chosen, kind)
-    total = count_of(session, found)
+    total = count_rows(session, found)
     number, pages = page_span(total, page_number(page), PAGE_SIZE)
     rows = worst_first(session, found, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     shown = {"rows": rows, "page": number, "pages": pages, "total": total}

@@ -78,6 +78,29 @@ def current(on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
     return (ObligationState.judged_on == on) & (ObligationState.due_soon_days == due_soon_days)
 
 
+def in_states(
+    on: dt.date,
+    due_soon_days: int,
+    *,
+    statuses: Iterable[str] = (),
+    outcomes: Iterable[str] = (),
+    due_after: dt.date | None = None,
+    due_before: dt.date | None = None,
+) -> list:
+    """The conditions on kept states, judged for this date and window, in one of these process
+    states and one of these outcome states (either empty: any), next due within the window."""
+    conditions = [current(on, due_soon_days)]
+    if statuses := [str(s) for s in statuses]:
+        conditions.append(ObligationState.status.in_(statuses))
+    if outcomes := [str(o) for o in outcomes]:
+        conditions.append(ObligationState.outcome.in_(outcomes))
+    if due_after is not None:
+        conditions.append(ObligationState.next_due >= due_after)
+    if due_before is not None:
+        conditions.append(ObligationState.next_due <= due_before)
+    return conditions
+
+
 def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_days: int) -> int:
     """Judge and keep every open obligation (or every one `ids`, a select of Obligation.id,
     names) that has no state kept for this date and window; return how many were judged.

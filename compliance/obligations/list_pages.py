@@ -20,7 +20,7 @@ from compliance.catalogue.service import get_duty, list_duties
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.exports.selection import holders_of
 from compliance.models import Body, Obligation, Partnership
-from compliance.obligations.judged import current, keep_current, sort_order
+from compliance.obligations.judged import in_states, keep_current, sort_order
 from compliance.obligations.listing import ObligationFilter, filtered
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.tables import ObligationState
@@ -120,12 +120,8 @@ class Kept:
             .select_from(ObligationState)
             .join(Obligation, Obligation.id == ObligationState.obligation_id)
         )
-        query = filtered(self.filters, query).where(current(self.on, self.due_soon_days))
-        if statuses:
-            query = query.where(ObligationState.status.in_([s.value for s in statuses]))
-        if outcomes:
-            query = query.where(ObligationState.outcome.in_([o.value for o in outcomes]))
-        return query
+        kept = in_states(self.on, self.due_soon_days, statuses=statuses, outcomes=outcomes)
+        return filtered(self.filters, query).where(*kept)
 
     def count(
         self, statuses: Sequence[ProcessStatus] = (), outcomes: Sequence[OutcomeStatus] = ()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from compliance.models import Deliverable, Obligation, Occurrence
-from compliance.obligations.judged import current, keep_current
+from compliance.obligations.judged import in_states, keep_current
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.tables import ObligationState
 from compliance.obligations.views import ObligationView, view_obligations_for
@@ -87,16 +87,16 @@ def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_
     keep_current(
         session, filtered(filters, select(Obligation.id)), on=on, due_soon_days=due_soon_days
     )
-    passing = select(ObligationState.obligation_id).where(current(on, due_soon_days))
-    if filters.status is not None:
-        passing = passing.where(ObligationState.status == filters.status.value)
-    if filters.outcome is not None:
-        passing = passing.where(ObligationState.outcome == filters.outcome.value)
-    if filters.due_after is not None:
-        passing = passing.where(ObligationState.next_due >= filters.due_after)
-    if filters.due_before is not None:
-        passing = passing.where(ObligationState.next_due <= filters.due_before)
-    return passing
+    return select(ObligationState.obligation_id).where(
+        *in_states(
+            on,
+            due_soon_days,
+            statuses=[filters.status] if filters.status else (),
+            outcomes=[filters.outcome] if filters.outcome else (),
+            due_after=filters.due_after,
+            due_before=filters.due_before,
+        )
+    )
 
 
 def obligation_page(
