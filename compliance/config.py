@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         description="Most memory, in MB, one report's render may hold; past it the render is "
         "stopped and says so, storing nothing.",
     )
+    report_detail_holders: int = Field(
+        default=25,
+        ge=1,
+        le=100_000,
+        description="A report whose obligations have more holders (bodies and partnerships) "
+        "than this is a summary: a row per holder with the address of its own report, which "
+        "holds the detail.",
+    )
     query_answer_days: int = Field(
         default=14,
         ge=1,

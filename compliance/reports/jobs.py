@@ -93,6 +93,8 @@ def produce(
         key=key,
         as_at=on,
         due_soon_days=settings.due_soon_days,
+        detail_holders=settings.report_detail_holders,
+        base_url=settings.base_url.rstrip("/"),
     )
     return make_pdf(
         report=report,
@@ -246,6 +248,8 @@ def start_area_report(
         key=code,
         as_at=on,
         due_soon_days=settings.due_soon_days,
+        detail_holders=settings.report_detail_holders,
+        base_url=settings.base_url.rstrip("/"),
     )
     head = chain_head(session=session, as_at=on)
     now = utcnow()

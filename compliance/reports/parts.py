@@ -296,6 +296,47 @@ def outcome_items(
     return items
 
 
+def indicator_ids(
+    *, session: Session, obligations: list[Obligation], behind: dict[int, list[int]]
+) -> list[int]:
+    """The indicators of the outcomes `outcome_items` would show, without reading their
+    measurements: a summary counts the findings about them without printing them."""
+    own = [o.id for o in obligations]
+    if not own:
+        return []
+    partnership_ids = {p for ids in behind.values() for p in ids}
+    outcomes = select(Outcome.id).where(
+        or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own))
+    )
+    query = select(Indicator.id).where(Indicator.outcome_id.in_(outcomes.scalar_subquery()))
+    return list(session.exec(query.order_by(Indicator.id)).all())
+
+
+def counted(
+    *, session: Session, obligations: list[Obligation], behind: dict[int, list[int]], cutoff
+) -> tuple[int, int]:
+    """How many intended outcomes and risks `outcome_items` and `risk_items` would show."""
+    own = [o.id for o in obligations]
+    partnership_ids = {p for ids in behind.values() for p in ids}
+    if not own:
+        return 0, 0
+    outcomes = session.exec(
+        select(func.count())
+        .select_from(Outcome)
+        .where(or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own)))
+    ).one()
+    risks = (
+        session.exec(
+            select(func.count())
+            .select_from(Risk)
+            .where(Risk.partnership_id.in_(partnership_ids), Risk.recorded_at <= cutoff)
+        ).one()
+        if partnership_ids
+        else 0
+    )
+    return outcomes, risks
+
+
 def _indicators(
     session: Session, outcome_ids: list[int], on: dt.date
 ) -> dict[int, list[IndicatorItem]]:

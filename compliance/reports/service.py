@@ -22,16 +22,18 @@ import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from compliance.access import Principal
-from compliance.checks.rules import SEVERITIES
+from compliance.checks.rules import SEVERITIES, Hit
 from compliance.checks.service import Scope as CheckScope
 from compliance.checks.service import end_of, evaluate, load_snapshot
 from compliance.config import get_settings
+from compliance.exports.selection import holders_of
 from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
 from compliance.obligations.status import OccurrenceState, OutcomeStatus, ProcessStatus
 from compliance.obligations.views import ObligationView, status_rollup, view_obligations_for
@@ -51,6 +53,13 @@ from compliance.reports.parts import (
 from compliance.reports.scope import Scope, resolve_scope, scope_label, scope_obligations
 
 AUDIT_DAYS = 365
+# A report covering more holders (bodies and partnerships holding its obligations) than the
+# setting report_detail_holders is a summary: each holder's detail is in its own report.
+DETAIL_HOLDERS = 25
+# A summary prints the most severe open findings, up to this many, and counts the rest.
+FINDINGS_SHOWN = 25
+# ...and the first facts not verified, up to this many.
+UNVERIFIED_SHOWN = 100
 
 
 @dataclass(frozen=True)
@@ -86,6 +95,44 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class HolderRow:
+    """One body or partnership in a summary: its obligations rolled up, its open findings, and
+    the address of its own report, which holds the detail."""
+
+    kind: str
+    key: str
+    name: str
+    total: int
+    fully_met: int
+    process: str
+    outcome: str
+    verdict: str | None
+    findings: dict[str, int]
+    address: str
+
+
+@dataclass(frozen=True)
+class HolderFinding:
+    holder: str
+    finding: FindingItem
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What a summary shows in place of the detail of every obligation: a row per holder, the
+    most severe findings, and how many evidence records, outcomes and risks lie behind it."""
+
+    detail_holders: int
+    holders: list[HolderRow]
+    findings: list[HolderFinding]
+    findings_total: int
+    evidence: int
+    outcomes: int
+    risks: int
+    unverified_total: int
+
+
+@dataclass(frozen=True)
 class Report:
     """Everything a report shows except who generated it and when."""
 
@@ -109,6 +156,8 @@ class Report:
     audit: list[AuditEntry]
     audit_total: int
     unverified: list[UnverifiedFact]
+    # Set when the report is a summary (more holders than report_detail_holders).
+    digest: Digest | None = None
 
     @property
     def label(self) -> str:
@@ -133,13 +182,29 @@ def build_report(
     key: str,
     as_at: dt.date,
     due_soon_days: int,
+    detail_holders: int = DETAIL_HOLDERS,
+    base_url: str = "",
 ) -> Report:
-    """The report of a scope as at a date, limited to what the principal may read."""
+    """The report of a scope as at a date, limited to what the principal may read: in detail,
+    or a summary if its obligations have more than `detail_holders` holders (then each row
+    names the address of the holder's own report, under `base_url`)."""
     scope = resolve_scope(session=session, principal=principal, kind=kind, key=key, on=as_at)
     obligations = scope_obligations(session=session, principal=principal, scope=scope, on=as_at)
     views = view_obligations_for(
         session=session, obligations=obligations, on=as_at, due_soon_days=due_soon_days
     )
+    if len({_holder_key(o) for o in obligations}) > detail_holders:
+        return _summary_report(
+            session=session,
+            principal=principal,
+            scope=scope,
+            obligations=obligations,
+            views=views,
+            as_at=as_at,
+            due_soon_days=due_soon_days,
+            detail_holders=detail_holders,
+            base_url=base_url,
+        )
     holders = _holder_names(session, obligations)
     # In the order the report shows them: by duty (or funding stream), then holder.
     views.sort(key=lambda v: (v.source_title, holders[v.obligation.id], v.item_title))
@@ -161,7 +226,10 @@ def build_report(
     }
     judgement = judgement_across(session=session, partnership_ids=judged, on=as_at)
     indicator_ids = [i.ref for o in outcomes for i in o.indicators]
-    findings = _findings(session, scope, obligations, indicator_ids, as_at, due_soon_days)
+    findings = [
+        item
+        for _, item in _findings(session, scope, obligations, indicator_ids, as_at, due_soon_days)
+    ]
     since = as_at - dt.timedelta(days=AUDIT_DAYS - 1)
     audit, audit_total = parts.audit_entries(
         session=session,
@@ -216,6 +284,150 @@ def build_report(
             obligations=obligations,
             body_ids=scope.body_ids | {o.body_id for o in obligations if o.body_id},
         ),
+    )
+
+
+def _holder_key(obligation: Obligation) -> tuple[str, int]:
+    if obligation.body_id:
+        return ("body", obligation.body_id)
+    return ("partnership", obligation.partnership_id)  # type: ignore[return-value]
+
+
+def _summary_report(
+    *,
+    session: Session,
+    principal: Principal,
+    scope: Scope,
+    obligations: list[Obligation],
+    views: list[ObligationView],
+    as_at: dt.date,
+    due_soon_days: int,
+    detail_holders: int,
+    base_url: str,
+) -> Report:
+    """A report bounded in pages whatever the number of holders: the judgement and the counts
+    as the detailed report has them, then a row per holder with the address of its own report,
+    the most severe findings, and the facts not verified (the first UNVERIFIED_SHOWN)."""
+    cutoff = end_of(as_at)
+    behind = parts.partnerships_behind(session=session, obligations=obligations, on=as_at)
+    judged = scope.partnership_ids or {
+        p for ids in behind.values() for p in ids if principal.reads_partnership(p)
+    }
+    judgement = judgement_across(session=session, partnership_ids=judged, on=as_at)
+    indicator_ids = parts.indicator_ids(session=session, obligations=obligations, behind=behind)
+    hits = _findings(session, scope, obligations, indicator_ids, as_at, due_soon_days)
+    findings = [item for _, item in hits]
+    holder_of = {o.id: _holder_key(o) for o in obligations}
+
+    def about(hit: Hit) -> tuple[str, int] | None:
+        # The holder of its obligation, else its body or partnership (an indicator's: none).
+        if hit.obligation_id is not None:
+            return holder_of.get(hit.obligation_id)
+        if hit.body_id is not None:
+            return ("body", hit.body_id)
+        if hit.partnership_id is not None:
+            return ("partnership", hit.partnership_id)
+        return None
+
+    found_by: dict[tuple[str, int], list[FindingItem]] = {}
+    for hit, item in hits:
+        holder = about(hit)
+        if holder is not None:
+            found_by.setdefault(holder, []).append(item)
+    bodies, partnerships = holders_of(session, [*obligations, *(h for h, _ in hits)])
+    names = {("body", i): row for i, row in bodies.items()} | {
+        ("partnership", i): row for i, row in partnerships.items()
+    }
+    views_by: dict[tuple[str, int], list[ObligationView]] = {}
+    for view in views:
+        views_by.setdefault(holder_of[view.obligation.id], []).append(view)
+    verdicts = {j.partnership_id: j.verdict.value for j in judgement.partnerships}
+    rows = [
+        _holder_row(
+            holder,
+            names[holder],
+            views_by.get(holder, []),
+            found_by.get(holder, []),
+            verdicts.get(holder[1]) if holder[0] == "partnership" else None,
+            f"{base_url}{_report_path(holder[0], names[holder][0])}?as_at={as_at.isoformat()}",
+        )
+        for holder in views_by.keys() | found_by.keys()
+        if holder in names
+    ]
+    rank = {s.value: i for i, s in enumerate(ProcessStatus)}
+    rows.sort(key=lambda r: (rank.get(r.process, len(rank)), -sum(r.findings.values()), r.name))
+    holder_name = {key: row[1] for key, row in names.items()}
+    shown = [
+        HolderFinding(holder_name.get(about(h), ""), item)  # type: ignore[arg-type]
+        for h, item in hits[:FINDINGS_SHOWN]
+    ]
+    evidence = {e for v in views for p in _shown_periods(v, as_at) for e in p.evidence_ids}
+    outcomes, risks = parts.counted(
+        session=session, obligations=obligations, behind=behind, cutoff=cutoff
+    )
+    unverified = parts.unverified_facts(
+        session=session,
+        obligations=obligations,
+        body_ids=scope.body_ids | {o.body_id for o in obligations if o.body_id},
+    )
+    return Report(
+        kind=scope.kind,
+        key=scope.key,
+        name=scope.name,
+        description=scope.description,
+        as_at=as_at,
+        audit_since=as_at - dt.timedelta(days=AUDIT_DAYS - 1),
+        judgement=judgement,
+        summary=_summary(views, findings),
+        obligations=[],
+        evidence=[],
+        outcomes=[],
+        voices=[],
+        value=[],
+        risks=[],
+        other_findings=[],
+        audit=[],
+        audit_total=0,
+        unverified=unverified[:UNVERIFIED_SHOWN],
+        digest=Digest(
+            detail_holders=detail_holders,
+            holders=rows,
+            findings=shown,
+            findings_total=len(hits),
+            evidence=len(evidence),
+            outcomes=outcomes,
+            risks=risks,
+            unverified_total=len(unverified),
+        ),
+    )
+
+
+def _report_path(kind: str, key: str) -> str:
+    plural = {"body": "bodies", "partnership": "partnerships"}[kind]
+    return f"/api/v1/{plural}/{quote(key, safe='')}/report.pdf"
+
+
+def _holder_row(
+    holder: tuple[str, int],
+    name: tuple[str, str],
+    views: list[ObligationView],
+    findings: list[FindingItem],
+    verdict: str | None,
+    address: str,
+) -> HolderRow:
+    rolled = status_rollup(views)
+    counts = Counter(f.severity for f in findings)
+    return HolderRow(
+        kind=holder[0],
+        key=name[0],
+        name=name[1],
+        total=rolled.total,
+        fully_met=rolled.fully_met,
+        process=rolled.worst_process.value,
+        outcome=rolled.worst_outcome.value,
+        verdict=verdict,
+        findings={s: counts.get(s, 0) for s in SEVERITIES},
+        address=address,
     )
 
 
@@ -312,7 +524,7 @@ def _findings(
     indicator_ids: list[int],
     as_at: dt.date,
     due_soon_days: int,
-) -> list[FindingItem]:
+) -> list[tuple[Hit, FindingItem]]:
     """The findings the data as at the date supports, about the obligations shown or about the
     scope's bodies, partnerships and indicators without a particular obligation.
 
@@ -361,7 +573,7 @@ def _findings(
             first_seen[key] = min(seen, first_seen.get(key, seen))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
     shown.sort(key=lambda h: (rank.get(h.severity, 9), h.key))
-    return [parts.finding_item(h, first_seen.get(h.key)) for h in shown]
+    return [(h, parts.finding_item(h, first_seen.get(h.key))) for h in shown]
 
 
 def canonical_json(report: Report) -> bytes:
