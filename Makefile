@@ -94,6 +94,7 @@ bench: install
 	$(BIN)/python -m benchmarks.reports
 	$(BIN)/python -m benchmarks.api
 	$(BIN)/python -m benchmarks.pages
+	$(BIN)/python -m benchmarks.summaries
 
 ## Failure scenarios: kill -9 during uploads, PDF renders and checks; two schedulers; a flaky SMTP
 ## server; a private PostgreSQL restarted under load. Writes its sections of docs/reliability.md.

@@ -67,10 +67,17 @@ def as_at_values(params: Mapping[str, str]) -> dict[str, str]:
 
 
 @router.get("/reports", response_class=HTMLResponse)
-def reports_page(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
+def reports_page(
+    request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
+) -> HTMLResponse:
     """This user's area reports with their progress, and the form to start one."""
     jobs = jobs_of(session=session, user_id=principal.user.id)
-    context = {"jobs": jobs, "errors": {}, "values": {}}
+    context = {
+        "jobs": jobs,
+        "errors": {},
+        "values": {},
+        "detail_holders": settings.report_detail_holders,
+    }
     return render(request, "reports.html", context)
 
 
@@ -118,7 +125,12 @@ def start_area(
             errors[exc.field or "code"] = _sentence(exc.message)
     if errors:
         jobs = jobs_of(session=session, user_id=principal.user.id)
-        context = {"jobs": jobs, "errors": errors, "values": values}
+        context = {
+            "jobs": jobs,
+            "errors": errors,
+            "values": values,
+            "detail_holders": settings.report_detail_holders,
+        }
         return render(request, "reports.html", context, status_code=422)
     return RedirectResponse("/reports", status_code=303)
 

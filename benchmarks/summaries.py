@@ -1,0 +1,214 @@
+"""Benchmark a duty report summarised (past COMPLIANCE_REPORT_DETAIL_HOLDERS); write to the doc.
+
+    .venv/bin/python -m benchmarks.summaries [--sizes 1000 4000] [--no-append]
+    .venv/bin/python -m benchmarks.summaries --url postgresql+psycopg://... --data-dir DIR
+
+On PostgreSQL (a database of its own per size, dropped after), a synthetic registry of each size
+(seed 1); the duty binding the most bodies there. Each size is measured in a child process of its
+own, so that its peak memory (VmHWM, written before the cached runs) is the report's:
+  - cold: build the summary's data, fingerprint it, render and store the PDF (cache empty);
+  - floor: WeasyPrint alone on the same HTML with the same options;
+  - cached: `produce` again, served from the cache (median of five). It still builds the data to
+    find its fingerprint (issue 16's cache marker is not built yet), so this is not a cache hit
+    without rebuilding.
+With --url, an existing database (for example one made by `compliance synth`) is measured instead.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from benchmarks import bench
+from benchmarks.harness import machine, utc_stamp, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_COLD_S = 15.0
+TARGET_PAGES = 60
+TARGET_PEAK_MB = 400.0
+TARGET_CACHED_MS = 200.0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
+    parser.add_argument("--url", help="measure this existing database instead")
+    parser.add_argument("--data-dir", type=Path, help="its data folder (with --url)")
+    parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--no-append", action="store_true")
+    args = parser.parse_args(argv)
+    if args.child_out:
+        measure_child(args.url, args.data_dir, args.child_out)
+        return
+    results = []
+    if args.url:
+        results.append(run(args.url, args.data_dir, "given database"))
+    else:
+        admin_url = bench.reachable_postgres()
+        if admin_url is None:
+            raise SystemExit("PostgreSQL is needed: the targets are measured on it")
+        on = dt.date.today()
+        with tempfile.TemporaryDirectory(prefix="bench-summaries-") as work:
+            for size in args.sizes:
+                with bench.postgres_database(admin_url) as url:
+                    data_dir = Path(work) / f"data-{size}"
+                    bench.log(f"{size} bodies: synthesising")
+                    bench.synthetic_registry(url, data_dir, size, 1, on).dispose()
+                    results.append(run(url, data_dir, f"{size:,} bodies"))
+    section = markdown(results, admin_url=args.url or bench.reachable_postgres())
+    print(section)
+    if not args.no_append:
+        write_section("summaries", section)
+
+
+def run(url: str, data_dir: Path, label: str) -> dict:
+    """Measure in a child process; its results with its peak memory."""
+    out = data_dir / "summary-result.json"
+    peak = data_dir / "summary-peak.txt"
+    command = [
+        sys.executable,
+        "-m",
+        "benchmarks.summaries",
+        f"--url={url}",
+        f"--data-dir={data_dir}",
+        f"--child-out={out}",
+    ]
+    env = os.environ | {"BENCH_PEAK_FILE": str(peak)}
+    if subprocess.run(command, cwd=ROOT, env=env, check=False).returncode != 0:
+        raise RuntimeError(f"measuring the summary of {label} failed")
+    return json.loads(out.read_text()) | {"label": label, "peak_mb": int(peak.read_text()) / 1024}
+
+
+def measure_child(url: str, data_dir: Path, out: Path) -> None:
+    """In the child: warm WeasyPrint up, then time cold, floor and cached."""
+    from pypdf import PdfReader
+    from sqlalchemy import func
+    from sqlmodel import Session, select
+    from weasyprint import HTML
+
+    from benchmarks.counted_cli import write_peak
+    from compliance.access import Principal
+    from compliance.config import Settings
+    from compliance.db import make_engine
+    from compliance.models import Deliverable, Duty, Obligation, User
+    from compliance.reports.jobs import produce
+    from compliance.reports.pdf import render_html, write_floor
+    from compliance.reports.service import build_report, chain_head, fingerprint
+
+    HTML(string="<p>warm up</p>").write_pdf()
+    settings = Settings(environment="test", secret_key="bench", database_url=url, data_dir=data_dir)
+    principal = Principal(
+        User(email="bench", name="Benchmark", role="admin"), frozenset(), frozenset(), frozenset()
+    )
+    engine = make_engine(url)
+    holders = func.count(
+        func.distinct(func.coalesce(Obligation.body_id, -Obligation.partnership_id))
+    )
+    with Session(engine) as session:
+        slug, bound = session.exec(
+            select(Duty.slug, holders)
+            .join(Deliverable, Deliverable.duty_id == Duty.id)
+            .join(Obligation, Obligation.deliverable_id == Deliverable.id)
+            .where(Obligation.closed_date.is_(None))
+            .group_by(Duty.slug)
+            .order_by(holders.desc(), Duty.slug)
+        ).first()
+        produced = {"session": session, "settings": settings, "principal": principal}
+        cold, made = _timed(produce, kind="duty", key=slug, **produced)
+        report = build_report(
+            session=session,
+            principal=principal,
+            kind="duty",
+            key=slug,
+            as_at=settings.today(),
+            due_soon_days=settings.due_soon_days,
+            detail_holders=settings.report_detail_holders,
+            base_url=settings.base_url,
+        )
+        html = render_html(
+            report=report,
+            print_=fingerprint(report),
+            generated_at=dt.datetime.now(ZoneInfo(settings.timezone)),
+            generated_by="Benchmark",
+            head=chain_head(session=session, as_at=report.as_at),
+        )
+        data_s, _ = _timed(
+            build_report,
+            session=session,
+            principal=principal,
+            kind="duty",
+            key=slug,
+            as_at=settings.today(),
+            due_soon_days=settings.due_soon_days,
+            detail_holders=settings.report_detail_holders,
+            base_url=settings.base_url,
+        )
+        floor, _ = _timed(write_floor, html)
+        write_peak(os.environ["BENCH_PEAK_FILE"])
+        cached = [_timed(produce, kind="duty", key=slug, **produced)[0] for _ in range(5)]
+    engine.dispose()
+    result = {
+        "duty": slug,
+        "holders": bound,
+        "summary": made.report.digest is not None,
+        "obligations": made.report.summary.total,
+        "pages": len(PdfReader(made.path).pages),
+        "pdf_kb": made.path.stat().st_size / 1024,
+        "cold_s": cold,
+        "data_s": data_s,
+        "floor_s": floor,
+        "cached_ms": statistics.median(cached) * 1000,
+    }
+    out.write_text(json.dumps(result))
+
+
+def _timed(function, *args, **kwargs):  # type: ignore[no-untyped-def]
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def markdown(results: list[dict], admin_url: str | None) -> str:
+    def mark(ok: bool) -> str:
+        return "met" if ok else "**missed**"
+
+    lines = [
+        f"## Duty report summaries ({utc_stamp()})",
+        "",
+        *machine({"postgresql": admin_url}),
+        "",
+        "`python -m benchmarks.summaries`: the duty binding the most bodies in a synthetic "
+        "registry (seed 1) on PostgreSQL, as a summary (more holders than "
+        "COMPLIANCE_REPORT_DETAIL_HOLDERS); each size in a child process of its own.",
+        "",
+        "| Registry | Duty | Holders | Obligations | Pages | Cold | Of which data | WeasyPrint "
+        "alone (floor) | Peak memory | Cached (data rebuilt) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r['label']} | {r['duty']} | {r['holders']:,} | {r['obligations']:,} | "
+            f"{r['pages']} ({mark(r['pages'] < TARGET_PAGES)}) | "
+            f"{r['cold_s']:.1f} s ({mark(r['cold_s'] < TARGET_COLD_S)}) | {r['data_s']:.1f} s | "
+            f"{r['floor_s']:.1f} s | {r['peak_mb']:.0f} MB ({mark(r['peak_mb'] < TARGET_PEAK_MB)}) "
+            f"| {r['cached_ms']:,.0f} ms ({mark(r['cached_ms'] < TARGET_CACHED_MS)}) |"
+        )
+    lines += [
+        "",
+        f"Targets (issue 16): cold < {TARGET_COLD_S:.0f} s, < {TARGET_PAGES} pages, peak < "
+        f"{TARGET_PEAK_MB:.0f} MB; any cached report < {TARGET_CACHED_MS:.0f} ms. The cached time "
+        "still builds the report's data to find its fingerprint.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
