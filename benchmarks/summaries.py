@@ -1,7 +1,7 @@
 """Benchmark a duty report summarised (past COMPLIANCE_REPORT_DETAIL_HOLDERS); write to the doc.
 
     .venv/bin/python -m benchmarks.summaries [--sizes 1000 4000] [--no-append]
-    .venv/bin/python -m benchmarks.summaries --url postgresql+psycopg://... --data-dir DIR
+    .venv/bin/python -m benchmarks.summaries --given "4,000 bodies" postgresql+psycopg://... DIR
 
 On PostgreSQL (a database of its own per size, dropped after), a synthetic registry of each size
 (seed 1); the duty binding the most bodies there. Each size is measured in a child process of its
@@ -11,7 +11,8 @@ own, so that its peak memory (VmHWM, written before the cached runs) is the repo
   - cached: `produce` again, served from the cache (median of five). It still builds the data to
     find its fingerprint (issue 16's cache marker is not built yet), so this is not a cache hit
     without rebuilding.
-With --url, an existing database (for example one made by `compliance synth`) is measured instead.
+With --given (repeatable), existing databases (for example made by `compliance synth`) are measured
+instead, each under its label.
 """
 
 import argparse
@@ -27,7 +28,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from benchmarks import bench
-from benchmarks.harness import machine, utc_stamp, write_section
+from benchmarks.harness import machine, utc_stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_COLD_S = 15.0
@@ -39,8 +40,15 @@ TARGET_CACHED_MS = 200.0
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000])
-    parser.add_argument("--url", help="measure this existing database instead")
-    parser.add_argument("--data-dir", type=Path, help="its data folder (with --url)")
+    parser.add_argument(
+        "--given",
+        nargs=3,
+        action="append",
+        metavar=("LABEL", "URL", "DATA_DIR"),
+        help="measure this existing database instead (repeatable)",
+    )
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    parser.add_argument("--data-dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
@@ -48,8 +56,8 @@ def main(argv: list[str] | None = None) -> None:
         measure_child(args.url, args.data_dir, args.child_out)
         return
     results = []
-    if args.url:
-        results.append(run(args.url, args.data_dir, "given database"))
+    if args.given:
+        results += [run(url, Path(folder), label) for label, url, folder in args.given]
     else:
         admin_url = bench.reachable_postgres()
         if admin_url is None:
@@ -62,10 +70,10 @@ def main(argv: list[str] | None = None) -> None:
                     bench.log(f"{size} bodies: synthesising")
                     bench.synthetic_registry(url, data_dir, size, 1, on).dispose()
                     results.append(run(url, data_dir, f"{size:,} bodies"))
-    section = markdown(results, admin_url=args.url or bench.reachable_postgres())
+    section = markdown(results, admin_url=bench.reachable_postgres())
     print(section)
     if not args.no_append:
-        write_section("summaries", section)
+        bench.append(bench.DOC, section)
 
 
 def run(url: str, data_dir: Path, label: str) -> dict:
