@@ -522,4 +522,5 @@ from compliance.checks import current as _current_findings  # noqa: E402, F401
 from compliance.evaluations import models as _evaluation_models  # noqa: E402, F401
 from compliance.obligations import tables as _obligation_tables  # noqa: E402, F401
 from compliance.reminders import models as _reminder_models  # noqa: E402, F401
+from compliance.reports import changes as _report_changes  # noqa: E402, F401
 from compliance.reports import models as _report_models  # noqa: E402, F401

@@ -357,3 +357,28 @@ def test_the_rendering_process_beats_while_it_holds_a_job(shared, held_render, m
     held_render.set()
     assert jobs.wait(engine=shared.engine, job_id=job_id, timeout=120)
     assert until(lambda: "beater" not in jobs._state and job_id not in jobs._held)
+
+
+def test_an_unchanged_area_report_asked_again_is_ready_at_once(shared, monkeypatch):
+    officer = shared.user("officer", [CORNWALL])
+    client = shared.app()
+    sign_in(client, officer.email)
+    first = start(client, shared, officer)
+    assert jobs.wait(engine=shared.engine, job_id=first, timeout=120)
+
+    # Found by its change marker: no data built, nothing rendered, the job finished as it starts.
+    def refused(**_):  # type: ignore[no-untyped-def]
+        raise AssertionError("the report's data was built again")
+
+    monkeypatch.setattr(jobs, "build_report", refused)
+    second = start(client, shared, officer)
+
+    row = shared.row(second)
+    assert (row.status, row.progress) == ("done", 100)
+    assert (row.pdf_path, row.fingerprint) == (
+        shared.row(first).pdf_path,
+        shared.row(first).fingerprint,
+    )
+    assert (
+        client.get(f"/reports/{second}.pdf").content == client.get(f"/reports/{first}.pdf").content
+    )

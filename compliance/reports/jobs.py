@@ -15,6 +15,7 @@ forgotten after JOB_HOURS; their files stay in the cache, where asking again fin
 
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import secrets
@@ -22,10 +23,8 @@ import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-from pydantic import TypeAdapter
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, select
 
@@ -34,12 +33,14 @@ from compliance.config import Settings
 from compliance.db import UNAVAILABLE, save, session_scope
 from compliance.errors import Refused
 from compliance.models import utcnow
+from compliance.obligations.judged import database_of
 from compliance.reports.ceiling import RenderCeiling
+from compliance.reports.changes import data_token, unsaved
 from compliance.reports.models import ReportJob
 from compliance.reports.pack import make_pack
 from compliance.reports.parts import utc
-from compliance.reports.pdf import Made, make_pdf, store_once
-from compliance.reports.service import ChainHead, Report, build_report, canonical_json, chain_head
+from compliance.reports.pdf import Made, make_pdf, recall, remember, report_from_json
+from compliance.reports.service import ChainHead, Report, build_report, chain_head
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,13 @@ def produce(
     key: str,
     as_at: dt.date | None = None,
 ) -> Made:
-    """A report's PDF, from the cache or rendered now."""
+    """A report's PDF: found by its change marker without building its data, else from the
+    cache by its data's fingerprint, else rendered now."""
     on = as_at_or_today(as_at, settings)
+    marker = _marker(session, settings, principal, kind, key, on)
+    made = recall(settings.data_dir, marker) if marker else None
+    if made is not None:
+        return made
     report = build_report(
         session=session,
         principal=principal,
@@ -96,7 +102,7 @@ def produce(
         detail_holders=settings.report_detail_holders,
         base_url=settings.base_url.rstrip("/"),
     )
-    return make_pdf(
+    made = make_pdf(
         report=report,
         data_dir=settings.data_dir,
         generated_by=principal.user.name,
@@ -104,6 +110,44 @@ def produce(
         timezone=settings.timezone,
         ceiling=settings.render_ceiling,
     )
+    if marker:
+        remember(settings.data_dir, marker, made)
+    return made
+
+
+def _marker(session, settings, principal, kind, key, on) -> str | None:  # type: ignore[no-untyped-def]
+    # None while the session holds unsaved changes: a report built in it may show them.
+    return None if unsaved(session) else report_marker(session, settings, principal, kind, key, on)
+
+
+def report_marker(
+    session: Session, settings: Settings, principal: Principal, kind: str, key: str, on: dt.date
+) -> str:
+    """What decides a report's data without building it: the report data token (drawn afresh
+    by every commit that changes a row a report may read), the scope asked for and the date,
+    what the principal may read, and the settings the data depends on.
+
+    Stored against the token read before the data is built: a commit landing meanwhile draws
+    a new token, so this marker is never asked for again (compliance.reports.changes)."""
+    reader = (
+        principal.user.role,
+        sorted(principal.body_ids),
+        sorted(principal.partnership_ids),
+        sorted(principal.readable_partnership_ids),
+    )
+    asked = [
+        data_token(session),
+        database_of(session),
+        kind,
+        key,
+        on.isoformat(),
+        reader,
+        settings.due_soon_days,
+        settings.query_answer_days,
+        settings.report_detail_holders,
+        settings.base_url.rstrip("/"),
+    ]
+    return hashlib.sha256(json.dumps(asked).encode()).hexdigest()
 
 
 def produce_pack(*, made: Made, settings: Settings) -> Path:
@@ -190,11 +234,6 @@ def job_of(
     return _job(row, now)
 
 
-@cache
-def _reports() -> TypeAdapter[Report]:
-    return TypeAdapter(Report)
-
-
 def made_of(*, job: Job, settings: Settings) -> Made | None:
     """A finished job's PDF with the data it shows, from the report cache; None if the cache no
     longer holds them as they were."""
@@ -208,7 +247,7 @@ def made_of(*, job: Job, settings: Settings) -> Made | None:
     if not path.exists() or hashlib.sha256(data).hexdigest() != job.fingerprint:
         log.warning("report job %s: its files in the cache are missing or changed", job.id)
         return None
-    return Made(path, _reports().validate_json(data), job.fingerprint, cached=True)
+    return Made(path, report_from_json(data), job.fingerprint, cached=True)
 
 
 def sweep(*, session: Session, now: dt.datetime) -> None:
@@ -239,19 +278,23 @@ def start_area_report(
     code: str,
     as_at: dt.date | None,
 ) -> Job:
-    """Read an area's report data now and render its PDF in the background, in this process."""
+    """Read an area's report data now and render its PDF in the background, in this process;
+    or, if its change marker finds the report already made, a job finished at once."""
     on = as_at_or_today(as_at, settings)
-    report = build_report(
-        session=session,
-        principal=principal,
-        kind="area",
-        key=code,
-        as_at=on,
-        due_soon_days=settings.due_soon_days,
-        detail_holders=settings.report_detail_holders,
-        base_url=settings.base_url.rstrip("/"),
-    )
-    head = chain_head(session=session, as_at=on)
+    marker = _marker(session, settings, principal, "area", code, on)
+    made = recall(settings.data_dir, marker) if marker else None
+    report = made.report if made else None
+    if report is None:
+        report = build_report(
+            session=session,
+            principal=principal,
+            kind="area",
+            key=code,
+            as_at=on,
+            due_soon_days=settings.due_soon_days,
+            detail_holders=settings.report_detail_holders,
+            base_url=settings.base_url.rstrip("/"),
+        )
     now = utcnow()
     sweep(session=session, now=now)
     row = ReportJob(
@@ -265,6 +308,22 @@ def start_area_report(
         created_at=now,
         heartbeat_at=now,
     )
+    if made is not None:
+        row.sqlmodel_update(
+            {
+                "status": "done",
+                "stage": "done",
+                "progress": 100,
+                "pdf_path": made.path.relative_to(settings.data_dir).as_posix(),
+                "fingerprint": made.fingerprint,
+                "started_at": now,
+                "finished_at": now,
+            }
+        )
+        session.add(row)
+        save(session)
+        return _job(row, now)
+    head = chain_head(session=session, as_at=on)
     session.add(row)
     # Held before the row is committed, so that its heartbeat never misses the first beat; the
     # row is committed before the render starts, so that every write of the render finds it.
@@ -274,7 +333,8 @@ def start_area_report(
     except BaseException:
         _release(row.id)
         raise
-    _executor().submit(_run, engine, row.id, report, head, settings, principal.user.name)
+    job = (engine, row.id, report, head, settings, principal.user.name, marker)
+    _executor().submit(_run, *job)
     return _job(row, now)
 
 
@@ -285,6 +345,7 @@ def _run(
     head: ChainHead | None,
     settings: Settings,
     generated_by: str,
+    marker: str | None = None,
 ) -> None:
     def stage(name: str) -> None:
         progress = STAGES["writing"] if name.startswith("writing") else STAGES.get(name, 50)
@@ -302,8 +363,8 @@ def _run(
             on_stage=stage,
             ceiling=settings.render_ceiling,
         )
-        # The data beside the PDF: a download after a restart shows and packs exactly this.
-        store_once(made.path.with_suffix(".json"), canonical_json(report))
+        if marker:
+            remember(settings.data_dir, marker, made)
         outcome = {
             "status": "done",
             "stage": "done",

@@ -14,6 +14,7 @@ share the same cores.
 import contextlib
 import datetime as dt
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -22,13 +23,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+from pydantic import TypeAdapter
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher
 
@@ -36,7 +38,7 @@ from compliance.charts import trend_chart
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.outcomes.judgement import Verdict
 from compliance.reports.ceiling import Ceiling, render_within
-from compliance.reports.service import ChainHead, HolderRow, Report, fingerprint
+from compliance.reports.service import ChainHead, HolderRow, Report, canonical_json, fingerprint
 from compliance.web import (
     JUDGEMENT_LABELS,
     OUTCOME_LABELS,
@@ -97,6 +99,41 @@ def layout_version() -> str:
 def cache_path(data_dir: Path, report: Report, print_: str) -> Path:
     """DATA_DIR/reports/layout-<hash>/<fingerprint>-<scope>.pdf"""
     return data_dir / "reports" / f"layout-{layout_version()}" / f"{print_}-{report.label}.pdf"
+
+
+def marker_path(data_dir: Path, marker: str) -> Path:
+    """DATA_DIR/reports/layout-<hash>/markers/<marker>.json: which PDF a marker found."""
+    return data_dir / "reports" / f"layout-{layout_version()}" / "markers" / f"{marker}.json"
+
+
+def remember(data_dir: Path, marker: str, made: "Made") -> None:
+    """Note that, while the marker holds, this PDF (and its data beside it) is the report."""
+    found = {"pdf": made.path.name, "fingerprint": made.fingerprint}
+    store_once(marker_path(data_dir, marker), json.dumps(found).encode())
+
+
+def recall(data_dir: Path, marker: str) -> "Made | None":
+    """The PDF and data a marker found, if the cache still holds them as they were."""
+    try:
+        found = json.loads(marker_path(data_dir, marker).read_bytes())
+        path = marker_path(data_dir, marker).parent.parent / found["pdf"]
+        data = path.with_suffix(".json").read_bytes()
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return None
+    if not path.exists() or hashlib.sha256(data).hexdigest() != found["fingerprint"]:
+        log.warning("report cache: %s is missing or changed", path.name)
+        return None
+    return Made(path, report_from_json(data), found["fingerprint"], cached=True)
+
+
+@cache
+def _reports() -> TypeAdapter[Report]:
+    return TypeAdapter(Report)
+
+
+def report_from_json(data: bytes) -> Report:
+    """A report's data as stored beside its PDF (its canonical JSON)."""
+    return _reports().validate_json(data)
 
 
 def css_string(value: str) -> str:
@@ -273,7 +310,12 @@ def make_pdf(
     """
     print_ = fingerprint(report)
     path = cache_path(data_dir, report, print_)
+    # The data beside the PDF: what its evidence pack holds, and what a cache hit that does not
+    # build the data again (by its change marker, or a finished background job) serves.
+    data = path.with_suffix(".json")
     if path.exists():
+        if not data.exists():
+            store_once(data, canonical_json(report))
         return Made(path, report, print_, cached=True)
     with RENDER_LOCK:
         if path.exists():
@@ -290,6 +332,7 @@ def make_pdf(
             content = write_pdf(html, on_stage=on_stage)
         else:
             content = render_within(html, ceiling=ceiling, on_stage=on_stage)
+        store_once(data, canonical_json(report))
         store_once(path, content)
     log.info("rendered %s in %.2f s", path.name, time.perf_counter() - started)
     return Made(path, report, print_, cached=False)
