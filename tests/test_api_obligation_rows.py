@@ -1,7 +1,7 @@
 """The API lists obligations from rows (compliance.obligations.rows), not from the ORM objects
 the pages and reports judge: what it gives must be what those views give, to the byte, on any
-date, for open, closed and not-applicable obligations, withdrawn and corrected evidence, and
-outcomes of their own and of partnerships."""
+date and through every filter, for open, closed and not-applicable obligations, withdrawn and
+corrected evidence, and outcomes of the partnerships behind them."""
 
 import datetime as dt
 

@@ -231,33 +231,41 @@ def _current_evidence(
     if not occurrence_ids:
         return {}
     end_of_day = dt.datetime.combine(on, dt.time.max, tzinfo=dt.UTC)
-    linked = EvidenceLink.occurrence_id.in_(_ids(occurrence_ids))
+    # The statement status.current_evidence sends, ids bound as it binds them. It has no ORDER
+    # BY, so its plan decides the order in which a period's evidence ids are listed, and on
+    # PostgreSQL both the width of the row and ids written in instead of bound were seen to
+    # change that plan: whole rows are read there. SQLite's plan (the link's index, then each
+    # piece by key) does not depend on the columns read.
+    whole = session.get_bind().dialect.name == "postgresql"
+    columns = Evidence.__table__.columns if whole else (Evidence.id, Evidence.review_by_date)  # type: ignore[attr-defined]
     rows = _read(
         session,
-        select(EvidenceLink.occurrence_id, Evidence.id, Evidence.review_by_date)
+        select(EvidenceLink.occurrence_id, *columns)
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .where(linked)
+        .where(EvidenceLink.occurrence_id.in_(occurrence_ids))
         .where(Evidence.recorded_at <= end_of_day)
         .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > end_of_day)),
     )
     # Asked of every piece linked to these periods (a superset of the rows): the same answer
     # for the rows, with half as many ids written into the statement.
+    linked = select(EvidenceLink.evidence_id).where(
+        EvidenceLink.occurrence_id.in_(_ids(occurrence_ids))
+    )
     superseded = set(
         session.connection()
         .execute(
             select(Evidence.supersedes_id).where(
-                Evidence.supersedes_id.in_(select(EvidenceLink.evidence_id).where(linked)),
-                Evidence.recorded_at <= end_of_day,
+                Evidence.supersedes_id.in_(linked), Evidence.recorded_at <= end_of_day
             )
         )
         .scalars()
     )
     found: dict[int, tuple[list[int], list[dt.date | None]]] = {}
-    for occurrence_id, evidence_id, review_by in rows:
-        if evidence_id not in superseded:
-            ids, dates = found.setdefault(occurrence_id, ([], []))
-            ids.append(evidence_id)
-            dates.append(review_by)
+    for row in rows:
+        if row.id not in superseded:
+            ids, dates = found.setdefault(row.occurrence_id, ([], []))
+            ids.append(row.id)
+            dates.append(row.review_by_date)
     return found
 
 
@@ -281,29 +289,34 @@ def _outcomes(
         .where(Outcome.partnership_id.in_(wanted) | Outcome.obligation_id.in_(_ids(own_ids)))
         .order_by(Outcome.id),
     )
-    levels = outcome_levels(session, [o.id for o in found], on)
     targets = _targets(session, [o.id for o in found if o.partnership_id is not None])
-    slugs = _slugs(session, wanted)
     own, of_partnership = defaultdict(list), defaultdict(list)
     for position, outcome in enumerate(found):
-        served = ServedBy(
-            outcome.id, outcome.title, levels[outcome.id], slugs.get(outcome.partnership_id)
-        )
-        own[outcome.obligation_id].append((position, served))
-        of_partnership[outcome.partnership_id].append((position, served, targets.get(outcome.id)))
-    states = {}
+        own[outcome.obligation_id].append(position)
+        of_partnership[outcome.partnership_id].append((position, targets.get(outcome.id)))
+    positions: dict[int, list[int]] = {}
     for o in rows:
         keys = {
             ("duty", duty_of.get(o.deliverable_id)),
             ("deliverable", o.deliverable_id),
             ("condition", o.condition_id),
         }
-        matched = dict(own.get(o.id, []))
+        matched = set(own.get(o.id, []))
         for partnership_id in set(behind.get(o.id, [])):
-            for position, served, serves in of_partnership.get(partnership_id, []):
+            for position, serves in of_partnership.get(partnership_id, []):
                 if serves and keys & serves:
-                    matched[position] = served
-        served_by = tuple(matched[position] for position in sorted(matched))
+                    matched.add(position)
+        positions[o.id] = sorted(matched)
+    # Only the outcomes that serve one of these obligations are judged, and their holders named.
+    serving = [found[p] for p in sorted({p for ps in positions.values() for p in ps})]
+    levels = outcome_levels(session, [o.id for o in serving], on)
+    slugs = _slugs(session, {o.partnership_id for o in serving if o.partnership_id is not None})
+    served = {
+        o.id: ServedBy(o.id, o.title, levels[o.id], slugs.get(o.partnership_id)) for o in serving
+    }
+    states = {}
+    for o in rows:
+        served_by = tuple(served[found[p].id] for p in positions[o.id])
         states[o.id] = (judge_outcome(s.status for s in served_by), served_by)
     return states
 
