@@ -148,12 +148,26 @@ class Snapshot:
     # reminders can reach.
     reach: list[Reach] = field(default_factory=list)
     outcome_by_id: dict[int, Outcome] = field(init=False)
+    obligation_by_id: dict[int, Obligation] = field(init=False)
+    # What the rules ask of the same obligation and period again and again, worked out once: a
+    # snapshot is read, never changed, while the rules run.
+    _bases: dict[int, DueBasis] = field(init=False, repr=False, compare=False)
+    _statuses: dict[int, ProcessStatus] = field(init=False, repr=False, compare=False)
+    _rolled: dict[int, ProcessStatus] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.outcome_by_id = {outcome.id: outcome for outcome in self.outcomes}
+        self.obligation_by_id = {obligation.id: obligation for obligation in self.obligations}
+        self._bases, self._statuses, self._rolled = {}, {}, {}
 
     def basis(self, obligation: Obligation) -> DueBasis:
         """Where the obligation's dates come from: the law, a funding condition, a convention."""
+        found = self._bases.get(obligation.id)
+        if found is None:
+            found = self._bases[obligation.id] = self._basis(obligation)
+        return found
+
+    def _basis(self, obligation: Obligation) -> DueBasis:
         if obligation.deliverable_id is not None:
             return deliverable_basis(self.deliverables[obligation.deliverable_id])
         condition = self.conditions[obligation.condition_id]
@@ -162,27 +176,33 @@ class Snapshot:
 
     def status(self, obligation: Obligation, period: Period) -> ProcessStatus:
         """The period's status, by the one definition the pages and reports use."""
-        return period_status(
-            due=period.due,
-            review_by=[e.review_by for e in self.evidence.get(period.id, [])],
-            on=self.on,
-            due_soon_days=self.due_soon_days,
-            statutory=self.basis(obligation).statutory,
-            tracked_from=obligation.opened_date,
-        )
+        found = self._statuses.get(period.id)
+        if found is None:
+            found = self._statuses[period.id] = period_status(
+                due=period.due,
+                review_by=[e.review_by for e in self.evidence.get(period.id, [])],
+                on=self.on,
+                due_soon_days=self.due_soon_days,
+                statutory=self.basis(obligation).statutory,
+                tracked_from=obligation.opened_date,
+            )
+        return found
 
     def obligation_status(self, obligation: Obligation) -> ProcessStatus:
         """The obligation's status, rolled up as the pages roll it up."""
-        facts = [
-            PeriodFacts(p.start, p.due, self.status(obligation, p))
-            for p in self.periods.get(obligation.id, [])
-        ]
-        return obligation_status(
-            facts,
-            on=self.on,
-            standing=self.basis(obligation).standing,
-            not_applicable=bool(obligation.not_applicable_reason),
-        )
+        found = self._rolled.get(obligation.id)
+        if found is None:
+            facts = [
+                PeriodFacts(p.start, p.due, self.status(obligation, p))
+                for p in self.periods.get(obligation.id, [])
+            ]
+            found = self._rolled[obligation.id] = obligation_status(
+                facts,
+                on=self.on,
+                standing=self.basis(obligation).standing,
+                not_applicable=bool(obligation.not_applicable_reason),
+            )
+        return found
 
     def last_assurance(self, obligation: Obligation) -> dt.date | None:
         """The latest effective date of current evidence for any of the obligation's periods."""
@@ -563,9 +583,7 @@ def no_intended_outcome(snap: Snapshot, partnership_id: int) -> Iterator[Hit]:
 
 def _owner(snap: Snapshot, indicator: Indicator) -> dict[str, int | None]:
     outcome = snap.outcome_by_id.get(indicator.outcome_id)
-    obligation = next(
-        (o for o in snap.obligations if outcome and o.id == outcome.obligation_id), None
-    )
+    obligation = snap.obligation_by_id.get(outcome.obligation_id) if outcome else None
     return {
         "partnership_id": (
             outcome.partnership_id
