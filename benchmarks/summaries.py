@@ -8,9 +8,8 @@ On PostgreSQL (a database of its own per size, dropped after), a synthetic regis
 own, so that its peak memory (VmHWM, written before the cached runs) is the report's:
   - cold: build the summary's data, fingerprint it, render and store the PDF (cache empty);
   - floor: WeasyPrint alone on the same HTML with the same options;
-  - cached: `produce` again, served from the cache (median of five). It still builds the data to
-    find its fingerprint (issue 16's cache marker is not built yet), so this is not a cache hit
-    without rebuilding.
+  - cached: `produce` again, served from the cache by its change marker without building the
+    data (median of five).
 With --given (repeatable), existing databases (for example made by `compliance synth`) are measured
 instead, each under its label.
 """
@@ -35,6 +34,9 @@ TARGET_COLD_S = 15.0
 TARGET_PAGES = 60
 TARGET_PEAK_MB = 400.0
 TARGET_CACHED_MS = 200.0
+TARGET_SPEED_UP = 1.7
+# The holders whose own reports are rendered one at a time, then side by side.
+HOLDERS_RENDERED = 8
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -161,6 +163,11 @@ def measure_child(url: str, data_dir: Path, out: Path) -> None:
         floor, _ = _timed(write_floor, html)
         write_peak(os.environ["BENCH_PEAK_FILE"])
         cached = [_timed(produce, kind="duty", key=slug, **produced)[0] for _ in range(5)]
+    holders = [(h.kind, h.key) for h in made.report.digest.holders[:HOLDERS_RENDERED]]
+    side_by_side = {
+        workers: holder_reports(engine, settings, principal, holders, workers)
+        for workers in (1, settings.report_render_workers)
+    }
     engine.dispose()
     result = {
         "duty": slug,
@@ -173,8 +180,36 @@ def measure_child(url: str, data_dir: Path, out: Path) -> None:
         "data_s": data_s,
         "floor_s": floor,
         "cached_ms": statistics.median(cached) * 1000,
+        "holders_rendered": len(holders),
+        "one_worker_s": side_by_side[1],
+        "workers": settings.report_render_workers,
+        "workers_s": side_by_side[settings.report_render_workers],
     }
     out.write_text(json.dumps(result))
+
+
+def holder_reports(engine, settings, principal, holders, workers: int) -> float:  # type: ignore[no-untyped-def]
+    """Seconds to produce these holders' own reports, cold (a cache of their own), as that many
+    requests at once would: each in a thread with its own session, up to `workers` rendering."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlmodel import Session
+
+    from compliance.reports.jobs import produce
+
+    folder = Path(tempfile.mkdtemp(prefix=f"holders-{workers}-", dir=settings.data_dir))
+    mine = settings.model_copy(update={"data_dir": folder, "report_render_workers": workers})
+
+    def one(holder: tuple[str, str]) -> None:
+        with Session(engine) as session:
+            produce(
+                session=session, settings=mine, principal=principal, kind=holder[0], key=holder[1]
+            )
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(one, holders))
+    return time.perf_counter() - started
 
 
 def _timed(function, *args, **kwargs):  # type: ignore[no-untyped-def]
@@ -197,7 +232,7 @@ def markdown(results: list[dict], admin_url: str | None) -> str:
         "COMPLIANCE_REPORT_DETAIL_HOLDERS); each size in a child process of its own.",
         "",
         "| Registry | Duty | Holders | Obligations | Pages | Cold | Of which data | WeasyPrint "
-        "alone (floor) | Peak memory | Cached (data rebuilt) |",
+        "alone (floor) | Peak memory | Cached |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -210,9 +245,24 @@ def markdown(results: list[dict], admin_url: str | None) -> str:
         )
     lines += [
         "",
+        "Each summary's first holders' own reports (their detail), cold, as that many requests at "
+        "once, rendered one at a time and then with COMPLIANCE_REPORT_RENDER_WORKERS at once:",
+        "",
+        "| Registry | Reports | One at a time | Side by side | Workers | Speed-up |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        speed_up = r["one_worker_s"] / r["workers_s"]
+        lines.append(
+            f"| {r['label']} | {r['holders_rendered']} | {r['one_worker_s']:.1f} s | "
+            f"{r['workers_s']:.1f} s | {r['workers']} | {speed_up:.2f}x "
+            f"({mark(speed_up >= TARGET_SPEED_UP)} {TARGET_SPEED_UP}x) |"
+        )
+    lines += [
+        "",
         f"Targets (issue 16): cold < {TARGET_COLD_S:.0f} s, < {TARGET_PAGES} pages, peak < "
-        f"{TARGET_PEAK_MB:.0f} MB; any cached report < {TARGET_CACHED_MS:.0f} ms. The cached time "
-        "still builds the report's data to find its fingerprint.",
+        f"{TARGET_PEAK_MB:.0f} MB; any cached report < {TARGET_CACHED_MS:.0f} ms (found by its "
+        "change marker, the data not built).",
         "",
     ]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -116,6 +117,13 @@ class Settings(BaseSettings):
         le=65536,
         description="Most memory, in MB, one report's render may hold; past it the render is "
         "stopped and says so, storing nothing.",
+    )
+    report_render_workers: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=64,
+        description="How many reports one process renders at once, each in a child process of "
+        "its own within the ceiling above (the number of cores by default).",
     )
     report_detail_holders: int = Field(
         default=25,

@@ -15,8 +15,7 @@ from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
-from compliance.obligations.listing import ObligationFilter
-from compliance.obligations.rows import obligation_dicts, obligation_rows_page
+from compliance.obligations.listing import ObligationFilter, obligation_page
 from compliance.obligations.schemas import (
     JUDGEMENT_EXAMPLE,
     JudgementPublic,
@@ -258,7 +257,7 @@ def read_obligations(
         due_after=due_after,
         due_before=due_before,
     )
-    views, more = obligation_rows_page(
+    views, more = obligation_page(
         session=session,
         filters=filters,
         on=as_at or settings.today(),
@@ -268,9 +267,7 @@ def read_obligations(
         today=settings.today(),
     )
     next_cursor = encode_cursor(views[-1].obligation.id) if more else None
-    # Validated from plain dicts in one pass; FastAPI then writes it with pydantic's serialiser.
-    items = obligation_dicts(session, views)
-    return ObligationPage.model_validate({"items": items, "next_cursor": next_cursor})
+    return ObligationPage(items=obligation_items(session, views), next_cursor=next_cursor)
 
 
 @router.get("/obligations/{obligation_id}", response_model=ObligationDetailPublic)

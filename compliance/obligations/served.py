@@ -112,23 +112,39 @@ def outcome_states(
         .where(Outcome.partnership_id.in_(wanted) | Outcome.obligation_id.in_(own))
         .order_by(Outcome.id)
     ).all()
-    levels = outcome_levels(session, [o.id for o in found], on)
     targets = _targets(session, [o.id for o in found if o.partnership_id is not None])
-    slugs = _slugs(session, wanted)
     duty_of = _duty_of(session, obligations)
-    states = {}
+    # Each outcome found by what it names (its obligation, or its partnership), not tested
+    # against every obligation in turn.
+    by_obligation: dict[int, list[Outcome]] = {}
+    by_partnership: dict[int, list[Outcome]] = {}
+    for outcome in found:
+        if outcome.obligation_id is not None:
+            by_obligation.setdefault(outcome.obligation_id, []).append(outcome)
+        if outcome.partnership_id is not None:
+            by_partnership.setdefault(outcome.partnership_id, []).append(outcome)
+    serving: dict[int, list[Outcome]] = {}
     for obligation in obligations:
         keys = {
             ("duty", duty_of.get(obligation.deliverable_id)),
             ("deliverable", obligation.deliverable_id),
             ("condition", obligation.condition_id),
         }
-        partnerships = set(behind.get(obligation.id, []))
+        mine = {o.id: o for o in by_obligation.get(obligation.id, [])}
+        for partnership_id in set(behind.get(obligation.id, [])):
+            for o in by_partnership.get(partnership_id, []):
+                if keys & targets.get(o.id, set()):
+                    mine[o.id] = o
+        serving[obligation.id] = [mine[i] for i in sorted(mine)]
+    # Only the outcomes that serve an obligation here are judged.
+    served_ids = sorted({o.id for outcomes in serving.values() for o in outcomes})
+    levels = outcome_levels(session, served_ids, on)
+    slugs = _slugs(session, wanted)
+    states = {}
+    for obligation in obligations:
         served = [
             ServedBy(o.id, o.title, levels[o.id], slugs.get(o.partnership_id))
-            for o in found
-            if o.obligation_id == obligation.id
-            or (o.partnership_id in partnerships and keys & targets.get(o.id, set()))
+            for o in serving[obligation.id]
         ]
         status = judge_outcome(s.status for s in served)
         states[obligation.id] = OutcomeState(status, tuple(served))

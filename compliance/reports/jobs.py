@@ -2,11 +2,11 @@
 
 A background job is a row of report_job, so that every web process can show its progress and a
 finished one survives a restart. The report's data is read in the request that starts the job;
-that process renders the PDF in a thread of its own, one job at a time, writing each stage to the
-row, and beats the heartbeat of every job it holds. A job whose heartbeat is older than
-STALE_SECONDS is failed ("the server restarted..."), not taken up again: another process would
-have to read the data afresh, and a report that brought its process down would bring down the
-next one too. So a process, starting, picks up nothing.
+that process renders the PDF in a thread of its own (up to COMPLIANCE_REPORT_RENDER_WORKERS jobs
+at once), writing each stage to the row, and beats the heartbeat of every job it holds. A job
+whose heartbeat is older than STALE_SECONDS is failed ("the server restarted..."), not taken up
+again: another process would have to read the data afresh, and a report that brought its process
+down would bring down the next one too. So a process, starting, picks up nothing.
 
 A finished job names its PDF in the report cache, beside which the report's data is kept (its
 SHA-256 is the fingerprint), so that its downloads and evidence pack outlive the process. Jobs are
@@ -109,6 +109,7 @@ def produce(
         head=chain_head(session=session, as_at=on),
         timezone=settings.timezone,
         ceiling=settings.render_ceiling,
+        workers=settings.report_render_workers,
     )
     if marker:
         remember(settings.data_dir, marker, made)
@@ -334,7 +335,7 @@ def start_area_report(
         _release(row.id)
         raise
     job = (engine, row.id, report, head, settings, principal.user.name, marker)
-    _executor().submit(_run, *job)
+    _executor(settings.report_render_workers).submit(_run, *job)
     return _job(row, now)
 
 
@@ -362,6 +363,7 @@ def _run(
             timezone=settings.timezone,
             on_stage=stage,
             ceiling=settings.render_ceiling,
+            workers=settings.report_render_workers,
         )
         if marker:
             remember(settings.data_dir, marker, made)
@@ -429,12 +431,13 @@ _held: dict[str, Engine] = {}
 _state: dict[str, object] = {}
 
 
-def _executor() -> ThreadPoolExecutor:
-    # One per process, made in it: a pool inherited through fork has no thread left to run.
+def _executor(workers: int) -> ThreadPoolExecutor:
+    # One per process, made in it: a pool inherited through fork has no thread left to run. As
+    # many threads as renders may run at once (make_pdf's slots bound them with the requests').
     with _lock:
         pool = _state.get("pool")
         if pool is None or _state.get("pid") != os.getpid():
-            pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-job")
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report-job")
             _state.update(pool=pool, pid=os.getpid())
         return pool  # type: ignore[return-value]
 

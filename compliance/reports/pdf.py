@@ -6,9 +6,11 @@ where WeasyPrint manages it, otherwise tagged; it names its title, author and la
 embeds its fonts.
 
 The cache holds the first PDF made for a fingerprint, so the same data is always the same file
-(its cover says when it was first generated, and by whom). Rendering is serialised within a
-process: WeasyPrint is single-threaded and memory-hungry, and two renders at once would only
-share the same cores.
+(its cover says when it was first generated, and by whom). A render within a ceiling runs in a
+child process of its own, so a process runs up to COMPLIANCE_REPORT_RENDER_WORKERS of them at
+once (the number of cores by default), each on its own core; a render without a ceiling runs in
+the process, one at a time, since WeasyPrint is single-threaded and in one process two renders
+would only share one interpreter.
 """
 
 import contextlib
@@ -54,6 +56,23 @@ PDF_DIR = TEMPLATES_DIR / "pdf"
 PDF_OPTIONS = {"pdf_variant": "pdf/ua-1"}
 FALLBACK_OPTIONS = {"pdf_tags": True}
 RENDER_LOCK = threading.Lock()
+# Renders within a ceiling run in child processes, so several at once use several cores: as many
+# at once as COMPLIANCE_REPORT_RENDER_WORKERS allows, one at a time for the same file.
+_slots_guard = threading.Lock()
+_slots: dict[int, threading.BoundedSemaphore] = {}
+# One lock per stripe of report files: the same report asked for twice at once is rendered once
+# (the second waits, then finds the first's file); a fixed number, so none is left behind.
+_rendering = tuple(threading.Lock() for _ in range(64))
+
+
+def render_slots(workers: int) -> threading.BoundedSemaphore:
+    """The process's renders at once, `workers` of them (made once per size)."""
+    with _slots_guard:
+        return _slots.setdefault(workers, threading.BoundedSemaphore(workers))
+
+
+def _rendering_once(path: Path) -> threading.Lock:
+    return _rendering[int(hashlib.sha256(str(path).encode()).hexdigest(), 16) % len(_rendering)]
 
 
 class LocalFetcher(URLFetcher):
@@ -302,9 +321,12 @@ def make_pdf(
     timezone: str = "Europe/London",
     on_stage: Callable[[str], None] | None = None,
     ceiling: Ceiling | None = None,
+    workers: int = 1,
 ) -> Made:
     """The report's PDF: from the cache if its data has not changed, else rendered now (within
-    `ceiling`, in a child process, when given: RenderCeiling past it).
+    `ceiling`, in a child process, when given: RenderCeiling past it; up to `workers` such
+    renders at once in this process, the others waiting their turn; without a ceiling, in this
+    process, one at a time).
 
     `head` is the audit chain head to print on the cover if the PDF is rendered now.
     """
@@ -317,7 +339,8 @@ def make_pdf(
         if not data.exists():
             store_once(data, canonical_json(report))
         return Made(path, report, print_, cached=True)
-    with RENDER_LOCK:
+    turn = RENDER_LOCK if ceiling is None else render_slots(workers)
+    with _rendering_once(path), turn:
         if path.exists():
             return Made(path, report, print_, cached=True)
         started = time.perf_counter()
