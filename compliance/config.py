@@ -129,9 +129,9 @@ class Settings(BaseSettings):
         default=25,
         ge=1,
         le=100_000,
-        description="A report whose obligations have more holders (bodies and partnerships) "
-        "than this is a summary: a row per holder with the address of its own report, which "
-        "holds the detail.",
+        description="A duty or area report whose obligations have more holders (bodies and "
+        "partnerships) than this is a summary: a line per holder with the address of its own "
+        "report, which holds the detail (a body's or partnership's own report is never one).",
     )
     query_answer_days: int = Field(
         default=14,

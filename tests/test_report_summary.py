@@ -189,3 +189,20 @@ def test_the_duty_report_route_answers_a_summary_past_the_setting(app, session, 
     # A holder's own report, at the address its row names, is the detail.
     own = client.get(addresses[0].removeprefix(BASE))
     assert own.status_code == 200 and own.headers["content-type"] == "application/pdf"
+
+
+def test_a_body_or_partnership_report_is_always_in_detail(session, settings, demo):
+    # The report each summary line links to: summarised, it would link to itself.
+    for kind, key in (("body", CORNWALL), ("partnership", "cornwall-bcf-section-75")):
+        own = build_report(
+            session=session,
+            principal=admin(),
+            kind=kind,
+            key=key,
+            as_at=settings.today(),
+            due_soon_days=settings.due_soon_days,
+            detail_holders=1,
+        )
+        assert own.digest is None and own.obligations, kind
+        if kind == "body":  # its own obligations and its partnerships': more than one holder
+            assert len({o.holder for o in own.obligations}) > 1

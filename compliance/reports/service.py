@@ -53,9 +53,10 @@ from compliance.reports.parts import (
 from compliance.reports.scope import Scope, resolve_scope, scope_label, scope_obligations
 
 AUDIT_DAYS = 365
-# A report covering more holders (bodies and partnerships holding its obligations) than the
-# setting report_detail_holders is a summary: each holder's detail is in its own report.
+# A duty or area report covering more holders (bodies and partnerships holding its obligations)
+# than the setting report_detail_holders is a summary: each holder's detail is in its own report.
 DETAIL_HOLDERS = 25
+SUMMARISED = ("duty", "area")
 # A summary prints the most severe open findings, up to this many, and counts the rest.
 FINDINGS_SHOWN = 25
 # ...and the first facts not verified, up to this many.
@@ -186,14 +187,17 @@ def build_report(
     base_url: str = "",
 ) -> Report:
     """The report of a scope as at a date, limited to what the principal may read: in detail,
-    or a summary if its obligations have more than `detail_holders` holders (then each row
-    names the address of the holder's own report, under `base_url`)."""
+    or, for a duty or an area whose obligations have more than `detail_holders` holders, a
+    summary (each line naming the address of the holder's own report, under `base_url`)."""
     scope = resolve_scope(session=session, principal=principal, kind=kind, key=key, on=as_at)
     obligations = scope_obligations(session=session, principal=principal, scope=scope, on=as_at)
     views = view_obligations_for(
         session=session, obligations=obligations, on=as_at, due_soon_days=due_soon_days
     )
-    if len({_holder_key(o) for o in obligations}) > detail_holders:
+    # Only reports across bodies are summarised: a body's or partnership's own report is the
+    # detail a summary's line links to, so it is always in detail.
+    across = scope.kind in SUMMARISED
+    if across and len({_holder_key(o) for o in obligations}) > detail_holders:
         return _summary_report(
             session=session,
             principal=principal,
