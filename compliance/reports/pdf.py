@@ -102,15 +102,11 @@ class Made:
 
 @lru_cache
 def layout_version() -> str:
-    """A hash of the report's templates and of this module, which fills them in: a changed
-    layout (or a fix to how values are escaped) never serves an old file."""
+    """A hash of the report's templates (every file of templates/pdf/) and of this module,
+    which fills them in: a changed layout (or a fix to how values are escaped) never serves an
+    old file."""
     digest = hashlib.sha256()
-    for path in (
-        PDF_DIR / "report.html",
-        PDF_DIR / "summary.html",
-        PDF_DIR / "report.css",
-        Path(__file__),
-    ):
+    for path in (*sorted(PDF_DIR.iterdir()), Path(__file__)):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
