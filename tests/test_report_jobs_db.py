@@ -8,6 +8,7 @@ workers are; the jobs are committed for real, on a database of this module's own
 import datetime as dt
 import hashlib
 import io
+import json
 import secrets
 import threading
 import zipfile
@@ -28,7 +29,7 @@ from compliance.main import create_app
 from compliance.migrations import upgrade
 from compliance.models import User, UserScope, utcnow
 from compliance.reports import jobs
-from compliance.reports.ceiling import too_big
+from compliance.reports.ceiling import RenderCeiling, too_big
 from compliance.reports.models import ReportJob
 from tests.conftest import PG_URL, create_database, csrf_of, drop_database, make_user, sign_in
 from tests.html import parse
@@ -382,3 +383,169 @@ def test_an_unchanged_area_report_asked_again_is_ready_at_once(shared, monkeypat
     assert (
         client.get(f"/reports/{second}.pdf").content == client.get(f"/reports/{first}.pdf").content
     )
+
+
+DUTY = "children-act-2004-s11"
+
+
+def start_full_pack(client: TestClient, shared: Shared, user: User, **dates: str) -> str | None:
+    """Start a duty's full evidence pack from its page; the new job's id, or None if none."""
+    with Session(shared.engine) as session:
+        before = set(session.exec(select(ReportJob.id).where(ReportJob.user_id == user.id)))
+    fields = {f"pack_as_at-{part}": value for part, value in dates.items()}
+    started = client.post(
+        f"/duties/{DUTY}/full-pack",
+        data={"csrf_token": csrf_of(client, f"/duties/{DUTY}")} | fields,
+        follow_redirects=False,
+    )
+    with Session(shared.engine) as session:
+        after = set(session.exec(select(ReportJob.id).where(ReportJob.user_id == user.id)))
+    if started.status_code != 303:
+        assert after == before
+        return None
+    assert started.headers["location"] == "/reports"
+    (job_id,) = after - before
+    return job_id
+
+
+def test_a_duty_full_pack_holds_every_holders_own_report(shared, monkeypatch):
+    # The Cornwall officer sees two holders of the safeguarding duty: over a threshold of one,
+    # the duty's report is a summary, and its full pack holds both holders' own reports.
+    officer = shared.user("officer", [CORNWALL])
+    client = shared.app(report_detail_holders=1)
+    sign_in(client, officer.email)
+    stages: list[tuple[str, int]] = []
+    real_write = jobs._write
+
+    def write(engine, job_id, **values):  # type: ignore[no-untyped-def]
+        if "stage" in values:
+            stages.append((values["stage"], values["progress"]))
+        return real_write(engine, job_id, **values)
+
+    monkeypatch.setattr(jobs, "_write", write)
+    job_id = start_full_pack(client, shared, officer)
+    assert job_id is not None
+    assert jobs.wait(engine=shared.engine, job_id=job_id, timeout=300)
+    row = shared.row(job_id)
+    assert (row.status, row.error, row.full_pack) == ("done", None, True)
+    assert row.pack_path and (shared.data_dir / row.pack_path).exists()
+    holders_stages = [s for s in stages if s[0].startswith("holders' reports")]
+    assert [s[0] for s in holders_stages] == [
+        "holders' reports: 1 of 2",
+        "holders' reports: 2 of 2",
+    ]
+    assert [p for _, p in stages] == sorted(p for _, p in stages)
+
+    page = client.get("/reports")
+    parse(page.text)
+    assert "with its full evidence pack" in page.text and "Full evidence pack" in page.text
+    pack = client.get(f"/reports/{job_id}.zip")
+    assert pack.status_code == 200 and pack.headers["content-disposition"].endswith('-full.zip"')
+    with zipfile.ZipFile(io.BytesIO(pack.content)) as archive:
+        names = archive.namelist()
+        manifest = json.loads(archive.read("manifest.json"))
+        summary = json.loads(archive.read("report-data.json"))
+        held = {name: archive.read(name) for name in names if name.startswith("holders/")}
+    assert summary["digest"] is not None and len(summary["digest"]["holders"]) == 2
+    listed = manifest["holders"]
+    assert [(h["kind"], h["key"], h["url"]) for h in listed] == [
+        (h["kind"], h["key"], h["address"]) for h in summary["digest"]["holders"]
+    ]
+    assert len(held) == 4 and all(h["problem"] is None for h in listed)
+    files = {f["file"]: f for f in manifest["files"]}
+    for holder in listed:
+        pdf = held[holder["file"]]
+        data = held[holder["file"].removesuffix(".pdf") + "-data.json"]
+        assert pdf.startswith(b"%PDF-") and files[holder["file"]]["kind"] == "holder report"
+        assert hashlib.sha256(data).hexdigest() == holder["fingerprint"]
+        assert hashlib.sha256(pdf).hexdigest() == files[holder["file"]]["sha256"]
+        # The holder's report is the one its own address serves as at the same date.
+        kind = "bodies" if holder["kind"] == "body" else "partnerships"
+        own = client.get(
+            f"/api/v1/{kind}/{holder['key']}/report.pdf", params={"as_at": summary["as_at"]}
+        )
+        assert own.status_code == 200, own.text
+        assert own.headers["x-report-fingerprint"] == holder["fingerprint"]
+        assert own.content == pdf
+
+
+def test_a_full_pack_asked_with_a_date_that_is_not_real_changes_nothing(shared):
+    officer = shared.user("officer", [CORNWALL])
+    client = shared.app(report_detail_holders=1)
+    sign_in(client, officer.email)
+    for dates, problem in (
+        ({"day": "31", "month": "2", "year": "2026"}, "Enter a real date for the report"),
+        ({"day": "1", "month": "1", "year": "2099"}, "cannot be as at a date in the future"),
+        ({"day": "x", "month": "", "year": ""}, "Enter a real date for the report"),
+    ):
+        assert start_full_pack(client, shared, officer, **dates) is None
+        answer = client.post(
+            f"/duties/{DUTY}/full-pack",
+            data={"csrf_token": csrf_of(client, f"/duties/{DUTY}")}
+            | {f"pack_as_at-{part}": value for part, value in dates.items()},
+        )
+        assert answer.status_code == 422 and problem in answer.text
+        tree = parse(answer.text)
+        assert tree.find(".//*[@id='pack_as_at-day']").get("value") == dates["day"]
+    no_csrf = client.post(f"/duties/{DUTY}/full-pack", data={})
+    assert no_csrf.status_code == 403
+    assert client.post("/duties/no-such-duty/full-pack", data={
+        "csrf_token": csrf_of(client, f"/duties/{DUTY}")
+    }).status_code == 404  # fmt: skip
+
+
+def test_a_holder_past_its_ceiling_is_listed_in_the_full_pack_with_the_reason(shared, monkeypatch):
+    officer = shared.user("officer", [CORNWALL])
+    client = shared.app(report_detail_holders=1)
+    sign_in(client, officer.email)
+    real = jobs.produce
+
+    def produce(**kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["kind"] == "body" and kwargs["key"] == CORNWALL:
+            raise RenderCeiling(too_big(1))
+        return real(**kwargs)
+
+    monkeypatch.setattr(jobs, "produce", produce)
+    job_id = start_full_pack(client, shared, officer)
+    assert job_id is not None and jobs.wait(engine=shared.engine, job_id=job_id, timeout=300)
+    assert shared.row(job_id).status == "done"
+    pack = client.get(f"/reports/{job_id}.zip")
+    with zipfile.ZipFile(io.BytesIO(pack.content)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        names = archive.namelist()
+    (missing,) = [h for h in manifest["holders"] if h["problem"]]
+    assert (missing["key"], missing["problem"], missing["file"]) == (CORNWALL, too_big(1), None)
+    assert any(f["problem"] == too_big(1) for f in manifest["files"])
+    assert sum(name.endswith(".pdf") and name.startswith("holders/") for name in names) == 1
+
+
+def test_an_area_full_pack_from_the_reports_page(shared):
+    officer = shared.user("officer", [CORNWALL])
+    client = shared.app(report_detail_holders=1)
+    sign_in(client, officer.email)
+    with Session(shared.engine) as session:
+        before = set(session.exec(select(ReportJob.id).where(ReportJob.user_id == officer.id)))
+    started = client.post(
+        "/reports/areas",
+        data={"csrf_token": csrf_of(client, "/reports"), "code": AREA, "full_pack": "true"},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303, started.text
+    with Session(shared.engine) as session:
+        after = set(session.exec(select(ReportJob.id).where(ReportJob.user_id == officer.id)))
+    (job_id,) = after - before
+    assert jobs.wait(engine=shared.engine, job_id=job_id, timeout=600)
+    row = shared.row(job_id)
+    assert (row.status, row.error, row.kind, row.full_pack) == ("done", None, "area", True)
+    with zipfile.ZipFile(io.BytesIO(client.get(f"/reports/{job_id}.zip").content)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        summary = json.loads(archive.read("report-data.json"))
+    assert len(manifest["holders"]) == len(summary["digest"]["holders"]) > 1
+    assert all(h["fingerprint"] and h["file"] for h in manifest["holders"])
+
+    # Without the box ticked, the same area's job is its report and its usual pack.
+    plain = start(client, shared, officer)
+    assert jobs.wait(engine=shared.engine, job_id=plain, timeout=120)
+    assert (shared.row(plain).full_pack, shared.row(plain).pack_path) == (False, None)
+    with zipfile.ZipFile(io.BytesIO(client.get(f"/reports/{plain}.zip").content)) as archive:
+        assert "holders" not in json.loads(archive.read("manifest.json"))

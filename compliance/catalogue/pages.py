@@ -1,16 +1,19 @@
 """HTML pages for the duty catalogue and for funding bids."""
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import select
 
 from compliance.access import require
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
-from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
+from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
 from compliance.obligations.list_pages import page_number, view_holders
 from compliance.obligations.views import status_rollup, view_obligations
+from compliance.reports.jobs import start_report
 from compliance.reports.pages import as_at_values, report_address, report_as_at
 from compliance.web import paginate, render
 
@@ -47,6 +50,7 @@ def _duty_context(session, settings, principal, slug: str, page: str) -> dict:  
         "rollup": status_rollup(visible),
         "errors": {},
         "values": {},
+        "detail_holders": settings.report_detail_holders,
     }
 
 
@@ -81,6 +85,43 @@ def duty_report_form(
         return RedirectResponse(address, status_code=303)
     context |= {"errors": {"as_at": problem}, "values": as_at_values(request.query_params)}
     return render(request, "duty.html", context, status_code=422)
+
+
+@router.post("/duties/{slug}/full-pack")
+def duty_full_pack(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    as_at_day: Annotated[str, Form(alias="pack_as_at-day")] = "",
+    as_at_month: Annotated[str, Form(alias="pack_as_at-month")] = "",
+    as_at_year: Annotated[str, Form(alias="pack_as_at-year")] = "",
+) -> Response:
+    """Start the duty's full evidence pack in the background (its report, and every body's and
+    partnership's own report when the report is a summary); on to the reports page, where its
+    progress shows. Or the duty page again with what is wrong with the date."""
+    context = _duty_context(session, settings, principal, slug, "")
+    values = {
+        "pack_as_at-day": as_at_day,
+        "pack_as_at-month": as_at_month,
+        "pack_as_at-year": as_at_year,
+    }
+    as_at, problem = report_as_at(values, settings, name="pack_as_at")
+    if problem is not None:
+        context |= {"errors": {"pack_as_at": problem}, "values": values}
+        return render(request, "duty.html", context, status_code=422)
+    start_report(
+        session=session,
+        engine=request.app.state.engine,
+        settings=settings,
+        principal=principal,
+        kind="duty",
+        key=context["duty"].slug,
+        as_at=as_at,
+        full_pack=True,
+    )
+    return RedirectResponse("/reports", status_code=303)
 
 
 def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:  # type: ignore[no-untyped-def]

@@ -37,10 +37,10 @@ from compliance.obligations.judged import database_of
 from compliance.reports.ceiling import RenderCeiling
 from compliance.reports.changes import data_token, unsaved
 from compliance.reports.models import ReportJob
-from compliance.reports.pack import make_pack
+from compliance.reports.pack import HolderReport, make_pack
 from compliance.reports.parts import utc
 from compliance.reports.pdf import Made, make_pdf, recall, remember, report_from_json
-from compliance.reports.service import ChainHead, Report, build_report, chain_head
+from compliance.reports.service import ChainHead, HolderRow, Report, build_report, chain_head
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +177,8 @@ class Job:
     finished_at: dt.datetime | None
     pdf_path: str | None
     fingerprint: str | None
+    full_pack: bool
+    pack_path: str | None
 
     @property
     def done(self) -> bool:
@@ -207,6 +209,8 @@ def _job(row: ReportJob, now: dt.datetime) -> Job:
         finished_at=utc(row.finished_at) if row.finished_at else None,
         pdf_path=row.pdf_path,
         fingerprint=row.fingerprint,
+        full_pack=row.full_pack,
+        pack_path=row.pack_path,
     )
 
 
@@ -270,27 +274,30 @@ def sweep(*, session: Session, now: dt.datetime) -> None:
     )
 
 
-def start_area_report(
+def start_report(
     *,
     session: Session,
     engine: Engine,
     settings: Settings,
     principal: Principal,
-    code: str,
+    kind: str,
+    key: str,
     as_at: dt.date | None,
+    full_pack: bool = False,
 ) -> Job:
-    """Read an area's report data now and render its PDF in the background, in this process;
-    or, if its change marker finds the report already made, a job finished at once."""
+    """Read a report's data now and render its PDF in the background, in this process; or, if
+    its change marker finds the report already made, a job finished at once. A full pack also
+    renders every holder's own report (a summary's detail) and packs them with it."""
     on = as_at_or_today(as_at, settings)
-    marker = _marker(session, settings, principal, "area", code, on)
+    marker = _marker(session, settings, principal, kind, key, on)
     made = recall(settings.data_dir, marker) if marker else None
     report = made.report if made else None
     if report is None:
         report = build_report(
             session=session,
             principal=principal,
-            kind="area",
-            key=code,
+            kind=kind,
+            key=key,
             as_at=on,
             due_soon_days=settings.due_soon_days,
             detail_holders=settings.report_detail_holders,
@@ -305,22 +312,14 @@ def start_area_report(
         key=report.key,
         name=report.name,
         as_at_date=on,
+        full_pack=full_pack,
         worker=worker_name(),
         created_at=now,
         heartbeat_at=now,
     )
-    if made is not None:
-        row.sqlmodel_update(
-            {
-                "status": "done",
-                "stage": "done",
-                "progress": 100,
-                "pdf_path": made.path.relative_to(settings.data_dir).as_posix(),
-                "fingerprint": made.fingerprint,
-                "started_at": now,
-                "finished_at": now,
-            }
-        )
+    holders = full_pack and report.digest is not None
+    if made is not None and not holders:
+        row.sqlmodel_update({"started_at": now, "finished_at": now} | _finished(made, settings))
         session.add(row)
         save(session)
         return _job(row, now)
@@ -334,47 +333,69 @@ def start_area_report(
     except BaseException:
         _release(row.id)
         raise
-    job = (engine, row.id, report, head, settings, principal.user.name, marker)
-    _executor(settings.report_render_workers).submit(_run, *job)
+    task = Task(engine, row.id, report, head, settings, principal, marker, made, full_pack)
+    _executor(settings.report_render_workers).submit(_run, task)
     return _job(row, now)
 
 
-def _run(
-    engine: Engine,
-    job_id: str,
-    report: Report,
-    head: ChainHead | None,
-    settings: Settings,
-    generated_by: str,
-    marker: str | None = None,
-) -> None:
+@dataclass(frozen=True)
+class Task:
+    """What a background job renders, read in the request that started it."""
+
+    engine: Engine
+    job_id: str
+    report: Report
+    head: ChainHead | None
+    settings: Settings
+    principal: Principal
+    marker: str | None
+    made: Made | None
+    full_pack: bool
+
+
+def _finished(made: Made, settings: Settings, pack: Path | None = None) -> dict[str, object]:
+    """A done job's row: its PDF (and full pack) in the cache."""
+    return {
+        "status": "done",
+        "stage": "done",
+        "progress": 100,
+        "pdf_path": made.path.relative_to(settings.data_dir).as_posix(),
+        "fingerprint": made.fingerprint,
+        "pack_path": pack.relative_to(settings.data_dir).as_posix() if pack else None,
+        "error": None,
+    }
+
+
+def _run(task: Task) -> None:
+    engine, job_id, settings = task.engine, task.job_id, task.settings
+    # A full pack spends most of its time on the holders' reports, after the summary's.
+    share = 10 if task.full_pack and task.report.digest is not None else 100
+
     def stage(name: str) -> None:
         progress = STAGES["writing"] if name.startswith("writing") else STAGES.get(name, 50)
-        _write(engine, job_id, stage=name, progress=progress)
+        _write(engine, job_id, stage=name, progress=progress * share // 100)
 
     try:
         begun = {"status": "running", "stage": "starting", "started_at": utcnow()}
-        _write(engine, job_id, progress=STAGES["starting"], **begun)
-        made = make_pdf(
-            report=report,
+        _write(engine, job_id, progress=STAGES["starting"] * share // 100, **begun)
+        made = task.made or make_pdf(
+            report=task.report,
             data_dir=settings.data_dir,
-            generated_by=generated_by,
-            head=head,
+            generated_by=task.principal.user.name,
+            head=task.head,
             timezone=settings.timezone,
             on_stage=stage,
             ceiling=settings.render_ceiling,
             workers=settings.report_render_workers,
         )
-        if marker:
-            remember(settings.data_dir, marker, made)
-        outcome = {
-            "status": "done",
-            "stage": "done",
-            "progress": 100,
-            "pdf_path": made.path.relative_to(settings.data_dir).as_posix(),
-            "fingerprint": made.fingerprint,
-            "error": None,
-        }
+        if task.marker and task.made is None:
+            remember(settings.data_dir, task.marker, made)
+        pack = None
+        if share < 100:
+            holders = _holder_reports(task, share)
+            _write(engine, job_id, stage="writing the evidence pack", progress=97)
+            pack = make_pack(made=made, data_dir=settings.data_dir, holders=holders)
+        outcome = _finished(made, settings, pack)
     except RenderCeiling as exc:
         log.warning("report job %s stopped: %s", job_id, exc.message)
         outcome = {"status": "failed", "stage": "failed", "progress": 100, "error": exc.message}
@@ -385,6 +406,42 @@ def _run(
         _settle(engine, job_id, outcome)
     finally:
         _release(job_id)
+
+
+def _holder_reports(task: Task, start: int) -> list[HolderReport]:
+    """Each holder's own report as at the summary's date, as its own address serves it (found
+    by its marker, or from the cache, or rendered now), up to COMPLIANCE_REPORT_RENDER_WORKERS
+    at once. One past its ceiling is listed in the pack with the reason, not left out."""
+    rows = task.report.digest.holders if task.report.digest else []
+    done = [0]
+    counting = threading.Lock()
+
+    def one(row: HolderRow) -> HolderReport:
+        try:
+            with Session(task.engine) as session:
+                made = produce(
+                    session=session,
+                    settings=task.settings,
+                    principal=task.principal,
+                    kind=row.kind,
+                    key=row.key,
+                    as_at=task.report.as_at,
+                )
+            return HolderReport(row.kind, row.key, row.name, row.address, made)
+        except RenderCeiling as exc:
+            log.warning("report job %s: %s %s: %s", task.job_id, row.kind, row.key, exc.message)
+            return HolderReport(row.kind, row.key, row.name, row.address, None, exc.message)
+        finally:
+            with counting:
+                done[0] += 1
+                finished = done[0]
+            progress = start + (97 - start) * finished // len(rows)
+            stage = f"holders' reports: {finished} of {len(rows)}"
+            _write(task.engine, task.job_id, stage=stage, progress=progress)
+
+    workers = max(1, task.settings.report_render_workers)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="holder-report") as pool:
+        return list(pool.map(one, rows))
 
 
 def _write(engine: Engine, job_id: str, **values: object) -> bool:

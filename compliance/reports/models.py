@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import sqlalchemy as sa
 from sqlalchemy import CheckConstraint, Column, DateTime, Text
 from sqlmodel import Field, SQLModel
 
@@ -47,6 +48,10 @@ class ReportJob(SQLModel, table=True):
     # Relative to the data folder: DATA_DIR/reports/layout-<hash>/<fingerprint>-<scope>.pdf
     pdf_path: str | None = Field(default=None, max_length=300)
     fingerprint: str | None = Field(default=None, max_length=64)
+    # A full evidence pack: the report's pack with every holder's own report in it (a summary's
+    # detail), named here once made, beside the PDF in the cache.
+    full_pack: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    pack_path: str | None = Field(default=None, max_length=300)
     created_at: dt.datetime = _moment(nullable=False)
     started_at: dt.datetime | None = _moment()
     finished_at: dt.datetime | None = _moment()

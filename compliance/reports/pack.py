@@ -5,6 +5,10 @@ manifest.json, in the file's name (its first 12 characters), and in the PDF's ev
 report-data.json is the data the report shows; its SHA-256 is the fingerprint on the cover.
 The pack is built from the cached PDF with fixed timestamps, so an unchanged report gives the
 same pack, byte for byte.
+
+A summary's full pack (made in the background, compliance.reports.jobs) also holds each body's
+and partnership's own report, the detail the summary leaves out: holders/<name>-<key>.pdf with
+its data beside it (holders/<name>-<key>-data.json, whose SHA-256 is that report's fingerprint).
 """
 
 import hashlib
@@ -13,6 +17,8 @@ import json
 import mimetypes
 import re
 import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from compliance.evidence import files
@@ -71,16 +77,37 @@ class _Archive:
         self.rows.append({"file": name, "sha256": sha256, "size_bytes": len(content)} | row)
 
 
-def make_pack(*, made: Made, data_dir: Path) -> Path:
-    """The evidence pack of a report, beside its PDF in the cache; built once."""
+@dataclass(frozen=True)
+class HolderReport:
+    """A body's or partnership's own report in a full pack: made, or why it could not be."""
+
+    kind: str
+    key: str
+    name: str
+    address: str
+    made: Made | None
+    problem: str | None = None
+
+
+def make_pack(*, made: Made, data_dir: Path, holders: Sequence[HolderReport] = ()) -> Path:
+    """The evidence pack of a report, beside its PDF in the cache; built once. With holders'
+    reports, a full pack, named by what they are too (each holder's data may change while the
+    summary's does not)."""
     path = made.path.with_suffix(".zip")
+    if holders:
+        listed = "\n".join(
+            f"{h.kind}:{h.key}:{h.made.fingerprint if h.made else h.problem}" for h in holders
+        )
+        token = hashlib.sha256(listed.encode()).hexdigest()[:16]
+        path = made.path.with_name(f"{made.path.stem}-full-{token}.zip")
     if not path.exists():
-        store_once(path, build_pack(made=made, data_dir=data_dir))
+        store_once(path, build_pack(made=made, data_dir=data_dir, holders=holders))
     return path
 
 
-def build_pack(*, made: Made, data_dir: Path) -> bytes:
-    """The ZIP: the PDF, report-data.json, evidence/..., manifest.csv and manifest.json."""
+def build_pack(*, made: Made, data_dir: Path, holders: Sequence[HolderReport] = ()) -> bytes:
+    """The ZIP: the PDF, report-data.json, evidence/..., holders/... (a full pack),
+    manifest.csv and manifest.json."""
     report = made.report
     archive = _Archive(
         (max(report.as_at.year, 1980), report.as_at.month, report.as_at.day, 0, 0, 0)
@@ -90,13 +117,14 @@ def build_pack(*, made: Made, data_dir: Path) -> bytes:
     archive.add("report-data.json", canonical_json(report), title="The data the report shows")
     for item in report.evidence:
         _add_evidence(archive, item, data_dir)
+    listed = [_add_holder(archive, holder) for holder in holders]
     rows = [{column: row.get(column) for column in MANIFEST_COLUMNS} for row in archive.rows]
     manifest = {
         "scope": {"kind": report.kind, "key": report.key, "name": report.name},
         "as_at": report.as_at.isoformat(),
         "fingerprint": made.fingerprint,
         "files": rows,
-    }
+    } | ({"holders": listed} if holders else {})
     archive.write("manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
     archive.write("manifest.csv", _csv(rows))
     archive.zip.close()
@@ -128,6 +156,26 @@ def _add_evidence(archive: _Archive, item: EvidenceItem, data_dir: Path) -> None
         archive.rows.append({"file": "", "sha256": item.sha256, "problem": problem} | row)
         return
     archive.add(name, content, **row)
+
+
+def _add_holder(archive: _Archive, holder: HolderReport) -> dict[str, object]:
+    """A holder's own report and its data, or the reason it is missing, listed either way."""
+    stem = f"holders/{slugify(holder.name)}-{slugify(holder.key, 30)}"
+    row = {"kind": "holder report", "title": f"Audit report: {holder.name}", "url": holder.address}
+    listed: dict[str, object] = {
+        "kind": holder.kind,
+        "key": holder.key,
+        "name": holder.name,
+        "url": holder.address,
+    }
+    if holder.made is None:
+        archive.rows.append({"file": "", "sha256": "", "problem": holder.problem} | row)
+        return listed | {"file": None, "fingerprint": None, "problem": holder.problem}
+    archive.add(f"{stem}.pdf", holder.made.path.read_bytes(), **row)
+    data = holder.made.path.with_suffix(".json").read_bytes()
+    title = f"The data of the report on {holder.name}"
+    archive.add(f"{stem}-data.json", data, **(row | {"kind": "holder report data", "title": title}))
+    return listed | {"file": f"{stem}.pdf", "fingerprint": holder.made.fingerprint, "problem": None}
 
 
 def _csv(rows: list[dict]) -> bytes:

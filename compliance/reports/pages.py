@@ -17,12 +17,13 @@ from compliance.errors import NotFound, Refused
 from compliance.forms import date_from_parts
 from compliance.reports.api import record_report_download
 from compliance.reports.jobs import (
+    Job,
     as_at_or_today,
     job_of,
     jobs_of,
     made_of,
     produce_pack,
-    start_area_report,
+    start_report,
 )
 from compliance.reports.pdf import Made
 from compliance.web import render
@@ -31,6 +32,7 @@ router = page_router()
 MAX_CODE = 20
 AS_AT_PARTS = ("as_at-day", "as_at-month", "as_at-year")
 REAL_DATE = "Enter a real date for the report, for example 31 3 2026"
+GONE = "This report's file is no longer kept: start the report again"
 
 
 def _sentence(message: str) -> str:
@@ -40,11 +42,11 @@ def _sentence(message: str) -> str:
 
 
 def report_as_at(
-    values: Mapping[str, object], settings: Settings
+    values: Mapping[str, object], settings: Settings, name: str = "as_at"
 ) -> tuple[dt.date | None, str | None]:
     """The as-at date typed into a report form (left empty: None, meaning today), or what is
     wrong with it in plain English: the same rules as the report routes."""
-    as_at, problem = date_from_parts(values, "as_at", label="as-at date", required=False)
+    as_at, problem = date_from_parts(values, name, label="as-at date", required=False)
     if problem:
         return None, REAL_DATE
     try:
@@ -91,13 +93,16 @@ def start_area(
     as_at_day: Annotated[str, Form(alias="as_at-day")] = "",
     as_at_month: Annotated[str, Form(alias="as_at-month")] = "",
     as_at_year: Annotated[str, Form(alias="as_at-year")] = "",
+    full_pack: Annotated[str, Form()] = "",
 ):  # type: ignore[no-untyped-def]
-    """Start an area report in the background; its progress shows on the reports page."""
+    """Start an area report in the background (with every holder's own report in its evidence
+    pack if asked); its progress shows on the reports page."""
     values = {
         "code": code,
         "as_at-day": as_at_day,
         "as_at-month": as_at_month,
         "as_at-year": as_at_year,
+        "full_pack": full_pack,
     }
     errors = {}
     if not code.strip():
@@ -109,13 +114,15 @@ def start_area(
         errors["as_at"] = problem
     if not errors:
         try:
-            start_area_report(
+            start_report(
                 session=session,
                 engine=request.app.state.engine,
                 settings=settings,
                 principal=principal,
-                code=code.strip(),
+                kind="area",
+                key=code.strip(),
                 as_at=as_at,
+                full_pack=full_pack == "true",
             )
         except NotFound as exc:
             errors["code"] = exc.message
@@ -135,24 +142,28 @@ def start_area(
     return RedirectResponse("/reports", status_code=303)
 
 
-def _finished_job(session, settings, principal, job_id: str) -> Made:  # type: ignore[no-untyped-def]
+def _finished_job(session, settings, principal, job_id: str) -> tuple[Job, Made]:  # type: ignore[no-untyped-def]
     job = job_of(session=session, user_id=principal.user.id, job_id=job_id)
     if job is None or not job.done:
         raise NotFound("No finished report with this address: see the reports page")
-    body = get_body(session=session, code=job.key)
-    require(body is not None and principal.reads_body(body.id), "This area is not in your scope")
+    if job.kind == "area":
+        body = get_body(session=session, code=job.key)
+        require(
+            body is not None and principal.reads_body(body.id), "This area is not in your scope"
+        )
+    # A duty's report shows only what its reader may see, as its own route does.
     made = made_of(job=job, settings=settings)
-    if made is None:
-        raise NotFound("This report's file is no longer kept: start the report again")
-    return made
+    if made is None or (job.pack_path and not (settings.data_dir / job.pack_path).exists()):
+        raise NotFound(GONE)
+    return job, made
 
 
 @router.get("/reports/{job_id}.pdf")
 def job_pdf(
     job_id: str, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> FileResponse:
-    """A finished area report, to the user who asked for it."""
-    made = _finished_job(session, settings, principal, job_id)
+    """A finished report, to the user who asked for it."""
+    _, made = _finished_job(session, settings, principal, job_id)
     record_report_download(session, principal, made, pack=False)
     return FileResponse(
         made.path,
@@ -166,12 +177,14 @@ def job_pdf(
 def job_pack(
     job_id: str, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> FileResponse:
-    """The evidence pack of a finished area report."""
-    made = _finished_job(session, settings, principal, job_id)
+    """The evidence pack of a finished report: a full pack holds every holder's own report."""
+    job, made = _finished_job(session, settings, principal, job_id)
     record_report_download(session, principal, made, pack=True)
+    full = settings.data_dir / job.pack_path if job.pack_path else None
+    name = f"audit-report-{made.report.label}-{made.report.as_at.isoformat()}"
     return FileResponse(
-        produce_pack(made=made, settings=settings),
+        full or produce_pack(made=made, settings=settings),
         media_type="application/zip",
-        filename=f"audit-report-{made.report.label}-{made.report.as_at.isoformat()}.zip",
+        filename=f"{name}-full.zip" if full else f"{name}.zip",
         headers={"X-Report-Fingerprint": made.fingerprint, "Cache-Control": "private, no-cache"},
     )
