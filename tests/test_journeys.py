@@ -3,7 +3,9 @@ would take them; and every form on every page submitted empty and at its default
 come back the GOV.UK way (the form again, with an error summary) and never as an error page."""
 
 import datetime as dt
+import json
 import re
+import zipfile
 
 import pytest
 from sqlmodel import Session, select
@@ -308,4 +310,42 @@ def test_inspector_searches_filters_and_downloads_reports_as_at_a_past_date(brow
         report.locator(f"#as_at-{part}").fill({"day": "31", "month": "2", "year": "2026"}[part])
     submit(inspector, report, "impossible as-at date")
     assert "Enter a real date" in inspector.inner_text(".govuk-error-summary")
+    inspector.context.close()
+
+
+def test_inspector_starts_a_duty_full_evidence_pack_and_downloads_it_when_ready(browser, site):
+    inspector = signed_in(browser, site, "inspector")
+    inspector.goto(site["base"] + "/duties/care-act-2014-s42-s45")
+    full = inspector.locator("main form[action$='/full-pack']")
+    for part, value in (("day", "31"), ("month", "2"), ("year", "2026")):
+        full.locator(f"#pack_as_at-{part}").fill(value)
+    submit(inspector, full, "full pack with an impossible date")
+    summary = inspector.locator(".govuk-error-summary")
+    assert "Enter a real date" in summary.inner_text()
+    summary.locator("a").first.click()
+    assert inspector.evaluate("document.activeElement.id") == "pack_as_at-day"
+
+    full = inspector.locator("main form[action$='/full-pack']")
+    for part in ("day", "month", "year"):
+        full.locator(f"#pack_as_at-{part}").fill("")
+    response = submit(inspector, full, "full pack as at today")
+    assert response.status == 200 and inspector.url.endswith("/reports")
+    row = inspector.locator("main table tbody tr").first
+    assert "with its full evidence pack" in row.inner_text() or "in detail" in row.inner_text()
+    for _ in range(600):
+        if "Ready" in row.inner_text() or "Failed" in row.inner_text():
+            break
+        inspector.wait_for_timeout(500)
+        inspector.reload()
+        row = inspector.locator("main table tbody tr").first
+    assert "Ready" in row.inner_text(), row.inner_text()
+    with inspector.expect_download() as download:
+        row.locator("a", has_text="vidence pack").click()
+    with zipfile.ZipFile(download.value.path()) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["scope"] == {
+        "kind": "duty",
+        "key": "care-act-2014-s42-s45",
+        "name": manifest["scope"]["name"],
+    }
     inspector.context.close()

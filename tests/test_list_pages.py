@@ -242,7 +242,7 @@ def test_an_impossible_as_at_date_comes_back_on_the_same_page(admin, demo, setti
     response = admin.get(f"{page}/report", params=as_at_query(day="31", month="2", year=year))
     assert response.status_code == 422
     assert error_summary(response) == [
-        ("#as_at", "Enter a real date for the report, for example 31 3 2026")
+        ("#as_at-day", "Enter a real date for the report, for example 31 3 2026")
     ]
     tree = parse(response.text)
     assert tree.find(".//title").text.startswith("Error: ")
@@ -253,7 +253,9 @@ def test_an_impossible_as_at_date_comes_back_on_the_same_page(admin, demo, setti
         f"{page}/report", params=as_at_query(settings.today() + dt.timedelta(days=2))
     )
     assert future.status_code == 422
-    assert error_summary(future) == [("#as_at", "A report cannot be as at a date in the future")]
+    assert error_summary(future) == [
+        ("#as_at-day", "A report cannot be as at a date in the future")
+    ]
 
 
 def test_the_body_report_as_at_a_past_date_is_a_pdf(admin, demo, settings):

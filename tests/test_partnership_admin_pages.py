@@ -152,7 +152,7 @@ def test_an_empty_form_lists_every_problem_in_the_forms_order_and_adds_nothing(
         ("#slug", "The web address name must be lower-case letters and numbers joined by "
          "hyphens, like safer-cornwall"),
         ("#lead_body_code", "There is no body with the code NOPE"),
-        ("#end_date", "The end date must be after the start date"),
+        ("#end_date-day", "The end date must be after the start date"),
         ("#duties", "Select duties from the list"),
     ]  # fmt: skip
     assert (_value(page, "name"), _value(page, "slug")) == (NEW["name"], "Not A Slug")
@@ -253,7 +253,7 @@ def test_an_admin_adds_a_member_then_ends_its_membership_after_confirming(
     refused = _post(admin, f"{SAFER}/members/RJ8/end", early)
     assert refused.status_code == 400
     assert _summary(refused) == [
-        ("#end_date", "The date it leaves must be after it joined on 1 April 2026")
+        ("#end_date-day", "The date it leaves must be after it joined on 1 April 2026")
     ]
     assert _value(refused, "end_date-month") == "3"
     ended = _post(admin, f"{SAFER}/members/RJ8/end", {f"end_date-{k}": v for k, v in today.items()})

@@ -12,7 +12,7 @@ from sqlmodel import select
 from compliance.exports.formats import FORMULA_STARTS
 from compliance.models import Obligation, Occurrence, User
 from compliance.obligations.service import sync_obligations
-from compliance.reports.pack import MANIFEST_COLUMNS, build_pack
+from compliance.reports.pack import MANIFEST_COLUMNS, make_pack
 from compliance.reports.pdf import Made, render_html, write_pdf
 from compliance.reports.service import fingerprint
 from tests.factories import make_body, make_evidence, make_partnership
@@ -108,7 +108,7 @@ def test_the_manifest_neutralises_formulas_as_the_exports_do(session, settings, 
     pdf = tmp_path / "report.pdf"
     pdf.write_bytes(b"%PDF-1.7 stand-in\n")
     made = Made(pdf, shown, fingerprint(shown), cached=True)
-    archive = zipfile.ZipFile(io.BytesIO(build_pack(made=made, data_dir=tmp_path)))
+    archive = zipfile.ZipFile(make_pack(made=made, data_dir=tmp_path))
     rows = list(csv.reader(io.StringIO(archive.read("manifest.csv").decode(), newline="")))
     assert tuple(rows[0]) == MANIFEST_COLUMNS
     cells = [cell for row in rows[1:] for cell in row]

@@ -392,7 +392,7 @@ def _run(task: Task) -> None:
             remember(settings.data_dir, task.marker, made)
         pack = None
         if share < 100:
-            holders = _holder_reports(task, share)
+            holders = holder_reports(task, share)
             _write(engine, job_id, stage="writing the evidence pack", progress=97)
             pack = make_pack(made=made, data_dir=settings.data_dir, holders=holders)
         outcome = _finished(made, settings, pack)
@@ -408,7 +408,7 @@ def _run(task: Task) -> None:
         _release(job_id)
 
 
-def _holder_reports(task: Task, start: int) -> list[HolderReport]:
+def holder_reports(task: Task, start: int) -> list[HolderReport]:
     """Each holder's own report as at the summary's date, as its own address serves it (found
     by its marker, or from the cache, or rendered now), up to COMPLIANCE_REPORT_RENDER_WORKERS
     at once. One past its ceiling is listed in the pack with the reason, not left out."""

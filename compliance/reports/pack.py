@@ -12,14 +12,15 @@ its data beside it (holders/<name>-<key>-data.json, whose SHA-256 is that report
 """
 
 import hashlib
-import io
 import json
 import mimetypes
 import re
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from compliance.evidence import files
 from compliance.exports.formats import csv_lines
@@ -58,11 +59,10 @@ def evidence_file_name(item: EvidenceItem) -> str:
 
 
 class _Archive:
-    """A ZIP written with fixed timestamps, listing every file it holds."""
+    """A ZIP written to a stream with fixed timestamps, listing every file it holds."""
 
-    def __init__(self, stamp: tuple[int, int, int, int, int, int]):
-        self.buffer = io.BytesIO()
-        self.zip = zipfile.ZipFile(self.buffer, "w", compression=zipfile.ZIP_DEFLATED)
+    def __init__(self, stream: BinaryIO, stamp: tuple[int, int, int, int, int, int]):
+        self.zip = zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED)
         self.stamp = stamp
         self.rows: list[dict] = []
 
@@ -101,16 +101,20 @@ def make_pack(*, made: Made, data_dir: Path, holders: Sequence[HolderReport] = (
         token = hashlib.sha256(listed.encode()).hexdigest()[:16]
         path = made.path.with_name(f"{made.path.stem}-full-{token}.zip")
     if not path.exists():
-        store_once(path, build_pack(made=made, data_dir=data_dir, holders=holders))
+        # Written straight to the cache, a file at a time: a full pack of thousands of holders'
+        # reports is never held in memory whole.
+        store_once(path, partial(write_pack, made=made, data_dir=data_dir, holders=holders))
     return path
 
 
-def build_pack(*, made: Made, data_dir: Path, holders: Sequence[HolderReport] = ()) -> bytes:
+def write_pack(
+    stream: BinaryIO, *, made: Made, data_dir: Path, holders: Sequence[HolderReport] = ()
+) -> None:
     """The ZIP: the PDF, report-data.json, evidence/..., holders/... (a full pack),
     manifest.csv and manifest.json."""
     report = made.report
     archive = _Archive(
-        (max(report.as_at.year, 1980), report.as_at.month, report.as_at.day, 0, 0, 0)
+        stream, (max(report.as_at.year, 1980), report.as_at.month, report.as_at.day, 0, 0, 0)
     )
     pdf_name = f"audit-report-{report.label}-{report.as_at.isoformat()}.pdf"
     archive.add(pdf_name, made.path.read_bytes(), title=f"Audit report: {report.name}")
@@ -128,7 +132,6 @@ def build_pack(*, made: Made, data_dir: Path, holders: Sequence[HolderReport] = 
     archive.write("manifest.json", json.dumps(manifest, indent=2).encode() + b"\n")
     archive.write("manifest.csv", _csv(rows))
     archive.zip.close()
-    return archive.buffer.getvalue()
 
 
 def _add_evidence(archive: _Archive, item: EvidenceItem, data_dir: Path) -> None:

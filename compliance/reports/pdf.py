@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
@@ -291,15 +292,19 @@ def write_floor(html: str) -> bytes:
     return HTML(string=html, base_url=f"{PDF_DIR}/").write_pdf(**PDF_OPTIONS)
 
 
-def store_once(path: Path, content: bytes) -> None:
-    """Write a file into the cache unless one is already there."""
+def store_once(path: Path, content: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write a file into the cache unless one is already there: these bytes, or what the
+    function writes to the stream it is given."""
     # Written under a temporary name, then linked into place: if another process got there
     # first, its file stands and this one is dropped, so the first PDF made is the one kept.
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(content)
+            if callable(content):
+                content(stream)
+            else:
+                stream.write(content)
             stream.flush()
             os.fsync(stream.fileno())
         with contextlib.suppress(FileExistsError):
