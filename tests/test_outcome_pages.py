@@ -126,7 +126,9 @@ def error_pattern(response, status: int = 422) -> list[str]:  # type: ignore[no-
     for link in summary:
         target = link.get("href").removeprefix("#")
         assert target in ids, f"the summary links to #{target}, which is not on the page"
-        assert beside.get(f"{target}-error") == _text(link), f"no message by #{target}"
+        # A date's link goes to its day box; its message is the date group's.
+        field = target.removesuffix("-day")
+        assert beside.get(f"{field}-error") == _text(link), f"no message by #{target}"
     messages = [_text(a) for a in summary]
     assert not [m for m in messages if "should" in m or "Value error" in m or "_" in m]
     return messages

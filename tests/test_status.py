@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from compliance.models import Occurrence
+from compliance.models import Evidence, Occurrence
 from compliance.obligations.status import (
     PeriodFacts,
     ProcessStatus,
@@ -115,9 +115,18 @@ def test_withdrawn_superseded_and_later_evidence_do_not_count(session):
 
     def titles(day):
         found = current_evidence(session=session, occurrence_ids=[occurrence.id], on=day)
-        return sorted(e.recorded_at.date().isoformat() for e in found.get(occurrence.id, []))
+        return sorted(
+            session.get(Evidence, e.id).recorded_at.date().isoformat()
+            for e in found.get(occurrence.id, [])
+        )
 
     assert titles(dt.date(2026, 1, 5)) == []
     assert titles(dt.date(2026, 1, 31)) == ["2026-01-10"]
     assert titles(dt.date(2026, 2, 10)) == ["2026-01-10", "2026-02-01"]
     assert titles(dt.date(2026, 3, 2)) == ["2026-03-01"]
+    # In the order recorded (by id), on every database.
+    found = current_evidence(
+        session=session, occurrence_ids=[occurrence.id], on=dt.date(2026, 2, 10)
+    )
+    ids = [e.id for e in found[occurrence.id]]
+    assert len(ids) == 2 and ids == sorted(ids)
