@@ -55,21 +55,23 @@ run: install
 	test -f var/.demo-loaded || ($(BIN)/compliance demo && touch var/.demo-loaded)
 	$(BIN)/compliance serve --host 127.0.0.1 --port 8000
 
-## Set up and run the whole suite (on PostgreSQL too when COMPLIANCE_TEST_DATABASE_URL is set).
+## Set up and run the whole suite (on PostgreSQL too when COMPLIANCE_TEST_DATABASE_URL is set),
+## on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in one process).
+PYTEST_WORKERS ?= auto
 test: install
 	$(BIN)/ruff check compliance tests
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 ## The suite again (SQLite, without the fuzzing) with its clock a year after today: a test that
 ## passes only near the date it was written fails here, not next month.
 test-year-ahead: install
 	COMPLIANCE_TEST_DATABASE_URL= COMPLIANCE_TEST_CLOCK=$$(date -u -d '+1 year' +%Y-%m-%dT%H:%M:%S+00:00) \
-	  $(BIN)/python -m pytest --ignore tests/test_fuzz.py
+	  $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --ignore tests/test_fuzz.py
 
 ## Fuzz every API operation as each role with Schemathesis: 200 random examples per operation
 ## (`make test` runs 8 fixed ones). Long; on PostgreSQL too when COMPLIANCE_TEST_DATABASE_URL is set.
 fuzz: install
-	COMPLIANCE_FUZZ_EXAMPLES=200 COMPLIANCE_FUZZ_RANDOM=1 $(BIN)/python -m pytest tests/test_fuzz.py
+	COMPLIANCE_FUZZ_EXAMPLES=200 COMPLIANCE_FUZZ_RANDOM=1 $(BIN)/python -m pytest -n $(PYTEST_WORKERS) tests/test_fuzz.py
 
 lint: install
 	$(BIN)/ruff check compliance tests

@@ -6,9 +6,11 @@ Each test runs inside a transaction that is rolled back, so tests never see each
 
 import datetime as dt
 import os
+import shutil
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,8 @@ from compliance.db import make_engine
 from compliance.deps import get_session
 from compliance.main import create_app
 from compliance.migrations import upgrade
+from compliance.obligations import judged
+from compliance.outcomes import judgement
 from tests.chromium_site import browser, site  # noqa: F401 (fixtures for the browser tests)
 
 # Argon2id at its recommended cost takes a noticeable fraction of a second per hash; the tests
@@ -54,9 +58,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True)
-def suite_clock() -> Iterator[dt.datetime]:
-    """Each test starts at the suite's clock, whatever the date and however long the run."""
-    with time_machine.travel(SUITE_CLOCK, tick=True):
+def suite_clock(request: pytest.FixtureRequest) -> Iterator[dt.datetime]:
+    """Each test starts at the suite's clock, whatever the date and however long the run; a
+    test on the demo area starts when its loading ended, as if it had loaded it itself."""
+    start = SUITE_CLOCK
+    if "demo_area" in request.fixturenames:
+        start = request.getfixturevalue("demo_template").loaded_until
+    with time_machine.travel(start, tick=True):
         yield SUITE_CLOCK
 
 
@@ -120,7 +128,7 @@ def fresh_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def catalogue_engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     """A migrated database holding the catalogue, shared by the tests of one backend."""
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'suite.db'}"
@@ -137,9 +145,94 @@ def engine(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E
         drop_database(url)
 
 
+@dataclass(frozen=True)
+class DemoTemplate:
+    """A database holding the catalogue and the demo area, loaded once per backend and run, and
+    the files the demo stored. Nothing connects to it: it is only ever copied."""
+
+    backend: str
+    url: str
+    files: Path
+    loaded_until: dt.datetime
+
+
+@pytest.fixture(scope="session")
+def demo_template(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplate]:
+    from compliance.demo.service import load_demo
+
+    folder = tmp_path_factory.mktemp("demo-template")
+    url = f"sqlite:///{folder / 'demo.db'}" if backend == "sqlite" else create_database(PG_URL)
+    files = folder / "files"
+    settings = Settings(
+        environment="test", secret_key="test-secret-key", database_url=url, data_dir=files
+    )
+    upgrade(url)
+    engine = make_engine(url)
+    # Loaded at the suite's clock, as each test that loaded the demo for itself did.
+    with time_machine.travel(SUITE_CLOCK, tick=True), Session(engine) as session:
+        load_catalogue(session=session)
+        load_demo(session=session, settings=settings)
+        session.commit()
+        loaded_until = dt.datetime.now(dt.UTC)
+    engine.dispose()
+    yield DemoTemplate(backend, url, files, loaded_until)
+    if backend != "sqlite":
+        drop_database(url)
+
+
+def copy_demo(template: DemoTemplate, folder: Path) -> str:
+    """A database of its own holding the demo area (a file copy on SQLite, `CREATE DATABASE ...
+    TEMPLATE` on PostgreSQL), with the demo's files copied into `folder`; returns its URL."""
+    if template.files.exists():
+        shutil.copytree(template.files, folder, dirs_exist_ok=True)
+    if template.backend == "sqlite":
+        target = folder / f"demo-{uuid.uuid4().hex[:8]}.db"
+        shutil.copyfile(make_url(template.url).database, target)
+        return f"sqlite:///{target}"
+    source = make_url(template.url)
+    name = f"{source.database}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(source.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"'))
+    admin.dispose()
+    return source.set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def demo_engine(
+    demo_template: DemoTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """A copy of the demo template shared by the tests of one backend that ask for the demo."""
+    url = copy_demo(demo_template, tmp_path_factory.mktemp("demo-db"))
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    if demo_template.backend != "sqlite":
+        drop_database(url)
+
+
+@pytest.fixture
+def demo_area() -> None:
+    """Ask for this and the test's database holds the demo area (as `compliance demo` loads it
+    on the suite's day), its files in the test's data folder; the test's own changes are rolled
+    back, as always. Much quicker than loading the demo in each test."""
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, backend: str) -> Engine:
+    """The database of the test: the demo's if it asked for `demo_area`, else the catalogue's."""
+    if "demo_area" in request.fixturenames:
+        return request.getfixturevalue("demo_engine")
+    return request.getfixturevalue("catalogue_engine")
+
+
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     """A session whose work is rolled back at the end of the test, commits included."""
+    # What a process remembers of a database is keyed by the token its last commit drew; a
+    # rollback restores an earlier token, so nothing one test judged may serve the next.
+    judged._complete.clear()
+    judgement._live.clear()
     connection = engine.connect()
     transaction = connection.begin()
     session = Session(bind=connection, join_transaction_mode="create_savepoint")
@@ -150,7 +243,10 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def settings(engine: Engine, tmp_path: Path) -> Settings:
+def settings(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> Settings:
+    if "demo_area" in request.fixturenames:
+        files = request.getfixturevalue("demo_template").files
+        shutil.copytree(files, tmp_path, dirs_exist_ok=True)
     return Settings(
         environment="test",
         secret_key="test-secret-key",

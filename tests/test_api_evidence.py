@@ -9,7 +9,6 @@ from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
 from compliance.accounts.tokens import create_token
-from compliance.demo.service import load_demo
 from compliance.evidence import files
 from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Occurrence
 from compliance.reminders.models import OutboxMessage
@@ -51,8 +50,7 @@ def evidence_serving_only(session, body_id: int) -> int:  # type: ignore[no-unty
 
 
 @pytest.fixture
-def world(app, session, settings):  # type: ignore[no-untyped-def]
-    load_demo(session=session, settings=settings)
+def world(demo_area, app, session, settings):  # type: ignore[no-untyped-def]
     obligation, periods = _periods(session, "E06000052")
     _, elsewhere = _periods(session, "E06000053")
     evidence_id = evidence_serving_only(session, obligation.body_id)

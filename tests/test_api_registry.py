@@ -11,7 +11,6 @@ from sqlmodel import func, select
 from compliance.access import principal_for
 from compliance.accounts.tokens import create_token
 from compliance.api import encode_cursor
-from compliance.demo.service import load_demo
 from compliance.models import AuditEvent, Body, Obligation, Partnership
 from compliance.obligations.listing import ObligationFilter, obligation_page
 from compliance.obligations.status import ProcessStatus
@@ -38,8 +37,7 @@ HEADER = "code,name,kind,nation,parent_code,website\n"
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     session.flush()
 
 

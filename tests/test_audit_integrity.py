@@ -23,7 +23,6 @@ from compliance.audit.service import (
 from compliance.cli import app
 from compliance.config import get_settings
 from compliance.db import get_engine, session_scope
-from compliance.demo.service import load_demo
 from compliance.migrations import upgrade
 from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Occurrence
 from compliance.reports.jobs import produce
@@ -288,10 +287,9 @@ def test_sign_ins_failures_and_sign_outs_are_in_the_trail(client, session):
 
 
 def test_evidence_and_report_downloads_are_in_the_trail_but_not_in_reports(
-    client, session, settings
+    demo_area, client, session, settings
 ):
 
-    load_demo(session=session, settings=settings)
     admin = make_user(session, "admin")
     sign_in(client, admin.email)
     code = "E06000052"

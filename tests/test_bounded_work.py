@@ -25,7 +25,6 @@ from compliance.bodies.service import import_bodies
 from compliance.charts import MAX_DRAWN
 from compliance.config import Settings, get_settings
 from compliance.csvfiles import ImportRefused, read_csv
-from compliance.demo.service import load_demo
 from compliance.models import Body, Indicator, Measurement, Outcome, Partnership
 from compliance.obligations.status import read_indicator
 from compliance.outcomes.imports import import_measurements
@@ -410,8 +409,9 @@ def test_the_api_indicator_holds_the_latest_and_its_trend_is_unchanged(client, w
     assert (detail["trend"], detail["trend_method"]) == (judged.verdict.value, judged.method)
 
 
-def test_the_report_holds_a_bounded_number_of_measurements_and_the_same_verdicts(session, settings):
-    load_demo(session=session, settings=settings)
+def test_the_report_holds_a_bounded_number_of_measurements_and_the_same_verdicts(
+    demo_area, session, settings
+):
     slug = "cios-safeguarding-adults-board"
     partnership = session.exec(select(Partnership).where(Partnership.slug == slug)).one()
     demo = session.exec(

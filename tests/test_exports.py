@@ -13,7 +13,6 @@ from sqlmodel import select
 
 from compliance.access import evidence_access, principal_for
 from compliance.checks.service import run_checks
-from compliance.demo.service import load_demo
 from compliance.exports import formats
 from compliance.exports.service import REGISTERS, Selection, export_csv, write_export
 from compliance.models import Body, Evidence, Finding, Obligation, Occurrence
@@ -28,8 +27,7 @@ BOM = "\ufeff"
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     run_checks(session=session, on=ON, trigger="test", due_soon_days=30, query_answer_days=14)
     session.flush()
 

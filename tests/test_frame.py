@@ -8,7 +8,6 @@ from types import SimpleNamespace
 import pytest
 from sqlmodel import select
 
-from compliance.demo.service import load_demo
 from compliance.models import Bid, Obligation
 from compliance.web import STATIC_DIR, templates
 from tests.conftest import make_user, sign_in
@@ -18,8 +17,7 @@ NAV = ".//ul[@id='navigation']"  # the service's; an admin page has its own belo
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     session.flush()
 
 

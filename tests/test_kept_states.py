@@ -8,7 +8,6 @@ import pytest
 from sqlmodel import select
 
 from compliance.checks.jobs import judge_open_obligations
-from compliance.demo.service import load_demo
 from compliance.models import (
     Body,
     Evidence,
@@ -28,8 +27,7 @@ from tests.factories import make_evidence
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     session.commit()
 
 

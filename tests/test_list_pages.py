@@ -10,7 +10,6 @@ from fastapi.testclient import TestClient
 
 import compliance.bodies.pages as bodies_pages
 import compliance.checks.pages as checks_pages
-from compliance.demo.service import load_demo
 from compliance.exports.formats import XLSX_MEDIA_TYPE
 from tests.conftest import make_user, sign_in
 from tests.html import parse
@@ -20,8 +19,7 @@ DUTY = "care-act-2014-s6"
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     session.flush()
 
 

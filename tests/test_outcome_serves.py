@@ -10,7 +10,6 @@ from sqlmodel import Session, select
 
 from compliance.accounts.tokens import create_token
 from compliance.db import make_engine
-from compliance.demo.service import load_demo
 from compliance.errors import Refused
 from compliance.migrations import upgrade
 from compliance.models import AuditEvent, Duty, Obligation, Outcome, OutcomeServes
@@ -352,8 +351,9 @@ def test_upgrading_links_existing_outcomes_to_what_they_were_read_for(fresh_url)
     assert [(link.outcome_id, link.duty_id) for link in links] == [(1, 1)]
 
 
-def test_an_outcome_can_serve_a_funding_condition_of_its_partnerships_bid(session, settings):
-    load_demo(session=session, settings=settings)
+def test_an_outcome_can_serve_a_funding_condition_of_its_partnerships_bid(
+    demo_area, session, settings
+):
     pooled = get_partnership(session=session, slug="cornwall-bcf-section-75")
     keys = [c.key for c in serve_choices(session=session, partnership_id=pooled.id)]
     conditions = [k for k in keys if k.startswith("condition:better-care-fund-2025-26/")]

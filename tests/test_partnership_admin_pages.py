@@ -5,7 +5,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from compliance.demo.service import load_demo
 from compliance.forms import date_parts
 from compliance.models import (
     AuditEvent,
@@ -35,8 +34,7 @@ SAFER = "/partnerships/safer-cornwall"
 
 
 @pytest.fixture
-def demo(session, settings):  # type: ignore[no-untyped-def]
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):  # type: ignore[no-untyped-def]
     session.flush()
 
 

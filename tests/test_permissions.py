@@ -7,7 +7,6 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from compliance.demo.service import load_demo
 from compliance.deps import public, require_principal
 from compliance.models import Body, Evidence, Obligation, Occurrence
 from tests import files as sample
@@ -56,8 +55,7 @@ def test_every_route_checks_who_is_asking(app):
 
 
 @pytest.fixture
-def world(app, session, settings):
-    load_demo(session=session, settings=settings)
+def world(demo_area, app, session, settings):
     cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
     obligation = session.exec(select(Obligation).where(Obligation.body_id == cornwall.id)).first()
     occurrence = session.exec(

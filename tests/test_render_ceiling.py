@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from compliance.config import Settings
-from compliance.demo.service import load_demo
 from compliance.deps import get_session
 from compliance.main import create_app
 from compliance.reports.ceiling import Ceiling, RenderCeiling, render_within, too_big, too_long
@@ -53,9 +52,8 @@ def test_the_settings_bound_the_ceiling():
 
 
 @pytest.fixture
-def tight(settings, session):  # type: ignore[no-untyped-def]
+def tight(demo_area, settings, session):  # type: ignore[no-untyped-def]
     """The demo, and an application whose renders may hold only 1 MB: every one is stopped."""
-    load_demo(session=session, settings=settings)
     session.commit()
     application = create_app(settings.model_copy(update={"report_render_memory_mb": 1}))
     application.dependency_overrides[get_session] = lambda: session

@@ -9,7 +9,6 @@ import pytest
 
 from compliance.access import Principal
 from compliance.config import Settings
-from compliance.demo.service import load_demo
 from compliance.models import User
 from compliance.reports import pdf
 from compliance.reports.ceiling import Ceiling
@@ -17,8 +16,7 @@ from compliance.reports.service import build_report
 
 
 @pytest.fixture
-def reports(session, settings):  # type: ignore[no-untyped-def]
-    load_demo(session=session, settings=settings)
+def reports(demo_area, session, settings):  # type: ignore[no-untyped-def]
     session.flush()
     admin = Principal(User(email="cli", name="Command line", role="admin"), *[frozenset()] * 3)
     return [

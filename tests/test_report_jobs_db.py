@@ -21,17 +21,21 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete
 from sqlmodel import Session, select
 
-from compliance.catalogue.service import load_catalogue
 from compliance.config import Settings
 from compliance.db import _engines, make_engine
-from compliance.demo.service import load_demo
 from compliance.main import create_app
-from compliance.migrations import upgrade
 from compliance.models import User, UserScope, utcnow
 from compliance.reports import jobs
 from compliance.reports.ceiling import RenderCeiling, too_big
 from compliance.reports.models import ReportJob
-from tests.conftest import PG_URL, create_database, csrf_of, drop_database, make_user, sign_in
+from tests.conftest import (
+    DemoTemplate,
+    copy_demo,
+    csrf_of,
+    drop_database,
+    make_user,
+    sign_in,
+)
 from tests.html import parse
 
 CORNWALL = "E06000052"
@@ -87,24 +91,21 @@ class Shared:
 
 
 @pytest.fixture(scope="module")
-def shared(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+def shared(
+    demo_template: DemoTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Shared]:
     folder = tmp_path_factory.mktemp("report-jobs")
-    url = f"sqlite:///{folder / 'jobs.db'}" if backend == "sqlite" else create_database(PG_URL)
-    upgrade(url)
+    url = copy_demo(demo_template, folder)
     engine = make_engine(url)
     settings = Settings(
         environment="test", secret_key="test-secret-key", database_url=url, data_dir=folder
     )
-    with Session(engine) as session:
-        load_catalogue(session=session)
-        load_demo(session=session, settings=settings)
-        session.commit()
     yield Shared(url, folder, engine)
     engine.dispose()
     built = _engines.pop(settings.sqlalchemy_url, None)
     if built is not None:
         built.dispose()
-    if backend != "sqlite":
+    if demo_template.backend != "sqlite":
         drop_database(url)
 
 

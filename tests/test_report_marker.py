@@ -8,7 +8,6 @@ from sqlmodel import select, update
 
 from compliance.access import Principal, principal_for
 from compliance.accounts.service import start_session
-from compliance.demo.service import load_demo
 from compliance.models import Partnership, Risk, User
 from compliance.obligations.judged import keep_current
 from compliance.reports import jobs
@@ -20,8 +19,7 @@ CORNWALL = "E06000052"
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     session.commit()
 
 

@@ -15,7 +15,6 @@ from pypdf import PdfReader
 from sqlmodel import select
 
 from compliance.access import Principal, principal_for
-from compliance.demo.service import load_demo
 from compliance.evidence.service import EvidenceCreate, record
 from compliance.models import Body, Deliverable, Duty, Obligation, Occurrence, User
 from compliance.reports.pdf import render_html, write_pdf
@@ -28,8 +27,7 @@ BASE = "https://tracker.example.org"
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     session.flush()
 
 
@@ -206,3 +204,30 @@ def test_a_body_or_partnership_report_is_always_in_detail(session, settings, dem
         assert own.digest is None and own.obligations, kind
         if kind == "body":  # its own obligations and its partnerships': more than one holder
             assert len({o.holder for o in own.obligations}) > 1
+
+
+def test_holders_whose_names_and_keys_begin_alike_each_keep_their_own_file(tmp_path):
+    from compliance.reports.pack import HolderReport, _add_holder, _Archive
+    from compliance.reports.pdf import Made
+
+    def holder(key: str) -> HolderReport:
+        pdf = tmp_path / f"{key}.pdf"
+        pdf.write_bytes(f"%PDF {key}".encode())
+        pdf.with_suffix(".json").write_text(key)
+        made = Made(path=pdf, report=None, fingerprint=key, cached=True)  # type: ignore[arg-type]
+        return HolderReport("partnership", key, "Safer Cornwall", f"/x/{key}", made)
+
+    stream = io.BytesIO()
+    archive = _Archive(stream, (2026, 3, 31, 0, 0, 0))
+    first, second = "a" * 30 + "-first", "a" * 30 + "-second"
+    listed = [_add_holder(archive, holder(first)), _add_holder(archive, holder(second))]
+    archive.zip.close()
+    files = [entry["file"] for entry in listed]
+    assert files == [
+        f"holders/safer-cornwall-{'a' * 30}.pdf",
+        f"holders/safer-cornwall-{'a' * 30}-2.pdf",
+    ]
+    with zipfile.ZipFile(stream) as written:
+        assert [written.read(name) for name in files] == [
+            b"%PDF " + k.encode() for k in (first, second)
+        ]

@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from compliance.access import Principal
 from compliance.checks.service import run_checks
-from compliance.demo.service import demo_story, load_demo
+from compliance.demo.service import demo_story
 from compliance.evidence.service import EvidenceCreate, record
 from compliance.models import Body, Obligation, Occurrence, User
 from compliance.reports import api as reports_api
@@ -32,8 +32,7 @@ CORNWALL = "E06000052"
 
 
 @pytest.fixture
-def demo(session, settings):
-    load_demo(session=session, settings=settings)
+def demo(demo_area, session, settings):
     session.flush()
 
 

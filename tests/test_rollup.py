@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from compliance.demo.service import demo_story, load_demo
+from compliance.demo.service import demo_story
 from compliance.obligations.status import OutcomeStatus as O
 from compliance.obligations.status import ProcessStatus as P
 from compliance.obligations.status import judge_outcome, rollup
@@ -46,8 +46,7 @@ def test_process_evidence_alone_never_makes_a_duty_fully_met():
     assert rollup([(P.met, O.no_outcome_defined), (P.met, O.not_measured)]).fully_met == 0
 
 
-def test_demo_partnerships_show_outcomes_beside_process(session, settings):
-    load_demo(session=session, settings=settings)
+def test_demo_partnerships_show_outcomes_beside_process(demo_area, session, settings):
     on = demo_story(today=settings.today()).date(dt.date(2026, 11, 26))
 
     def outcome_of(slug, duty=None):
@@ -67,8 +66,9 @@ def test_demo_partnerships_show_outcomes_beside_process(session, settings):
     assert outcome_of("safer-cornwall") == {O.not_measured}
 
 
-def test_a_body_inherits_the_outcomes_of_partnerships_discharging_its_duty(session, settings):
-    load_demo(session=session, settings=settings)
+def test_a_body_inherits_the_outcomes_of_partnerships_discharging_its_duty(
+    demo_area, session, settings
+):
     from compliance.bodies.service import get_body
 
     cornwall = get_body(session=session, code="E06000052")

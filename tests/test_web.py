@@ -4,16 +4,14 @@ import datetime as dt
 
 import pytest
 
-from compliance.demo.service import demo_story, load_demo
+from compliance.demo.service import demo_story
 from tests.html import parse
 
 
 @pytest.fixture
-def demo(session, settings):
+def demo(demo_area, settings):
     """The demo area; called with a date its file names, the date as the demo loaded today
     tells it (the story moves to the financial year it is loaded in)."""
-    load_demo(session=session, settings=settings)
-    session.flush()
     story = demo_story(today=settings.today())
     return lambda written: story.date(written).isoformat()
 

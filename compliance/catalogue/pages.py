@@ -101,7 +101,8 @@ def duty_full_pack(
     """Start the duty's full evidence pack in the background (its report, and every body's and
     partnership's own report when the report is a summary); on to the reports page, where its
     progress shows. Or the duty page again with what is wrong with the date."""
-    context = _duty_context(session, settings, principal, slug, "")
+    if get_duty(session=session, slug=slug) is None:
+        raise NotFound(f"No duty with slug {slug!r}")
     values = {
         "pack_as_at-day": as_at_day,
         "pack_as_at-month": as_at_month,
@@ -109,6 +110,7 @@ def duty_full_pack(
     }
     as_at, problem = report_as_at(values, settings, name="pack_as_at")
     if problem is not None:
+        context = _duty_context(session, settings, principal, slug, "")
         context |= {"errors": {"pack_as_at": problem}, "values": values}
         return render(request, "duty.html", context, status_code=422)
     start_report(
@@ -117,7 +119,7 @@ def duty_full_pack(
         settings=settings,
         principal=principal,
         kind="duty",
-        key=context["duty"].slug,
+        key=slug,
         as_at=as_at,
         full_pack=True,
     )

@@ -37,7 +37,6 @@ class Cadence(StrEnum):
 # no Act sets them a date, so the catalogue asks for assurance once a year by convention and
 # judges them by the date of their last assurance, not by a string of missed periods.
 STANDING = frozenset({Cadence.continuous, Cadence.standing, Cadence.per_case})
-REVIEWED_ANNUALLY = STANDING
 
 
 class Strict(BaseModel):

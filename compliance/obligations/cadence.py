@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Protocol
 
-from compliance.catalogue.schema import REVIEWED_ANNUALLY, Cadence
+from compliance.catalogue.schema import Cadence
 
 # Show the next period once its due date is this close, so that a plan due before its year
 # starts (a joint forward plan, a partnership plan) appears in time to be prepared.
@@ -74,8 +74,3 @@ def periods(rule: DueRule, *, anchor: dt.date, until: dt.date) -> list[Period]:
             return found
         found.append(Period(start=start, end=end, due=due))
         start = end + dt.timedelta(days=1)
-
-
-def is_reviewed_annually(cadence: str) -> bool:
-    """Tell whether a cadence is tracked as an annual assurance review."""
-    return Cadence(cadence) in REVIEWED_ANNUALLY

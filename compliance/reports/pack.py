@@ -65,8 +65,10 @@ class _Archive:
         self.zip = zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED)
         self.stamp = stamp
         self.rows: list[dict] = []
+        self.names: set[str] = set()
 
     def write(self, name: str, content: bytes) -> None:
+        self.names.add(name)
         info = zipfile.ZipInfo(name, date_time=self.stamp)
         info.compress_type = zipfile.ZIP_DEFLATED
         self.zip.writestr(info, content)
@@ -164,6 +166,12 @@ def _add_evidence(archive: _Archive, item: EvidenceItem, data_dir: Path) -> None
 def _add_holder(archive: _Archive, holder: HolderReport) -> dict[str, object]:
     """A holder's own report and its data, or the reason it is missing, listed either way."""
     stem = f"holders/{slugify(holder.name)}-{slugify(holder.key, 30)}"
+    # Two holders of the same name whose keys begin alike would share a file: number the later.
+    stem = next(
+        f"{stem}{suffix}"
+        for suffix in ("", *(f"-{n}" for n in range(2, len(archive.names) + 3)))
+        if f"{stem}{suffix}.pdf" not in archive.names
+    )
     row = {"kind": "holder report", "title": f"Audit report: {holder.name}", "url": holder.address}
     listed: dict[str, object] = {
         "kind": holder.kind,
