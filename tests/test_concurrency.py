@@ -19,6 +19,9 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
+# Its claim is about two cores: run after the parallel suite, alone (see the Makefile).
+pytestmark = pytest.mark.alone
+
 UPLOADS = 10
 SIGN_INS = 25
 
