@@ -196,6 +196,22 @@ def test_an_administrator_changes_a_bodys_name_and_website(admin, session):
     assert set(event.after) == {"name", "website"}
 
 
+def test_saving_the_form_as_it_came_changes_nothing_and_says_so(admin, session):
+    body = make_body(session, email="office@council.example.org")
+    form = admin.get(f"/bodies/{body.code}/edit")
+    answers = {
+        name: field_value(form, name) or ""
+        for name in ("name", "kind", "nation", "parent_code", "website", "email", "note")
+    }
+    for sent in (answers, {}):
+        saved = post(admin, f"/bodies/{body.code}/edit", sent, follow_redirects=False)
+        assert saved.status_code == 303
+        shown = admin.get(saved.headers["location"])
+        assert "Nothing was changed" in shown.text
+        assert "are saved" not in shown.text
+    assert events(session, "body.updated", body.code) == []
+
+
 def test_ending_a_body_names_the_body_that_takes_over(admin, session, settings):
     started = settings.today() - dt.timedelta(days=3000)
     body, successor = make_body(session, start_date=started), make_body(session)

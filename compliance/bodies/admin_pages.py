@@ -309,19 +309,17 @@ def change_body(
     body = body_or_404(session, code)
     typed = _prefilled(session, body) | _typed(posted)
     values, errors = _answers(typed, CHANGE_FIELDS)
-    if not errors:
+    changes = {} if errors else _changes(session, body, values)
+    if changes:
         try:
-            update_body(
-                session=session,
-                body=body,
-                changes=_changes(session, body, values),
-                actor=principal.user.email,
-            )
+            update_body(session=session, body=body, changes=changes, actor=principal.user.email)
         except FieldsRefused as exc:
             errors = _refusals(exc.problems, values, CHANGE_FIELDS)
     if errors:
         ordered = _in_order(errors, CHANGE_FIELDS)
         return _form(request, values=typed, errors=ordered, body=body, status=400)
+    if not changes:  # saved as it was: nothing recorded, and the page says so
+        return RedirectResponse(f"/bodies/{body.code}/saved?change=unchanged", status_code=303)
     sync_obligations(session=session, on=settings.today())
     return RedirectResponse(f"/bodies/{body.code}/saved?change=changed", status_code=303)
 
@@ -333,8 +331,8 @@ def saved_page(
     session: SessionDep,
     settings: SettingsDep,
     principal: AdminUser,
-    change: Literal["added", "changed"] = "changed",
+    change: Literal["added", "changed", "unchanged"] = "changed",
 ) -> HTMLResponse:
-    """The body's page, saying that it was added or changed."""
+    """The body's page, saying that it was added or changed, or that nothing was."""
     context = _body_context(session, settings, principal, code, "", "")
     return render(request, "body_saved.html", context | {"change": change})
