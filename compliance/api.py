@@ -53,13 +53,9 @@ def _iso_date(value: Any) -> Any:
     raise PydanticCustomError("date_type", "Input should be a date as YYYY-MM-DD")
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-# A moment in a response. SQLite keeps no offset, so a time read back from it is naive; it was
-# stored in UTC, and RFC 3339 (the schema's date-time) wants the offset said.
-Timestamp = Annotated[dt.datetime, AfterValidator(_utc)]
+# A moment in a response, with its offset as RFC 3339 (the schema's date-time) wants: every
+# stored moment is read back in UTC with its zone, on SQLite too (compliance.db.UtcDateTime).
+Timestamp = dt.datetime
 
 
 def _sane_year(value: dt.date) -> dt.date:

@@ -1,14 +1,16 @@
 """Engine, sessions, the metadata naming convention and SQLite's per-connection settings."""
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, func
+from sqlalchemy import DateTime, Engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from compliance.config import Settings
@@ -22,6 +24,28 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UtcDateTime(TypeDecorator):
+    """A moment, stored in UTC and always read back with its zone: PostgreSQL keeps the offset
+    (timestamptz); SQLite keeps none, so what it hands back is marked UTC here, the one place
+    that knows. A naive moment is refused rather than guessed at."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"a moment without its zone cannot be stored: {value!r}")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
 
 # What a request does when the database cannot take its work: a clear 503, never a 500.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)

@@ -2,10 +2,11 @@
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import compliance.db  # noqa: F401  (sets the naming convention before any table is declared)
+from compliance.db import UtcDateTime
 
 
 def utcnow() -> dt.datetime:
@@ -14,7 +15,7 @@ def utcnow() -> dt.datetime:
 
 
 def _created_at() -> dt.datetime:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))  # type: ignore[return-value]
+    return Field(default_factory=utcnow, sa_type=UtcDateTime)  # type: ignore[return-value]
 
 
 def _json_list() -> list:
@@ -288,7 +289,7 @@ class Evidence(SQLModel, table=True):
     supersedes_id: int | None = Field(
         default=None, foreign_key="evidence.id", index=True, unique=True
     )
-    withdrawn_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    withdrawn_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     withdrawn_reason: str | None = _long_text()
     withdrawn_by_id: int | None = Field(default=None, foreign_key="user.id")
 
@@ -464,7 +465,7 @@ class CheckRun(SQLModel, table=True):
     as_at_date: dt.date
     trigger: str = Field(max_length=40)
     started_at: dt.datetime = _created_at()
-    finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(default="running", max_length=20)
     findings_open: int = 0
     findings_new: int = 0
@@ -493,7 +494,7 @@ class Finding(SQLModel, table=True):
     remedy: str | None = _long_text()
     first_seen_at: dt.datetime = _created_at()
     last_seen_at: dt.datetime = _created_at()
-    resolved_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    resolved_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     first_run_id: int = Field(foreign_key="check_run.id")
     last_run_id: int = Field(foreign_key="check_run.id")
 
@@ -508,7 +509,7 @@ class JobRun(SQLModel, table=True):
     job: str = Field(max_length=60)
     slot: str = Field(max_length=40)
     started_at: dt.datetime = _created_at()
-    finished_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    finished_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     status: str = Field(default="running", max_length=20)
     detail: str | None = _long_text()
 

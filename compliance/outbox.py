@@ -127,7 +127,7 @@ def build_message(row: OutboxMessage, settings: Settings) -> EmailMessage:
     message["From"] = header_text(settings.mail_from)
     message["To"] = header_text(row.to_address)
     message["Subject"] = header_text(row.subject)
-    message["Date"] = format_datetime(_as_utc(row.created_at))
+    message["Date"] = format_datetime(row.created_at)
     message["Message-ID"] = row.message_id
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(row.text_body)

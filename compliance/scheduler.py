@@ -83,8 +83,7 @@ def claim(engine: Engine, job: str, slot: str) -> int | None:
 def _reclaim_stale(engine: Engine, job: str, slot: str) -> int | None:
     with Session(writer(engine)) as session:
         run = session.exec(select(JobRun).where(JobRun.job == job, JobRun.slot == slot)).one()
-        started = run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=dt.UTC)
-        if run.status != "running" or utcnow() - started < STALE_AFTER:
+        if run.status != "running" or utcnow() - run.started_at < STALE_AFTER:
             return None
         taken = session.execute(
             update(JobRun)

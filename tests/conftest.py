@@ -62,6 +62,9 @@ def suite_clock(request: pytest.FixtureRequest) -> Iterator[dt.datetime]:
     """Each test starts at the suite's clock, whatever the date and however long the run; a
     test on the demo area starts when its loading ended, as if it had loaded it itself."""
     start = SUITE_CLOCK
+    if "engine" in request.fixturenames:
+        # The databases are made (migrated, the demo loaded) before the test's clock starts.
+        request.getfixturevalue("engine")
     if "demo_area" in request.fixturenames:
         start = request.getfixturevalue("demo_template").loaded_until
     with time_machine.travel(start, tick=True):

@@ -75,10 +75,27 @@ def test_a_service_refusal_names_the_field_where_the_api_request_carried_it(admi
     assert problem["errors"] == [{"field": "query.as_at", "message": problem["detail"]}]
 
 
-def test_a_naive_moment_from_sqlite_is_given_as_utc():
-    # Read back from SQLite a time has no offset, which is not an RFC 3339 date-time.
-    moment = TypeAdapter(Timestamp).validate_python(dt.datetime(2026, 11, 26, 9, 30))
+def test_a_moment_read_back_from_the_database_is_given_as_utc(session):
+    # SQLite keeps no offset, and a time without one is not an RFC 3339 date-time: every stored
+    # moment comes back in UTC with its zone (compliance.db.UtcDateTime), on either backend.
+    from sqlmodel import select
+
+    from compliance.accounts.models import UserSession
+    from compliance.accounts.service import start_session
+    from tests.conftest import make_user
+
+    user = make_user(session, "officer")
+    _, row = start_session(session=session, user=user, address=None, user_agent=None)
+    row.last_seen_at = dt.datetime(2026, 11, 26, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    session.flush()
+    session.expunge_all()
+    moment = session.exec(select(UserSession.last_seen_at).where(UserSession.id == row.id)).one()
+    assert moment.utcoffset() == dt.timedelta(0)
     assert TypeAdapter(Timestamp).dump_json(moment) == b'"2026-11-26T09:30:00Z"'
+    with pytest.raises(Exception, match="without its zone"):
+        row = session.get(UserSession, row.id)
+        row.last_seen_at = dt.datetime(2026, 11, 26, 9, 30)
+        session.flush()
 
 
 @pytest.mark.parametrize(

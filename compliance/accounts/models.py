@@ -2,8 +2,9 @@
 
 import datetime as dt
 
-from sqlalchemy import DateTime
 from sqlmodel import Field, SQLModel
+
+from compliance.db import UtcDateTime
 
 
 def _now() -> dt.datetime:
@@ -19,9 +20,9 @@ class UserSession(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     user_id: int = Field(foreign_key="user.id", index=True)
     csrf_token: str = Field(max_length=64)
-    created_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
-    last_seen_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
-    revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: dt.datetime = Field(default_factory=_now, sa_type=UtcDateTime)
+    last_seen_at: dt.datetime = Field(default_factory=_now, sa_type=UtcDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     address: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=300)
 
@@ -35,9 +36,7 @@ class SignInAttempt(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     address: str = Field(max_length=64, index=True)
     succeeded: bool
-    attempted_at: dt.datetime = Field(
-        default_factory=_now, sa_type=DateTime(timezone=True), index=True
-    )
+    attempted_at: dt.datetime = Field(default_factory=_now, sa_type=UtcDateTime, index=True)
 
 
 class ApiToken(SQLModel, table=True):
@@ -51,7 +50,7 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     # The first characters, shown in lists so that a person can tell their tokens apart.
     prefix: str = Field(max_length=16)
-    created_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
-    expires_at: dt.datetime = Field(sa_type=DateTime(timezone=True))
-    last_used_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    revoked_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    created_at: dt.datetime = Field(default_factory=_now, sa_type=UtcDateTime)
+    expires_at: dt.datetime = Field(sa_type=UtcDateTime)
+    last_used_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)

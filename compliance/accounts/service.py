@@ -190,9 +190,9 @@ def load_session(
     if row is None or row.revoked_at is not None:
         return None
     now = utcnow()
-    if now - _utc(row.last_seen_at) > dt.timedelta(minutes=idle_minutes):
+    if now - row.last_seen_at > dt.timedelta(minutes=idle_minutes):
         return None
-    if now - _utc(row.created_at) > dt.timedelta(hours=max_hours):
+    if now - row.created_at > dt.timedelta(hours=max_hours):
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.is_active:
@@ -200,16 +200,11 @@ def load_session(
     return row, user
 
 
-def _utc(moment: dt.datetime) -> dt.datetime:
-    # SQLite hands datetimes back without their zone; every stored time is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def session_touch(row: UserSession) -> Update | None:
     """The statement that records a sign-in's use, or None if it was recorded in the last minute
     (so that reading pages does not write on every request)."""
     now = utcnow()
-    last = row.last_seen_at if row.last_seen_at.tzinfo else row.last_seen_at.replace(tzinfo=dt.UTC)
+    last = row.last_seen_at
     if now - last <= dt.timedelta(minutes=1):
         return None
     return update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)

@@ -27,10 +27,6 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def create_token(
     *,
     session: Session,
@@ -78,7 +74,7 @@ def tokens_of(*, session: Session, user_id: int) -> list[ApiToken]:
 def is_live(token: ApiToken, now: dt.datetime | None = None) -> bool:
     """Neither revoked nor expired."""
     now = now or utcnow()
-    return token.revoked_at is None and _aware(token.expires_at) > now
+    return token.revoked_at is None and token.expires_at > now
 
 
 def revoke_token(*, session: Session, user_id: int, token_id: int, actor: str) -> ApiToken:
@@ -122,6 +118,6 @@ def user_for_token(*, session: Session, token: str) -> User | None:
 def token_touch(row: ApiToken) -> Update | None:
     """The statement that records a token's use, or None if it was recorded lately."""
     now = utcnow()
-    if row.last_used_at is not None and now - _aware(row.last_used_at) <= TOUCH_EVERY:
+    if row.last_used_at is not None and now - row.last_used_at <= TOUCH_EVERY:
         return None
     return update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)

@@ -83,7 +83,7 @@ def local_time(moment: dt.datetime | None, zone: str) -> str:
     """A moment as people here read it: 1 December 2026, 09:00."""
     if moment is None:
         return ""
-    moment = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(ZoneInfo(zone))
+    moment = moment.astimezone(ZoneInfo(zone))
     return f"{moment.day} {moment:%B %Y, %H:%M}"
 
 

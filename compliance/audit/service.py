@@ -41,9 +41,6 @@ def snapshot(row: Any, *fields: str) -> dict[str, Any]:
 
 
 def _utc_text(moment: dt.datetime) -> str:
-    # SQLite hands datetimes back without their zone; every stored time is UTC.
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 

@@ -218,10 +218,6 @@ def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships
     return [r for r in found if r.body_id in bodies or r.partnership_id in partnerships]
 
 
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
 def _current_evidence(
     session: Session, cutoff: dt.datetime, mine
 ) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:  # type: ignore[no-untyped-def]
@@ -278,9 +274,7 @@ def _comments(
     found: dict[int, list[Comment]] = {}
     for evidence_id, kind, created_at in session.exec(query):
         if evidence_id in evidence_ids:
-            found.setdefault(evidence_id, []).append(
-                Comment(evidence_id, kind, _as_utc(created_at))
-            )
+            found.setdefault(evidence_id, []).append(Comment(evidence_id, kind, created_at))
     return found
 
 

@@ -8,8 +8,10 @@ in, or a time, so that nothing in the record ties what was said to who said it.
 
 import datetime as dt
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint
+from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from compliance.db import UtcDateTime
 
 # Results of a stage show once it has this many answers, unless the round says otherwise.
 DEFAULT_MIN_ANSWERS = 5
@@ -40,7 +42,7 @@ class EvaluationRound(SQLModel, table=True):
     # staff copy it again from the round's page; it admits answers to that stage only, up to
     # max_link_answers.
     public_token: str = Field(max_length=64, unique=True)
-    created_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    created_at: dt.datetime = Field(default_factory=_now, sa_type=UtcDateTime)
 
 
 class EvaluationInvitation(SQLModel, table=True):
@@ -55,7 +57,7 @@ class EvaluationInvitation(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)
     # Whether, not when: a time of use beside the answers could tell who gave which.
     used: bool = False
-    created_at: dt.datetime = Field(default_factory=_now, sa_type=DateTime(timezone=True))
+    created_at: dt.datetime = Field(default_factory=_now, sa_type=UtcDateTime)
 
 
 class EvaluationAnswer(SQLModel, table=True):

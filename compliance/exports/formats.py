@@ -31,11 +31,6 @@ class Column:
     width: int = 16
 
 
-def _utc(value: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; every stored datetime is UTC.
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
 def csv_cell(value: Any) -> str:
     """A value as CSV text: ISO dates, true/false, and formulas neutralised."""
     if value is None:
@@ -43,7 +38,7 @@ def csv_cell(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, dt.datetime):
-        return _utc(value).isoformat(timespec="seconds")
+        return value.astimezone(dt.UTC).isoformat(timespec="seconds")
     if isinstance(value, dt.date | int | float):
         return value.isoformat() if isinstance(value, dt.date) else str(value)
     text = str(value)
@@ -111,7 +106,7 @@ class _Sheets:
         if isinstance(value, bool):
             sheet.write_boolean(row, column, value)
         elif isinstance(value, dt.datetime):
-            naive = _utc(value).replace(tzinfo=None)
+            naive = value.astimezone(dt.UTC).replace(tzinfo=None)
             sheet.write_datetime(row, column, naive, self.formats["datetime"])
         elif isinstance(value, dt.date):
             sheet.write_datetime(row, column, value, self.formats["date"])

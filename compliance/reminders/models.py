@@ -2,8 +2,10 @@
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, Text
+from sqlalchemy import CheckConstraint, Column, Index, Text
 from sqlmodel import Field, SQLModel
+
+from compliance.db import UtcDateTime
 
 
 def _now() -> dt.datetime:
@@ -12,8 +14,8 @@ def _now() -> dt.datetime:
 
 def _moment(nullable: bool = True):  # type: ignore[no-untyped-def]
     if nullable:
-        return Field(default=None, sa_type=DateTime(timezone=True))
-    return Field(default_factory=_now, sa_type=DateTime(timezone=True))
+        return Field(default=None, sa_type=UtcDateTime)
+    return Field(default_factory=_now, sa_type=UtcDateTime)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -38,7 +38,6 @@ from compliance.reports.ceiling import RenderCeiling
 from compliance.reports.changes import data_token, unsaved
 from compliance.reports.models import ReportJob
 from compliance.reports.pack import HolderReport, make_pack
-from compliance.reports.parts import utc
 from compliance.reports.pdf import Made, make_pdf, recall, remember, report_from_json
 from compliance.reports.service import ChainHead, HolderRow, Report, build_report, chain_head
 
@@ -192,7 +191,7 @@ def worker_name() -> str:
 
 def _job(row: ReportJob, now: dt.datetime) -> Job:
     status, stage, progress, error = row.status, row.stage, row.progress, row.error
-    if status in LIVE and utc(row.heartbeat_at) < now - dt.timedelta(seconds=STALE_SECONDS):
+    if status in LIVE and row.heartbeat_at < now - dt.timedelta(seconds=STALE_SECONDS):
         status, stage, progress, error = "failed", "failed", 100, RESTARTED
     return Job(
         id=row.id,
@@ -201,12 +200,12 @@ def _job(row: ReportJob, now: dt.datetime) -> Job:
         key=row.key,
         name=row.name,
         as_at=row.as_at_date,
-        requested_at=utc(row.created_at),
+        requested_at=row.created_at,
         status=status,
         stage=stage,
         progress=progress,
         error=error,
-        finished_at=utc(row.finished_at) if row.finished_at else None,
+        finished_at=row.finished_at,
         pdf_path=row.pdf_path,
         fingerprint=row.fingerprint,
         full_pack=row.full_pack,
@@ -234,7 +233,7 @@ def job_of(
     row = session.get(ReportJob, job_id)
     if row is None or row.user_id != user_id:
         return None
-    if utc(row.created_at) < now - dt.timedelta(hours=JOB_HOURS):
+    if row.created_at < now - dt.timedelta(hours=JOB_HOURS):
         return None
     return _job(row, now)
 

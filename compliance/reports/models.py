@@ -3,8 +3,10 @@
 import datetime as dt
 
 import sqlalchemy as sa
-from sqlalchemy import CheckConstraint, Column, DateTime, Text
+from sqlalchemy import CheckConstraint, Column, Text
 from sqlmodel import Field, SQLModel
+
+from compliance.db import UtcDateTime
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
 
@@ -15,8 +17,8 @@ def _now() -> dt.datetime:
 
 def _moment(nullable: bool = True):  # type: ignore[no-untyped-def]
     if nullable:
-        return Field(default=None, sa_type=DateTime(timezone=True))
-    return Field(default_factory=_now, sa_type=DateTime(timezone=True))
+        return Field(default=None, sa_type=UtcDateTime)
+    return Field(default_factory=_now, sa_type=UtcDateTime)
 
 
 class ReportJob(SQLModel, table=True):

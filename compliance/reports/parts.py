@@ -34,11 +34,6 @@ from compliance.partnerships.value import weigh_partnership
 AUDIT_LIMIT = 500
 
 
-def utc(moment: dt.datetime) -> dt.datetime:
-    """A stored time in UTC (SQLite hands them back without their zone)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 @dataclass(frozen=True)
 class Source:
     kind: str
@@ -234,7 +229,7 @@ def evidence_items(
                 effective_date=e.effective_date,
                 review_by_date=e.review_by_date,
                 recorded_by=names.get(e.recorded_by_id, "unknown"),
-                recorded_at=utc(e.recorded_at),
+                recorded_at=e.recorded_at,
                 sha256=e.sha256,
                 file_name=e.file_name,
                 media_type=e.media_type,
@@ -242,7 +237,7 @@ def evidence_items(
                 url=e.url,
                 review=last.kind if last else None,
                 reviewer=names.get(last.author_id, "unknown") if last else None,
-                reviewed_at=utc(last.created_at) if last else None,
+                reviewed_at=last.created_at if last else None,
                 query_open=bool(thread) and thread[-1].kind == "queried",
                 obligation_refs=sorted(set(evidence_refs[e.id])),
             )
@@ -458,7 +453,7 @@ def finding_item(hit: Hit, first_seen: dt.datetime | None) -> FindingItem:
         severity=hit.severity,
         rule=hit.rule,
         message=hit.message,
-        first_seen_at=utc(first_seen) if first_seen else None,
+        first_seen_at=first_seen,
         obligation_ref=hit.obligation_id,
         period_ref=hit.occurrence_id,
         rule_text=rule_words(hit.rule),
@@ -496,7 +491,7 @@ def audit_entries(
         select(AuditEvent).where(where).order_by(AuditEvent.id.desc()).limit(AUDIT_LIMIT)
     ).all()
     entries = [
-        AuditEntry(e.id, utc(e.occurred_at), e.actor, e.action, e.entity_type, e.entity_id, e.hash)
+        AuditEntry(e.id, e.occurred_at, e.actor, e.action, e.entity_type, e.entity_id, e.hash)
         for e in reversed(rows)
     ]
     return entries, total

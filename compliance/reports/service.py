@@ -601,4 +601,4 @@ def chain_head(*, session: Session, as_at: dt.date) -> ChainHead | None:
     ).first()
     if event is None:
         return None
-    return ChainHead(event.id, event.hash, parts.utc(event.occurred_at))
+    return ChainHead(event.id, event.hash, event.occurred_at)
