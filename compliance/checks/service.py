@@ -107,7 +107,7 @@ def load_snapshot(
         .order_by(Occurrence.period_start_date)
     )
     for row in session.exec(open_periods):
-        declared = row[5] is not None and _as_utc(row[5]) <= cutoff
+        declared = row[5] is not None and row[5] <= cutoff
         periods.setdefault(row[1], []).append(
             Period(row[0], row[1], row[2], row[3], row[4], declared)
         )
