@@ -261,9 +261,6 @@ class Occurrence(SQLModel, table=True):
     period_start_date: dt.date
     period_end_date: dt.date
     due_date: dt.date = Field(index=True)
-    # An officer's declaration that this period is done; a rule flags one with no evidence.
-    declared_compliant_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
-    declared_by_id: int | None = Field(default=None, foreign_key="user.id")
 
 
 # Evidence -------------------------------------------------------------------------------------

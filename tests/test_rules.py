@@ -72,8 +72,8 @@ def snapshot(**overrides) -> Snapshot:
     return Snapshot(**(values | overrides))
 
 
-def period(pid=10, obligation_id=1, due=ON, declared=False) -> Period:
-    return Period(pid, obligation_id, dt.date(2025, 4, 1), dt.date(2026, 3, 31), due, declared)
+def period(pid=10, obligation_id=1, due=ON) -> Period:
+    return Period(pid, obligation_id, dt.date(2025, 4, 1), dt.date(2026, 3, 31), due)
 
 
 def fired(rule, snap) -> list[str]:
@@ -130,7 +130,6 @@ def test_a_standing_duty_is_judged_by_its_last_assurance_not_a_string_of_missed_
             dt.date(2022 + i, 4, 1),
             dt.date(2023 + i, 3, 31),
             dt.date(2023 + i, 3, 31),
-            False,
         )
         for i in range(4)
     ]
@@ -393,15 +392,6 @@ def test_query_unanswered_after_fourteen_days():
     assert fired(rules.query_unanswered, snapshot(comments=waiting)) == ["evidence:5"]
     assert fired(rules.query_unanswered, snapshot(comments=answered)) == []
     assert fired(rules.query_unanswered, snapshot(comments=recent)) == []
-
-
-def test_compliant_without_evidence():
-    declared = snapshot(periods={1: [period(declared=True)]})
-    assert fired(rules.compliant_without_evidence, declared) == ["occurrence:10"]
-    backed = snapshot(
-        periods={1: [period(declared=True)]}, evidence={10: [EvidenceItem(1, "x", None)]}
-    )
-    assert fired(rules.compliant_without_evidence, backed) == []
 
 
 def test_a_broken_subject_is_recorded_and_the_rest_still_judged():

@@ -46,7 +46,6 @@ class Period:
     start: dt.date
     end: dt.date
     due: dt.date
-    declared: bool
 
 
 @dataclass(frozen=True)
@@ -732,23 +731,6 @@ def query_unanswered(snap: Snapshot, evidence_id: int) -> Iterator[Hit]:
             )
 
 
-def compliant_without_evidence(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
-    """A period declared compliant has no evidence at all."""
-    obligation, period = subject
-    if period.declared and not snap.evidence.get(period.id):
-        yield Hit(
-            "compliant_without_evidence",
-            HIGH,
-            f"occurrence:{period.id}",
-            f"{snap.holder(obligation)}: {snap.item(obligation)} for {_span(period)} "
-            "is declared compliant but has no evidence",
-            occurrence_id=period.id,
-            basis="a declaration of compliance must rest on evidence",
-            remedy=_record(snap, obligation, period),
-            **_on(obligation),
-        )
-
-
 def no_reminder_contact(snap: Snapshot, reach: Reach) -> Iterator[Hit]:
     """A body's reminders have nobody to go to: it has no contact email, and some of its
     obligations have no owner and no officer whose scope covers them.
@@ -807,6 +789,5 @@ RULES: list[tuple[Rule, Subjects]] = [
     (outcomes_cannot_be_judged, partnerships),
     (continuation_not_reviewed, partnerships),
     (query_unanswered, reviewed_evidence),
-    (compliant_without_evidence, all_periods),
     (no_reminder_contact, reminder_holders),
 ]

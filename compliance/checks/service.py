@@ -100,17 +100,13 @@ def load_snapshot(
             Occurrence.period_start_date,
             Occurrence.period_end_date,
             Occurrence.due_date,
-            Occurrence.declared_compliant_at,
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
         .where(Obligation.closed_date.is_(None), mine)
         .order_by(Occurrence.period_start_date)
     )
     for row in session.exec(open_periods):
-        declared = row[5] is not None and row[5] <= cutoff
-        periods.setdefault(row[1], []).append(
-            Period(row[0], row[1], row[2], row[3], row[4], declared)
-        )
+        periods.setdefault(row[1], []).append(Period(*row))
     live_body = _active(Body.start_date, Body.end_date, on)
     scoped_bodies = (
         select(Body).where(live_body)

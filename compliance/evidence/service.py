@@ -302,24 +302,6 @@ def answer(*, session: Session, actor: User, evidence_id: int, body: str) -> Evi
     return _comment(session, actor, evidence, "answer", body.strip())
 
 
-def declare_compliant(*, session: Session, actor: User, occurrence_id: int) -> Occurrence:
-    """An officer declares a period done; the engine flags a declaration with no evidence."""
-    occurrence = session.get(Occurrence, occurrence_id)
-    if occurrence is None:
-        raise NotFound(f"No obligation period with id {occurrence_id}")
-    occurrence.declared_compliant_at, occurrence.declared_by_id = utcnow(), actor.id
-    session.flush()
-    audit(
-        session=session,
-        actor=actor.email,
-        action="occurrence.declared_compliant",
-        entity_type="occurrence",
-        entity_id=occurrence.id,
-        after=snapshot(occurrence, "declared_compliant_at", "declared_by_id"),
-    )
-    return occurrence
-
-
 def served(
     *, session: Session, evidence_ids: list[int], principal: "Principal | None" = None
 ) -> dict[int, list[tuple[int, int]]]:

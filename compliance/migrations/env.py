@@ -1,6 +1,7 @@
 """Alembic environment: the models' metadata, batch mode for SQLite, our engine settings."""
 
 from alembic import context
+from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
 import compliance.models  # noqa: F401  (registers the tables)
@@ -32,15 +33,53 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
+    if connection.dialect.name != "sqlite":
+        _configure(connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    # On SQLite, batch mode alters a table by copying it and dropping the old one. With foreign
+    # keys on (the engine turns them on), that DROP deletes the rows first: it fails where other
+    # rows point at them and, worse, cascades where they are declared ON DELETE CASCADE. SQLite's
+    # own procedure for altering a table turns them off around the transaction (the pragma does
+    # nothing inside one) and checks them before committing. SQLite's DDL is transactional, so
+    # every migration of the run commits together or not at all (Alembic assumes otherwise).
+    _foreign_keys(connection, on=False)
+    try:
+        _configure(connection, transactional_ddl=True)
+        with context.begin_transaction():
+            context.run_migrations()
+            _refuse_broken_references(connection)
+    finally:
+        _foreign_keys(connection, on=True)
+
+
+def _configure(connection: Connection, **options: bool) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        **options,
     )
-    with context.begin_transaction():
-        context.run_migrations()
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    if connection.in_transaction():
+        raise RuntimeError("Migrations must start outside a transaction on SQLite.")
+    # On the driver's own connection: through SQLAlchemy, the pragma would open a transaction.
+    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+
+
+def _refuse_broken_references(connection: Connection) -> None:
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({f"{row[0]} -> {row[2]}" for row in broken})
+        raise RuntimeError(
+            f"The migration would leave {len(broken)} rows pointing at rows that are not there "
+            f"({', '.join(tables)}); nothing was changed."
+        )
 
 
 if context.is_offline_mode():
