@@ -71,7 +71,7 @@ def test_a_migration_that_would_leave_a_broken_reference_changes_nothing(demo_te
     with engine.connect() as connection:
         # A row pointing nowhere, as a database written with foreign keys off could hold.
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
-        connection.exec_driver_sql("UPDATE evidence_link SET occurrence_id = 999999 WHERE rowid = 1")
+        connection.exec_driver_sql("UPDATE evidence_link SET occurrence_id = -1 WHERE rowid = 1")
         connection.commit()
     with pytest.raises(RuntimeError, match="rows pointing at rows that are not there"):
         upgrade(url)

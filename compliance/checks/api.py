@@ -18,8 +18,9 @@ from compliance.api import (
     id_after,
 )
 from compliance.bodies.service import get_body
+from compliance.checks.findings import in_id_order, select_findings, within_of
 from compliance.checks.rules import RULES, SEVERITIES, rule_words
-from compliance.checks.service import check_now, list_check_runs, list_findings
+from compliance.checks.service import check_now, list_check_runs
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import CheckRun
@@ -217,19 +218,16 @@ def read_findings(
     """What the nightly checks found on the bodies and partnerships you can see (open ones unless
     you ask for resolved or all), oldest first; filter by severity, rule, body or partnership."""
     body_id, partnership_id = _scope(session, principal, body, partnership)
-    within = (
-        None if principal.is_admin else (principal.body_ids, principal.readable_partnership_ids)
-    )
-    rows = list_findings(
-        session=session,
+    found = select_findings(
+        within=within_of(principal),
         state=status,
         severity=severity,
         rule=rule,
         body_id=body_id,
         partnership_id=partnership_id,
-        within=within,
-        after_id=id_after(cursor) or 0,
-        limit=limit + 1,
+    )
+    rows = in_id_order(
+        session=session, query=found, after_id=id_after(cursor) or 0, limit=limit + 1
     )
     items = [
         FindingPublic.model_validate(

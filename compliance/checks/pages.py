@@ -5,14 +5,11 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy import case, or_
-from sqlmodel import select
 
-from compliance.access import Principal
+from compliance.checks.findings import select_findings, within_of, worst_first
 from compliance.checks.rules import RULES, SEVERITIES
 from compliance.db import count_rows
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
-from compliance.models import Finding
 from compliance.obligations.list_pages import (
     UNMEASURED,
     URGENT,
@@ -30,31 +27,6 @@ router = page_router()
 PAGE_SIZE = 50
 # How many rows a short list on the dashboard shows before "See all".
 SHORT_LIST = 25
-
-
-def open_in_scope(principal: Principal, severity: str | None = None, rule: str | None = None):  # type: ignore[no-untyped-def]
-    """A select of the open findings this user may see (of one severity and kind, if given):
-    a finding on a body by the body, else by its partnership, as the API's listing."""
-    query = select(Finding).where(Finding.resolved_at.is_(None))
-    if severity:
-        query = query.where(Finding.severity == severity)
-    if rule:
-        query = query.where(Finding.rule == rule)
-    if not principal.is_admin:
-        query = query.where(
-            or_(
-                Finding.body_id.in_(principal.body_ids),
-                Finding.body_id.is_(None)
-                & Finding.partnership_id.in_(principal.readable_partnership_ids),
-            )
-        )
-    return query
-
-
-def worst_first(session, query, *, offset: int = 0, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
-    """`limit` findings of a select from `offset`, worst first, then in the order found."""
-    rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=9)
-    return list(session.exec(query.order_by(rank, Finding.id).offset(offset).limit(limit)))
 
 
 def _status_link(
@@ -78,11 +50,11 @@ def dashboard(
     by_status = kept.by_status(URGENT)
     shown = kept.views(URGENT, limit=SHORT_LIST)
     holders = view_holders(session, shown)
-    findings = open_in_scope(principal)
-    queries = open_in_scope(principal, rule="query_unanswered")
+    findings = select_findings(within=within_of(principal))
+    queries = select_findings(within=within_of(principal), rule="query_unanswered")
     worst, first_queries = (
-        worst_first(session, findings, limit=10),
-        worst_first(session, queries, limit=10),
+        worst_first(session=session, query=findings, limit=10),
+        worst_first(session=session, query=queries, limit=10),
     )
     context = {
         "urgent": shown,
@@ -126,10 +98,12 @@ def findings_page(
         errors["severity"] = "Choose high, medium or low"
     if rule and not kind:
         errors["rule"] = "Choose a kind of finding from the list"
-    found = open_in_scope(principal, chosen, kind)
+    found = select_findings(within=within_of(principal), severity=chosen, rule=kind)
     total = count_rows(session, found)
     number, pages = page_span(total, page_number(page), PAGE_SIZE)
-    rows = worst_first(session, found, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    rows = worst_first(
+        session=session, query=found, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+    )
     shown = {"rows": rows, "page": number, "pages": pages, "total": total}
     context = {
         **shown,

@@ -12,7 +12,6 @@ from compliance.audit.service import record as audit
 from compliance.checks.current import pending
 from compliance.checks.rules import (
     RULES,
-    SEVERITIES,
     BodyFacts,
     Comment,
     EvidenceItem,
@@ -451,72 +450,6 @@ def _persist(
             .values(resolved_at=now, last_run_id=run.id)
         )
     return len(fresh), len(gone)
-
-
-def open_findings(
-    *,
-    session: Session,
-    body_id: int | None = None,
-    partnership_id: int | None = None,
-    limit: int = 200,
-    offset: int = 0,
-) -> list[Finding]:
-    """Open findings, worst first, for one body or partnership or for everything."""
-    query = select(Finding).where(Finding.resolved_at.is_(None))
-    if body_id is not None:
-        query = query.where(Finding.body_id == body_id)
-    if partnership_id is not None:
-        query = query.where(Finding.partnership_id == partnership_id)
-    rank = {severity: i for i, severity in enumerate(SEVERITIES)}
-    rows = list(session.exec(query.order_by(Finding.id)))
-    rows.sort(key=lambda f: (rank.get(f.severity, 9), f.id))
-    return rows[offset : offset + limit]
-
-
-def list_findings(
-    *,
-    session: Session,
-    state: str = "open",
-    severity: str | None = None,
-    rule: str | None = None,
-    body_id: int | None = None,
-    partnership_id: int | None = None,
-    within: tuple[frozenset[int], frozenset[int]] | None = None,
-    after_id: int = 0,
-    limit: int = 50,
-) -> list[tuple[Finding, str | None, str | None]]:
-    """Findings in id order after `after_id`, each with its body's code and partnership's slug.
-
-    `state` is open, resolved or all; `within` (body ids, partnership ids) keeps to a user's
-    scope as the findings page does: a finding on a body by the body, else by its partnership.
-    """
-    query = (
-        select(Finding, Body.code, Partnership.slug)
-        .outerjoin(Body, Body.id == Finding.body_id)
-        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
-        .where(Finding.id > after_id)
-    )
-    if state == "open":
-        query = query.where(Finding.resolved_at.is_(None))
-    elif state == "resolved":
-        query = query.where(Finding.resolved_at.is_not(None))
-    for column, value in (
-        (Finding.severity, severity),
-        (Finding.rule, rule),
-        (Finding.body_id, body_id),
-        (Finding.partnership_id, partnership_id),
-    ):
-        if value is not None:
-            query = query.where(column == value)
-    if within is not None:
-        bodies, partnerships = within
-        query = query.where(
-            or_(
-                Finding.body_id.in_(bodies),
-                Finding.body_id.is_(None) & Finding.partnership_id.in_(partnerships),
-            )
-        )
-    return list(session.exec(query.order_by(Finding.id).limit(limit)).all())
 
 
 def list_check_runs(

@@ -8,9 +8,9 @@ from sqlmodel import Session, select
 
 from compliance import mailer
 from compliance.access import Principal, principal_for
-from compliance.checks.rules import SEVERITIES
+from compliance.checks.findings import select_findings, worst_first
 from compliance.config import Settings
-from compliance.models import Finding, Obligation, Occurrence, User
+from compliance.models import Obligation, Occurrence, User
 from compliance.obligations.status import current_evidence
 from compliance.reminders.service import Directory, DueItem, QueueReport
 
@@ -51,20 +51,6 @@ def due_soon(
     ]
 
 
-def findings_in_scope(*, session: Session, principal: Principal) -> list[Finding]:
-    """Open findings about the bodies and partnerships a user can see, worst first."""
-    query = select(Finding).where(
-        Finding.resolved_at.is_(None),
-        or_(
-            Finding.body_id.in_(principal.body_ids),
-            Finding.partnership_id.in_(principal.readable_partnership_ids),
-        ),
-    )
-    rank = {severity: i for i, severity in enumerate(SEVERITIES)}
-    found = list(session.exec(query.order_by(Finding.id)))
-    return sorted(found, key=lambda f: (rank.get(f.severity, len(rank)), f.id))
-
-
 def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> QueueReport:
     """Queue every active user's digest for the week of `on`; a second run adds nothing."""
     directory = Directory(session, settings, on)
@@ -99,7 +85,9 @@ def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> Queue
 
 def _digest(session, directory, principal, recipient, monday):  # type: ignore[no-untyped-def]
     due = due_soon(session=session, directory=directory, principal=principal, on=directory.on)
-    findings = findings_in_scope(session=session, principal=principal)
+    # An admin's digest too is about the bodies and partnerships in their own scope.
+    mine = select_findings(within=(principal.body_ids, principal.readable_partnership_ids))
+    findings = worst_first(session=session, query=mine)
     base = directory.base_url
     return mailer.digest_email(
         base_url=base,

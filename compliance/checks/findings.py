@@ -1,0 +1,80 @@
+"""Reading findings: the one answer to "which findings may this user see, worst first", for the
+findings page, the dashboard, the API's listing and the weekly digest."""
+
+from typing import Any
+
+from sqlalchemy import Select, case, or_, true
+from sqlmodel import Session, select
+
+from compliance.access import Principal
+from compliance.checks.rules import SEVERITIES
+from compliance.models import Body, Finding, Partnership
+
+# (body ids, partnership ids) a reader may see; None for everything.
+Within = tuple[frozenset[int], frozenset[int]] | None
+
+
+def within_of(principal: Principal) -> Within:
+    """What a user's reading of the findings is limited to: everything for an admin."""
+    return None if principal.is_admin else (principal.body_ids, principal.readable_partnership_ids)
+
+
+def select_findings(
+    *,
+    within: Within,
+    state: str = "open",
+    severity: str | None = None,
+    rule: str | None = None,
+    body_id: int | None = None,
+    partnership_id: int | None = None,
+) -> Select[Any]:
+    """A select of the findings `within` a reader's scope: a finding on a body is seen by
+    those who see the body, else by those who see its partnership. `state` is open, resolved or
+    all; the other filters apply where given."""
+    query = select(Finding)
+    if state == "open":
+        query = query.where(Finding.resolved_at.is_(None))
+    elif state == "resolved":
+        query = query.where(Finding.resolved_at.is_not(None))
+    for column, value in (
+        (Finding.severity, severity),
+        (Finding.rule, rule),
+        (Finding.body_id, body_id),
+        (Finding.partnership_id, partnership_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if within is not None:
+        bodies, partnerships = within
+        query = query.where(
+            or_(
+                Finding.body_id.in_(bodies),
+                Finding.body_id.is_(None) & Finding.partnership_id.in_(partnerships),
+            )
+        )
+    return query
+
+
+def worst_first(
+    *, session: Session, query: Select[Any], offset: int = 0, limit: int | None = None
+) -> list[Finding]:
+    """The findings of a select from `offset`, worst first, then in the order found."""
+    rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=9)
+    return list(session.exec(query.order_by(rank, Finding.id).offset(offset).limit(limit)))
+
+
+def in_id_order(
+    *, session: Session, query: Select[Any], after_id: int = 0, limit: int = 50
+) -> list[tuple[Finding, str | None, str | None]]:
+    """The findings of a select in id order after `after_id`, each with its body's code and
+    its partnership's slug (the API's cursor pages)."""
+    rows = (
+        select(Finding, Body.code, Partnership.slug)
+        .where(query.whereclause if query.whereclause is not None else true())
+        .outerjoin(Body, Body.id == Finding.body_id)
+        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
+        .where(Finding.id > after_id)
+        .order_by(Finding.id)
+        .limit(limit)
+    )
+    return list(session.exec(rows).all())
