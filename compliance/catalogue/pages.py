@@ -4,15 +4,19 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import select
 
 from compliance.access import require
-from compliance.catalogue.service import deliverables_of, get_duty, list_duties
+from compliance.catalogue.bids import bids_in_scope, get_bid, lead_bodies, may_read_bid
+from compliance.catalogue.service import (
+    deliverables_by_duty,
+    deliverables_of,
+    get_duty,
+    list_duties,
+)
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
-from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
 from compliance.obligations.list_pages import page_number, view_holders
-from compliance.obligations.views import status_rollup, view_obligations
+from compliance.obligations.views import status_rollup, view_obligations, view_obligations_for
 from compliance.reports.jobs import start_report
 from compliance.reports.pages import as_at_values, report_address, report_as_at
 from compliance.web import paginate, render
@@ -23,12 +27,11 @@ router = page_router()
 @router.get("/duties", response_class=HTMLResponse)
 def duties_page(request: Request, session: SessionDep, principal: CurrentUser) -> HTMLResponse:
     """Every duty in the catalogue, with its citation linked to legislation.gov.uk."""
-    duties = list_duties(session=session)
-    deliverables: dict[int, list[Deliverable]] = {}
-    query = select(Deliverable).where(Deliverable.retired_in_version.is_(None))
-    for deliverable in session.exec(query.order_by(Deliverable.id)):
-        deliverables.setdefault(deliverable.duty_id, []).append(deliverable)
-    return render(request, "duties.html", {"duties": duties, "deliverables": deliverables})
+    context = {
+        "duties": list_duties(session=session),
+        "deliverables": deliverables_by_duty(session=session),
+    }
+    return render(request, "duties.html", context)
 
 
 def _duty_context(session, settings, principal, slug: str, page: str) -> dict:  # type: ignore[no-untyped-def]
@@ -126,32 +129,14 @@ def duty_full_pack(
     return RedirectResponse("/reports", status_code=303)
 
 
-def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:  # type: ignore[no-untyped-def]
-    return (
-        principal.is_admin
-        or any(principal.reads_body(b) for b in applicants)
-        or principal.reads_partnership(bid.partnership_id)
-    )
-
-
 @router.get("/bids", response_class=HTMLResponse)
 def bids_page(
     request: Request, session: SessionDep, principal: CurrentUser, page: str = ""
 ) -> HTMLResponse:
     """Funding bids in scope, their lead applicants and the streams they bid to."""
-    applicants: dict[int, list[int]] = {}
-    for row in session.exec(select(BidApplicant)):
-        applicants.setdefault(row.bid_id, []).append(row.body_id)
-    rows = session.exec(
-        select(Bid, FundingStream).join(FundingStream).order_by(Bid.reference)
-    ).all()
-    visible = [(b, s) for b, s in rows if _bid_visible(principal, applicants.get(b.id, []), b)]
-    shown = paginate(visible, page_number(page))
-    leads = {b.id: b.lead_body_id for b, _ in shown["rows"]}
-    bodies = session.exec(select(Body).where(Body.id.in_(set(leads.values())))).all()
-    by_id = {body.id: body for body in bodies}
-    context = {**shown, "leads": {bid: by_id.get(body) for bid, body in leads.items()}}
-    return render(request, "bids.html", context)
+    shown = paginate(bids_in_scope(session=session, principal=principal), page_number(page))
+    leads = lead_bodies(session=session, bids=[bid for bid, _ in shown["rows"]])
+    return render(request, "bids.html", {**shown, "leads": leads})
 
 
 @router.get("/bids/{reference}", response_class=HTMLResponse)
@@ -163,40 +148,23 @@ def bid_page(
     principal: CurrentUser,
 ) -> HTMLResponse:
     """One bid: its joint applicants, and its funding conditions with their status."""
-    bid = session.exec(select(Bid).where(Bid.reference == reference)).first()
-    if bid is None:
+    found = get_bid(session=session, reference=reference)
+    if found is None:
         raise NotFound(f"No bid with reference {reference!r}")
-    applicants = session.exec(
-        select(Body, BidApplicant)
-        .join(BidApplicant, BidApplicant.body_id == Body.id)
-        .where(BidApplicant.bid_id == bid.id)
-    ).all()
-    require(
-        _bid_visible(principal, [b.id for b, _ in applicants], bid), "This bid is not in your scope"
-    )
-    from compliance.models import Obligation
-    from compliance.obligations.views import view_obligations_for
-
-    obligations = session.exec(select(Obligation).where(Obligation.bid_id == bid.id)).all()
+    applicant_ids = [body.id for body, _ in found.applicants]
+    require(may_read_bid(principal, found.bid, applicant_ids), "This bid is not in your scope")
     views = view_obligations_for(
         session=session,
-        obligations=list(obligations),
+        obligations=found.obligations,
         on=settings.today(),
         due_soon_days=settings.due_soon_days,
     )
-    stream = session.get(FundingStream, bid.stream_id)
-    conditions = session.exec(
-        select(FundingCondition).where(FundingCondition.stream_id == stream.id)
-    ).all()
-    return render(
-        request,
-        "bid.html",
-        {
-            "bid": bid,
-            "stream": stream,
-            "applicants": applicants,
-            "obligations": views,
-            "holders": view_holders(session, views),
-            "conditions": conditions,
-        },
-    )
+    context = {
+        "bid": found.bid,
+        "stream": found.stream,
+        "applicants": found.applicants,
+        "obligations": views,
+        "holders": view_holders(session, views),
+        "conditions": found.conditions,
+    }
+    return render(request, "bid.html", context)

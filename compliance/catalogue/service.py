@@ -301,3 +301,12 @@ def deliverables_of(*, session: Session, duty_id: int) -> list[Deliverable]:
         Deliverable.duty_id == duty_id, Deliverable.retired_in_version.is_(None)
     )
     return list(session.exec(query.order_by(Deliverable.id)))
+
+
+def deliverables_by_duty(*, session: Session) -> dict[int, list[Deliverable]]:
+    """Every current deliverable, by the id of its duty."""
+    query = select(Deliverable).where(Deliverable.retired_in_version.is_(None))
+    found: dict[int, list[Deliverable]] = {}
+    for deliverable in session.exec(query.order_by(Deliverable.id)):
+        found.setdefault(deliverable.duty_id, []).append(deliverable)
+    return found
