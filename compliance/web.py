@@ -2,12 +2,13 @@
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from operator import attrgetter, itemgetter
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
+from urllib.parse import urlencode
 
-from fastapi import Query, Request
+from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
 from markupsafe import Markup
@@ -151,7 +152,21 @@ templates.env.filters["colour"] = lambda status: STATUS_COLOURS.get(str(status),
 
 
 PAGE_SIZE = 50
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+MAX_PAGE = 100_000
+
+
+def page_number(raw: str | None) -> int:
+    """A page number as typed in the address: anything but a whole number is the first page."""
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PAGE)):
+        return 1
+    return min(max(int(text), 1), MAX_PAGE)
+
+
+def page_base(pairs: Sequence[tuple[str, Any]]) -> str:
+    """The start of a pagination link that keeps every filter set (empty ones left out)."""
+    kept = [(key, str(value)) for key, value in pairs if value not in (None, "")]
+    return f"?{urlencode(kept)}&" if kept else "?"
 
 
 def page_span(total: int, page: int, size: int = PAGE_SIZE) -> tuple[int, int]:

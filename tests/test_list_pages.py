@@ -332,6 +332,10 @@ def test_a_page_number_that_is_not_one_shows_the_first_page(admin, demo):
         "/findings?page=0",
         "/bodies?page=-1",
         f"/duties/{DUTY}?page=x",
+        "/partnerships?page=abc",
+        "/admin/users?page=0",
+        "/reviews?page=-3",
+        "/bids?page=y",
     ]:
         response = admin.get(path)
         assert response.status_code == 200, path

@@ -46,7 +46,7 @@ from compliance.models import (
 )
 from compliance.obligations.service import sync_obligations
 from compliance.partnerships.service import get_partnership
-from compliance.web import PageNumber, paginate, render, uk_date
+from compliance.web import page_number, paginate, render, uk_date
 
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
@@ -204,11 +204,11 @@ def _scope_text(session: Session, user: User) -> dict[str, str]:
 
 @router.get("/admin/users", response_class=HTMLResponse)
 def users_page(
-    request: Request, session: SessionDep, principal: AdminUser, page: PageNumber = 1
+    request: Request, session: SessionDep, principal: AdminUser, page: str = ""
 ) -> HTMLResponse:
     """Every user, a page at a time, each with their role, scope and whether they are active."""
     users = list(session.exec(select(User).order_by(User.name, User.email)))
-    context = paginate(users, page)
+    context = paginate(users, page_number(page))
     context |= {"scopes": _user_rows(session, context["rows"]), "role_names": ROLE_NAMES}
     return render(request, "admin_users.html", context)
 

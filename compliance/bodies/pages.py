@@ -12,13 +12,12 @@ from compliance.config import Settings
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Body
-from compliance.obligations.list_pages import page_base, page_number
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.views import status_rollup, view_obligations
 from compliance.outcomes.judgement import body_judgement
 from compliance.partnerships.service import partnerships_of_body
 from compliance.reports.pages import as_at_values, report_address, report_as_at
-from compliance.web import render
+from compliance.web import page_base, page_number, render
 
 router = page_router()
 PAGE_SIZE = 50

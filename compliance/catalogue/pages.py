@@ -15,11 +15,11 @@ from compliance.catalogue.service import (
 )
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
-from compliance.obligations.list_pages import page_number, view_holders
+from compliance.obligations.list_pages import view_holders
 from compliance.obligations.views import status_rollup, view_obligations, view_obligations_for
 from compliance.reports.jobs import start_report
 from compliance.reports.pages import as_at_values, report_address, report_as_at
-from compliance.web import paginate, render
+from compliance.web import page_number, paginate, render
 
 router = page_router()
 

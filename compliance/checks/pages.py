@@ -15,13 +15,11 @@ from compliance.obligations.list_pages import (
     URGENT,
     Kept,
     holder_links,
-    page_base,
-    page_number,
     view_holders,
 )
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.outcomes.judgement import scope_judgement
-from compliance.web import page_span, render
+from compliance.web import page_base, page_number, page_span, render
 
 router = page_router()
 PAGE_SIZE = 50

@@ -38,7 +38,7 @@ from compliance.models import (
     Obligation,
     Occurrence,
 )
-from compliance.obligations.list_pages import holder_links, page_base, page_number
+from compliance.obligations.list_pages import holder_links
 from compliance.obligations.pages import (
     capitalised,
     form_context,
@@ -49,7 +49,7 @@ from compliance.obligations.pages import (
     validate_evidence,
 )
 from compliance.reminders.service import queue_answer_notice, queue_query_notice
-from compliance.web import paginate, render
+from compliance.web import page_base, page_number, paginate, render
 
 router = page_router()
 # The review queue is read whole, then filtered and paged here; no scope holds more waiting.

@@ -26,23 +26,14 @@ from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.tables import ObligationState
 from compliance.obligations.views import ObligationView, view_obligations_for
 from compliance.partnerships.service import get_partnership
-from compliance.web import PAGE_SIZE, page_span, render
+from compliance.web import PAGE_SIZE, page_base, page_number, page_span, render
 
 router = page_router()
 E = TypeVar("E", bound=StrEnum)
-MAX_PAGE = 100_000
 # What the dashboard counts: the process states that need doing now, and outcomes not measured.
 URGENT = (ProcessStatus.overdue, ProcessStatus.evidence_expired, ProcessStatus.due_soon)
 UNMEASURED = (OutcomeStatus.not_measured, OutcomeStatus.no_outcome_defined)
 OUTCOMES = list(OutcomeStatus)
-
-
-def page_number(raw: str | None) -> int:
-    """A page number as typed in the address: anything but a whole number is the first page."""
-    text = (raw or "").strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PAGE)):
-        return 1
-    return min(max(int(text), 1), MAX_PAGE)
 
 
 def choices(raw: Sequence[str], kind: type[E]) -> tuple[tuple[E, ...], bool]:
@@ -50,12 +41,6 @@ def choices(raw: Sequence[str], kind: type[E]) -> tuple[tuple[E, ...], bool]:
     known = {member.value: member for member in kind}
     chosen = tuple(known[value] for value in raw if value in known)
     return tuple(dict.fromkeys(chosen)), any(value not in known for value in raw)
-
-
-def page_base(pairs: Sequence[tuple[str, Any]]) -> str:
-    """The start of a pagination link that keeps every filter set (empty ones left out)."""
-    kept = [(key, str(value)) for key, value in pairs if value not in (None, "")]
-    return f"?{urlencode(kept)}&" if kept else "?"
 
 
 def holder_links(session: Session, rows: Sequence[Any]) -> dict[int, tuple[str, str]]:

@@ -43,7 +43,7 @@ from compliance.outcomes.service import (
     update_outcome,
     update_risk,
 )
-from compliance.web import PageNumber, render
+from compliance.web import page_number, render
 
 router = page_router()
 
@@ -324,7 +324,7 @@ def measurements_page(
     request: Request,
     session: SessionDep,
     principal: CurrentUser,
-    page: PageNumber = 1,
+    page: str = "",
 ) -> HTMLResponse:
     """Every measurement of an indicator, newest first, a page at a time (its partnership's page
     shows only the latest)."""
@@ -334,7 +334,9 @@ def measurements_page(
         raise NotFound(f"No indicator with id {indicator_id}")
     reads, _ = outcome_access(session=session, principal=principal, outcome=outcome)
     require(reads, "This indicator is not in your scope")
-    rows, page, total = newest_first_page(session=session, indicator_id=indicator.id, page=page)
+    rows, page, total = newest_first_page(
+        session=session, indicator_id=indicator.id, page=page_number(page)
+    )
     context = {
         "indicator": indicator,
         "outcome": outcome,

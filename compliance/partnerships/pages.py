@@ -37,25 +37,33 @@ from compliance.outcomes.service import (
     add_risk,
     outcomes_of,
 )
-from compliance.partnerships.service import duties_of, get_partnership, members_of
+from compliance.partnerships.service import (
+    count_partnerships,
+    duties_of,
+    get_partnership,
+    list_partnerships,
+    members_of,
+)
 from compliance.partnerships.value import weigh_on_page
 from compliance.reports.pages import report_address, report_as_at
-from compliance.web import PageNumber, paginate, render
+from compliance.web import PAGE_SIZE, page_number, page_span, render
 
 router = page_router()
 
 
 @router.get("/partnerships", response_class=HTMLResponse)
 def partnerships_page(
-    request: Request, session: SessionDep, principal: CurrentUser, page: PageNumber = 1
+    request: Request, session: SessionDep, principal: CurrentUser, page: str = ""
 ) -> HTMLResponse:
-    """The partnerships this user may see."""
-    rows = [
-        p
-        for p in session.exec(select(Partnership).order_by(Partnership.name))
-        if principal.reads_partnership(p.id)
-    ]
-    return render(request, "partnerships.html", paginate(rows, page))
+    """The partnerships this user may see, by name, a page at a time (as the API lists them)."""
+    within = None if principal.is_admin else set(principal.readable_partnership_ids)
+    total = count_partnerships(session=session, within=within)
+    number, pages = page_span(total, page_number(page))
+    rows = list_partnerships(
+        session=session, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, within=within
+    )
+    context = {"rows": rows, "page": number, "pages": pages, "total": total}
+    return render(request, "partnerships.html", context)
 
 
 def _partnership(session, principal, slug: str, *, write: bool = False) -> Partnership:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, func, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.changes import FieldsRefused
@@ -41,12 +41,19 @@ def list_partnerships(
     *, session: Session, limit: int = 100, offset: int = 0, within: set[int] | None = None
 ) -> list[Partnership]:
     """Partnerships by name, a page at a time; `within` keeps to those ids (a user's scope)."""
-    query = select(Partnership)
-    if within is not None:
-        query = query.where(Partnership.id.in_(within))
+    query = _within(select(Partnership), within)
     return list(
         session.exec(query.order_by(Partnership.name, Partnership.id).limit(limit).offset(offset))
     )
+
+
+def count_partnerships(*, session: Session, within: set[int] | None = None) -> int:
+    """How many partnerships `list_partnerships` pages through."""
+    return session.exec(_within(select(func.count()).select_from(Partnership), within)).one()
+
+
+def _within(query, within: set[int] | None):  # type: ignore[no-untyped-def]
+    return query if within is None else query.where(Partnership.id.in_(within))
 
 
 def get_partnership(*, session: Session, slug: str) -> Partnership | None:
