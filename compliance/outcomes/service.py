@@ -348,6 +348,22 @@ def measurement_page(
     return list(session.exec(query.order_by(Measurement.measured_date).limit(limit)))
 
 
+def risks_of(*, session: Session, partnership_id: int) -> list[Risk]:
+    """A partnership's risks, costs and negatives, in the order they were recorded."""
+    query = select(Risk).where(Risk.partnership_id == partnership_id)
+    return list(session.exec(query.order_by(Risk.id)))
+
+
+def indicator_ids_of(*, session: Session, partnership_id: int) -> set[int]:
+    """The ids of the indicators of a partnership's outcomes."""
+    query = (
+        select(Indicator.id)
+        .join(Outcome, Outcome.id == Indicator.outcome_id)
+        .where(Outcome.partnership_id == partnership_id)
+    )
+    return set(session.exec(query))
+
+
 def risk_page(
     *, session: Session, partnership_id: int, after_id: int | None = None, limit: int
 ) -> list[Risk]:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from compliance.access import require
 from compliance.api import ApiInput, Date, api_router
@@ -16,10 +16,11 @@ from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
-from compliance.models import Duty, Partnership, PartnershipMember, Risk
+from compliance.models import Duty, Partnership, PartnershipMember
 from compliance.obligations.schemas import JUDGEMENT_EXAMPLE, JudgementPublic, judgement_public
 from compliance.obligations.service import sync_obligations
 from compliance.outcomes.judgement import judgement_across
+from compliance.outcomes.service import risks_of
 from compliance.partnerships.service import (
     FORMS,
     VALUE_FIELDS,
@@ -281,10 +282,10 @@ def _detail(session: Session, partnership: Partnership, on: dt.date) -> Partners
     fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
     lead = editable(session=session, partnership=partnership)["lead_body_code"]
     judged = judgement_across(session=session, partnership_ids=[partnership.id], on=on)
-    statuses = session.exec(select(Risk.status).where(Risk.partnership_id == partnership.id))
+    risks = risks_of(session=session, partnership_id=partnership.id)
     weighed = weigh_partnership(
         partnership=partnership,
-        risk_statuses=statuses.all(),
+        risk_statuses=[risk.status for risk in risks],
         judgement=judged.partnerships[0],
         on=on,
     )

@@ -4,7 +4,6 @@ the forms officers use to record outcomes, measurements and risks."""
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlmodel import select
 from starlette.datastructures import FormData, UploadFile
 
 from compliance.access import require
@@ -14,7 +13,7 @@ from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, Setti
 from compliance.errors import NotFound, Refused
 from compliance.evaluations.results import latest_results
 from compliance.forms import date_parts
-from compliance.models import Indicator, Partnership, Risk
+from compliance.models import Partnership
 from compliance.obligations.views import status_rollup, view_obligations
 from compliance.outcomes.forms import (
     CATEGORIES,
@@ -35,7 +34,10 @@ from compliance.outcomes.service import (
     add_measurement,
     add_outcome,
     add_risk,
+    indicator_ids_of,
+    indicators_of,
     outcomes_of,
+    risks_of,
 )
 from compliance.partnerships.service import (
     count_partnerships,
@@ -87,9 +89,7 @@ def _partnership(session, principal, slug: str, *, write: bool = False) -> Partn
 def _indicators(session, outcome_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
     """An outcome's indicators, each with its latest measurements (at most SHOWN: the rest are
     a link away, a page at a time), how many it has, and a trend chart of those shown."""
-    indicators = session.exec(
-        select(Indicator).where(Indicator.outcome_id == outcome_id).order_by(Indicator.id)
-    ).all()
+    indicators = indicators_of(session=session, outcome_id=outcome_id)
     ids = [i.id for i in indicators]
     latest = latest_measurements(session=session, indicator_ids=ids)
     counts = measurement_counts(session=session, indicator_ids=ids)
@@ -139,9 +139,7 @@ def _context(  # type: ignore[no-untyped-def]
         partnership_id=partnership.id,
     )
     today_parts = {f"as_at-{k}": v for k, v in date_parts(today).items()}
-    risks = session.exec(
-        select(Risk).where(Risk.partnership_id == partnership.id).order_by(Risk.id)
-    ).all()
+    risks = risks_of(session=session, partnership_id=partnership.id)
     judgement = partnership_judgement(session=session, partnership_id=partnership.id, on=today)
     return {
         "partnership": partnership,
@@ -244,12 +242,6 @@ def new_outcome(
     )
 
 
-def _indicator_ids(session, partnership: Partnership) -> set[int]:  # type: ignore[no-untyped-def]
-    outcome_ids = [o.id for o in outcomes_of(session=session, partnership_id=partnership.id)]
-    query = select(Indicator.id).where(Indicator.outcome_id.in_(outcome_ids))
-    return set(session.exec(query))
-
-
 @router.post("/partnerships/{slug}/measurements", response_class=HTMLResponse)
 def new_measurement(
     slug: str,
@@ -262,7 +254,7 @@ def new_measurement(
     """Record a dated measurement of one of the partnership's indicators."""
 
     def read(partnership):  # type: ignore[no-untyped-def]
-        indicator_ids = _indicator_ids(session, partnership)
+        indicator_ids = indicator_ids_of(session=session, partnership_id=partnership.id)
         return measurement_answers(posted, indicator_ids, settings.today())
 
     def save(partnership, values):  # type: ignore[no-untyped-def]
