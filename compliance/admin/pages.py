@@ -21,7 +21,7 @@ from compliance.accounts.service import (
 )
 from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.api import MAX_ID
-from compliance.audit.service import history
+from compliance.audit.service import body_history, history, obligation_history
 from compliance.bodies.service import ImportRefused, get_body, import_bodies
 from compliance.deps import (
     AdminUser,
@@ -35,11 +35,8 @@ from compliance.deps import (
 from compliance.errors import NotFound, Refused
 from compliance.forms import stored_text
 from compliance.models import (
-    AuditEvent,
     Body,
-    EvidenceLink,
     Obligation,
-    Occurrence,
     Partnership,
     User,
     UserScope,
@@ -450,46 +447,6 @@ def import_upload(
     return _import_page(request, [], report)
 
 
-def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    occurrence_ids = session.exec(
-        select(Occurrence.id).where(Occurrence.obligation_id == obligation_id)
-    ).all()
-    evidence_ids = (
-        session.exec(
-            select(EvidenceLink.evidence_id).where(EvidenceLink.occurrence_id.in_(occurrence_ids))
-        ).all()
-        if occurrence_ids
-        else []
-    )
-    query = select(AuditEvent).where(
-        (
-            (AuditEvent.entity_type == "evidence")
-            & AuditEvent.entity_id.in_([str(i) for i in evidence_ids])
-        )
-        | (
-            (AuditEvent.entity_type == "occurrence")
-            & AuditEvent.entity_id.in_([str(i) for i in occurrence_ids])
-        )
-    )
-    return list(session.exec(query.order_by(AuditEvent.id)))
-
-
-def _body_events(session, body: Body) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
-    """The imports that created or changed the body, and its own events (added or changed in
-    the pages or the API, recorded under its code), oldest first."""
-    imports = session.exec(
-        select(AuditEvent).where(AuditEvent.action == "bodies.imported").order_by(AuditEvent.id)
-    ).all()
-    touched = [
-        e
-        for e in imports
-        if body.code in (e.after or {}).get("created", [])
-        or body.code in (e.after or {}).get("updated", {})
-    ]
-    own = history(session=session, entity_type="body", entity_id=body.code)
-    return sorted([*touched, *own], key=lambda e: e.id)
-
-
 @router.get("/audit/{entity_type}/{entity_id}", response_class=HTMLResponse)
 def audit_page(
     entity_type: str, entity_id: int, request: Request, session: SessionDep, principal: CurrentUser
@@ -501,13 +458,13 @@ def audit_page(
             obligation is not None and principal.reads_obligation(obligation),
             "This record is not in your scope",
         )
-        events = _obligation_events(session, entity_id)
+        events = obligation_history(session=session, obligation_id=entity_id)
     elif entity_type == "body":
         body = session.get(Body, entity_id)
         require(
             body is not None and principal.reads_body(entity_id), "This record is not in your scope"
         )
-        events = _body_events(session, body)
+        events = body_history(session=session, body=body)
     elif entity_type == "partnership":
         require(principal.reads_partnership(entity_id), "This record is not in your scope")
         events = history(session=session, entity_type="partnership", entity_id=entity_id)

@@ -10,15 +10,15 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import text
+from sqlalchemy import or_, text
 from sqlmodel import Session, select
 
-from compliance.models import AuditEvent, utcnow
+from compliance.models import AuditEvent, Body, EvidenceLink, Occurrence, utcnow
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
@@ -233,7 +233,54 @@ class ChainBroken(Exception):
 
 def history(*, session: Session, entity_type: str, entity_id: object) -> list[AuditEvent]:
     """Every event about one record, oldest first."""
+    return _about(session, entity_type, [str(entity_id)])
+
+
+def _about(session: Session, entity_type: str, keys: list[str]) -> list[AuditEvent]:
     query = select(AuditEvent).where(
-        AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id)
+        AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(keys)
     )
     return list(session.exec(query.order_by(AuditEvent.id)))
+
+
+def body_keys(*, session: Session, body_ids: Iterable[int]) -> list[str]:
+    """The keys bodies' events are recorded under: the code for a body's own changes
+    (body.created, body.updated), the id for its reminder settings. Events in a chained trail
+    cannot be rewritten, so every reader of a body's events looks under both."""
+    ids = set(body_ids)
+    codes = session.exec(select(Body.code).where(Body.id.in_(ids))) if ids else []
+    return sorted({str(i) for i in ids} | set(codes))
+
+
+def body_history(*, session: Session, body: Body) -> list[AuditEvent]:
+    """Every event about a body, oldest first: its own changes and settings, and the imports
+    that created or changed it."""
+    imports = session.exec(
+        select(AuditEvent).where(AuditEvent.action == "bodies.imported").order_by(AuditEvent.id)
+    ).all()
+    touched = [
+        e
+        for e in imports
+        if body.code in (e.after or {}).get("created", [])
+        or body.code in (e.after or {}).get("updated", {})
+    ]
+    own = _about(session, "body", body_keys(session=session, body_ids=[body.id]))
+    return sorted([*touched, *own], key=lambda e: e.id)
+
+
+def obligation_history(*, session: Session, obligation_id: int) -> list[AuditEvent]:
+    """Every event about an obligation's periods and the evidence that serves them, oldest
+    first."""
+    periods = session.exec(
+        select(Occurrence.id).where(Occurrence.obligation_id == obligation_id)
+    ).all()
+    evidence = session.exec(
+        select(EvidenceLink.evidence_id).where(EvidenceLink.occurrence_id.in_(periods))
+    ).all()
+    about = or_(
+        (AuditEvent.entity_type == "evidence")
+        & AuditEvent.entity_id.in_([str(i) for i in set(evidence)]),
+        (AuditEvent.entity_type == "occurrence")
+        & AuditEvent.entity_id.in_([str(i) for i in periods]),
+    )
+    return list(session.exec(select(AuditEvent).where(about).order_by(AuditEvent.id)))

@@ -1,6 +1,7 @@
 """The parts of a report, each loaded for many obligations in a fixed number of queries."""
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_
@@ -466,7 +467,7 @@ def finding_item(hit: Hit, first_seen: dt.datetime | None) -> FindingItem:
 def audit_entries(
     *,
     session: Session,
-    subjects: dict[str, list[int]],
+    subjects: dict[str, Sequence[int | str]],
     since: dt.datetime,
     cutoff: dt.datetime,
 ) -> tuple[list[AuditEntry], int]:

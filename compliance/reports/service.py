@@ -29,6 +29,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from compliance.access import Principal
+from compliance.audit.service import body_keys
 from compliance.checks.rules import SEVERITIES, Hit
 from compliance.checks.service import Scope as CheckScope
 from compliance.checks.service import end_of, evaluate, load_snapshot
@@ -243,7 +244,10 @@ def build_report(
             "outcome": [o.ref for o in outcomes],
             "indicator": indicator_ids,
             "risk": [r.ref for r in risks],
-            "body": sorted(scope.body_ids | {o.body_id for o in obligations if o.body_id}),
+            "body": body_keys(
+                session=session,
+                body_ids=scope.body_ids | {o.body_id for o in obligations if o.body_id},
+            ),
         },
         since=dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC),
         cutoff=cutoff,
