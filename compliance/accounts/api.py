@@ -9,7 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.access import Principal, require
 from compliance.accounts.models import ApiToken
-from compliance.accounts.service import Role, create_user, list_users, scopes_of, update_user
+from compliance.accounts.service import (
+    Role,
+    create_user,
+    get_user,
+    list_users,
+    scopes_of,
+    update_user,
+)
 from compliance.accounts.tokens import (
     DEFAULT_EXPIRES_DAYS,
     MAX_EXPIRES_DAYS,
@@ -202,7 +209,7 @@ def _users_public(session: SessionDep, users: list[User]) -> list[UserPublic]:
 
 
 def _user_or_404(session: SessionDep, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = get_user(session=session, user_id=user_id)
     if user is None:
         raise NotFound(f"No user {user_id}", field="path.user_id")
     return user

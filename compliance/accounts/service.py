@@ -4,6 +4,7 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
@@ -243,27 +244,66 @@ def scope_of(*, session: Session, user: User) -> tuple[set[int], set[int]]:
     }
 
 
-def scopes_of(*, session: Session, user_ids: list[int]) -> dict[int, tuple[list[str], list[str]]]:
-    """The body codes and partnership slugs each user's scope names, in one query."""
+@dataclass(frozen=True)
+class ScopeEntry:
+    """A body (by name and code) or a partnership (by name and slug) in a user's scope."""
+
+    name: str
+    code: str | None
+    slug: str | None
+
+
+def scope_entries(*, session: Session, user_ids: list[int]) -> dict[int, list[ScopeEntry]]:
+    """What each user's scope names, bodies first, each in the order it was given; one query."""
     query = (
-        select(UserScope.user_id, Body.code, Partnership.slug)
+        select(UserScope.user_id, Body.name, Body.code, Partnership.name, Partnership.slug)
         .outerjoin(Body, Body.id == UserScope.body_id)
         .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
         .where(UserScope.user_id.in_(user_ids))
-        .order_by(UserScope.id)
+        .order_by(UserScope.partnership_id.is_not(None), UserScope.id)
     )
-    found: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in user_ids}
-    for user_id, code, slug in session.exec(query):
-        codes, slugs = found[user_id]
-        codes.extend([code] if code else [])
-        slugs.extend([slug] if slug else [])
+    found: dict[int, list[ScopeEntry]] = {i: [] for i in user_ids}
+    for user_id, body, code, partnership, slug in session.exec(query):
+        found[user_id].append(
+            ScopeEntry(body, code, None) if code else ScopeEntry(partnership, None, slug)
+        )
     return found
+
+
+def scopes_of(*, session: Session, user_ids: list[int]) -> dict[int, tuple[list[str], list[str]]]:
+    """The body codes and partnership slugs each user's scope names."""
+    return {
+        user_id: ([e.code for e in entries if e.code], [e.slug for e in entries if e.slug])
+        for user_id, entries in scope_entries(session=session, user_ids=user_ids).items()
+    }
+
+
+def get_user(*, session: Session, user_id: int) -> User | None:
+    """Return one user, or None."""
+    return session.get(User, user_id)
 
 
 def list_users(*, session: Session, after_id: int = 0, limit: int = 50) -> list[User]:
     """Users in id order after `after_id`."""
     query = select(User).where(User.id > after_id).order_by(User.id).limit(limit)
     return list(session.exec(query).all())
+
+
+def users_by_name(*, session: Session, offset: int = 0, limit: int = 50) -> list[User]:
+    """Users by name (then email), a page at a time."""
+    query = select(User).order_by(User.name, User.email).offset(offset).limit(limit)
+    return list(session.exec(query).all())
+
+
+def count_users(*, session: Session) -> int:
+    """How many users there are, active or not."""
+    return session.exec(select(func.count()).select_from(User)).one()
+
+
+def last_sign_in(*, session: Session, user_id: int) -> dt.datetime | None:
+    """When the user's latest session began, or None."""
+    query = select(func.max(UserSession.created_at)).where(UserSession.user_id == user_id)
+    return session.exec(query).one()
 
 
 def _record(session: Session, user: User) -> dict:  # type: ignore[type-arg]

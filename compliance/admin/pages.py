@@ -6,18 +6,22 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.datastructures import UploadFile
 
 from compliance.access import evidence_access, require
-from compliance.accounts.models import UserSession
 from compliance.accounts.service import (
     MIN_PASSWORD_LENGTH,
     Role,
+    count_users,
     create_user,
+    get_user,
+    last_sign_in,
     normalise_email,
+    scope_entries,
+    scopes_of,
     update_user,
+    users_by_name,
 )
 from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.api import MAX_ID
@@ -37,13 +41,11 @@ from compliance.forms import stored_text
 from compliance.models import (
     Body,
     Obligation,
-    Partnership,
     User,
-    UserScope,
 )
 from compliance.obligations.service import sync_obligations
 from compliance.partnerships.service import get_partnership
-from compliance.web import page_number, paginate, render, uk_date
+from compliance.web import PAGE_SIZE, page_number, page_span, render, uk_date
 
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]
@@ -168,35 +170,22 @@ def _new_user_errors(session: Session, values: dict[str, str], password: str) ->
 
 
 def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str, str]]]:
-    """Each user's scope as (name, link) pairs, bodies first, in one query."""
-    query = (
-        select(UserScope.user_id, Body.name, Body.code, Partnership.name, Partnership.slug)
-        .outerjoin(Body, Body.id == UserScope.body_id)
-        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
-        .where(UserScope.user_id.in_([u.id for u in users]))
-        .order_by(UserScope.partnership_id.is_not(None), UserScope.id)
-    )
-    found: dict[int, list[tuple[str, str]]] = {u.id: [] for u in users}
-    for user_id, body, code, partnership, slug in session.exec(query):
-        found[user_id].append(
-            (f"{body} ({code})", f"/bodies/{code}")
-            if code
-            else (partnership, f"/partnerships/{slug}")
-        )
-    return found
+    """Each user's scope as (name, link) pairs, bodies first."""
+    found = scope_entries(session=session, user_ids=[u.id for u in users])
+    return {
+        user_id: [
+            (f"{e.name} ({e.code})", f"/bodies/{e.code}")
+            if e.code
+            else (e.name, f"/partnerships/{e.slug}")
+            for e in entries
+        ]
+        for user_id, entries in found.items()
+    }
 
 
 def _scope_text(session: Session, user: User) -> dict[str, str]:
-    query = (
-        select(UserScope, Body.code, Partnership.slug)
-        .outerjoin(Body, Body.id == UserScope.body_id)
-        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
-    )
-    rows = session.exec(query.where(UserScope.user_id == user.id).order_by(UserScope.id)).all()
-    return {
-        "bodies": " ".join(code for _, code, _ in rows if code),
-        "partnerships": " ".join(slug for _, _, slug in rows if slug),
-    }
+    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
+    return {"bodies": " ".join(codes), "partnerships": " ".join(slugs)}
 
 
 @router.get("/admin/users", response_class=HTMLResponse)
@@ -204,9 +193,11 @@ def users_page(
     request: Request, session: SessionDep, principal: AdminUser, page: str = ""
 ) -> HTMLResponse:
     """Every user, a page at a time, each with their role, scope and whether they are active."""
-    users = list(session.exec(select(User).order_by(User.name, User.email)))
-    context = paginate(users, page_number(page))
-    context |= {"scopes": _user_rows(session, context["rows"]), "role_names": ROLE_NAMES}
+    total = count_users(session=session)
+    number, pages = page_span(total, page_number(page))
+    users = users_by_name(session=session, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
+    context = {"rows": users, "page": number, "pages": pages, "total": total}
+    context |= {"scopes": _user_rows(session, users), "role_names": ROLE_NAMES}
     return render(request, "admin_users.html", context)
 
 
@@ -256,15 +247,10 @@ def add_user(
 
 
 def _user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = get_user(session=session, user_id=user_id)
     if user is None:
         raise NotFound(f"There is no user {user_id}")
     return user
-
-
-def _last_sign_in(session: Session, user: User) -> dt.datetime | None:
-    query = select(func.max(UserSession.created_at)).where(UserSession.user_id == user.id)
-    return session.exec(query).one()
 
 
 @router.get("/admin/users/{user_id}", response_class=HTMLResponse)
@@ -285,7 +271,9 @@ def user_page(
         "user": user,
         "scope": _user_rows(session, [user])[user.id],
         "role_names": ROLE_NAMES,
-        "last_sign_in": local_time(_last_sign_in(session, user), settings.timezone),
+        "last_sign_in": local_time(
+            last_sign_in(session=session, user_id=user.id), settings.timezone
+        ),
         "tokens": [(t, is_live(t)) for t in tokens],
         "revoked": done,
     }
