@@ -3,7 +3,7 @@ findings page, the dashboard, the API's listing and the weekly digest."""
 
 from typing import Any
 
-from sqlalchemy import Select, case, or_, true
+from sqlalchemy import Select, case, func, or_, true
 from sqlmodel import Session, select
 
 from compliance.access import Principal
@@ -78,3 +78,18 @@ def in_id_order(
         .limit(limit)
     )
     return list(session.exec(rows).all())
+
+
+def by_holder_name(
+    *, session: Session, query: Select[Any], limit: int
+) -> tuple[list[Finding], int]:
+    """The first `limit` findings of a select by the name of their body or partnership, and
+    how many the select holds."""
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(
+        query.outerjoin(Body, Body.id == Finding.body_id)
+        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
+        .order_by(func.coalesce(Body.name, Partnership.name), Finding.id)
+        .limit(limit)
+    ).all()
+    return list(rows), total

@@ -10,10 +10,10 @@ from compliance.checks.findings import select_findings, within_of, worst_first
 from compliance.checks.rules import RULES, SEVERITIES
 from compliance.db import count_rows
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
+from compliance.obligations.kept import Kept
 from compliance.obligations.list_pages import (
     UNMEASURED,
     URGENT,
-    Kept,
     holder_links,
     view_holders,
 )

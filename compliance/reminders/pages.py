@@ -6,17 +6,18 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
+from compliance.checks.findings import by_holder_name, select_findings
 from compliance.checks.rules import no_reminder_contact
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
-from compliance.models import Body, Finding, Obligation, Partnership, User
+from compliance.models import Finding
 from compliance.obligations.list_pages import holder_links
 from compliance.outbox import dead_messages, requeue, status_counts
 from compliance.reminders.models import OutboxMessage
+from compliance.reminders.service import addressees_and_holders
 from compliance.web import render
 
 router = page_router()
@@ -52,18 +53,7 @@ def plain_reason(error: str | None) -> str:
 def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[str, str]]:
     """For each message, the name of the person it was to and the body or partnership of the
     obligation it was about, where it has them."""
-    user_ids = {m.to_user_id for m in messages if m.to_user_id}
-    names = dict(session.exec(select(User.id, User.name).where(User.id.in_(user_ids))).all())
-    obligation_ids = {m.obligation_id for m in messages if m.obligation_id}
-    holders = {
-        obligation_id: body or partnership
-        for obligation_id, body, partnership in session.exec(
-            select(Obligation.id, Body.name, Partnership.name)
-            .outerjoin(Body, Body.id == Obligation.body_id)
-            .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
-            .where(Obligation.id.in_(obligation_ids))
-        )
-    }
+    names, holders = addressees_and_holders(session=session, messages=messages)
     return {
         m.id: {
             "name": names.get(m.to_user_id, ""),
@@ -77,17 +67,8 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
 def unreached(*, session: Session, limit: int = UNREACHED_ROWS) -> tuple[list[Finding], int]:
     """The open findings that a body's reminders have nobody to go to, the first `limit` of
     them by holder name, and how many there are."""
-    open_ones = (Finding.rule == no_reminder_contact.__name__, Finding.resolved_at.is_(None))
-    total = session.exec(select(func.count()).select_from(Finding).where(*open_ones)).one()
-    rows = session.exec(
-        select(Finding)
-        .outerjoin(Body, Body.id == Finding.body_id)
-        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
-        .where(*open_ones)
-        .order_by(func.coalesce(Body.name, Partnership.name), Finding.id)
-        .limit(limit)
-    ).all()
-    return list(rows), total
+    found = select_findings(within=None, rule=no_reminder_contact.__name__)
+    return by_holder_name(session=session, query=found, limit=limit)
 
 
 def _mail_page(request: Request, session: Session, settings, error: str = "", status=200):  # type: ignore[no-untyped-def]

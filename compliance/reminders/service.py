@@ -464,3 +464,23 @@ def queue_answer_notice(*, session: Session, settings: Settings, comment: Eviden
     ).first()
     inspector = session.get(User, query.author_id) if query else None
     return _queue_notice(session, settings, comment, "answer", inspector)
+
+
+def addressees_and_holders(
+    *, session: Session, messages: list[OutboxMessage]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """The names of the people messages were to, by user id, and the names of the body or
+    partnership holding the obligations they were about, by obligation id."""
+    user_ids = {m.to_user_id for m in messages if m.to_user_id}
+    names = dict(session.exec(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+    obligation_ids = {m.obligation_id for m in messages if m.obligation_id}
+    holders = {
+        obligation_id: body or partnership
+        for obligation_id, body, partnership in session.exec(
+            select(Obligation.id, Body.name, Partnership.name)
+            .outerjoin(Body, Body.id == Obligation.body_id)
+            .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
+            .where(Obligation.id.in_(obligation_ids))
+        )
+    }
+    return names, holders
