@@ -6,6 +6,7 @@ partnerships their scoped bodies belong to. Officers change records only within 
 inspectors change nothing but may accept or query evidence there.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlmodel import Session, select
@@ -99,12 +100,27 @@ def evidence_access(
     """Whether a user may read, and may change, a piece of evidence: read it through any
     obligation it serves, change it (correct, withdraw, answer) only if they may change every
     one, since a correction or a withdrawal takes it away from all of them."""
-    obligations = session.exec(
-        select(Obligation)
-        .join(Occurrence, Occurrence.obligation_id == Obligation.id)
-        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
-        .where(EvidenceLink.evidence_id == evidence_id)
-    ).all()
+    obligations = [o for _, o in _serving(session, [evidence_id])]
     reads = any(principal.reads_obligation(o) for o in obligations)
     writes = bool(obligations) and all(principal.writes_obligation(o) for o in obligations)
     return reads, writes
+
+
+def writable_evidence(
+    *, session: Session, principal: Principal, evidence_ids: set[int]
+) -> set[int]:
+    """Of these pieces of evidence, those the user may change (the rule of `evidence_access`,
+    in one query for a whole page)."""
+    rows = _serving(session, evidence_ids)
+    refused = {e for e, obligation in rows if not principal.writes_obligation(obligation)}
+    return {e for e, _ in rows} - refused
+
+
+def _serving(session: Session, evidence_ids: Iterable[int]) -> list[tuple[int, Obligation]]:
+    query = (
+        select(EvidenceLink.evidence_id, Obligation)
+        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .where(EvidenceLink.evidence_id.in_(set(evidence_ids)))
+    )
+    return list(session.exec(query).all())

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from compliance.access import Principal, evidence_access, require
 from compliance.api import RowId
@@ -22,6 +22,7 @@ from compliance.evidence.service import (
     answer,
     links,
     new_version,
+    periods_of,
     review,
     review_queue,
     served,
@@ -30,13 +31,7 @@ from compliance.evidence.service import (
 )
 from compliance.forms import date_parts
 from compliance.models import (
-    Deliverable,
-    Duty,
     Evidence,
-    FundingCondition,
-    FundingStream,
-    Obligation,
-    Occurrence,
 )
 from compliance.obligations.list_pages import holder_links
 from compliance.obligations.pages import (
@@ -48,6 +43,7 @@ from compliance.obligations.pages import (
     refusal_field,
     validate_evidence,
 )
+from compliance.obligations.views import obligations_by_id, what_for
 from compliance.reminders.service import queue_answer_notice, queue_query_notice
 from compliance.web import page_base, page_number, paginate, render
 
@@ -97,12 +93,6 @@ def _back(
 def _wanted(raw: object) -> int | None:
     text = str(raw or "")
     return int(text) if text.isdigit() and len(text) < 12 else None
-
-
-def _periods(session: Session, evidence_id: int) -> list[Occurrence]:
-    ids = links(session=session, evidence_id=evidence_id)
-    query = select(Occurrence).where(Occurrence.id.in_(ids)).order_by(Occurrence.period_end_date)
-    return list(session.exec(query).all())
 
 
 def _live(session: Session, evidence: Evidence) -> None:
@@ -157,7 +147,7 @@ def _around(session, settings, principal, evidence: Evidence, wanted: int | None
     return {
         "detail": detail,
         "evidence": evidence,
-        "periods": _periods(session, evidence.id),
+        "periods": periods_of(session=session, evidence_id=evidence.id),
         "back": back,
     }  # noqa: E501
 
@@ -395,35 +385,14 @@ class QueueRow:
     serves: list[tuple[int, str, str]]  # obligation id, what it is for, the duty or stream
 
 
-def _items(session: Session, obligation_ids: set[int]) -> dict[int, tuple[str, str]]:
-    """What each obligation is for: its deliverable and duty, or its funding condition and
-    stream."""
-    duties = (
-        select(Obligation.id, Deliverable.title, Duty.title)
-        .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
-        .join(Duty, Duty.id == Deliverable.duty_id)
-    )
-    conditions = (
-        select(Obligation.id, FundingCondition.title, FundingStream.name)
-        .join(FundingCondition, FundingCondition.id == Obligation.condition_id)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
-    )
-    found = {}
-    for query in (duties, conditions):
-        for obligation_id, item, source in session.exec(
-            query.where(Obligation.id.in_(obligation_ids))
-        ):
-            found[obligation_id] = (item, source)
-    return found
-
-
 def _queue_rows(session: Session, principal: Principal, rows: list) -> list[QueueRow]:  # type: ignore[type-arg]  # noqa: E501
     """The queue's rows: each piece of evidence once for every holder it serves that this
     user may read."""
     pairs = served(session=session, evidence_ids=[e.id for e, _ in rows], principal=principal)
     obligation_ids = {o for found in pairs.values() for o, _ in found}
-    obligations = session.exec(select(Obligation).where(Obligation.id.in_(obligation_ids))).all()
-    holders, items = holder_links(session, obligations), _items(session, obligation_ids)
+    obligations = obligations_by_id(session=session, obligation_ids=obligation_ids)
+    holders = holder_links(session, list(obligations.values()))
+    items = what_for(session=session, obligation_ids=obligation_ids)
     queue = []
     for evidence, latest in rows:
         by_holder: dict[tuple[str, str], list[tuple[int, str, str]]] = {}

@@ -302,6 +302,13 @@ def answer(*, session: Session, actor: User, evidence_id: int, body: str) -> Evi
     return _comment(session, actor, evidence, "answer", body.strip())
 
 
+def periods_of(*, session: Session, evidence_id: int) -> list[Occurrence]:
+    """The periods a piece of evidence serves, the earliest ending first."""
+    ids = links(session=session, evidence_id=evidence_id)
+    query = select(Occurrence).where(Occurrence.id.in_(ids)).order_by(Occurrence.period_end_date)
+    return list(session.exec(query).all())
+
+
 def served(
     *, session: Session, evidence_ids: list[int], principal: "Principal | None" = None
 ) -> dict[int, list[tuple[int, int]]]:

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session
 from starlette.datastructures import FormData, UploadFile
 
-from compliance.access import Principal, require
+from compliance.access import Principal, require, writable_evidence
 from compliance.api import RowId
 from compliance.config import Settings
 from compliance.db import save
@@ -19,7 +19,7 @@ from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.evidence.service import EARLIEST_DATE, EvidenceCreate, EvidenceKind, record
 from compliance.forms import date_from_parts
-from compliance.models import Evidence, EvidenceLink, Obligation, Occurrence
+from compliance.models import Evidence, Obligation
 from compliance.obligations.views import obligation_detail
 from compliance.web import render
 
@@ -76,19 +76,6 @@ def readable_detail(session, settings, principal, obligation_id: int):  # type: 
     )
 
 
-def _writable(session: Session, principal: Principal, evidence_ids: set[int]) -> set[int]:
-    """The evidence this user may correct, withdraw or answer for: they change every obligation
-    it serves (the rule of `evidence_access`, in one query for the whole page)."""
-    rows = session.exec(
-        select(EvidenceLink.evidence_id, Obligation)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(EvidenceLink.evidence_id.in_(evidence_ids))
-    ).all()
-    refused = {e for e, obligation in rows if not principal.writes_obligation(obligation)}
-    return {e for e, _ in rows} - refused
-
-
 def obligation_context(
     session: Session,
     settings: Settings,
@@ -105,7 +92,9 @@ def obligation_context(
     return {
         "detail": detail,
         "can_record": principal.writes_obligation(obligation),
-        "writable": _writable(session, principal, shown) if shown else set(),
+        "writable": writable_evidence(session=session, principal=principal, evidence_ids=shown)
+        if shown
+        else set(),
         "today": settings.today(),
         "errors": errors or {},
         "values": values or {},

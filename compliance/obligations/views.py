@@ -261,3 +261,31 @@ def view_obligations_for(
         )
         for o in obligations
     ]
+
+
+def what_for(*, session: Session, obligation_ids: set[int]) -> dict[int, tuple[str, str]]:
+    """What each obligation is for: its deliverable and duty, or its funding condition and
+    stream."""
+    duties = (
+        select(Obligation.id, Deliverable.title, Duty.title)
+        .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
+        .join(Duty, Duty.id == Deliverable.duty_id)
+    )
+    conditions = (
+        select(Obligation.id, FundingCondition.title, FundingStream.name)
+        .join(FundingCondition, FundingCondition.id == Obligation.condition_id)
+        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
+    )
+    found = {}
+    for query in (duties, conditions):
+        for obligation_id, item, source in session.exec(
+            query.where(Obligation.id.in_(obligation_ids))
+        ):
+            found[obligation_id] = (item, source)
+    return found
+
+
+def obligations_by_id(*, session: Session, obligation_ids: set[int]) -> dict[int, Obligation]:
+    """These obligations, by id."""
+    query = select(Obligation).where(Obligation.id.in_(obligation_ids))
+    return {o.id: o for o in session.exec(query)}
