@@ -9,8 +9,10 @@ import binascii
 import datetime as dt
 import json
 import re
+from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from typing import Annotated, Any
+from operator import attrgetter
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi import params as params_module
@@ -227,6 +229,7 @@ def api_router(tag: str) -> APIRouter:
     )
 
 
+R = TypeVar("R")
 CURSOR_REFUSED = "The cursor is not one this listing gave out; start again without it"
 
 
@@ -246,6 +249,16 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
     if not isinstance(key, list) or len(key) != size:
         raise Refused(CURSOR_REFUSED, field="query.cursor", status=422)
     return key
+
+
+def cut_page(
+    rows: Sequence[R], limit: int, key: Callable[[R], Any] = attrgetter("id")
+) -> tuple[list[R], str | None]:
+    """A listing's page: `limit` rows of the `limit + 1` fetched, and the cursor that continues
+    after the last of them if there were more (`key` gives a row's sort key; its id by
+    default)."""
+    page = list(rows[:limit])
+    return page, encode_cursor(key(page[-1])) if len(rows) > limit else None
 
 
 def id_after(cursor: str | None) -> int | None:

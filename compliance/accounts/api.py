@@ -30,7 +30,7 @@ from compliance.api import (
     ApiInput,
     Timestamp,
     api_router,
-    encode_cursor,
+    cut_page,
     id_after,
 )
 from compliance.deps import AdminUser, ApiWriter, CurrentUser, SessionDep
@@ -230,8 +230,8 @@ def read_users(
     """Every user with their role and scope, in the order they were added (administrators
     only)."""
     users = list_users(session=session, after_id=id_after(cursor) or 0, limit=limit + 1)
-    next_cursor = encode_cursor(users[limit - 1].id) if len(users) > limit else None
-    return UserPage(items=_users_public(session, users[:limit]), next_cursor=next_cursor)
+    page, next_cursor = cut_page(users, limit)
+    return UserPage(items=_users_public(session, page), next_cursor=next_cursor)
 
 
 @router.post("/users", response_model=UserPublic, status_code=201)

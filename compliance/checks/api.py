@@ -14,7 +14,7 @@ from compliance.api import (
     Date,
     Timestamp,
     api_router,
-    encode_cursor,
+    cut_page,
     id_after,
 )
 from compliance.bodies.service import get_body
@@ -182,10 +182,6 @@ class CheckRunCreate(ApiInput):
 AS_AT_TODAY = CheckRunCreate()
 
 
-def _next(rows: list, limit: int) -> str | None:  # type: ignore[type-arg]
-    return encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
-
-
 def _scope(session: SessionDep, principal: Principal, body: str | None, partnership: str | None):  # type: ignore[no-untyped-def]
     body_id = partnership_id = None
     if body is not None:
@@ -229,14 +225,14 @@ def read_findings(
     rows = in_id_order(
         session=session, query=found, after_id=id_after(cursor) or 0, limit=limit + 1
     )
+    page, next_cursor = cut_page(rows, limit, key=lambda row: row[0].id)
     items = [
         FindingPublic.model_validate(
             finding.model_dump()
             | {"body_code": code, "partnership_slug": slug, "rule_text": rule_words(finding.rule)}
         )
-        for finding, code, slug in rows[:limit]
+        for finding, code, slug in page
     ]
-    next_cursor = encode_cursor(rows[limit - 1][0].id) if len(rows) > limit else None
     return FindingPage(items=items, next_cursor=next_cursor)
 
 
@@ -254,8 +250,9 @@ def read_check_runs(
     """Each run of the compliance rules, newest first: when it ran, as at what date, and how many
     findings it left open, found new and resolved."""
     rows = list_check_runs(session=session, before_id=id_after(cursor), limit=limit + 1)
-    items = [CheckRunPublic.model_validate(run_public(r, principal)) for r in rows[:limit]]
-    return CheckRunPage(items=items, next_cursor=_next(rows, limit))
+    page, next_cursor = cut_page(rows, limit)
+    items = [CheckRunPublic.model_validate(run_public(r, principal)) for r in page]
+    return CheckRunPage(items=items, next_cursor=next_cursor)
 
 
 @router.get("/check-runs/{run_id}", response_model=CheckRunPublic)

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, select
 
 from compliance.access import Principal, evidence_access, require
-from compliance.api import MAX_ID, api_router, encode_cursor, id_after
+from compliance.api import MAX_ID, api_router, cut_page, id_after
 from compliance.audit.service import record_download
 from compliance.config import Settings
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
@@ -310,6 +310,5 @@ def read_review_queue(
         before_id=before,
         limit=limit + 1,
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor(page[-1][0].id) if len(rows) > limit else None
+    page, next_cursor = cut_page(rows, limit, key=lambda row: row[0].id)
     return queue_page(session, page, next_cursor, principal)

@@ -19,8 +19,8 @@ from compliance.api import (
     MAX_ID,
     FieldError,
     api_router,
+    cut_page,
     decode_cursor,
-    encode_cursor,
     id_after,
     problem,
 )
@@ -177,13 +177,6 @@ def _after(cursor: str | None, parse: Callable[[Any], Any]) -> Any:
         raise Refused(CURSOR_REFUSED, field="query.cursor", status=422) from exc
 
 
-def _page(rows: list[Any], limit: int, key: Callable[[Any], Any]) -> tuple[list[Any], str | None]:
-    """A page of `limit` rows from `limit + 1` fetched, and the cursor to the next if any."""
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(key(rows[-1])) if more else None
-
-
 def _outcome_public(session: Session, outcome: Outcome) -> OutcomePublic:
     partnership = outcome.partnership_id and session.get(Partnership, outcome.partnership_id)
     return OutcomePublic(
@@ -204,7 +197,7 @@ def _risk_public(risk: Risk, slug: str) -> RiskPublic:
 def _outcomes(session: Session, limit: int, cursor: str | None, **subject: int) -> OutcomePage:
     after = id_after(cursor)
     rows = outcome_page(session=session, after_id=after, limit=limit + 1, **subject)
-    rows, next_cursor = _page(rows, limit, lambda o: o.id)
+    rows, next_cursor = cut_page(rows, limit)
     items = [_outcome_public(session, o) for o in rows]
     return OutcomePage(items=items, next_cursor=next_cursor)
 
@@ -350,7 +343,7 @@ def read_measurements(
     rows = measurement_page(
         session=session, indicator_id=indicator.id, after=after, limit=limit + 1
     )
-    rows, next_cursor = _page(rows, limit, lambda m: m.measured_date)
+    rows, next_cursor = cut_page(rows, limit, key=lambda m: m.measured_date)
     items = [MeasurementPublic.model_validate(m, from_attributes=True) for m in rows]
     return MeasurementPage(items=items, next_cursor=next_cursor)
 
@@ -422,7 +415,7 @@ def read_risks(
     rows = risk_page(
         session=session, partnership_id=partnership.id, after_id=after, limit=limit + 1
     )
-    rows, next_cursor = _page(rows, limit, lambda r: r.id)
+    rows, next_cursor = cut_page(rows, limit)
     return RiskPage(items=[_risk_public(r, slug) for r in rows], next_cursor=next_cursor)
 
 
