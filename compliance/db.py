@@ -94,7 +94,7 @@ def make_engine(
     return engine
 
 
-def _end_transaction_left_open(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _end_transaction_left_open(dbapi_connection, _record) -> None:
     # After a COMMIT that failed, the pool takes the transaction for ended and does not roll it
     # back; the connection would come back still inside it (SQLite then refuses the next BEGIN,
     # and would keep holding its write lock). Whatever is still open is rolled back here.
@@ -110,7 +110,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; SQLAlchemy's
     # documented recipe is to turn it off and emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -121,7 +121,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection):
         # A writer takes the write lock at BEGIN (IMMEDIATE): in WAL mode a transaction that
         # reads first and writes later fails at once if another writer committed in between.
         mode = connection.get_execution_options().get("sqlite_begin", "")
@@ -138,7 +138,7 @@ def _has_nul(value: object) -> bool:
     return False
 
 
-def _refuse_nul(connection, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]  # noqa: E501
+def _refuse_nul(connection, cursor, statement, parameters, context, executemany):  # noqa: E501
     # PostgreSQL cannot hold the NUL character in text and fails the statement; whichever form,
     # search box or API field it came from, the person is told so instead of meeting a 500.
     # SQLite could store it, but the same text must not be accepted on one backend only.

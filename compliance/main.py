@@ -74,7 +74,7 @@ so is a query parameter the operation does not take.
 """
 
 
-def _openapi(app: FastAPI) -> dict:  # type: ignore[type-arg]
+def _openapi(app: FastAPI) -> dict:
     from fastapi.openapi.utils import get_openapi
 
     schema = get_openapi(
@@ -84,7 +84,7 @@ def _openapi(app: FastAPI) -> dict:  # type: ignore[type-arg]
     return app.openapi_schema
 
 
-def _routers():  # type: ignore[no-untyped-def]
+def _routers():
     # Imported here, not at the top: the page modules import compliance.web and the services,
     # and loading them only when an app is built keeps `import compliance.main` light for the CLI.
     from compliance.accounts import account_pages
@@ -227,10 +227,10 @@ class BlankFiltersMeanAny:
         await self.app(scope, receive, send)
 
 
-def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
+def _security_headers(settings: Settings):
     hsts = f"max-age={settings.hsts_seconds}" if settings.hsts_seconds else None
 
-    async def middleware(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+    async def middleware(request: Request, call_next) -> Response:
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         # Only over HTTPS (as the trusted proxy says, COMPLIANCE_FORWARDED_ALLOW_IPS): browsers
@@ -496,7 +496,7 @@ async def invalid_token(request: Request, exc: InvalidToken) -> Response:
     return problem(request, 401, detail, headers={"WWW-Authenticate": challenge})
 
 
-def _location(loc: tuple) -> str:  # type: ignore[type-arg]
+def _location(loc: tuple) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 

@@ -15,14 +15,14 @@ def utcnow() -> dt.datetime:
 
 
 def _created_at() -> dt.datetime:
-    return Field(default_factory=utcnow, sa_type=UtcDateTime)  # type: ignore[return-value]
+    return Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 def _json_list() -> list:
-    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # type: ignore[return-value]
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
-def _long_text(nullable: bool = True):  # type: ignore[no-untyped-def]
+def _long_text(nullable: bool = True):
     return Field(default=None if nullable else ..., sa_column=Column(Text, nullable=nullable))
 
 

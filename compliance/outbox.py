@@ -185,7 +185,7 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: dt.datetime):
     return or_(
         and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
         and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_CLAIM),

@@ -219,7 +219,7 @@ def guarded_tick(
         log.exception("scheduler tick failed")
 
 
-def build(scheduler_class, engine: Engine, settings: Settings, stop=None):  # type: ignore[no-untyped-def]
+def build(scheduler_class, engine: Engine, settings: Settings, stop=None):
     """An APScheduler scheduler (in-memory store, explicit timezone) that ticks."""
     lock = SchedulerLock(engine)
     scheduler = scheduler_class(timezone=ZoneInfo(settings.timezone))

@@ -266,7 +266,7 @@ def list_users(*, session: Session, after_id: int = 0, limit: int = 50) -> list[
     return list(session.exec(query).all())
 
 
-def _record(session: Session, user: User) -> dict:  # type: ignore[type-arg]
+def _record(session: Session, user: User) -> dict:
     codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
     fields = snapshot(user, "id", "email", "name", "role", "is_active")
     return fields | {"bodies": codes, "partnerships": slugs}

@@ -125,7 +125,7 @@ def _password_error(password: str) -> str | None:
     return "Enter a password of 1,000 characters or fewer" if len(password) > 1000 else None
 
 
-def _unknown(words: list[str], exists, nouns: tuple[str, str], key: str) -> str | None:  # type: ignore[no-untyped-def]
+def _unknown(words: list[str], exists, nouns: tuple[str, str], key: str) -> str | None:
     one, many = nouns
     if len(words) > MAX_SCOPE_ITEMS:
         return f"Enter {MAX_SCOPE_ITEMS} {many} or fewer"
@@ -213,7 +213,7 @@ def users_page(
     return render(request, "admin_users.html", context)
 
 
-def _new_user_page(request: Request, values: dict[str, str], errors: dict[str, str], status=200):  # type: ignore[no-untyped-def]
+def _new_user_page(request: Request, values: dict[str, str], errors: dict[str, str], status=200):
     context = {"roles": ROLES, "values": values, "errors": errors}
     return render(request, "admin_user_new.html", context, status_code=status)
 
@@ -231,7 +231,7 @@ def add_user(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add a user with a role and a scope; every problem is listed on the same form."""
     values = {
         f: stored_text(posted, f) for f in ("name", "email", "role", "bodies", "partnerships")
@@ -328,7 +328,7 @@ def revoke_user_token(
 
 def _edit_page(
     request: Request, user: User, values: dict[str, str], errors: dict[str, str], status: int = 200
-):  # type: ignore[no-untyped-def]
+):
     context = {"user": user, "roles": ROLES, "values": values, "errors": errors}
     return render(request, "admin_user_edit.html", context, status_code=status)
 
@@ -348,7 +348,7 @@ def edit_user_page(
 
 
 @router.get("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
-def deactivate_page(user_id: UserId, request: Request, session: SessionDep, principal: AdminUser):  # type: ignore[no-untyped-def]
+def deactivate_page(user_id: UserId, request: Request, session: SessionDep, principal: AdminUser):
     """Ask before a user loses access."""
     user = _user(session, user_id)
     if not user.is_active:
@@ -376,7 +376,7 @@ def edit_user(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Change what the form sent (a field not sent stays as it is); taking away access is asked
     about first, on a page of its own."""
     user = _user(session, user_id)
@@ -404,7 +404,7 @@ def edit_user(
     return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
 
 
-def _import_page(request: Request, errors: list[str], report=None, status: int = 200):  # type: ignore[no-untyped-def]
+def _import_page(request: Request, errors: list[str], report=None, status: int = 200):
     return render(
         request, "admin_import.html", {"errors": errors, "report": report}, status_code=status
     )
@@ -450,7 +450,7 @@ def import_upload(
     return _import_page(request, [], report)
 
 
-def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:
     occurrence_ids = session.exec(
         select(Occurrence.id).where(Occurrence.obligation_id == obligation_id)
     ).all()
@@ -474,7 +474,7 @@ def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:  # type
     return list(session.exec(query.order_by(AuditEvent.id)))
 
 
-def _body_events(session, body: Body) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+def _body_events(session, body: Body) -> list[AuditEvent]:
     """The imports that created or changed the body, and its own events (added or changed in
     the pages or the API, recorded under its code), oldest first."""
     imports = session.exec(

@@ -166,14 +166,14 @@ def _postgres_snapshot(url: str, dump_path: Path) -> Snapshot:
     return Snapshot("postgresql", revision, hashes)
 
 
-def _revision(execute) -> str:  # type: ignore[no-untyped-def]
+def _revision(execute) -> str:
     try:
         return execute("SELECT version_num FROM alembic_version").fetchone()[0]
     except Exception as exc:
         raise BackupError(["The database has no schema yet (run `compliance init`)"]) from exc
 
 
-def _hashes(execute) -> set[str]:  # type: ignore[no-untyped-def]
+def _hashes(execute) -> set[str]:
     return {row[0] for row in execute(HASHES_IN_SNAPSHOT).fetchall()}
 
 

@@ -185,7 +185,7 @@ class BodyImportReport(BaseModel):
     created: list[str]
     updated: list[str]
     unchanged: int
-    changes: dict[str, dict[str, list]]  # type: ignore[type-arg]
+    changes: dict[str, dict[str, list]]
     obligations_opened: int
     obligations_closed: int
 

@@ -25,7 +25,7 @@ PAGE_SIZE = 50
 MAX_SEARCH = 100
 
 
-def _one(raw: str, kind, field: str, message: str, errors: dict):  # type: ignore[no-untyped-def]
+def _one(raw: str, kind, field: str, message: str, errors: dict):
     """One value of an enumeration from a filter (none chosen: None); a value not in it is an
     error by its field, and no filter."""
     known = {member.value: member for member in kind}
@@ -77,7 +77,7 @@ def bodies_page(
     return render(request, "bodies.html", context, status_code=422 if errors else 200)
 
 
-def body_or_404(session, code: str) -> Body:  # type: ignore[no-untyped-def]
+def body_or_404(session, code: str) -> Body:
     body = get_body(session=session, code=code)
     if body is None:
         raise NotFound(f"No body with code {code!r}")
@@ -86,7 +86,7 @@ def body_or_404(session, code: str) -> Body:  # type: ignore[no-untyped-def]
 
 def _body_context(
     session, settings: Settings, principal: Principal, code: str, process: str, outcome: str
-) -> dict:  # type: ignore[no-untyped-def]
+) -> dict:
     """What the body page shows, its filters read as typed (a wrong one is an error)."""
     body = body_or_404(session, code)
     require(principal.reads_body(body.id), "This body is not in your scope")

@@ -41,7 +41,7 @@ def calendar_feed(token: str, session: SessionDep, settings: SettingsDep) -> Res
     )
 
 
-def _page(request: Request, session: SessionDep, principal: Principal, **context: object):  # type: ignore[no-untyped-def]
+def _page(request: Request, session: SessionDep, principal: Principal, **context: object):
     values = {
         "calendars": calendars_of(session=session, user_id=principal.user.id),
         "empty_scope": not (principal.body_ids or principal.readable_partnership_ids),

@@ -31,7 +31,7 @@ def duties_page(request: Request, session: SessionDep, principal: CurrentUser) -
     return render(request, "duties.html", {"duties": duties, "deliverables": deliverables})
 
 
-def _duty_context(session, settings, principal, slug: str, page: str) -> dict:  # type: ignore[no-untyped-def]
+def _duty_context(session, settings, principal, slug: str, page: str) -> dict:
     """The law, who is bound, and each obligation under it that this user may see, by holder."""
     duty = get_duty(session=session, slug=slug)
     if duty is None:
@@ -126,7 +126,7 @@ def duty_full_pack(
     return RedirectResponse("/reports", status_code=303)
 
 
-def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:  # type: ignore[no-untyped-def]
+def _bid_visible(principal, applicants: list[int], bid: Bid) -> bool:
     return (
         principal.is_admin
         or any(principal.reads_body(b) for b in applicants)

@@ -181,11 +181,11 @@ class CheckRunCreate(ApiInput):
 AS_AT_TODAY = CheckRunCreate()
 
 
-def _next(rows: list, limit: int) -> str | None:  # type: ignore[type-arg]
+def _next(rows: list, limit: int) -> str | None:
     return encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
 
 
-def _scope(session: SessionDep, principal: Principal, body: str | None, partnership: str | None):  # type: ignore[no-untyped-def]
+def _scope(session: SessionDep, principal: Principal, body: str | None, partnership: str | None):
     body_id = partnership_id = None
     if body is not None:
         found = get_body(session=session, code=body)
@@ -242,7 +242,7 @@ def read_findings(
     return FindingPage(items=items, next_cursor=next_cursor)
 
 
-def run_public(run: CheckRun, principal: Principal) -> dict:  # type: ignore[type-arg]
+def run_public(run: CheckRun, principal: Principal) -> dict:
     return run.model_dump() | {
         "error_count": len(run.errors),
         "errors": list(run.errors) if principal.is_admin else None,

@@ -115,7 +115,7 @@ def _after_flush(session: Session, _context: object) -> None:
         _note(found, row)
 
 
-def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-def]
+def _scope(session: Session, found: dict[str, set]):
     """The holders whose findings the changes touch; None when the catalogue changed."""
     from compliance.bodies.service import with_descendants
     from compliance.checks.service import Scope

@@ -32,7 +32,7 @@ PAGE_SIZE = 50
 SHORT_LIST = 25
 
 
-def open_in_scope(principal: Principal, severity: str | None = None, rule: str | None = None):  # type: ignore[no-untyped-def]
+def open_in_scope(principal: Principal, severity: str | None = None, rule: str | None = None):
     """A select of the open findings this user may see (of one severity and kind, if given):
     a finding on a body by the body, else by its partnership, as the API's listing."""
     query = select(Finding).where(Finding.resolved_at.is_(None))
@@ -51,7 +51,7 @@ def open_in_scope(principal: Principal, severity: str | None = None, rule: str |
     return query
 
 
-def worst_first(session, query, *, offset: int = 0, limit: int) -> list[Finding]:  # type: ignore[no-untyped-def]
+def worst_first(session, query, *, offset: int = 0, limit: int) -> list[Finding]:
     """`limit` findings of a select from `offset`, worst first, then in the order found."""
     rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=9)
     return list(session.exec(query.order_by(rank, Finding.id).offset(offset).limit(limit)))

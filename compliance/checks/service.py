@@ -57,7 +57,7 @@ def end_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
 
 
-def _active(start_col, end_col, on: dt.date):  # type: ignore[no-untyped-def]
+def _active(start_col, end_col, on: dt.date):
     return and_((start_col.is_(None)) | (start_col <= on), (end_col.is_(None)) | (end_col > on))
 
 
@@ -72,7 +72,7 @@ class Scope:
         return bool(self.body_ids or self.partnership_ids)
 
 
-def _holders(scope: Scope | None, body_col, partnership_col):  # type: ignore[no-untyped-def]
+def _holders(scope: Scope | None, body_col, partnership_col):
     if scope is None:
         return true()
     return or_(body_col.in_(scope.body_ids), partnership_col.in_(scope.partnership_ids))
@@ -211,7 +211,7 @@ def load_snapshot(
     )
 
 
-def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships: set[int]):  # type: ignore[no-untyped-def]
+def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships: set[int]):
     # Judged for the live bodies in the check, with all their obligations (a lead body's
     # partnerships' too) whatever the scope, so that a scoped check says what a full one does.
     found = reach_of(
@@ -224,7 +224,7 @@ def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships
 
 def _current_evidence(
     session: Session, cutoff: dt.datetime, mine
-) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:  # type: ignore[no-untyped-def]
+) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:
     query = (
         select(
             EvidenceLink.occurrence_id,

@@ -83,7 +83,7 @@ def _new_round_defaults(today: dt.date) -> dict[str, str]:
     return values | {"min_answers": str(DEFAULT_MIN_ANSWERS)}
 
 
-def _list(  # type: ignore[no-untyped-def]
+def _list(
     request: Request, session, settings, principal, partnership, values=None, errors=None
 ) -> HTMLResponse:
     today = settings.today()
@@ -147,7 +147,7 @@ def new_round(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Open a new round; its page follows."""
     partnership = _partnership(session, principal, slug, write=True)
     today = settings.today()
@@ -167,7 +167,7 @@ def new_round(
 # One round ------------------------------------------------------------------------------------
 
 
-def _round_page(  # type: ignore[no-untyped-def]
+def _round_page(
     request: Request, session, settings, principal, partnership, row, **context
 ) -> HTMLResponse:
     can_edit = principal.writes_partnership(partnership.id)
@@ -218,7 +218,7 @@ def send_invitations(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Invite the partners' staff: each address gets its own single-use link by email."""
     partnership = _partnership(session, principal, slug, write=True)
     row = _round(session, partnership, round_id)
@@ -255,9 +255,7 @@ def send_invitations(
 # Answers from a session -----------------------------------------------------------------------
 
 
-def _session_page(  # type: ignore[no-untyped-def]
-    request: Request, session, settings, partnership, row, **context
-) -> HTMLResponse:
+def _session_page(request: Request, session, settings, partnership, row, **context) -> HTMLResponse:
     values = {
         "partnership": partnership,
         "round": row,
@@ -301,7 +299,7 @@ def enter_answers(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record one person's answers from a session; the form comes back empty for the next."""
     partnership = _partnership(session, principal, slug, write=True)
     row = _round(session, partnership, round_id)

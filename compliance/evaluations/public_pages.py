@@ -47,7 +47,7 @@ def _refused(request: Request, exc: LinkRefused, *, posted: bool) -> HTMLRespons
     return _private(render(request, "evaluation_link.html", context, status_code=exc.status))
 
 
-def _form(  # type: ignore[no-untyped-def]
+def _form(
     request: Request, session, template: str, row: EvaluationRound, token: str, **context
 ) -> HTMLResponse:
     partnership = session.get(Partnership, row.partnership_id)
@@ -65,7 +65,7 @@ def _form(  # type: ignore[no-untyped-def]
     return _private(render(request, template, values | context, status_code=status))
 
 
-def _check_origin(request: Request, settings) -> None:  # type: ignore[no-untyped-def]
+def _check_origin(request: Request, settings) -> None:
     if not same_origin(request, settings):
         raise Refused("This form was sent from another site", status=403)
 
@@ -91,7 +91,7 @@ def survey(
 @router.post("/survey/{token}", response_class=HTMLResponse, dependencies=PUBLIC)
 def answer_survey(
     token: Token, request: Request, session: SessionDep, settings: SettingsDep, posted: PostedForm
-):  # type: ignore[no-untyped-def]
+):
     """Take a partner's answers once; the link is then used up."""
     _check_origin(request, settings)
     today = settings.today()
@@ -133,7 +133,7 @@ def have_your_say(
 @router.post("/have-your-say/{token}", response_class=HTMLResponse, dependencies=PUBLIC)
 def answer_have_your_say(
     token: Token, request: Request, session: SessionDep, settings: SettingsDep, posted: PostedForm
-):  # type: ignore[no-untyped-def]
+):
     """Take one person's answers through the shared link."""
     _check_origin(request, settings)
     today = settings.today()

@@ -250,7 +250,7 @@ def thread(*, session: Session, evidence_id: int) -> list[EvidenceComment]:
     return list(session.exec(query.order_by(EvidenceComment.created_at, EvidenceComment.id)))
 
 
-def _comment(session: Session, actor: User, evidence: Evidence, kind: str, body: str | None):  # type: ignore[no-untyped-def]
+def _comment(session: Session, actor: User, evidence: Evidence, kind: str, body: str | None):
     comment = EvidenceComment(evidence_id=evidence.id, author_id=actor.id, kind=kind, body=body)
     session.add(comment)
     session.flush()
@@ -391,7 +391,7 @@ def review_queue(
     return [(evidence, kind) for evidence, kind in session.exec(query).all()]
 
 
-def _in_scope(body_ids: set[int], partnership_ids: set[int]):  # type: ignore[no-untyped-def]
+def _in_scope(body_ids: set[int], partnership_ids: set[int]):
     return exists().where(
         EvidenceLink.evidence_id == Evidence.id,
         Occurrence.id == EvidenceLink.occurrence_id,

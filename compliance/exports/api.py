@@ -54,7 +54,7 @@ FILES = {
 }
 
 
-def _csv_rows(bind, kind: str, selection: Selection) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+def _csv_rows(bind, kind: str, selection: Selection) -> Iterator[bytes]:
     # The request's session is committed and closed when the route returns, before the rows
     # stream out; the stream reads through a session of its own, closed at its end.
     with Session(bind) as session:

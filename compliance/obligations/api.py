@@ -77,7 +77,7 @@ class StatusRollup(BaseModel):
     outcome: dict[str, int]
 
 
-def _rollup(scope: str, on: dt.date, views, judged: Across) -> StatusRollup:  # type: ignore[no-untyped-def]
+def _rollup(scope: str, on: dt.date, views, judged: Across) -> StatusRollup:
     result = status_rollup(views)
     return StatusRollup(
         scope=scope,
@@ -92,7 +92,7 @@ def _rollup(scope: str, on: dt.date, views, judged: Across) -> StatusRollup:  # 
     )
 
 
-def _status(session, settings, scope: str, as_at, judge, **filters) -> StatusRollup:  # type: ignore[no-untyped-def]
+def _status(session, settings, scope: str, as_at, judge, **filters) -> StatusRollup:
     """Roll up the obligations matching the filters, as at a date (today by default), after
     the judgement `judge(on)` gives."""
     on = as_at or settings.today()

@@ -73,7 +73,7 @@ def forget(
     session.execute(delete(ObligationState).where(ObligationState.obligation_id.in_(held)))
 
 
-def current(on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
+def current(on: dt.date, due_soon_days: int):
     """A kept state judged for this date and window."""
     return (ObligationState.judged_on == on) & (ObligationState.due_soon_days == due_soon_days)
 
@@ -191,7 +191,7 @@ def _state(view: ObligationView, holder: str, on: dt.date, due_soon_days: int) -
     }
 
 
-def _upsert(session: Session, states: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+def _upsert(session: Session, states: list[dict[str, Any]]):
     dialect = session.get_bind().dialect.name
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(ObligationState).values(
         states
@@ -204,7 +204,7 @@ def sort_order(dialect: str) -> list:
     """The obligations list's order: soonest due first (none due last), then by holder, source
     and item in code-point order (as Python sorts text), then by id."""
 
-    def text(column):  # type: ignore[no-untyped-def]
+    def text(column):
         return column.collate("C") if dialect == "postgresql" else column
 
     return [

@@ -114,7 +114,7 @@ class Kept:
         columns: Sequence[Any],
         statuses: Sequence[ProcessStatus],
         outcomes: Sequence[OutcomeStatus],
-    ):  # type: ignore[no-untyped-def]
+    ):
         query = (
             select(*columns)
             .select_from(ObligationState)
@@ -198,7 +198,7 @@ def _holder_options(session: Session, principal: Principal) -> tuple[list, list]
     )
 
 
-def _looked_up(value: str, find, field: str, errors: dict):  # type: ignore[no-untyped-def]
+def _looked_up(value: str, find, field: str, errors: dict):
     """The record a filter names, or None; a name that matches nothing is an error by its field
     (a NUL is never looked up: PostgreSQL refuses it in a string)."""
     value = value.strip()
@@ -208,7 +208,7 @@ def _looked_up(value: str, find, field: str, errors: dict):  # type: ignore[no-u
     return found
 
 
-def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict):  # type: ignore[no-untyped-def]
+def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict):
     found_body = _looked_up(body, lambda v: get_body(session=session, code=v), "body", errors)
     if found_body is not None:
         require(principal.reads_body(found_body.id), "This body is not in your scope")

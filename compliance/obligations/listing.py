@@ -48,7 +48,7 @@ class ObligationFilter:
         )
 
 
-def filtered(filters: ObligationFilter, query: Any = None):  # type: ignore[no-untyped-def]
+def filtered(filters: ObligationFilter, query: Any = None):
     """A select of obligations (or of `query`, which reads from obligation) narrowed by the
     filters SQL can apply."""
     query = select(Obligation) if query is None else query
@@ -81,7 +81,7 @@ def filtered(filters: ObligationFilter, query: Any = None):  # type: ignore[no-u
     return query
 
 
-def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
+def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_soon_days: int):
     """A select of the ids of open obligations whose state kept for the date passes the
     filter's status, outcome and due window (states judged first where none is kept)."""
     keep_current(

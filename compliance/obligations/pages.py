@@ -62,7 +62,7 @@ def file_kinds() -> str:
     return f"{', '.join(unique[:-1])} or {unique[-1]}"
 
 
-def readable_detail(session, settings, principal, obligation_id: int):  # type: ignore[no-untyped-def]
+def readable_detail(session, settings, principal, obligation_id: int):
     """An obligation the user may read, with everything its page shows."""
     obligation = session.get(Obligation, obligation_id)
     if obligation is None:
@@ -125,7 +125,7 @@ def obligation_page(
     return render(request, "obligation.html", context)
 
 
-def form_context(  # type: ignore[no-untyped-def]
+def form_context(
     settings: Settings, detail, raw=None, errors=None, chosen=(), file_name=None
 ) -> dict:
     """What the evidence form (and the correction form) shows around the values typed."""
@@ -306,7 +306,7 @@ def record_evidence(
     settings: SettingsDep,
     principal: FormUser,
     form: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record evidence; on any problem show the form again with every error, nothing stored."""
     obligation, detail = readable_detail(session, settings, principal, obligation_id)
     require(

@@ -175,7 +175,7 @@ def obligation_items(session: Session, views: list[ObligationView]) -> list[Obli
     return [_public(v, codes, slugs) for v in views]
 
 
-def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:  # type: ignore[type-arg]
+def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
     o = view.obligation
     periods = [
         PeriodPublic(

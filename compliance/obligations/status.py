@@ -143,7 +143,7 @@ class OccurrenceState:
     evidence_ids: tuple[int, ...]
 
 
-def superseded_by(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
+def superseded_by(cutoff: dt.datetime):
     """The ids of evidence corrected by a newer version recorded by a moment.
 
     A plain (uncorrelated) subquery: as a correlated NOT EXISTS, SQLite with statistics scans

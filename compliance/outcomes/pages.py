@@ -134,7 +134,7 @@ def _again(request: Request, name: str, context: dict, errors: dict) -> HTMLResp
     return render(request, name, context, status_code=422)
 
 
-def _save(session: Session, answers: Answers, prefix: str, save) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _save(session: Session, answers: Answers, prefix: str, save) -> dict[str, str]:
     """Run `save` when the answers have no error; the errors by field id otherwise."""
     if answers.errors:
         return element_ids(prefix, answers.errors)
@@ -186,7 +186,7 @@ def change_outcome(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the changed outcome, or show the form again with what is wrong."""
     outcome = _changeable_outcome(session, principal, outcome_id)
     owner = _owner(session, outcome)
@@ -256,7 +256,7 @@ def add_indicator_page(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add the indicator to the outcome, or show the form again with what is wrong."""
     outcome = _changeable_outcome(session, principal, outcome_id)
     answers = indicator_answers(posted)
@@ -301,7 +301,7 @@ def change_indicator(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the changed indicator, or show the form again with what is wrong."""
     indicator, outcome = _changeable_indicator(session, principal, indicator_id)
     answers = indicator_answers(posted)
@@ -390,7 +390,7 @@ def change_risk(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the changed risk, or show the form again with what is wrong."""
     risk = _changeable_risk(session, principal, risk_id)
     answers = risk_answers(posted, with_status=True)

@@ -160,7 +160,7 @@ def _exists(session: Session, model: type, row_id: int | None, label: str) -> No
         raise NotFound(f"No {label} with id {row_id}")
 
 
-def _add(session: Session, actor: str, row, entity_type: str):  # type: ignore[no-untyped-def]
+def _add(session: Session, actor: str, row, entity_type: str):
     session.add(row)
     session.flush()
     audit(
@@ -232,7 +232,7 @@ def add_risk(*, session: Session, actor: User, data: RiskCreate) -> Risk:
     return _add(session, actor.email, Risk(**data.model_dump()), "risk")
 
 
-def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str, exclude=()):  # type: ignore[no-untyped-def]
+def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str, exclude=()):
     """Change the fields `data` was given, recording before and after of those that differ."""
     wanted = data.model_dump(mode="python", exclude_unset=True, exclude=set(exclude))
     changed = [name for name, value in wanted.items() if getattr(row, name) != value]

@@ -188,7 +188,7 @@ def _nations_in_words(nations: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def _form_page(  # type: ignore[no-untyped-def]
+def _form_page(
     request: Request, session: Session, partnership: Partnership | None, values, errors, status=200
 ) -> HTMLResponse:
     context = {
@@ -218,7 +218,7 @@ def add_partnership(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add a partnership as the API does; its obligations open at once."""
     answers, errors = _details(session, posted)
     answers["slug"] = stored_text(posted, "slug")
@@ -266,7 +266,7 @@ def change_partnership(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Change only the details that differ; an end date on or before today closes the
     partnership's obligations, as the API's change does."""
     partnership = _partnership(session, slug)
@@ -296,7 +296,7 @@ def change_partnership(
 MEMBER_FIELDS = ("body_code", "role", "start_date")
 
 
-def _members_page(  # type: ignore[no-untyped-def]
+def _members_page(
     request: Request, session: Session, partnership: Partnership, values, errors, status=200
 ) -> HTMLResponse:
     members = members_of(session=session, partnership_id=partnership.id)
@@ -363,7 +363,7 @@ def add_member(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add a body to the partnership, or bring a former member back, as the API does."""
     partnership = _partnership(session, slug)
     answers, errors = _member_errors(session, posted)
@@ -382,7 +382,7 @@ def add_member(
     return RedirectResponse(address, status_code=303)
 
 
-def _member(session: Session, partnership: Partnership, code: str):  # type: ignore[no-untyped-def]
+def _member(session: Session, partnership: Partnership, code: str):
     body = get_body(session=session, code=code)
     member = body and membership(session=session, partnership=partnership, body=body)
     if not member:
@@ -390,7 +390,7 @@ def _member(session: Session, partnership: Partnership, code: str):  # type: ign
     return body, member
 
 
-def _end_page(  # type: ignore[no-untyped-def]
+def _end_page(
     request: Request, partnership: Partnership, body: Body, member, values, errors, status=200
 ) -> HTMLResponse:
     context = {
@@ -411,7 +411,7 @@ def end_member_page(
     session: SessionDep,
     settings: SettingsDep,
     principal: AdminUser,
-):  # type: ignore[no-untyped-def]
+):
     """Ask when the member leaves (today unless changed) before recording it."""
     partnership = _partnership(session, slug)
     body, member = _member(session, partnership, code)
@@ -431,7 +431,7 @@ def end_member(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record that the member leaves on the date given; the membership stays on record."""
     partnership = _partnership(session, slug)
     body, member = _member(session, partnership, code)
@@ -472,7 +472,7 @@ def _offered(session: Session, current: list[Duty]) -> list[Duty]:
     return duties + [duty for duty in current if duty.id not in shown]
 
 
-def _duties_page(  # type: ignore[no-untyped-def]
+def _duties_page(
     request: Request, session: Session, partnership: Partnership, ticked, errors, changed=None
 ) -> HTMLResponse:
     current = duties_of(session=session, partnership_id=partnership.id)

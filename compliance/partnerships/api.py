@@ -261,7 +261,7 @@ def _duty_or_404(session: Session, slug: str) -> Duty:
     return duty
 
 
-def _member(body, member: PartnershipMember) -> MemberPublic:  # type: ignore[no-untyped-def]
+def _member(body, member: PartnershipMember) -> MemberPublic:
     return MemberPublic(
         code=body.code,
         name=body.name,

@@ -58,7 +58,7 @@ def partnerships_page(
     return render(request, "partnerships.html", paginate(rows, page))
 
 
-def _partnership(session, principal, slug: str, *, write: bool = False) -> Partnership:  # type: ignore[no-untyped-def]
+def _partnership(session, principal, slug: str, *, write: bool = False) -> Partnership:
     partnership = get_partnership(session=session, slug=slug)
     if partnership is None:
         raise NotFound(f"No partnership with slug {slug!r}")
@@ -76,7 +76,7 @@ def _partnership(session, principal, slug: str, *, write: bool = False) -> Partn
     return partnership
 
 
-def _indicators(session, outcome_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def _indicators(session, outcome_id: int) -> list[dict]:
     """An outcome's indicators, each with its latest measurements (at most SHOWN: the rest are
     a link away, a page at a time), how many it has, and a trend chart of those shown."""
     indicators = session.exec(
@@ -108,7 +108,7 @@ def _indicators(session, outcome_id: int) -> list[dict]:  # type: ignore[no-unty
     return shown
 
 
-def _context(  # type: ignore[no-untyped-def]
+def _context(
     session, settings, principal, partnership: Partnership, errors=None, values=None, form=None
 ) -> dict:
     """The page; after a form with errors, `form` names it and `values` holds what was typed."""
@@ -169,7 +169,7 @@ def partnership_page(
 @router.get("/partnerships/{slug}/report", response_class=HTMLResponse)
 def partnership_report(
     slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
-):  # type: ignore[no-untyped-def]
+):
     """Send the audit PDF (or the evidence pack) as at the date chosen on the page."""
     partnership = _partnership(session, principal, slug)
     query = dict(request.query_params)
@@ -183,7 +183,7 @@ def partnership_report(
     return RedirectResponse(address, status_code=303)
 
 
-def _submit(  # type: ignore[no-untyped-def]
+def _submit(
     request: Request, session, settings, principal, slug: str, posted: FormData, *, form, read, save
 ):
     """Run one of the page's forms: `read` turns what was posted into answers, `save` records
@@ -216,10 +216,10 @@ def new_outcome(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record an intended outcome for the people who use services."""
 
-    def save(partnership, values):  # type: ignore[no-untyped-def]
+    def save(partnership, values):
         data = OutcomeCreate.model_validate({"partnership_id": partnership.id, **values})
         add_outcome(session=session, actor=principal.user, data=data)
 
@@ -236,7 +236,7 @@ def new_outcome(
     )
 
 
-def _indicator_ids(session, partnership: Partnership) -> set[int]:  # type: ignore[no-untyped-def]
+def _indicator_ids(session, partnership: Partnership) -> set[int]:
     outcome_ids = [o.id for o in outcomes_of(session=session, partnership_id=partnership.id)]
     query = select(Indicator.id).where(Indicator.outcome_id.in_(outcome_ids))
     return set(session.exec(query))
@@ -250,14 +250,14 @@ def new_measurement(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record a dated measurement of one of the partnership's indicators."""
 
-    def read(partnership):  # type: ignore[no-untyped-def]
+    def read(partnership):
         indicator_ids = _indicator_ids(session, partnership)
         return measurement_answers(posted, indicator_ids, settings.today())
 
-    def save(partnership, values):  # type: ignore[no-untyped-def]
+    def save(partnership, values):
         data = MeasurementCreate.model_validate(values)
         add_measurement(session=session, actor=principal.user, data=data, today=settings.today())
 
@@ -282,10 +282,10 @@ def new_risk(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record a risk, cost or negative effect of the partnership."""
 
-    def save(partnership, values):  # type: ignore[no-untyped-def]
+    def save(partnership, values):
         data = RiskCreate.model_validate({"partnership_id": partnership.id, **values})
         add_risk(session=session, actor=principal.user, data=data)
 
@@ -310,7 +310,7 @@ def import_measurements_page(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Import a CSV file of measurements, all or nothing; on a bad file, list every bad line."""
     partnership = _partnership(session, principal, slug, write=True)
     upload = posted.get("file")

@@ -147,7 +147,7 @@ def save_value(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the record, or show the form again with what was typed and what is wrong."""
     partnership = _changeable(session, principal, slug)
     answers = value_answers(posted, settings.today())

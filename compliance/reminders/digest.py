@@ -24,7 +24,7 @@ def week_of(on: dt.date) -> dt.date:
     return on - dt.timedelta(days=on.weekday())
 
 
-def _in_scope(principal: Principal):  # type: ignore[no-untyped-def]
+def _in_scope(principal: Principal):
     return or_(
         Obligation.body_id.in_(principal.body_ids),
         Obligation.partnership_id.in_(principal.readable_partnership_ids),
@@ -97,7 +97,7 @@ def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> Queue
     return report
 
 
-def _digest(session, directory, principal, recipient, monday):  # type: ignore[no-untyped-def]
+def _digest(session, directory, principal, recipient, monday):
     due = due_soon(session=session, directory=directory, principal=principal, on=directory.on)
     findings = findings_in_scope(session=session, principal=principal)
     base = directory.base_url

@@ -90,7 +90,7 @@ def unreached(*, session: Session, limit: int = UNREACHED_ROWS) -> tuple[list[Fi
     return list(rows), total
 
 
-def _mail_page(request: Request, session: Session, settings, error: str = "", status=200):  # type: ignore[no-untyped-def]
+def _mail_page(request: Request, session: Session, settings, error: str = "", status=200):
     dead = dead_messages(session=session)
     nobody, nobody_total = unreached(session=session, limit=UNREACHED_ROWS)
     context = {
@@ -125,7 +125,7 @@ def retry(
     settings: SettingsDep,
     principal: AdminUser,
     _form: FormCheck,
-):  # type: ignore[no-untyped-def]
+):
     """Try a dead email again, with a fresh set of attempts; one no longer dead is said so on
     the same page."""
     if not requeue(session=session, actor=principal.user.email, message_id=message_id):

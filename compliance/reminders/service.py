@@ -330,7 +330,7 @@ def _recipients(directory: Directory, due: Due) -> tuple[list, bool]:
     return directory.owner(due.obligation, single_reminder=due.kind == "reminder"), False
 
 
-def _email(directory: Directory, due: Due, recipient: Recipient, sro_missing: bool):  # type: ignore[no-untyped-def]
+def _email(directory: Directory, due: Due, recipient: Recipient, sro_missing: bool):
     item = directory.item(due.obligation, due.occurrence)
     base = directory.base_url
     if due.kind == "reminder":

@@ -115,7 +115,7 @@ def produce(
     return made
 
 
-def _marker(session, settings, principal, kind, key, on) -> str | None:  # type: ignore[no-untyped-def]
+def _marker(session, settings, principal, kind, key, on) -> str | None:
     # None while the session holds unsaved changes: a report built in it may show them.
     return None if unsaved(session) else report_marker(session, settings, principal, kind, key, on)
 

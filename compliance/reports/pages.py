@@ -94,7 +94,7 @@ def start_area(
     as_at_month: Annotated[str, Form(alias="as_at-month")] = "",
     as_at_year: Annotated[str, Form(alias="as_at-year")] = "",
     full_pack: Annotated[str, Form()] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Start an area report in the background (with every holder's own report in its evidence
     pack if asked); its progress shows on the reports page."""
     values = {
@@ -142,7 +142,7 @@ def start_area(
     return RedirectResponse("/reports", status_code=303)
 
 
-def _finished_job(session, settings, principal, job_id: str) -> tuple[Job, Made]:  # type: ignore[no-untyped-def]
+def _finished_job(session, settings, principal, job_id: str) -> tuple[Job, Made]:
     job = job_of(session=session, user_id=principal.user.id, job_id=job_id)
     if job is None or not job.done:
         raise NotFound("No finished report with this address: see the reports page")

@@ -83,7 +83,7 @@ class LocalFetcher(URLFetcher):
         super().__init__(allowed_protocols={"file"}, timeout=5, allow_redirects=False)
         self._root = root.resolve()
 
-    def fetch(self, url, headers=None):  # type: ignore[no-untyped-def]
+    def fetch(self, url, headers=None):
         parts = urlsplit(url)
         path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
         if path is None or not path.is_relative_to(self._root):

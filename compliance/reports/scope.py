@@ -129,7 +129,7 @@ def _readable(principal: Principal, partnership_ids: set[int]) -> set[int]:
     return {p for p in partnership_ids if principal.reads_partnership(p)}
 
 
-def _active(start, end, on: dt.date):  # type: ignore[no-untyped-def]
+def _active(start, end, on: dt.date):
     return and_(or_(start.is_(None), start <= on), or_(end.is_(None), end > on))
 
 
