@@ -8,7 +8,7 @@ inspectors change nothing but may accept or query evidence there.
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.accounts.service import scope_of
 from compliance.bodies.service import with_descendants
@@ -68,7 +68,7 @@ def principal_for(*, session: Session, user: User) -> Principal:
         set(
             session.exec(
                 select(PartnershipMember.partnership_id).where(
-                    PartnershipMember.body_id.in_(bodies)
+                    col(PartnershipMember.body_id).in_(bodies)
                 )
             ).all()
         )
@@ -101,8 +101,8 @@ def evidence_access(
     one, since a correction or a withdrawal takes it away from all of them."""
     obligations = session.exec(
         select(Obligation)
-        .join(Occurrence, Occurrence.obligation_id == Obligation.id)
-        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
+        .join(Occurrence, col(Occurrence.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Occurrence.id)
         .where(EvidenceLink.evidence_id == evidence_id)
     ).all()
     reads = any(principal.reads_obligation(o) for o in obligations)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import logs
 from compliance.accounts.commands import token_app, user_app, user_by_email
@@ -443,7 +443,7 @@ def import_bodies_command(
             sync = sync_obligations(session=session, on=settings.today())
             if since is not None:
                 codes = set(report.created) | set(report.updated)
-                ids = {b.id for b in session.exec(select(Body).where(Body.code.in_(codes)))}
+                ids = {b.id for b in session.exec(select(Body).where(col(Body.code).in_(codes)))}
                 backfill(session=session, track_from=since, until=settings.today(), body_ids=ids)
     except ImportRefused as exc:
         raise _refused(file, exc) from exc

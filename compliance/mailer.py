@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.config import Settings
 from compliance.reminders.models import OutboxMessage
@@ -149,7 +149,7 @@ def queued_keys(*, session: Session, keys: list[str]) -> set[str]:
     for start in range(0, len(keys), KEY_BATCH):
         batch = keys[start : start + KEY_BATCH]
         query = select(OutboxMessage.idempotency_key).where(
-            OutboxMessage.idempotency_key.in_(batch)
+            col(OutboxMessage.idempotency_key).in_(batch)
         )
         found.update(session.exec(query).all())
     return found

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import logs
 from compliance.checks.jobs import nightly_check
@@ -87,7 +87,7 @@ def _reclaim_stale(engine: Engine, job: str, slot: str) -> int | None:
             return None
         taken = session.execute(
             update(JobRun)
-            .where(JobRun.id == run.id, JobRun.started_at == run.started_at)
+            .where(col(JobRun.id) == run.id, col(JobRun.started_at) == run.started_at)
             .values(started_at=utcnow(), detail="reclaimed after a run that never finished")
         )
         session.commit()

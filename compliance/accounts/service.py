@@ -9,7 +9,7 @@ from enum import StrEnum
 from email_validator import EmailNotValidError, validate_email
 from pwdlib import PasswordHash
 from sqlalchemy import Update, delete, func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.accounts.models import UserSession
 from compliance.accounts.throttle import is_throttled, record_attempt, succeeded
@@ -207,7 +207,7 @@ def session_touch(row: UserSession) -> Update | None:
     last = row.last_seen_at
     if now - last <= dt.timedelta(minutes=1):
         return None
-    return update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+    return update(UserSession).where(col(UserSession.id) == row.id).values(last_seen_at=now)
 
 
 def end_session(*, session: Session, token: str) -> None:
@@ -229,7 +229,7 @@ def end_session(*, session: Session, token: str) -> None:
 def revoke_sessions(*, session: Session, user_id: int, keep_id: int | None = None) -> None:
     """End every session of a user but `keep_id` (after a password change, kept for the session
     that changed it; or when access is withdrawn)."""
-    live = [UserSession.user_id == user_id, UserSession.revoked_at.is_(None)]
+    live = [col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None)]
     if keep_id is not None:
         live.append(UserSession.id != keep_id)
     session.execute(update(UserSession).where(*live).values(revoked_at=utcnow()))
@@ -247,10 +247,10 @@ def scopes_of(*, session: Session, user_ids: list[int]) -> dict[int, tuple[list[
     """The body codes and partnership slugs each user's scope names, in one query."""
     query = (
         select(UserScope.user_id, Body.code, Partnership.slug)
-        .outerjoin(Body, Body.id == UserScope.body_id)
-        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
-        .where(UserScope.user_id.in_(user_ids))
-        .order_by(UserScope.id)
+        .outerjoin(Body, col(Body.id) == UserScope.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == UserScope.partnership_id)
+        .where(col(UserScope.user_id).in_(user_ids))
+        .order_by(col(UserScope.id))
     )
     found: dict[int, tuple[list[str], list[str]]] = {i: ([], []) for i in user_ids}
     for user_id, code, slug in session.exec(query):
@@ -262,7 +262,7 @@ def scopes_of(*, session: Session, user_ids: list[int]) -> dict[int, tuple[list[
 
 def list_users(*, session: Session, after_id: int = 0, limit: int = 50) -> list[User]:
     """Users in id order after `after_id`."""
-    query = select(User).where(User.id > after_id).order_by(User.id).limit(limit)
+    query = select(User).where(col(User.id) > after_id).order_by(col(User.id)).limit(limit)
     return list(session.exec(query).all())
 
 
@@ -274,7 +274,7 @@ def _record(session: Session, user: User) -> dict:
 
 def _last_admin(session: Session, user: User) -> bool:
     others = select(func.count()).where(
-        User.role == Role.admin, User.is_active.is_(True), User.id != user.id
+        col(User.role) == Role.admin, col(User.is_active).is_(True), col(User.id) != user.id
     )
     return user.role == Role.admin and user.is_active and session.exec(others).one() == 0
 
@@ -313,7 +313,7 @@ def update_user(
     user.name = user.name if name is None else name.strip()
     user.role = user.role if role is None else role
     if scopes is not None:
-        session.execute(delete(UserScope).where(UserScope.user_id == user.id))
+        session.execute(delete(UserScope).where(col(UserScope.user_id) == user.id))
         session.add_all(UserScope(user_id=user.id, body_id=b, partnership_id=p) for b, p in scopes)
     if is_active is False and user.is_active:
         _withdraw_access(session, user, actor)

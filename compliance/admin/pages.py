@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import UploadFile
 
 from compliance.access import evidence_access, require
@@ -176,8 +176,8 @@ def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str,
         select(UserScope.user_id, Body.name, Body.code, Partnership.name, Partnership.slug)
         .outerjoin(Body, Body.id == UserScope.body_id)
         .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
-        .where(UserScope.user_id.in_([u.id for u in users]))
-        .order_by(UserScope.partnership_id.is_not(None), UserScope.id)
+        .where(col(UserScope.user_id).in_([u.id for u in users]))
+        .order_by(col(UserScope.partnership_id).is_not(None), col(UserScope.id))
     )
     found: dict[int, list[tuple[str, str]]] = {u.id: [] for u in users}
     for user_id, body, code, partnership, slug in session.exec(query):
@@ -192,10 +192,12 @@ def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str,
 def _scope_text(session: Session, user: User) -> dict[str, str]:
     query = (
         select(UserScope, Body.code, Partnership.slug)
-        .outerjoin(Body, Body.id == UserScope.body_id)
-        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
+        .outerjoin(Body, col(Body.id) == UserScope.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == UserScope.partnership_id)
     )
-    rows = session.exec(query.where(UserScope.user_id == user.id).order_by(UserScope.id)).all()
+    rows = session.exec(
+        query.where(col(UserScope.user_id) == user.id).order_by(col(UserScope.id))
+    ).all()
     return {
         "bodies": " ".join(code for _, code, _ in rows if code),
         "partnerships": " ".join(slug for _, _, slug in rows if slug),
@@ -456,7 +458,9 @@ def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:
     ).all()
     evidence_ids = (
         session.exec(
-            select(EvidenceLink.evidence_id).where(EvidenceLink.occurrence_id.in_(occurrence_ids))
+            select(EvidenceLink.evidence_id).where(
+                col(EvidenceLink.occurrence_id).in_(occurrence_ids)
+            )
         ).all()
         if occurrence_ids
         else []
@@ -464,21 +468,23 @@ def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:
     query = select(AuditEvent).where(
         (
             (AuditEvent.entity_type == "evidence")
-            & AuditEvent.entity_id.in_([str(i) for i in evidence_ids])
+            & col(AuditEvent.entity_id).in_([str(i) for i in evidence_ids])
         )
         | (
             (AuditEvent.entity_type == "occurrence")
-            & AuditEvent.entity_id.in_([str(i) for i in occurrence_ids])
+            & col(AuditEvent.entity_id).in_([str(i) for i in occurrence_ids])
         )
     )
-    return list(session.exec(query.order_by(AuditEvent.id)))
+    return list(session.exec(query.order_by(col(AuditEvent.id))))
 
 
 def _body_events(session, body: Body) -> list[AuditEvent]:
     """The imports that created or changed the body, and its own events (added or changed in
     the pages or the API, recorded under its code), oldest first."""
     imports = session.exec(
-        select(AuditEvent).where(AuditEvent.action == "bodies.imported").order_by(AuditEvent.id)
+        select(AuditEvent)
+        .where(col(AuditEvent.action) == "bodies.imported")
+        .order_by(col(AuditEvent.id))
     ).all()
     touched = [
         e

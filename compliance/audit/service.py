@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.models import AuditEvent, utcnow
 
@@ -104,7 +104,9 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain."""
     hold_appends(session)
-    head = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    head = session.exec(
+        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
     event = AuditEvent(
         occurred_at=utcnow(),
         actor=actor,
@@ -154,7 +156,7 @@ class Break:
 def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
     last = 0
     while True:
-        query = select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id)
+        query = select(AuditEvent).where(col(AuditEvent.id) > last).order_by(col(AuditEvent.id))
         rows = session.exec(query.limit(batch)).all()
         if not rows:
             return
@@ -198,7 +200,7 @@ def _walk(session: Session, hashers: list[Hasher]) -> tuple[int, Break | None]:
 
 def head(session: Session) -> tuple[int, str] | None:
     """The last event's id and hash; None for an empty trail."""
-    query = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    query = select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
     found = session.exec(query).first()
     return (found[0], found[1]) if found else None
 
@@ -236,4 +238,4 @@ def history(*, session: Session, entity_type: str, entity_id: object) -> list[Au
     query = select(AuditEvent).where(
         AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id)
     )
-    return list(session.exec(query.order_by(AuditEvent.id)))
+    return list(session.exec(query.order_by(col(AuditEvent.id))))

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from icalendar import Alarm, Calendar, Event
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import principal_for
 from compliance.audit.service import record as audit
@@ -92,8 +92,8 @@ def _scope(session: Session, row: CalendarToken, on: dt.date) -> tuple[str, set,
     body = session.get(Body, row.body_id)
     member_of = session.exec(
         select(PartnershipMember.partnership_id).where(
-            PartnershipMember.body_id == body.id,
-            or_(PartnershipMember.end_date.is_(None), PartnershipMember.end_date > on),
+            col(PartnershipMember.body_id) == body.id,
+            or_(col(PartnershipMember.end_date).is_(None), col(PartnershipMember.end_date) > on),
         )
     ).all()
     return body.name, {body.id}, set(member_of)
@@ -110,14 +110,17 @@ def feed(*, session: Session, settings: Settings, token: str) -> bytes | None:
     obligations = list(
         session.exec(
             select(Obligation)
-            .where(Obligation.closed_date.is_(None), Obligation.not_applicable_reason.is_(None))
+            .where(
+                col(Obligation.closed_date).is_(None),
+                col(Obligation.not_applicable_reason).is_(None),
+            )
             .where(
                 or_(
-                    Obligation.body_id.in_(body_ids),
-                    Obligation.partnership_id.in_(partnership_ids),
+                    col(Obligation.body_id).in_(body_ids),
+                    col(Obligation.partnership_id).in_(partnership_ids),
                 )
             )
-            .order_by(Obligation.id)
+            .order_by(col(Obligation.id))
         )
     )
     states = obligation_states(
@@ -189,8 +192,8 @@ def calendars_of(*, session: Session, user_id: int) -> list[CalendarToken]:
     """A user's live calendar addresses, newest first."""
     query = (
         select(CalendarToken)
-        .where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None))
-        .order_by(CalendarToken.created_at.desc(), CalendarToken.id.desc())
+        .where(col(CalendarToken.user_id) == user_id, col(CalendarToken.revoked_at).is_(None))
+        .order_by(col(CalendarToken.created_at).desc(), col(CalendarToken.id).desc())
     )
     return list(session.exec(query))
 

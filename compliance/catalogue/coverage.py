@@ -7,7 +7,7 @@ when that file no longer matches the catalogue and the rules of applicability.
 from collections.abc import Iterable
 
 from sqlalchemy import inspect
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.bodies.kinds import BodyKind, Nation, exists_in
 from compliance.catalogue.schema import STANDING
@@ -43,11 +43,13 @@ def live_catalogue(*, session: Session) -> tuple[list[Duty], list[Deliverable]]:
     """Return the catalogue's live duties and deliverables (none before `compliance init`)."""
     if not inspect(session.connection()).has_table(Duty.__tablename__):
         return [], []
-    duties = session.exec(select(Duty).where(Duty.retired_in_version.is_(None))).all()
+    duties = session.exec(select(Duty).where(col(Duty.retired_in_version).is_(None))).all()
     query = (
         select(Deliverable)
         .join(Duty)
-        .where(Deliverable.retired_in_version.is_(None), Duty.retired_in_version.is_(None))
+        .where(
+            col(Deliverable.retired_in_version).is_(None), col(Duty.retired_in_version).is_(None)
+        )
     )
     return list(duties), list(session.exec(query))
 

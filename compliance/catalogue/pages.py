@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import select
+from sqlmodel import col, select
 
 from compliance.access import require
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
@@ -25,8 +25,8 @@ def duties_page(request: Request, session: SessionDep, principal: CurrentUser) -
     """Every duty in the catalogue, with its citation linked to legislation.gov.uk."""
     duties = list_duties(session=session)
     deliverables: dict[int, list[Deliverable]] = {}
-    query = select(Deliverable).where(Deliverable.retired_in_version.is_(None))
-    for deliverable in session.exec(query.order_by(Deliverable.id)):
+    query = select(Deliverable).where(col(Deliverable.retired_in_version).is_(None))
+    for deliverable in session.exec(query.order_by(col(Deliverable.id))):
         deliverables.setdefault(deliverable.duty_id, []).append(deliverable)
     return render(request, "duties.html", {"duties": duties, "deliverables": deliverables})
 
@@ -148,7 +148,7 @@ def bids_page(
     visible = [(b, s) for b, s in rows if _bid_visible(principal, applicants.get(b.id, []), b)]
     shown = paginate(visible, page_number(page))
     leads = {b.id: b.lead_body_id for b, _ in shown["rows"]}
-    bodies = session.exec(select(Body).where(Body.id.in_(set(leads.values())))).all()
+    bodies = session.exec(select(Body).where(col(Body.id).in_(set(leads.values())))).all()
     by_id = {body.id: body for body in bodies}
     context = {**shown, "leads": {bid: by_id.get(body) for bid, body in leads.items()}}
     return render(request, "bids.html", context)
@@ -168,7 +168,7 @@ def bid_page(
         raise NotFound(f"No bid with reference {reference!r}")
     applicants = session.exec(
         select(Body, BidApplicant)
-        .join(BidApplicant, BidApplicant.body_id == Body.id)
+        .join(BidApplicant, col(BidApplicant.body_id) == Body.id)
         .where(BidApplicant.bid_id == bid.id)
     ).all()
     require(
@@ -186,7 +186,7 @@ def bid_page(
     )
     stream = session.get(FundingStream, bid.stream_id)
     conditions = session.exec(
-        select(FundingCondition).where(FundingCondition.stream_id == stream.id)
+        select(FundingCondition).where(col(FundingCondition.stream_id) == stream.id)
     ).all()
     return render(
         request,

@@ -6,7 +6,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import case, or_
-from sqlmodel import select
+from sqlmodel import col, select
 
 from compliance.access import Principal
 from compliance.checks.rules import RULES, SEVERITIES
@@ -35,7 +35,7 @@ SHORT_LIST = 25
 def open_in_scope(principal: Principal, severity: str | None = None, rule: str | None = None):
     """A select of the open findings this user may see (of one severity and kind, if given):
     a finding on a body by the body, else by its partnership, as the API's listing."""
-    query = select(Finding).where(Finding.resolved_at.is_(None))
+    query = select(Finding).where(col(Finding.resolved_at).is_(None))
     if severity:
         query = query.where(Finding.severity == severity)
     if rule:
@@ -43,9 +43,9 @@ def open_in_scope(principal: Principal, severity: str | None = None, rule: str |
     if not principal.is_admin:
         query = query.where(
             or_(
-                Finding.body_id.in_(principal.body_ids),
-                Finding.body_id.is_(None)
-                & Finding.partnership_id.in_(principal.readable_partnership_ids),
+                col(Finding.body_id).in_(principal.body_ids),
+                col(Finding.body_id).is_(None)
+                & col(Finding.partnership_id).in_(principal.readable_partnership_ids),
             )
         )
     return query

@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import and_, insert, or_, true, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.checks.current import pending
@@ -90,7 +90,7 @@ def load_snapshot(
     cutoff = end_of(on)
     mine = _holders(scope, Obligation.body_id, Obligation.partnership_id)
     obligations = list(
-        session.exec(select(Obligation).where(Obligation.closed_date.is_(None), mine))
+        session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None), mine))
     )
     periods: dict[int, list[Period]] = {}
     open_periods = (
@@ -103,7 +103,7 @@ def load_snapshot(
             Occurrence.declared_compliant_at,
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None), mine)
+        .where(col(Obligation.closed_date).is_(None), mine)
         .order_by(Occurrence.period_start_date)
     )
     for row in session.exec(open_periods):
@@ -115,21 +115,21 @@ def load_snapshot(
     scoped_bodies = (
         select(Body).where(live_body)
         if scope is None
-        else select(Body).where(live_body, Body.id.in_(scope.body_ids))
+        else select(Body).where(live_body, col(Body.id).in_(scope.body_ids))
     )
     bodies = {b.id: BodyFacts(b.id, b.name, b.kind, b.nation) for b in session.exec(scoped_bodies)}
     in_partnerships = (
         true()
         if scope is None
         else or_(
-            PartnershipMember.partnership_id.in_(scope.partnership_ids),
-            PartnershipMember.body_id.in_(scope.body_ids),
+            col(PartnershipMember.partnership_id).in_(scope.partnership_ids),
+            col(PartnershipMember.body_id).in_(scope.body_ids),
         )
     )
     members: dict[int, list[Member]] = {}
     member_rows = (
         select(PartnershipMember.partnership_id, Body.id, Body.kind, Body.nation)
-        .join(Body, Body.id == PartnershipMember.body_id)
+        .join(Body, col(Body.id) == PartnershipMember.body_id)
         .where(
             _active(PartnershipMember.start_date, PartnershipMember.end_date, on),
             live_body,
@@ -143,12 +143,12 @@ def load_snapshot(
         _active(Partnership.start_date, Partnership.end_date, on)
     )
     if scope is not None:
-        partnership_query = partnership_query.where(Partnership.id.in_(wanted))
+        partnership_query = partnership_query.where(col(Partnership.id).in_(wanted))
     live_partnerships = list(session.exec(partnership_query))
     active_partnerships = {p.id: p.name for p in live_partnerships}
     discharged: dict[int, list[int]] = {}
     for link in session.exec(
-        select(PartnershipDuty).where(PartnershipDuty.partnership_id.in_(active_partnerships))
+        select(PartnershipDuty).where(col(PartnershipDuty.partnership_id).in_(active_partnerships))
     ):
         discharged.setdefault(link.partnership_id, []).append(link.duty_id)
     judged_partnerships = (
@@ -158,26 +158,28 @@ def load_snapshot(
     )
     # The live obligations as a subquery, never as a list: a national registry has more of
     # them than a statement may carry parameters (65,535 on PostgreSQL).
-    live_obligation_ids = select(Obligation.id).where(Obligation.closed_date.is_(None), mine)
+    live_obligation_ids = select(Obligation.id).where(col(Obligation.closed_date).is_(None), mine)
     outcomes = list(
         session.exec(
             select(Outcome).where(
-                Outcome.partnership_id.in_(judged_partnerships)
-                | Outcome.obligation_id.in_(live_obligation_ids)
+                col(Outcome.partnership_id).in_(judged_partnerships)
+                | col(Outcome.obligation_id).in_(live_obligation_ids)
             )
         )
     )
     outcome_ids = {o.id for o in outcomes}
     indicators = list(
         session.exec(
-            select(Indicator).where(Indicator.outcome_id.in_(outcome_ids)).order_by(Indicator.id)
+            select(Indicator)
+            .where(col(Indicator.outcome_id).in_(outcome_ids))
+            .order_by(col(Indicator.id))
         )
     )
     points: dict[int, list[Point]] = {}
     for row in session.exec(
         select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
         .where(Measurement.measured_date <= on)
-        .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+        .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
         .order_by(Measurement.measured_date)
     ):
         points.setdefault(row[0], []).append(Point(*row))
@@ -240,8 +242,8 @@ def _current_evidence(
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
         .where(mine)
         .where(Evidence.recorded_at <= cutoff)
-        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > cutoff))
-        .where(Evidence.id.not_in(superseded_by(cutoff)))
+        .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > cutoff))
+        .where(col(Evidence.id).not_in(superseded_by(cutoff)))
     )
     found: dict[int, list[EvidenceItem]] = {}
     titles: dict[int, str] = {}
@@ -269,10 +271,10 @@ def _comments(
     query = (
         select(EvidenceComment.evidence_id, EvidenceComment.kind, EvidenceComment.created_at)
         .where(EvidenceComment.created_at <= cutoff)
-        .order_by(EvidenceComment.created_at, EvidenceComment.id)
+        .order_by(col(EvidenceComment.created_at), col(EvidenceComment.id))
     )
     if len(evidence_ids) <= CHUNK:
-        query = query.where(EvidenceComment.evidence_id.in_(evidence_ids))
+        query = query.where(col(EvidenceComment.evidence_id).in_(evidence_ids))
     # Else every comment by the cutoff is read and those asked about kept: a national
     # registry's evidence ids are too many to send as parameters, and comments are far fewer.
     found: dict[int, list[Comment]] = {}
@@ -411,14 +413,14 @@ def _persist(
     session: Session, run: CheckRun, hits: list[Hit], scope: Scope | None
 ) -> tuple[int, int]:
     now = utcnow()
-    query = select(Finding.key, Finding.id).where(Finding.resolved_at.is_(None))
+    query = select(Finding.key, Finding.id).where(col(Finding.resolved_at).is_(None))
     if scope is not None:
         query = query.where(_holders(scope, Finding.body_id, Finding.partnership_id))
     # Two transactions judging the same holder at once may each have opened the same finding;
     # the first is kept and any twin resolved, so the register heals at the next evaluation.
     open_findings: dict[str, int] = {}
     twins: list[int] = []
-    for key, fid in session.exec(query.order_by(Finding.id)).all():
+    for key, fid in session.exec(query.order_by(col(Finding.id))).all():
         if key in open_findings:
             twins.append(fid)
         else:
@@ -451,7 +453,7 @@ def _persist(
     for start in range(0, len(gone), CHUNK):  # within a statement's parameter limit
         session.execute(
             update(Finding)
-            .where(Finding.id.in_(gone[start : start + CHUNK]))
+            .where(col(Finding.id).in_(gone[start : start + CHUNK]))
             .values(resolved_at=now, last_run_id=run.id)
         )
     return len(fresh), len(gone)
@@ -466,13 +468,13 @@ def open_findings(
     offset: int = 0,
 ) -> list[Finding]:
     """Open findings, worst first, for one body or partnership or for everything."""
-    query = select(Finding).where(Finding.resolved_at.is_(None))
+    query = select(Finding).where(col(Finding.resolved_at).is_(None))
     if body_id is not None:
         query = query.where(Finding.body_id == body_id)
     if partnership_id is not None:
         query = query.where(Finding.partnership_id == partnership_id)
     rank = {severity: i for i, severity in enumerate(SEVERITIES)}
-    rows = list(session.exec(query.order_by(Finding.id)))
+    rows = list(session.exec(query.order_by(col(Finding.id))))
     rows.sort(key=lambda f: (rank.get(f.severity, 9), f.id))
     return rows[offset : offset + limit]
 
@@ -496,14 +498,14 @@ def list_findings(
     """
     query = (
         select(Finding, Body.code, Partnership.slug)
-        .outerjoin(Body, Body.id == Finding.body_id)
-        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
-        .where(Finding.id > after_id)
+        .outerjoin(Body, col(Body.id) == Finding.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == Finding.partnership_id)
+        .where(col(Finding.id) > after_id)
     )
     if state == "open":
-        query = query.where(Finding.resolved_at.is_(None))
+        query = query.where(col(Finding.resolved_at).is_(None))
     elif state == "resolved":
-        query = query.where(Finding.resolved_at.is_not(None))
+        query = query.where(col(Finding.resolved_at).is_not(None))
     for column, value in (
         (Finding.severity, severity),
         (Finding.rule, rule),
@@ -516,11 +518,11 @@ def list_findings(
         bodies, partnerships = within
         query = query.where(
             or_(
-                Finding.body_id.in_(bodies),
-                Finding.body_id.is_(None) & Finding.partnership_id.in_(partnerships),
+                col(Finding.body_id).in_(bodies),
+                col(Finding.body_id).is_(None) & col(Finding.partnership_id).in_(partnerships),
             )
         )
-    return list(session.exec(query.order_by(Finding.id).limit(limit)).all())
+    return list(session.exec(query.order_by(col(Finding.id)).limit(limit)).all())
 
 
 def list_check_runs(
@@ -531,5 +533,5 @@ def list_check_runs(
     scheduled and requested runs."""
     query = select(CheckRun).where(CheckRun.trigger != CHANGE)
     if before_id is not None:
-        query = query.where(CheckRun.id < before_id)
-    return list(session.exec(query.order_by(CheckRun.id.desc()).limit(limit)).all())
+        query = query.where(col(CheckRun.id) < before_id)
+    return list(session.exec(query.order_by(col(CheckRun.id).desc()).limit(limit)).all())

@@ -8,7 +8,7 @@ import statistics
 from dataclasses import dataclass
 
 from sqlalchemy import case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.evaluations.models import EvaluationAnswer, EvaluationInvitation, EvaluationRound
 from compliance.evaluations.questions import (
@@ -103,7 +103,7 @@ def _statement(key: str, text: str, values: list[int]) -> StatementResult:
 
 def _outcome_titles(session: Session, partnership_id: int) -> dict[int, str]:
     query = select(Outcome.id, Outcome.title).where(Outcome.partnership_id == partnership_id)
-    return dict(session.exec(query.order_by(Outcome.id)).all())
+    return dict(session.exec(query.order_by(col(Outcome.id))).all())
 
 
 def _stage(session: Session, row: EvaluationRound, stage: str) -> StageResult:
@@ -209,7 +209,9 @@ def latest_results(*, session: Session, partnership_id: int, on: dt.date) -> Par
     query = select(EvaluationRound.id).where(
         EvaluationRound.partnership_id == partnership_id, EvaluationRound.opens_date <= on
     )
-    ids = session.exec(query.order_by(EvaluationRound.opens_date, EvaluationRound.id)).all()
+    ids = session.exec(
+        query.order_by(col(EvaluationRound.opens_date), col(EvaluationRound.id))
+    ).all()
     results = [round_results(session=session, round_id=i) for i in ids]
     return PartnershipResults(
         results[-1] if results else None, tuple(_headline(r) for r in results)
@@ -244,15 +246,16 @@ def people_voices(
         return {}
     rounds = session.exec(
         select(EvaluationRound)
-        .where(EvaluationRound.partnership_id.in_(partnership_ids))
+        .where(col(EvaluationRound.partnership_id).in_(partnership_ids))
         .where(EvaluationRound.opens_date <= on)
-        .order_by(EvaluationRound.opens_date.desc(), EvaluationRound.id.desc())
+        .order_by(col(EvaluationRound.opens_date).desc(), col(EvaluationRound.id).desc())
     ).all()
     if not rounds:
         return {}
     answers: dict[int, list[dict]] = {}
     query = select(EvaluationAnswer.round_id, EvaluationAnswer.choices).where(
-        EvaluationAnswer.round_id.in_([r.id for r in rounds]), EvaluationAnswer.stage == PEOPLE
+        col(EvaluationAnswer.round_id).in_([r.id for r in rounds]),
+        col(EvaluationAnswer.stage) == PEOPLE,
     )
     for round_id, choices in session.exec(query):
         answers.setdefault(round_id, []).append(choices)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import mailer
 from compliance.audit.service import record as audit
@@ -111,7 +111,9 @@ def rounds_of(*, session: Session, partnership_id: int) -> list[EvaluationRound]
     """A partnership's rounds, the newest first."""
     query = select(EvaluationRound).where(EvaluationRound.partnership_id == partnership_id)
     return list(
-        session.exec(query.order_by(EvaluationRound.opens_date.desc(), EvaluationRound.id.desc()))
+        session.exec(
+            query.order_by(col(EvaluationRound.opens_date).desc(), col(EvaluationRound.id).desc())
+        )
     )
 
 
@@ -341,7 +343,9 @@ def answer_invitation(*, session: Session, token: str, answer: Answer, today: dt
     # Conditional, so that two answers sent at once through one link cannot both count.
     used = session.execute(
         update(EvaluationInvitation)
-        .where(EvaluationInvitation.id == invitation.id, EvaluationInvitation.used.is_(False))
+        .where(
+            col(EvaluationInvitation.id) == invitation.id, col(EvaluationInvitation.used).is_(False)
+        )
         .values(used=True)
     )
     if used.rowcount != 1:

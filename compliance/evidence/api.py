@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import Form, Path, Query
 from fastapi.responses import Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal, evidence_access, require
 from compliance.api import MAX_ID, api_router, encode_cursor, id_after
@@ -97,15 +97,15 @@ def _writable_periods(
     session: Session, principal: Principal, obligations: list[Obligation]
 ) -> set[int]:
     ids = [o.id for o in obligations if principal.writes_obligation(o)]
-    query = select(Occurrence.id).where(Occurrence.obligation_id.in_(ids))
+    query = select(Occurrence.id).where(col(Occurrence.obligation_id).in_(ids))
     return set(session.exec(query).all()) if ids else set()
 
 
 def _obligations_served(session: Session, evidence_id: int) -> list[Obligation]:
     query = (
         select(Obligation)
-        .join(Occurrence, Occurrence.obligation_id == Obligation.id)
-        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
+        .join(Occurrence, col(Occurrence.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Occurrence.id)
         .where(EvidenceLink.evidence_id == evidence_id)
     )
     return list(session.exec(query).all())

@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.evidence.files import stored_path
 from compliance.models import Evidence
@@ -91,8 +91,8 @@ def _files(data_dir: Path) -> list[Path]:
 def _named(session: Session) -> dict[str, list[tuple[int, str]]]:
     rows = session.exec(
         select(Evidence.sha256, Evidence.id, Evidence.title)
-        .where(Evidence.sha256.is_not(None))
-        .order_by(Evidence.id)
+        .where(col(Evidence.sha256).is_not(None))
+        .order_by(col(Evidence.id))
     )
     named: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for sha256, evidence_id, title in rows:

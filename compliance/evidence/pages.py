@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal, evidence_access, require
 from compliance.api import RowId
@@ -101,7 +101,11 @@ def _wanted(raw: object) -> int | None:
 
 def _periods(session: Session, evidence_id: int) -> list[Occurrence]:
     ids = links(session=session, evidence_id=evidence_id)
-    query = select(Occurrence).where(Occurrence.id.in_(ids)).order_by(Occurrence.period_end_date)
+    query = (
+        select(Occurrence)
+        .where(col(Occurrence.id).in_(ids))
+        .order_by(col(Occurrence.period_end_date))
+    )
     return list(session.exec(query).all())
 
 
@@ -400,18 +404,18 @@ def _items(session: Session, obligation_ids: set[int]) -> dict[int, tuple[str, s
     stream."""
     duties = (
         select(Obligation.id, Deliverable.title, Duty.title)
-        .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
-        .join(Duty, Duty.id == Deliverable.duty_id)
+        .join(Deliverable, col(Deliverable.id) == Obligation.deliverable_id)
+        .join(Duty, col(Duty.id) == Deliverable.duty_id)
     )
     conditions = (
         select(Obligation.id, FundingCondition.title, FundingStream.name)
-        .join(FundingCondition, FundingCondition.id == Obligation.condition_id)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
+        .join(FundingCondition, col(FundingCondition.id) == Obligation.condition_id)
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
     )
     found = {}
     for query in (duties, conditions):
         for obligation_id, item, source in session.exec(
-            query.where(Obligation.id.in_(obligation_ids))
+            query.where(col(Obligation.id).in_(obligation_ids))
         ):
             found[obligation_id] = (item, source)
     return found
@@ -422,7 +426,9 @@ def _queue_rows(session: Session, principal: Principal, rows: list) -> list[Queu
     user may read."""
     pairs = served(session=session, evidence_ids=[e.id for e, _ in rows], principal=principal)
     obligation_ids = {o for found in pairs.values() for o, _ in found}
-    obligations = session.exec(select(Obligation).where(Obligation.id.in_(obligation_ids))).all()
+    obligations = session.exec(
+        select(Obligation).where(col(Obligation.id).in_(obligation_ids))
+    ).all()
     holders, items = holder_links(session, obligations), _items(session, obligation_ids)
     queue = []
     for evidence, latest in rows:

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import UploadFile
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.api import MAX_ID, PREFIX, ApiInput, Date, Timestamp
@@ -217,7 +217,7 @@ class ReviewPage(BaseModel):
 
 
 def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
-    rows = session.exec(select(User.id, User.name).where(User.id.in_(ids - {None}))).all()
+    rows = session.exec(select(User.id, User.name).where(col(User.id).in_(ids - {None}))).all()
     return dict(rows)
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, mod
 from sqlalchemy import exists, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
@@ -101,7 +101,7 @@ def _require(session: Session, evidence_id: int) -> Evidence:
 
 
 def _check_occurrences(session: Session, ids: list[int]) -> None:
-    found = set(session.exec(select(Occurrence.id).where(Occurrence.id.in_(ids))).all())
+    found = set(session.exec(select(Occurrence.id).where(col(Occurrence.id).in_(ids))).all())
     missing = sorted(set(ids) - found)
     if missing:
         raise Refused(f"no obligation period with id {missing[0]}", field="occurrence_ids")
@@ -247,7 +247,9 @@ def withdraw(*, session: Session, actor: User, evidence_id: int, reason: str) ->
 def thread(*, session: Session, evidence_id: int) -> list[EvidenceComment]:
     """The review thread of a piece of evidence, oldest first."""
     query = select(EvidenceComment).where(EvidenceComment.evidence_id == evidence_id)
-    return list(session.exec(query.order_by(EvidenceComment.created_at, EvidenceComment.id)))
+    return list(
+        session.exec(query.order_by(col(EvidenceComment.created_at), col(EvidenceComment.id)))
+    )
 
 
 def _comment(session: Session, actor: User, evidence: Evidence, kind: str, body: str | None):
@@ -338,7 +340,7 @@ def served(
         )
         .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(EvidenceLink.evidence_id.in_(evidence_ids))
+        .where(col(EvidenceLink.evidence_id).in_(evidence_ids))
         .order_by(Occurrence.obligation_id, Occurrence.id)
     ).all()
     found: dict[int, list[tuple[int, int]]] = {i: [] for i in evidence_ids}
@@ -379,22 +381,25 @@ def review_queue(
     waiting = or_(latest.is_(None), latest == "answer") if for_reviewer else latest == "queried"
     query = (
         select(Evidence, latest)
-        .where(Evidence.withdrawn_at.is_(None), waiting)
-        .where(~exists().where(newer.supersedes_id == Evidence.id))
-        .order_by(Evidence.id.desc())
+        .where(col(Evidence.withdrawn_at).is_(None), waiting)
+        .where(~exists().where(newer.supersedes_id == col(Evidence.id)))
+        .order_by(col(Evidence.id).desc())
         .limit(limit)
     )
     if body_ids is not None or partnership_ids is not None:
         query = query.where(_in_scope(body_ids or set(), partnership_ids or set()))
     if before_id is not None:
-        query = query.where(Evidence.id < before_id)
+        query = query.where(col(Evidence.id) < before_id)
     return [(evidence, kind) for evidence, kind in session.exec(query).all()]
 
 
 def _in_scope(body_ids: set[int], partnership_ids: set[int]):
     return exists().where(
-        EvidenceLink.evidence_id == Evidence.id,
-        Occurrence.id == EvidenceLink.occurrence_id,
-        Obligation.id == Occurrence.obligation_id,
-        or_(Obligation.body_id.in_(body_ids), Obligation.partnership_id.in_(partnership_ids)),
+        col(EvidenceLink.evidence_id) == Evidence.id,
+        col(Occurrence.id) == EvidenceLink.occurrence_id,
+        col(Obligation.id) == Occurrence.obligation_id,
+        or_(
+            col(Obligation.body_id).in_(body_ids),
+            col(Obligation.partnership_id).in_(partnership_ids),
+        ),
     )

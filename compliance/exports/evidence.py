@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import ColumnElement
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.exports.formats import Column
 from compliance.exports.selection import Row, Selection, holder_filter, keyset
@@ -52,19 +52,21 @@ def evidence_rows(*, session: Session, selection: Selection, batch: int) -> Iter
     holders = holder_filter(selection, Obligation.body_id, Obligation.partnership_id)
     query = select(Evidence)
     if holders:
-        query = query.where(Evidence.id.in_(_serving(holders)))
+        query = query.where(col(Evidence.id).in_(_serving(holders)))
     for page in keyset(session, query, Evidence.id, batch):
         ids = [e.id for e in page]
         emails = dict(
             session.exec(
-                select(User.id, User.email).where(User.id.in_({e.recorded_by_id for e in page}))
+                select(User.id, User.email).where(
+                    col(User.id).in_({e.recorded_by_id for e in page})
+                )
             ).all()
         )
         newer = dict(
             session.exec(
                 select(Evidence.supersedes_id, Evidence.id)
-                .where(Evidence.supersedes_id.in_(ids))
-                .order_by(Evidence.id)
+                .where(col(Evidence.supersedes_id).in_(ids))
+                .order_by(col(Evidence.id))
             ).all()
         )
         served = _served(session, ids, holders)
@@ -77,8 +79,8 @@ def evidence_rows(*, session: Session, selection: Selection, batch: int) -> Iter
 def _serving(holders: list[ColumnElement[bool]]) -> Any:
     return (
         select(EvidenceLink.evidence_id)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
         .where(*holders)
     )
 
@@ -89,11 +91,11 @@ def _served(
     """Per piece of evidence, the obligations it serves in the selection and their holders."""
     rows = session.exec(
         select(EvidenceLink.evidence_id, Obligation.id, Body.code, Partnership.slug)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .outerjoin(Body, Body.id == Obligation.body_id)
-        .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
-        .where(EvidenceLink.evidence_id.in_(ids), *holders)
+        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .outerjoin(Body, col(Body.id) == Obligation.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == Obligation.partnership_id)
+        .where(col(EvidenceLink.evidence_id).in_(ids), *holders)
     )
     found: dict[int, tuple[set, set, set]] = {}
     for evidence_id, obligation_id, code, slug in rows:
@@ -107,9 +109,9 @@ def _served(
 def _latest_reviews(session: Session, ids: list[int]) -> dict[int, EvidenceComment]:
     rows = session.exec(
         select(EvidenceComment)
-        .where(EvidenceComment.evidence_id.in_(ids))
-        .where(EvidenceComment.kind.in_(["accepted", "queried"]))
-        .order_by(EvidenceComment.id)
+        .where(col(EvidenceComment.evidence_id).in_(ids))
+        .where(col(EvidenceComment.kind).in_(["accepted", "queried"]))
+        .order_by(col(EvidenceComment.id))
     )
     return {c.evidence_id: c for c in rows}
 

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.exports import formats
 from compliance.exports.evidence import EVIDENCE_COLUMNS, evidence_rows
@@ -130,13 +130,13 @@ def _citations(session: Session, obligations: list[Obligation]) -> dict[tuple[st
     conditions = {o.condition_id for o in obligations if o.condition_id}
     duty_rows = session.exec(
         select(Deliverable.id, Duty.act, Duty.sections)
-        .join(Duty, Duty.id == Deliverable.duty_id)
-        .where(Deliverable.id.in_(deliverables))
+        .join(Duty, col(Duty.id) == Deliverable.duty_id)
+        .where(col(Deliverable.id).in_(deliverables))
     )
     stream_rows = session.exec(
         select(FundingCondition.id, FundingStream.legal_basis)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
-        .where(FundingCondition.id.in_(conditions))
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
+        .where(col(FundingCondition.id).in_(conditions))
     )
     found = {("deliverable", i): f"{act} {sections}" for i, act, sections in duty_rows}
     return found | {("condition", i): basis or "" for i, basis in stream_rows}

@@ -22,7 +22,7 @@ from sqlalchemy import delete, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.exports.selection import holders_of
 from compliance.models import Obligation
@@ -58,7 +58,7 @@ def forget(
     The token changes first: on PostgreSQL its row stays locked until the commit, so a reader
     that would keep states judged before this commit waits for it, and then keeps nothing."""
     token = secrets.token_hex(16)
-    moved = session.execute(update(JudgedEpoch).where(JudgedEpoch.id == 1).values(token=token))
+    moved = session.execute(update(JudgedEpoch).where(col(JudgedEpoch.id) == 1).values(token=token))
     if moved.rowcount == 0:  # type: ignore[attr-defined]
         session.execute(insert(JudgedEpoch).values(id=1, token=token))
     if body_ids is None:
@@ -66,11 +66,11 @@ def forget(
         return
     held = select(Obligation.id).where(
         or_(
-            Obligation.body_id.in_(set(body_ids)),
-            Obligation.partnership_id.in_(set(partnership_ids)),
+            col(Obligation.body_id).in_(set(body_ids)),
+            col(Obligation.partnership_id).in_(set(partnership_ids)),
         )
     )
-    session.execute(delete(ObligationState).where(ObligationState.obligation_id.in_(held)))
+    session.execute(delete(ObligationState).where(col(ObligationState.obligation_id).in_(held)))
 
 
 def current(on: dt.date, due_soon_days: int):
@@ -91,13 +91,13 @@ def in_states(
     states and one of these outcome states (either empty: any), next due within the window."""
     conditions = [current(on, due_soon_days)]
     if statuses := [str(s) for s in statuses]:
-        conditions.append(ObligationState.status.in_(statuses))
+        conditions.append(col(ObligationState.status).in_(statuses))
     if outcomes := [str(o) for o in outcomes]:
-        conditions.append(ObligationState.outcome.in_(outcomes))
+        conditions.append(col(ObligationState.outcome).in_(outcomes))
     if due_after is not None:
-        conditions.append(ObligationState.next_due >= due_after)
+        conditions.append(col(ObligationState.next_due) >= due_after)
     if due_before is not None:
-        conditions.append(ObligationState.next_due <= due_before)
+        conditions.append(col(ObligationState.next_due) <= due_before)
     return conditions
 
 
@@ -116,13 +116,19 @@ def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_day
         if _complete.get(database) == (seen, on, due_soon_days):
             return judged
         wanted = (
-            select(Obligation.id).where(Obligation.closed_date.is_(None)) if ids is None else ids
+            select(Obligation.id).where(col(Obligation.closed_date).is_(None))
+            if ids is None
+            else ids
         )
         missing = list(
             session.exec(
-                wanted.outerjoin(ObligationState, ObligationState.obligation_id == Obligation.id)
-                .where(or_(ObligationState.obligation_id.is_(None), ~current(on, due_soon_days)))
-                .order_by(Obligation.id)
+                wanted.outerjoin(
+                    ObligationState, col(ObligationState.obligation_id) == Obligation.id
+                )
+                .where(
+                    or_(col(ObligationState.obligation_id).is_(None), ~current(on, due_soon_days))
+                )
+                .order_by(col(Obligation.id))
             )
         )
         if not missing:
@@ -138,7 +144,9 @@ def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_day
 def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days: int) -> int:
     seen = epoch(session)
     rows = list(
-        session.exec(select(Obligation).where(Obligation.id.in_(ids)).order_by(Obligation.id))
+        session.exec(
+            select(Obligation).where(col(Obligation.id).in_(ids)).order_by(col(Obligation.id))
+        )
     )
     views = view_obligations_for(
         session=session, obligations=rows, on=on, due_soon_days=due_soon_days
@@ -152,7 +160,7 @@ def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days
         # drew a new one since it was seen, or is drawing one now, means keep nothing.
         unmoved = session.execute(
             update(JudgedEpoch)
-            .where(JudgedEpoch.id == 1, JudgedEpoch.token == seen)
+            .where(col(JudgedEpoch.id) == 1, col(JudgedEpoch.token) == seen)
             .values(token=seen)
         )
         if unmoved.rowcount != 1 or not states:  # type: ignore[attr-defined]
@@ -208,7 +216,7 @@ def sort_order(dialect: str) -> list:
         return column.collate("C") if dialect == "postgresql" else column
 
     return [
-        ObligationState.next_due.is_(None),
+        col(ObligationState.next_due).is_(None),
         ObligationState.next_due,
         text(ObligationState.holder_name),
         text(ObligationState.source_title),

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal, require
 from compliance.bodies.service import get_body
@@ -153,7 +153,8 @@ class Kept:
             self.session.exec(query.order_by(*sort_order(dialect)).offset(offset).limit(limit))
         )
         rows = {
-            o.id: o for o in self.session.exec(select(Obligation).where(Obligation.id.in_(ids)))
+            o.id: o
+            for o in self.session.exec(select(Obligation).where(col(Obligation.id).in_(ids)))
         }
         return view_obligations_for(
             session=self.session,
@@ -179,19 +180,23 @@ class Kept:
 def _holder_options(session: Session, principal: Principal) -> tuple[list, list]:
     """The bodies (code, name) and partnerships (slug, name) holding open obligations this user
     may read, by name."""
-    held = select(Obligation).where(Obligation.closed_date.is_(None))
-    by_body = held.with_only_columns(Obligation.body_id).where(Obligation.body_id.is_not(None))
-    by_partnership = held.with_only_columns(Obligation.partnership_id).where(
-        Obligation.body_id.is_(None)
+    held = select(Obligation).where(col(Obligation.closed_date).is_(None))
+    by_body = held.with_only_columns(col(Obligation.body_id)).where(
+        col(Obligation.body_id).is_not(None)
+    )
+    by_partnership = held.with_only_columns(col(Obligation.partnership_id)).where(
+        col(Obligation.body_id).is_(None)
     )
     # Rows of the two columns the filter's options show: at national scale, thousands of them.
-    bodies = select(Body.code, Body.name).where(Body.id.in_(by_body))
+    bodies = select(Body.code, Body.name).where(col(Body.id).in_(by_body))
     partnerships = select(Partnership.slug, Partnership.name).where(
-        Partnership.id.in_(by_partnership)
+        col(Partnership.id).in_(by_partnership)
     )
     if not principal.is_admin:
-        bodies = bodies.where(Body.id.in_(principal.body_ids))
-        partnerships = partnerships.where(Partnership.id.in_(principal.readable_partnership_ids))
+        bodies = bodies.where(col(Body.id).in_(principal.body_ids))
+        partnerships = partnerships.where(
+            col(Partnership.id).in_(principal.readable_partnership_ids)
+        )
     return (
         list(session.exec(bodies.order_by(Body.name))),
         list(session.exec(partnerships.order_by(Partnership.name))),

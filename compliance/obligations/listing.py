@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.models import Deliverable, Obligation, Occurrence
 from compliance.obligations.judged import in_states, keep_current
@@ -58,15 +58,15 @@ def filtered(filters: ObligationFilter, query: Any = None):
         query = query.where(Obligation.partnership_id == filters.partnership_id)
     if filters.duty_id is not None:
         duty_deliverables = select(Deliverable.id).where(Deliverable.duty_id == filters.duty_id)
-        query = query.where(Obligation.deliverable_id.in_(duty_deliverables))
+        query = query.where(col(Obligation.deliverable_id).in_(duty_deliverables))
     if not filters.include_closed:
-        query = query.where(Obligation.closed_date.is_(None))
+        query = query.where(col(Obligation.closed_date).is_(None))
     if filters.body_ids is not None:
         query = query.where(
-            Obligation.body_id.in_(filters.body_ids)
+            col(Obligation.body_id).in_(filters.body_ids)
             | (
-                Obligation.body_id.is_(None)
-                & Obligation.partnership_id.in_(filters.partnership_ids or frozenset())
+                col(Obligation.body_id).is_(None)
+                & col(Obligation.partnership_id).in_(filters.partnership_ids or frozenset())
             )
         )
     if filters.due_after is not None or filters.due_before is not None:
@@ -120,12 +120,14 @@ def obligation_page(
     query = filtered(filters).order_by(Obligation.id)
     kept = filters.computed and on == today and not filters.include_closed
     if kept:
-        query = query.where(Obligation.id.in_(_kept_passing(session, filters, on, due_soon_days)))
+        query = query.where(
+            col(Obligation.id).in_(_kept_passing(session, filters, on, due_soon_days))
+        )
     # Narrowed by kept states, nearly every row read passes: read no more than a page needs.
     size = batch if filters.computed and not kept else limit + 1
     found: list[ObligationView] = []
     while len(found) <= limit:
-        rows = list(session.exec(query.where(Obligation.id > after_id).limit(size)))
+        rows = list(session.exec(query.where(col(Obligation.id) > after_id).limit(size)))
         if not rows:
             break
         views = view_obligations_for(

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from starlette.datastructures import FormData, UploadFile
 
 from compliance.access import Principal, require
@@ -81,9 +81,9 @@ def _writable(session: Session, principal: Principal, evidence_ids: set[int]) ->
     it serves (the rule of `evidence_access`, in one query for the whole page)."""
     rows = session.exec(
         select(EvidenceLink.evidence_id, Obligation)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(EvidenceLink.evidence_id.in_(evidence_ids))
+        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .where(col(EvidenceLink.evidence_id).in_(evidence_ids))
     ).all()
     refused = {e for e, obligation in rows if not principal.writes_obligation(obligation)}
     return {e for e, _ in rows} - refused

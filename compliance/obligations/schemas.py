@@ -4,7 +4,7 @@ a page at a time, with examples from the Cornwall and Isles of Scilly demo area.
 import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.models import Body, Partnership
 from compliance.obligations.views import ObligationView
@@ -159,14 +159,16 @@ def obligation_items(session: Session, views: list[ObligationView]) -> list[Obli
     body_ids = {v.obligation.body_id for v in views if v.obligation.body_id}
     partnership_ids = {v.obligation.partnership_id for v in views if v.obligation.partnership_id}
     codes = (
-        dict(session.exec(select(Body.id, Body.code).where(Body.id.in_(body_ids))).all())
+        dict(session.exec(select(Body.id, Body.code).where(col(Body.id).in_(body_ids))).all())
         if body_ids
         else {}
     )
     slugs = (
         dict(
             session.exec(
-                select(Partnership.id, Partnership.slug).where(Partnership.id.in_(partnership_ids))
+                select(Partnership.id, Partnership.slug).where(
+                    col(Partnership.id).in_(partnership_ids)
+                )
             ).all()
         )
         if partnership_ids

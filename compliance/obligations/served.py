@@ -10,7 +10,7 @@ a quarterly return is not judged by an outcome about something else. With none, 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.models import (
     Bid,
@@ -60,9 +60,11 @@ def partnerships_behind(
         return behind
     rows = session.exec(
         select(PartnershipMember.body_id, PartnershipDuty.duty_id, PartnershipMember.partnership_id)
-        .join(PartnershipDuty, PartnershipDuty.partnership_id == PartnershipMember.partnership_id)
-        .where(PartnershipMember.body_id.in_(body_ids))
-        .where((PartnershipMember.end_date.is_(None)) | (PartnershipMember.end_date > on))
+        .join(
+            PartnershipDuty, col(PartnershipDuty.partnership_id) == PartnershipMember.partnership_id
+        )
+        .where(col(PartnershipMember.body_id).in_(body_ids))
+        .where((col(PartnershipMember.end_date).is_(None)) | (col(PartnershipMember.end_date) > on))
     ).all()
     through: dict[tuple[int, int], list[int]] = {}
     for body, duty, partnership in rows:
@@ -78,7 +80,7 @@ def _duty_of(session: Session, obligations: list[Obligation]) -> dict[int, int]:
     ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     if not ids:
         return {}
-    query = select(Deliverable.id, Deliverable.duty_id).where(Deliverable.id.in_(ids))
+    query = select(Deliverable.id, Deliverable.duty_id).where(col(Deliverable.id).in_(ids))
     return dict(session.exec(query).all())
 
 
@@ -88,7 +90,7 @@ def _bid_partnerships(session: Session, obligations: list[Obligation]) -> dict[i
     if not ids:
         return {}
     query = select(Bid.id, Bid.partnership_id).where(
-        Bid.id.in_(ids), Bid.partnership_id.is_not(None)
+        col(Bid.id).in_(ids), col(Bid.partnership_id).is_not(None)
     )
     return dict(session.exec(query).all())
 
@@ -109,8 +111,8 @@ def outcome_states(
     own = [o.id for o in obligations]
     found = session.exec(
         select(Outcome)
-        .where(Outcome.partnership_id.in_(wanted) | Outcome.obligation_id.in_(own))
-        .order_by(Outcome.id)
+        .where(col(Outcome.partnership_id).in_(wanted) | col(Outcome.obligation_id).in_(own))
+        .order_by(col(Outcome.id))
     ).all()
     targets = _targets(session, [o.id for o in found if o.partnership_id is not None])
     duty_of = _duty_of(session, obligations)
@@ -156,7 +158,7 @@ def _targets(session: Session, outcome_ids: list[int]) -> dict[int, set[tuple[st
     if not outcome_ids:
         return {}
     found: dict[int, set[tuple[str, int]]] = {}
-    rows = session.exec(select(OutcomeServes).where(OutcomeServes.outcome_id.in_(outcome_ids)))
+    rows = session.exec(select(OutcomeServes).where(col(OutcomeServes.outcome_id).in_(outcome_ids)))
     for link in rows:
         kind, target = target_of(link)
         found.setdefault(link.outcome_id, set()).add((kind, target))
@@ -175,7 +177,7 @@ def target_of(link: OutcomeServes) -> tuple[str, int]:
 def _slugs(session: Session, partnership_ids: set[int]) -> dict[int, str]:
     if not partnership_ids:
         return {}
-    query = select(Partnership.id, Partnership.slug).where(Partnership.id.in_(partnership_ids))
+    query = select(Partnership.id, Partnership.slug).where(col(Partnership.id).in_(partnership_ids))
     return dict(session.exec(query).all())
 
 
@@ -185,13 +187,15 @@ def outcome_levels(
     """Each outcome's status on a date, from its indicators (with none, not measured)."""
     if not outcome_ids:
         return {}
-    indicators = session.exec(select(Indicator).where(Indicator.outcome_id.in_(outcome_ids))).all()
+    indicators = session.exec(
+        select(Indicator).where(col(Indicator.outcome_id).in_(outcome_ids))
+    ).all()
     values: dict[int, list[tuple[dt.date, float]]] = {}
     if indicators:
         # Only the trend's window can decide a status: years of history need not be read.
         rows = session.exec(
             select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
-            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+            .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
             .order_by(Measurement.measured_date)

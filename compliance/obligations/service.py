@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.models import (
@@ -60,7 +60,9 @@ def _live_deliverables(session: Session) -> dict[int, list[Deliverable]]:
     query = (
         select(Deliverable)
         .join(Duty)
-        .where(Deliverable.retired_in_version.is_(None), Duty.retired_in_version.is_(None))
+        .where(
+            col(Deliverable.retired_in_version).is_(None), col(Duty.retired_in_version).is_(None)
+        )
     )
     by_duty: dict[int, list[Deliverable]] = {}
     for deliverable in session.exec(query):
@@ -122,11 +124,11 @@ def _expected_for_partnerships(
 def _expected_for_bids(session: Session) -> list[Expected]:
     query = (
         select(Bid, FundingCondition)
-        .join(FundingCondition, FundingCondition.stream_id == Bid.stream_id)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
+        .join(FundingCondition, col(FundingCondition.stream_id) == Bid.stream_id)
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
         .where(
-            FundingCondition.retired_in_version.is_(None),
-            FundingStream.retired_in_version.is_(None),
+            col(FundingCondition.retired_in_version).is_(None),
+            col(FundingStream.retired_in_version).is_(None),
         )
     )
     found = []
@@ -216,7 +218,7 @@ def backfill(
     partnership_ids: set[int] = frozenset(),
 ) -> int:
     """Track these holders' open obligations from an earlier date; return the periods added."""
-    query = select(Obligation).where(Obligation.closed_date.is_(None))
+    query = select(Obligation).where(col(Obligation.closed_date).is_(None))
     for obligation in session.exec(query):
         mine = obligation.body_id in body_ids or obligation.partnership_id in partnership_ids
         if mine and track_from < obligation.opened_date:
@@ -267,7 +269,7 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
     have = set(session.exec(select(Occurrence.obligation_id, Occurrence.period_start_date)).all())
     rules = _due_rules(session)
     added = 0
-    for obligation in session.exec(select(Obligation).where(Obligation.closed_date.is_(None))):
+    for obligation in session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None))):
         rule, window = rules[rule_key(obligation)]
         anchor = window[0] if window else obligation.opened_date
         last = min(until, window[1]) if window else until

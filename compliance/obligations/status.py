@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.catalogue.schema import STANDING, Cadence
 from compliance.models import (
@@ -90,7 +90,9 @@ def due_bases(*, session: Session, obligations: Iterable[Obligation]) -> dict[in
     by_deliverable = (
         {
             d.id: deliverable_basis(d)
-            for d in session.exec(select(Deliverable).where(Deliverable.id.in_(deliverable_ids)))
+            for d in session.exec(
+                select(Deliverable).where(col(Deliverable.id).in_(deliverable_ids))
+            )
         }
         if deliverable_ids
         else {}
@@ -101,7 +103,7 @@ def due_bases(*, session: Session, obligations: Iterable[Obligation]) -> dict[in
             for c, s in session.exec(
                 select(FundingCondition, FundingStream)
                 .join(FundingStream)
-                .where(FundingCondition.id.in_(condition_ids))
+                .where(col(FundingCondition.id).in_(condition_ids))
             )
         }
         if condition_ids
@@ -174,11 +176,11 @@ def current_evidence(
     end_of_day = dt.datetime.combine(on, dt.time.max, tzinfo=dt.UTC)
     query = (
         select(EvidenceLink.occurrence_id, Evidence.id, Evidence.review_by_date)
-        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .where(EvidenceLink.occurrence_id.in_(ids))
+        .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
+        .where(col(EvidenceLink.occurrence_id).in_(ids))
         .where(Evidence.recorded_at <= end_of_day)
-        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > end_of_day))
-        .order_by(EvidenceLink.occurrence_id, Evidence.id)
+        .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > end_of_day))
+        .order_by(col(EvidenceLink.occurrence_id), col(Evidence.id))
     )
     rows = session.exec(query).all()
     # Which of these few are superseded is asked of them by key (the supersedes_id index):
@@ -188,7 +190,8 @@ def current_evidence(
         set(
             session.exec(
                 select(Evidence.supersedes_id).where(
-                    Evidence.supersedes_id.in_(candidates), Evidence.recorded_at <= end_of_day
+                    col(Evidence.supersedes_id).in_(candidates),
+                    col(Evidence.recorded_at) <= end_of_day,
                 )
             )
         )
@@ -256,8 +259,8 @@ def obligation_states(
     occurrences = (
         session.exec(
             select(Occurrence)
-            .where(Occurrence.obligation_id.in_(ids))
-            .order_by(Occurrence.period_start_date)
+            .where(col(Occurrence.obligation_id).in_(ids))
+            .order_by(col(Occurrence.period_start_date))
         ).all()
         if ids
         else []

@@ -3,7 +3,7 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
 from compliance.models import (
@@ -91,16 +91,16 @@ def view_obligations(
     if body_id is not None:
         query = query.where(Obligation.body_id == body_id)
     if body_ids is not None:
-        query = query.where(Obligation.body_id.in_(body_ids))
+        query = query.where(col(Obligation.body_id).in_(body_ids))
     if partnership_id is not None:
         query = query.where(Obligation.partnership_id == partnership_id)
     if duty_id is not None:
-        query = query.join(Deliverable, Deliverable.id == Obligation.deliverable_id).where(
+        query = query.join(Deliverable, col(Deliverable.id) == Obligation.deliverable_id).where(
             Deliverable.duty_id == duty_id
         )
     if not include_closed:
-        query = query.where(Obligation.closed_date.is_(None))
-    obligations = list(session.exec(query.order_by(Obligation.id)))
+        query = query.where(col(Obligation.closed_date).is_(None))
+    obligations = list(session.exec(query.order_by(col(Obligation.id))))
     views = view_obligations_for(
         session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
     )
@@ -112,7 +112,7 @@ def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str,
     condition_ids = {o.condition_id for o in obligations if o.condition_id}
     found: dict[tuple[str, int], tuple] = {}
     if deliverable_ids:
-        query = select(Deliverable, Duty).join(Duty).where(Deliverable.id.in_(deliverable_ids))
+        query = select(Deliverable, Duty).join(Duty).where(col(Deliverable.id).in_(deliverable_ids))
         for d, duty in session.exec(query):
             found[("deliverable", d.id)] = (
                 f"{duty.title} ({duty.act} {duty.sections})",
@@ -127,7 +127,7 @@ def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str,
         query = (
             select(FundingCondition, FundingStream)
             .join(FundingStream)
-            .where(FundingCondition.id.in_(condition_ids))
+            .where(col(FundingCondition.id).in_(condition_ids))
         )
         for c, stream in session.exec(query):
             found[("condition", c.id)] = (
@@ -208,16 +208,16 @@ def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[Evid
         return {}
     rows = session.exec(
         select(EvidenceLink.occurrence_id, Evidence)
-        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .where(EvidenceLink.occurrence_id.in_(occurrence_ids))
-        .order_by(Evidence.recorded_at)
+        .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
+        .where(col(EvidenceLink.occurrence_id).in_(occurrence_ids))
+        .order_by(col(Evidence.recorded_at))
     ).all()
     ids = {e.id for _, e in rows}
     comments: dict[int, list[EvidenceComment]] = {}
     for c in session.exec(
         select(EvidenceComment)
-        .where(EvidenceComment.evidence_id.in_(ids))
-        .order_by(EvidenceComment.id)
+        .where(col(EvidenceComment.evidence_id).in_(ids))
+        .order_by(col(EvidenceComment.id))
     ):
         comments.setdefault(c.evidence_id, []).append(c)
     names = dict(session.exec(select(User.id, User.name)).all())

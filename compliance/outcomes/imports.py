@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
@@ -170,7 +170,7 @@ def _check_against_database(
     recorded = set(
         session.exec(
             select(Measurement.indicator_id, Measurement.measured_date).where(
-                Measurement.indicator_id.in_(ids)
+                col(Measurement.indicator_id).in_(ids)
             )
         ).all()
     )
@@ -192,8 +192,8 @@ def _refusals(session: Session, ids: set[int], principal: Principal | None) -> d
         indicator.id: outcome
         for indicator, outcome in session.exec(
             select(Indicator, Outcome)
-            .join(Outcome, Outcome.id == Indicator.outcome_id)
-            .where(Indicator.id.in_(ids))
+            .join(Outcome, col(Outcome.id) == Indicator.outcome_id)
+            .where(col(Indicator.id).in_(ids))
         )
     }
     verdicts = {}

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.evaluations.results import PeopleVoice, people_voices
@@ -230,7 +230,9 @@ def _outcomes_of(
     """Each partnership's outcomes with their indicators and the measurements in the window."""
     outcomes = (
         session.exec(
-            select(Outcome).where(Outcome.partnership_id.in_(partnership_ids)).order_by(Outcome.id)
+            select(Outcome)
+            .where(col(Outcome.partnership_id).in_(partnership_ids))
+            .order_by(col(Outcome.id))
         ).all()
         if partnership_ids
         else []
@@ -238,8 +240,8 @@ def _outcomes_of(
     indicators = (
         session.exec(
             select(Indicator)
-            .where(Indicator.outcome_id.in_([o.id for o in outcomes]))
-            .order_by(Indicator.id)
+            .where(col(Indicator.outcome_id).in_([o.id for o in outcomes]))
+            .order_by(col(Indicator.id))
         ).all()
         if outcomes
         else []
@@ -248,7 +250,7 @@ def _outcomes_of(
     if indicators:
         for indicator_id, day, value in session.exec(
             select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
-            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+            .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
             .order_by(Measurement.measured_date)
@@ -274,7 +276,7 @@ def partnership_judgements(
     ids = set(partnership_ids)
     if not ids:
         return {}
-    partnerships = session.exec(select(Partnership).where(Partnership.id.in_(ids))).all()
+    partnerships = session.exec(select(Partnership).where(col(Partnership.id).in_(ids))).all()
     outcomes = _outcomes_of(session, ids, on)
     voices = people_voices(session=session, partnership_ids=ids, on=on)
     judged = {}
@@ -347,8 +349,8 @@ def live_partnerships(*, session: Session, on: dt.date) -> set[int]:
     """The partnerships that had started by the date and not ended."""
     query = select(Partnership.id).where(
         and_(
-            or_(Partnership.start_date.is_(None), Partnership.start_date <= on),
-            or_(Partnership.end_date.is_(None), Partnership.end_date > on),
+            or_(col(Partnership.start_date).is_(None), col(Partnership.start_date) <= on),
+            or_(col(Partnership.end_date).is_(None), col(Partnership.end_date) > on),
         )
     )
     return set(session.exec(query).all())

@@ -9,7 +9,7 @@ Each thing is named by a key that reads in an API call as on a page: `duty:SLUG`
 from dataclasses import dataclass
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.errors import Refused
@@ -44,17 +44,17 @@ def serve_choices(*, session: Session, partnership_id: int) -> list[ServeChoice]
     choices = []
     duties = session.exec(
         select(Duty)
-        .join(PartnershipDuty, PartnershipDuty.duty_id == Duty.id)
+        .join(PartnershipDuty, col(PartnershipDuty.duty_id) == Duty.id)
         .where(PartnershipDuty.partnership_id == partnership_id)
         .order_by(Duty.title)
     ).all()
     deliverables: dict[int, list[Deliverable]] = {}
     if duties:
         query = select(Deliverable).where(
-            Deliverable.duty_id.in_([d.id for d in duties]),
-            Deliverable.retired_in_version.is_(None),
+            col(Deliverable.duty_id).in_([d.id for d in duties]),
+            col(Deliverable.retired_in_version).is_(None),
         )
-        for d in session.exec(query.order_by(Deliverable.id)):
+        for d in session.exec(query.order_by(col(Deliverable.id))):
             deliverables.setdefault(d.duty_id, []).append(d)
     for duty in duties:
         choices.append(
@@ -75,13 +75,13 @@ def serve_choices(*, session: Session, partnership_id: int) -> list[ServeChoice]
 def _condition_choices(session: Session, partnership_id: int) -> list[ServeChoice]:
     bids = select(Bid.id).where(Bid.partnership_id == partnership_id)
     held = select(Obligation.condition_id).where(
-        Obligation.condition_id.is_not(None),
-        or_(Obligation.partnership_id == partnership_id, Obligation.bid_id.in_(bids)),
+        col(Obligation.condition_id).is_not(None),
+        or_(col(Obligation.partnership_id) == partnership_id, col(Obligation.bid_id).in_(bids)),
     )
     query = (
         select(FundingCondition, FundingStream)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
-        .where(FundingCondition.id.in_(held))
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
+        .where(col(FundingCondition.id).in_(held))
         .order_by(FundingStream.name, FundingCondition.title)
     )
     return [
@@ -107,7 +107,9 @@ def serves_by_outcome(
     """What each of a partnership's outcomes serves, from its choices, in their order."""
     if not outcome_ids:
         return {}
-    links = session.exec(select(OutcomeServes).where(OutcomeServes.outcome_id.in_(outcome_ids)))
+    links = session.exec(
+        select(OutcomeServes).where(col(OutcomeServes.outcome_id).in_(outcome_ids))
+    )
     chosen: dict[int, set[tuple[str, int]]] = {}
     for link in links:
         chosen.setdefault(link.outcome_id, set()).add(target_of(link))

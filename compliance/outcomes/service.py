@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.audit.service import record as audit
@@ -284,7 +284,7 @@ def get_risk(*, session: Session, risk_id: int) -> Risk | None:
 def outcomes_of(*, session: Session, partnership_id: int) -> list[Outcome]:
     """A partnership's intended outcomes."""
     query = select(Outcome).where(Outcome.partnership_id == partnership_id)
-    return list(session.exec(query.order_by(Outcome.id)))
+    return list(session.exec(query.order_by(col(Outcome.id))))
 
 
 def outcome_access(
@@ -316,7 +316,7 @@ def get_indicator(*, session: Session, indicator_id: int) -> Indicator | None:
 def indicators_of(*, session: Session, outcome_id: int) -> list[Indicator]:
     """An outcome's indicators, in the order they were added."""
     query = select(Indicator).where(Indicator.outcome_id == outcome_id)
-    return list(session.exec(query.order_by(Indicator.id)))
+    return list(session.exec(query.order_by(col(Indicator.id))))
 
 
 def outcome_page(
@@ -334,8 +334,8 @@ def outcome_page(
         else Outcome.obligation_id == obligation_id
     )
     if after_id is not None:
-        query = query.where(Outcome.id > after_id)
-    return list(session.exec(query.order_by(Outcome.id).limit(limit)))
+        query = query.where(col(Outcome.id) > after_id)
+    return list(session.exec(query.order_by(col(Outcome.id)).limit(limit)))
 
 
 def measurement_page(
@@ -345,7 +345,7 @@ def measurement_page(
     query = select(Measurement).where(Measurement.indicator_id == indicator_id)
     if after is not None:
         query = query.where(Measurement.measured_date > after)
-    return list(session.exec(query.order_by(Measurement.measured_date).limit(limit)))
+    return list(session.exec(query.order_by(col(Measurement.measured_date)).limit(limit)))
 
 
 def risk_page(
@@ -354,5 +354,5 @@ def risk_page(
     """A partnership's risks, costs and negatives in id order, `limit` of them after `after_id`."""
     query = select(Risk).where(Risk.partnership_id == partnership_id)
     if after_id is not None:
-        query = query.where(Risk.id > after_id)
-    return list(session.exec(query.order_by(Risk.id).limit(limit)))
+        query = query.where(col(Risk.id) > after_id)
+    return list(session.exec(query.order_by(col(Risk.id)).limit(limit)))

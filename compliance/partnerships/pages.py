@@ -4,7 +4,7 @@ the forms officers use to record outcomes, measurements and risks."""
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
-from sqlmodel import select
+from sqlmodel import col, select
 from starlette.datastructures import FormData, UploadFile
 
 from compliance.access import require
@@ -80,7 +80,7 @@ def _indicators(session, outcome_id: int) -> list[dict]:
     """An outcome's indicators, each with its latest measurements (at most SHOWN: the rest are
     a link away, a page at a time), how many it has, and a trend chart of those shown."""
     indicators = session.exec(
-        select(Indicator).where(Indicator.outcome_id == outcome_id).order_by(Indicator.id)
+        select(Indicator).where(col(Indicator.outcome_id) == outcome_id).order_by(col(Indicator.id))
     ).all()
     ids = [i.id for i in indicators]
     latest = latest_measurements(session=session, indicator_ids=ids)
@@ -132,7 +132,7 @@ def _context(
     )
     today_parts = {f"as_at-{k}": v for k, v in date_parts(today).items()}
     risks = session.exec(
-        select(Risk).where(Risk.partnership_id == partnership.id).order_by(Risk.id)
+        select(Risk).where(col(Risk.partnership_id) == partnership.id).order_by(col(Risk.id))
     ).all()
     judgement = partnership_judgement(session=session, partnership_id=partnership.id, on=today)
     return {
@@ -238,7 +238,7 @@ def new_outcome(
 
 def _indicator_ids(session, partnership: Partnership) -> set[int]:
     outcome_ids = [o.id for o in outcomes_of(session=session, partnership_id=partnership.id)]
-    query = select(Indicator.id).where(Indicator.outcome_id.in_(outcome_ids))
+    query = select(Indicator.id).where(col(Indicator.outcome_id).in_(outcome_ids))
     return set(session.exec(query))
 
 

@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.changes import FieldsRefused
@@ -43,9 +43,11 @@ def list_partnerships(
     """Partnerships by name, a page at a time; `within` keeps to those ids (a user's scope)."""
     query = select(Partnership)
     if within is not None:
-        query = query.where(Partnership.id.in_(within))
+        query = query.where(col(Partnership.id).in_(within))
     return list(
-        session.exec(query.order_by(Partnership.name, Partnership.id).limit(limit).offset(offset))
+        session.exec(
+            query.order_by(col(Partnership.name), col(Partnership.id)).limit(limit).offset(offset)
+        )
     )
 
 
@@ -58,7 +60,7 @@ def members_of(*, session: Session, partnership_id: int, on: dt.date | None = No
     """Return the members (current on a date, or all when no date is given) with their bodies."""
     query = (
         select(Body, PartnershipMember)
-        .join(PartnershipMember, PartnershipMember.body_id == Body.id)
+        .join(PartnershipMember, col(PartnershipMember.body_id) == Body.id)
         .where(PartnershipMember.partnership_id == partnership_id)
         .order_by(Body.name)
     )
@@ -72,7 +74,7 @@ def duties_of(*, session: Session, partnership_id: int) -> list[Duty]:
     """Return the duties a partnership discharges."""
     query = (
         select(Duty)
-        .join(PartnershipDuty, PartnershipDuty.duty_id == Duty.id)
+        .join(PartnershipDuty, col(PartnershipDuty.duty_id) == Duty.id)
         .where(PartnershipDuty.partnership_id == partnership_id)
         .order_by(Duty.act, Duty.slug)
     )
@@ -85,7 +87,7 @@ def partnerships_of_body(
     """Return the partnerships a body belongs to, with its membership."""
     query = (
         select(Partnership, PartnershipMember)
-        .join(PartnershipMember, PartnershipMember.partnership_id == Partnership.id)
+        .join(PartnershipMember, col(PartnershipMember.partnership_id) == Partnership.id)
         .where(PartnershipMember.body_id == body_id)
         .order_by(Partnership.name)
     )

@@ -4,7 +4,7 @@ scope, queued once per user and week."""
 import datetime as dt
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import mailer
 from compliance.access import Principal, principal_for
@@ -26,8 +26,8 @@ def week_of(on: dt.date) -> dt.date:
 
 def _in_scope(principal: Principal):
     return or_(
-        Obligation.body_id.in_(principal.body_ids),
-        Obligation.partnership_id.in_(principal.readable_partnership_ids),
+        col(Obligation.body_id).in_(principal.body_ids),
+        col(Obligation.partnership_id).in_(principal.readable_partnership_ids),
     )
 
 
@@ -37,11 +37,13 @@ def due_soon(
     """Periods in a user's scope due in the next 30 days with no evidence yet, soonest first."""
     rows = session.exec(
         select(Occurrence, Obligation)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None), Obligation.not_applicable_reason.is_(None))
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .where(
+            col(Obligation.closed_date).is_(None), col(Obligation.not_applicable_reason).is_(None)
+        )
         .where(_in_scope(principal))
         .where(Occurrence.due_date >= on, Occurrence.due_date <= on + dt.timedelta(DIGEST_DAYS))
-        .order_by(Occurrence.due_date, Occurrence.id)
+        .order_by(col(Occurrence.due_date), col(Occurrence.id))
     ).all()
     evidenced = current_evidence(session=session, occurrence_ids=[o.id for o, _ in rows], on=on)
     return [
@@ -54,14 +56,14 @@ def due_soon(
 def findings_in_scope(*, session: Session, principal: Principal) -> list[Finding]:
     """Open findings about the bodies and partnerships a user can see, worst first."""
     query = select(Finding).where(
-        Finding.resolved_at.is_(None),
+        col(Finding.resolved_at).is_(None),
         or_(
-            Finding.body_id.in_(principal.body_ids),
-            Finding.partnership_id.in_(principal.readable_partnership_ids),
+            col(Finding.body_id).in_(principal.body_ids),
+            col(Finding.partnership_id).in_(principal.readable_partnership_ids),
         ),
     )
     rank = {severity: i for i, severity in enumerate(SEVERITIES)}
-    found = list(session.exec(query.order_by(Finding.id)))
+    found = list(session.exec(query.order_by(col(Finding.id))))
     return sorted(found, key=lambda f: (rank.get(f.severity, len(rank)), f.id))
 
 
@@ -70,7 +72,9 @@ def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> Queue
     directory = Directory(session, settings, on)
     monday = week_of(on)
     report = QueueReport()
-    users = session.exec(select(User).where(User.is_active.is_(True)).order_by(User.id)).all()
+    users = session.exec(
+        select(User).where(col(User.is_active).is_(True)).order_by(col(User.id))
+    ).all()
     keys = {user.id: f"digest:{user.id}:{monday.isoformat()}" for user in users}
     already = mailer.queued_keys(session=session, keys=list(keys.values()))
     for user in users:

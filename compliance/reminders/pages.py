@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
@@ -53,15 +53,15 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
     """For each message, the name of the person it was to and the body or partnership of the
     obligation it was about, where it has them."""
     user_ids = {m.to_user_id for m in messages if m.to_user_id}
-    names = dict(session.exec(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+    names = dict(session.exec(select(User.id, User.name).where(col(User.id).in_(user_ids))).all())
     obligation_ids = {m.obligation_id for m in messages if m.obligation_id}
     holders = {
         obligation_id: body or partnership
         for obligation_id, body, partnership in session.exec(
             select(Obligation.id, Body.name, Partnership.name)
-            .outerjoin(Body, Body.id == Obligation.body_id)
-            .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
-            .where(Obligation.id.in_(obligation_ids))
+            .outerjoin(Body, col(Body.id) == Obligation.body_id)
+            .outerjoin(Partnership, col(Partnership.id) == Obligation.partnership_id)
+            .where(col(Obligation.id).in_(obligation_ids))
         )
     }
     return {
@@ -77,14 +77,17 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
 def unreached(*, session: Session, limit: int = UNREACHED_ROWS) -> tuple[list[Finding], int]:
     """The open findings that a body's reminders have nobody to go to, the first `limit` of
     them by holder name, and how many there are."""
-    open_ones = (Finding.rule == no_reminder_contact.__name__, Finding.resolved_at.is_(None))
+    open_ones = (
+        col(Finding.rule) == no_reminder_contact.__name__,
+        col(Finding.resolved_at).is_(None),
+    )
     total = session.exec(select(func.count()).select_from(Finding).where(*open_ones)).one()
     rows = session.exec(
         select(Finding)
-        .outerjoin(Body, Body.id == Finding.body_id)
-        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
+        .outerjoin(Body, col(Body.id) == Finding.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == Finding.partnership_id)
         .where(*open_ones)
-        .order_by(func.coalesce(Body.name, Partnership.name), Finding.id)
+        .order_by(func.coalesce(col(Body.name), col(Partnership.name)), col(Finding.id))
         .limit(limit)
     ).all()
     return list(rows), total

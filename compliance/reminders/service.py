@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field, replace
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import mailer
 from compliance.access import principal_for
@@ -155,8 +155,8 @@ class Directory:
         if self._officers is None:
             by_body: dict[int, list[User]] = {}
             by_partnership: dict[int, list[User]] = {}
-            query = select(User).where(User.role == "officer", User.is_active.is_(True))
-            for user in self.session.exec(query.order_by(User.id)):
+            query = select(User).where(col(User.role) == "officer", col(User.is_active).is_(True))
+            for user in self.session.exec(query.order_by(col(User.id))):
                 principal = principal_for(session=self.session, user=user)
                 for body_id in principal.body_ids:
                     by_body.setdefault(body_id, []).append(user)
@@ -250,10 +250,12 @@ class Due:
 def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
     rows = session.exec(
         select(Occurrence, Obligation)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None), Obligation.not_applicable_reason.is_(None))
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .where(
+            col(Obligation.closed_date).is_(None), col(Obligation.not_applicable_reason).is_(None)
+        )
         .where(Occurrence.due_date <= until)
-        .order_by(Occurrence.due_date, Occurrence.id)
+        .order_by(col(Occurrence.due_date), col(Occurrence.id))
     ).all()
     evidenced: set[int] = set()
     for start in range(0, len(rows), BATCH):
@@ -270,8 +272,8 @@ def _told(session: Session, gaps: list[Due]) -> set[tuple[int, str]]:
     for start in range(0, len(obligation_ids), BATCH):
         keys = session.exec(
             select(OutboxMessage.idempotency_key).where(
-                OutboxMessage.obligation_id.in_(obligation_ids[start : start + BATCH]),
-                OutboxMessage.kind.in_(CHASED_KINDS),
+                col(OutboxMessage.obligation_id).in_(obligation_ids[start : start + BATCH]),
+                col(OutboxMessage.kind).in_(CHASED_KINDS),
             )
         )
         # Keys read kind:period:due[:stage][:user:id].
@@ -394,10 +396,10 @@ def queue_due(*, session: Session, settings: Settings, on: dt.date) -> QueueRepo
 def _served(session: Session, evidence_id: int) -> tuple[Obligation, Occurrence] | None:
     row = session.exec(
         select(Obligation, Occurrence)
-        .join(Occurrence, Occurrence.obligation_id == Obligation.id)
-        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
+        .join(Occurrence, col(Occurrence.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Occurrence.id)
         .where(EvidenceLink.evidence_id == evidence_id)
-        .order_by(Occurrence.due_date, Occurrence.id)
+        .order_by(col(Occurrence.due_date), col(Occurrence.id))
     ).first()
     return (row[0], row[1]) if row else None
 
@@ -458,9 +460,9 @@ def queue_answer_notice(*, session: Session, settings: Settings, comment: Eviden
         .where(
             EvidenceComment.evidence_id == comment.evidence_id,
             EvidenceComment.kind == "queried",
-            EvidenceComment.id < comment.id,
+            col(EvidenceComment.id) < comment.id,
         )
-        .order_by(EvidenceComment.id.desc())
+        .order_by(col(EvidenceComment.id).desc())
     ).first()
     inspector = session.get(User, query.author_id) if query else None
     return _queue_notice(session, settings, comment, "answer", inspector)

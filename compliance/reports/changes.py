@@ -17,7 +17,7 @@ import secrets
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 # The row of obligation_state_epoch that holds the report data token (row 1 is the judgement's).
 REPORT_DATA = 2
@@ -43,7 +43,7 @@ def data_token(session: Session) -> str:
     """The token the last commit that changed what a report may read drew ("" before any)."""
     from compliance.obligations.tables import JudgedEpoch
 
-    query = select(JudgedEpoch.token).where(JudgedEpoch.id == REPORT_DATA)
+    query = select(JudgedEpoch.token).where(col(JudgedEpoch.id) == REPORT_DATA)
     return session.execute(query).scalar_one_or_none() or ""
 
 

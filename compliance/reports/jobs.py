@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.config import Settings
@@ -259,7 +259,7 @@ def sweep(*, session: Session, now: dt.datetime) -> None:
     session.execute(
         update(ReportJob)
         .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
-        .where(ReportJob.heartbeat_at < now - dt.timedelta(seconds=STALE_SECONDS))
+        .where(col(ReportJob.heartbeat_at) < now - dt.timedelta(seconds=STALE_SECONDS))
         .values(
             status="failed",
             stage="failed",
@@ -533,7 +533,7 @@ def beat(*, engine: Engine, job_ids: list[str]) -> None:
     """Renew the heartbeat of these jobs, held by this process."""
     statement = (
         update(ReportJob)
-        .where(ReportJob.id.in_(job_ids), ReportJob.worker == worker_name())  # type: ignore[attr-defined]
+        .where(col(ReportJob.id).in_(job_ids), col(ReportJob.worker) == worker_name())  # type: ignore[attr-defined]
         .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
         .values(heartbeat_at=utcnow())
     )

@@ -4,7 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from compliance.audit.service import DOWNLOAD
 from compliance.checks.rules import Hit, rule_words
@@ -175,7 +175,7 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
         query = (
             select(Deliverable.id, Duty.title, Duty.act, Duty.sections, Duty.url, Duty.verified)
             .join(Duty)
-            .where(Deliverable.id.in_(deliverable_ids))
+            .where(col(Deliverable.id).in_(deliverable_ids))
         )
         for deliverable_id, title, act, sections, url, verified in session.exec(query):
             by_deliverable[deliverable_id] = Source(
@@ -185,7 +185,7 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
         query = (
             select(FundingCondition.id, FundingStream)
             .join(FundingStream)
-            .where(FundingCondition.id.in_(condition_ids))
+            .where(col(FundingCondition.id).in_(condition_ids))
         )
         for condition_id, stream in session.exec(query):
             by_condition[condition_id] = Source(
@@ -204,14 +204,14 @@ def evidence_items(
     if not evidence_refs:
         return []
     rows = session.exec(
-        select(Evidence).where(Evidence.id.in_(evidence_refs)).order_by(Evidence.id)
+        select(Evidence).where(col(Evidence.id).in_(evidence_refs)).order_by(col(Evidence.id))
     ).all()
     comments: dict[int, list[EvidenceComment]] = {}
     query = (
         select(EvidenceComment)
-        .where(EvidenceComment.evidence_id.in_(evidence_refs))
+        .where(col(EvidenceComment.evidence_id).in_(evidence_refs))
         .where(EvidenceComment.created_at <= cutoff)
-        .order_by(EvidenceComment.created_at, EvidenceComment.id)
+        .order_by(col(EvidenceComment.created_at), col(EvidenceComment.id))
     )
     for comment in session.exec(query):
         comments.setdefault(comment.evidence_id, []).append(comment)
@@ -269,8 +269,13 @@ def outcome_items(
         return []
     outcomes = session.exec(
         select(Outcome)
-        .where(or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own)))
-        .order_by(Outcome.id)
+        .where(
+            or_(
+                col(Outcome.partnership_id).in_(partnership_ids),
+                col(Outcome.obligation_id).in_(own),
+            )
+        )
+        .order_by(col(Outcome.id))
     ).all()
     indicators = _indicators(session, [o.id for o in outcomes], on)
     names = _partnership_names(session, {o.partnership_id for o in outcomes if o.partnership_id})
@@ -301,10 +306,10 @@ def indicator_ids(
         return []
     partnership_ids = {p for ids in behind.values() for p in ids}
     outcomes = select(Outcome.id).where(
-        or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own))
+        or_(col(Outcome.partnership_id).in_(partnership_ids), col(Outcome.obligation_id).in_(own))
     )
-    query = select(Indicator.id).where(Indicator.outcome_id.in_(outcomes.scalar_subquery()))
-    return list(session.exec(query.order_by(Indicator.id)).all())
+    query = select(Indicator.id).where(col(Indicator.outcome_id).in_(outcomes.scalar_subquery()))
+    return list(session.exec(query.order_by(col(Indicator.id))).all())
 
 
 def counted(
@@ -318,13 +323,18 @@ def counted(
     outcomes = session.exec(
         select(func.count())
         .select_from(Outcome)
-        .where(or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own)))
+        .where(
+            or_(
+                col(Outcome.partnership_id).in_(partnership_ids),
+                col(Outcome.obligation_id).in_(own),
+            )
+        )
     ).one()
     risks = (
         session.exec(
             select(func.count())
             .select_from(Risk)
-            .where(Risk.partnership_id.in_(partnership_ids), Risk.recorded_at <= cutoff)
+            .where(col(Risk.partnership_id).in_(partnership_ids), col(Risk.recorded_at) <= cutoff)
         ).one()
         if partnership_ids
         else 0
@@ -338,7 +348,9 @@ def _indicators(
     if not outcome_ids:
         return {}
     rows = session.exec(
-        select(Indicator).where(Indicator.outcome_id.in_(outcome_ids)).order_by(Indicator.id)
+        select(Indicator)
+        .where(col(Indicator.outcome_id).in_(outcome_ids))
+        .order_by(col(Indicator.id))
     ).all()
     ids = [i.id for i in rows]
     latest = latest_measurements(session=session, indicator_ids=ids, on=on)
@@ -370,7 +382,7 @@ def _indicators(
 def _partnership_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    query = select(Partnership.id, Partnership.name).where(Partnership.id.in_(ids))
+    query = select(Partnership.id, Partnership.name).where(col(Partnership.id).in_(ids))
     return dict(session.exec(query).all())
 
 
@@ -384,9 +396,9 @@ def risk_items(
     names = _partnership_names(session, ids)
     query = (
         select(Risk)
-        .where(Risk.partnership_id.in_(ids))
+        .where(col(Risk.partnership_id).in_(ids))
         .where(Risk.recorded_at <= cutoff)
-        .order_by(Risk.partnership_id, Risk.id)
+        .order_by(col(Risk.partnership_id), col(Risk.id))
     )
     return [
         RiskItem(
@@ -415,10 +427,10 @@ def value_items(
     if not judged:
         return []
     ids = {j.partnership_id for j in judged}
-    rows = {p.id: p for p in session.exec(select(Partnership).where(Partnership.id.in_(ids)))}
+    rows = {p.id: p for p in session.exec(select(Partnership).where(col(Partnership.id).in_(ids)))}
     statuses: dict[int, list[str]] = {}
     query = select(Risk.partnership_id, Risk.status).where(
-        Risk.partnership_id.in_(ids), Risk.recorded_at <= cutoff
+        col(Risk.partnership_id).in_(ids), col(Risk.recorded_at) <= cutoff
     )
     for partnership_id, status in session.exec(query):
         statuses.setdefault(partnership_id, []).append(status)
@@ -473,7 +485,10 @@ def audit_entries(
     """The audit events in the period about the records shown (the latest AUDIT_LIMIT of
     them), and how many there were."""
     about = [
-        and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_([str(i) for i in ids]))
+        and_(
+            col(AuditEvent.entity_type) == kind,
+            col(AuditEvent.entity_id).in_([str(i) for i in ids]),
+        )
         for kind, ids in subjects.items()
         if ids
     ]
@@ -481,14 +496,14 @@ def audit_entries(
         return [], 0
     # Changes only: downloads are in the trail too, but a report read must not change a report.
     where = and_(
-        AuditEvent.occurred_at >= since,
-        AuditEvent.occurred_at <= cutoff,
-        AuditEvent.action != DOWNLOAD,
+        col(AuditEvent.occurred_at) >= since,
+        col(AuditEvent.occurred_at) <= cutoff,
+        col(AuditEvent.action) != DOWNLOAD,
         or_(*about),
     )
     total = session.exec(select(func.count()).select_from(AuditEvent).where(where)).one()
     rows = session.exec(
-        select(AuditEvent).where(where).order_by(AuditEvent.id.desc()).limit(AUDIT_LIMIT)
+        select(AuditEvent).where(where).order_by(col(AuditEvent.id).desc()).limit(AUDIT_LIMIT)
     ).all()
     entries = [
         AuditEntry(e.id, e.occurred_at, e.actor, e.action, e.entity_type, e.entity_id, e.hash)
@@ -507,7 +522,7 @@ def unverified_facts(
         query = (
             select(Deliverable.title, Deliverable.verified, Duty.id)
             .join(Duty)
-            .where(Deliverable.id.in_(deliverable_ids))
+            .where(col(Deliverable.id).in_(deliverable_ids))
         )
         rows = session.exec(query.order_by(Duty.slug, Deliverable.slug)).all()
         duties = {
@@ -515,7 +530,7 @@ def unverified_facts(
             for d in session.exec(
                 select(Duty.id, Duty.title, Duty.act, Duty.sections, Duty.verified)
                 .add_columns(Duty.unverified_note)
-                .where(Duty.id.in_({duty_id for _, _, duty_id in rows}))
+                .where(col(Duty.id).in_({duty_id for _, _, duty_id in rows}))
                 .order_by(Duty.slug)
             )
         }
@@ -533,7 +548,9 @@ def unverified_facts(
     if condition_ids:
         query = select(FundingCondition, FundingStream).join(FundingStream)
         for condition, stream in session.exec(
-            query.where(FundingCondition.id.in_(condition_ids)).order_by(FundingCondition.id)
+            query.where(col(FundingCondition.id).in_(condition_ids)).order_by(
+                col(FundingCondition.id)
+            )
         ):
             if not stream.verified:
                 facts.append(UnverifiedFact("Funding stream", stream.name, stream.unverified_note))
@@ -542,7 +559,7 @@ def unverified_facts(
                     UnverifiedFact("Funding condition", f"{stream.name}: {condition.title}", None)
                 )
     if body_ids:
-        query = select(Body).where(Body.id.in_(body_ids), Body.verified.is_(False))
+        query = select(Body).where(col(Body.id).in_(body_ids), col(Body.verified).is_(False))
         facts += [
             UnverifiedFact("Body", f"{b.name} ({b.code})", b.note)
             for b in session.exec(query.order_by(Body.name))

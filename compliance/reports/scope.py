@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal, require
 from compliance.bodies.service import get_body, with_descendants
@@ -139,8 +139,8 @@ def member_partnerships(session: Session, body_ids: set[int], on: dt.date) -> se
         return set()
     query = (
         select(PartnershipMember.partnership_id)
-        .join(Partnership, Partnership.id == PartnershipMember.partnership_id)
-        .where(PartnershipMember.body_id.in_(body_ids))
+        .join(Partnership, col(Partnership.id) == PartnershipMember.partnership_id)
+        .where(col(PartnershipMember.body_id).in_(body_ids))
         .where(_active(PartnershipMember.start_date, PartnershipMember.end_date, on))
         .where(_active(Partnership.start_date, Partnership.end_date, on))
     )
@@ -156,7 +156,7 @@ def area_bodies(*, session: Session, body: Body, on: dt.date) -> set[int]:
             roots |= set(
                 session.exec(
                     select(PartnershipMember.body_id)
-                    .where(PartnershipMember.partnership_id.in_(partnerships))
+                    .where(col(PartnershipMember.partnership_id).in_(partnerships))
                     .where(_active(PartnershipMember.start_date, PartnershipMember.end_date, on))
                 ).all()
             )
@@ -169,19 +169,21 @@ def scope_obligations(
     """The obligations open on the date within the scope, that the principal may read."""
     query = select(Obligation)
     if scope.duty_id is not None:
-        query = query.join(Deliverable, Deliverable.id == Obligation.deliverable_id).where(
+        query = query.join(Deliverable, col(Deliverable.id) == Obligation.deliverable_id).where(
             Deliverable.duty_id == scope.duty_id
         )
     else:
         holders = []
         if scope.body_ids:
-            holders.append(Obligation.body_id.in_(scope.body_ids))
+            holders.append(col(Obligation.body_id).in_(scope.body_ids))
         if scope.partnership_ids:
-            holders.append(Obligation.partnership_id.in_(scope.partnership_ids))
+            holders.append(col(Obligation.partnership_id).in_(scope.partnership_ids))
         if not holders:
             return []
         query = query.where(or_(*holders))
     query = query.where(Obligation.opened_date <= on).where(
-        or_(Obligation.closed_date.is_(None), Obligation.closed_date > on)
+        or_(col(Obligation.closed_date).is_(None), col(Obligation.closed_date) > on)
     )
-    return [o for o in session.exec(query.order_by(Obligation.id)) if principal.reads_obligation(o)]
+    return [
+        o for o in session.exec(query.order_by(col(Obligation.id))) if principal.reads_obligation(o)
+    ]

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.checks.rules import SEVERITIES, Hit
@@ -439,14 +439,16 @@ def _holder_names(session: Session, obligations: list[Obligation]) -> dict[int, 
     bodies = {o.body_id for o in obligations if o.body_id}
     partnerships = {o.partnership_id for o in obligations if o.partnership_id}
     body_names = (
-        dict(session.exec(select(Body.id, Body.name).where(Body.id.in_(bodies))).all())
+        dict(session.exec(select(Body.id, Body.name).where(col(Body.id).in_(bodies))).all())
         if bodies
         else {}
     )
     partnership_names = (
         dict(
             session.exec(
-                select(Partnership.id, Partnership.name).where(Partnership.id.in_(partnerships))
+                select(Partnership.id, Partnership.name).where(
+                    col(Partnership.id).in_(partnerships)
+                )
             ).all()
         )
         if partnerships
@@ -570,9 +572,9 @@ def _findings(
     if shown:
         for key, seen in session.exec(
             select(Finding.key, Finding.first_seen_at)
-            .where(Finding.key.in_({h.key for h in shown}))
+            .where(col(Finding.key).in_({h.key for h in shown}))
             .where(Finding.first_seen_at <= cutoff)
-            .where(or_(Finding.resolved_at.is_(None), Finding.resolved_at > cutoff))
+            .where(or_(col(Finding.resolved_at).is_(None), col(Finding.resolved_at) > cutoff))
         ):
             first_seen[key] = min(seen, first_seen.get(key, seen))
     rank = {s: i for i, s in enumerate(SEVERITIES)}
@@ -596,7 +598,7 @@ def chain_head(*, session: Session, as_at: dt.date) -> ChainHead | None:
     event = session.exec(
         select(AuditEvent)
         .where(AuditEvent.occurred_at <= end_of(as_at))
-        .order_by(AuditEvent.id.desc())
+        .order_by(col(AuditEvent.id).desc())
         .limit(1)
     ).first()
     if event is None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 from sqlalchemy import func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.errors import Refused
@@ -463,7 +463,7 @@ def _evidence(load: _Load, per_obligation: int) -> list[tuple[int, dt.datetime]]
             Obligation.deliverable_id,
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None))
+        .where(col(Obligation.closed_date).is_(None))
         .order_by(Occurrence.obligation_id, Occurrence.period_start_date)
     )
     grouped: dict[int, list[tuple]] = {}
