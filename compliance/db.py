@@ -4,7 +4,7 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import DateTime, Engine, event, func
 from sqlalchemy.engine import make_url
@@ -45,6 +45,20 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def row_id(row: _Stored) -> int:
+    """A stored row's primary key. The database gives it one when the row is flushed, and every
+    row read back has one, so a row without one here is a bug to stop at, not a None to pass on
+    (the models declare `int | None` only because a row has no key before its INSERT)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id: it has not been flushed")
+    return row.id
 
 
 # What a request does when the database cannot take its work: a clear 503, never a 500.

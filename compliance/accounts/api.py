@@ -26,6 +26,7 @@ from compliance.api import (
     encode_cursor,
     id_after,
 )
+from compliance.db import row_id
 from compliance.deps import AdminUser, ApiWriter, CurrentUser, SessionDep
 from compliance.errors import NotFound, Refused
 from compliance.models import User
@@ -192,10 +193,10 @@ def _fields_in_body() -> Iterator[None]:
 
 
 def _users_public(session: SessionDep, users: list[User]) -> list[UserPublic]:
-    scopes = scopes_of(session=session, user_ids=[u.id for u in users])
+    scopes = scopes_of(session=session, user_ids=[row_id(u) for u in users])
     return [
         UserPublic.model_validate(
-            u.model_dump() | {"bodies": scopes[u.id][0], "partnerships": scopes[u.id][1]}
+            u.model_dump() | {"bodies": scopes[row_id(u)][0], "partnerships": scopes[u.id][1]}
         )
         for u in users
     ]
@@ -281,7 +282,7 @@ def read_user_tokens(
     """A user's API tokens, newest first, revoked and expired ones included (administrators only;
     the tokens themselves are never shown)."""
     user = _user_or_404(session, user_id)
-    return [token_public(t) for t in tokens_of(session=session, user_id=user.id)]
+    return [token_public(t) for t in tokens_of(session=session, user_id=row_id(user))]
 
 
 @router.delete("/users/{user_id}/tokens/{token_id}", response_model=TokenPublic)
@@ -291,7 +292,7 @@ def revoke_user_token(
     """Stop one of a user's API tokens working, at once (administrators only)."""
     require(principal.is_admin, "Only administrators can revoke another user's tokens")
     user = _user_or_404(session, user_id)
-    return _revoke(session, principal, user.id, token_id)
+    return _revoke(session, principal, row_id(user), token_id)
 
 
 def _revoke(session: SessionDep, principal: Principal, user_id: int, token_id: int) -> TokenPublic:
@@ -309,7 +310,7 @@ def read_me(request: Request, session: SessionDep, principal: CurrentUser) -> Me
     """Who you are signed in as: your email, role, and the bodies and partnerships your scope
     names, and whether this request came with a token or a browser session."""
     user = principal.user
-    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
+    codes, slugs = scopes_of(session=session, user_ids=[row_id(user)])[row_id(user)]
     via = "token" if getattr(request.state, "via_token", False) else "session"
     fields = user.model_dump(include={"id", "email", "name", "role"})
     return MePublic(**fields, bodies=codes, partnerships=slugs, signed_in_with=via)
@@ -319,7 +320,7 @@ def read_me(request: Request, session: SessionDep, principal: CurrentUser) -> Me
 def read_my_tokens(session: SessionDep, principal: CurrentUser) -> list[TokenPublic]:
     """Your API tokens, newest first, with when each expires and was last used (the tokens
     themselves are never shown again after they are created)."""
-    return [token_public(t) for t in tokens_of(session=session, user_id=principal.user.id)]
+    return [token_public(t) for t in tokens_of(session=session, user_id=row_id(principal.user))]
 
 
 @router.post("/me/tokens", response_model=TokenCreated, status_code=201)
@@ -351,4 +352,4 @@ def add_my_token(
 @router.delete("/me/tokens/{token_id}", response_model=TokenPublic)
 def revoke_my_token(token_id: TokenId, session: SessionDep, principal: ApiWriter) -> TokenPublic:
     """Stop one of your API tokens working, at once; revoking twice is harmless."""
-    return _revoke(session, principal, principal.user.id, token_id)
+    return _revoke(session, principal, row_id(principal.user), token_id)

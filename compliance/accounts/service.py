@@ -16,7 +16,7 @@ from compliance.accounts.throttle import is_throttled, record_attempt, succeeded
 from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
-from compliance.db import begin_writing
+from compliance.db import begin_writing, row_id
 from compliance.errors import Refused
 from compliance.models import Body, Partnership, User, UserScope, utcnow
 
@@ -91,7 +91,7 @@ def create_user(
     session.add(user)
     session.flush()
     for body_id, partnership_id in scopes:
-        session.add(UserScope(user_id=user.id, body_id=body_id, partnership_id=partnership_id))
+        session.add(UserScope(user_id=row_id(user), body_id=body_id, partnership_id=partnership_id))
     session.flush()
     after = snapshot(user, "id", "email", "name", "role") | {
         "bodies": list(body_codes),
@@ -171,7 +171,7 @@ def start_session(
     token = secrets.token_urlsafe(32)
     row = UserSession(
         token_hash=_digest(token),
-        user_id=user.id,
+        user_id=row_id(user),
         csrf_token=secrets.token_urlsafe(32),
         address=address,
         user_agent=(user_agent or "")[:300],
@@ -267,7 +267,7 @@ def list_users(*, session: Session, after_id: int = 0, limit: int = 50) -> list[
 
 
 def _record(session: Session, user: User) -> dict:
-    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
+    codes, slugs = scopes_of(session=session, user_ids=[row_id(user)])[row_id(user)]
     fields = snapshot(user, "id", "email", "name", "role", "is_active")
     return fields | {"bodies": codes, "partnerships": slugs}
 
@@ -314,7 +314,9 @@ def update_user(
     user.role = user.role if role is None else role
     if scopes is not None:
         session.execute(delete(UserScope).where(col(UserScope.user_id) == user.id))
-        session.add_all(UserScope(user_id=user.id, body_id=b, partnership_id=p) for b, p in scopes)
+        session.add_all(
+            UserScope(user_id=row_id(user), body_id=b, partnership_id=p) for b, p in scopes
+        )
     if is_active is False and user.is_active:
         _withdraw_access(session, user, actor)
     user.is_active = user.is_active if is_active is None else is_active
@@ -334,7 +336,7 @@ def update_user(
 
 
 def _withdraw_access(session: Session, user: User, actor: str) -> None:
-    revoke_sessions(session=session, user_id=user.id)
-    for token in tokens_of(session=session, user_id=user.id):
+    revoke_sessions(session=session, user_id=row_id(user))
+    for token in tokens_of(session=session, user_id=row_id(user)):
         if is_live(token):
-            revoke_token(session=session, user_id=user.id, token_id=token.id, actor=actor)
+            revoke_token(session=session, user_id=row_id(user), token_id=row_id(token), actor=actor)

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from compliance.accounts.models import ApiToken
 from compliance.audit.service import record as audit
+from compliance.db import row_id
 from compliance.errors import NotFound, Refused
 from compliance.models import User, utcnow
 
@@ -45,7 +46,7 @@ def create_token(
         raise Refused(f"{user.email} is not an active user", field="email")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        user_id=user.id,
+        user_id=row_id(user),
         name=name,
         token_hash=_digest(token),
         prefix=token[:10],

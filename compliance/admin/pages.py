@@ -23,6 +23,7 @@ from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.api import MAX_ID
 from compliance.audit.service import history
 from compliance.bodies.service import ImportRefused, get_body, import_bodies
+from compliance.db import row_id
 from compliance.deps import (
     AdminUser,
     CurrentUser,
@@ -179,7 +180,7 @@ def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str,
         .where(col(UserScope.user_id).in_([u.id for u in users]))
         .order_by(col(UserScope.partnership_id).is_not(None), col(UserScope.id))
     )
-    found: dict[int, list[tuple[str, str]]] = {u.id: [] for u in users}
+    found: dict[int, list[tuple[str, str]]] = {row_id(u): [] for u in users}
     for user_id, body, code, partnership, slug in session.exec(query):
         found[user_id].append(
             (f"{body} ({code})", f"/bodies/{code}")
@@ -284,11 +285,11 @@ def user_page(
     """One user: name, email, role, scope, whether they can sign in, and when they last did;
     and their API tokens, as the API lists them."""
     user = _user(session, user_id)
-    tokens = tokens_of(session=session, user_id=user.id)
+    tokens = tokens_of(session=session, user_id=row_id(user))
     done = next((t for t in tokens if t.id == revoked and t.revoked_at), None)
     context = {
         "user": user,
-        "scope": _user_rows(session, [user])[user.id],
+        "scope": _user_rows(session, [user])[row_id(user)],
         "role_names": ROLE_NAMES,
         "last_sign_in": local_time(_last_sign_in(session, user), settings.timezone),
         "tokens": [(t, is_live(t)) for t in tokens],
@@ -303,7 +304,9 @@ def confirm_token_revoke(
 ) -> HTMLResponse:
     """Ask before one of a user's tokens stops working: a program using it is then refused."""
     user = _user(session, user_id)
-    token = next((t for t in tokens_of(session=session, user_id=user.id) if t.id == token_id), None)
+    token = next(
+        (t for t in tokens_of(session=session, user_id=row_id(user)) if t.id == token_id), None
+    )
     if token is None or not is_live(token):
         raise NotFound(f"{user.name} has no live API token {token_id}")
     context = {
@@ -324,7 +327,9 @@ def revoke_user_token(
 ) -> RedirectResponse:
     """Stop one of a user's tokens working, at once, as the API's DELETE does."""
     user = _user(session, user_id)
-    revoke_token(session=session, user_id=user.id, token_id=token_id, actor=principal.user.email)
+    revoke_token(
+        session=session, user_id=row_id(user), token_id=token_id, actor=principal.user.email
+    )
     return RedirectResponse(f"/admin/users/{user.id}?revoked={token_id}", status_code=303)
 
 

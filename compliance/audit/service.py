@@ -18,6 +18,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
+from compliance.db import row_id
 from compliance.models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
@@ -161,7 +162,7 @@ def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
         if not rows:
             return
         yield from rows
-        last = rows[-1].id
+        last = row_id(rows[-1])
 
 
 def verify(
@@ -186,10 +187,12 @@ def _walk(session: Session, hashers: list[Hasher]) -> tuple[int, Break | None]:
     count = 0
     for event in _events(session):
         if event.prev_hash != expected_prev:
-            return count, Break(event.id, "its previous hash does not match the event before it")
+            return count, Break(
+                row_id(event), "its previous hash does not match the event before it"
+            )
         if not any(hmac.compare_digest(hashed(event), event.hash) for hashed in hashers):
             return count, Break(
-                event.id,
+                row_id(event),
                 "its content does not match its hash (changed, or hashed without this "
                 "installation's secret key)",
             )

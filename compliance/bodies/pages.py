@@ -9,6 +9,7 @@ from compliance.access import Principal, require
 from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import get_body, search_bodies
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Body
@@ -107,7 +108,7 @@ def _body_context(
         "body": body,
         "today": today,
         "judgement": body_judgement(
-            session=session, body_id=body.id, on=today, principal=principal
+            session=session, body_id=row_id(body), on=today, principal=principal
         ),
         "parent": session.get(Body, body.parent_id) if body.parent_id else None,
         "successor": session.get(Body, body.successor_id) if body.successor_id else None,
@@ -115,7 +116,7 @@ def _body_context(
         "rollup": status_rollup(views),
         "process": chosen_process,
         "outcome": chosen_outcome,
-        "partnerships": partnerships_of_body(session=session, body_id=body.id),
+        "partnerships": partnerships_of_body(session=session, body_id=row_id(body)),
         "errors": errors,
         "values": {},
         "downloads": {

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from compliance.access import principal_for
 from compliance.audit.service import record as audit
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.models import Body, Obligation, PartnershipMember, User, utcnow
 from compliance.obligations.status import ProcessStatus, obligation_states
@@ -131,7 +132,7 @@ def feed(*, session: Session, settings: Settings, token: str) -> bytes | None:
     domain = urlsplit(directory.base_url).hostname or "localhost"
     for obligation in obligations:
         offsets = directory.offsets(obligation)
-        for period in states[obligation.id][1]:
+        for period in states[row_id(obligation)][1]:
             item = directory.item(obligation, period.occurrence)
             calendar.add_component(_event(item, period.status, offsets, domain))
     return calendar.to_ical()

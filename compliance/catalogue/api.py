@@ -4,6 +4,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.api import api_router
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
+from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep
 from compliance.errors import NotFound
 from compliance.models import Deliverable, Duty
@@ -136,4 +137,4 @@ def read_duty(slug: str, session: SessionDep, principal: CurrentUser) -> DutyDet
     duty = get_duty(session=session, slug=slug)
     if duty is None:
         raise NotFound(f"No duty with slug {slug!r}")
-    return duty_detail(duty, deliverables_of(session=session, duty_id=duty.id))
+    return duty_detail(duty, deliverables_of(session=session, duty_id=row_id(duty)))

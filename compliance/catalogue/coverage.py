@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 
 from compliance.bodies.kinds import BodyKind, Nation, exists_in
 from compliance.catalogue.schema import STANDING
+from compliance.db import row_id
 from compliance.models import Body, Deliverable, Duty
 from compliance.obligations.service import binds, holds
 
@@ -73,7 +74,7 @@ def render(*, duties: Iterable[Duty], deliverables: Iterable[Deliverable]) -> st
 def _kind_section(body: Body, duties: list[Duty], by_duty: dict[int, list[Deliverable]]) -> str:
     rows = []
     for duty in (duty for duty in duties if binds(duty, body)):
-        own = by_duty.get(duty.id, [])
+        own = by_duty.get(row_id(duty), [])
         held = [_deliverable_cells(d) for d in own if holds(d, body)]
         rows += [_row(_duty_cells(duty), cells) for cells in held or [_none_held(own)]]
     heading = f"### {_nation_name(body.nation)}: `{body.kind}`\n\n"
@@ -94,7 +95,7 @@ def _partnership_section(duties: list[Duty], by_duty: dict[int, list[Deliverable
         cells = (*_duty_cells(duty), nations)
         rows += [
             _row(cells, _deliverable_cells(deliverable))
-            for deliverable in by_duty.get(duty.id, [])
+            for deliverable in by_duty.get(row_id(duty), [])
             if deliverable.held_by == "partnership"
         ]
     intro = (

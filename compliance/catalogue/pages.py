@@ -8,6 +8,7 @@ from sqlmodel import col, select
 
 from compliance.access import require
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
@@ -41,10 +42,12 @@ def _duty_context(session, settings, principal, slug: str, page: str) -> dict:
     )
     visible = [v for v in views if principal.reads_obligation(v.obligation)]
     holders = view_holders(session, visible)
-    ordered = sorted(visible, key=lambda v: (holders.get(v.obligation.id, ("",))[0], v.item_title))
+    ordered = sorted(
+        visible, key=lambda v: (holders.get(row_id(v.obligation), ("",))[0], v.item_title)
+    )
     return {
         "duty": duty,
-        "deliverables": deliverables_of(session=session, duty_id=duty.id),
+        "deliverables": deliverables_of(session=session, duty_id=row_id(duty)),
         **paginate(ordered, page_number(page)),
         "holders": holders,
         "rollup": status_rollup(visible),
@@ -145,7 +148,7 @@ def bids_page(
     rows = session.exec(
         select(Bid, FundingStream).join(FundingStream).order_by(Bid.reference)
     ).all()
-    visible = [(b, s) for b, s in rows if _bid_visible(principal, applicants.get(b.id, []), b)]
+    visible = [(b, s) for b, s in rows if _bid_visible(principal, applicants.get(row_id(b), []), b)]
     shown = paginate(visible, page_number(page))
     leads = {b.id: b.lead_body_id for b, _ in shown["rows"]}
     bodies = session.exec(select(Body).where(col(Body.id).in_(set(leads.values())))).all()
@@ -172,7 +175,8 @@ def bid_page(
         .where(BidApplicant.bid_id == bid.id)
     ).all()
     require(
-        _bid_visible(principal, [b.id for b, _ in applicants], bid), "This bid is not in your scope"
+        _bid_visible(principal, [row_id(b) for b, _ in applicants], bid),
+        "This bid is not in your scope",
     )
     from compliance.models import Obligation
     from compliance.obligations.views import view_obligations_for

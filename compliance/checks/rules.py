@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from compliance.bodies.kinds import exists_in
+from compliance.db import row_id
 from compliance.models import (
     Deliverable,
     Duty,
@@ -156,15 +157,15 @@ class Snapshot:
     _rolled: dict[int, ProcessStatus] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.outcome_by_id = {outcome.id: outcome for outcome in self.outcomes}
-        self.obligation_by_id = {obligation.id: obligation for obligation in self.obligations}
+        self.outcome_by_id = {row_id(outcome): outcome for outcome in self.outcomes}
+        self.obligation_by_id = {row_id(obligation): obligation for obligation in self.obligations}
         self._bases, self._statuses, self._rolled = {}, {}, {}
 
     def basis(self, obligation: Obligation) -> DueBasis:
         """Where the obligation's dates come from: the law, a funding condition, a convention."""
-        found = self._bases.get(obligation.id)
+        found = self._bases.get(row_id(obligation))
         if found is None:
-            found = self._bases[obligation.id] = self._basis(obligation)
+            found = self._bases[row_id(obligation)] = self._basis(obligation)
         return found
 
     def _basis(self, obligation: Obligation) -> DueBasis:
@@ -190,13 +191,13 @@ class Snapshot:
 
     def obligation_status(self, obligation: Obligation) -> ProcessStatus:
         """The obligation's status, rolled up as the pages roll it up."""
-        found = self._rolled.get(obligation.id)
+        found = self._rolled.get(row_id(obligation))
         if found is None:
             facts = [
                 PeriodFacts(p.start, p.due, self.status(obligation, p))
-                for p in self.periods.get(obligation.id, [])
+                for p in self.periods.get(row_id(obligation), [])
             ]
-            found = self._rolled[obligation.id] = obligation_status(
+            found = self._rolled[row_id(obligation)] = obligation_status(
                 facts,
                 on=self.on,
                 standing=self.basis(obligation).standing,
@@ -208,7 +209,7 @@ class Snapshot:
         """The latest effective date of current evidence for any of the obligation's periods."""
         dates = [
             e.effective or p.end
-            for p in self.periods.get(obligation.id, [])
+            for p in self.periods.get(row_id(obligation), [])
             for e in self.evidence.get(p.id, [])
         ]
         return max(dates) if dates else None
@@ -313,7 +314,7 @@ def _periods(snap: Snapshot, *, conditions: bool | None) -> Iterator[PeriodOf]:
             continue
         if conditions is not None and (obligation.condition_id is not None) != conditions:
             continue
-        for period in snap.periods.get(obligation.id, []):
+        for period in snap.periods.get(row_id(obligation), []):
             yield obligation, period
 
 
@@ -416,7 +417,7 @@ def assurance_gap(snap: Snapshot, obligation: Obligation) -> Iterator[Hit]:
         return
     missed = [
         p
-        for p in snap.periods.get(obligation.id, [])
+        for p in snap.periods.get(row_id(obligation), [])
         if snap.status(obligation, p) == ProcessStatus.assurance_gap
     ]
     last = snap.last_assurance(obligation)
@@ -598,7 +599,7 @@ def _owner(snap: Snapshot, indicator: Indicator) -> dict[str, int | None]:
 
 def indicator_not_measured(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]:
     """An indicator has no measurement in the last 12 months."""
-    points = snap.points.get(indicator.id, [])
+    points = snap.points.get(row_id(indicator), [])
     latest = points[-1].measured_date if points else None
     if not measured_recently(latest, snap.on):
         since = f"since {latest:%d %B %Y}" if latest else "at all"
@@ -615,7 +616,7 @@ def indicator_not_measured(snap: Snapshot, indicator: Indicator) -> Iterator[Hit
 
 
 def _values(snap: Snapshot, indicator: Indicator) -> list[tuple[dt.date, float]]:
-    return [(p.measured_date, p.value) for p in snap.points.get(indicator.id, [])]
+    return [(p.measured_date, p.value) for p in snap.points.get(row_id(indicator), [])]
 
 
 def outcome_getting_worse(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]:
@@ -655,7 +656,7 @@ def outcomes_cannot_be_judged(snap: Snapshot, partnership_id: int) -> Iterator[H
     outcomes = snap.outcomes_of(partnership_id)
     if not outcomes:
         return  # no_intended_outcome says so
-    rows = [(o, [(i, _values(snap, i)) for i in snap.indicators_of(o.id)]) for o in outcomes]
+    rows = [(o, [(i, _values(snap, i)) for i in snap.indicators_of(row_id(o))]) for o in outcomes]
     verdict, reasons = judge_outcomes(rows, snap.on)
     if verdict != Verdict.cannot_judge:
         return

@@ -24,6 +24,7 @@ from compliance.checks.rules import (
     continuation_of,
 )
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.models import (
     Body,
     CheckRun,
@@ -117,7 +118,9 @@ def load_snapshot(
         if scope is None
         else select(Body).where(live_body, col(Body.id).in_(scope.body_ids))
     )
-    bodies = {b.id: BodyFacts(b.id, b.name, b.kind, b.nation) for b in session.exec(scoped_bodies)}
+    bodies = {
+        b.id: BodyFacts(row_id(b), b.name, b.kind, b.nation) for b in session.exec(scoped_bodies)
+    }
     in_partnerships = (
         true()
         if scope is None
@@ -191,9 +194,9 @@ def load_snapshot(
         obligations=obligations,
         periods=periods,
         evidence=evidence,
-        deliverables={d.id: d for d in session.exec(select(Deliverable))},
-        duties={d.id: d for d in session.exec(select(Duty))},
-        conditions={c.id: c for c in session.exec(select(FundingCondition))},
+        deliverables={row_id(d): d for d in session.exec(select(Deliverable))},
+        duties={row_id(d): d for d in session.exec(select(Duty))},
+        conditions={row_id(c): c for c in session.exec(select(FundingCondition))},
         body_names=dict(session.exec(select(Body.id, Body.name)).all()),
         partnerships={p: active_partnerships[p] for p in judged_partnerships},
         members=members,
@@ -207,7 +210,7 @@ def load_snapshot(
         evidence_holders=holders,
         stream_names=dict(session.exec(select(FundingStream.id, FundingStream.name)).all()),
         continuation={
-            p.id: continuation_of(p) for p in live_partnerships if p.id in judged_partnerships
+            row_id(p): continuation_of(p) for p in live_partnerships if p.id in judged_partnerships
         },
         reach=_reach(session, scope, set(bodies), judged_partnerships),
     )

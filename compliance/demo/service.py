@@ -14,6 +14,7 @@ from compliance.accounts.service import hash_password
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.evaluations.models import EvaluationRound
 from compliance.evaluations.questions import read_people_answer
 from compliance.evaluations.service import (
@@ -270,7 +271,7 @@ def _contacts(session: Session, contacts: dict[str, dict]) -> None:
             set_body_reminders(
                 session=session,
                 actor="demo",
-                body_id=body.id,
+                body_id=row_id(body),
                 reminder_days=setting and setting.reminder_days,
                 sro_name=contact["sro_name"],
                 sro_email=contact["sro_email"],
@@ -320,7 +321,7 @@ def _partnership(
         _evaluation(session, partnership, evaluation, today)
     for risk in item.get("risks", []):
         if _first(session, Risk, partnership_id=partnership.id, title=risk["title"]) is None:
-            session.add(Risk(partnership_id=partnership.id, **risk))
+            session.add(Risk(partnership_id=row_id(partnership), **risk))
     session.flush()
     return partnership
 
@@ -337,7 +338,7 @@ def _evaluation(session: Session, partnership: Partnership, item: dict, today: d
         min_answers=item.get("min_answers", DEFAULT_MIN_ANSWERS),
     )
     row = create_round(
-        session=session, actor="demo", partnership_id=partnership.id, data=data, today=today
+        session=session, actor="demo", partnership_id=row_id(partnership), data=data, today=today
     )
     for number, form in enumerate(item.get("session_answers", []), start=1):
         answer = read_people_answer({k: str(v) for k, v in form.items()}, has_outcomes=True)
@@ -395,7 +396,7 @@ def _bid(session: Session, item: dict) -> Bid:
             reference=item["reference"],
             title=item["title"],
             stream_id=stream.id,
-            lead_body_id=lead.id,
+            lead_body_id=row_id(lead),
             submitted_date=item.get("submitted_date"),
         )
         if item.get("partnership"):
@@ -405,7 +406,7 @@ def _bid(session: Session, item: dict) -> Bid:
     for applicant in item["applicants"]:
         body = _require_body(session, applicant["code"])
         if session.get(BidApplicant, (bid.id, body.id)) is None:
-            session.add(BidApplicant(bid_id=bid.id, body_id=body.id, role=applicant["role"]))
+            session.add(BidApplicant(bid_id=bid.id, body_id=row_id(body), role=applicant["role"]))
     session.flush()
     return bid
 
@@ -414,11 +415,11 @@ def _scopes(session: Session, user: User, item: dict) -> None:
     for code in item.get("bodies", []):
         body = _require_body(session, code)
         if _first(session, UserScope, user_id=user.id, body_id=body.id) is None:
-            session.add(UserScope(user_id=user.id, body_id=body.id))
+            session.add(UserScope(user_id=row_id(user), body_id=body.id))
     for slug in item.get("partnerships", []):
         partnership = get_partnership(session=session, slug=slug)
         if _first(session, UserScope, user_id=user.id, partnership_id=partnership.id) is None:
-            session.add(UserScope(user_id=user.id, partnership_id=partnership.id))
+            session.add(UserScope(user_id=row_id(user), partnership_id=partnership.id))
     session.flush()
 
 

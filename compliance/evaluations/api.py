@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.access import require
 from compliance.api import Date, api_router
+from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.evaluations.results import RoundResults, StageResult, latest_results
@@ -182,7 +183,7 @@ def read_evaluations(
         raise NotFound(f"No partnership with slug {slug!r}")
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
     on = as_at or settings.today()
-    found = latest_results(session=session, partnership_id=partnership.id, on=on)
+    found = latest_results(session=session, partnership_id=row_id(partnership), on=on)
     return EvaluationsPublic(
         partnership=partnership.slug,
         latest=_round(found.latest, on) if found.latest else None,

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from compliance.access import Principal, require
 from compliance.api import MAX_ID
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evaluations.models import DEFAULT_MIN_ANSWERS, EvaluationRound
@@ -90,7 +91,7 @@ def _list(
     rows = rounds_of(session=session, partnership_id=partnership.id)
     context = {
         "partnership": partnership,
-        "rounds": [(row, round_results(session=session, round_id=row.id)) for row in rows],
+        "rounds": [(row, round_results(session=session, round_id=row_id(row))) for row in rows],
         "states": {row.id: round_state(row, today) for row in rows},
         "trend": latest_results(session=session, partnership_id=partnership.id, on=today).trend,
         "statements": STATEMENTS,
@@ -157,7 +158,7 @@ def new_round(
     row = create_round(
         session=session,
         actor=principal.user.email,
-        partnership_id=partnership.id,
+        partnership_id=row_id(partnership),
         data=data,
         today=today,
     )
@@ -303,7 +304,7 @@ def enter_answers(
     """Record one person's answers from a session; the form comes back empty for the next."""
     partnership = _partnership(session, principal, slug, write=True)
     row = _round(session, partnership, round_id)
-    outcomes = outcomes_of(session=session, partnership_id=partnership.id)
+    outcomes = outcomes_of(session=session, partnership_id=row_id(partnership))
     answer = read_people_answer(posted, bool(outcomes))
     errors = dict(answer.errors)
     if not errors:

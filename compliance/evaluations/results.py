@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
+from compliance.db import row_id
 from compliance.evaluations.models import EvaluationAnswer, EvaluationInvitation, EvaluationRound
 from compliance.evaluations.questions import (
     AGREEING,
@@ -175,7 +176,7 @@ def round_results(*, session: Session, round_id: int) -> RoundResults | None:
     row = session.get(EvaluationRound, round_id)
     if row is None:
         return None
-    invited, used = _invitations(session, row.id)
+    invited, used = _invitations(session, row_id(row))
     return RoundResults(
         row, _stage(session, row, PARTNERS), _stage(session, row, PEOPLE), invited, used
     )
@@ -190,7 +191,7 @@ def _headline(results: RoundResults) -> Headline:
     total = sum(counted.values())
     row = results.round
     return Headline(
-        row.id,
+        row_id(row),
         row.title,
         row.opens_date,
         row.closes_date,
@@ -261,7 +262,7 @@ def people_voices(
         answers.setdefault(round_id, []).append(choices)
     found: dict[int, PeopleVoice] = {}
     for row in rounds:
-        given = answers.get(row.id, [])
+        given = answers.get(row_id(row), [])
         if row.partnership_id in found or len(given) < row.min_answers:
             continue
         better = [c["better_for_me"] for c in given if isinstance(c.get("better_for_me"), int)]

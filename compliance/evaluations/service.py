@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from compliance import mailer
 from compliance.audit.service import record as audit
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.evaluations.models import (
     DEFAULT_MIN_ANSWERS,
@@ -234,7 +235,9 @@ def invite(
     new = [address for address in addresses if address not in known]
     for address in new:
         token = secrets.token_urlsafe(32)
-        invitation = EvaluationInvitation(round_id=row.id, email=address, token_hash=_digest(token))
+        invitation = EvaluationInvitation(
+            round_id=row_id(row), email=address, token_hash=_digest(token)
+        )
         session.add(invitation)
         session.flush()
         link = survey_url(settings=settings, token=token)
@@ -325,7 +328,7 @@ def _store(
     _refuse_errors(answer)
     session.add(
         EvaluationAnswer(
-            round_id=row.id,
+            round_id=row_id(row),
             stage=stage,
             channel=channel,
             choices=answer.choices,

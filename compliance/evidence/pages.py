@@ -12,7 +12,7 @@ from compliance.access import Principal, evidence_access, require
 from compliance.api import RowId
 from compliance.audit.service import record_download
 from compliance.config import Settings
-from compliance.db import save
+from compliance.db import row_id, save
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
@@ -115,7 +115,7 @@ def _live(session: Session, evidence: Evidence) -> None:
         raise Refused(
             f"This evidence was withdrawn on {evidence.withdrawn_at:%d %B %Y}", status=409
         )
-    newer = successor(session=session, evidence_id=evidence.id)
+    newer = successor(session=session, evidence_id=row_id(evidence))
     if newer is not None:
         raise Refused(f"This version was corrected by “{newer.title}”; correct that", status=409)
 
@@ -155,13 +155,13 @@ def download(
 
 def _around(session, settings, principal, evidence: Evidence, wanted: int | None) -> dict:  # noqa: E501
     """What the correction and withdrawal pages show of the evidence, and the way back."""
-    obligation_id = _home(session, principal, evidence.id, wanted)
+    obligation_id = _home(session, principal, row_id(evidence), wanted)
     _, detail = readable_detail(session, settings, principal, obligation_id)
     back = f"/obligations/{obligation_id}"
     return {
         "detail": detail,
         "evidence": evidence,
-        "periods": _periods(session, evidence.id),
+        "periods": _periods(session, row_id(evidence)),
         "back": back,
     }  # noqa: E501
 

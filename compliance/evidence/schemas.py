@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.api import MAX_ID, PREFIX, ApiInput, Date, Timestamp
+from compliance.db import row_id
 from compliance.evidence.service import (
     EvidenceKind,
     ReviewVerdict,
@@ -224,11 +225,13 @@ def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
 def evidence_public(session: Session, evidence: Evidence, principal: Principal) -> EvidencePublic:
     """Evidence as the API shows it to someone, with the links they may see, its versions and
     its review thread."""
-    pairs = served(session=session, evidence_ids=[evidence.id], principal=principal)[evidence.id]
-    comments = thread(session=session, evidence_id=evidence.id)
+    pairs = served(session=session, evidence_ids=[row_id(evidence)], principal=principal)[
+        row_id(evidence)
+    ]
+    comments = thread(session=session, evidence_id=row_id(evidence))
     people = {evidence.recorded_by_id, evidence.withdrawn_by_id} | {c.author_id for c in comments}
     names = _names(session, people)
-    newer = successor(session=session, evidence_id=evidence.id)
+    newer = successor(session=session, evidence_id=row_id(evidence))
     return EvidencePublic(
         **evidence.model_dump(exclude={"recorded_by_id", "withdrawn_by_id"}),
         file_url=f"{PREFIX}/evidence/{evidence.id}/file" if evidence.sha256 else None,
@@ -262,13 +265,13 @@ def queue_page(
     principal: Principal,
 ) -> ReviewPage:
     """A page of the review queue, looked up in a fixed number of queries."""
-    pairs = served(session=session, evidence_ids=[e.id for e, _ in rows], principal=principal)
+    pairs = served(session=session, evidence_ids=[row_id(e) for e, _ in rows], principal=principal)
     names = _names(session, {e.recorded_by_id for e, _ in rows})
     items = [
         QueueItem(
             **evidence.model_dump(include=set(QUEUE_FIELDS) - {"recorded_by"}),
             recorded_by=names.get(evidence.recorded_by_id, "unknown"),
-            obligation_ids=sorted({obligation for obligation, _ in pairs[evidence.id]}),
+            obligation_ids=sorted({obligation for obligation, _ in pairs[row_id(evidence)]}),
             review_status=STATUS[latest],
         )
         for evidence, latest in rows

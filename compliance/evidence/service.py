@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.config import get_settings
+from compliance.db import row_id
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.evidence.safety import stored_name
@@ -154,7 +155,7 @@ def record(
     session.add(evidence)
     session.flush()
     for occurrence_id in sorted(set(data.occurrence_ids)):
-        session.add(EvidenceLink(evidence_id=evidence.id, occurrence_id=occurrence_id))
+        session.add(EvidenceLink(evidence_id=row_id(evidence), occurrence_id=occurrence_id))
     action = "evidence.new_version" if supersedes else "evidence.recorded"
     after = snapshot(evidence) | {"occurrence_ids": sorted(set(data.occurrence_ids))}
     audit(
@@ -189,7 +190,7 @@ def new_version(
     old = _require(session, evidence_id)
     if old.withdrawn_at is not None:
         raise Refused("withdrawn evidence cannot be corrected; record new evidence instead")
-    newer = successor(session=session, evidence_id=old.id)
+    newer = successor(session=session, evidence_id=row_id(old))
     if newer is not None:
         raise Refused(f"this version was already corrected by evidence {newer.id}; correct that")
     try:
@@ -253,7 +254,9 @@ def thread(*, session: Session, evidence_id: int) -> list[EvidenceComment]:
 
 
 def _comment(session: Session, actor: User, evidence: Evidence, kind: str, body: str | None):
-    comment = EvidenceComment(evidence_id=evidence.id, author_id=actor.id, kind=kind, body=body)
+    comment = EvidenceComment(
+        evidence_id=row_id(evidence), author_id=row_id(actor), kind=kind, body=body
+    )
     session.add(comment)
     session.flush()
     audit(
@@ -297,7 +300,7 @@ def open_query(comments: list[EvidenceComment]) -> EvidenceComment | None:
 def answer(*, session: Session, actor: User, evidence_id: int, body: str) -> EvidenceComment:
     """An officer answers the open query on a piece of evidence."""
     evidence = _require(session, evidence_id)
-    if open_query(thread(session=session, evidence_id=evidence.id)) is None:
+    if open_query(thread(session=session, evidence_id=row_id(evidence))) is None:
         raise Refused("there is no open query on this evidence to answer")
     if not body.strip():
         raise Refused("write the answer", field="body")

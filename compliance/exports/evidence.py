@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
+from compliance.db import row_id
 from compliance.exports.formats import Column
 from compliance.exports.selection import Row, Selection, holder_filter, keyset
 from compliance.models import (
@@ -124,7 +125,7 @@ def _evidence_row(
     reviews: dict[int, EvidenceComment],
 ) -> Row:
     obligations, codes, slugs = served
-    review = reviews.get(e.id)
+    review = reviews.get(row_id(e))
     return (
         e.id,
         e.title,
@@ -141,7 +142,7 @@ def _evidence_row(
         emails.get(e.recorded_by_id),
         e.recorded_at,
         e.supersedes_id,
-        newer.get(e.id),
+        newer.get(row_id(e)),
         e.withdrawn_at,
         e.withdrawn_reason,
         "; ".join(str(i) for i in obligations),

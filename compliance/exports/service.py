@@ -13,6 +13,7 @@ from typing import IO
 
 from sqlmodel import Session, col, select
 
+from compliance.db import row_id
 from compliance.exports import formats
 from compliance.exports.evidence import EVIDENCE_COLUMNS, evidence_rows
 from compliance.exports.formats import Column
@@ -89,7 +90,7 @@ def obligation_rows(*, session: Session, selection: Selection, batch: int) -> It
         citations = _citations(session, obligations)
         judged = _judgements(session, obligations, selection.on)
         yield [
-            _obligation_row(v, bodies, partnerships, citations, judged[v.obligation.id])
+            _obligation_row(v, bodies, partnerships, citations, judged[row_id(v.obligation)])
             for v in views
         ]
 
@@ -100,7 +101,10 @@ def _judgements(session: Session, obligations: list[Obligation], on: dt.date) ->
     behind = partnerships_behind(session, obligations, on)
     wanted = {p for ids in behind.values() for p in ids}
     each = partnership_judgements(session=session, partnership_ids=wanted, on=on)
-    return {o.id: across(each[p] for p in behind.get(o.id, []) if p in each) for o in obligations}
+    return {
+        row_id(o): across(each[p] for p in behind.get(row_id(o), []) if p in each)
+        for o in obligations
+    }
 
 
 def _reasons(judged: Across) -> str:

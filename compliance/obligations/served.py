@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from compliance.db import row_id
 from compliance.models import (
     Bid,
     Deliverable,
@@ -53,7 +54,7 @@ def partnerships_behind(
     holding it, or those of which the body holding it is a member on the date that discharge
     its duty."""
     behind: dict[int, list[int]] = {
-        o.id: [o.partnership_id] for o in obligations if o.partnership_id is not None
+        row_id(o): [o.partnership_id] for o in obligations if o.partnership_id is not None
     }
     body_ids = {o.body_id for o in obligations if o.body_id is not None}
     if not body_ids:
@@ -72,7 +73,7 @@ def partnerships_behind(
     duty_of = _duty_of(session, obligations)
     for o in obligations:
         if o.body_id is not None and o.deliverable_id is not None:
-            behind[o.id] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])
+            behind[row_id(o)] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])
     return behind
 
 
@@ -106,7 +107,7 @@ def outcome_states(
     through_bid = _bid_partnerships(session, obligations)
     for o in obligations:
         if o.bid_id in through_bid:
-            behind[o.id] = [*behind.get(o.id, []), through_bid[o.bid_id]]
+            behind[row_id(o)] = [*behind.get(row_id(o), []), through_bid[o.bid_id]]
     wanted = {p for ids in behind.values() for p in ids}
     own = [o.id for o in obligations]
     found = session.exec(
@@ -114,7 +115,7 @@ def outcome_states(
         .where(col(Outcome.partnership_id).in_(wanted) | col(Outcome.obligation_id).in_(own))
         .order_by(col(Outcome.id))
     ).all()
-    targets = _targets(session, [o.id for o in found if o.partnership_id is not None])
+    targets = _targets(session, [row_id(o) for o in found if o.partnership_id is not None])
     duty_of = _duty_of(session, obligations)
     # Each outcome found by what it names (its obligation, or its partnership), not tested
     # against every obligation in turn.
@@ -132,12 +133,12 @@ def outcome_states(
             ("deliverable", obligation.deliverable_id),
             ("condition", obligation.condition_id),
         }
-        mine = {o.id: o for o in by_obligation.get(obligation.id, [])}
-        for partnership_id in set(behind.get(obligation.id, [])):
+        mine = {o.id: o for o in by_obligation.get(row_id(obligation), [])}
+        for partnership_id in set(behind.get(row_id(obligation), [])):
             for o in by_partnership.get(partnership_id, []):
-                if keys & targets.get(o.id, set()):
+                if keys & targets.get(row_id(o), set()):
                     mine[o.id] = o
-        serving[obligation.id] = [mine[i] for i in sorted(mine)]
+        serving[row_id(obligation)] = [mine[i] for i in sorted(mine)]
     # Only the outcomes that serve an obligation here are judged.
     served_ids = sorted({o.id for outcomes in serving.values() for o in outcomes})
     levels = outcome_levels(session, served_ids, on)
@@ -145,8 +146,8 @@ def outcome_states(
     states = {}
     for obligation in obligations:
         served = [
-            ServedBy(o.id, o.title, levels[o.id], slugs.get(o.partnership_id))
-            for o in serving[obligation.id]
+            ServedBy(row_id(o), o.title, levels[row_id(o)], slugs.get(o.partnership_id))
+            for o in serving[row_id(obligation)]
         ]
         status = judge_outcome(s.status for s in served)
         states[obligation.id] = OutcomeState(status, tuple(served))
@@ -204,6 +205,6 @@ def outcome_levels(
             values.setdefault(indicator_id, []).append((day, value))
     levels: dict[int, list[OutcomeStatus]] = {}
     for indicator in indicators:
-        status = indicator_status(indicator, values.get(indicator.id, []), on)
+        status = indicator_status(indicator, values.get(row_id(indicator), []), on)
         levels.setdefault(indicator.outcome_id, []).append(status)
     return {i: judge_outcome(levels.get(i, [OutcomeStatus.not_measured])) for i in outcome_ids}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
+from compliance.db import row_id
 from compliance.models import (
     Bid,
     Body,
@@ -93,7 +94,7 @@ def _expected_for_bodies(
                     deliverable_id=d.id,
                     opens=body.start_date,
                 )
-                for d in live[duty.id]
+                for d in live[row_id(duty)]
                 if holds(d, body)
             ]
     return found
@@ -279,7 +280,7 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
             if (obligation.id, period.start) not in have:
                 session.add(
                     Occurrence(
-                        obligation_id=obligation.id,
+                        obligation_id=row_id(obligation),
                         period_start_date=period.start,
                         period_end_date=period.end,
                         due_date=period.due,

@@ -15,6 +15,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from compliance.catalogue.schema import STANDING, Cadence
+from compliance.db import row_id
 from compliance.models import (
     Deliverable,
     Evidence,
@@ -110,7 +111,9 @@ def due_bases(*, session: Session, obligations: Iterable[Obligation]) -> dict[in
         else {}
     )
     return {
-        o.id: by_deliverable.get(o.deliverable_id) or by_condition.get(o.condition_id) or CONVENTION
+        row_id(o): by_deliverable.get(o.deliverable_id)
+        or by_condition.get(o.condition_id)
+        or CONVENTION
         for o in rows
     }
 
@@ -265,12 +268,14 @@ def obligation_states(
         if ids
         else []
     )
-    evidence = current_evidence(session=session, occurrence_ids=[o.id for o in occurrences], on=on)
+    evidence = current_evidence(
+        session=session, occurrence_ids=[row_id(o) for o in occurrences], on=on
+    )
     bases = due_bases(session=session, obligations=obligations)
     tracked = {o.id: o.opened_date for o in obligations}
     per_obligation: dict[int, list[OccurrenceState]] = {i: [] for i in ids}
     for occurrence in occurrences:
-        found = evidence.get(occurrence.id, [])
+        found = evidence.get(row_id(occurrence), [])
         status = period_status(
             due=occurrence.due_date,
             review_by=[e.review_by_date for e in found],
@@ -283,17 +288,17 @@ def obligation_states(
             OccurrenceState(occurrence, status, tuple(e.id for e in found))
         )
     return {
-        o.id: (
+        row_id(o): (
             obligation_status(
                 [
                     PeriodFacts(s.occurrence.period_start_date, s.occurrence.due_date, s.status)
-                    for s in per_obligation[o.id]
+                    for s in per_obligation[row_id(o)]
                 ],
                 on=on,
-                standing=bases[o.id].standing,
+                standing=bases[row_id(o)].standing,
                 not_applicable=bool(o.not_applicable_reason),
             ),
-            per_obligation[o.id],
+            per_obligation[row_id(o)],
         )
         for o in obligations
     }

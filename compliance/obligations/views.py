@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
+from compliance.db import row_id
 from compliance.models import (
     Body,
     Deliverable,
@@ -199,7 +200,7 @@ def obligation_detail(
         holder_link=holder_link,
         due_note=getattr(source, "due_note", None),
         evidence_hint=list(source.evidence or []),
-        entries=_entries(session, [p.occurrence.id for p in view.periods]),
+        entries=_entries(session, [row_id(p.occurrence) for p in view.periods]),
     )
 
 
@@ -231,7 +232,7 @@ def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[Evid
         while current.supersedes_id and current.supersedes_id in by_id:
             current = by_id[current.supersedes_id]
             versions.append(current)
-        thread = [c for e in [evidence, *versions] for c in comments.get(e.id, [])]
+        thread = [c for e in [evidence, *versions] for c in comments.get(row_id(e), [])]
         entry = EvidenceEntry(
             evidence, versions, thread, names.get(evidence.recorded_by_id, "unknown")
         )
@@ -253,11 +254,11 @@ def view_obligations_for(
         ObligationView(
             o,
             *sources[rule_key(o)],
-            status=states[o.id][0],
-            periods=states[o.id][1],
-            outcome=outcomes[o.id].status,
-            served_by=outcomes[o.id].served_by,
-            basis=bases[o.id],
+            status=states[row_id(o)][0],
+            periods=states[row_id(o)][1],
+            outcome=outcomes[row_id(o)].status,
+            served_by=outcomes[row_id(o)].served_by,
+            basis=bases[row_id(o)],
         )
         for o in obligations
     ]

@@ -37,6 +37,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from compliance.access import Principal
+from compliance.db import row_id
 from compliance.evaluations.results import PeopleVoice, people_voices
 from compliance.models import Indicator, Measurement, Outcome, Partnership
 from compliance.obligations.judged import database_of, epoch
@@ -259,12 +260,12 @@ def _outcomes_of(
     by_outcome: dict[int, list[IndicatorValues]] = {}
     for indicator in indicators:
         by_outcome.setdefault(indicator.outcome_id, []).append(
-            (indicator, values.get(indicator.id, []))
+            (indicator, values.get(row_id(indicator), []))
         )
     found: dict[int, list[OutcomeIndicators]] = {}
     for outcome in outcomes:
         found.setdefault(outcome.partnership_id, []).append(
-            (outcome, by_outcome.get(outcome.id, []))
+            (outcome, by_outcome.get(row_id(outcome), []))
         )
     return found
 
@@ -281,7 +282,7 @@ def partnership_judgements(
     voices = people_voices(session=session, partnership_ids=ids, on=on)
     judged = {}
     for p in partnerships:
-        verdict, reasons = judge_outcomes(outcomes.get(p.id, []), on)
+        verdict, reasons = judge_outcomes(outcomes.get(row_id(p), []), on)
         if p.id in voices:
             heard = voice_reason(voices[p.id])
             verdict = combine([verdict, JUDGED[heard.status]])

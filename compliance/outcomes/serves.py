@@ -12,6 +12,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.models import (
     Bid,
@@ -58,16 +59,16 @@ def serve_choices(*, session: Session, partnership_id: int) -> list[ServeChoice]
             deliverables.setdefault(d.duty_id, []).append(d)
     for duty in duties:
         choices.append(
-            ServeChoice(f"duty:{duty.slug}", f"{duty.title}: all of it", "duty_id", duty.id)
+            ServeChoice(f"duty:{duty.slug}", f"{duty.title}: all of it", "duty_id", row_id(duty))
         )
         choices += [
             ServeChoice(
                 f"deliverable:{duty.slug}/{d.slug}",
                 f"{duty.title}: {d.title}",
                 "deliverable_id",
-                d.id,
+                row_id(d),
             )
-            for d in deliverables.get(duty.id, [])
+            for d in deliverables.get(row_id(duty), [])
         ]
     return choices + _condition_choices(session, partnership_id)
 
@@ -86,7 +87,10 @@ def _condition_choices(session: Session, partnership_id: int) -> list[ServeChoic
     )
     return [
         ServeChoice(
-            f"condition:{stream.slug}/{c.slug}", f"{stream.name}: {c.title}", "condition_id", c.id
+            f"condition:{stream.slug}/{c.slug}",
+            f"{stream.name}: {c.title}",
+            "condition_id",
+            row_id(c),
         )
         for c, stream in session.exec(query)
     ]
@@ -97,8 +101,8 @@ def serves_of(*, session: Session, outcome: Outcome) -> list[str]:
     if outcome.partnership_id is None:
         return []
     choices = serve_choices(session=session, partnership_id=outcome.partnership_id)
-    served = serves_by_outcome(session=session, outcome_ids=[outcome.id], choices=choices)
-    return [c.key for c in served.get(outcome.id, [])]
+    served = serves_by_outcome(session=session, outcome_ids=[row_id(outcome)], choices=choices)
+    return [c.key for c in served.get(row_id(outcome), [])]
 
 
 def serves_by_outcome(
@@ -151,7 +155,7 @@ def set_serves(*, session: Session, actor: str, outcome: Outcome, keys: list[str
         session.delete(link)
     for key in wanted:
         choice = choices[key]
-        session.add(OutcomeServes(outcome_id=outcome.id, **{choice.column: choice.row_id}))
+        session.add(OutcomeServes(outcome_id=row_id(outcome), **{choice.column: choice.row_id}))
     session.flush()
     audit(
         session=session,

@@ -14,6 +14,7 @@ from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.kinds import Nation
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import list_duties
+from compliance.db import row_id
 from compliance.deps import AdminUser, PostedForm, SessionDep, SettingsDep, check_form, page_router
 from compliance.errors import NotFound
 from compliance.forms import date_from_parts, date_parts, stored_text
@@ -299,7 +300,7 @@ MEMBER_FIELDS = ("body_code", "role", "start_date")
 def _members_page(
     request: Request, session: Session, partnership: Partnership, values, errors, status=200
 ) -> HTMLResponse:
-    members = members_of(session=session, partnership_id=partnership.id)
+    members = members_of(session=session, partnership_id=row_id(partnership))
     done = None
     for member in members:
         code = member.body.code
@@ -475,7 +476,7 @@ def _offered(session: Session, current: list[Duty]) -> list[Duty]:
 def _duties_page(
     request: Request, session: Session, partnership: Partnership, ticked, errors, changed=None
 ) -> HTMLResponse:
-    current = duties_of(session=session, partnership_id=partnership.id)
+    current = duties_of(session=session, partnership_id=row_id(partnership))
     context = {
         "partnership": partnership,
         "groups": _nation_groups(_offered(session, current)),
@@ -492,7 +493,7 @@ def duties_page(
 ) -> HTMLResponse:
     """Every duty of the catalogue, those the partnership discharges ticked."""
     partnership = _partnership(session, slug)
-    current = duties_of(session=session, partnership_id=partnership.id)
+    current = duties_of(session=session, partnership_id=row_id(partnership))
     return _duties_page(request, session, partnership, [d.slug for d in current], {})
 
 
@@ -509,7 +510,7 @@ def save_duties(
     """Add the duties newly ticked and remove those unticked, as the API's PUT and DELETE do,
     and say what changed."""
     partnership = _partnership(session, slug)
-    current = duties_of(session=session, partnership_id=partnership.id)
+    current = duties_of(session=session, partnership_id=row_id(partnership))
     offered = {duty.slug: duty for duty in _offered(session, current)}
     wanted = list(dict.fromkeys(s for s in posted.getlist("duties") if isinstance(s, str)))
     if any(slug not in offered for slug in wanted):

@@ -14,6 +14,7 @@ from compliance.bodies.api import RegistryWriter, refusal
 from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
+from compliance.db import row_id
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.models import Duty, Partnership, PartnershipMember, Risk
@@ -275,12 +276,12 @@ def _member(body, member: PartnershipMember) -> MemberPublic:
 def _detail(session: Session, partnership: Partnership, on: dt.date) -> PartnershipDetail:
     members = [
         _member(m.body, m.membership)
-        for m in members_of(session=session, partnership_id=partnership.id)
+        for m in members_of(session=session, partnership_id=row_id(partnership))
     ]
-    duties = [d.slug for d in duties_of(session=session, partnership_id=partnership.id)]
+    duties = [d.slug for d in duties_of(session=session, partnership_id=row_id(partnership))]
     fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
     lead = editable(session=session, partnership=partnership)["lead_body_code"]
-    judged = judgement_across(session=session, partnership_ids=[partnership.id], on=on)
+    judged = judgement_across(session=session, partnership_ids=[row_id(partnership)], on=on)
     statuses = session.exec(select(Risk.status).where(Risk.partnership_id == partnership.id))
     weighed = weigh_partnership(
         partnership=partnership,

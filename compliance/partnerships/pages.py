@@ -10,6 +10,7 @@ from starlette.datastructures import FormData, UploadFile
 from compliance.access import require
 from compliance.charts import trend_chart
 from compliance.csvfiles import ImportRefused
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evaluations.results import latest_results
@@ -113,14 +114,16 @@ def _context(
 ) -> dict:
     """The page; after a form with errors, `form` names it and `values` holds what was typed."""
     today = settings.today()
-    found = outcomes_of(session=session, partnership_id=partnership.id)
-    choices = serve_choices(session=session, partnership_id=partnership.id)
-    serves = serves_by_outcome(session=session, outcome_ids=[o.id for o in found], choices=choices)
+    found = outcomes_of(session=session, partnership_id=row_id(partnership))
+    choices = serve_choices(session=session, partnership_id=row_id(partnership))
+    serves = serves_by_outcome(
+        session=session, outcome_ids=[row_id(o) for o in found], choices=choices
+    )
     outcomes = [
         {
             "outcome": outcome,
-            "indicators": _indicators(session, outcome.id),
-            "serves": serves.get(outcome.id, []),
+            "indicators": _indicators(session, row_id(outcome)),
+            "serves": serves.get(row_id(outcome), []),
         }
         for outcome in found
     ]
@@ -134,11 +137,11 @@ def _context(
     risks = session.exec(
         select(Risk).where(col(Risk.partnership_id) == partnership.id).order_by(col(Risk.id))
     ).all()
-    judgement = partnership_judgement(session=session, partnership_id=partnership.id, on=today)
+    judgement = partnership_judgement(session=session, partnership_id=row_id(partnership), on=today)
     return {
         "partnership": partnership,
-        "members": members_of(session=session, partnership_id=partnership.id),
-        "duties": duties_of(session=session, partnership_id=partnership.id),
+        "members": members_of(session=session, partnership_id=row_id(partnership)),
+        "duties": duties_of(session=session, partnership_id=row_id(partnership)),
         "outcomes": outcomes,
         "serve_choices": choices,
         "risks": risks,
@@ -152,7 +155,7 @@ def _context(
         "report_values": (values or {}) if form == "report" else today_parts,
         "today": today,
         "judgement": judgement,
-        "voices": latest_results(session=session, partnership_id=partnership.id, on=today),
+        "voices": latest_results(session=session, partnership_id=row_id(partnership), on=today),
         "weighed": weigh_on_page(partnership, risks, judgement, today),
     }
 
@@ -237,7 +240,7 @@ def new_outcome(
 
 
 def _indicator_ids(session, partnership: Partnership) -> set[int]:
-    outcome_ids = [o.id for o in outcomes_of(session=session, partnership_id=partnership.id)]
+    outcome_ids = [o.id for o in outcomes_of(session=session, partnership_id=row_id(partnership))]
     query = select(Indicator.id).where(col(Indicator.outcome_id).in_(outcome_ids))
     return set(session.exec(query))
 

@@ -11,6 +11,7 @@ from compliance.audit.service import record as audit
 from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
+from compliance.db import row_id
 from compliance.models import (
     Body,
     Duty,
@@ -106,7 +107,7 @@ def join(
     ).first()
     if membership is None:
         membership = PartnershipMember(
-            partnership_id=partnership.id, body_id=body.id, role=role, start_date=on
+            partnership_id=row_id(partnership), body_id=row_id(body), role=role, start_date=on
         )
         session.add(membership)
     else:
@@ -124,7 +125,7 @@ def leave(*, session: Session, membership: PartnershipMember, on: dt.date) -> No
 def discharge(*, session: Session, partnership: Partnership, duty: Duty) -> None:
     """Record that a partnership discharges a duty (idempotent)."""
     if session.get(PartnershipDuty, (partnership.id, duty.id)) is None:
-        session.add(PartnershipDuty(partnership_id=partnership.id, duty_id=duty.id))
+        session.add(PartnershipDuty(partnership_id=row_id(partnership), duty_id=row_id(duty)))
         session.flush()
 
 

@@ -10,6 +10,7 @@ from compliance import mailer
 from compliance.access import Principal, principal_for
 from compliance.checks.rules import SEVERITIES
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.models import Finding, Obligation, Occurrence, User
 from compliance.obligations.status import current_evidence
 from compliance.reminders.service import Directory, DueItem, QueueReport
@@ -45,7 +46,9 @@ def due_soon(
         .where(Occurrence.due_date >= on, Occurrence.due_date <= on + dt.timedelta(DIGEST_DAYS))
         .order_by(col(Occurrence.due_date), col(Occurrence.id))
     ).all()
-    evidenced = current_evidence(session=session, occurrence_ids=[o.id for o, _ in rows], on=on)
+    evidenced = current_evidence(
+        session=session, occurrence_ids=[row_id(o) for o, _ in rows], on=on
+    )
     return [
         directory.item(obligation, occurrence)
         for occurrence, obligation in rows

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
 from compliance.checks.rules import no_reminder_contact
+from compliance.db import row_id
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
 from compliance.models import Body, Finding, Obligation, Partnership, User
 from compliance.obligations.list_pages import holder_links
@@ -65,7 +66,7 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
         )
     }
     return {
-        m.id: {
+        row_id(m): {
             "name": names.get(m.to_user_id, ""),
             "holder": holders.get(m.obligation_id, ""),
             "reason": plain_reason(m.last_error),

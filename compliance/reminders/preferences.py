@@ -9,6 +9,7 @@ from compliance.access import principal_for
 from compliance.accounts.service import normalise_email
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.models import Body, User, utcnow
 from compliance.reminders.models import EmailPreference, ReminderSetting
@@ -84,7 +85,7 @@ def set_preferences(
                 "choose a delegate who can see every body and partnership you can",
                 field="delegate_id",
             )
-    preference = session.get(EmailPreference, user.id) or EmailPreference(user_id=user.id)
+    preference = session.get(EmailPreference, user.id) or EmailPreference(user_id=row_id(user))
     before = snapshot(preference) if preference in session else None
     preference.digest_only, preference.delegate_id = digest_only, delegate_id
     preference.paused_from_date, preference.paused_until_date = paused_from_date, paused_until_date

@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from compliance import mailer
 from compliance.access import principal_for
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.models import (
     Body,
     Deliverable,
@@ -129,7 +130,7 @@ class Directory:
 
     def offsets(self, obligation: Obligation) -> list[int]:
         body = self.holder_body(obligation)
-        own = self.bodies.get(body.id) if body else None
+        own = self.bodies.get(row_id(body)) if body else None
         return parse_days(own and own.reminder_days) or parse_days(self.settings.reminder_days)
 
     def route(self, user: User | None, *, single_reminder: bool = False) -> Recipient | str | None:
@@ -138,7 +139,7 @@ class Directory:
         # away with nobody standing in, so that the caller falls back to the body's contact.
         if user is None or not user.is_active:
             return None
-        preference = self.preferences.get(user.id)
+        preference = self.preferences.get(row_id(user))
         if single_reminder and preference is not None and preference.digest_only:
             return "digest"
         if not is_away(preference, self.on):
@@ -166,7 +167,7 @@ class Directory:
         by_body, by_partnership = self._officers
         found = list(by_partnership.get(obligation.partnership_id, []))
         body = self.holder_body(obligation)
-        found += [u for u in by_body.get(body.id, []) if u not in found] if body else []
+        found += [u for u in by_body.get(row_id(body), []) if u not in found] if body else []
         return found
 
     def contact(self, obligation: Obligation, *, single_reminder: bool = False) -> list:
@@ -195,7 +196,7 @@ class Directory:
     def sro(self, obligation: Obligation) -> tuple[list, bool]:
         """The senior responsible officer, or the body's contact when none is recorded."""
         body = self.holder_body(obligation)
-        own = self.bodies.get(body.id) if body else None
+        own = self.bodies.get(row_id(body)) if body else None
         if own is not None and own.sro_email:
             return [Recipient(own.sro_email, name=own.sro_name)], False
         return self.contact(obligation), True
@@ -226,8 +227,8 @@ class Directory:
             occurrence.due_date,
             url,
             f"{url}/evidence/new",
-            obligation.id,
-            occurrence.id,
+            row_id(obligation),
+            row_id(occurrence),
         )
 
 

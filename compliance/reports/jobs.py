@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.config import Settings
-from compliance.db import UNAVAILABLE, save, session_scope
+from compliance.db import UNAVAILABLE, row_id, save, session_scope
 from compliance.errors import Refused
 from compliance.models import utcnow
 from compliance.obligations.judged import database_of
@@ -306,7 +306,7 @@ def start_report(
     sweep(session=session, now=now)
     row = ReportJob(
         id=secrets.token_urlsafe(16),
-        user_id=principal.user.id,
+        user_id=row_id(principal.user),
         kind=report.kind,
         key=report.key,
         name=report.name,

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from compliance.access import require
 from compliance.bodies.service import get_body
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_from_parts
@@ -73,7 +74,7 @@ def reports_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> HTMLResponse:
     """This user's area reports with their progress, and the form to start one."""
-    jobs = jobs_of(session=session, user_id=principal.user.id)
+    jobs = jobs_of(session=session, user_id=row_id(principal.user))
     context = {
         "jobs": jobs,
         "errors": {},
@@ -131,7 +132,7 @@ def start_area(
                 raise
             errors[exc.field or "code"] = _sentence(exc.message)
     if errors:
-        jobs = jobs_of(session=session, user_id=principal.user.id)
+        jobs = jobs_of(session=session, user_id=row_id(principal.user))
         context = {
             "jobs": jobs,
             "errors": errors,

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, func, select
 
 from compliance.audit.service import DOWNLOAD
 from compliance.checks.rules import Hit, rule_words
+from compliance.db import row_id
 from compliance.evaluations.results import StageResult, latest_results
 from compliance.models import (
     AuditEvent,
@@ -192,7 +193,9 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
                 "funding", stream.name, stream.legal_basis or "", stream.url, stream.verified
             )
     return {
-        o.id: by_deliverable[o.deliverable_id] if o.deliverable_id else by_condition[o.condition_id]
+        row_id(o): by_deliverable[o.deliverable_id]
+        if o.deliverable_id
+        else by_condition[o.condition_id]
         for o in obligations
     }
 
@@ -218,12 +221,12 @@ def evidence_items(
     names = dict(session.exec(select(User.id, User.name)).all())
     items = []
     for e in rows:
-        thread = comments.get(e.id, [])
+        thread = comments.get(row_id(e), [])
         verdicts = [c for c in thread if c.kind in ("accepted", "queried")]
         last = verdicts[-1] if verdicts else None
         items.append(
             EvidenceItem(
-                ref=e.id,
+                ref=row_id(e),
                 title=e.title,
                 kind=e.kind,
                 effective_date=e.effective_date,
@@ -239,7 +242,7 @@ def evidence_items(
                 reviewer=names.get(last.author_id, "unknown") if last else None,
                 reviewed_at=last.created_at if last else None,
                 query_open=bool(thread) and thread[-1].kind == "queried",
-                obligation_refs=sorted(set(evidence_refs[e.id])),
+                obligation_refs=sorted(set(evidence_refs[row_id(e)])),
             )
         )
     return sorted(items, key=lambda i: (i.effective_date, i.ref))
@@ -277,19 +280,19 @@ def outcome_items(
         )
         .order_by(col(Outcome.id))
     ).all()
-    indicators = _indicators(session, [o.id for o in outcomes], on)
+    indicators = _indicators(session, [row_id(o) for o in outcomes], on)
     names = _partnership_names(session, {o.partnership_id for o in outcomes if o.partnership_id})
     items = [
         OutcomeItem(
-            ref=o.id,
+            ref=row_id(o),
             title=o.title,
             description=o.description,
             owner=names.get(o.partnership_id, "") if o.partnership_id else "this obligation",
             status=judge_outcome(
-                [OutcomeStatus(i.status) for i in indicators.get(o.id, [])]
+                [OutcomeStatus(i.status) for i in indicators.get(row_id(o), [])]
                 or [OutcomeStatus.not_measured]
             ).value,
-            indicators=indicators.get(o.id, []),
+            indicators=indicators.get(row_id(o), []),
         )
         for o in outcomes
     ]
@@ -358,11 +361,11 @@ def _indicators(
     found: dict[int, list[IndicatorItem]] = {}
     for i in rows:
         # The latest by the date hold the trend's whole window: the reading is as from all.
-        values = [(m.measured_date, m.value) for m in latest.get(i.id, [])]
+        values = [(m.measured_date, m.value) for m in latest.get(row_id(i), [])]
         reading = read_indicator(i, values, on)
         found.setdefault(i.outcome_id, []).append(
             IndicatorItem(
-                ref=i.id,
+                ref=row_id(i),
                 name=i.name,
                 unit=i.unit,
                 direction=i.direction,
@@ -373,7 +376,7 @@ def _indicators(
                 points=values,
                 status=reading.status.value,
                 method=method_line(reading),
-                measured=counts.get(i.id, 0),
+                measured=counts.get(row_id(i), 0),
             )
         )
     return found
@@ -402,7 +405,7 @@ def risk_items(
     )
     return [
         RiskItem(
-            ref=r.id,
+            ref=row_id(r),
             partnership_id=r.partnership_id,
             partnership=names[r.partnership_id],
             category=r.category,
@@ -438,11 +441,11 @@ def value_items(
     for j in judged:
         p = rows[j.partnership_id]
         weighed = weigh_partnership(
-            partnership=p, risk_statuses=statuses.get(p.id, []), judgement=j, on=on
+            partnership=p, risk_statuses=statuses.get(row_id(p), []), judgement=j, on=on
         )
         items.append(
             ValueItem(
-                partnership_id=p.id,
+                partnership_id=row_id(p),
                 partnership=p.name,
                 rationale=p.rationale,
                 alternatives=p.alternatives,
@@ -506,7 +509,7 @@ def audit_entries(
         select(AuditEvent).where(where).order_by(col(AuditEvent.id).desc()).limit(AUDIT_LIMIT)
     ).all()
     entries = [
-        AuditEntry(e.id, e.occurred_at, e.actor, e.action, e.entity_type, e.entity_id, e.hash)
+        AuditEntry(row_id(e), e.occurred_at, e.actor, e.action, e.entity_type, e.entity_id, e.hash)
         for e in reversed(rows)
     ]
     return entries, total

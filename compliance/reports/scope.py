@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 from compliance.access import Principal, require
 from compliance.bodies.service import get_body, with_descendants
 from compliance.catalogue.service import get_duty
+from compliance.db import row_id
 from compliance.errors import NotFound, Refused
 from compliance.models import Body, Deliverable, Obligation, Partnership, PartnershipMember
 from compliance.partnerships.service import get_partnership
@@ -56,8 +57,8 @@ def resolve_scope(
             body.code,
             f"{body.name} ({body.code})",
             "Its own obligations and those of the partnerships it belongs to.",
-            frozenset({body.id}),
-            frozenset(_readable(principal, member_partnerships(session, {body.id}, on))),
+            frozenset({row_id(body)}),
+            frozenset(_readable(principal, member_partnerships(session, {row_id(body)}, on))),
         )
     if kind == "partnership":
         partnership = get_partnership(session=session, slug=key)
@@ -72,7 +73,7 @@ def resolve_scope(
             partnership.name,
             "The obligations the partnership holds, its intended outcomes and its risks.",
             frozenset(),
-            frozenset({partnership.id}),
+            frozenset({row_id(partnership)}),
         )
     if kind == "duty":
         return _duty_scope(session, principal, key)
@@ -151,7 +152,7 @@ def area_bodies(*, session: Session, body: Body, on: dt.date) -> set[int]:
     """A body and everything beneath it; for an ICB, its footprint (see the module docstring)."""
     roots = {body.id}
     if body.kind == "integrated_care_board":
-        partnerships = member_partnerships(session, {body.id}, on)
+        partnerships = member_partnerships(session, {row_id(body)}, on)
         if partnerships:
             roots |= set(
                 session.exec(

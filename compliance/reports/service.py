@@ -33,6 +33,7 @@ from compliance.checks.rules import SEVERITIES, Hit
 from compliance.checks.service import Scope as CheckScope
 from compliance.checks.service import end_of, evaluate, load_snapshot
 from compliance.config import get_settings
+from compliance.db import row_id
 from compliance.exports.selection import holders_of
 from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
 from compliance.obligations.status import OccurrenceState, OutcomeStatus, ProcessStatus
@@ -211,7 +212,7 @@ def build_report(
         )
     holders = _holder_names(session, obligations)
     # In the order the report shows them: by duty (or funding stream), then holder.
-    views.sort(key=lambda v: (v.source_title, holders[v.obligation.id], v.item_title))
+    views.sort(key=lambda v: (v.source_title, holders[row_id(v.obligation)], v.item_title))
     cutoff = end_of(as_at)
     shown = {v.obligation.id: _shown_periods(v, as_at) for v in views}
     serves: dict[int, list[int]] = {}
@@ -239,7 +240,7 @@ def build_report(
         session=session,
         subjects={
             "evidence": [e.ref for e in evidence],
-            "occurrence": [p.occurrence.id for periods in shown.values() for p in periods],
+            "occurrence": [row_id(p.occurrence) for periods in shown.values() for p in periods],
             "outcome": [o.ref for o in outcomes],
             "indicator": indicator_ids,
             "risk": [r.ref for r in risks],
@@ -256,12 +257,12 @@ def build_report(
     items = [
         _obligation_item(
             view,
-            holders[view.obligation.id],
-            sources[view.obligation.id],
+            holders[row_id(view.obligation)],
+            sources[row_id(view.obligation)],
             shown[view.obligation.id],
             [served.outcome_id for served in view.served_by],
-            [r.ref for r in risks if r.partnership_id in behind.get(view.obligation.id, [])],
-            by_obligation.get(view.obligation.id, []),
+            [r.ref for r in risks if r.partnership_id in behind.get(row_id(view.obligation), [])],
+            by_obligation.get(row_id(view.obligation), []),
         )
         for view in views
     ]
@@ -455,7 +456,7 @@ def _holder_names(session: Session, obligations: list[Obligation]) -> dict[int, 
         else {}
     )
     return {
-        o.id: body_names[o.body_id] if o.body_id else partnership_names[o.partnership_id]
+        row_id(o): body_names[o.body_id] if o.body_id else partnership_names[o.partnership_id]
         for o in obligations
     }
 
@@ -480,7 +481,7 @@ def _obligation_item(
 ) -> ObligationItem:
     o = view.obligation
     return ObligationItem(
-        ref=o.id,
+        ref=row_id(o),
         holder=holder,
         source=source,
         item_title=view.item_title,
@@ -495,7 +496,7 @@ def _obligation_item(
         tracked_from=o.opened_date,
         periods=[
             PeriodItem(
-                ref=p.occurrence.id,
+                ref=row_id(p.occurrence),
                 start=p.occurrence.period_start_date,
                 end=p.occurrence.period_end_date,
                 due=p.occurrence.due_date,
@@ -603,4 +604,4 @@ def chain_head(*, session: Session, as_at: dt.date) -> ChainHead | None:
     ).first()
     if event is None:
         return None
-    return ChainHead(event.id, event.hash, event.occurred_at)
+    return ChainHead(row_id(event), event.hash, event.occurred_at)

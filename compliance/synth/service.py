@@ -16,6 +16,7 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.evidence import files
 from compliance.models import (
@@ -442,7 +443,7 @@ def _user(session: Session, email: str, role: str) -> int:
     user = User(email=email, name=f"Synthetic {role}", role=role)
     session.add(user)
     session.flush()
-    return user.id
+    return row_id(user)
 
 
 def _holder(row: tuple) -> tuple[str, int]:
