@@ -4,14 +4,15 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import DateTime, Engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Mapped
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from compliance.config import Settings
 from compliance.errors import NotSaved, Refused
@@ -59,6 +60,24 @@ def row_id(row: _Stored) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} has no id: it has not been flushed")
     return row.id
+
+
+def key_column(model: Any) -> Mapped[int]:
+    """A table's primary key column for a query, typed as the int that every row read back has
+    (the model says `int | None`, the key of a row not yet inserted)."""
+    return col(model.id)
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def stored(session: Session, model: type[_Row], key: object) -> _Row:
+    """The row that a foreign key of a row already read points at. The constraint means it is
+    there; a missing one is a bug to stop at with its name, not a None to read attributes of."""
+    row = session.get(model, key)
+    if row is None:
+        raise LookupError(f"no {model.__name__} {key!r}, though a stored row points at it")
+    return row
 
 
 # What a request does when the database cannot take its work: a clear 503, never a 500.

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.config import Settings
-from compliance.db import writer
+from compliance.db import key_column, writer
 from compliance.mailer import header_text
 from compliance.reminders.models import OutboxMessage
 
@@ -199,7 +199,11 @@ def claim(engine: Engine, now: dt.datetime) -> OutboxMessage | None:
     """Claim the next message due for sending, or None; a claim lost to a rival moves on."""
     for _ in range(20):
         with Session(writer(engine), expire_on_commit=False) as session:
-            query = select(OutboxMessage.id).where(_claimable(now)).order_by(col(OutboxMessage.id))
+            query = (
+                select(key_column(OutboxMessage))
+                .where(_claimable(now))
+                .order_by(col(OutboxMessage.id))
+            )
             candidate = session.exec(query.limit(1)).first()
             if candidate is None:
                 return None

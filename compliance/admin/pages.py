@@ -23,7 +23,7 @@ from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.api import MAX_ID
 from compliance.audit.service import history
 from compliance.bodies.service import ImportRefused, get_body, import_bodies
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.deps import (
     AdminUser,
     CurrentUser,
@@ -174,7 +174,13 @@ def _new_user_errors(session: Session, values: dict[str, str], password: str) ->
 def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str, str]]]:
     """Each user's scope as (name, link) pairs, bodies first, in one query."""
     query = (
-        select(UserScope.user_id, Body.name, Body.code, Partnership.name, Partnership.slug)
+        select(
+            col(UserScope.user_id),
+            col(Body.name),
+            col(Body.code),
+            col(Partnership.name),
+            col(Partnership.slug),
+        )
         .outerjoin(Body, Body.id == UserScope.body_id)
         .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
         .where(col(UserScope.user_id).in_([u.id for u in users]))
@@ -459,7 +465,7 @@ def import_upload(
 
 def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:
     occurrence_ids = session.exec(
-        select(Occurrence.id).where(Occurrence.obligation_id == obligation_id)
+        select(key_column(Occurrence)).where(Occurrence.obligation_id == obligation_id)
     ).all()
     evidence_ids = (
         session.exec(

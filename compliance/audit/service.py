@@ -18,7 +18,7 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import text
 from sqlmodel import Session, col, select
 
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.models import AuditEvent, utcnow
 
 GENESIS = "0" * 64
@@ -203,7 +203,9 @@ def _walk(session: Session, hashers: list[Hasher]) -> tuple[int, Break | None]:
 
 def head(session: Session) -> tuple[int, str] | None:
     """The last event's id and hash; None for an empty trail."""
-    query = select(AuditEvent.id, AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    query = (
+        select(key_column(AuditEvent), AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    )
     found = session.exec(query).first()
     return (found[0], found[1]) if found else None
 

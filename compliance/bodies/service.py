@@ -12,7 +12,7 @@ from compliance.audit.service import record as audit
 from compliance.bodies.kinds import KIND_NATIONS, BodyKind, Nation, exists_in
 from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
 from compliance.dates import year_problem
-from compliance.db import count_rows
+from compliance.db import count_rows, key_column
 from compliance.models import Body, utcnow
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
@@ -105,7 +105,7 @@ def search_bodies(
 def with_descendants(*, session: Session, roots: set[int]) -> set[int]:
     """The given bodies and every body beneath them (districts under a county, and so on)."""
     children: dict[int, list[int]] = {}
-    query = select(Body.id, Body.parent_id).where(col(Body.parent_id).is_not(None))
+    query = select(key_column(Body), Body.parent_id).where(col(Body.parent_id).is_not(None))
     for child, parent in session.exec(query):
         children.setdefault(parent, []).append(child)
     found: set[int] = set()

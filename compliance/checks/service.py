@@ -24,7 +24,7 @@ from compliance.checks.rules import (
     continuation_of,
 )
 from compliance.config import Settings
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.models import (
     Body,
     CheckRun,
@@ -96,12 +96,12 @@ def load_snapshot(
     periods: dict[int, list[Period]] = {}
     open_periods = (
         select(
-            Occurrence.id,
-            Occurrence.obligation_id,
-            Occurrence.period_start_date,
-            Occurrence.period_end_date,
-            Occurrence.due_date,
-            Occurrence.declared_compliant_at,
+            key_column(Occurrence),
+            col(Occurrence.obligation_id),
+            col(Occurrence.period_start_date),
+            col(Occurrence.period_end_date),
+            col(Occurrence.due_date),
+            col(Occurrence.declared_compliant_at),
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
         .where(col(Obligation.closed_date).is_(None), mine)
@@ -131,7 +131,7 @@ def load_snapshot(
     )
     members: dict[int, list[Member]] = {}
     member_rows = (
-        select(PartnershipMember.partnership_id, Body.id, Body.kind, Body.nation)
+        select(PartnershipMember.partnership_id, key_column(Body), Body.kind, Body.nation)
         .join(Body, col(Body.id) == PartnershipMember.body_id)
         .where(
             _active(PartnershipMember.start_date, PartnershipMember.end_date, on),
@@ -161,7 +161,9 @@ def load_snapshot(
     )
     # The live obligations as a subquery, never as a list: a national registry has more of
     # them than a statement may carry parameters (65,535 on PostgreSQL).
-    live_obligation_ids = select(Obligation.id).where(col(Obligation.closed_date).is_(None), mine)
+    live_obligation_ids = select(key_column(Obligation)).where(
+        col(Obligation.closed_date).is_(None), mine
+    )
     outcomes = list(
         session.exec(
             select(Outcome).where(
@@ -180,7 +182,9 @@ def load_snapshot(
     )
     points: dict[int, list[Point]] = {}
     for row in session.exec(
-        select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+        select(
+            col(Measurement.indicator_id), col(Measurement.measured_date), col(Measurement.value)
+        )
         .where(Measurement.measured_date <= on)
         .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
         .order_by(Measurement.measured_date)
@@ -197,7 +201,7 @@ def load_snapshot(
         deliverables={row_id(d): d for d in session.exec(select(Deliverable))},
         duties={row_id(d): d for d in session.exec(select(Duty))},
         conditions={row_id(c): c for c in session.exec(select(FundingCondition))},
-        body_names=dict(session.exec(select(Body.id, Body.name)).all()),
+        body_names=dict(session.exec(select(key_column(Body), Body.name)).all()),
         partnerships={p: active_partnerships[p] for p in judged_partnerships},
         members=members,
         partnership_duties=discharged,
@@ -208,7 +212,9 @@ def load_snapshot(
         evidence_titles=titles,
         bodies=bodies,
         evidence_holders=holders,
-        stream_names=dict(session.exec(select(FundingStream.id, FundingStream.name)).all()),
+        stream_names=dict(
+            session.exec(select(key_column(FundingStream), FundingStream.name)).all()
+        ),
         continuation={
             row_id(p): continuation_of(p) for p in live_partnerships if p.id in judged_partnerships
         },
@@ -232,13 +238,13 @@ def _current_evidence(
 ) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:
     query = (
         select(
-            EvidenceLink.occurrence_id,
-            Evidence.id,
-            Evidence.title,
-            Evidence.review_by_date,
-            Evidence.effective_date,
-            Obligation.body_id,
-            Obligation.partnership_id,
+            col(EvidenceLink.occurrence_id),
+            key_column(Evidence),
+            col(Evidence.title),
+            col(Evidence.review_by_date),
+            col(Evidence.effective_date),
+            col(Obligation.body_id),
+            col(Obligation.partnership_id),
         )
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
         .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
@@ -416,7 +422,7 @@ def _persist(
     session: Session, run: CheckRun, hits: list[Hit], scope: Scope | None
 ) -> tuple[int, int]:
     now = utcnow()
-    query = select(Finding.key, Finding.id).where(col(Finding.resolved_at).is_(None))
+    query = select(Finding.key, key_column(Finding)).where(col(Finding.resolved_at).is_(None))
     if scope is not None:
         query = query.where(_holders(scope, Finding.body_id, Finding.partnership_id))
     # Two transactions judging the same holder at once may each have opened the same finding;

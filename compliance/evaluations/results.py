@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.evaluations.models import EvaluationAnswer, EvaluationInvitation, EvaluationRound
 from compliance.evaluations.questions import (
     AGREEING,
@@ -103,7 +103,9 @@ def _statement(key: str, text: str, values: list[int]) -> StatementResult:
 
 
 def _outcome_titles(session: Session, partnership_id: int) -> dict[int, str]:
-    query = select(Outcome.id, Outcome.title).where(Outcome.partnership_id == partnership_id)
+    query = select(key_column(Outcome), Outcome.title).where(
+        Outcome.partnership_id == partnership_id
+    )
     return dict(session.exec(query.order_by(col(Outcome.id))).all())
 
 
@@ -207,7 +209,7 @@ def latest_results(*, session: Session, partnership_id: int, on: dt.date) -> Par
 
     Answers carry no date (a date could tell who gave them), so a round's totals are those
     recorded now; `on` chooses the rounds, not the answers."""
-    query = select(EvaluationRound.id).where(
+    query = select(key_column(EvaluationRound)).where(
         EvaluationRound.partnership_id == partnership_id, EvaluationRound.opens_date <= on
     )
     ids = session.exec(

@@ -18,6 +18,7 @@ from compliance.access import Principal, evidence_access, require
 from compliance.api import MAX_ID, api_router, encode_cursor, id_after
 from compliance.audit.service import record_download
 from compliance.config import Settings
+from compliance.db import key_column
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
@@ -97,7 +98,7 @@ def _writable_periods(
     session: Session, principal: Principal, obligations: list[Obligation]
 ) -> set[int]:
     ids = [o.id for o in obligations if principal.writes_obligation(o)]
-    query = select(Occurrence.id).where(col(Occurrence.obligation_id).in_(ids))
+    query = select(key_column(Occurrence)).where(col(Occurrence.obligation_id).in_(ids))
     return set(session.exec(query).all()) if ids else set()
 
 

@@ -12,7 +12,7 @@ from compliance.access import Principal, evidence_access, require
 from compliance.api import RowId
 from compliance.audit.service import record_download
 from compliance.config import Settings
-from compliance.db import row_id, save
+from compliance.db import key_column, row_id, save
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
@@ -403,12 +403,12 @@ def _items(session: Session, obligation_ids: set[int]) -> dict[int, tuple[str, s
     """What each obligation is for: its deliverable and duty, or its funding condition and
     stream."""
     duties = (
-        select(Obligation.id, Deliverable.title, Duty.title)
+        select(key_column(Obligation), Deliverable.title, Duty.title)
         .join(Deliverable, col(Deliverable.id) == Obligation.deliverable_id)
         .join(Duty, col(Duty.id) == Deliverable.duty_id)
     )
     conditions = (
-        select(Obligation.id, FundingCondition.title, FundingStream.name)
+        select(key_column(Obligation), FundingCondition.title, FundingStream.name)
         .join(FundingCondition, col(FundingCondition.id) == Obligation.condition_id)
         .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
     )

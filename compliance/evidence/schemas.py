@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.api import MAX_ID, PREFIX, ApiInput, Date, Timestamp
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.evidence.service import (
     EvidenceKind,
     ReviewVerdict,
@@ -218,7 +218,9 @@ class ReviewPage(BaseModel):
 
 
 def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
-    rows = session.exec(select(User.id, User.name).where(col(User.id).in_(ids - {None}))).all()
+    rows = session.exec(
+        select(key_column(User), User.name).where(col(User.id).in_(ids - {None}))
+    ).all()
     return dict(rows)
 
 

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.config import get_settings
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.evidence.safety import stored_name
@@ -102,7 +102,9 @@ def _require(session: Session, evidence_id: int) -> Evidence:
 
 
 def _check_occurrences(session: Session, ids: list[int]) -> None:
-    found = set(session.exec(select(Occurrence.id).where(col(Occurrence.id).in_(ids))).all())
+    found = set(
+        session.exec(select(key_column(Occurrence)).where(col(Occurrence.id).in_(ids))).all()
+    )
     missing = sorted(set(ids) - found)
     if missing:
         raise Refused(f"no obligation period with id {missing[0]}", field="occurrence_ids")
@@ -335,11 +337,11 @@ def served(
         return {}
     rows = session.exec(
         select(
-            EvidenceLink.evidence_id,
-            Occurrence.obligation_id,
-            Occurrence.id,
-            Obligation.body_id,
-            Obligation.partnership_id,
+            col(EvidenceLink.evidence_id),
+            col(Occurrence.obligation_id),
+            key_column(Occurrence),
+            col(Obligation.body_id),
+            col(Obligation.partnership_id),
         )
         .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
         .join(Obligation, Obligation.id == Occurrence.obligation_id)

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.exports.formats import Column
 from compliance.exports.selection import Row, Selection, holder_filter, keyset
 from compliance.models import (
@@ -58,14 +58,14 @@ def evidence_rows(*, session: Session, selection: Selection, batch: int) -> Iter
         ids = [e.id for e in page]
         emails = dict(
             session.exec(
-                select(User.id, User.email).where(
+                select(key_column(User), User.email).where(
                     col(User.id).in_({e.recorded_by_id for e in page})
                 )
             ).all()
         )
         newer = dict(
             session.exec(
-                select(Evidence.supersedes_id, Evidence.id)
+                select(Evidence.supersedes_id, key_column(Evidence))
                 .where(col(Evidence.supersedes_id).in_(ids))
                 .order_by(col(Evidence.id))
             ).all()
@@ -91,7 +91,7 @@ def _served(
 ) -> dict[int, tuple[list, list, list]]:
     """Per piece of evidence, the obligations it serves in the selection and their holders."""
     rows = session.exec(
-        select(EvidenceLink.evidence_id, Obligation.id, Body.code, Partnership.slug)
+        select(EvidenceLink.evidence_id, key_column(Obligation), Body.code, Partnership.slug)
         .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
         .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
         .outerjoin(Body, col(Body.id) == Obligation.body_id)

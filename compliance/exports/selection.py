@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, and_, or_
 from sqlmodel import Session, col, select
 
 from compliance.access import Principal
+from compliance.db import key_column
 from compliance.models import Body, Partnership
 
 Row = tuple[Any, ...]
@@ -69,9 +70,11 @@ def holders_of(session: Session, rows: list[Any]) -> tuple[dict[int, Row], dict[
     """The code and name of the bodies, and the slug and name of the partnerships, of rows."""
     body_ids = {r.body_id for r in rows if r.body_id is not None}
     partnership_ids = {r.partnership_id for r in rows if r.partnership_id is not None}
-    bodies = session.exec(select(Body.id, Body.code, Body.name).where(col(Body.id).in_(body_ids)))
+    bodies = session.exec(
+        select(key_column(Body), Body.code, Body.name).where(col(Body.id).in_(body_ids))
+    )
     partnerships = session.exec(
-        select(Partnership.id, Partnership.slug, Partnership.name).where(
+        select(key_column(Partnership), Partnership.slug, Partnership.name).where(
             col(Partnership.id).in_(partnership_ids)
         )
     )

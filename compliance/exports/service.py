@@ -13,7 +13,7 @@ from typing import IO
 
 from sqlmodel import Session, col, select
 
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.exports import formats
 from compliance.exports.evidence import EVIDENCE_COLUMNS, evidence_rows
 from compliance.exports.formats import Column
@@ -133,12 +133,12 @@ def _citations(session: Session, obligations: list[Obligation]) -> dict[tuple[st
     deliverables = {o.deliverable_id for o in obligations if o.deliverable_id}
     conditions = {o.condition_id for o in obligations if o.condition_id}
     duty_rows = session.exec(
-        select(Deliverable.id, Duty.act, Duty.sections)
+        select(key_column(Deliverable), Duty.act, Duty.sections)
         .join(Duty, col(Duty.id) == Deliverable.duty_id)
         .where(col(Deliverable.id).in_(deliverables))
     )
     stream_rows = session.exec(
-        select(FundingCondition.id, FundingStream.legal_basis)
+        select(key_column(FundingCondition), FundingStream.legal_basis)
         .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
         .where(col(FundingCondition.id).in_(conditions))
     )

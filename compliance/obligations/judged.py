@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
+from compliance.db import key_column
 from compliance.exports.selection import holders_of
 from compliance.models import Obligation
 from compliance.obligations.tables import JudgedEpoch, ObligationState
@@ -64,7 +65,7 @@ def forget(
     if body_ids is None:
         session.execute(delete(ObligationState))
         return
-    held = select(Obligation.id).where(
+    held = select(key_column(Obligation)).where(
         or_(
             col(Obligation.body_id).in_(set(body_ids)),
             col(Obligation.partnership_id).in_(set(partnership_ids)),
@@ -116,7 +117,7 @@ def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_day
         if _complete.get(database) == (seen, on, due_soon_days):
             return judged
         wanted = (
-            select(Obligation.id).where(col(Obligation.closed_date).is_(None))
+            select(key_column(Obligation)).where(col(Obligation.closed_date).is_(None))
             if ids is None
             else ids
         )

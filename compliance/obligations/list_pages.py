@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from compliance.access import Principal, require
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty, list_duties
+from compliance.db import key_column
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.exports.selection import holders_of
 from compliance.models import Body, Obligation, Partnership
@@ -106,7 +107,7 @@ class Kept:
         narrowed = not principal.is_admin or any(
             v is not None for v in (body_id, partnership_id, duty_id)
         )
-        ids = filtered(self.filters, select(Obligation.id)) if narrowed else None
+        ids = filtered(self.filters, select(key_column(Obligation))) if narrowed else None
         keep_current(session, ids, on=on, due_soon_days=due_soon_days)
 
     def _select(

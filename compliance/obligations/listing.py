@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from compliance.db import key_column
 from compliance.models import Deliverable, Obligation, Occurrence
 from compliance.obligations.judged import in_states, keep_current
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
@@ -57,7 +58,9 @@ def filtered(filters: ObligationFilter, query: Any = None):
     if filters.partnership_id is not None:
         query = query.where(Obligation.partnership_id == filters.partnership_id)
     if filters.duty_id is not None:
-        duty_deliverables = select(Deliverable.id).where(Deliverable.duty_id == filters.duty_id)
+        duty_deliverables = select(key_column(Deliverable)).where(
+            Deliverable.duty_id == filters.duty_id
+        )
         query = query.where(col(Obligation.deliverable_id).in_(duty_deliverables))
     if not filters.include_closed:
         query = query.where(col(Obligation.closed_date).is_(None))
@@ -72,7 +75,7 @@ def filtered(filters: ObligationFilter, query: Any = None):
     if filters.due_after is not None or filters.due_before is not None:
         # The next due date is one of the periods' due dates, so a period due in the window is
         # needed (not enough: the exact test is made on the computed status).
-        window = select(Occurrence.id).where(Occurrence.obligation_id == Obligation.id)
+        window = select(key_column(Occurrence)).where(Occurrence.obligation_id == Obligation.id)
         if filters.due_after is not None:
             window = window.where(Occurrence.due_date >= filters.due_after)
         if filters.due_before is not None:
@@ -85,7 +88,10 @@ def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_
     """A select of the ids of open obligations whose state kept for the date passes the
     filter's status, outcome and due window (states judged first where none is kept)."""
     keep_current(
-        session, filtered(filters, select(Obligation.id)), on=on, due_soon_days=due_soon_days
+        session,
+        filtered(filters, select(key_column(Obligation))),
+        on=on,
+        due_soon_days=due_soon_days,
     )
     return select(ObligationState.obligation_id).where(
         *in_states(

@@ -6,6 +6,7 @@ import datetime as dt
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
+from compliance.db import key_column
 from compliance.models import Body, Partnership
 from compliance.obligations.views import ObligationView
 from compliance.outcomes.judgement import RULE, Across, Verdict
@@ -159,14 +160,18 @@ def obligation_items(session: Session, views: list[ObligationView]) -> list[Obli
     body_ids = {v.obligation.body_id for v in views if v.obligation.body_id}
     partnership_ids = {v.obligation.partnership_id for v in views if v.obligation.partnership_id}
     codes = (
-        dict(session.exec(select(Body.id, Body.code).where(col(Body.id).in_(body_ids))).all())
+        dict(
+            session.exec(
+                select(key_column(Body), Body.code).where(col(Body.id).in_(body_ids))
+            ).all()
+        )
         if body_ids
         else {}
     )
     slugs = (
         dict(
             session.exec(
-                select(Partnership.id, Partnership.slug).where(
+                select(key_column(Partnership), Partnership.slug).where(
                     col(Partnership.id).in_(partnership_ids)
                 )
             ).all()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.models import (
     Bid,
     Deliverable,
@@ -81,7 +81,7 @@ def _duty_of(session: Session, obligations: list[Obligation]) -> dict[int, int]:
     ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     if not ids:
         return {}
-    query = select(Deliverable.id, Deliverable.duty_id).where(col(Deliverable.id).in_(ids))
+    query = select(key_column(Deliverable), Deliverable.duty_id).where(col(Deliverable.id).in_(ids))
     return dict(session.exec(query).all())
 
 
@@ -90,7 +90,7 @@ def _bid_partnerships(session: Session, obligations: list[Obligation]) -> dict[i
     ids = {o.bid_id for o in obligations if o.bid_id and o.body_id is not None}
     if not ids:
         return {}
-    query = select(Bid.id, Bid.partnership_id).where(
+    query = select(key_column(Bid), Bid.partnership_id).where(
         col(Bid.id).in_(ids), col(Bid.partnership_id).is_not(None)
     )
     return dict(session.exec(query).all())
@@ -178,7 +178,9 @@ def target_of(link: OutcomeServes) -> tuple[str, int]:
 def _slugs(session: Session, partnership_ids: set[int]) -> dict[int, str]:
     if not partnership_ids:
         return {}
-    query = select(Partnership.id, Partnership.slug).where(col(Partnership.id).in_(partnership_ids))
+    query = select(key_column(Partnership), Partnership.slug).where(
+        col(Partnership.id).in_(partnership_ids)
+    )
     return dict(session.exec(query).all())
 
 
@@ -195,7 +197,11 @@ def outcome_levels(
     if indicators:
         # Only the trend's window can decide a status: years of history need not be read.
         rows = session.exec(
-            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+            select(
+                col(Measurement.indicator_id),
+                col(Measurement.measured_date),
+                col(Measurement.value),
+            )
             .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))

@@ -267,7 +267,9 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
 
 def add_due_periods(*, session: Session, until: dt.date) -> int:
     """Create the periods of every open obligation up to `until`; return how many were added."""
-    have = set(session.exec(select(Occurrence.obligation_id, Occurrence.period_start_date)).all())
+    have = set(
+        session.exec(select(col(Occurrence.obligation_id), col(Occurrence.period_start_date))).all()
+    )
     rules = _due_rules(session)
     added = 0
     for obligation in session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None))):

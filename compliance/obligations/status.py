@@ -15,7 +15,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from compliance.catalogue.schema import STANDING, Cadence
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.models import (
     Deliverable,
     Evidence,
@@ -178,7 +178,7 @@ def current_evidence(
         return {}
     end_of_day = dt.datetime.combine(on, dt.time.max, tzinfo=dt.UTC)
     query = (
-        select(EvidenceLink.occurrence_id, Evidence.id, Evidence.review_by_date)
+        select(EvidenceLink.occurrence_id, key_column(Evidence), Evidence.review_by_date)
         .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
         .where(col(EvidenceLink.occurrence_id).in_(ids))
         .where(Evidence.recorded_at <= end_of_day)

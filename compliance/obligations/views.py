@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.models import (
     Body,
     Deliverable,
@@ -221,7 +221,7 @@ def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[Evid
         .order_by(col(EvidenceComment.id))
     ):
         comments.setdefault(c.evidence_id, []).append(c)
-    names = dict(session.exec(select(User.id, User.name)).all())
+    names = dict(session.exec(select(key_column(User), User.name)).all())
     superseded = {e.supersedes_id for _, e in rows if e.supersedes_id}
     by_id = {e.id: e for _, e in rows}
     found: dict[int, list[EvidenceEntry]] = {}

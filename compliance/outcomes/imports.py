@@ -169,7 +169,7 @@ def _check_against_database(
     refusals = _refusals(session, ids, principal)
     recorded = set(
         session.exec(
-            select(Measurement.indicator_id, Measurement.measured_date).where(
+            select(col(Measurement.indicator_id), col(Measurement.measured_date)).where(
                 col(Measurement.indicator_id).in_(ids)
             )
         ).all()

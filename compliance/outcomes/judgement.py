@@ -37,7 +37,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from compliance.access import Principal
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.evaluations.results import PeopleVoice, people_voices
 from compliance.models import Indicator, Measurement, Outcome, Partnership
 from compliance.obligations.judged import database_of, epoch
@@ -250,7 +250,11 @@ def _outcomes_of(
     values: dict[int, list[tuple[dt.date, float]]] = {}
     if indicators:
         for indicator_id, day, value in session.exec(
-            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+            select(
+                col(Measurement.indicator_id),
+                col(Measurement.measured_date),
+                col(Measurement.value),
+            )
             .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
@@ -348,7 +352,7 @@ def area_judgement(
 
 def live_partnerships(*, session: Session, on: dt.date) -> set[int]:
     """The partnerships that had started by the date and not ended."""
-    query = select(Partnership.id).where(
+    query = select(key_column(Partnership)).where(
         and_(
             or_(col(Partnership.start_date).is_(None), col(Partnership.start_date) <= on),
             or_(col(Partnership.end_date).is_(None), col(Partnership.end_date) > on),

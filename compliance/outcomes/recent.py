@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, col, func, select
 
+from compliance.db import key_column
 from compliance.models import Measurement
 from compliance.outcomes.trend import MAX_POINTS
 
@@ -32,7 +33,7 @@ def latest_measurements(
         .over(partition_by=Measurement.indicator_id, order_by=col(Measurement.measured_date).desc())
         .label("rank")
     )
-    ranked = select(Measurement.id, rank).where(col(Measurement.indicator_id).in_(ids))
+    ranked = select(key_column(Measurement), rank).where(col(Measurement.indicator_id).in_(ids))
     if on is not None:
         ranked = ranked.where(Measurement.measured_date <= on)
     ranked = ranked.subquery()

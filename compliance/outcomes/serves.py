@@ -12,7 +12,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.errors import Refused
 from compliance.models import (
     Bid,
@@ -74,7 +74,7 @@ def serve_choices(*, session: Session, partnership_id: int) -> list[ServeChoice]
 
 
 def _condition_choices(session: Session, partnership_id: int) -> list[ServeChoice]:
-    bids = select(Bid.id).where(Bid.partnership_id == partnership_id)
+    bids = select(key_column(Bid)).where(Bid.partnership_id == partnership_id)
     held = select(Obligation.condition_id).where(
         col(Obligation.condition_id).is_not(None),
         or_(col(Obligation.partnership_id) == partnership_id, col(Obligation.bid_id).in_(bids)),

@@ -12,6 +12,7 @@ from compliance.access import Principal
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.dates import EARLIEST_RECORD, record_problem, spoken
+from compliance.db import key_column
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Measurement, Obligation, Outcome, Partnership, Risk, User
 from compliance.outcomes.serves import set_serves
@@ -212,7 +213,7 @@ def add_measurement(
 
 
 def _recorded(session: Session, indicator_id: int, day: dt.date) -> bool:
-    query = select(Measurement.id).where(
+    query = select(key_column(Measurement)).where(
         Measurement.indicator_id == indicator_id, Measurement.measured_date == day
     )
     return session.exec(query).first() is not None

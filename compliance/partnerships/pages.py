@@ -10,7 +10,7 @@ from starlette.datastructures import FormData, UploadFile
 from compliance.access import require
 from compliance.charts import trend_chart
 from compliance.csvfiles import ImportRefused
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evaluations.results import latest_results
@@ -241,7 +241,7 @@ def new_outcome(
 
 def _indicator_ids(session, partnership: Partnership) -> set[int]:
     outcome_ids = [o.id for o in outcomes_of(session=session, partnership_id=row_id(partnership))]
-    query = select(Indicator.id).where(col(Indicator.outcome_id).in_(outcome_ids))
+    query = select(key_column(Indicator)).where(col(Indicator.outcome_id).in_(outcome_ids))
     return set(session.exec(query))
 
 

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
 from compliance.checks.rules import no_reminder_contact
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
 from compliance.models import Body, Finding, Obligation, Partnership, User
 from compliance.obligations.list_pages import holder_links
@@ -54,12 +54,14 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
     """For each message, the name of the person it was to and the body or partnership of the
     obligation it was about, where it has them."""
     user_ids = {m.to_user_id for m in messages if m.to_user_id}
-    names = dict(session.exec(select(User.id, User.name).where(col(User.id).in_(user_ids))).all())
+    names = dict(
+        session.exec(select(key_column(User), User.name).where(col(User.id).in_(user_ids))).all()
+    )
     obligation_ids = {m.obligation_id for m in messages if m.obligation_id}
     holders = {
         obligation_id: body or partnership
         for obligation_id, body, partnership in session.exec(
-            select(Obligation.id, Body.name, Partnership.name)
+            select(key_column(Obligation), Body.name, Partnership.name)
             .outerjoin(Body, col(Body.id) == Obligation.body_id)
             .outerjoin(Partnership, col(Partnership.id) == Obligation.partnership_id)
             .where(col(Obligation.id).in_(obligation_ids))

@@ -2,6 +2,7 @@
 senior responsible officer."""
 
 import datetime as dt
+from typing import TypeGuard
 
 from sqlmodel import Session, select
 
@@ -24,7 +25,7 @@ def parse_days(value: str | None) -> list[int]:
     return sorted((d for d in days if 0 <= d <= 366), reverse=True)
 
 
-def is_away(preference: EmailPreference | None, on: dt.date) -> bool:
+def is_away(preference: EmailPreference | None, on: dt.date) -> TypeGuard[EmailPreference]:
     """Tell whether a user has paused email on this date."""
     if preference is None or preference.paused_from_date is None:
         return False

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
 from compliance.checks.rules import Reach
+from compliance.db import key_column
 from compliance.models import Body, Obligation, Partnership, User, UserScope
 
 
@@ -41,13 +42,13 @@ def reach_of(
     holder = func.coalesce(Obligation.body_id, Partnership.lead_body_id)
     query = (
         select(
-            Obligation.id,
-            Obligation.partnership_id,
+            key_column(Obligation),
+            col(Obligation.partnership_id),
             holder,
-            Body.name,
-            Body.email,
-            Partnership.name,
-            User.id,
+            col(Body.name),
+            col(Body.email),
+            col(Partnership.name),
+            key_column(User),
         )
         .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
         .outerjoin(Body, Body.id == holder)

@@ -18,13 +18,15 @@ fell due, is chased every week as usual.
 import datetime as dt
 import logging
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from compliance import mailer
 from compliance.access import principal_for
 from compliance.config import Settings
-from compliance.db import row_id
+from compliance.db import row_id, stored
 from compliance.models import (
     Body,
     Deliverable,
@@ -118,7 +120,9 @@ class Directory:
         self.base_url = settings.base_url.rstrip("/")
         self.bodies = {s.body_id: s for s in session.exec(select(ReminderSetting))}
         self.preferences = {p.user_id: p for p in session.exec(select(EmailPreference))}
-        self._officers: tuple[dict[int, list[User]], dict[int, list[User]]] | None = None
+        # By body and by partnership; the latter keyed by None too, where a body's obligation
+        # (which has no partnership) finds nobody.
+        self._officers: tuple[dict[int, list[User]], dict[int | None, list[User]]] | None = None
 
     def holder_body(self, obligation: Obligation) -> Body | None:
         """The body itself, or a partnership's lead body."""
@@ -131,7 +135,9 @@ class Directory:
     def offsets(self, obligation: Obligation) -> list[int]:
         body = self.holder_body(obligation)
         own = self.bodies.get(row_id(body)) if body else None
-        return parse_days(own and own.reminder_days) or parse_days(self.settings.reminder_days)
+        return parse_days(own.reminder_days if own else None) or parse_days(
+            self.settings.reminder_days
+        )
 
     def route(self, user: User | None, *, single_reminder: bool = False) -> Recipient | str | None:
         """Where a user's email goes: to them, or their delegate while they are away."""
@@ -155,7 +161,8 @@ class Directory:
         """Active officers whose scope covers the obligation's holder."""
         if self._officers is None:
             by_body: dict[int, list[User]] = {}
-            by_partnership: dict[int, list[User]] = {}
+            by_partnership: dict[int | None, list[User]] = {}
+
             query = select(User).where(col(User.role) == "officer", col(User.is_active).is_(True))
             for user in self.session.exec(query.order_by(col(User.id))):
                 principal = principal_for(session=self.session, user=user)
@@ -203,7 +210,7 @@ class Directory:
 
     def item(self, obligation: Obligation, occurrence: Occurrence) -> DueItem:
         """What an email says about a period."""
-        get = self.session.get
+        get = partial(stored, self.session)
         if obligation.body_id is not None:
             holder_label, holder = "Body", get(Body, obligation.body_id).name
         else:
@@ -260,7 +267,7 @@ def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
     ).all()
     evidenced: set[int] = set()
     for start in range(0, len(rows), BATCH):
-        ids = [occurrence.id for occurrence, _ in rows[start : start + BATCH]]
+        ids = [row_id(occurrence) for occurrence, _ in rows[start : start + BATCH]]
         evidenced.update(current_evidence(session=session, occurrence_ids=ids, on=on))
     return [(o, obligation) for o, obligation in rows if o.id not in evidenced]
 
@@ -268,7 +275,7 @@ def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
 def _told(session: Session, gaps: list[Due]) -> set[tuple[int, str]]:
     """The (period, due date) pairs of these gaps that some reminder, overdue notice or
     escalation was already queued for."""
-    obligation_ids = sorted({gap.obligation.id for gap in gaps})
+    obligation_ids = sorted({row_id(gap.obligation) for gap in gaps})
     told: set[tuple[int, str]] = set()
     for start in range(0, len(obligation_ids), BATCH):
         keys = session.exec(
@@ -300,7 +307,8 @@ def due_on(*, session: Session, directory: Directory, on: dt.date) -> list[Due]:
     CHASE_NEW_GAPS_DAYS)."""
     own = [d for s in directory.bodies.values() for d in parse_days(s.reminder_days)]
     longest = max([0, *parse_days(directory.settings.reminder_days), *own])
-    found, old_gaps = [], []
+    found: list[Due] = []
+    old_gaps: list[Due] = []
     periods = _open_periods(session, on + dt.timedelta(days=longest), on)
     bases = due_bases(session=session, obligations={o.id: o for _, o in periods}.values())
     for occurrence, obligation in periods:
@@ -409,20 +417,25 @@ def _queue_notice(
     session: Session, settings: Settings, comment: EvidenceComment, kind: str, to: User | None
 ) -> int:
     directory = Directory(session, settings, settings.today())
-    evidence = session.get(Evidence, comment.evidence_id)
-    served = _served(session, evidence.id)
+    evidence = stored(session, Evidence, comment.evidence_id)
+    served = _served(session, row_id(evidence))
     if served is None:
         return 0
     obligation, occurrence = served
+    # Only a single reminder can be routed to the digest, so this is a Recipient or None.
     routed = directory.route(to)
-    recipients = [routed] if routed else []
+    recipients = [routed] if isinstance(routed, Recipient) else []
     if not recipients and kind == "query":  # the officer is unknown, or away with no delegate
         recipients = directory.contact(obligation)
-    author = session.get(User, comment.author_id)
+    author = stored(session, User, comment.author_id)
     item = directory.item(obligation, occurrence)
     queued = 0
     for recipient in recipients:
-        common = {"base_url": directory.base_url, "item": item, "recipient": recipient}
+        common: dict[str, Any] = {
+            "base_url": directory.base_url,
+            "item": item,
+            "recipient": recipient,
+        }
         email = (
             mailer.query_email(
                 **common, evidence=evidence, question=comment.body or "", inspector=author.name
@@ -449,8 +462,9 @@ def _queue_notice(
 
 def queue_query_notice(*, session: Session, settings: Settings, comment: EvidenceComment) -> int:
     """Tell the officer who recorded the evidence (or the body's contact) of a query."""
-    evidence = session.get(Evidence, comment.evidence_id)
+    evidence = stored(session, Evidence, comment.evidence_id)
     officer = session.get(User, evidence.recorded_by_id) if evidence.recorded_by_id else None
+
     return _queue_notice(session, settings, comment, "query", officer)
 
 

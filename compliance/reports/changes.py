@@ -43,7 +43,7 @@ def data_token(session: Session) -> str:
     """The token the last commit that changed what a report may read drew ("" before any)."""
     from compliance.obligations.tables import JudgedEpoch
 
-    query = select(JudgedEpoch.token).where(col(JudgedEpoch.id) == REPORT_DATA)
+    query = select(col(JudgedEpoch.token)).where(col(JudgedEpoch.id) == REPORT_DATA)
     return session.execute(query).scalar_one_or_none() or ""
 
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, func, select
 
 from compliance.audit.service import DOWNLOAD
 from compliance.checks.rules import Hit, rule_words
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.evaluations.results import StageResult, latest_results
 from compliance.models import (
     AuditEvent,
@@ -174,7 +174,14 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
     by_deliverable, by_condition = {}, {}
     if deliverable_ids:
         query = (
-            select(Deliverable.id, Duty.title, Duty.act, Duty.sections, Duty.url, Duty.verified)
+            select(
+                key_column(Deliverable),
+                col(Duty.title),
+                col(Duty.act),
+                col(Duty.sections),
+                col(Duty.url),
+                col(Duty.verified),
+            )
             .join(Duty)
             .where(col(Deliverable.id).in_(deliverable_ids))
         )
@@ -184,7 +191,7 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
             )
     if condition_ids:
         query = (
-            select(FundingCondition.id, FundingStream)
+            select(key_column(FundingCondition), FundingStream)
             .join(FundingStream)
             .where(col(FundingCondition.id).in_(condition_ids))
         )
@@ -218,7 +225,7 @@ def evidence_items(
     )
     for comment in session.exec(query):
         comments.setdefault(comment.evidence_id, []).append(comment)
-    names = dict(session.exec(select(User.id, User.name)).all())
+    names = dict(session.exec(select(key_column(User), User.name)).all())
     items = []
     for e in rows:
         thread = comments.get(row_id(e), [])
@@ -308,10 +315,12 @@ def indicator_ids(
     if not own:
         return []
     partnership_ids = {p for ids in behind.values() for p in ids}
-    outcomes = select(Outcome.id).where(
+    outcomes = select(key_column(Outcome)).where(
         or_(col(Outcome.partnership_id).in_(partnership_ids), col(Outcome.obligation_id).in_(own))
     )
-    query = select(Indicator.id).where(col(Indicator.outcome_id).in_(outcomes.scalar_subquery()))
+    query = select(key_column(Indicator)).where(
+        col(Indicator.outcome_id).in_(outcomes.scalar_subquery())
+    )
     return list(session.exec(query.order_by(col(Indicator.id))).all())
 
 
@@ -385,7 +394,7 @@ def _indicators(
 def _partnership_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    query = select(Partnership.id, Partnership.name).where(col(Partnership.id).in_(ids))
+    query = select(key_column(Partnership), Partnership.name).where(col(Partnership.id).in_(ids))
     return dict(session.exec(query).all())
 
 
@@ -523,7 +532,7 @@ def unverified_facts(
     deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     if deliverable_ids:
         query = (
-            select(Deliverable.title, Deliverable.verified, Duty.id)
+            select(Deliverable.title, Deliverable.verified, key_column(Duty))
             .join(Duty)
             .where(col(Deliverable.id).in_(deliverable_ids))
         )
@@ -531,8 +540,14 @@ def unverified_facts(
         duties = {
             d.id: d
             for d in session.exec(
-                select(Duty.id, Duty.title, Duty.act, Duty.sections, Duty.verified)
-                .add_columns(Duty.unverified_note)
+                select(
+                    key_column(Duty),
+                    col(Duty.title),
+                    col(Duty.act),
+                    col(Duty.sections),
+                    col(Duty.verified),
+                )
+                .add_columns(col(Duty.unverified_note))
                 .where(col(Duty.id).in_({duty_id for _, _, duty_id in rows}))
                 .order_by(Duty.slug)
             )

@@ -33,7 +33,7 @@ from compliance.checks.rules import SEVERITIES, Hit
 from compliance.checks.service import Scope as CheckScope
 from compliance.checks.service import end_of, evaluate, load_snapshot
 from compliance.config import get_settings
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.exports.selection import holders_of
 from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
 from compliance.obligations.status import OccurrenceState, OutcomeStatus, ProcessStatus
@@ -440,14 +440,16 @@ def _holder_names(session: Session, obligations: list[Obligation]) -> dict[int, 
     bodies = {o.body_id for o in obligations if o.body_id}
     partnerships = {o.partnership_id for o in obligations if o.partnership_id}
     body_names = (
-        dict(session.exec(select(Body.id, Body.name).where(col(Body.id).in_(bodies))).all())
+        dict(
+            session.exec(select(key_column(Body), Body.name).where(col(Body.id).in_(bodies))).all()
+        )
         if bodies
         else {}
     )
     partnership_names = (
         dict(
             session.exec(
-                select(Partnership.id, Partnership.name).where(
+                select(key_column(Partnership), Partnership.name).where(
                     col(Partnership.id).in_(partnerships)
                 )
             ).all()

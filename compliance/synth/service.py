@@ -16,7 +16,7 @@ from sqlalchemy import func, insert
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.errors import Refused
 from compliance.evidence import files
 from compliance.models import (
@@ -220,7 +220,7 @@ def synthesise(
     if evidence_per_obligation < 0:
         raise Refused("evidence_per_obligation cannot be negative", field="evidence_per_obligation")
     _refuse_second_load(session)
-    duties = dict(session.exec(select(Duty.slug, Duty.id)).all())
+    duties = dict(session.exec(select(Duty.slug, key_column(Duty))).all())
     missing = [b.duty for b in BOARDS if b.duty not in duties]
     if missing:
         raise Refused(f"duty {missing[0]} is not in the catalogue: run `compliance init` first")
@@ -437,7 +437,7 @@ def _people_and_file(load: _Load, data_dir: Path) -> None:
 
 
 def _user(session: Session, email: str, role: str) -> int:
-    found = session.exec(select(User.id).where(User.email == email)).first()
+    found = session.exec(select(key_column(User)).where(User.email == email)).first()
     if found is not None:
         return found
     user = User(email=email, name=f"Synthetic {role}", role=role)
@@ -451,17 +451,17 @@ def _holder(row: tuple) -> tuple[str, int]:
 
 
 def _evidence(load: _Load, per_obligation: int) -> list[tuple[int, dt.datetime]]:
-    named = select(Deliverable.id, Deliverable.title, Deliverable.slug)
+    named = select(key_column(Deliverable), Deliverable.title, Deliverable.slug)
     deliverables = {row[0]: row[1:] for row in load.session.exec(named)}
     query = (
         select(
-            Occurrence.id,
-            Occurrence.obligation_id,
-            Occurrence.period_start_date,
-            Occurrence.period_end_date,
-            Obligation.body_id,
-            Obligation.partnership_id,
-            Obligation.deliverable_id,
+            key_column(Occurrence),
+            col(Occurrence.obligation_id),
+            col(Occurrence.period_start_date),
+            col(Occurrence.period_end_date),
+            col(Obligation.body_id),
+            col(Obligation.partnership_id),
+            col(Obligation.deliverable_id),
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
         .where(col(Obligation.closed_date).is_(None))
