@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.access import Principal, require
 from compliance.accounts.models import ApiToken
@@ -42,7 +43,7 @@ RoleName = Annotated[Role, Field(strict=False)]
 # What the services call a field, as a request body names it.
 BODY_FIELDS = {"body": "bodies", "partnership": "partnerships"}
 
-USER_EXAMPLE = {
+USER_EXAMPLE: JsonDict = {
     "id": 7,
     "email": "kerensa.pascoe@cornwall.gov.uk",
     "name": "Kerensa Pascoe",
@@ -52,7 +53,7 @@ USER_EXAMPLE = {
     "bodies": ["E06000052", "CORNWALL-FRS"],
     "partnerships": ["cios-safeguarding-adults-board", "safer-cornwall"],
 }
-TOKEN_EXAMPLE = {
+TOKEN_EXAMPLE: JsonDict = {
     "id": 31,
     "name": "Power BI refresh",
     "prefix": "cpt_Xq81bT",

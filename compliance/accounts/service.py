@@ -4,11 +4,12 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+from collections.abc import Sequence
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 from pwdlib import PasswordHash
-from sqlalchemy import Update, delete, func, update
+from sqlalchemy import ColumnElement, Update, delete, func, update
 from sqlmodel import Session, col, select
 
 from compliance.accounts.models import UserSession
@@ -48,7 +49,9 @@ def hash_password(password: str) -> str:
 
 def password_matches(user: User, password: str) -> bool:
     """Whether this is the user's password."""
-    return bool(user.password_hash) and PASSWORDS.verify(password, user.password_hash)
+    if not user.password_hash:
+        return False
+    return PASSWORDS.verify(password, user.password_hash)
 
 
 def _digest(token: str) -> str:
@@ -70,8 +73,8 @@ def create_user(
     name: str,
     role: str,
     password: str,
-    body_codes: list[str] = (),
-    partnership_slugs: list[str] = (),
+    body_codes: Sequence[str] = (),
+    partnership_slugs: Sequence[str] = (),
     actor: str = "cli",
 ) -> User:
     """Add a user with a role and a scope; the password is stored only as an argon2id hash."""
@@ -109,7 +112,7 @@ def create_user(
 
 
 def _scopes(
-    session: Session, codes: list[str], slugs: list[str]
+    session: Session, codes: Sequence[str], slugs: Sequence[str]
 ) -> list[tuple[int | None, int | None]]:
     found: list[tuple[int | None, int | None]] = []
     for code in codes:
@@ -160,6 +163,7 @@ def authenticate(
     )
     if not valid:
         raise Refused(SIGN_IN_FAILED, status=401)
+    assert user is not None, "only a known user's password is valid"
     succeeded(attempt)
     return user
 
@@ -229,9 +233,13 @@ def end_session(*, session: Session, token: str) -> None:
 def revoke_sessions(*, session: Session, user_id: int, keep_id: int | None = None) -> None:
     """End every session of a user but `keep_id` (after a password change, kept for the session
     that changed it; or when access is withdrawn)."""
-    live = [col(UserSession.user_id) == user_id, col(UserSession.revoked_at).is_(None)]
+    live: list[ColumnElement[bool]] = [
+        col(UserSession.user_id) == user_id,
+        col(UserSession.revoked_at).is_(None),
+    ]
+
     if keep_id is not None:
-        live.append(UserSession.id != keep_id)
+        live.append(col(UserSession.id) != keep_id)
     session.execute(update(UserSession).where(*live).values(revoked_at=utcnow()))
 
 

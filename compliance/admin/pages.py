@@ -174,7 +174,7 @@ def _new_user_errors(session: Session, values: dict[str, str], password: str) ->
 def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str, str]]]:
     """Each user's scope as (name, link) pairs, bodies first, in one query."""
     query = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             col(UserScope.user_id),
             col(Body.name),
             col(Body.code),
@@ -245,7 +245,8 @@ def add_user(
     values = {
         f: stored_text(posted, f) for f in ("name", "email", "role", "bodies", "partnerships")
     }
-    password = posted.get("password") if isinstance(posted.get("password"), str) else ""
+    given = posted.get("password")
+    password = given if isinstance(given, str) else ""
     errors = _new_user_errors(session, values, password)
     if not errors:
         try:
@@ -478,11 +479,11 @@ def _obligation_events(session, obligation_id: int) -> list[AuditEvent]:
     )
     query = select(AuditEvent).where(
         (
-            (AuditEvent.entity_type == "evidence")
+            (col(AuditEvent.entity_type) == "evidence")
             & col(AuditEvent.entity_id).in_([str(i) for i in evidence_ids])
         )
         | (
-            (AuditEvent.entity_type == "occurrence")
+            (col(AuditEvent.entity_type) == "occurrence")
             & col(AuditEvent.entity_id).in_([str(i) for i in occurrence_ids])
         )
     )
@@ -524,7 +525,9 @@ def audit_page(
         require(
             body is not None and principal.reads_body(entity_id), "This record is not in your scope"
         )
+        assert body is not None, "require() refused a missing body"
         events = _body_events(session, body)
+
     elif entity_type == "partnership":
         require(principal.reads_partnership(entity_id), "This record is not in your scope")
         events = history(session=session, entity_type="partnership", entity_id=entity_id)

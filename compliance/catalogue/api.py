@@ -1,6 +1,7 @@
 """JSON routes for the duty catalogue."""
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.api import api_router
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
@@ -12,7 +13,7 @@ from compliance.models import Deliverable, Duty
 router = api_router("catalogue")
 
 
-DELIVERABLE_EXAMPLE = {
+DELIVERABLE_EXAMPLE: JsonDict = {
     "slug": "yearly-report",
     "title": "Yearly report on the arrangements and their effectiveness (s16G(7))",
     "cadence": "annual",
@@ -23,7 +24,7 @@ DELIVERABLE_EXAMPLE = {
     "evidence": ["Yearly report", "Publication page"],
     "verified": True,
 }
-DUTY_EXAMPLE = {
+DUTY_EXAMPLE: JsonDict = {
     "slug": "children-act-2004-s16e",
     "title": "Multi-agency safeguarding arrangements for children",
     "act": "Children Act 2004",

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.access import Principal, require
 from compliance.api import (
@@ -36,7 +37,7 @@ Cursor = Annotated[
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[412])]
 
 
-FINDING_EXAMPLE = {
+FINDING_EXAMPLE: JsonDict = {
     "id": 1873,
     "rule": "deliverable_overdue",
     "severity": "high",
@@ -106,7 +107,7 @@ class FindingPage(BaseModel):
     )
 
 
-RUN_EXAMPLE = {
+RUN_EXAMPLE: JsonDict = {
     "id": 412,
     "as_at_date": "2026-11-26",
     "trigger": "scheduler",

@@ -8,6 +8,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 from compliance.bodies.kinds import exists_in
 from compliance.db import row_id
@@ -282,7 +283,13 @@ class Hit:
         return f"{self.rule}:{self.subject}"
 
 
-def _on(obligation: Obligation) -> dict[str, int | None]:
+class _Holder(TypedDict):
+    body_id: int | None
+    partnership_id: int | None
+    obligation_id: int | None
+
+
+def _on(obligation: Obligation) -> _Holder:
     return {
         "body_id": obligation.body_id,
         "partnership_id": obligation.partnership_id,
@@ -692,7 +699,9 @@ def continuation_not_reviewed(snap: Snapshot, partnership_id: int) -> Iterator[H
     if facts.decided is not None:
         last, since = f"last decided on {facts.decided:%d %B %Y}", facts.decided
     else:
+        assert facts.started is not None, "with no decision, only a start date can lapse"
         last, since = f"none recorded since {facts.started:%d %B %Y}", facts.started
+
     yield Hit(
         "continuation_not_reviewed",
         LOW,
@@ -790,8 +799,10 @@ def rule_words(rule: str) -> str:
     return " ".join(found.__doc__.split("\n\n")[0].split())
 
 
-Rule = Callable[[Snapshot, object], Iterator[Hit]]
-Subjects = Callable[[Snapshot], Iterator[object]]
+# Any: each rule takes its own kind of subject (a period, a partnership id, an indicator...), and
+# the pair below is what ties a rule to the subjects it is given.
+Rule = Callable[[Snapshot, Any], Iterator[Hit]]
+Subjects = Callable[[Snapshot], Iterator[Any]]
 
 # Each rule with the subjects it is asked about, one at a time.
 RULES: list[tuple[Rule, Subjects]] = [

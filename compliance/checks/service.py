@@ -187,7 +187,7 @@ def load_snapshot(
         )
         .where(Measurement.measured_date <= on)
         .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
-        .order_by(Measurement.measured_date)
+        .order_by(col(Measurement.measured_date))
     ):
         points.setdefault(row[0], []).append(Point(*row))
     evidence, titles, holders = _current_evidence(session, cutoff, mine)

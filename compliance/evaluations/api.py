@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.access import require
 from compliance.api import Date, api_router
@@ -19,7 +20,7 @@ from compliance.partnerships.service import get_partnership
 
 router = api_router("evaluations")
 
-STAGE_EXAMPLE = {
+STAGE_EXAMPLE: JsonDict = {
     "answers": 6,
     "minimum": 5,
     "shown": True,
@@ -36,7 +37,7 @@ STAGE_EXAMPLE = {
     "expected_outcomes": [{"title": "Adults at risk feel safer", "count": 5}],
     "texts": [{"question": "What matters most to you?", "answers": ["Staying at home"]}],
 }
-HEADLINE_EXAMPLE = {
+HEADLINE_EXAMPLE: JsonDict = {
     "round_id": 3,
     "title": "Spring 2027 evaluation",
     "opens_date": "2027-03-01",

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import UploadFile
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, select
 
@@ -40,7 +41,7 @@ def _no_nul(text: str | None) -> str | None:
 Text = Annotated[str, AfterValidator(_no_nul)]
 ReviewStatus = Literal["unreviewed", "accepted", "queried", "answered"]
 
-UPLOAD_EXAMPLE = {
+UPLOAD_EXAMPLE: JsonDict = {
     "kind": "published_report",
     "title": "Safeguarding Adults Board annual report 2024-25",
     "description": "Sent to the chief executives and leaders, the police and crime commissioner, "
@@ -50,7 +51,7 @@ UPLOAD_EXAMPLE = {
     "period_end_date": "2025-03-31",
     "occurrence_ids": [1187],
 }
-REVIEW_EXAMPLE = {
+REVIEW_EXAMPLE: JsonDict = {
     "id": 17,
     "evidence_id": 41,
     "kind": "queried",
@@ -58,7 +59,7 @@ REVIEW_EXAMPLE = {
     "author": "Demo inspector",
     "created_at": "2026-10-05T09:14:03Z",
 }
-EVIDENCE_EXAMPLE = {k: v for k, v in UPLOAD_EXAMPLE.items() if k != "occurrence_ids"} | {
+EVIDENCE_EXAMPLE: JsonDict = {k: v for k, v in UPLOAD_EXAMPLE.items() if k != "occurrence_ids"} | {
     "id": 41,
     "review_by_date": None,
     "url": None,
@@ -187,7 +188,7 @@ class EvidencePublic(BaseModel):
 QUEUE_FIELDS = ("id", "kind", "title", "effective_date", "recorded_by", "recorded_at")
 
 
-QUEUE_EXAMPLE = {k: EVIDENCE_EXAMPLE[k] for k in QUEUE_FIELDS} | {
+QUEUE_EXAMPLE: JsonDict = {k: EVIDENCE_EXAMPLE[k] for k in QUEUE_FIELDS} | {
     "obligation_ids": [212],
     "review_status": "answered",
 }

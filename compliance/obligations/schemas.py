@@ -4,6 +4,7 @@ a page at a time, with examples from the Cornwall and Isles of Scilly demo area.
 import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 from sqlmodel import Session, col, select
 
 from compliance.db import key_column
@@ -11,7 +12,7 @@ from compliance.models import Body, Partnership
 from compliance.obligations.views import ObligationView
 from compliance.outcomes.judgement import RULE, Across, Verdict
 
-PERIOD_EXAMPLE = {
+PERIOD_EXAMPLE: JsonDict = {
     "occurrence_id": 1187,
     "period_start_date": "2025-04-01",
     "period_end_date": "2026-03-31",
@@ -19,7 +20,7 @@ PERIOD_EXAMPLE = {
     "status": "met",
     "evidence_ids": [9],
 }
-OBLIGATION_EXAMPLE = {
+OBLIGATION_EXAMPLE: JsonDict = {
     "id": 2,
     "body_code": "E06000052",
     "partnership_slug": None,
@@ -231,7 +232,7 @@ def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
 
 # The judgement of what changes for people -----------------------------------------------------
 
-REASON_EXAMPLE = {
+REASON_EXAMPLE: JsonDict = {
     "partnership_slug": "cios-safeguarding-adults-board",
     "partnership": "Cornwall and Isles of Scilly Safeguarding Adults Board",
     "outcome_id": 1,
@@ -243,7 +244,7 @@ REASON_EXAMPLE = {
     "a change of +2.5 % against a noise band of ±0.6 %; higher is better",
     "source": "indicator",
 }
-JUDGEMENT_EXAMPLE = {
+JUDGEMENT_EXAMPLE: JsonDict = {
     "verdict": "improving",
     "words": "Improving things for people",
     "rule": RULE,

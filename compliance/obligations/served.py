@@ -205,7 +205,7 @@ def outcome_levels(
             .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
-            .order_by(Measurement.measured_date)
+            .order_by(col(Measurement.measured_date))
         )
         for indicator_id, day, value in rows:
             values.setdefault(indicator_id, []).append((day, value))

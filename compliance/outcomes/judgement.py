@@ -258,7 +258,7 @@ def _outcomes_of(
             .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
-            .order_by(Measurement.measured_date)
+            .order_by(col(Measurement.measured_date))
         ):
             values.setdefault(indicator_id, []).append((day, value))
     by_outcome: dict[int, list[IndicatorValues]] = {}

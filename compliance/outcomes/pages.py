@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from compliance.access import Principal, require
 from compliance.api import RowId
+from compliance.db import row_id, stored
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_parts
@@ -80,7 +81,7 @@ def typed(row: Any, *names: str) -> dict[str, str]:
 def invalid_errors(exc: ValidationError, prefix: str) -> dict[str, str]:
     """What the service's own models refused (the form's checks let it through: for example a
     date that became the future across midnight), by field, in a sentence."""
-    found = {}
+    found: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][-1]) if error["loc"] else "form"
         message = str(error["msg"]).removeprefix("Value error, ")
@@ -100,7 +101,7 @@ def refused_errors(exc: Refused, prefix: str) -> dict[str, str]:
 def _owner(session: Session, outcome: Outcome) -> dict[str, str]:
     """Where the outcome is shown: its partnership's page, or its obligation's."""
     if outcome.partnership_id is not None:
-        partnership = session.get(Partnership, outcome.partnership_id)
+        partnership = stored(session, Partnership, outcome.partnership_id)
         return {"name": partnership.name, "href": f"/partnerships/{partnership.slug}"}
     return {"name": "the obligation", "href": f"/obligations/{outcome.obligation_id}"}
 
@@ -329,12 +330,14 @@ def measurements_page(
     """Every measurement of an indicator, newest first, a page at a time (its partnership's page
     shows only the latest)."""
     indicator = get_indicator(session=session, indicator_id=indicator_id)
-    outcome = indicator and get_outcome(session=session, outcome_id=indicator.outcome_id)
-    if outcome is None:
+    outcome = get_outcome(session=session, outcome_id=indicator.outcome_id) if indicator else None
+    if indicator is None or outcome is None:
         raise NotFound(f"No indicator with id {indicator_id}")
     reads, _ = outcome_access(session=session, principal=principal, outcome=outcome)
     require(reads, "This indicator is not in your scope")
-    rows, page, total = newest_first_page(session=session, indicator_id=indicator.id, page=page)
+    rows, page, total = newest_first_page(
+        session=session, indicator_id=row_id(indicator), page=page
+    )
     context = {
         "indicator": indicator,
         "outcome": outcome,
@@ -363,7 +366,7 @@ RISK_FIELDS = (
 
 
 def _risk_context(session: Session, risk: Risk) -> dict:
-    partnership = session.get(Partnership, risk.partnership_id)
+    partnership = stored(session, Partnership, risk.partnership_id)
     return {
         "risk": risk,
         "owner": {"name": partnership.name, "href": f"/partnerships/{partnership.slug}"},

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 from sqlmodel import Session, select
 
 from compliance.access import require
@@ -44,7 +45,7 @@ from compliance.partnerships.value import weigh_partnership
 
 router = api_router("partnerships")
 
-PARTNERSHIP_EXAMPLE = {
+PARTNERSHIP_EXAMPLE: JsonDict = {
     "slug": "cios-safeguarding-adults-board",
     "name": "Cornwall and Isles of Scilly Safeguarding Adults Board",
     "form": "statutory_board",
@@ -53,7 +54,7 @@ PARTNERSHIP_EXAMPLE = {
     "start_date": None,
     "end_date": None,
 }
-MEMBER_EXAMPLE = {
+MEMBER_EXAMPLE: JsonDict = {
     "code": "QT6",
     "name": "NHS Cornwall and the Isles of Scilly Integrated Care Board",
     "kind": "integrated_care_board",
@@ -61,7 +62,7 @@ MEMBER_EXAMPLE = {
     "start_date": "2024-04-01",
     "end_date": None,
 }
-VALUE_EXAMPLE = {
+VALUE_EXAMPLE: JsonDict = {
     "rationale": "The Care Act 2014 s43 requires a Board; one Board for Cornwall and the Isles of "
     "Scilly shares expertise the islands could not hold alone.",
     "alternatives": "A Board for each council; one Board with the children's partnership.",
@@ -73,7 +74,7 @@ VALUE_EXAMPLE = {
     "continuation_decided_date": "2023-03-03",
     "continuation_due_date": "2026-04-01",
 }
-WEIGHING_EXAMPLE = [
+WEIGHING_EXAMPLE: JsonDict = [
     "Costs 120 staff days, £45,000 and 10 meetings a year (as at 1 April 2026).",
     "Outcomes: Getting worse for people.",
     "Negatives seen: 2 risks materialised and 1 outcome getting worse for people.",

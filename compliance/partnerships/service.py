@@ -2,6 +2,7 @@
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -190,7 +191,7 @@ def create_partnership(
     lead_body_code: str | None = None,
     start_date: dt.date | None = None,
     end_date: dt.date | None = None,
-    duties: list[str] = (),
+    duties: Sequence[str] = (),
 ) -> Partnership:
     """Record a partnership and the duties it discharges; raise FieldsRefused naming each bad
     field."""
@@ -208,7 +209,7 @@ def create_partnership(
     found = _duties(session, list(duties), problems)
     if problems:
         raise FieldsRefused(problems)
-    wanted["lead_body_code"] = lead and lead.code
+    wanted["lead_body_code"] = lead.code if lead else None
     if get_partnership(session=session, slug=slug) is not None:
         raise FieldsRefused([("slug", f"a partnership {slug} already exists")], status=409)
     partnership = Partnership(slug=slug, **_columns(wanted, lead))
@@ -396,7 +397,9 @@ def admit_member(
         problems.insert(0, ("body_code", f"body_code {body_code} is not in the registry"))
     if problems:
         raise FieldsRefused(problems)
+    assert body is not None, "a body not in the registry is among the problems"
     current = membership(session=session, partnership=partnership, body=body)
+
     if current is not None and current.end_date is None:
         raise FieldsRefused([("body_code", f"{body.code} is already a member")], status=409)
     member = join(

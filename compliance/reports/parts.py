@@ -174,7 +174,7 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
     by_deliverable, by_condition = {}, {}
     if deliverable_ids:
         query = (
-            select(
+            select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
                 key_column(Deliverable),
                 col(Duty.title),
                 col(Duty.act),
@@ -364,8 +364,9 @@ def _indicators(
         .where(col(Indicator.outcome_id).in_(outcome_ids))
         .order_by(col(Indicator.id))
     ).all()
-    ids = [i.id for i in rows]
+    ids = [row_id(i) for i in rows]
     latest = latest_measurements(session=session, indicator_ids=ids, on=on)
+
     counts = measurement_counts(session=session, indicator_ids=ids, on=on)
     found: dict[int, list[IndicatorItem]] = {}
     for i in rows:
@@ -540,7 +541,7 @@ def unverified_facts(
         duties = {
             d.id: d
             for d in session.exec(
-                select(
+                select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
                     key_column(Duty),
                     col(Duty.title),
                     col(Duty.act),
@@ -564,9 +565,9 @@ def unverified_facts(
         ]
     condition_ids = {o.condition_id for o in obligations if o.condition_id}
     if condition_ids:
-        query = select(FundingCondition, FundingStream).join(FundingStream)
+        streams = select(FundingCondition, FundingStream).join(FundingStream)
         for condition, stream in session.exec(
-            query.where(col(FundingCondition.id).in_(condition_ids)).order_by(
+            streams.where(col(FundingCondition.id).in_(condition_ids)).order_by(
                 col(FundingCondition.id)
             )
         ):
@@ -577,10 +578,10 @@ def unverified_facts(
                     UnverifiedFact("Funding condition", f"{stream.name}: {condition.title}", None)
                 )
     if body_ids:
-        query = select(Body).where(col(Body.id).in_(body_ids), col(Body.verified).is_(False))
+        unverified = select(Body).where(col(Body.id).in_(body_ids), col(Body.verified).is_(False))
         facts += [
             UnverifiedFact("Body", f"{b.name} ({b.code})", b.note)
-            for b in session.exec(query.order_by(Body.name))
+            for b in session.exec(unverified.order_by(Body.name))
         ]
     return list(dict.fromkeys(facts))
 
