@@ -184,7 +184,7 @@ def enqueue(
     dialect = session.connection().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # ON CONFLICT DO NOTHING: a second scheduler racing this one adds nothing and raises nothing.
-    table = OutboxMessage.__table__
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class
     statement = (
         insert(table)
         .values(**values)

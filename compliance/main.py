@@ -188,12 +188,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Refused, refused)
-    app.add_exception_handler(SignInRequired, sign_in_required)
-    app.add_exception_handler(InvalidToken, invalid_token)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(IntegrityError, unique_conflict)
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(Refused, refused)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(SignInRequired, sign_in_required)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(InvalidToken, invalid_token)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(IntegrityError, unique_conflict)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
     app.add_middleware(UploadLimit, settings=settings)

@@ -218,7 +218,7 @@ def claim(engine: Engine, now: dt.datetime) -> OutboxMessage | None:
                     attempts=OutboxMessage.attempts + 1,
                 )
             )
-            row = session.get(OutboxMessage, candidate) if taken.rowcount == 1 else None
+            row = session.get(OutboxMessage, candidate) if taken.rowcount == 1 else None  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
             session.commit()
             if row is not None:
                 return row
@@ -307,7 +307,7 @@ def requeue(*, session: Session, actor: str, message_id: int) -> bool:
         .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "dead")
         .values(status="queued", attempts=0, next_attempt_at=_utcnow(), claim_token=None)
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         return False
     audit(
         session=session,

@@ -249,7 +249,7 @@ class Snapshot:
     def holder(self, obligation: Obligation) -> str:
         if obligation.body_id is not None:
             return self.body_names.get(obligation.body_id, f"body {obligation.body_id}")
-        return self.partnerships.get(obligation.partnership_id, "a partnership")
+        return self.partnerships.get(obligation.partnership_id, "a partnership")  # type: ignore[arg-type]  # get(None) finds nothing, as meant
 
     def item(self, obligation: Obligation) -> str:
         if obligation.deliverable_id is not None:
@@ -591,7 +591,7 @@ def no_intended_outcome(snap: Snapshot, partnership_id: int) -> Iterator[Hit]:
 
 def _owner(snap: Snapshot, indicator: Indicator) -> dict[str, int | None]:
     outcome = snap.outcome_by_id.get(indicator.outcome_id)
-    obligation = snap.obligation_by_id.get(outcome.obligation_id) if outcome else None
+    obligation = snap.obligation_by_id.get(outcome.obligation_id) if outcome else None  # type: ignore[arg-type]  # get(None) finds nothing, as meant
     return {
         "partnership_id": (
             outcome.partnership_id
@@ -639,7 +639,7 @@ def outcome_getting_worse(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]
     outcome = snap.outcome_by_id.get(indicator.outcome_id)
     title = outcome.title if outcome else f"outcome {indicator.outcome_id}"
     owner = _owner(snap, indicator)
-    holder = snap.partnerships.get(owner["partnership_id"]) or (
+    holder = snap.partnerships.get(owner["partnership_id"]) or (  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         snap.body_names.get(owner["body_id"]) if owner["body_id"] else None
     )
     yield Hit(

@@ -95,7 +95,7 @@ def load_snapshot(
     )
     periods: dict[int, list[Period]] = {}
     open_periods = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             key_column(Occurrence),
             col(Occurrence.obligation_id),
             col(Occurrence.period_start_date),
@@ -237,7 +237,7 @@ def _current_evidence(
     session: Session, cutoff: dt.datetime, mine
 ) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:
     query = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             col(EvidenceLink.occurrence_id),
             key_column(Evidence),
             col(Evidence.title),

@@ -351,7 +351,7 @@ def answer_invitation(*, session: Session, token: str, answer: Answer, today: dt
         )
         .values(used=True)
     )
-    if used.rowcount != 1:
+    if used.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         raise LinkRefused(
             "This link has already been used", "Your answers were received.", status=410
         )

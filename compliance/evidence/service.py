@@ -336,7 +336,7 @@ def served(
     if not evidence_ids:
         return {}
     rows = session.exec(
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             col(EvidenceLink.evidence_id),
             col(Occurrence.obligation_id),
             key_column(Occurrence),

@@ -139,7 +139,7 @@ def _evidence_row(
         e.media_type,
         e.size_bytes,
         e.url,
-        emails.get(e.recorded_by_id),
+        emails.get(e.recorded_by_id),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         e.recorded_at,
         e.supersedes_id,
         newer.get(row_id(e)),

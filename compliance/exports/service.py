@@ -154,8 +154,8 @@ def _obligation_row(
     judged: Across,
 ) -> Row:
     o = view.obligation
-    body = bodies.get(o.body_id, (None, None))
-    partnership = partnerships.get(o.partnership_id, (None, None))
+    body = bodies.get(o.body_id, (None, None))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
+    partnership = partnerships.get(o.partnership_id, (None, None))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
     source = (
         ("deliverable", o.deliverable_id) if o.deliverable_id else ("condition", o.condition_id)
     )
@@ -172,7 +172,7 @@ def _obligation_row(
         view.item_title,
         view.item_slug,
         view.cadence,
-        citations.get(source, ""),
+        citations.get(source, ""),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         view.source_url,
         view.basis.words,
         view.next_due,

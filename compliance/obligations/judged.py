@@ -181,7 +181,7 @@ def _holder_names(session: Session, rows: list[Obligation]) -> list[str]:
     return [
         bodies[o.body_id][1]
         if o.body_id in bodies
-        else partnerships.get(o.partnership_id, ("", ""))[1]
+        else partnerships.get(o.partnership_id, ("", ""))[1]  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         for o in rows
     ]
 

@@ -44,7 +44,7 @@ FORM_ORDER = (
     FORM,
 )
 NOUNS = {"title": "title", "description": "description", "url": "web address"}
-URL_MAX_LENGTH = Evidence.__table__.c.url.type.length
+URL_MAX_LENGTH = Evidence.__table__.c.url.type.length  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class
 
 
 def megabytes(size: int) -> str:

@@ -73,7 +73,7 @@ def partnerships_behind(
     duty_of = _duty_of(session, obligations)
     for o in obligations:
         if o.body_id is not None and o.deliverable_id is not None:
-            behind[row_id(o)] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])
+            behind[row_id(o)] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])  # type: ignore[arg-type]  # get(None) finds nothing, as meant
     return behind
 
 
@@ -129,7 +129,7 @@ def outcome_states(
     serving: dict[int, list[Outcome]] = {}
     for obligation in obligations:
         keys = {
-            ("duty", duty_of.get(obligation.deliverable_id)),
+            ("duty", duty_of.get(obligation.deliverable_id)),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
             ("deliverable", obligation.deliverable_id),
             ("condition", obligation.condition_id),
         }
@@ -146,7 +146,7 @@ def outcome_states(
     states = {}
     for obligation in obligations:
         served = [
-            ServedBy(row_id(o), o.title, levels[row_id(o)], slugs.get(o.partnership_id))
+            ServedBy(row_id(o), o.title, levels[row_id(o)], slugs.get(o.partnership_id))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
             for o in serving[row_id(obligation)]
         ]
         status = judge_outcome(s.status for s in served)

@@ -234,7 +234,10 @@ def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[Evid
             versions.append(current)
         thread = [c for e in [evidence, *versions] for c in comments.get(row_id(e), [])]
         entry = EvidenceEntry(
-            evidence, versions, thread, names.get(evidence.recorded_by_id, "unknown")
+            evidence,
+            versions,
+            thread,
+            names.get(evidence.recorded_by_id, "unknown"),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         )
         found.setdefault(occurrence_id, []).append(entry)
     return found

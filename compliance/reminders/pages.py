@@ -69,8 +69,8 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
     }
     return {
         row_id(m): {
-            "name": names.get(m.to_user_id, ""),
-            "holder": holders.get(m.obligation_id, ""),
+            "name": names.get(m.to_user_id, ""),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
+            "holder": holders.get(m.obligation_id, ""),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
             "reason": plain_reason(m.last_error),
         }
         for m in messages

@@ -41,7 +41,7 @@ def reach_of(
     no active owner and no officer whose scope covers them."""
     holder = func.coalesce(Obligation.body_id, Partnership.lead_body_id)
     query = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             key_column(Obligation),
             col(Obligation.partnership_id),
             holder,

@@ -238,7 +238,7 @@ def evidence_items(
                 kind=e.kind,
                 effective_date=e.effective_date,
                 review_by_date=e.review_by_date,
-                recorded_by=names.get(e.recorded_by_id, "unknown"),
+                recorded_by=names.get(e.recorded_by_id, "unknown"),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
                 recorded_at=e.recorded_at,
                 sha256=e.sha256,
                 file_name=e.file_name,

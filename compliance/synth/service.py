@@ -454,7 +454,7 @@ def _evidence(load: _Load, per_obligation: int) -> list[tuple[int, dt.datetime]]
     named = select(key_column(Deliverable), Deliverable.title, Deliverable.slug)
     deliverables = {row[0]: row[1:] for row in load.session.exec(named)}
     query = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             key_column(Occurrence),
             col(Occurrence.obligation_id),
             col(Occurrence.period_start_date),
