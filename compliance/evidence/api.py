@@ -8,7 +8,7 @@ never blocks the event loop.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Path, Query
 from fastapi.responses import Response
@@ -57,7 +57,7 @@ ObligationId = Annotated[
     int, Path(ge=1, le=MAX_ID, description="The obligation's id", examples=[212])
 ]
 Multipart = Form(media_type="multipart/form-data")
-FILE_RESPONSE = {
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The stored file, as an attachment, with the type its content was "
         "checked to be when it was uploaded",

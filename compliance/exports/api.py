@@ -11,7 +11,7 @@ import datetime as dt
 import tempfile
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 from fastapi import Path, Query
 from fastapi.responses import StreamingResponse
@@ -42,7 +42,7 @@ class ExportFormat(StrEnum):
     xlsx = "xlsx"
 
 
-FILES = {
+FILES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
             "text/csv": {"schema": {"type": "string"}},

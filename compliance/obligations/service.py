@@ -1,7 +1,9 @@
 """Applicability: which obligations each body, partnership and bid carries, and their periods."""
 
 import datetime as dt
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -19,7 +21,7 @@ from compliance.models import (
     Partnership,
     PartnershipDuty,
 )
-from compliance.obligations.cadence import periods
+from compliance.obligations.cadence import DueRule, periods
 
 INACTIVE_BID_STATUSES = {"withdrawn", "rejected"}
 
@@ -136,13 +138,17 @@ def _expected_for_bids(session: Session) -> list[Expected]:
     for bid, condition in session.exec(query):
         if bid.status in INACTIVE_BID_STATUSES:
             continue
-        holder = (
-            {"partnership_id": bid.partnership_id}
-            if bid.partnership_id
-            else {"body_id": bid.lead_body_id}
-        )
         key = f"bid:{bid.id}:condition:{condition.id}"
-        found.append(Expected(key, bid_id=bid.id, condition_id=condition.id, **holder))
+        found.append(
+            Expected(
+                key,
+                bid_id=bid.id,
+                condition_id=condition.id,
+                # A bid through a partnership is held by it; otherwise by its lead body.
+                partnership_id=bid.partnership_id if bid.partnership_id else None,
+                body_id=None if bid.partnership_id else bid.lead_body_id,
+            )
+        )
     return found
 
 
@@ -199,7 +205,7 @@ def sync_obligations(
     return report
 
 
-def _columns(item: Expected) -> dict[str, object]:
+def _columns(item: Expected) -> dict[str, Any]:
     return {
         "key": item.key,
         "body_id": item.body_id,
@@ -215,8 +221,8 @@ def backfill(
     session: Session,
     track_from: dt.date,
     until: dt.date,
-    body_ids: set[int] = frozenset(),
-    partnership_ids: set[int] = frozenset(),
+    body_ids: AbstractSet[int] = frozenset(),
+    partnership_ids: AbstractSet[int] = frozenset(),
 ) -> int:
     """Track these holders' open obligations from an earlier date; return the periods added."""
     query = select(Obligation).where(col(Obligation.closed_date).is_(None))
@@ -246,8 +252,8 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
     if obligation.deliverable_id:
         deliverable = session.get(Deliverable, obligation.deliverable_id)
         duty = session.get(Duty, deliverable.duty_id) if deliverable else None
-        retired = (duty and duty.retired_in_version) or (
-            deliverable and deliverable.retired_in_version
+        retired = (duty.retired_in_version if duty else None) or (
+            deliverable.retired_in_version if deliverable else None
         )
         if retired:
             return f"removed from the duty catalogue in version {retired}"
@@ -257,8 +263,8 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
     if obligation.condition_id:
         condition = session.get(FundingCondition, obligation.condition_id)
         stream = session.get(FundingStream, condition.stream_id) if condition else None
-        retired = (stream and stream.retired_in_version) or (
-            condition and condition.retired_in_version
+        retired = (stream.retired_in_version if stream else None) or (
+            condition.retired_in_version if condition else None
         )
         if retired:
             return f"removed from the funding catalogue in version {retired}"
@@ -301,13 +307,13 @@ def rule_key(obligation: Obligation) -> tuple[str, int]:
 
 def _due_rules(
     session: Session,
-) -> dict[tuple[str, int], tuple[object, tuple[dt.date, dt.date] | None]]:
-    rules: dict[tuple[str, int], tuple[object, tuple[dt.date, dt.date] | None]] = {}
+) -> dict[tuple[str, int], tuple[DueRule, tuple[dt.date, dt.date] | None]]:
+    rules: dict[tuple[str, int], tuple[DueRule, tuple[dt.date, dt.date] | None]] = {}
     for deliverable in session.exec(select(Deliverable)):
-        rules[("deliverable", deliverable.id)] = (deliverable, None)
+        rules[("deliverable", row_id(deliverable))] = (deliverable, None)
     for condition, stream in session.exec(
         select(FundingCondition, FundingStream).join(FundingStream)
     ):
         window = (stream.period_start_date, stream.period_end_date)
-        rules[("condition", condition.id)] = (condition, window)
+        rules[("condition", row_id(condition))] = (condition, window)
     return rules

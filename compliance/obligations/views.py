@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
-from compliance.db import key_column, row_id
+from compliance.db import key_column, row_id, stored
 from compliance.models import (
     Body,
     Deliverable,
@@ -108,14 +108,19 @@ def view_obligations(
     return sorted(views, key=lambda v: (v.source_title, v.item_title))
 
 
-def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], tuple]:
+# A view's source and item: title, slug and URL of the duty or stream, title and slug of the
+# deliverable or condition, its cadence, and whether both are verified.
+_Source = tuple[str, str, str, str, str, str, bool]
+
+
+def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], _Source]:
     deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     condition_ids = {o.condition_id for o in obligations if o.condition_id}
-    found: dict[tuple[str, int], tuple] = {}
+    found: dict[tuple[str, int], _Source] = {}
     if deliverable_ids:
         query = select(Deliverable, Duty).join(Duty).where(col(Deliverable.id).in_(deliverable_ids))
         for d, duty in session.exec(query):
-            found[("deliverable", d.id)] = (
+            found[("deliverable", row_id(d))] = (
                 f"{duty.title} ({duty.act} {duty.sections})",
                 duty.slug,
                 duty.url,
@@ -125,13 +130,13 @@ def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str,
                 duty.verified and d.verified,
             )
     if condition_ids:
-        query = (
+        streams = (
             select(FundingCondition, FundingStream)
             .join(FundingStream)
             .where(col(FundingCondition.id).in_(condition_ids))
         )
-        for c, stream in session.exec(query):
-            found[("condition", c.id)] = (
+        for c, stream in session.exec(streams):
+            found[("condition", row_id(c))] = (
                 stream.name,
                 stream.slug,
                 stream.url,
@@ -184,16 +189,17 @@ def obligation_detail(
         session=session, obligations=[obligation], on=on, due_soon_days=due_soon_days
     )[0]
     if obligation.body_id is not None:
-        body = session.get(Body, obligation.body_id)
+        body = stored(session, Body, obligation.body_id)
         holder_name, holder_link = body.name, f"/bodies/{body.code}"
     else:
-        partnership = session.get(Partnership, obligation.partnership_id)
+        partnership = stored(session, Partnership, obligation.partnership_id)
         holder_name, holder_link = partnership.name, f"/partnerships/{partnership.slug}"
     source = (
-        session.get(Deliverable, obligation.deliverable_id)
+        stored(session, Deliverable, obligation.deliverable_id)
         if obligation.deliverable_id
-        else session.get(FundingCondition, obligation.condition_id)
+        else stored(session, FundingCondition, obligation.condition_id)
     )
+
     return ObligationDetail(
         view=view,
         holder_name=holder_name,
