@@ -93,7 +93,8 @@ def _bid_partnerships(session: Session, obligations: list[Obligation]) -> dict[i
     query = select(key_column(Bid), Bid.partnership_id).where(
         col(Bid.id).in_(ids), col(Bid.partnership_id).is_not(None)
     )
-    return dict(session.exec(query).all())
+    # The query keeps only bids made through a partnership.
+    return {bid: p for bid, p in session.exec(query).all() if p is not None}
 
 
 def outcome_states(
@@ -133,24 +134,24 @@ def outcome_states(
             ("deliverable", obligation.deliverable_id),
             ("condition", obligation.condition_id),
         }
-        mine = {o.id: o for o in by_obligation.get(row_id(obligation), [])}
+        mine = {row_id(x): x for x in by_obligation.get(row_id(obligation), [])}
         for partnership_id in set(behind.get(row_id(obligation), [])):
-            for o in by_partnership.get(partnership_id, []):
-                if keys & targets.get(row_id(o), set()):
-                    mine[o.id] = o
+            for candidate in by_partnership.get(partnership_id, []):
+                if keys & targets.get(row_id(candidate), set()):
+                    mine[row_id(candidate)] = candidate
         serving[row_id(obligation)] = [mine[i] for i in sorted(mine)]
     # Only the outcomes that serve an obligation here are judged.
-    served_ids = sorted({o.id for outcomes in serving.values() for o in outcomes})
+    served_ids = sorted({row_id(o) for outcomes in serving.values() for o in outcomes})
     levels = outcome_levels(session, served_ids, on)
     slugs = _slugs(session, wanted)
-    states = {}
+    states: dict[int, OutcomeState] = {}
     for obligation in obligations:
         served = [
             ServedBy(row_id(o), o.title, levels[row_id(o)], slugs.get(o.partnership_id))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
             for o in serving[row_id(obligation)]
         ]
         status = judge_outcome(s.status for s in served)
-        states[obligation.id] = OutcomeState(status, tuple(served))
+        states[row_id(obligation)] = OutcomeState(status, tuple(served))
     return states
 
 
@@ -172,7 +173,7 @@ def target_of(link: OutcomeServes) -> tuple[str, int]:
         return "duty", link.duty_id
     if link.deliverable_id is not None:
         return "deliverable", link.deliverable_id
-    return "condition", link.condition_id
+    return "condition", link.condition_id  # type: ignore[return-value]  # one_target check: else a condition
 
 
 def _slugs(session: Session, partnership_ids: set[int]) -> dict[int, str]:

@@ -1,6 +1,7 @@
 """The parts of a report, each loaded for many obligations in a fixed number of queries."""
 
 import datetime as dt
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_
@@ -526,7 +527,7 @@ def audit_entries(
 
 
 def unverified_facts(
-    *, session: Session, obligations: list[Obligation], body_ids: set[int]
+    *, session: Session, obligations: list[Obligation], body_ids: AbstractSet[int]
 ) -> list[UnverifiedFact]:
     """Catalogue and registry facts behind the report that are still marked unverified."""
     facts: list[UnverifiedFact] = []

@@ -214,7 +214,7 @@ def build_report(
     # In the order the report shows them: by duty (or funding stream), then holder.
     views.sort(key=lambda v: (v.source_title, holders[row_id(v.obligation)], v.item_title))
     cutoff = end_of(as_at)
-    shown = {v.obligation.id: _shown_periods(v, as_at) for v in views}
+    shown = {row_id(v.obligation): _shown_periods(v, as_at) for v in views}
     serves: dict[int, list[int]] = {}
     for obligation_id, periods in shown.items():
         for period in periods:
@@ -458,7 +458,7 @@ def _holder_names(session: Session, obligations: list[Obligation]) -> dict[int, 
         else {}
     )
     return {
-        row_id(o): body_names[o.body_id] if o.body_id else partnership_names[o.partnership_id]
+        row_id(o): body_names[o.body_id] if o.body_id else partnership_names[o.partnership_id]  # type: ignore[index]  # one_holder check: no body, so a partnership
         for o in obligations
     }
 
