@@ -3,7 +3,7 @@ your email preferences (the digest, a pause, a delegate)."""
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -265,7 +265,7 @@ def email_page(
 
 def _read_preferences(
     form: Mapping[str, object], user: User, choices: list[User]
-) -> tuple[dict[str, object], dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, str]]:
     """What the form asks for, and a plain-English message for each field that is wrong."""
     errors: dict[str, str] = {}
     digest = str(form.get("digest_only") or "no")
@@ -287,7 +287,8 @@ def _read_preferences(
         errors["delegate_id"] = "You cannot stand in for yourself: choose someone else, or nobody"
     elif chosen and delegate_id not in {c.id for c in choices}:
         errors["delegate_id"] = "Choose someone from the list, or nobody"
-    wanted = {"digest_only": digest == "yes", **dates, "delegate_id": delegate_id}
+    wanted: dict[str, Any] = {"digest_only": digest == "yes", **dates, "delegate_id": delegate_id}
+
     return wanted, {field: errors[field] for field in EMAIL_FIELDS if field in errors}
 
 

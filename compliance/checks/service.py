@@ -119,8 +119,10 @@ def load_snapshot(
         else select(Body).where(live_body, col(Body.id).in_(scope.body_ids))
     )
     bodies = {
-        b.id: BodyFacts(row_id(b), b.name, b.kind, b.nation) for b in session.exec(scoped_bodies)
+        row_id(b): BodyFacts(row_id(b), b.name, b.kind, b.nation)
+        for b in session.exec(scoped_bodies)
     }
+
     in_partnerships = (
         true()
         if scope is None
@@ -148,7 +150,7 @@ def load_snapshot(
     if scope is not None:
         partnership_query = partnership_query.where(col(Partnership.id).in_(wanted))
     live_partnerships = list(session.exec(partnership_query))
-    active_partnerships = {p.id: p.name for p in live_partnerships}
+    active_partnerships = {row_id(p): p.name for p in live_partnerships}
     discharged: dict[int, list[int]] = {}
     for link in session.exec(
         select(PartnershipDuty).where(col(PartnershipDuty.partnership_id).in_(active_partnerships))

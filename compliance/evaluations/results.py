@@ -5,7 +5,9 @@ never in the order they arrived, so that no result can be traced to one person."
 
 import datetime as dt
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case, func
 from sqlmodel import Session, col, select
@@ -167,7 +169,8 @@ def _expected(
 
 
 def _invitations(session: Session, round_id: int) -> tuple[int, int]:
-    used = func.coalesce(func.sum(case((EvaluationInvitation.used, 1), else_=0)), 0)
+    used = func.coalesce(func.sum(case((col(EvaluationInvitation.used), 1), else_=0)), 0)
+
     query = select(func.count(), used).where(EvaluationInvitation.round_id == round_id)
     sent, taken = session.exec(query).one()
     return int(sent), int(taken)
@@ -217,7 +220,8 @@ def latest_results(*, session: Session, partnership_id: int, on: dt.date) -> Par
     ).all()
     results = [round_results(session=session, round_id=i) for i in ids]
     return PartnershipResults(
-        results[-1] if results else None, tuple(_headline(r) for r in results)
+        results[-1] if results else None,
+        tuple(_headline(r) for r in results),  # type: ignore[arg-type]  # each id is a round just read
     )
 
 
@@ -255,7 +259,7 @@ def people_voices(
     ).all()
     if not rounds:
         return {}
-    answers: dict[int, list[dict]] = {}
+    answers: dict[int, list[Mapping[str, Any]]] = {}
     query = select(EvaluationAnswer.round_id, EvaluationAnswer.choices).where(
         col(EvaluationAnswer.round_id).in_([r.id for r in rounds]),
         col(EvaluationAnswer.stage) == PEOPLE,

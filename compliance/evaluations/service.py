@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from compliance import mailer
 from compliance.audit.service import record as audit
 from compliance.config import Settings
-from compliance.db import row_id
+from compliance.db import row_id, stored
 from compliance.errors import Refused
 from compliance.evaluations.models import (
     DEFAULT_MIN_ANSWERS,
@@ -226,7 +226,7 @@ def invite(
     """Send each address not yet invited its own private link; tell how many new, how many not."""
     if round_state(row, today) == "closed":
         raise Refused(f"This round closed on {uk_date(closed_on(row))}", field="addresses")
-    partnership = session.get(Partnership, row.partnership_id)
+    partnership = stored(session, Partnership, row.partnership_id)
     known = set(
         session.exec(
             select(EvaluationInvitation.email).where(EvaluationInvitation.round_id == row.id)
@@ -288,8 +288,9 @@ def open_invitation(
             "Each invitation takes one set of answers, and yours have been received. Thank you.",
             status=410,
         )
-    row = session.get(EvaluationRound, invitation.round_id)
+    row = stored(session, EvaluationRound, invitation.round_id)
     _refuse_unless_open(row, today)
+
     return invitation, row
 
 

@@ -156,7 +156,7 @@ def superseded_by(cutoff: dt.datetime):
     """
     newer = aliased(Evidence)
     return select(newer.supersedes_id).where(
-        newer.supersedes_id.is_not(None), newer.recorded_at <= cutoff
+        col(newer.supersedes_id).is_not(None), col(newer.recorded_at) <= cutoff
     )
 
 
@@ -178,7 +178,7 @@ def current_evidence(
         return {}
     end_of_day = dt.datetime.combine(on, dt.time.max, tzinfo=dt.UTC)
     query = (
-        select(EvidenceLink.occurrence_id, key_column(Evidence), Evidence.review_by_date)
+        select(EvidenceLink.occurrence_id, key_column(Evidence), col(Evidence.review_by_date))
         .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
         .where(col(EvidenceLink.occurrence_id).in_(ids))
         .where(Evidence.recorded_at <= end_of_day)
@@ -258,7 +258,7 @@ def obligation_states(
     *, session: Session, obligations: list[Obligation], on: dt.date, due_soon_days: int
 ) -> dict[int, tuple[ProcessStatus, list[OccurrenceState]]]:
     """Each obligation's status and its periods' states, in a fixed number of queries."""
-    ids = [o.id for o in obligations]
+    ids = [row_id(o) for o in obligations]
     occurrences = (
         session.exec(
             select(Occurrence)
@@ -272,7 +272,8 @@ def obligation_states(
         session=session, occurrence_ids=[row_id(o) for o in occurrences], on=on
     )
     bases = due_bases(session=session, obligations=obligations)
-    tracked = {o.id: o.opened_date for o in obligations}
+    tracked = {row_id(o): o.opened_date for o in obligations}
+
     per_obligation: dict[int, list[OccurrenceState]] = {i: [] for i in ids}
     for occurrence in occurrences:
         found = evidence.get(row_id(occurrence), [])

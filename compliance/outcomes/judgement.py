@@ -37,7 +37,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from compliance.access import Principal
-from compliance.db import key_column, row_id
+from compliance.db import key_column, row_id, stored
 from compliance.evaluations.results import PeopleVoice, people_voices
 from compliance.models import Indicator, Measurement, Outcome, Partnership
 from compliance.obligations.judged import database_of, epoch
@@ -268,7 +268,7 @@ def _outcomes_of(
         )
     found: dict[int, list[OutcomeIndicators]] = {}
     for outcome in outcomes:
-        found.setdefault(outcome.partnership_id, []).append(
+        found.setdefault(outcome.partnership_id, []).append(  # type: ignore[arg-type]  # only partnerships' outcomes are read
             (outcome, by_outcome.get(row_id(outcome), []))
         )
     return found
@@ -284,14 +284,14 @@ def partnership_judgements(
     partnerships = session.exec(select(Partnership).where(col(Partnership.id).in_(ids))).all()
     outcomes = _outcomes_of(session, ids, on)
     voices = people_voices(session=session, partnership_ids=ids, on=on)
-    judged = {}
+    judged: dict[int, Judgement] = {}
     for p in partnerships:
         verdict, reasons = judge_outcomes(outcomes.get(row_id(p), []), on)
-        if p.id in voices:
-            heard = voice_reason(voices[p.id])
+        if row_id(p) in voices:
+            heard = voice_reason(voices[row_id(p)])
             verdict = combine([verdict, JUDGED[heard.status]])
             reasons = sorted([*reasons, heard], key=lambda r: REASON_ORDER.index(r.status))
-        judged[p.id] = Judgement(verdict, tuple(reasons), p.id, p.name, p.slug)
+        judged[row_id(p)] = Judgement(verdict, tuple(reasons), p.id, p.name, p.slug)
     return judged
 
 
@@ -345,7 +345,8 @@ def area_judgement(
     from compliance.models import Body
     from compliance.reports.scope import area_bodies, member_partnerships
 
-    bodies = area_bodies(session=session, body=session.get(Body, body_id), on=on)
+    bodies = area_bodies(session=session, body=stored(session, Body, body_id), on=on)
+
     ids = _readable(member_partnerships(session, bodies, on), principal)
     return judgement_across(session=session, partnership_ids=ids, on=on)
 

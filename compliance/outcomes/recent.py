@@ -30,13 +30,16 @@ def latest_measurements(
         return {}
     rank = (
         func.row_number()
-        .over(partition_by=Measurement.indicator_id, order_by=col(Measurement.measured_date).desc())
+        .over(
+            partition_by=col(Measurement.indicator_id),
+            order_by=col(Measurement.measured_date).desc(),
+        )
         .label("rank")
     )
-    ranked = select(key_column(Measurement), rank).where(col(Measurement.indicator_id).in_(ids))
+    latest = select(key_column(Measurement), rank).where(col(Measurement.indicator_id).in_(ids))
     if on is not None:
-        ranked = ranked.where(Measurement.measured_date <= on)
-    ranked = ranked.subquery()
+        latest = latest.where(Measurement.measured_date <= on)
+    ranked = latest.subquery()
     query = (
         select(Measurement)
         .join(ranked, ranked.c.id == col(Measurement.id))

@@ -10,6 +10,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import func, insert
@@ -268,7 +269,7 @@ def _refuse_second_load(session: Session) -> None:
 
 # Without render_nulls the ORM splits a batch wherever a row has a None the previous one did
 # not, and splices the RETURNING rows back together: at 50,000 rows, minutes instead of seconds.
-def _insert_ids(session: Session, model: type, rows: list[dict]) -> list[int]:
+def _insert_ids(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     statement = insert(model).returning(model.id, sort_by_parameter_order=True)
@@ -284,7 +285,8 @@ def _bodies(load: _Load, counts: dict[str, int]) -> None:
     number = 0
     for kind, count in counts.items():
         counties = load.ids.get("county_council", [])
-        rows, places = [], []
+        rows: list[dict[str, Any]] = []
+        places = []
         for i in range(count):
             number += 1
             place = load.rng.choice(PLACE_STARTS) + load.rng.choice(PLACE_ENDS)
@@ -313,7 +315,8 @@ def _bodies(load: _Load, counts: dict[str, int]) -> None:
 
 def _partnerships(load: _Load, duties: dict[str, int]) -> list[tuple[int, Board]]:
     councils = [body_id for kind in UPPER_TIER for body_id in load.ids[kind]]
-    rows, plans = [], []
+    rows: list[dict[str, Any]] = []
+    plans = []
     for area, council in enumerate(councils):
         for board in BOARDS:
             rows.append(
@@ -365,7 +368,8 @@ def _outcomes(load: _Load, boards: list[tuple[int, Board]]) -> None:
     # Measured at the last three financial year ends, as annual returns are.
     last = load.on.year if load.on >= dt.date(load.on.year, 3, 31) else load.on.year - 1
     ends = [dt.date(year, 3, 31) for year in (last - 2, last - 1, last)]
-    indicators = []
+    indicators: list[dict[str, Any]] = []
+
     for outcome_id, spec in zip(outcome_ids, specs, strict=True):
         for name, unit, direction in spec:
             baseline = round(rng.uniform(*UNIT_RANGES[unit]), 1)
