@@ -113,8 +113,9 @@ def make_engine(
         event.listen(engine, "checkin", _end_transaction_left_open)
         return engine
     in_memory = not parsed.database or parsed.database == ":memory:"
-    if not in_memory:
+    if not in_memory and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
     engine = create_engine(
         url,
         echo=echo,

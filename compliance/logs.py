@@ -88,7 +88,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if getattr(record, "request_id", None):
-            line["request_id"] = record.request_id
+            line["request_id"] = record.request_id  # type: ignore[attr-defined]  # set by the request-id filter, as checked
+
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in _routers():
         # The pages are HTML for people; only the JSON routes belong in the API's schema.
         app.include_router(module.router, include_in_schema=module.__name__.endswith(".api"))
-    app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to give the app its own schema
     if settings.api_docs_on:
         app.add_api_route(
             "/docs", api_docs, methods=["GET"], include_in_schema=False, dependencies=[_public]

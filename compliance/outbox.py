@@ -81,10 +81,14 @@ class SmtpTransport:
         if s.smtp_security == "tls":
             context = ssl.create_default_context()
             client: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.smtp_host, s.smtp_port, timeout=timeout, context=context
+                s.smtp_host,  # type: ignore[arg-type]  # transport_for() makes one only with a host
+                s.smtp_port,
+                timeout=timeout,
+                context=context,
             )
         else:
-            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)
+            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)  # type: ignore[arg-type]  # as above
+
             if s.smtp_security == "starttls":
                 client.starttls(context=ssl.create_default_context())
         if s.smtp_user:

@@ -197,7 +197,7 @@ def _users_public(session: SessionDep, users: list[User]) -> list[UserPublic]:
     scopes = scopes_of(session=session, user_ids=[row_id(u) for u in users])
     return [
         UserPublic.model_validate(
-            u.model_dump() | {"bodies": scopes[row_id(u)][0], "partnerships": scopes[u.id][1]}
+            u.model_dump() | {"bodies": scopes[row_id(u)][0], "partnerships": scopes[row_id(u)][1]}
         )
         for u in users
     ]

@@ -367,8 +367,10 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     The password goes in PGPASSWORD, not on the command line, where `ps` would show it.
     """
     parsed = make_url(url)
-    dsn = parsed._replace(drivername="postgresql", password=None)
-    dsn = dsn.render_as_string(hide_password=False)
+    dsn = parsed._replace(drivername="postgresql", password=None).render_as_string(
+        hide_password=False
+    )
+
     env = dict(os.environ) | ({"PGPASSWORD": parsed.password} if parsed.password else {})
     return dsn, env
 

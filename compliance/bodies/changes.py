@@ -64,7 +64,7 @@ def create_body(
         name=values["name"],
         kind=kind,
         nation=nation,
-        parent_id=parent and parent.id,
+        parent_id=parent.id if parent else None,
         website=normalise_website(values["website"]),
         email=values["email"] or None,
         start_date=start_date,
@@ -127,8 +127,8 @@ def update_body(*, session: Session, body: Body, changes: dict[str, Any], actor:
         return body
     body.name, body.website, body.email = wanted["name"], wanted["website"], wanted["email"]
     body.end_date, body.note = wanted["end_date"], wanted["note"]
-    body.parent_id = parent and parent.id
-    body.successor_id = successor and successor.id
+    body.parent_id = parent.id if parent else None
+    body.successor_id = successor.id if successor else None
     body.updated_at = utcnow()
     session.flush()
     audit(

@@ -107,7 +107,8 @@ def with_descendants(*, session: Session, roots: set[int]) -> set[int]:
     children: dict[int, list[int]] = {}
     query = select(key_column(Body), Body.parent_id).where(col(Body.parent_id).is_not(None))
     for child, parent in session.exec(query):
-        children.setdefault(parent, []).append(child)
+        children.setdefault(parent, []).append(child)  # type: ignore[arg-type]  # the query keeps bodies with a parent
+
     found: set[int] = set()
     queue = list(roots)
     while queue:

@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from compliance.access import principal_for
 from compliance.audit.service import record as audit
 from compliance.config import Settings
-from compliance.db import row_id
+from compliance.db import row_id, stored
 from compliance.errors import Refused
 from compliance.models import Body, Obligation, PartnershipMember, User, utcnow
 from compliance.obligations.status import ProcessStatus, obligation_states
@@ -90,7 +90,7 @@ def _scope(session: Session, row: CalendarToken, on: dt.date) -> tuple[str, set,
             return None
         principal = principal_for(session=session, user=user)
         return user.name, set(principal.body_ids), set(principal.readable_partnership_ids)
-    body = session.get(Body, row.body_id)
+    body = stored(session, Body, row.body_id)
     member_of = session.exec(
         select(PartnershipMember.partnership_id).where(
             col(PartnershipMember.body_id) == body.id,

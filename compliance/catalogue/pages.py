@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 from compliance.access import require
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
-from compliance.db import row_id
+from compliance.db import row_id, stored
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
@@ -188,7 +188,7 @@ def bid_page(
         on=settings.today(),
         due_soon_days=settings.due_soon_days,
     )
-    stream = session.get(FundingStream, bid.stream_id)
+    stream = stored(session, FundingStream, bid.stream_id)
     conditions = session.exec(
         select(FundingCondition).where(col(FundingCondition.stream_id) == stream.id)
     ).all()

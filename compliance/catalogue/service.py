@@ -1,5 +1,6 @@
 """Load the versioned duty catalogue from seed_data/ into the database, in place."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -58,7 +59,8 @@ def read_spec(path: Path, model: type[Spec]) -> Spec:
     return spec
 
 
-def _describe_error(raw: Any, error: dict[str, Any]) -> str:
+def _describe_error(raw: Any, error: Mapping[str, Any]) -> str:
+
     location = list(error["loc"])
     entry = ""
     if len(location) >= 2 and isinstance(location[1], int):

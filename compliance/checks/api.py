@@ -28,8 +28,9 @@ from compliance.partnerships.service import get_partnership
 
 router = api_router("findings")
 
-FindingSeverity = StrEnum("FindingSeverity", {s: s for s in SEVERITIES})
-FindingRule = StrEnum("FindingRule", {r.__name__: r.__name__ for r, _ in RULES})
+FindingSeverity = StrEnum("FindingSeverity", {s: s for s in SEVERITIES})  # type: ignore[misc]  # members made from SEVERITIES
+FindingRule = StrEnum("FindingRule", {r.__name__: r.__name__ for r, _ in RULES})  # type: ignore[misc]  # members made from RULES
+
 Limit = Annotated[int, Query(ge=1, le=500, description="How many items a page holds")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="The `next_cursor` of the previous page")
@@ -195,11 +196,11 @@ def _scope(session: SessionDep, principal: Principal, body: str | None, partners
         require(principal.reads_body(found.id), "This body is not in your scope")
         body_id = found.id
     if partnership is not None:
-        found = get_partnership(session=session, slug=partnership)
-        if found is None:
+        named = get_partnership(session=session, slug=partnership)
+        if named is None:
             raise Refused(f"No partnership {partnership!r}", field="query.partnership", status=422)
-        require(principal.reads_partnership(found.id), "This partnership is not in your scope")
-        partnership_id = found.id
+        require(principal.reads_partnership(named.id), "This partnership is not in your scope")
+        partnership_id = named.id
     return body_id, partnership_id
 
 

@@ -1,6 +1,7 @@
 """The dashboard and the findings page."""
 
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -130,7 +131,8 @@ def findings_page(
     total = count_rows(session, found)
     number, pages = page_span(total, page_number(page), PAGE_SIZE)
     rows = worst_first(session, found, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    shown = {"rows": rows, "page": number, "pages": pages, "total": total}
+    shown: dict[str, Any] = {"rows": rows, "page": number, "pages": pages, "total": total}
+
     context = {
         **shown,
         "findings": shown["rows"],

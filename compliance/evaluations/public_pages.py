@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from compliance.db import row_id
 from compliance.deps import PostedForm, SessionDep, SettingsDep, page_router, public, same_origin
 from compliance.errors import Refused
 from compliance.evaluations.models import EvaluationRound
@@ -98,7 +99,7 @@ def answer_survey(
     try:
         _, row = open_invitation(session=session, token=token, today=today)
         outcome_ids = {
-            o.id for o in outcomes_of(session=session, partnership_id=row.partnership_id)
+            row_id(o) for o in outcomes_of(session=session, partnership_id=row.partnership_id)
         }
         answer = read_partner_answer(posted, outcome_ids)
         if answer.errors:

@@ -132,7 +132,7 @@ def _metadata(form: EvidenceUpload, occurrence_ids: list[int]) -> EvidenceCreate
         raise Refused(
             "url: the address is longer than 500 characters", field="body.url", status=422
         )
-    return data  # type: ignore[return-value]
+    return data
 
 
 def _store(
@@ -147,18 +147,18 @@ def _store(
     data = _metadata(form, occurrence_ids)
     with _named_in_body():
         content = form.file.file.read() if form.file else None
-        common = {
+        common: dict[str, Any] = {
             "session": session,
             "data_dir": settings.data_dir,
             "max_bytes": settings.max_upload_bytes,
             "actor": principal.user,
             "data": data,
             "content": content,
-            "file_name": form.file.filename.replace("\x00", "") if form.file else None,
+            "file_name": form.file.filename.replace("\x00", "") if form.file else None,  # type: ignore[union-attr]  # a multipart file part has a name
         }
         if evidence_id is None:
-            return record(**common)  # type: ignore[arg-type]
-        return new_version(**common, evidence_id=evidence_id)  # type: ignore[arg-type]
+            return record(**common)
+        return new_version(**common, evidence_id=evidence_id)
 
 
 @router.post(

@@ -97,7 +97,8 @@ def _named(session: Session) -> dict[str, list[tuple[int, str]]]:
     )
     named: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for sha256, evidence_id, title in rows:
-        named[sha256].append((evidence_id, title))
+        named[sha256].append((evidence_id, title))  # type: ignore[index]  # the query keeps evidence with a file
+
     return named
 
 

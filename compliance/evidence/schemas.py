@@ -109,7 +109,7 @@ class VersionUpload(EvidenceUpload):
     """A corrected version, as multipart form fields; without `occurrence_ids` it serves the
     periods of the version it corrects."""
 
-    occurrence_ids: Annotated[list[FormInt] | None, Field(min_length=1, max_length=200)] = None
+    occurrence_ids: Annotated[list[FormInt] | None, Field(min_length=1, max_length=200)] = None  # type: ignore[assignment]  # optional here; pydantic allows the override
 
 
 class WithdrawalInput(ApiInput):

@@ -3,7 +3,7 @@
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from sqlalchemy import exists, func, or_
@@ -78,7 +78,10 @@ class EvidenceCreate(BaseModel):
         return self
 
 
-def parse(model: type[BaseModel], data: dict) -> BaseModel:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def parse(model: type[_Model], data: dict) -> _Model:
     """Validate input, turning the first problem into a Refused naming the field."""
     try:
         return model.model_validate(data)
@@ -387,7 +390,7 @@ def review_queue(
     query = (
         select(Evidence, latest)
         .where(col(Evidence.withdrawn_at).is_(None), waiting)
-        .where(~exists().where(newer.supersedes_id == col(Evidence.id)))
+        .where(~exists().where(col(newer.supersedes_id) == col(Evidence.id)))
         .order_by(col(Evidence.id).desc())
         .limit(limit)
     )

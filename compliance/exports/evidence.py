@@ -104,7 +104,7 @@ def _served(
         obligations.add(obligation_id)
         codes.update([code] if code else [])
         slugs.update([slug] if slug else [])
-    return {i: tuple(sorted(s) for s in sets) for i, sets in found.items()}  # type: ignore[misc]
+    return {i: tuple(sorted(s) for s in sets) for i, sets in found.items()}  # type: ignore[misc]  # three sets in, three sorted lists out
 
 
 def _latest_reviews(session: Session, ids: list[int]) -> dict[int, EvidenceComment]:
@@ -120,7 +120,7 @@ def _latest_reviews(session: Session, ids: list[int]) -> dict[int, EvidenceComme
 def _evidence_row(
     e: Evidence,
     emails: dict[int, str],
-    newer: dict[int, int],
+    newer: dict[int | None, int],
     served: tuple[list, list, list],
     reviews: dict[int, EvidenceComment],
 ) -> Row:

@@ -60,7 +60,7 @@ def forget(
     that would keep states judged before this commit waits for it, and then keeps nothing."""
     token = secrets.token_hex(16)
     moved = session.execute(update(JudgedEpoch).where(col(JudgedEpoch.id) == 1).values(token=token))
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
+    if moved.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.execute(insert(JudgedEpoch).values(id=1, token=token))
     if body_ids is None:
         session.execute(delete(ObligationState))
@@ -164,7 +164,7 @@ def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days
             .where(col(JudgedEpoch.id) == 1, col(JudgedEpoch.token) == seen)
             .values(token=seen)
         )
-        if unmoved.rowcount != 1 or not states:  # type: ignore[attr-defined]
+        if unmoved.rowcount != 1 or not states:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
             session.rollback()
             return 0
         session.execute(_upsert(session, states))

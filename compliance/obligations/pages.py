@@ -2,7 +2,9 @@
 correction form too, so that both say the same in the same words)."""
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -188,7 +190,9 @@ def read_evidence_form(form: FormData, *, max_bytes: int) -> EvidenceForm:
         values[name], error = date_from_parts(form, name, label=label, required=required)
         if error:
             read.errors[name] = error
-    values["occurrence_ids"] = [int(v) for v in form.getlist("occurrence_ids") if str(v).isdigit()]
+    values["occurrence_ids"] = [
+        int(v) for v in form.getlist("occurrence_ids") if isinstance(v, str) and v.isdigit()
+    ]
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
         upload.file.seek(0)
@@ -209,7 +213,7 @@ def _check_file(read: EvidenceForm, max_bytes: int) -> None:
         read.errors["file"] = f"The file must be a {file_kinds()} file"
 
 
-def _plain(name: str, error: dict) -> str:
+def _plain(name: str, error: Mapping[str, Any]) -> str:
     """A validation error of the evidence model in plain English."""
     limit = (error.get("ctx") or {}).get("max_length")
     noun = NOUNS.get(name, name.replace("_", " "))

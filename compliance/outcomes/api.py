@@ -25,7 +25,7 @@ from compliance.api import (
     problem,
 )
 from compliance.csvfiles import ImportRefused
-from compliance.db import row_id
+from compliance.db import row_id, stored
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Obligation, Outcome, Partnership, Risk
@@ -137,7 +137,7 @@ def _indicator(
     indicator = get_indicator(session=session, indicator_id=indicator_id)
     if indicator is None:
         raise NotFound(f"No indicator with id {indicator_id}", field="path.indicator_id")
-    outcome = get_outcome(session=session, outcome_id=indicator.outcome_id)
+    outcome = stored(session, Outcome, indicator.outcome_id)
     reads, writes = outcome_access(session=session, principal=principal, outcome=outcome)
     require(reads, "This indicator is not in your scope")
     require(writes or not write, "Only an officer in this indicator's scope can change it")
@@ -448,5 +448,5 @@ def change_risk(
     risk = _risk(session, principal, risk_id, write=True)
     data = _to_service(RiskUpdate, **body.model_dump(exclude_unset=True))
     update_risk(session=session, actor=principal.user, risk=risk, data=data)
-    partnership = session.get(Partnership, risk.partnership_id)
+    partnership = stored(session, Partnership, risk.partnership_id)
     return _risk_public(risk, partnership.slug)

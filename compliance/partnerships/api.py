@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.json_schema import JsonDict
 from sqlmodel import Session, select
 
@@ -74,7 +74,7 @@ VALUE_EXAMPLE: JsonDict = {
     "continuation_decided_date": "2023-03-03",
     "continuation_due_date": "2026-04-01",
 }
-WEIGHING_EXAMPLE: JsonDict = [
+WEIGHING_EXAMPLE: list[JsonValue] = [
     "Costs 120 staff days, £45,000 and 10 meetings a year (as at 1 April 2026).",
     "Outcomes: Getting worse for people.",
     "Negatives seen: 2 risks materialised and 1 outcome getting worse for people.",
@@ -84,7 +84,7 @@ WEIGHING_EXAMPLE: JsonDict = [
 Slug = Annotated[str, Field(max_length=80)]
 LongText = Annotated[str | None, Field(max_length=5000)]
 Code = Annotated[str, Field(max_length=20)]
-Form = Literal[FORMS]  # type: ignore[valid-type]
+Form = Literal[FORMS]  # type: ignore[valid-type]  # FORMS is a tuple of literals, read at runtime
 
 
 class PartnershipPublic(BaseModel):
@@ -425,6 +425,7 @@ def end_member(
     member = body and membership(session=session, partnership=partnership, body=body)
     if not member:
         raise NotFound(f"{code!r} is not a member of {slug}", field="path.code")
+    assert body is not None, "a membership was found, so its body was"
     try:
         end_membership(
             session=session,

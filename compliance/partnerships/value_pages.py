@@ -103,7 +103,7 @@ def value_answers(form: Mapping[str, object], today: dt.date) -> Answers:
         answers.values["continuation_decided_date"],
         answers.values["continuation_due_date"],
     )
-    if decided and due and due <= decided:
+    if decided and due and due <= decided:  # type: ignore[operator]  # both dates, from _date(), when set
         answers.errors["continuation_due_date"] = "The next decision must be after the last one"
     return answers
 

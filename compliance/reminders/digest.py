@@ -13,7 +13,7 @@ from compliance.config import Settings
 from compliance.db import row_id
 from compliance.models import Finding, Obligation, Occurrence, User
 from compliance.obligations.status import current_evidence
-from compliance.reminders.service import Directory, DueItem, QueueReport
+from compliance.reminders.service import Directory, DueItem, QueueReport, Recipient
 
 DIGEST_DAYS = 30
 # A digest lists this many of each; the rest are counted and a link shows them all.
@@ -87,8 +87,9 @@ def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> Queue
         principal = principal_for(session=session, user=user)
         if not (principal.body_ids or principal.readable_partnership_ids):
             continue  # nothing in scope, nothing to say
+        # Only a single reminder can be routed to the digest, so this is a Recipient or None.
         recipient = directory.route(user)
-        if recipient is None:
+        if not isinstance(recipient, Recipient):
             report.no_address += 1  # away with nobody to stand in: next week's will come
             continue
         new = mailer.enqueue(

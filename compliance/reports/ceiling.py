@@ -22,7 +22,7 @@ from compliance.errors import Refused
 
 POLL_SECONDS = 0.1
 _start_lock = threading.Lock()
-_context: multiprocessing.context.BaseContext | None = None
+_context: multiprocessing.context.ForkServerContext | None = None
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class RenderCeiling(Refused):
         super().__init__(message, status=503)
 
 
-def _fork_server() -> multiprocessing.context.BaseContext:
+def _fork_server() -> multiprocessing.context.ForkServerContext:
     global _context
     with _start_lock:
         if _context is None:
@@ -125,7 +125,7 @@ def render_within(
                     raise RuntimeError(f"the report could not be rendered: {value}")
             elif time.monotonic() > deadline:
                 raise RenderCeiling(too_long(ceiling.seconds))
-            elif _resident_mb(child.pid) > ceiling.memory_mb:
+            elif _resident_mb(child.pid) > ceiling.memory_mb:  # type: ignore[arg-type]  # started, so it has a pid
                 raise RenderCeiling(too_big(ceiling.memory_mb))
     finally:
         if child.is_alive():

@@ -92,7 +92,8 @@ def _before_commit(session: Session) -> None:
     from compliance.obligations.tables import JudgedEpoch
 
     token = secrets.token_hex(16)
-    row = JudgedEpoch.id == REPORT_DATA
+    row = col(JudgedEpoch.id) == REPORT_DATA
+
     moved = session.execute(update(JudgedEpoch).where(row).values(token=token))
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
+    if moved.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.execute(insert(JudgedEpoch).values(id=REPORT_DATA, token=token))

@@ -220,7 +220,7 @@ def jobs_of(*, session: Session, user_id: int, now: dt.datetime | None = None) -
         select(ReportJob)
         .where(ReportJob.user_id == user_id)
         .where(ReportJob.created_at >= now - dt.timedelta(hours=JOB_HOURS))
-        .order_by(ReportJob.created_at.desc(), ReportJob.id)  # type: ignore[attr-defined]
+        .order_by(col(ReportJob.created_at).desc(), col(ReportJob.id))
     ).all()
     return [_job(row, now) for row in rows]
 
@@ -258,7 +258,7 @@ def sweep(*, session: Session, now: dt.datetime) -> None:
     """Fail the jobs whose process stopped beating; forget the jobs older than JOB_HOURS."""
     session.execute(
         update(ReportJob)
-        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .where(col(ReportJob.status).in_(LIVE))
         .where(col(ReportJob.heartbeat_at) < now - dt.timedelta(seconds=STALE_SECONDS))
         .values(
             status="failed",
@@ -269,7 +269,7 @@ def sweep(*, session: Session, now: dt.datetime) -> None:
         )
     )
     session.execute(
-        delete(ReportJob).where(ReportJob.created_at < now - dt.timedelta(hours=JOB_HOURS))  # type: ignore[arg-type]
+        delete(ReportJob).where(col(ReportJob.created_at) < now - dt.timedelta(hours=JOB_HOURS))
     )
 
 
@@ -447,8 +447,8 @@ def _write(engine: Engine, job_id: str, **values: object) -> bool:
     """A live job's stage, written if the database takes it at once (the next one will do)."""
     statement = (
         update(ReportJob)
-        .where(ReportJob.id == job_id, ReportJob.worker == worker_name())  # type: ignore[arg-type]
-        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .where(col(ReportJob.id) == job_id, col(ReportJob.worker) == worker_name())
+        .where(col(ReportJob.status).in_(LIVE))
         .values(heartbeat_at=utcnow(), **values)
     )
     try:
@@ -467,7 +467,7 @@ def _settle(engine: Engine, job_id: str, outcome: dict[str, object]) -> None:
         now = utcnow()
         statement = (
             update(ReportJob)
-            .where(ReportJob.id == job_id, ReportJob.worker == worker_name())  # type: ignore[arg-type]
+            .where(col(ReportJob.id) == job_id, col(ReportJob.worker) == worker_name())
             .values(heartbeat_at=now, finished_at=now, **outcome)
         )
         try:
@@ -495,7 +495,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         if pool is None or _state.get("pid") != os.getpid():
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report-job")
             _state.update(pool=pool, pid=os.getpid())
-        return pool  # type: ignore[return-value]
+        return pool  # type: ignore[return-value]  # _state keeps the pool under "pool"
 
 
 def _hold(job_id: str, engine: Engine) -> None:
@@ -533,8 +533,8 @@ def beat(*, engine: Engine, job_ids: list[str]) -> None:
     """Renew the heartbeat of these jobs, held by this process."""
     statement = (
         update(ReportJob)
-        .where(col(ReportJob.id).in_(job_ids), col(ReportJob.worker) == worker_name())  # type: ignore[attr-defined]
-        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .where(col(ReportJob.id).in_(job_ids), col(ReportJob.worker) == worker_name())
+        .where(col(ReportJob.status).in_(LIVE))
         .values(heartbeat_at=utcnow())
     )
     try:

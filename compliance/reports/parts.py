@@ -3,6 +3,7 @@
 import datetime as dt
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, col, func, select
@@ -203,7 +204,7 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
     return {
         row_id(o): by_deliverable[o.deliverable_id]
         if o.deliverable_id
-        else by_condition[o.condition_id]
+        else by_condition[o.condition_id]  # type: ignore[index]  # one_source check: else a condition
         for o in obligations
     }
 
@@ -539,21 +540,21 @@ def unverified_facts(
             .where(col(Deliverable.id).in_(deliverable_ids))
         )
         rows = session.exec(query.order_by(Duty.slug, Deliverable.slug)).all()
-        duties = {
-            d.id: d
-            for d in session.exec(
-                select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
-                    key_column(Duty),
-                    col(Duty.title),
-                    col(Duty.act),
-                    col(Duty.sections),
-                    col(Duty.verified),
-                )
-                .add_columns(col(Duty.unverified_note))
-                .where(col(Duty.id).in_({duty_id for _, _, duty_id in rows}))
-                .order_by(Duty.slug)
+        # Any: sqlmodel types select() to four columns, so its rows are untyped here.
+        duty_rows: Any = (
+            select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+                key_column(Duty),
+                col(Duty.title),
+                col(Duty.act),
+                col(Duty.sections),
+                col(Duty.verified),
             )
-        }
+            .add_columns(col(Duty.unverified_note))
+            .where(col(Duty.id).in_({duty_id for _, _, duty_id in rows}))
+            .order_by(Duty.slug)
+        )
+        duties = {d.id: d for d in session.exec(duty_rows)}
+
         facts += [
             UnverifiedFact("Duty", f"{d.title} ({d.act} {d.sections})", d.unverified_note)
             for d in duties.values()

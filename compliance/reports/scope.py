@@ -150,7 +150,8 @@ def member_partnerships(session: Session, body_ids: set[int], on: dt.date) -> se
 
 def area_bodies(*, session: Session, body: Body, on: dt.date) -> set[int]:
     """A body and everything beneath it; for an ICB, its footprint (see the module docstring)."""
-    roots = {body.id}
+    roots = {row_id(body)}
+
     if body.kind == "integrated_care_board":
         partnerships = member_partnerships(session, {row_id(body)}, on)
         if partnerships:

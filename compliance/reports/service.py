@@ -259,7 +259,7 @@ def build_report(
             view,
             holders[row_id(view.obligation)],
             sources[row_id(view.obligation)],
-            shown[view.obligation.id],
+            shown[row_id(view.obligation)],
             [served.outcome_id for served in view.served_by],
             [r.ref for r in risks if r.partnership_id in behind.get(row_id(view.obligation), [])],
             by_obligation.get(row_id(view.obligation), []),
@@ -295,7 +295,7 @@ def build_report(
 def _holder_key(obligation: Obligation) -> tuple[str, int]:
     if obligation.body_id:
         return ("body", obligation.body_id)
-    return ("partnership", obligation.partnership_id)  # type: ignore[return-value]
+    return ("partnership", obligation.partnership_id)  # type: ignore[return-value]  # one_holder check
 
 
 def _summary_report(
@@ -363,7 +363,7 @@ def _summary_report(
     rows.sort(key=lambda r: (rank.get(r.process, len(rank)), -sum(r.findings.values()), r.name))
     holder_name = {key: row[1] for key, row in names.items()}
     shown = [
-        HolderFinding(holder_name.get(about(h), ""), item)  # type: ignore[arg-type]
+        HolderFinding(holder_name.get(about(h), ""), item)  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         for h, item in hits[:FINDINGS_SHOWN]
     ]
     evidence = {e for v in views for p in _shown_periods(v, as_at) for e in p.evidence_ids}
