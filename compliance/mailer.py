@@ -16,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from compliance.config import Settings
-from compliance.reminders.models import OutboxMessage
+from compliance.models import OutboxMessage
 from compliance.web import templates
 
 KEY_BATCH = 500

@@ -28,7 +28,7 @@ from compliance.audit.service import record as audit
 from compliance.config import Settings
 from compliance.db import key_column, writer
 from compliance.mailer import header_text
-from compliance.reminders.models import OutboxMessage
+from compliance.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 STALE_CLAIM = dt.timedelta(minutes=15)

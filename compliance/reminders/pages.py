@@ -14,10 +14,9 @@ from compliance.api import MAX_ID
 from compliance.checks.rules import no_reminder_contact
 from compliance.db import key_column, row_id
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
-from compliance.models import Body, Finding, Obligation, Partnership, User
+from compliance.models import Body, Finding, Obligation, OutboxMessage, Partnership, User
 from compliance.obligations.list_pages import holder_links
 from compliance.outbox import dead_messages, requeue, status_counts
-from compliance.reminders.models import OutboxMessage
 from compliance.web import render
 
 router = page_router()

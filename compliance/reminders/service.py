@@ -38,11 +38,12 @@ from compliance.models import (
     FundingStream,
     Obligation,
     Occurrence,
+    OutboxMessage,
     Partnership,
     User,
 )
 from compliance.obligations.status import current_evidence, due_bases
-from compliance.reminders.models import EmailPreference, OutboxMessage, ReminderSetting
+from compliance.reminders.models import EmailPreference, ReminderSetting
 from compliance.reminders.preferences import is_away, parse_days
 
 log = logging.getLogger(__name__)

@@ -14,23 +14,15 @@ import multiprocessing
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from compliance.config import Ceiling as Ceiling  # where the setting lives; kept importable here
 from compliance.errors import Refused
 
 POLL_SECONDS = 0.1
 _start_lock = threading.Lock()
 _context: multiprocessing.context.ForkServerContext | None = None
-
-
-@dataclass(frozen=True)
-class Ceiling:
-    """How long one render may take, and how much memory it may hold."""
-
-    seconds: int
-    memory_mb: int
 
 
 class RenderCeiling(Refused):
