@@ -87,7 +87,7 @@ class SmtpTransport:
                 context=context,
             )
         else:
-            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)  # type: ignore[arg-type]  # as above
+            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)  # type: ignore[arg-type]  # transport_for() makes one only with a host
 
             if s.smtp_security == "starttls":
                 client.starttls(context=ssl.create_default_context())
