@@ -11,9 +11,17 @@ from compliance.catalogue.service import deliverables_of, get_duty, list_duties
 from compliance.db import row_id, stored
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
-from compliance.models import Bid, BidApplicant, Body, Deliverable, FundingCondition, FundingStream
+from compliance.models import (
+    Bid,
+    BidApplicant,
+    Body,
+    Deliverable,
+    FundingCondition,
+    FundingStream,
+    Obligation,
+)
 from compliance.obligations.list_pages import page_number, view_holders
-from compliance.obligations.views import status_rollup, view_obligations
+from compliance.obligations.views import status_rollup, view_obligations, view_obligations_for
 from compliance.reports.jobs import start_report
 from compliance.reports.pages import as_at_values, report_address, report_as_at
 from compliance.web import paginate, render
@@ -178,9 +186,6 @@ def bid_page(
         _bid_visible(principal, [row_id(b) for b, _ in applicants], bid),
         "This bid is not in your scope",
     )
-    from compliance.models import Obligation
-    from compliance.obligations.views import view_obligations_for
-
     obligations = session.exec(select(Obligation).where(Obligation.bid_id == bid.id)).all()
     views = view_obligations_for(
         session=session,

@@ -39,7 +39,7 @@ from sqlmodel import Session, col, select
 from compliance.access import Principal
 from compliance.db import key_column, row_id, stored
 from compliance.evaluations.results import PeopleVoice, people_voices
-from compliance.models import Indicator, Measurement, Outcome, Partnership
+from compliance.models import Body, Indicator, Measurement, Outcome, Partnership
 from compliance.obligations.judged import database_of, epoch
 from compliance.obligations.status import (
     IndicatorReading,
@@ -342,7 +342,6 @@ def area_judgement(
 ) -> Across:
     """An area's judgement: across the partnerships of the body and every body beneath it (for
     an integrated care board, of its footprint), as its report takes them in."""
-    from compliance.models import Body
     from compliance.reports.scope import area_bodies, member_partnerships
 
     bodies = area_bodies(session=session, body=stored(session, Body, body_id), on=on)
