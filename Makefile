@@ -56,10 +56,13 @@ run: install
 	$(BIN)/compliance serve --host 127.0.0.1 --port 8000
 
 ## Set up and run the whole suite (on PostgreSQL too when COMPLIANCE_TEST_DATABASE_URL is set),
-## on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in one process).
+## on every core (pytest-xdist; PYTEST_WORKERS=0 runs it in one process), after the lint, the
+## import contracts (pyproject's [tool.importlinter]) and the type check ([tool.mypy]).
 PYTEST_WORKERS ?= auto
 test: install
 	$(BIN)/ruff check compliance tests
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not alone"
 	$(BIN)/python -m pytest -m alone
 

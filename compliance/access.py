@@ -9,7 +9,7 @@ inspectors change nothing but may accept or query evidence there.
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.accounts.service import scope_of
 from compliance.bodies.service import with_descendants
@@ -69,7 +69,7 @@ def principal_for(*, session: Session, user: User) -> Principal:
         set(
             session.exec(
                 select(PartnershipMember.partnership_id).where(
-                    PartnershipMember.body_id.in_(bodies)
+                    col(PartnershipMember.body_id).in_(bodies)
                 )
             ).all()
         )

@@ -191,7 +191,7 @@ def _declared_query(request: Request) -> set[str] | None:
     if names is None:
         params = get_flat_params(dependant)
         names = {p.alias for p in params if isinstance(p.field_info, params_module.Query)}
-        route._query_names = names  # type: ignore[union-attr]
+        route._query_names = names  # type: ignore[union-attr]  # a cache on the route, read by getattr above
     return names
 
 

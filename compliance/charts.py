@@ -78,7 +78,7 @@ def trend_chart(
     return Markup("".join(parts))
 
 
-def _reference_lines(baseline, target, y):  # type: ignore[no-untyped-def]
+def _reference_lines(baseline, target, y):
     """The baseline and target lines to draw, with how far to move each label so that two close
     lines keep their labels apart (the higher value's label up, the other's down)."""
     lines = [
@@ -93,7 +93,7 @@ def _reference_lines(baseline, target, y):  # type: ignore[no-untyped-def]
     return [(v, label, dash, 0.0) for v, label, dash in lines]
 
 
-def _describe(points, unit, baseline, target, method=None, note="") -> str:  # type: ignore[no-untyped-def]
+def _describe(points, unit, baseline, target, method=None, note="") -> str:
     values = (f"{note}: " if note else "") + "; ".join(
         f"{d:%d %B %Y}: {v:g} {unit}" for d, v in points
     )

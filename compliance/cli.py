@@ -1,12 +1,11 @@
 """The `compliance` command line."""
 
 import contextlib
-import sys
 from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import logs
 from compliance.accounts.commands import token_app, user_app, user_by_email
@@ -17,7 +16,7 @@ from compliance.cli_common import parse_date as _parse_date
 from compliance.cli_common import settings_or_exit as _settings
 from compliance.config import Settings, get_settings
 from compliance.csvfiles import ImportRefused
-from compliance.db import get_engine, session_scope
+from compliance.db import get_engine, row_id, session_scope
 from compliance.evidence.commands import evidence_app
 
 app = typer.Typer(no_args_is_help=True, help="Statutory partnership-duty compliance tracker.")
@@ -365,7 +364,7 @@ def calendar_issue(
         found = (
             session.exec(select(User).where(User.email == user.strip().lower())).first()
             if user
-            else get_body(session=session, code=body.strip().upper())
+            else get_body(session=session, code=body.strip().upper())  # type: ignore[union-attr]  # one of --user and --body, checked above
         )
         if found is None:
             raise _fail(f"No {'user' if user else 'body'} {user or body}")
@@ -443,7 +442,9 @@ def import_bodies_command(
             sync = sync_obligations(session=session, on=settings.today())
             if since is not None:
                 codes = set(report.created) | set(report.updated)
-                ids = {b.id for b in session.exec(select(Body).where(Body.code.in_(codes)))}
+                ids = {
+                    row_id(b) for b in session.exec(select(Body).where(col(Body.code).in_(codes)))
+                }
                 backfill(session=session, track_from=since, until=settings.today(), body_ids=ids)
     except ImportRefused as exc:
         raise _refused(file, exc) from exc
@@ -493,4 +494,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -3,16 +3,14 @@
 import datetime as dt
 import ipaddress
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from compliance.reports.ceiling import Ceiling
 
 MIN_SECRET_LENGTH = 32
 DEFAULT_SECRET_KEY = "development-only-secret-key-change-me"
@@ -27,6 +25,15 @@ PLACEHOLDER_WORDS = (
     "placeholder",
     "example",
 )
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """How long one report render may take, and how much memory it may hold (a setting; the
+    renders themselves are compliance.reports.ceiling's)."""
+
+    seconds: int
+    memory_mb: int
 
 
 class Settings(BaseSettings):
@@ -331,10 +338,8 @@ class Settings(BaseSettings):
         ) == "json"
 
     @property
-    def render_ceiling(self) -> "Ceiling":
+    def render_ceiling(self) -> Ceiling:
         """How long, and with how much memory, one report may render."""
-        from compliance.reports.ceiling import Ceiling
-
         return Ceiling(self.report_render_seconds, self.report_render_memory_mb)
 
     @property

@@ -85,7 +85,7 @@ def read_csv(source: CsvSource, expected_header: str, max_rows: int | None = Non
     return table
 
 
-def _read_records(reader, table: CsvTable, max_rows: int | None) -> int:  # type: ignore[no-untyped-def]
+def _read_records(reader, table: CsvTable, max_rows: int | None) -> int:
     """Keep the records that are not blank, up to `max_rows`; return how many there are."""
     rows = 0
     line = reader.line_num + 1

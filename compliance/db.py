@@ -4,14 +4,15 @@ import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import DateTime, Engine, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Mapped
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from compliance.config import Settings
 from compliance.errors import NotSaved, Refused
@@ -47,6 +48,38 @@ class UtcDateTime(TypeDecorator):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def row_id(row: _Stored) -> int:
+    """A stored row's primary key. The database gives it one when the row is flushed, and every
+    row read back has one, so a row without one here is a bug to stop at, not a None to pass on
+    (the models declare `int | None` only because a row has no key before its INSERT)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id: it has not been flushed")
+    return row.id
+
+
+def key_column(model: Any) -> Mapped[int]:
+    """A table's primary key column for a query, typed as the int that every row read back has
+    (the model says `int | None`, the key of a row not yet inserted)."""
+    return col(model.id)
+
+
+_Row = TypeVar("_Row", bound=SQLModel)
+
+
+def stored(session: Session, model: type[_Row], key: object) -> _Row:
+    """The row that a foreign key of a row already read points at. The constraint means it is
+    there; a missing one is a bug to stop at with its name, not a None to read attributes of."""
+    row = session.get(model, key)
+    if row is None:
+        raise LookupError(f"no {model.__name__} {key!r}, though a stored row points at it")
+    return row
+
+
 # What a request does when the database cannot take its work: a clear 503, never a 500.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 
@@ -80,8 +113,9 @@ def make_engine(
         event.listen(engine, "checkin", _end_transaction_left_open)
         return engine
     in_memory = not parsed.database or parsed.database == ":memory:"
-    if not in_memory:
+    if not in_memory and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
     engine = create_engine(
         url,
         echo=echo,
@@ -94,7 +128,7 @@ def make_engine(
     return engine
 
 
-def _end_transaction_left_open(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _end_transaction_left_open(dbapi_connection, _record) -> None:
     # After a COMMIT that failed, the pool takes the transaction for ended and does not roll it
     # back; the connection would come back still inside it (SQLite then refuses the next BEGIN,
     # and would keep holding its write lock). Whatever is still open is rolled back here.
@@ -110,7 +144,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; SQLAlchemy's
     # documented recipe is to turn it off and emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -121,7 +155,7 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection):  # type: ignore[no-untyped-def]
+    def _on_begin(connection):
         # A writer takes the write lock at BEGIN (IMMEDIATE): in WAL mode a transaction that
         # reads first and writes later fails at once if another writer committed in between.
         mode = connection.get_execution_options().get("sqlite_begin", "")
@@ -138,7 +172,7 @@ def _has_nul(value: object) -> bool:
     return False
 
 
-def _refuse_nul(connection, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]  # noqa: E501
+def _refuse_nul(connection, cursor, statement, parameters, context, executemany):  # noqa: E501
     # PostgreSQL cannot hold the NUL character in text and fails the statement; whichever form,
     # search box or API field it came from, the person is told so instead of meeting a 500.
     # SQLite could store it, but the same text must not be accepted on one backend only.

@@ -89,7 +89,7 @@ def _commit_on_return(endpoint: Callable[..., Any]) -> Callable[..., Any]:
         save(kwargs[names[0]])
         return result
 
-    run.commits_on_return = True  # type: ignore[attr-defined]
+    run.commits_on_return = True  # type: ignore[attr-defined]  # a marker on the wrapper, read by getattr
     return run
 
 

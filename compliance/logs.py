@@ -51,7 +51,7 @@ def masked(path: str) -> str:
     return path
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time, so that a stream swapped for a while (by
     a test runner) and then closed is never written to later."""
 
@@ -59,11 +59,11 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().__init__(sys.stderr)
 
     @property
-    def stream(self):  # type: ignore[no-untyped-def, override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter
-    def stream(self, _value) -> None:  # type: ignore[no-untyped-def]
+    def stream(self, _value) -> None:
         pass
 
 
@@ -88,7 +88,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
         }
         if getattr(record, "request_id", None):
-            line["request_id"] = record.request_id
+            line["request_id"] = record.request_id  # type: ignore[attr-defined]  # set by the request-id filter, as checked
+
         line.update(getattr(record, "fields", {}))
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)

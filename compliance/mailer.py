@@ -13,10 +13,10 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.config import Settings
-from compliance.reminders.models import OutboxMessage
+from compliance.models import OutboxMessage
 from compliance.web import templates
 
 KEY_BATCH = 500
@@ -149,7 +149,7 @@ def queued_keys(*, session: Session, keys: list[str]) -> set[str]:
     for start in range(0, len(keys), KEY_BATCH):
         batch = keys[start : start + KEY_BATCH]
         query = select(OutboxMessage.idempotency_key).where(
-            OutboxMessage.idempotency_key.in_(batch)
+            col(OutboxMessage.idempotency_key).in_(batch)
         )
         found.update(session.exec(query).all())
     return found
@@ -184,7 +184,7 @@ def enqueue(
     dialect = session.connection().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # ON CONFLICT DO NOTHING: a second scheduler racing this one adds nothing and raises nothing.
-    table = OutboxMessage.__table__
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class
     statement = (
         insert(table)
         .values(**values)

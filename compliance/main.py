@@ -74,7 +74,7 @@ so is a query parameter the operation does not take.
 """
 
 
-def _openapi(app: FastAPI) -> dict:  # type: ignore[type-arg]
+def _openapi(app: FastAPI) -> dict:
     from fastapi.openapi.utils import get_openapi
 
     schema = get_openapi(
@@ -84,7 +84,7 @@ def _openapi(app: FastAPI) -> dict:  # type: ignore[type-arg]
     return app.openapi_schema
 
 
-def _routers():  # type: ignore[no-untyped-def]
+def _routers():
     # Imported here, not at the top: the page modules import compliance.web and the services,
     # and loading them only when an app is built keeps `import compliance.main` light for the CLI.
     from compliance.accounts import account_pages
@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in _routers():
         # The pages are HTML for people; only the JSON routes belong in the API's schema.
         app.include_router(module.router, include_in_schema=module.__name__.endswith(".api"))
-    app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to give the app its own schema
     if settings.api_docs_on:
         app.add_api_route(
             "/docs", api_docs, methods=["GET"], include_in_schema=False, dependencies=[_public]
@@ -188,12 +188,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.add_api_route("/readyz", readyz, methods=["GET"], tags=["health"], dependencies=[_public])
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
-    app.add_exception_handler(StarletteHTTPException, http_error)
-    app.add_exception_handler(Refused, refused)
-    app.add_exception_handler(SignInRequired, sign_in_required)
-    app.add_exception_handler(InvalidToken, invalid_token)
-    app.add_exception_handler(RequestValidationError, invalid_request)
-    app.add_exception_handler(IntegrityError, unique_conflict)
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(Refused, refused)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(SignInRequired, sign_in_required)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(InvalidToken, invalid_token)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
+    app.add_exception_handler(IntegrityError, unique_conflict)  # type: ignore[arg-type]  # Starlette types a handler as taking any Exception
     for unavailable in UNAVAILABLE:
         app.add_exception_handler(unavailable, database_unavailable)
     app.add_middleware(UploadLimit, settings=settings)
@@ -227,10 +227,10 @@ class BlankFiltersMeanAny:
         await self.app(scope, receive, send)
 
 
-def _security_headers(settings: Settings):  # type: ignore[no-untyped-def]
+def _security_headers(settings: Settings):
     hsts = f"max-age={settings.hsts_seconds}" if settings.hsts_seconds else None
 
-    async def middleware(request: Request, call_next) -> Response:  # type: ignore[no-untyped-def]
+    async def middleware(request: Request, call_next) -> Response:
         response: Response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
         # Only over HTTPS (as the trusted proxy says, COMPLIANCE_FORWARDED_ALLOW_IPS): browsers
@@ -496,7 +496,7 @@ async def invalid_token(request: Request, exc: InvalidToken) -> Response:
     return problem(request, 401, detail, headers={"WWW-Authenticate": challenge})
 
 
-def _location(loc: tuple) -> str:  # type: ignore[type-arg]
+def _location(loc: tuple) -> str:
     return ".".join(str(part) for part in loc) or "request"
 
 

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from sqlalchemy import JSON, CheckConstraint, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 import compliance.db  # noqa: F401  (sets the naming convention before any table is declared)
@@ -15,14 +15,14 @@ def utcnow() -> dt.datetime:
 
 
 def _created_at() -> dt.datetime:
-    return Field(default_factory=utcnow, sa_type=UtcDateTime)  # type: ignore[return-value]
+    return Field(default_factory=utcnow, sa_type=UtcDateTime)
 
 
 def _json_list() -> list:
-    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))  # type: ignore[return-value]
+    return Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
-def _long_text(nullable: bool = True):  # type: ignore[no-untyped-def]
+def _long_text(nullable: bool = True):
     return Field(default=None if nullable else ..., sa_column=Column(Text, nullable=nullable))
 
 
@@ -497,6 +497,39 @@ class Finding(SQLModel, table=True):
     resolved_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     first_run_id: int = Field(foreign_key="check_run.id")
     last_run_id: int = Field(foreign_key="check_run.id")
+
+
+class OutboxMessage(SQLModel, table=True):
+    """An email, written in the transaction of the event that causes it, then sent from here.
+
+    The idempotency key stops a second run, scheduler or restart from queueing it twice; the
+    fixed Message-ID makes the rare resend after a crash recognisable as the same message.
+    """
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    kind: str = Field(max_length=30)
+    to_address: str = Field(max_length=254)
+    to_user_id: int | None = Field(default=None, foreign_key="user.id")
+    subject: str = Field(max_length=300)
+    text_body: str = Field(sa_column=Column(Text, nullable=False))
+    html_body: str = Field(sa_column=Column(Text, nullable=False))
+    message_id: str = Field(max_length=200, unique=True)
+    # queued -> sending -> sent, or back to queued for a retry, or dead after the last attempt.
+    status: str = Field(default="queued", max_length=10)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = _created_at()
+    claimed_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    claim_token: str | None = Field(default=None, max_length=32)
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = _created_at()
+    sent_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    obligation_id: int | None = Field(default=None, foreign_key="obligation.id", index=True)
+    occurrence_id: int | None = Field(default=None, foreign_key="occurrence.id")
+    evidence_id: int | None = Field(default=None, foreign_key="evidence.id")
 
 
 class JobRun(SQLModel, table=True):

@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import Engine, and_, func, or_, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.config import Settings
-from compliance.db import writer
+from compliance.db import key_column, writer
 from compliance.mailer import header_text
-from compliance.reminders.models import OutboxMessage
+from compliance.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 STALE_CLAIM = dt.timedelta(minutes=15)
@@ -81,10 +81,14 @@ class SmtpTransport:
         if s.smtp_security == "tls":
             context = ssl.create_default_context()
             client: smtplib.SMTP = smtplib.SMTP_SSL(
-                s.smtp_host, s.smtp_port, timeout=timeout, context=context
+                s.smtp_host,  # type: ignore[arg-type]  # transport_for() makes one only with a host
+                s.smtp_port,
+                timeout=timeout,
+                context=context,
             )
         else:
-            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)
+            client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=timeout)  # type: ignore[arg-type]  # transport_for() makes one only with a host
+
             if s.smtp_security == "starttls":
                 client.starttls(context=ssl.create_default_context())
         if s.smtp_user:
@@ -185,10 +189,13 @@ def _as_utc(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _claimable(now: dt.datetime):  # type: ignore[no-untyped-def]
+def _claimable(now: dt.datetime):
     return or_(
-        and_(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == "sending", OutboxMessage.claimed_at < now - STALE_CLAIM),
+        and_(col(OutboxMessage.status) == "queued", col(OutboxMessage.next_attempt_at) <= now),
+        and_(
+            col(OutboxMessage.status) == "sending",
+            col(OutboxMessage.claimed_at) < now - STALE_CLAIM,
+        ),
     )
 
 
@@ -196,14 +203,18 @@ def claim(engine: Engine, now: dt.datetime) -> OutboxMessage | None:
     """Claim the next message due for sending, or None; a claim lost to a rival moves on."""
     for _ in range(20):
         with Session(writer(engine), expire_on_commit=False) as session:
-            query = select(OutboxMessage.id).where(_claimable(now)).order_by(OutboxMessage.id)
+            query = (
+                select(key_column(OutboxMessage))
+                .where(_claimable(now))
+                .order_by(col(OutboxMessage.id))
+            )
             candidate = session.exec(query.limit(1)).first()
             if candidate is None:
                 return None
             token = secrets.token_hex(16)
             taken = session.execute(
                 update(OutboxMessage)
-                .where(OutboxMessage.id == candidate, _claimable(now))
+                .where(col(OutboxMessage.id) == candidate, _claimable(now))
                 .values(
                     status="sending",
                     claim_token=token,
@@ -211,7 +222,7 @@ def claim(engine: Engine, now: dt.datetime) -> OutboxMessage | None:
                     attempts=OutboxMessage.attempts + 1,
                 )
             )
-            row = session.get(OutboxMessage, candidate) if taken.rowcount == 1 else None
+            row = session.get(OutboxMessage, candidate) if taken.rowcount == 1 else None  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
             session.commit()
             if row is not None:
                 return row
@@ -223,7 +234,9 @@ def _settle(engine: Engine, row: OutboxMessage, values: dict) -> None:
         # Only the holder of the claim settles it; a rival who reclaimed a stale one wins.
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == row.id, OutboxMessage.claim_token == row.claim_token)
+            .where(
+                col(OutboxMessage.id) == row.id, col(OutboxMessage.claim_token) == row.claim_token
+            )
             .values(**values)
         )
         session.commit()
@@ -288,17 +301,17 @@ def status_counts(*, session: Session) -> dict[str, int]:
 def dead_messages(*, session: Session, limit: int = 200) -> list[OutboxMessage]:
     """Messages given up on after their last attempt, newest first."""
     query = select(OutboxMessage).where(OutboxMessage.status == "dead")
-    return list(session.exec(query.order_by(OutboxMessage.id.desc()).limit(limit)))
+    return list(session.exec(query.order_by(col(OutboxMessage.id).desc()).limit(limit)))
 
 
 def requeue(*, session: Session, actor: str, message_id: int) -> bool:
     """Give a dead message a fresh set of attempts; tell whether it was dead."""
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "dead")
+        .where(col(OutboxMessage.id) == message_id, col(OutboxMessage.status) == "dead")
         .values(status="queued", attempts=0, next_attempt_at=_utcnow(), claim_token=None)
     )
-    if result.rowcount != 1:
+    if result.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         return False
     audit(
         session=session,

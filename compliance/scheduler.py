@@ -22,12 +22,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import logs
 from compliance.checks.jobs import nightly_check
 from compliance.config import Settings
-from compliance.db import writer
+from compliance.db import stored, writer
 from compliance.models import JobRun, utcnow
 from compliance.outbox import flush_outbox
 from compliance.reminders.jobs import daily_reminders, weekly_digest
@@ -87,16 +87,16 @@ def _reclaim_stale(engine: Engine, job: str, slot: str) -> int | None:
             return None
         taken = session.execute(
             update(JobRun)
-            .where(JobRun.id == run.id, JobRun.started_at == run.started_at)
+            .where(col(JobRun.id) == run.id, col(JobRun.started_at) == run.started_at)
             .values(started_at=utcnow(), detail="reclaimed after a run that never finished")
         )
         session.commit()
-        return run.id if taken.rowcount == 1 else None
+        return run.id if taken.rowcount == 1 else None  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
 
 
 def _finish(engine: Engine, run_id: int, status: str, detail: str) -> None:
     with Session(writer(engine)) as session:
-        run = session.get(JobRun, run_id)
+        run = stored(session, JobRun, run_id)
         run.status, run.detail, run.finished_at = status, detail[:4000], utcnow()
         session.commit()
 
@@ -112,7 +112,7 @@ def tick(
     Once `stop` is set no further job is begun: the one running finishes, and the slots left
     unclaimed are caught up by the next scheduler to tick."""
     now = (now or dt.datetime.now(dt.UTC)).astimezone(ZoneInfo(settings.timezone))
-    done = []
+    done: list[str] = []
     for job in JOBS:
         if stop is not None and stop.is_set():
             return done
@@ -219,7 +219,7 @@ def guarded_tick(
         log.exception("scheduler tick failed")
 
 
-def build(scheduler_class, engine: Engine, settings: Settings, stop=None):  # type: ignore[no-untyped-def]
+def build(scheduler_class, engine: Engine, settings: Settings, stop=None):
     """An APScheduler scheduler (in-memory store, explicit timezone) that ticks."""
     lock = SchedulerLock(engine)
     scheduler = scheduler_class(timezone=ZoneInfo(settings.timezone))

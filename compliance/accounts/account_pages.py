@@ -3,7 +3,7 @@ your email preferences (the digest, a pause, a delegate)."""
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -21,6 +21,7 @@ from compliance.accounts.tokens import (
     tokens_of,
 )
 from compliance.api import MAX_ID
+from compliance.db import row_id
 from compliance.deps import (
     CurrentUser,
     FormUser,
@@ -54,8 +55,8 @@ def _page(
     **context: object,
 ) -> HTMLResponse:
     user = principal.user
-    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
-    tokens = tokens_of(session=session, user_id=user.id)
+    codes, slugs = scopes_of(session=session, user_ids=[row_id(user)])[row_id(user)]
+    tokens = tokens_of(session=session, user_id=row_id(user))
     values = {
         "bodies": codes,
         "partnerships": slugs,
@@ -81,7 +82,7 @@ def account_page(
     password: Annotated[str, Query(max_length=10)] = "",
 ) -> HTMLResponse:
     """Who you are, your API tokens, and the form to create one."""
-    mine = {t.id: t for t in tokens_of(session=session, user_id=principal.user.id)}
+    mine = {t.id: t for t in tokens_of(session=session, user_id=row_id(principal.user))}
     done = mine.get(revoked) if revoked else None
     ended = done if done and done.revoked_at else None
     return _page(request, session, principal, revoked=ended, password_changed=password == "changed")
@@ -125,7 +126,10 @@ def revoke(
 ) -> RedirectResponse:
     """Stop one of your tokens working, at once."""
     revoke_token(
-        session=session, user_id=principal.user.id, token_id=token_id, actor=principal.user.email
+        session=session,
+        user_id=row_id(principal.user),
+        token_id=token_id,
+        actor=principal.user.email,
     )
     return RedirectResponse(f"/account?revoked={token_id}", status_code=303)
 
@@ -138,7 +142,7 @@ def confirm_revoke(
     principal: CurrentUser,
 ) -> HTMLResponse:
     """Ask before a token stops working: a program using it will then be refused."""
-    mine = {t.id: t for t in tokens_of(session=session, user_id=principal.user.id)}
+    mine = {t.id: t for t in tokens_of(session=session, user_id=row_id(principal.user))}
     token = mine.get(token_id)
     if token is None or not is_live(token):
         raise NotFound(f"You have no live API token {token_id}")
@@ -232,7 +236,7 @@ def _email_page(
     **context: object,
 ) -> HTMLResponse:
     user = principal.user
-    preference = preference_of(session=session, user_id=user.id)
+    preference = preference_of(session=session, user_id=row_id(user))
     chosen = preference.delegate_id if preference else None
     delegate = session.get(User, chosen) if chosen else None
     values = {
@@ -261,7 +265,7 @@ def email_page(
 
 def _read_preferences(
     form: Mapping[str, object], user: User, choices: list[User]
-) -> tuple[dict[str, object], dict[str, str]]:
+) -> tuple[dict[str, Any], dict[str, str]]:
     """What the form asks for, and a plain-English message for each field that is wrong."""
     errors: dict[str, str] = {}
     digest = str(form.get("digest_only") or "no")
@@ -283,7 +287,8 @@ def _read_preferences(
         errors["delegate_id"] = "You cannot stand in for yourself: choose someone else, or nobody"
     elif chosen and delegate_id not in {c.id for c in choices}:
         errors["delegate_id"] = "Choose someone from the list, or nobody"
-    wanted = {"digest_only": digest == "yes", **dates, "delegate_id": delegate_id}
+    wanted: dict[str, Any] = {"digest_only": digest == "yes", **dates, "delegate_id": delegate_id}
+
     return wanted, {field: errors[field] for field in EMAIL_FIELDS if field in errors}
 
 

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.access import Principal, require
 from compliance.accounts.models import ApiToken
@@ -33,6 +34,7 @@ from compliance.api import (
     cut_page,
     id_after,
 )
+from compliance.db import row_id
 from compliance.deps import AdminUser, ApiWriter, CurrentUser, SessionDep
 from compliance.errors import NotFound, Refused
 from compliance.models import User
@@ -48,7 +50,7 @@ RoleName = Annotated[Role, Field(strict=False)]
 # What the services call a field, as a request body names it.
 BODY_FIELDS = {"body": "bodies", "partnership": "partnerships"}
 
-USER_EXAMPLE = {
+USER_EXAMPLE: JsonDict = {
     "id": 7,
     "email": "kerensa.pascoe@cornwall.gov.uk",
     "name": "Kerensa Pascoe",
@@ -58,7 +60,7 @@ USER_EXAMPLE = {
     "bodies": ["E06000052", "CORNWALL-FRS"],
     "partnerships": ["cios-safeguarding-adults-board", "safer-cornwall"],
 }
-TOKEN_EXAMPLE = {
+TOKEN_EXAMPLE: JsonDict = {
     "id": 31,
     "name": "Power BI refresh",
     "prefix": "cpt_Xq81bT",
@@ -199,10 +201,10 @@ def _fields_in_body() -> Iterator[None]:
 
 
 def _users_public(session: SessionDep, users: list[User]) -> list[UserPublic]:
-    scopes = scopes_of(session=session, user_ids=[u.id for u in users])
+    scopes = scopes_of(session=session, user_ids=[row_id(u) for u in users])
     return [
         UserPublic.model_validate(
-            u.model_dump() | {"bodies": scopes[u.id][0], "partnerships": scopes[u.id][1]}
+            u.model_dump() | {"bodies": scopes[row_id(u)][0], "partnerships": scopes[row_id(u)][1]}
         )
         for u in users
     ]
@@ -288,7 +290,7 @@ def read_user_tokens(
     """A user's API tokens, newest first, revoked and expired ones included (administrators only;
     the tokens themselves are never shown)."""
     user = _user_or_404(session, user_id)
-    return [token_public(t) for t in tokens_of(session=session, user_id=user.id)]
+    return [token_public(t) for t in tokens_of(session=session, user_id=row_id(user))]
 
 
 @router.delete("/users/{user_id}/tokens/{token_id}", response_model=TokenPublic)
@@ -298,7 +300,7 @@ def revoke_user_token(
     """Stop one of a user's API tokens working, at once (administrators only)."""
     require(principal.is_admin, "Only administrators can revoke another user's tokens")
     user = _user_or_404(session, user_id)
-    return _revoke(session, principal, user.id, token_id)
+    return _revoke(session, principal, row_id(user), token_id)
 
 
 def _revoke(session: SessionDep, principal: Principal, user_id: int, token_id: int) -> TokenPublic:
@@ -316,7 +318,7 @@ def read_me(request: Request, session: SessionDep, principal: CurrentUser) -> Me
     """Who you are signed in as: your email, role, and the bodies and partnerships your scope
     names, and whether this request came with a token or a browser session."""
     user = principal.user
-    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
+    codes, slugs = scopes_of(session=session, user_ids=[row_id(user)])[row_id(user)]
     via = "token" if getattr(request.state, "via_token", False) else "session"
     fields = user.model_dump(include={"id", "email", "name", "role"})
     return MePublic(**fields, bodies=codes, partnerships=slugs, signed_in_with=via)
@@ -326,7 +328,7 @@ def read_me(request: Request, session: SessionDep, principal: CurrentUser) -> Me
 def read_my_tokens(session: SessionDep, principal: CurrentUser) -> list[TokenPublic]:
     """Your API tokens, newest first, with when each expires and was last used (the tokens
     themselves are never shown again after they are created)."""
-    return [token_public(t) for t in tokens_of(session=session, user_id=principal.user.id)]
+    return [token_public(t) for t in tokens_of(session=session, user_id=row_id(principal.user))]
 
 
 @router.post("/me/tokens", response_model=TokenCreated, status_code=201)
@@ -358,4 +360,4 @@ def add_my_token(
 @router.delete("/me/tokens/{token_id}", response_model=TokenPublic)
 def revoke_my_token(token_id: TokenId, session: SessionDep, principal: ApiWriter) -> TokenPublic:
     """Stop one of your API tokens working, at once; revoking twice is harmless."""
-    return _revoke(session, principal, principal.user.id, token_id)
+    return _revoke(session, principal, row_id(principal.user), token_id)

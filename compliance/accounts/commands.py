@@ -80,7 +80,7 @@ def user_set_password(
 token_app = typer.Typer(no_args_is_help=True, help="Personal API tokens (Authorization: Bearer).")
 
 
-def user_by_email(session: Session, email: str):  # type: ignore[no-untyped-def]
+def user_by_email(session: Session, email: str):
     from compliance.accounts.service import normalise_email
     from compliance.models import User
 

@@ -40,7 +40,7 @@ def sign_in(
     email: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
-):  # type: ignore[no-untyped-def]
+):
     """Check the credentials; on success start a new session (a new id every time)."""
     address = request.client.host if request.client else "unknown"
     if not same_origin(request, settings):

@@ -12,6 +12,7 @@ from compliance.accounts.service import (
 )
 from compliance.accounts.throttle import is_throttled, record_attempt, succeeded
 from compliance.audit.service import record as audit
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.models import User
 
@@ -53,7 +54,7 @@ def set_password(
             f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
     user.password_hash = hash_password(password)
-    revoke_sessions(session=session, user_id=user.id, keep_id=keep_session_id)
+    revoke_sessions(session=session, user_id=row_id(user), keep_id=keep_session_id)
     audit(session=session, actor=actor, action=action, entity_type="user", entity_id=user.id)
 
 

@@ -4,20 +4,21 @@ import datetime as dt
 import functools
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
 from pwdlib import PasswordHash
-from sqlalchemy import Update, delete, func, update
-from sqlmodel import Session, select
+from sqlalchemy import ColumnElement, Update, delete, func, update
+from sqlmodel import Session, col, select
 
 from compliance.accounts.models import UserSession
 from compliance.accounts.throttle import is_throttled, record_attempt, succeeded
 from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
-from compliance.db import begin_writing
+from compliance.db import begin_writing, row_id
 from compliance.errors import Refused
 from compliance.models import Body, Partnership, User, UserScope, utcnow
 
@@ -49,7 +50,9 @@ def hash_password(password: str) -> str:
 
 def password_matches(user: User, password: str) -> bool:
     """Whether this is the user's password."""
-    return bool(user.password_hash) and PASSWORDS.verify(password, user.password_hash)
+    if not user.password_hash:
+        return False
+    return PASSWORDS.verify(password, user.password_hash)
 
 
 def _digest(token: str) -> str:
@@ -71,8 +74,8 @@ def create_user(
     name: str,
     role: str,
     password: str,
-    body_codes: list[str] = (),
-    partnership_slugs: list[str] = (),
+    body_codes: Sequence[str] = (),
+    partnership_slugs: Sequence[str] = (),
     actor: str = "cli",
 ) -> User:
     """Add a user with a role and a scope; the password is stored only as an argon2id hash."""
@@ -92,7 +95,7 @@ def create_user(
     session.add(user)
     session.flush()
     for body_id, partnership_id in scopes:
-        session.add(UserScope(user_id=user.id, body_id=body_id, partnership_id=partnership_id))
+        session.add(UserScope(user_id=row_id(user), body_id=body_id, partnership_id=partnership_id))
     session.flush()
     after = snapshot(user, "id", "email", "name", "role") | {
         "bodies": list(body_codes),
@@ -110,7 +113,7 @@ def create_user(
 
 
 def _scopes(
-    session: Session, codes: list[str], slugs: list[str]
+    session: Session, codes: Sequence[str], slugs: Sequence[str]
 ) -> list[tuple[int | None, int | None]]:
     found: list[tuple[int | None, int | None]] = []
     for code in codes:
@@ -161,6 +164,7 @@ def authenticate(
     )
     if not valid:
         raise Refused(SIGN_IN_FAILED, status=401)
+    assert user is not None, "only a known user's password is valid"
     succeeded(attempt)
     return user
 
@@ -172,7 +176,7 @@ def start_session(
     token = secrets.token_urlsafe(32)
     row = UserSession(
         token_hash=_digest(token),
-        user_id=user.id,
+        user_id=row_id(user),
         csrf_token=secrets.token_urlsafe(32),
         address=address,
         user_agent=(user_agent or "")[:300],
@@ -208,7 +212,7 @@ def session_touch(row: UserSession) -> Update | None:
     last = row.last_seen_at
     if now - last <= dt.timedelta(minutes=1):
         return None
-    return update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
+    return update(UserSession).where(col(UserSession.id) == row.id).values(last_seen_at=now)
 
 
 def end_session(*, session: Session, token: str) -> None:
@@ -230,9 +234,13 @@ def end_session(*, session: Session, token: str) -> None:
 def revoke_sessions(*, session: Session, user_id: int, keep_id: int | None = None) -> None:
     """End every session of a user but `keep_id` (after a password change, kept for the session
     that changed it; or when access is withdrawn)."""
-    live = [UserSession.user_id == user_id, UserSession.revoked_at.is_(None)]
+    live: list[ColumnElement[bool]] = [
+        col(UserSession.user_id) == user_id,
+        col(UserSession.revoked_at).is_(None),
+    ]
+
     if keep_id is not None:
-        live.append(UserSession.id != keep_id)
+        live.append(col(UserSession.id) != keep_id)
     session.execute(update(UserSession).where(*live).values(revoked_at=utcnow()))
 
 
@@ -285,7 +293,7 @@ def get_user(*, session: Session, user_id: int) -> User | None:
 
 def list_users(*, session: Session, after_id: int = 0, limit: int = 50) -> list[User]:
     """Users in id order after `after_id`."""
-    query = select(User).where(User.id > after_id).order_by(User.id).limit(limit)
+    query = select(User).where(col(User.id) > after_id).order_by(col(User.id)).limit(limit)
     return list(session.exec(query).all())
 
 
@@ -314,7 +322,7 @@ def _record(session: Session, user: User) -> dict:  # type: ignore[type-arg]
 
 def _last_admin(session: Session, user: User) -> bool:
     others = select(func.count()).where(
-        User.role == Role.admin, User.is_active.is_(True), User.id != user.id
+        col(User.role) == Role.admin, col(User.is_active).is_(True), col(User.id) != user.id
     )
     return user.role == Role.admin and user.is_active and session.exec(others).one() == 0
 
@@ -353,8 +361,10 @@ def update_user(
     user.name = user.name if name is None else name.strip()
     user.role = user.role if role is None else role
     if scopes is not None:
-        session.execute(delete(UserScope).where(UserScope.user_id == user.id))
-        session.add_all(UserScope(user_id=user.id, body_id=b, partnership_id=p) for b, p in scopes)
+        session.execute(delete(UserScope).where(col(UserScope.user_id) == user.id))
+        session.add_all(
+            UserScope(user_id=row_id(user), body_id=b, partnership_id=p) for b, p in scopes
+        )
     if is_active is False and user.is_active:
         _withdraw_access(session, user, actor)
     user.is_active = user.is_active if is_active is None else is_active
@@ -374,7 +384,7 @@ def update_user(
 
 
 def _withdraw_access(session: Session, user: User, actor: str) -> None:
-    revoke_sessions(session=session, user_id=user.id)
-    for token in tokens_of(session=session, user_id=user.id):
+    revoke_sessions(session=session, user_id=row_id(user))
+    for token in tokens_of(session=session, user_id=row_id(user)):
         if is_live(token):
-            revoke_token(session=session, user_id=user.id, token_id=token.id, actor=actor)
+            revoke_token(session=session, user_id=row_id(user), token_id=row_id(token), actor=actor)

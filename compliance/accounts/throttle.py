@@ -16,7 +16,7 @@ until the higher bar.
 import datetime as dt
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.accounts.models import SignInAttempt
 from compliance.errors import Refused
@@ -53,7 +53,7 @@ def is_throttled(
     since = utcnow() - WINDOW
     from_address = (
         SignInAttempt.address == attempt.address,
-        SignInAttempt.succeeded.is_(False),
+        col(SignInAttempt.succeeded).is_(False),
         SignInAttempt.attempted_at >= since,
     )
     pair = select(func.count()).where(*from_address, SignInAttempt.email == attempt.email)

@@ -9,10 +9,11 @@ import hashlib
 import secrets
 
 from sqlalchemy import Update, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.accounts.models import ApiToken
 from compliance.audit.service import record as audit
+from compliance.db import row_id
 from compliance.errors import NotFound, Refused
 from compliance.models import User, utcnow
 
@@ -45,7 +46,7 @@ def create_token(
         raise Refused(f"{user.email} is not an active user", field="email")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(
-        user_id=user.id,
+        user_id=row_id(user),
         name=name,
         token_hash=_digest(token),
         prefix=token[:10],
@@ -68,7 +69,9 @@ def create_token(
 def tokens_of(*, session: Session, user_id: int) -> list[ApiToken]:
     """A user's tokens, newest first, revoked and expired ones included."""
     query = select(ApiToken).where(ApiToken.user_id == user_id)
-    return list(session.exec(query.order_by(ApiToken.created_at.desc(), ApiToken.id.desc())))
+    return list(
+        session.exec(query.order_by(col(ApiToken.created_at).desc(), col(ApiToken.id).desc()))
+    )
 
 
 def is_live(token: ApiToken, now: dt.datetime | None = None) -> bool:
@@ -120,4 +123,4 @@ def token_touch(row: ApiToken) -> Update | None:
     now = utcnow()
     if row.last_used_at is not None and now - row.last_used_at <= TOUCH_EVERY:
         return None
-    return update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now)
+    return update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now)

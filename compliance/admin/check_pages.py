@@ -33,7 +33,7 @@ STATUSES = {
 }
 
 
-def _words(settings) -> dict:  # type: ignore[no-untyped-def]
+def _words(settings) -> dict:
     when = functools.partial(local_time, zone=settings.timezone)
     return {"when": when, "triggers": TRIGGERS, "statuses": STATUSES}
 

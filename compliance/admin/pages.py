@@ -27,6 +27,7 @@ from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.api import MAX_ID
 from compliance.audit.service import body_history, history, obligation_history
 from compliance.bodies.service import ImportRefused, get_body, import_bodies
+from compliance.db import row_id
 from compliance.deps import (
     AdminUser,
     CurrentUser,
@@ -124,7 +125,7 @@ def _password_error(password: str) -> str | None:
     return "Enter a password of 1,000 characters or fewer" if len(password) > 1000 else None
 
 
-def _unknown(words: list[str], exists, nouns: tuple[str, str], key: str) -> str | None:  # type: ignore[no-untyped-def]
+def _unknown(words: list[str], exists, nouns: tuple[str, str], key: str) -> str | None:
     one, many = nouns
     if len(words) > MAX_SCOPE_ITEMS:
         return f"Enter {MAX_SCOPE_ITEMS} {many} or fewer"
@@ -201,7 +202,7 @@ def users_page(
     return render(request, "admin_users.html", context)
 
 
-def _new_user_page(request: Request, values: dict[str, str], errors: dict[str, str], status=200):  # type: ignore[no-untyped-def]
+def _new_user_page(request: Request, values: dict[str, str], errors: dict[str, str], status=200):
     context = {"roles": ROLES, "values": values, "errors": errors}
     return render(request, "admin_user_new.html", context, status_code=status)
 
@@ -219,12 +220,13 @@ def add_user(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add a user with a role and a scope; every problem is listed on the same form."""
     values = {
         f: stored_text(posted, f) for f in ("name", "email", "role", "bodies", "partnerships")
     }
-    password = posted.get("password") if isinstance(posted.get("password"), str) else ""
+    given = posted.get("password")
+    password = given if isinstance(given, str) else ""
     errors = _new_user_errors(session, values, password)
     if not errors:
         try:
@@ -265,11 +267,11 @@ def user_page(
     """One user: name, email, role, scope, whether they can sign in, and when they last did;
     and their API tokens, as the API lists them."""
     user = _user(session, user_id)
-    tokens = tokens_of(session=session, user_id=user.id)
+    tokens = tokens_of(session=session, user_id=row_id(user))
     done = next((t for t in tokens if t.id == revoked and t.revoked_at), None)
     context = {
         "user": user,
-        "scope": _user_rows(session, [user])[user.id],
+        "scope": _user_rows(session, [user])[row_id(user)],
         "role_names": ROLE_NAMES,
         "last_sign_in": local_time(
             last_sign_in(session=session, user_id=user.id), settings.timezone
@@ -286,7 +288,9 @@ def confirm_token_revoke(
 ) -> HTMLResponse:
     """Ask before one of a user's tokens stops working: a program using it is then refused."""
     user = _user(session, user_id)
-    token = next((t for t in tokens_of(session=session, user_id=user.id) if t.id == token_id), None)
+    token = next(
+        (t for t in tokens_of(session=session, user_id=row_id(user)) if t.id == token_id), None
+    )
     if token is None or not is_live(token):
         raise NotFound(f"{user.name} has no live API token {token_id}")
     context = {
@@ -307,13 +311,15 @@ def revoke_user_token(
 ) -> RedirectResponse:
     """Stop one of a user's tokens working, at once, as the API's DELETE does."""
     user = _user(session, user_id)
-    revoke_token(session=session, user_id=user.id, token_id=token_id, actor=principal.user.email)
+    revoke_token(
+        session=session, user_id=row_id(user), token_id=token_id, actor=principal.user.email
+    )
     return RedirectResponse(f"/admin/users/{user.id}?revoked={token_id}", status_code=303)
 
 
 def _edit_page(
     request: Request, user: User, values: dict[str, str], errors: dict[str, str], status: int = 200
-):  # type: ignore[no-untyped-def]
+):
     context = {"user": user, "roles": ROLES, "values": values, "errors": errors}
     return render(request, "admin_user_edit.html", context, status_code=status)
 
@@ -333,7 +339,7 @@ def edit_user_page(
 
 
 @router.get("/admin/users/{user_id}/deactivate", response_class=HTMLResponse)
-def deactivate_page(user_id: UserId, request: Request, session: SessionDep, principal: AdminUser):  # type: ignore[no-untyped-def]
+def deactivate_page(user_id: UserId, request: Request, session: SessionDep, principal: AdminUser):
     """Ask before a user loses access."""
     user = _user(session, user_id)
     if not user.is_active:
@@ -361,7 +367,7 @@ def edit_user(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Change what the form sent (a field not sent stays as it is); taking away access is asked
     about first, on a page of its own."""
     user = _user(session, user_id)
@@ -389,7 +395,7 @@ def edit_user(
     return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
 
 
-def _import_page(request: Request, errors: list[str], report=None, status: int = 200):  # type: ignore[no-untyped-def]
+def _import_page(request: Request, errors: list[str], report=None, status: int = 200):
     return render(
         request, "admin_import.html", {"errors": errors, "report": report}, status_code=status
     )

@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import or_, text
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column, row_id
 from compliance.models import AuditEvent, Body, EvidenceLink, Occurrence, utcnow
 
 GENESIS = "0" * 64
@@ -104,7 +105,9 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain."""
     hold_appends(session)
-    head = session.exec(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    head = session.exec(
+        select(AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    ).first()
     event = AuditEvent(
         occurred_at=utcnow(),
         actor=actor,
@@ -154,12 +157,12 @@ class Break:
 def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
     last = 0
     while True:
-        query = select(AuditEvent).where(AuditEvent.id > last).order_by(AuditEvent.id)
+        query = select(AuditEvent).where(col(AuditEvent.id) > last).order_by(col(AuditEvent.id))
         rows = session.exec(query.limit(batch)).all()
         if not rows:
             return
         yield from rows
-        last = rows[-1].id
+        last = row_id(rows[-1])
 
 
 def verify(
@@ -184,10 +187,12 @@ def _walk(session: Session, hashers: list[Hasher]) -> tuple[int, Break | None]:
     count = 0
     for event in _events(session):
         if event.prev_hash != expected_prev:
-            return count, Break(event.id, "its previous hash does not match the event before it")
+            return count, Break(
+                row_id(event), "its previous hash does not match the event before it"
+            )
         if not any(hmac.compare_digest(hashed(event), event.hash) for hashed in hashers):
             return count, Break(
-                event.id,
+                row_id(event),
                 "its content does not match its hash (changed, or hashed without this "
                 "installation's secret key)",
             )
@@ -198,7 +203,9 @@ def _walk(session: Session, hashers: list[Hasher]) -> tuple[int, Break | None]:
 
 def head(session: Session) -> tuple[int, str] | None:
     """The last event's id and hash; None for an empty trail."""
-    query = select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
+    query = (
+        select(key_column(AuditEvent), AuditEvent.hash).order_by(col(AuditEvent.id).desc()).limit(1)
+    )
     found = session.exec(query).first()
     return (found[0], found[1]) if found else None
 

@@ -166,14 +166,14 @@ def _postgres_snapshot(url: str, dump_path: Path) -> Snapshot:
     return Snapshot("postgresql", revision, hashes)
 
 
-def _revision(execute) -> str:  # type: ignore[no-untyped-def]
+def _revision(execute) -> str:
     try:
         return execute("SELECT version_num FROM alembic_version").fetchone()[0]
     except Exception as exc:
         raise BackupError(["The database has no schema yet (run `compliance init`)"]) from exc
 
 
-def _hashes(execute) -> set[str]:  # type: ignore[no-untyped-def]
+def _hashes(execute) -> set[str]:
     return {row[0] for row in execute(HASHES_IN_SNAPSHOT).fetchall()}
 
 
@@ -367,8 +367,10 @@ def _libpq(url: str) -> tuple[str, dict[str, str]]:
     The password goes in PGPASSWORD, not on the command line, where `ps` would show it.
     """
     parsed = make_url(url)
-    dsn = parsed._replace(drivername="postgresql", password=None)
-    dsn = dsn.render_as_string(hide_password=False)
+    dsn = parsed._replace(drivername="postgresql", password=None).render_as_string(
+        hide_password=False
+    )
+
     env = dict(os.environ) | ({"PGPASSWORD": parsed.password} if parsed.password else {})
     return dsn, env
 

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 from starlette.datastructures import UploadFile
 
 from compliance.access import Principal, require
@@ -22,7 +23,7 @@ from compliance.obligations.views import view_obligations
 
 router = api_router("bodies")
 
-BODY_EXAMPLE = {
+BODY_EXAMPLE: JsonDict = {
     "code": "E06000052",
     "name": "Cornwall Council",
     "kind": "unitary_authority",
@@ -33,7 +34,11 @@ BODY_EXAMPLE = {
     "end_date": None,
     "verified": True,
 }
-DETAIL_EXAMPLE = BODY_EXAMPLE | {"parent_code": None, "successor_code": None, "note": None}
+DETAIL_EXAMPLE: JsonDict = BODY_EXAMPLE | {
+    "parent_code": None,
+    "successor_code": None,
+    "note": None,
+}
 IMPORT_EXAMPLE = (
     "code,name,kind,nation,parent_code,website\n"
     "E06000052,Cornwall Council,unitary_authority,england,,www.cornwall.gov.uk\n"
@@ -185,7 +190,7 @@ class BodyImportReport(BaseModel):
     created: list[str]
     updated: list[str]
     unchanged: int
-    changes: dict[str, dict[str, list]]  # type: ignore[type-arg]
+    changes: dict[str, dict[str, list]]
     obligations_opened: int
     obligations_closed: int
 

@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from compliance.audit.service import record as audit
 from compliance.bodies.service import field_problems, get_body, normalise_website, with_descendants
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.models import Body, utcnow
 
@@ -63,7 +64,7 @@ def create_body(
         name=values["name"],
         kind=kind,
         nation=nation,
-        parent_id=parent and parent.id,
+        parent_id=parent.id if parent else None,
         website=normalise_website(values["website"]),
         email=values["email"] or None,
         start_date=start_date,
@@ -115,7 +116,7 @@ def update_body(*, session: Session, body: Body, changes: dict[str, Any], actor:
     problems = _change_problems(body, wanted, set(changes))
     parent = _lookup(session, "parent_code", wanted["parent_code"], problems)
     successor = _lookup(session, "successor_code", wanted["successor_code"], problems)
-    if parent is not None and parent.id in with_descendants(session=session, roots={body.id}):
+    if parent is not None and parent.id in with_descendants(session=session, roots={row_id(body)}):
         problems.append(("parent_code", f"{parent.code} is this body or beneath it"))
     if successor is not None and successor.id == body.id:
         problems.append(("successor_code", "a body cannot succeed itself"))
@@ -126,8 +127,8 @@ def update_body(*, session: Session, body: Body, changes: dict[str, Any], actor:
         return body
     body.name, body.website, body.email = wanted["name"], wanted["website"], wanted["email"]
     body.end_date, body.note = wanted["end_date"], wanted["note"]
-    body.parent_id = parent and parent.id
-    body.successor_id = successor and successor.id
+    body.parent_id = parent.id if parent else None
+    body.successor_id = successor.id if successor else None
     body.updated_at = utcnow()
     session.flush()
     audit(

@@ -9,6 +9,7 @@ from compliance.access import Principal, require
 from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import get_body, search_bodies
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.models import Body
@@ -24,7 +25,7 @@ PAGE_SIZE = 50
 MAX_SEARCH = 100
 
 
-def _one(raw: str, kind, field: str, message: str, errors: dict):  # type: ignore[no-untyped-def]
+def _one(raw: str, kind, field: str, message: str, errors: dict):
     """One value of an enumeration from a filter (none chosen: None); a value not in it is an
     error by its field, and no filter."""
     known = {member.value: member for member in kind}
@@ -76,7 +77,7 @@ def bodies_page(
     return render(request, "bodies.html", context, status_code=422 if errors else 200)
 
 
-def body_or_404(session, code: str) -> Body:  # type: ignore[no-untyped-def]
+def body_or_404(session, code: str) -> Body:
     body = get_body(session=session, code=code)
     if body is None:
         raise NotFound(f"No body with code {code!r}")
@@ -85,7 +86,7 @@ def body_or_404(session, code: str) -> Body:  # type: ignore[no-untyped-def]
 
 def _body_context(
     session, settings: Settings, principal: Principal, code: str, process: str, outcome: str
-) -> dict:  # type: ignore[no-untyped-def]
+) -> dict:
     """What the body page shows, its filters read as typed (a wrong one is an error)."""
     body = body_or_404(session, code)
     require(principal.reads_body(body.id), "This body is not in your scope")
@@ -106,7 +107,7 @@ def _body_context(
         "body": body,
         "today": today,
         "judgement": body_judgement(
-            session=session, body_id=body.id, on=today, principal=principal
+            session=session, body_id=row_id(body), on=today, principal=principal
         ),
         "parent": session.get(Body, body.parent_id) if body.parent_id else None,
         "successor": session.get(Body, body.successor_id) if body.successor_id else None,
@@ -114,7 +115,7 @@ def _body_context(
         "rollup": status_rollup(views),
         "process": chosen_process,
         "outcome": chosen_outcome,
-        "partnerships": partnerships_of_body(session=session, body_id=body.id),
+        "partnerships": partnerships_of_body(session=session, body_id=row_id(body)),
         "errors": errors,
         "values": {},
         "downloads": {

@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.kinds import KIND_NATIONS, BodyKind, Nation, exists_in
 from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
 from compliance.dates import year_problem
-from compliance.db import count_rows
+from compliance.db import count_rows, key_column
 from compliance.models import Body, utcnow
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
@@ -87,7 +87,7 @@ def search_bodies(
     """
     query = select(Body)
     if within is not None:
-        query = query.where(Body.id.in_(within or {-1}))
+        query = query.where(col(Body.id).in_(within or {-1}))
     if text.strip():
         pattern = f"%{text.strip().lower()}%"
         query = query.where(
@@ -105,9 +105,10 @@ def search_bodies(
 def with_descendants(*, session: Session, roots: set[int]) -> set[int]:
     """The given bodies and every body beneath them (districts under a county, and so on)."""
     children: dict[int, list[int]] = {}
-    query = select(Body.id, Body.parent_id).where(Body.parent_id.is_not(None))
+    query = select(key_column(Body), Body.parent_id).where(col(Body.parent_id).is_not(None))
     for child, parent in session.exec(query):
-        children.setdefault(parent, []).append(child)
+        children.setdefault(parent, []).append(child)  # type: ignore[arg-type]  # the query keeps bodies with a parent
+
     found: set[int] = set()
     queue = list(roots)
     while queue:
@@ -368,7 +369,7 @@ def import_bodies(
     records, raise ImportRefused."""
     rows, errors = parse_bodies_csv(data, max_rows=max_rows)
     parents = [row.parent_code for row in rows if row.parent_code]
-    known = set(session.exec(select(Body.code).where(Body.code.in_(parents))).all())
+    known = set(session.exec(select(Body.code).where(col(Body.code).in_(parents))).all())
     in_file = {row.code for row in rows}
     errors += [
         LineError(
@@ -379,7 +380,9 @@ def import_bodies(
     ]
     errors += _district_parents(session, rows)
     successors = [row.successor_code for row in rows if row.successor_code]
-    known_successors = set(session.exec(select(Body.code).where(Body.code.in_(successors))).all())
+    known_successors = set(
+        session.exec(select(Body.code).where(col(Body.code).in_(successors))).all()
+    )
     errors += [
         LineError(
             row.line,
@@ -412,7 +415,9 @@ def _district_parents(session: Session, rows: list[BodyRow]) -> list[LineError]:
     # mistake in the register (a unitary, a neighbouring district), and would share the wrong
     # duties and scope.
     parents = {row.parent_code for row in rows if row.parent_code}
-    kinds = dict(session.exec(select(Body.code, Body.kind).where(Body.code.in_(parents))).all())
+    kinds = dict(
+        session.exec(select(Body.code, Body.kind).where(col(Body.code).in_(parents))).all()
+    )
     kinds |= {row.code: row.kind for row in rows}
     return [
         LineError(
@@ -431,7 +436,7 @@ def _upsert_rows(session: Session, rows: list[BodyRow]) -> ImportReport:
     report = ImportReport()
     codes = [row.code for row in rows] + [row.parent_code for row in rows if row.parent_code]
     codes += [row.successor_code for row in rows if row.successor_code]
-    bodies = {b.code: b for b in session.exec(select(Body).where(Body.code.in_(codes)))}
+    bodies = {b.code: b for b in session.exec(select(Body).where(col(Body.code).in_(codes)))}
     for row in rows:
         if row.code not in bodies:
             bodies[row.code] = Body(code=row.code, name=row.name, kind=row.kind, nation=row.nation)

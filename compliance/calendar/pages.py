@@ -16,6 +16,7 @@ from compliance.calendar.service import (
     issue_token,
     revoke_token,
 )
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router, public
 from compliance.errors import NotFound
 from compliance.reminders.models import CalendarToken
@@ -41,9 +42,9 @@ def calendar_feed(token: str, session: SessionDep, settings: SettingsDep) -> Res
     )
 
 
-def _page(request: Request, session: SessionDep, principal: Principal, **context: object):  # type: ignore[no-untyped-def]
+def _page(request: Request, session: SessionDep, principal: Principal, **context: object):
     values = {
-        "calendars": calendars_of(session=session, user_id=principal.user.id),
+        "calendars": calendars_of(session=session, user_id=row_id(principal.user)),
         "empty_scope": not (principal.body_ids or principal.readable_partnership_ids),
         "address": None,
         "revoked": None,
@@ -82,7 +83,7 @@ def confirm_revoke(
     request: Request, token_id: TokenId, session: SessionDep, principal: CurrentUser
 ) -> HTMLResponse:
     """Ask before a calendar address stops working."""
-    row = calendar_of(session=session, user_id=principal.user.id, token_id=token_id)
+    row = calendar_of(session=session, user_id=row_id(principal.user), token_id=token_id)
     if row is None:
         raise NotFound(f"You have no live calendar address {token_id}")
     context = {
@@ -101,8 +102,8 @@ def revoke_calendar(
     token_id: TokenId, session: SessionDep, principal: FormUser
 ) -> RedirectResponse:
     """Stop one of your calendar addresses working, at once."""
-    row = calendar_of(session=session, user_id=principal.user.id, token_id=token_id)
+    row = calendar_of(session=session, user_id=row_id(principal.user), token_id=token_id)
     if row is None:
         raise NotFound(f"You have no live calendar address {token_id}")
-    revoke_token(session=session, actor=principal.user.email, token_id=row.id)
+    revoke_token(session=session, actor=principal.user.email, token_id=row_id(row))
     return RedirectResponse(f"/account/calendar?revoked={row.id}", status_code=303)

@@ -8,11 +8,12 @@ from urllib.parse import urlsplit
 
 from icalendar import Alarm, Calendar, Event
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import principal_for
 from compliance.audit.service import record as audit
 from compliance.config import Settings
+from compliance.db import row_id, stored
 from compliance.errors import Refused
 from compliance.models import Body, Obligation, PartnershipMember, User, utcnow
 from compliance.obligations.status import ProcessStatus, obligation_states
@@ -89,11 +90,11 @@ def _scope(session: Session, row: CalendarToken, on: dt.date) -> tuple[str, set,
             return None
         principal = principal_for(session=session, user=user)
         return user.name, set(principal.body_ids), set(principal.readable_partnership_ids)
-    body = session.get(Body, row.body_id)
+    body = stored(session, Body, row.body_id)
     member_of = session.exec(
         select(PartnershipMember.partnership_id).where(
-            PartnershipMember.body_id == body.id,
-            or_(PartnershipMember.end_date.is_(None), PartnershipMember.end_date > on),
+            col(PartnershipMember.body_id) == body.id,
+            or_(col(PartnershipMember.end_date).is_(None), col(PartnershipMember.end_date) > on),
         )
     ).all()
     return body.name, {body.id}, set(member_of)
@@ -110,14 +111,17 @@ def feed(*, session: Session, settings: Settings, token: str) -> bytes | None:
     obligations = list(
         session.exec(
             select(Obligation)
-            .where(Obligation.closed_date.is_(None), Obligation.not_applicable_reason.is_(None))
+            .where(
+                col(Obligation.closed_date).is_(None),
+                col(Obligation.not_applicable_reason).is_(None),
+            )
             .where(
                 or_(
-                    Obligation.body_id.in_(body_ids),
-                    Obligation.partnership_id.in_(partnership_ids),
+                    col(Obligation.body_id).in_(body_ids),
+                    col(Obligation.partnership_id).in_(partnership_ids),
                 )
             )
-            .order_by(Obligation.id)
+            .order_by(col(Obligation.id))
         )
     )
     states = obligation_states(
@@ -128,7 +132,7 @@ def feed(*, session: Session, settings: Settings, token: str) -> bytes | None:
     domain = urlsplit(directory.base_url).hostname or "localhost"
     for obligation in obligations:
         offsets = directory.offsets(obligation)
-        for period in states[obligation.id][1]:
+        for period in states[row_id(obligation)][1]:
             item = directory.item(obligation, period.occurrence)
             calendar.add_component(_event(item, period.status, offsets, domain))
     return calendar.to_ical()
@@ -189,8 +193,8 @@ def calendars_of(*, session: Session, user_id: int) -> list[CalendarToken]:
     """A user's live calendar addresses, newest first."""
     query = (
         select(CalendarToken)
-        .where(CalendarToken.user_id == user_id, CalendarToken.revoked_at.is_(None))
-        .order_by(CalendarToken.created_at.desc(), CalendarToken.id.desc())
+        .where(col(CalendarToken.user_id) == user_id, col(CalendarToken.revoked_at).is_(None))
+        .order_by(col(CalendarToken.created_at).desc(), col(CalendarToken.id).desc())
     )
     return list(session.exec(query))
 

@@ -1,9 +1,11 @@
 """JSON routes for the duty catalogue."""
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.api import api_router
 from compliance.catalogue.service import deliverables_of, get_duty, list_duties
+from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep
 from compliance.errors import NotFound
 from compliance.models import Deliverable, Duty
@@ -11,7 +13,7 @@ from compliance.models import Deliverable, Duty
 router = api_router("catalogue")
 
 
-DELIVERABLE_EXAMPLE = {
+DELIVERABLE_EXAMPLE: JsonDict = {
     "slug": "yearly-report",
     "title": "Yearly report on the arrangements and their effectiveness (s16G(7))",
     "cadence": "annual",
@@ -22,7 +24,7 @@ DELIVERABLE_EXAMPLE = {
     "evidence": ["Yearly report", "Publication page"],
     "verified": True,
 }
-DUTY_EXAMPLE = {
+DUTY_EXAMPLE: JsonDict = {
     "slug": "children-act-2004-s16e",
     "title": "Multi-agency safeguarding arrangements for children",
     "act": "Children Act 2004",
@@ -136,4 +138,4 @@ def read_duty(slug: str, session: SessionDep, principal: CurrentUser) -> DutyDet
     duty = get_duty(session=session, slug=slug)
     if duty is None:
         raise NotFound(f"No duty with slug {slug!r}")
-    return duty_detail(duty, deliverables_of(session=session, duty_id=duty.id))
+    return duty_detail(duty, deliverables_of(session=session, duty_id=row_id(duty)))

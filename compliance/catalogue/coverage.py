@@ -7,10 +7,11 @@ when that file no longer matches the catalogue and the rules of applicability.
 from collections.abc import Iterable
 
 from sqlalchemy import inspect
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.bodies.kinds import BodyKind, Nation, exists_in
 from compliance.catalogue.schema import STANDING
+from compliance.db import row_id
 from compliance.models import Body, Deliverable, Duty
 from compliance.obligations.service import binds, holds
 
@@ -41,13 +42,15 @@ PARTNERSHIP_COLUMNS = ("Duty", "Act and sections", "Nations", *KIND_COLUMNS[2:])
 
 def live_catalogue(*, session: Session) -> tuple[list[Duty], list[Deliverable]]:
     """Return the catalogue's live duties and deliverables (none before `compliance init`)."""
-    if not inspect(session.connection()).has_table(Duty.__tablename__):
+    if not inspect(session.connection()).has_table(Duty.__tablename__):  # type: ignore[arg-type]  # a str on a table class
         return [], []
-    duties = session.exec(select(Duty).where(Duty.retired_in_version.is_(None))).all()
+    duties = session.exec(select(Duty).where(col(Duty.retired_in_version).is_(None))).all()
     query = (
         select(Deliverable)
         .join(Duty)
-        .where(Deliverable.retired_in_version.is_(None), Duty.retired_in_version.is_(None))
+        .where(
+            col(Deliverable.retired_in_version).is_(None), col(Duty.retired_in_version).is_(None)
+        )
     )
     return list(duties), list(session.exec(query))
 
@@ -63,7 +66,8 @@ def render(*, duties: Iterable[Duty], deliverables: Iterable[Deliverable]) -> st
     for nation in Nation:
         parts.append(f"## {_nation_name(nation)}\n")
         for kind in (kind for kind in BodyKind if exists_in(kind, nation)):
-            parts.append(_kind_section(Body(kind=kind, nation=nation), ordered, by_duty))
+            parts.append(_kind_section(Body(kind=kind, nation=nation), ordered, by_duty))  # type: ignore[call-arg]  # a transient Body, for its kind and nation only
+
     parts.append(_partnership_section(ordered, by_duty))
     return "\n".join(parts)
 
@@ -71,7 +75,7 @@ def render(*, duties: Iterable[Duty], deliverables: Iterable[Deliverable]) -> st
 def _kind_section(body: Body, duties: list[Duty], by_duty: dict[int, list[Deliverable]]) -> str:
     rows = []
     for duty in (duty for duty in duties if binds(duty, body)):
-        own = by_duty.get(duty.id, [])
+        own = by_duty.get(row_id(duty), [])
         held = [_deliverable_cells(d) for d in own if holds(d, body)]
         rows += [_row(_duty_cells(duty), cells) for cells in held or [_none_held(own)]]
     heading = f"### {_nation_name(body.nation)}: `{body.kind}`\n\n"
@@ -92,7 +96,7 @@ def _partnership_section(duties: list[Duty], by_duty: dict[int, list[Deliverable
         cells = (*_duty_cells(duty), nations)
         rows += [
             _row(cells, _deliverable_cells(deliverable))
-            for deliverable in by_duty.get(duty.id, [])
+            for deliverable in by_duty.get(row_id(duty), [])
             if deliverable.held_by == "partnership"
         ]
     intro = (

@@ -13,6 +13,7 @@ from compliance.catalogue.service import (
     get_duty,
     list_duties,
 )
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound
 from compliance.obligations.list_pages import view_holders
@@ -34,7 +35,7 @@ def duties_page(request: Request, session: SessionDep, principal: CurrentUser) -
     return render(request, "duties.html", context)
 
 
-def _duty_context(session, settings, principal, slug: str, page: str) -> dict:  # type: ignore[no-untyped-def]
+def _duty_context(session, settings, principal, slug: str, page: str) -> dict:
     """The law, who is bound, and each obligation under it that this user may see, by holder."""
     duty = get_duty(session=session, slug=slug)
     if duty is None:
@@ -44,10 +45,12 @@ def _duty_context(session, settings, principal, slug: str, page: str) -> dict:  
     )
     visible = [v for v in views if principal.reads_obligation(v.obligation)]
     holders = view_holders(session, visible)
-    ordered = sorted(visible, key=lambda v: (holders.get(v.obligation.id, ("",))[0], v.item_title))
+    ordered = sorted(
+        visible, key=lambda v: (holders.get(row_id(v.obligation), ("",))[0], v.item_title)
+    )
     return {
         "duty": duty,
-        "deliverables": deliverables_of(session=session, duty_id=duty.id),
+        "deliverables": deliverables_of(session=session, duty_id=row_id(duty)),
         **paginate(ordered, page_number(page)),
         "holders": holders,
         "rollup": status_rollup(visible),

@@ -1,12 +1,13 @@
 """Load the versioned duty catalogue from seed_data/ into the database, in place."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.kinds import expand_kinds
@@ -58,7 +59,8 @@ def read_spec(path: Path, model: type[Spec]) -> Spec:
     return spec
 
 
-def _describe_error(raw: Any, error: dict[str, Any]) -> str:
+def _describe_error(raw: Any, error: Mapping[str, Any]) -> str:
+
     location = list(error["loc"])
     entry = ""
     if len(location) >= 2 and isinstance(location[1], int):
@@ -286,7 +288,7 @@ def list_duties(*, session: Session, include_retired: bool = False) -> list[Duty
     """Return the catalogue's duties, by Act then section."""
     query = select(Duty).order_by(Duty.act, Duty.slug)
     if not include_retired:
-        query = query.where(Duty.retired_in_version.is_(None))
+        query = query.where(col(Duty.retired_in_version).is_(None))
     return list(session.exec(query))
 
 
@@ -298,7 +300,7 @@ def get_duty(*, session: Session, slug: str) -> Duty | None:
 def deliverables_of(*, session: Session, duty_id: int) -> list[Deliverable]:
     """Return a duty's current deliverables."""
     query = select(Deliverable).where(
-        Deliverable.duty_id == duty_id, Deliverable.retired_in_version.is_(None)
+        col(Deliverable.duty_id) == duty_id, col(Deliverable.retired_in_version).is_(None)
     )
     return list(session.exec(query.order_by(Deliverable.id)))
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Body, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.access import Principal, require
 from compliance.api import (
@@ -28,8 +29,9 @@ from compliance.partnerships.service import get_partnership
 
 router = api_router("findings")
 
-FindingSeverity = StrEnum("FindingSeverity", {s: s for s in SEVERITIES})
-FindingRule = StrEnum("FindingRule", {r.__name__: r.__name__ for r, _ in RULES})
+FindingSeverity = StrEnum("FindingSeverity", {s: s for s in SEVERITIES})  # type: ignore[misc]  # members made from SEVERITIES
+FindingRule = StrEnum("FindingRule", {r.__name__: r.__name__ for r, _ in RULES})  # type: ignore[misc]  # members made from RULES
+
 Limit = Annotated[int, Query(ge=1, le=500, description="How many items a page holds")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="The `next_cursor` of the previous page")
@@ -37,7 +39,7 @@ Cursor = Annotated[
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, examples=[412])]
 
 
-FINDING_EXAMPLE = {
+FINDING_EXAMPLE: JsonDict = {
     "id": 1873,
     "rule": "deliverable_overdue",
     "severity": "high",
@@ -107,7 +109,7 @@ class FindingPage(BaseModel):
     )
 
 
-RUN_EXAMPLE = {
+RUN_EXAMPLE: JsonDict = {
     "id": 412,
     "as_at_date": "2026-11-26",
     "trigger": "scheduler",
@@ -191,11 +193,11 @@ def _scope(session: SessionDep, principal: Principal, body: str | None, partners
         require(principal.reads_body(found.id), "This body is not in your scope")
         body_id = found.id
     if partnership is not None:
-        found = get_partnership(session=session, slug=partnership)
-        if found is None:
+        named = get_partnership(session=session, slug=partnership)
+        if named is None:
             raise Refused(f"No partnership {partnership!r}", field="query.partnership", status=422)
-        require(principal.reads_partnership(found.id), "This partnership is not in your scope")
-        partnership_id = found.id
+        require(principal.reads_partnership(named.id), "This partnership is not in your scope")
+        partnership_id = named.id
     return body_id, partnership_id
 
 
@@ -236,7 +238,7 @@ def read_findings(
     return FindingPage(items=items, next_cursor=next_cursor)
 
 
-def run_public(run: CheckRun, principal: Principal) -> dict:  # type: ignore[type-arg]
+def run_public(run: CheckRun, principal: Principal) -> dict:
     return run.model_dump() | {
         "error_count": len(run.errors),
         "errors": list(run.errors) if principal.is_admin else None,

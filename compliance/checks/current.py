@@ -9,7 +9,7 @@ installs them as it loads; the models and the check are imported when first used
 """
 
 from sqlalchemy import event, inspect, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 # More changed rows of one kind than this, and a transaction's findings are judged whole.
 WHOLE_PAST = 5_000
@@ -115,7 +115,7 @@ def _after_flush(session: Session, _context: object) -> None:
         _note(found, row)
 
 
-def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-def]
+def _scope(session: Session, found: dict[str, set]):
     """The holders whose findings the changes touch; None when the catalogue changed."""
     from compliance.bodies.service import with_descendants
     from compliance.checks.service import Scope
@@ -140,7 +140,9 @@ def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-
     users = found.get("user", set())
     if users:
         for body_id, partnership_id in session.exec(
-            select(UserScope.body_id, UserScope.partnership_id).where(UserScope.user_id.in_(users))
+            select(UserScope.body_id, UserScope.partnership_id).where(
+                col(UserScope.user_id).in_(users)
+            )
         ):
             scoped.add(body_id)
             partnerships.add(partnership_id)
@@ -151,23 +153,29 @@ def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-
     if evidence:
         occurrences |= set(
             session.exec(
-                select(EvidenceLink.occurrence_id).where(EvidenceLink.evidence_id.in_(evidence))
+                select(EvidenceLink.occurrence_id).where(
+                    col(EvidenceLink.evidence_id).in_(evidence)
+                )
             )
         )
     obligations = set(found.get("obligation", ()))
     if occurrences:
         obligations |= set(
-            session.exec(select(Occurrence.obligation_id).where(Occurrence.id.in_(occurrences)))
+            session.exec(
+                select(Occurrence.obligation_id).where(col(Occurrence.id).in_(occurrences))
+            )
         )
     indicators = found.get("indicator", set())
     outcomes = set(found.get("outcome", ()))
     if indicators:
         outcomes |= set(
-            session.exec(select(Indicator.outcome_id).where(Indicator.id.in_(indicators)))
+            session.exec(select(Indicator.outcome_id).where(col(Indicator.id).in_(indicators)))
         )
     if outcomes:
         for partnership_id, obligation_id in session.exec(
-            select(Outcome.partnership_id, Outcome.obligation_id).where(Outcome.id.in_(outcomes))
+            select(Outcome.partnership_id, Outcome.obligation_id).where(
+                col(Outcome.id).in_(outcomes)
+            )
         ):
             if partnership_id is not None:
                 partnerships.add(partnership_id)
@@ -177,7 +185,7 @@ def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-
     if obligations or bids:
         for body_id, partnership_id in session.exec(
             select(Obligation.body_id, Obligation.partnership_id).where(
-                or_(Obligation.id.in_(obligations), Obligation.bid_id.in_(bids))
+                or_(col(Obligation.id).in_(obligations), col(Obligation.bid_id).in_(bids))
             )
         ):
             bodies.add(body_id)
@@ -186,13 +194,15 @@ def _scope(session: Session, found: dict[str, set]):  # type: ignore[no-untyped-
     widen = set(found.get("partnership_members", ())) | partnerships
     bodies |= set(
         session.exec(
-            select(PartnershipMember.body_id).where(PartnershipMember.partnership_id.in_(widen))
+            select(PartnershipMember.body_id).where(
+                col(PartnershipMember.partnership_id).in_(widen)
+            )
         )
     )
     partnerships |= set(
         session.exec(
             select(PartnershipMember.partnership_id).where(
-                PartnershipMember.body_id.in_(set(found.get("body", ())))
+                col(PartnershipMember.body_id).in_(set(found.get("body", ())))
             )
         )
     )

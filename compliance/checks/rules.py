@@ -8,8 +8,10 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypedDict
 
 from compliance.bodies.kinds import exists_in
+from compliance.db import row_id
 from compliance.models import (
     Deliverable,
     Duty,
@@ -155,21 +157,21 @@ class Snapshot:
     _rolled: dict[int, ProcessStatus] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self.outcome_by_id = {outcome.id: outcome for outcome in self.outcomes}
-        self.obligation_by_id = {obligation.id: obligation for obligation in self.obligations}
+        self.outcome_by_id = {row_id(outcome): outcome for outcome in self.outcomes}
+        self.obligation_by_id = {row_id(obligation): obligation for obligation in self.obligations}
         self._bases, self._statuses, self._rolled = {}, {}, {}
 
     def basis(self, obligation: Obligation) -> DueBasis:
         """Where the obligation's dates come from: the law, a funding condition, a convention."""
-        found = self._bases.get(obligation.id)
+        found = self._bases.get(row_id(obligation))
         if found is None:
-            found = self._bases[obligation.id] = self._basis(obligation)
+            found = self._bases[row_id(obligation)] = self._basis(obligation)
         return found
 
     def _basis(self, obligation: Obligation) -> DueBasis:
         if obligation.deliverable_id is not None:
             return deliverable_basis(self.deliverables[obligation.deliverable_id])
-        condition = self.conditions[obligation.condition_id]
+        condition = self.conditions[obligation.condition_id]  # type: ignore[index]  # one_source check: else a condition
         stream = self.stream_names.get(condition.stream_id, "its funding stream")
         return DueBasis(statutory=True, standing=False, source=f"a condition of {stream}")
 
@@ -189,13 +191,13 @@ class Snapshot:
 
     def obligation_status(self, obligation: Obligation) -> ProcessStatus:
         """The obligation's status, rolled up as the pages roll it up."""
-        found = self._rolled.get(obligation.id)
+        found = self._rolled.get(row_id(obligation))
         if found is None:
             facts = [
                 PeriodFacts(p.start, p.due, self.status(obligation, p))
-                for p in self.periods.get(obligation.id, [])
+                for p in self.periods.get(row_id(obligation), [])
             ]
-            found = self._rolled[obligation.id] = obligation_status(
+            found = self._rolled[row_id(obligation)] = obligation_status(
                 facts,
                 on=self.on,
                 standing=self.basis(obligation).standing,
@@ -207,7 +209,7 @@ class Snapshot:
         """The latest effective date of current evidence for any of the obligation's periods."""
         dates = [
             e.effective or p.end
-            for p in self.periods.get(obligation.id, [])
+            for p in self.periods.get(row_id(obligation), [])
             for e in self.evidence.get(p.id, [])
         ]
         return max(dates) if dates else None
@@ -246,14 +248,14 @@ class Snapshot:
     def holder(self, obligation: Obligation) -> str:
         if obligation.body_id is not None:
             return self.body_names.get(obligation.body_id, f"body {obligation.body_id}")
-        return self.partnerships.get(obligation.partnership_id, "a partnership")
+        return self.partnerships.get(obligation.partnership_id, "a partnership")  # type: ignore[arg-type]  # get(None) finds nothing, as meant
 
     def item(self, obligation: Obligation) -> str:
         if obligation.deliverable_id is not None:
             deliverable = self.deliverables[obligation.deliverable_id]
             duty = self.duties[deliverable.duty_id]
             return f"{deliverable.title} ({duty.act} {duty.sections})"
-        return self.conditions[obligation.condition_id].title
+        return self.conditions[obligation.condition_id].title  # type: ignore[index]  # one_source check: else a condition
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,13 @@ class Hit:
         return f"{self.rule}:{self.subject}"
 
 
-def _on(obligation: Obligation) -> dict[str, int | None]:
+class _Holder(TypedDict):
+    body_id: int | None
+    partnership_id: int | None
+    obligation_id: int | None
+
+
+def _on(obligation: Obligation) -> _Holder:
     return {
         "body_id": obligation.body_id,
         "partnership_id": obligation.partnership_id,
@@ -312,7 +320,7 @@ def _periods(snap: Snapshot, *, conditions: bool | None) -> Iterator[PeriodOf]:
             continue
         if conditions is not None and (obligation.condition_id is not None) != conditions:
             continue
-        for period in snap.periods.get(obligation.id, []):
+        for period in snap.periods.get(row_id(obligation), []):
             yield obligation, period
 
 
@@ -415,7 +423,7 @@ def assurance_gap(snap: Snapshot, obligation: Obligation) -> Iterator[Hit]:
         return
     missed = [
         p
-        for p in snap.periods.get(obligation.id, [])
+        for p in snap.periods.get(row_id(obligation), [])
         if snap.status(obligation, p) == ProcessStatus.assurance_gap
     ]
     last = snap.last_assurance(obligation)
@@ -458,7 +466,8 @@ def evidence_past_review(snap: Snapshot, subject: PeriodOf) -> Iterator[Hit]:
     """Every piece of evidence for a period is past its review-by date."""
     obligation, period = subject
     if snap.status(obligation, period) == ProcessStatus.evidence_expired:
-        latest = max(snap.evidence[period.id], key=lambda e: e.review_by)
+        latest = max(snap.evidence[period.id], key=lambda e: e.review_by)  # type: ignore[arg-type, return-value]  # expired: each has a review-by date (period_status)
+
         yield Hit(
             "evidence_past_review",
             MEDIUM,
@@ -582,7 +591,7 @@ def no_intended_outcome(snap: Snapshot, partnership_id: int) -> Iterator[Hit]:
 
 def _owner(snap: Snapshot, indicator: Indicator) -> dict[str, int | None]:
     outcome = snap.outcome_by_id.get(indicator.outcome_id)
-    obligation = snap.obligation_by_id.get(outcome.obligation_id) if outcome else None
+    obligation = snap.obligation_by_id.get(outcome.obligation_id) if outcome else None  # type: ignore[arg-type]  # get(None) finds nothing, as meant
     return {
         "partnership_id": (
             outcome.partnership_id
@@ -597,7 +606,7 @@ def _owner(snap: Snapshot, indicator: Indicator) -> dict[str, int | None]:
 
 def indicator_not_measured(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]:
     """An indicator has no measurement in the last 12 months."""
-    points = snap.points.get(indicator.id, [])
+    points = snap.points.get(row_id(indicator), [])
     latest = points[-1].measured_date if points else None
     if not measured_recently(latest, snap.on):
         since = f"since {latest:%d %B %Y}" if latest else "at all"
@@ -614,7 +623,7 @@ def indicator_not_measured(snap: Snapshot, indicator: Indicator) -> Iterator[Hit
 
 
 def _values(snap: Snapshot, indicator: Indicator) -> list[tuple[dt.date, float]]:
-    return [(p.measured_date, p.value) for p in snap.points.get(indicator.id, [])]
+    return [(p.measured_date, p.value) for p in snap.points.get(row_id(indicator), [])]
 
 
 def outcome_getting_worse(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]:
@@ -630,7 +639,7 @@ def outcome_getting_worse(snap: Snapshot, indicator: Indicator) -> Iterator[Hit]
     outcome = snap.outcome_by_id.get(indicator.outcome_id)
     title = outcome.title if outcome else f"outcome {indicator.outcome_id}"
     owner = _owner(snap, indicator)
-    holder = snap.partnerships.get(owner["partnership_id"]) or (
+    holder = snap.partnerships.get(owner["partnership_id"]) or (  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         snap.body_names.get(owner["body_id"]) if owner["body_id"] else None
     )
     yield Hit(
@@ -654,7 +663,7 @@ def outcomes_cannot_be_judged(snap: Snapshot, partnership_id: int) -> Iterator[H
     outcomes = snap.outcomes_of(partnership_id)
     if not outcomes:
         return  # no_intended_outcome says so
-    rows = [(o, [(i, _values(snap, i)) for i in snap.indicators_of(o.id)]) for o in outcomes]
+    rows = [(o, [(i, _values(snap, i)) for i in snap.indicators_of(row_id(o))]) for o in outcomes]
     verdict, reasons = judge_outcomes(rows, snap.on)
     if verdict != Verdict.cannot_judge:
         return
@@ -690,7 +699,9 @@ def continuation_not_reviewed(snap: Snapshot, partnership_id: int) -> Iterator[H
     if facts.decided is not None:
         last, since = f"last decided on {facts.decided:%d %B %Y}", facts.decided
     else:
+        assert facts.started is not None, "with no decision, only a start date can lapse"
         last, since = f"none recorded since {facts.started:%d %B %Y}", facts.started
+
     yield Hit(
         "continuation_not_reviewed",
         LOW,
@@ -771,8 +782,10 @@ def rule_words(rule: str) -> str:
     return " ".join(found.__doc__.split("\n\n")[0].split())
 
 
-Rule = Callable[[Snapshot, object], Iterator[Hit]]
-Subjects = Callable[[Snapshot], Iterator[object]]
+# Any: each rule takes its own kind of subject (a period, a partnership id, an indicator...), and
+# the pair below is what ties a rule to the subjects it is given.
+Rule = Callable[[Snapshot, Any], Iterator[Hit]]
+Subjects = Callable[[Snapshot], Iterator[Any]]
 
 # Each rule with the subjects it is asked about, one at a time.
 RULES: list[tuple[Rule, Subjects]] = [

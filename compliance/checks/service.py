@@ -6,7 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import and_, insert, or_, true, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.checks.current import pending
@@ -23,6 +23,7 @@ from compliance.checks.rules import (
     continuation_of,
 )
 from compliance.config import Settings
+from compliance.db import key_column, row_id
 from compliance.models import (
     Body,
     CheckRun,
@@ -56,7 +57,7 @@ def end_of(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
 
 
-def _active(start_col, end_col, on: dt.date):  # type: ignore[no-untyped-def]
+def _active(start_col, end_col, on: dt.date):
     return and_((start_col.is_(None)) | (start_col <= on), (end_col.is_(None)) | (end_col > on))
 
 
@@ -71,7 +72,7 @@ class Scope:
         return bool(self.body_ids or self.partnership_ids)
 
 
-def _holders(scope: Scope | None, body_col, partnership_col):  # type: ignore[no-untyped-def]
+def _holders(scope: Scope | None, body_col, partnership_col):
     if scope is None:
         return true()
     return or_(body_col.in_(scope.body_ids), partnership_col.in_(scope.partnership_ids))
@@ -89,7 +90,7 @@ def load_snapshot(
     cutoff = end_of(on)
     mine = _holders(scope, Obligation.body_id, Obligation.partnership_id)
     obligations = list(
-        session.exec(select(Obligation).where(Obligation.closed_date.is_(None), mine))
+        session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None), mine))
     )
     periods: dict[int, list[Period]] = {}
     open_periods = (
@@ -101,7 +102,7 @@ def load_snapshot(
             Occurrence.due_date,
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None), mine)
+        .where(col(Obligation.closed_date).is_(None), mine)
         .order_by(Occurrence.period_start_date)
     )
     for row in session.exec(open_periods):
@@ -110,21 +111,25 @@ def load_snapshot(
     scoped_bodies = (
         select(Body).where(live_body)
         if scope is None
-        else select(Body).where(live_body, Body.id.in_(scope.body_ids))
+        else select(Body).where(live_body, col(Body.id).in_(scope.body_ids))
     )
-    bodies = {b.id: BodyFacts(b.id, b.name, b.kind, b.nation) for b in session.exec(scoped_bodies)}
+    bodies = {
+        row_id(b): BodyFacts(row_id(b), b.name, b.kind, b.nation)
+        for b in session.exec(scoped_bodies)
+    }
+
     in_partnerships = (
         true()
         if scope is None
         else or_(
-            PartnershipMember.partnership_id.in_(scope.partnership_ids),
-            PartnershipMember.body_id.in_(scope.body_ids),
+            col(PartnershipMember.partnership_id).in_(scope.partnership_ids),
+            col(PartnershipMember.body_id).in_(scope.body_ids),
         )
     )
     members: dict[int, list[Member]] = {}
     member_rows = (
-        select(PartnershipMember.partnership_id, Body.id, Body.kind, Body.nation)
-        .join(Body, Body.id == PartnershipMember.body_id)
+        select(PartnershipMember.partnership_id, key_column(Body), Body.kind, Body.nation)
+        .join(Body, col(Body.id) == PartnershipMember.body_id)
         .where(
             _active(PartnershipMember.start_date, PartnershipMember.end_date, on),
             live_body,
@@ -138,12 +143,12 @@ def load_snapshot(
         _active(Partnership.start_date, Partnership.end_date, on)
     )
     if scope is not None:
-        partnership_query = partnership_query.where(Partnership.id.in_(wanted))
+        partnership_query = partnership_query.where(col(Partnership.id).in_(wanted))
     live_partnerships = list(session.exec(partnership_query))
-    active_partnerships = {p.id: p.name for p in live_partnerships}
+    active_partnerships = {row_id(p): p.name for p in live_partnerships}
     discharged: dict[int, list[int]] = {}
     for link in session.exec(
-        select(PartnershipDuty).where(PartnershipDuty.partnership_id.in_(active_partnerships))
+        select(PartnershipDuty).where(col(PartnershipDuty.partnership_id).in_(active_partnerships))
     ):
         discharged.setdefault(link.partnership_id, []).append(link.duty_id)
     judged_partnerships = (
@@ -153,27 +158,33 @@ def load_snapshot(
     )
     # The live obligations as a subquery, never as a list: a national registry has more of
     # them than a statement may carry parameters (65,535 on PostgreSQL).
-    live_obligation_ids = select(Obligation.id).where(Obligation.closed_date.is_(None), mine)
+    live_obligation_ids = select(key_column(Obligation)).where(
+        col(Obligation.closed_date).is_(None), mine
+    )
     outcomes = list(
         session.exec(
             select(Outcome).where(
-                Outcome.partnership_id.in_(judged_partnerships)
-                | Outcome.obligation_id.in_(live_obligation_ids)
+                col(Outcome.partnership_id).in_(judged_partnerships)
+                | col(Outcome.obligation_id).in_(live_obligation_ids)
             )
         )
     )
     outcome_ids = {o.id for o in outcomes}
     indicators = list(
         session.exec(
-            select(Indicator).where(Indicator.outcome_id.in_(outcome_ids)).order_by(Indicator.id)
+            select(Indicator)
+            .where(col(Indicator.outcome_id).in_(outcome_ids))
+            .order_by(col(Indicator.id))
         )
     )
     points: dict[int, list[Point]] = {}
     for row in session.exec(
-        select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
+        select(
+            col(Measurement.indicator_id), col(Measurement.measured_date), col(Measurement.value)
+        )
         .where(Measurement.measured_date <= on)
-        .where(Measurement.indicator_id.in_([i.id for i in indicators]))
-        .order_by(Measurement.measured_date)
+        .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
+        .order_by(col(Measurement.measured_date))
     ):
         points.setdefault(row[0], []).append(Point(*row))
     evidence, titles, holders = _current_evidence(session, cutoff, mine)
@@ -184,10 +195,10 @@ def load_snapshot(
         obligations=obligations,
         periods=periods,
         evidence=evidence,
-        deliverables={d.id: d for d in session.exec(select(Deliverable))},
-        duties={d.id: d for d in session.exec(select(Duty))},
-        conditions={c.id: c for c in session.exec(select(FundingCondition))},
-        body_names=dict(session.exec(select(Body.id, Body.name)).all()),
+        deliverables={row_id(d): d for d in session.exec(select(Deliverable))},
+        duties={row_id(d): d for d in session.exec(select(Duty))},
+        conditions={row_id(c): c for c in session.exec(select(FundingCondition))},
+        body_names=dict(session.exec(select(key_column(Body), Body.name)).all()),
         partnerships={p: active_partnerships[p] for p in judged_partnerships},
         members=members,
         partnership_duties=discharged,
@@ -198,15 +209,17 @@ def load_snapshot(
         evidence_titles=titles,
         bodies=bodies,
         evidence_holders=holders,
-        stream_names=dict(session.exec(select(FundingStream.id, FundingStream.name)).all()),
+        stream_names=dict(
+            session.exec(select(key_column(FundingStream), FundingStream.name)).all()
+        ),
         continuation={
-            p.id: continuation_of(p) for p in live_partnerships if p.id in judged_partnerships
+            row_id(p): continuation_of(p) for p in live_partnerships if p.id in judged_partnerships
         },
         reach=_reach(session, scope, set(bodies), judged_partnerships),
     )
 
 
-def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships: set[int]):  # type: ignore[no-untyped-def]
+def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships: set[int]):
     # Judged for the live bodies in the check, with all their obligations (a lead body's
     # partnerships' too) whatever the scope, so that a scoped check says what a full one does.
     found = reach_of(
@@ -219,24 +232,24 @@ def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships
 
 def _current_evidence(
     session: Session, cutoff: dt.datetime, mine
-) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:  # type: ignore[no-untyped-def]
+) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:
     query = (
-        select(
-            EvidenceLink.occurrence_id,
-            Evidence.id,
-            Evidence.title,
-            Evidence.review_by_date,
-            Evidence.effective_date,
-            Obligation.body_id,
-            Obligation.partnership_id,
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+            col(EvidenceLink.occurrence_id),
+            key_column(Evidence),
+            col(Evidence.title),
+            col(Evidence.review_by_date),
+            col(Evidence.effective_date),
+            col(Obligation.body_id),
+            col(Obligation.partnership_id),
         )
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
         .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
         .where(mine)
         .where(Evidence.recorded_at <= cutoff)
-        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > cutoff))
-        .where(Evidence.id.not_in(superseded_by(cutoff)))
+        .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > cutoff))
+        .where(col(Evidence.id).not_in(superseded_by(cutoff)))
     )
     found: dict[int, list[EvidenceItem]] = {}
     titles: dict[int, str] = {}
@@ -264,10 +277,10 @@ def _comments(
     query = (
         select(EvidenceComment.evidence_id, EvidenceComment.kind, EvidenceComment.created_at)
         .where(EvidenceComment.created_at <= cutoff)
-        .order_by(EvidenceComment.created_at, EvidenceComment.id)
+        .order_by(col(EvidenceComment.created_at), col(EvidenceComment.id))
     )
     if len(evidence_ids) <= CHUNK:
-        query = query.where(EvidenceComment.evidence_id.in_(evidence_ids))
+        query = query.where(col(EvidenceComment.evidence_id).in_(evidence_ids))
     # Else every comment by the cutoff is read and those asked about kept: a national
     # registry's evidence ids are too many to send as parameters, and comments are far fewer.
     found: dict[int, list[Comment]] = {}
@@ -406,14 +419,14 @@ def _persist(
     session: Session, run: CheckRun, hits: list[Hit], scope: Scope | None
 ) -> tuple[int, int]:
     now = utcnow()
-    query = select(Finding.key, Finding.id).where(Finding.resolved_at.is_(None))
+    query = select(Finding.key, key_column(Finding)).where(col(Finding.resolved_at).is_(None))
     if scope is not None:
         query = query.where(_holders(scope, Finding.body_id, Finding.partnership_id))
     # Two transactions judging the same holder at once may each have opened the same finding;
     # the first is kept and any twin resolved, so the register heals at the next evaluation.
     open_findings: dict[str, int] = {}
     twins: list[int] = []
-    for key, fid in session.exec(query.order_by(Finding.id)).all():
+    for key, fid in session.exec(query.order_by(col(Finding.id))).all():
         if key in open_findings:
             twins.append(fid)
         else:
@@ -446,7 +459,7 @@ def _persist(
     for start in range(0, len(gone), CHUNK):  # within a statement's parameter limit
         session.execute(
             update(Finding)
-            .where(Finding.id.in_(gone[start : start + CHUNK]))
+            .where(col(Finding.id).in_(gone[start : start + CHUNK]))
             .values(resolved_at=now, last_run_id=run.id)
         )
     return len(fresh), len(gone)
@@ -460,5 +473,5 @@ def list_check_runs(
     scheduled and requested runs."""
     query = select(CheckRun).where(CheckRun.trigger != CHANGE)
     if before_id is not None:
-        query = query.where(CheckRun.id < before_id)
-    return list(session.exec(query.order_by(CheckRun.id.desc()).limit(limit)).all())
+        query = query.where(col(CheckRun.id) < before_id)
+    return list(session.exec(query.order_by(col(CheckRun.id).desc()).limit(limit)).all())

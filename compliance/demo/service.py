@@ -14,6 +14,7 @@ from compliance.accounts.service import hash_password
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.config import Settings
+from compliance.db import row_id, stored
 from compliance.evaluations.models import EvaluationRound
 from compliance.evaluations.questions import read_people_answer
 from compliance.evaluations.service import (
@@ -86,9 +87,9 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
         session=session,
         track_from=track_from,
         until=settings.today(),
-        body_ids={_require_body(session, item["code"]).id for item in data["bodies"]},
+        body_ids={row_id(_require_body(session, item["code"])) for item in data["bodies"]},
         partnership_ids={
-            get_partnership(session=session, slug=p["slug"]).id for p in data["partnerships"]
+            row_id(_require_partnership(session, p["slug"])) for p in data["partnerships"]
         },
     )
     for exemption in data.get("not_applicable", []):
@@ -216,7 +217,7 @@ def _date(value: Any) -> dt.date:
 
 
 def _first(session: Session, model: type, **where: Any) -> Any:
-    query = select(model)
+    query: Any = select(model)
     for name, value in where.items():
         query = query.where(getattr(model, name) == value)
     return session.exec(query).first()
@@ -270,8 +271,8 @@ def _contacts(session: Session, contacts: dict[str, dict]) -> None:
             set_body_reminders(
                 session=session,
                 actor="demo",
-                body_id=body.id,
-                reminder_days=setting and setting.reminder_days,
+                body_id=row_id(body),
+                reminder_days=setting.reminder_days if setting else None,
                 sro_name=contact["sro_name"],
                 sro_email=contact["sro_email"],
             )
@@ -283,6 +284,13 @@ def _require_body(session: Session, code: str) -> Body:
     if body is None:
         raise DemoError(f"no body with code {code}")
     return body
+
+
+def _require_partnership(session: Session, slug: str) -> Partnership:
+    partnership = get_partnership(session=session, slug=slug)
+    if partnership is None:
+        raise DemoError(f"no partnership {slug}")
+    return partnership
 
 
 def _partnership(
@@ -320,7 +328,7 @@ def _partnership(
         _evaluation(session, partnership, evaluation, today)
     for risk in item.get("risks", []):
         if _first(session, Risk, partnership_id=partnership.id, title=risk["title"]) is None:
-            session.add(Risk(partnership_id=partnership.id, **risk))
+            session.add(Risk(partnership_id=row_id(partnership), **risk))
     session.flush()
     return partnership
 
@@ -337,7 +345,7 @@ def _evaluation(session: Session, partnership: Partnership, item: dict, today: d
         min_answers=item.get("min_answers", DEFAULT_MIN_ANSWERS),
     )
     row = create_round(
-        session=session, actor="demo", partnership_id=partnership.id, data=data, today=today
+        session=session, actor="demo", partnership_id=row_id(partnership), data=data, today=today
     )
     for number, form in enumerate(item.get("session_answers", []), start=1):
         answer = read_people_answer({k: str(v) for k, v in form.items()}, has_outcomes=True)
@@ -378,7 +386,7 @@ def _outcome(
                         measured_date=m["date"],
                         value=m["value"],
                         source=m["source"],
-                        recorded_by_id=recorder and recorder.id,
+                        recorded_by_id=recorder.id if recorder else None,
                     )
                 )
     session.flush()
@@ -395,17 +403,17 @@ def _bid(session: Session, item: dict) -> Bid:
             reference=item["reference"],
             title=item["title"],
             stream_id=stream.id,
-            lead_body_id=lead.id,
+            lead_body_id=row_id(lead),
             submitted_date=item.get("submitted_date"),
         )
         if item.get("partnership"):
-            bid.partnership_id = get_partnership(session=session, slug=item["partnership"]).id
+            bid.partnership_id = row_id(_require_partnership(session, item["partnership"]))
         session.add(bid)
         session.flush()
     for applicant in item["applicants"]:
         body = _require_body(session, applicant["code"])
         if session.get(BidApplicant, (bid.id, body.id)) is None:
-            session.add(BidApplicant(bid_id=bid.id, body_id=body.id, role=applicant["role"]))
+            session.add(BidApplicant(bid_id=bid.id, body_id=row_id(body), role=applicant["role"]))
     session.flush()
     return bid
 
@@ -414,11 +422,11 @@ def _scopes(session: Session, user: User, item: dict) -> None:
     for code in item.get("bodies", []):
         body = _require_body(session, code)
         if _first(session, UserScope, user_id=user.id, body_id=body.id) is None:
-            session.add(UserScope(user_id=user.id, body_id=body.id))
+            session.add(UserScope(user_id=row_id(user), body_id=body.id))
     for slug in item.get("partnerships", []):
-        partnership = get_partnership(session=session, slug=slug)
+        partnership = _require_partnership(session, slug)
         if _first(session, UserScope, user_id=user.id, partnership_id=partnership.id) is None:
-            session.add(UserScope(user_id=user.id, partnership_id=partnership.id))
+            session.add(UserScope(user_id=row_id(user), partnership_id=partnership.id))
     session.flush()
 
 
@@ -473,14 +481,17 @@ def _occurrence(session: Session, target: dict) -> Occurrence:
 def _obligation_key(session: Session, target: dict) -> str:
     if "bid" in target:
         bid = _first(session, Bid, reference=target["bid"])
-        stream = session.get(FundingStream, bid.stream_id)
+        stream = stored(session, FundingStream, bid.stream_id)
         condition = _first(session, FundingCondition, stream_id=stream.id, slug=target["condition"])
         return f"bid:{bid.id}:condition:{condition.id}"
     duty = get_duty(session=session, slug=target["duty"])
+    if duty is None:
+        raise DemoError(f"no duty {target['duty']}")
     deliverable = _first(session, Deliverable, duty_id=duty.id, slug=target["deliverable"])
     if deliverable is None:
         raise DemoError(f"duty {target['duty']} has no deliverable {target['deliverable']}")
     if "partnership" in target:
-        partnership = get_partnership(session=session, slug=target["partnership"])
+        partnership = _require_partnership(session, target["partnership"])
         return f"partnership:{partnership.id}:deliverable:{deliverable.id}"
+
     return f"body:{_require_body(session, target['body']).id}:deliverable:{deliverable.id}"

@@ -7,9 +7,11 @@ from typing import Annotated
 
 from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from compliance.access import require
 from compliance.api import Date, api_router
+from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.evaluations.results import RoundResults, StageResult, latest_results
@@ -18,7 +20,7 @@ from compliance.partnerships.service import get_partnership
 
 router = api_router("evaluations")
 
-STAGE_EXAMPLE = {
+STAGE_EXAMPLE: JsonDict = {
     "answers": 6,
     "minimum": 5,
     "shown": True,
@@ -35,7 +37,7 @@ STAGE_EXAMPLE = {
     "expected_outcomes": [{"title": "Adults at risk feel safer", "count": 5}],
     "texts": [{"question": "What matters most to you?", "answers": ["Staying at home"]}],
 }
-HEADLINE_EXAMPLE = {
+HEADLINE_EXAMPLE: JsonDict = {
     "round_id": 3,
     "title": "Spring 2027 evaluation",
     "opens_date": "2027-03-01",
@@ -182,7 +184,7 @@ def read_evaluations(
         raise NotFound(f"No partnership with slug {slug!r}")
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
     on = as_at or settings.today()
-    found = latest_results(session=session, partnership_id=partnership.id, on=on)
+    found = latest_results(session=session, partnership_id=row_id(partnership), on=on)
     return EvaluationsPublic(
         partnership=partnership.slug,
         latest=_round(found.latest, on) if found.latest else None,

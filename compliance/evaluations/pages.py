@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from compliance.access import Principal, require
 from compliance.api import MAX_ID
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evaluations.models import DEFAULT_MIN_ANSWERS, EvaluationRound
@@ -83,14 +84,14 @@ def _new_round_defaults(today: dt.date) -> dict[str, str]:
     return values | {"min_answers": str(DEFAULT_MIN_ANSWERS)}
 
 
-def _list(  # type: ignore[no-untyped-def]
+def _list(
     request: Request, session, settings, principal, partnership, values=None, errors=None
 ) -> HTMLResponse:
     today = settings.today()
     rows = rounds_of(session=session, partnership_id=partnership.id)
     context = {
         "partnership": partnership,
-        "rounds": [(row, round_results(session=session, round_id=row.id)) for row in rows],
+        "rounds": [(row, round_results(session=session, round_id=row_id(row))) for row in rows],
         "states": {row.id: round_state(row, today) for row in rows},
         "trend": latest_results(session=session, partnership_id=partnership.id, on=today).trend,
         "statements": STATEMENTS,
@@ -147,7 +148,7 @@ def new_round(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Open a new round; its page follows."""
     partnership = _partnership(session, principal, slug, write=True)
     today = settings.today()
@@ -157,7 +158,7 @@ def new_round(
     row = create_round(
         session=session,
         actor=principal.user.email,
-        partnership_id=partnership.id,
+        partnership_id=row_id(partnership),
         data=data,
         today=today,
     )
@@ -167,7 +168,7 @@ def new_round(
 # One round ------------------------------------------------------------------------------------
 
 
-def _round_page(  # type: ignore[no-untyped-def]
+def _round_page(
     request: Request, session, settings, principal, partnership, row, **context
 ) -> HTMLResponse:
     can_edit = principal.writes_partnership(partnership.id)
@@ -218,7 +219,7 @@ def send_invitations(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Invite the partners' staff: each address gets its own single-use link by email."""
     partnership = _partnership(session, principal, slug, write=True)
     row = _round(session, partnership, round_id)
@@ -255,9 +256,7 @@ def send_invitations(
 # Answers from a session -----------------------------------------------------------------------
 
 
-def _session_page(  # type: ignore[no-untyped-def]
-    request: Request, session, settings, partnership, row, **context
-) -> HTMLResponse:
+def _session_page(request: Request, session, settings, partnership, row, **context) -> HTMLResponse:
     values = {
         "partnership": partnership,
         "round": row,
@@ -301,11 +300,11 @@ def enter_answers(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record one person's answers from a session; the form comes back empty for the next."""
     partnership = _partnership(session, principal, slug, write=True)
     row = _round(session, partnership, round_id)
-    outcomes = outcomes_of(session=session, partnership_id=partnership.id)
+    outcomes = outcomes_of(session=session, partnership_id=row_id(partnership))
     answer = read_people_answer(posted, bool(outcomes))
     errors = dict(answer.errors)
     if not errors:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from compliance.db import row_id
 from compliance.deps import PostedForm, SessionDep, SettingsDep, page_router, public, same_origin
 from compliance.errors import Refused
 from compliance.evaluations.models import EvaluationRound
@@ -47,7 +48,7 @@ def _refused(request: Request, exc: LinkRefused, *, posted: bool) -> HTMLRespons
     return _private(render(request, "evaluation_link.html", context, status_code=exc.status))
 
 
-def _form(  # type: ignore[no-untyped-def]
+def _form(
     request: Request, session, template: str, row: EvaluationRound, token: str, **context
 ) -> HTMLResponse:
     partnership = session.get(Partnership, row.partnership_id)
@@ -65,7 +66,7 @@ def _form(  # type: ignore[no-untyped-def]
     return _private(render(request, template, values | context, status_code=status))
 
 
-def _check_origin(request: Request, settings) -> None:  # type: ignore[no-untyped-def]
+def _check_origin(request: Request, settings) -> None:
     if not same_origin(request, settings):
         raise Refused("This form was sent from another site", status=403)
 
@@ -91,14 +92,14 @@ def survey(
 @router.post("/survey/{token}", response_class=HTMLResponse, dependencies=PUBLIC)
 def answer_survey(
     token: Token, request: Request, session: SessionDep, settings: SettingsDep, posted: PostedForm
-):  # type: ignore[no-untyped-def]
+):
     """Take a partner's answers once; the link is then used up."""
     _check_origin(request, settings)
     today = settings.today()
     try:
         _, row = open_invitation(session=session, token=token, today=today)
         outcome_ids = {
-            o.id for o in outcomes_of(session=session, partnership_id=row.partnership_id)
+            row_id(o) for o in outcomes_of(session=session, partnership_id=row.partnership_id)
         }
         answer = read_partner_answer(posted, outcome_ids)
         if answer.errors:
@@ -133,7 +134,7 @@ def have_your_say(
 @router.post("/have-your-say/{token}", response_class=HTMLResponse, dependencies=PUBLIC)
 def answer_have_your_say(
     token: Token, request: Request, session: SessionDep, settings: SettingsDep, posted: PostedForm
-):  # type: ignore[no-untyped-def]
+):
     """Take one person's answers through the shared link."""
     _check_origin(request, settings)
     today = settings.today()

@@ -135,7 +135,7 @@ def _text(form: Mapping[str, object], answer: Answer, question: Question) -> Non
         answer.texts[question.key] = value
 
 
-def _ticked(form, answer: Answer, outcome_ids: set[int]) -> None:  # type: ignore[no-untyped-def]
+def _ticked(form, answer: Answer, outcome_ids: set[int]) -> None:
     ticked = form.getlist("outcomes") if hasattr(form, "getlist") else form.get("outcomes", [])
     chosen = {value.strip() for value in ticked if isinstance(value, str)}
     known = {str(i) for i in outcome_ids}
@@ -144,7 +144,7 @@ def _ticked(form, answer: Answer, outcome_ids: set[int]) -> None:  # type: ignor
     answer.outcome_ids = sorted(int(v) for v in chosen & known)
 
 
-def read_partner_answer(form, outcome_ids: set[int]) -> Answer:  # type: ignore[no-untyped-def]
+def read_partner_answer(form, outcome_ids: set[int]) -> Answer:
     """The partners' survey: the statements, the outcomes expected to change, and in words."""
     answer = Answer()
     _statements(form, answer, PARTNER_STATEMENTS)
@@ -153,7 +153,7 @@ def read_partner_answer(form, outcome_ids: set[int]) -> Answer:  # type: ignore[
     return answer
 
 
-def read_people_answer(form, has_outcomes: bool) -> Answer:  # type: ignore[no-untyped-def]
+def read_people_answer(form, has_outcomes: bool) -> Answer:
     """The people's check: are these the right outcomes, what matters, what has changed."""
     answer = Answer()
     if has_outcomes:
@@ -168,7 +168,7 @@ def read_people_answer(form, has_outcomes: bool) -> Answer:  # type: ignore[no-u
     return answer
 
 
-def typed(form) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def typed(form) -> dict[str, object]:
     """What was posted, to show again: ticked outcomes as a list, the rest as text."""
     values: dict[str, object] = {
         k: v for k, v in form.items() if isinstance(v, str) and k != "csrf_token"

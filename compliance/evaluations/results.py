@@ -5,11 +5,14 @@ never in the order they arrived, so that no result can be traced to one person."
 
 import datetime as dt
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import case, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column, row_id
 from compliance.evaluations.models import EvaluationAnswer, EvaluationInvitation, EvaluationRound
 from compliance.evaluations.questions import (
     AGREEING,
@@ -102,8 +105,10 @@ def _statement(key: str, text: str, values: list[int]) -> StatementResult:
 
 
 def _outcome_titles(session: Session, partnership_id: int) -> dict[int, str]:
-    query = select(Outcome.id, Outcome.title).where(Outcome.partnership_id == partnership_id)
-    return dict(session.exec(query.order_by(Outcome.id)).all())
+    query = select(key_column(Outcome), Outcome.title).where(
+        Outcome.partnership_id == partnership_id
+    )
+    return dict(session.exec(query.order_by(col(Outcome.id))).all())
 
 
 def _stage(session: Session, row: EvaluationRound, stage: str) -> StageResult:
@@ -164,7 +169,8 @@ def _expected(
 
 
 def _invitations(session: Session, round_id: int) -> tuple[int, int]:
-    used = func.coalesce(func.sum(case((EvaluationInvitation.used, 1), else_=0)), 0)
+    used = func.coalesce(func.sum(case((col(EvaluationInvitation.used), 1), else_=0)), 0)
+
     query = select(func.count(), used).where(EvaluationInvitation.round_id == round_id)
     sent, taken = session.exec(query).one()
     return int(sent), int(taken)
@@ -175,7 +181,7 @@ def round_results(*, session: Session, round_id: int) -> RoundResults | None:
     row = session.get(EvaluationRound, round_id)
     if row is None:
         return None
-    invited, used = _invitations(session, row.id)
+    invited, used = _invitations(session, row_id(row))
     return RoundResults(
         row, _stage(session, row, PARTNERS), _stage(session, row, PEOPLE), invited, used
     )
@@ -190,7 +196,7 @@ def _headline(results: RoundResults) -> Headline:
     total = sum(counted.values())
     row = results.round
     return Headline(
-        row.id,
+        row_id(row),
         row.title,
         row.opens_date,
         row.closes_date,
@@ -206,13 +212,16 @@ def latest_results(*, session: Session, partnership_id: int, on: dt.date) -> Par
 
     Answers carry no date (a date could tell who gave them), so a round's totals are those
     recorded now; `on` chooses the rounds, not the answers."""
-    query = select(EvaluationRound.id).where(
+    query = select(key_column(EvaluationRound)).where(
         EvaluationRound.partnership_id == partnership_id, EvaluationRound.opens_date <= on
     )
-    ids = session.exec(query.order_by(EvaluationRound.opens_date, EvaluationRound.id)).all()
+    ids = session.exec(
+        query.order_by(col(EvaluationRound.opens_date), col(EvaluationRound.id))
+    ).all()
     results = [round_results(session=session, round_id=i) for i in ids]
     return PartnershipResults(
-        results[-1] if results else None, tuple(_headline(r) for r in results)
+        results[-1] if results else None,
+        tuple(_headline(r) for r in results),  # type: ignore[arg-type]  # each id is a round just read
     )
 
 
@@ -244,21 +253,22 @@ def people_voices(
         return {}
     rounds = session.exec(
         select(EvaluationRound)
-        .where(EvaluationRound.partnership_id.in_(partnership_ids))
+        .where(col(EvaluationRound.partnership_id).in_(partnership_ids))
         .where(EvaluationRound.opens_date <= on)
-        .order_by(EvaluationRound.opens_date.desc(), EvaluationRound.id.desc())
+        .order_by(col(EvaluationRound.opens_date).desc(), col(EvaluationRound.id).desc())
     ).all()
     if not rounds:
         return {}
-    answers: dict[int, list[dict]] = {}
+    answers: dict[int, list[Mapping[str, Any]]] = {}
     query = select(EvaluationAnswer.round_id, EvaluationAnswer.choices).where(
-        EvaluationAnswer.round_id.in_([r.id for r in rounds]), EvaluationAnswer.stage == PEOPLE
+        col(EvaluationAnswer.round_id).in_([r.id for r in rounds]),
+        col(EvaluationAnswer.stage) == PEOPLE,
     )
     for round_id, choices in session.exec(query):
         answers.setdefault(round_id, []).append(choices)
     found: dict[int, PeopleVoice] = {}
     for row in rounds:
-        given = answers.get(row.id, [])
+        given = answers.get(row_id(row), [])
         if row.partnership_id in found or len(given) < row.min_answers:
             continue
         better = [c["better_for_me"] for c in given if isinstance(c.get("better_for_me"), int)]

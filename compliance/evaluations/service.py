@@ -10,11 +10,12 @@ from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import mailer
 from compliance.audit.service import record as audit
 from compliance.config import Settings
+from compliance.db import row_id, stored
 from compliance.errors import Refused
 from compliance.evaluations.models import (
     DEFAULT_MIN_ANSWERS,
@@ -111,7 +112,9 @@ def rounds_of(*, session: Session, partnership_id: int) -> list[EvaluationRound]
     """A partnership's rounds, the newest first."""
     query = select(EvaluationRound).where(EvaluationRound.partnership_id == partnership_id)
     return list(
-        session.exec(query.order_by(EvaluationRound.opens_date.desc(), EvaluationRound.id.desc()))
+        session.exec(
+            query.order_by(col(EvaluationRound.opens_date).desc(), col(EvaluationRound.id).desc())
+        )
     )
 
 
@@ -223,7 +226,7 @@ def invite(
     """Send each address not yet invited its own private link; tell how many new, how many not."""
     if round_state(row, today) == "closed":
         raise Refused(f"This round closed on {uk_date(closed_on(row))}", field="addresses")
-    partnership = session.get(Partnership, row.partnership_id)
+    partnership = stored(session, Partnership, row.partnership_id)
     known = set(
         session.exec(
             select(EvaluationInvitation.email).where(EvaluationInvitation.round_id == row.id)
@@ -232,7 +235,9 @@ def invite(
     new = [address for address in addresses if address not in known]
     for address in new:
         token = secrets.token_urlsafe(32)
-        invitation = EvaluationInvitation(round_id=row.id, email=address, token_hash=_digest(token))
+        invitation = EvaluationInvitation(
+            round_id=row_id(row), email=address, token_hash=_digest(token)
+        )
         session.add(invitation)
         session.flush()
         link = survey_url(settings=settings, token=token)
@@ -283,8 +288,9 @@ def open_invitation(
             "Each invitation takes one set of answers, and yours have been received. Thank you.",
             status=410,
         )
-    row = session.get(EvaluationRound, invitation.round_id)
+    row = stored(session, EvaluationRound, invitation.round_id)
     _refuse_unless_open(row, today)
+
     return invitation, row
 
 
@@ -323,7 +329,7 @@ def _store(
     _refuse_errors(answer)
     session.add(
         EvaluationAnswer(
-            round_id=row.id,
+            round_id=row_id(row),
             stage=stage,
             channel=channel,
             choices=answer.choices,
@@ -341,10 +347,12 @@ def answer_invitation(*, session: Session, token: str, answer: Answer, today: dt
     # Conditional, so that two answers sent at once through one link cannot both count.
     used = session.execute(
         update(EvaluationInvitation)
-        .where(EvaluationInvitation.id == invitation.id, EvaluationInvitation.used.is_(False))
+        .where(
+            col(EvaluationInvitation.id) == invitation.id, col(EvaluationInvitation.used).is_(False)
+        )
         .values(used=True)
     )
-    if used.rowcount != 1:
+    if used.rowcount != 1:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         raise LinkRefused(
             "This link has already been used", "Your answers were received.", status=410
         )

@@ -8,16 +8,17 @@ never blocks the event loop.
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Path, Query
 from fastapi.responses import Response
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal, evidence_access, require
 from compliance.api import MAX_ID, api_router, cut_page, id_after
 from compliance.audit.service import record_download
 from compliance.config import Settings
+from compliance.db import key_column
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
@@ -56,7 +57,7 @@ ObligationId = Annotated[
     int, Path(ge=1, le=MAX_ID, description="The obligation's id", examples=[212])
 ]
 Multipart = Form(media_type="multipart/form-data")
-FILE_RESPONSE = {
+FILE_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The stored file, as an attachment, with the type its content was "
         "checked to be when it was uploaded",
@@ -97,15 +98,15 @@ def _writable_periods(
     session: Session, principal: Principal, obligations: list[Obligation]
 ) -> set[int]:
     ids = [o.id for o in obligations if principal.writes_obligation(o)]
-    query = select(Occurrence.id).where(Occurrence.obligation_id.in_(ids))
+    query = select(key_column(Occurrence)).where(col(Occurrence.obligation_id).in_(ids))
     return set(session.exec(query).all()) if ids else set()
 
 
 def _obligations_served(session: Session, evidence_id: int) -> list[Obligation]:
     query = (
         select(Obligation)
-        .join(Occurrence, Occurrence.obligation_id == Obligation.id)
-        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
+        .join(Occurrence, col(Occurrence.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Occurrence.id)
         .where(EvidenceLink.evidence_id == evidence_id)
     )
     return list(session.exec(query).all())
@@ -131,7 +132,7 @@ def _metadata(form: EvidenceUpload, occurrence_ids: list[int]) -> EvidenceCreate
         raise Refused(
             "url: the address is longer than 500 characters", field="body.url", status=422
         )
-    return data  # type: ignore[return-value]
+    return data
 
 
 def _store(
@@ -146,18 +147,18 @@ def _store(
     data = _metadata(form, occurrence_ids)
     with _named_in_body():
         content = form.file.file.read() if form.file else None
-        common = {
+        common: dict[str, Any] = {
             "session": session,
             "data_dir": settings.data_dir,
             "max_bytes": settings.max_upload_bytes,
             "actor": principal.user,
             "data": data,
             "content": content,
-            "file_name": form.file.filename.replace("\x00", "") if form.file else None,
+            "file_name": form.file.filename.replace("\x00", "") if form.file else None,  # type: ignore[union-attr]  # a multipart file part has a name
         }
         if evidence_id is None:
-            return record(**common)  # type: ignore[arg-type]
-        return new_version(**common, evidence_id=evidence_id)  # type: ignore[arg-type]
+            return record(**common)
+        return new_version(**common, evidence_id=evidence_id)
 
 
 @router.post(

@@ -6,8 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column
 from compliance.evidence.files import stored_path
 from compliance.models import Evidence
 
@@ -90,13 +91,14 @@ def _files(data_dir: Path) -> list[Path]:
 
 def _named(session: Session) -> dict[str, list[tuple[int, str]]]:
     rows = session.exec(
-        select(Evidence.sha256, Evidence.id, Evidence.title)
-        .where(Evidence.sha256.is_not(None))
-        .order_by(Evidence.id)
+        select(Evidence.sha256, key_column(Evidence), Evidence.title)
+        .where(col(Evidence.sha256).is_not(None))
+        .order_by(col(Evidence.id))
     )
     named: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for sha256, evidence_id, title in rows:
-        named[sha256].append((evidence_id, title))
+        named[sha256].append((evidence_id, title))  # type: ignore[index]  # the query keeps evidence with a file
+
     return named
 
 
@@ -128,5 +130,7 @@ def _still_named(session: Session, name: str) -> bool:
     # A fresh snapshot: the same content uploaded again since the check now has a row, and
     # the file it names must stay.
     session.rollback()
-    found = session.exec(select(Evidence.id).where(Evidence.sha256 == name).limit(1)).first()
+    found = session.exec(
+        select(key_column(Evidence)).where(Evidence.sha256 == name).limit(1)
+    ).first()
     return found is not None

@@ -12,7 +12,7 @@ from compliance.access import Principal, evidence_access, require
 from compliance.api import RowId
 from compliance.audit.service import record_download
 from compliance.config import Settings
-from compliance.db import save
+from compliance.db import row_id, save
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
@@ -52,7 +52,7 @@ router = page_router()
 QUEUE_LIMIT = 10_000
 
 
-def _max_length(model, name: str) -> int:  # type: ignore[no-untyped-def]
+def _max_length(model, name: str) -> int:
     """The longest text a field of an API input takes: the pages keep to the same limits."""
     limits = (getattr(m, "max_length", None) for m in model.model_fields[name].metadata)
     return next(limit for limit in limits if limit)
@@ -63,7 +63,7 @@ COMMENT_MAX = _max_length(ReviewInput, "comment")
 ANSWER_MAX = _max_length(AnswerInput, "answer")
 
 
-def _evidence(session, principal, evidence_id: int, *, write: bool = False) -> Evidence:  # type: ignore[no-untyped-def]
+def _evidence(session, principal, evidence_id: int, *, write: bool = False) -> Evidence:
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
         raise NotFound(f"No evidence with id {evidence_id}")
@@ -84,7 +84,7 @@ def _home(session: Session, principal: Principal, evidence_id: int, wanted: int 
 
 def _back(
     session, principal, evidence_id: int, wanted: int | None, done: str = ""
-) -> RedirectResponse:  # type: ignore[no-untyped-def]  # noqa: E501
+) -> RedirectResponse:  # noqa: E501
     obligation_id = _home(session, principal, evidence_id, wanted)
     suffix = f"?{done}=1" if done else ""
     return RedirectResponse(f"/obligations/{obligation_id}{suffix}", status_code=303)
@@ -101,7 +101,7 @@ def _live(session: Session, evidence: Evidence) -> None:
         raise Refused(
             f"This evidence was withdrawn on {evidence.withdrawn_at:%d %B %Y}", status=409
         )
-    newer = successor(session=session, evidence_id=evidence.id)
+    newer = successor(session=session, evidence_id=row_id(evidence))
     if newer is not None:
         raise Refused(f"This version was corrected by “{newer.title}”; correct that", status=409)
 
@@ -139,9 +139,9 @@ def download(
 # Correcting and withdrawing --------------------------------------------------------------------
 
 
-def _around(session, settings, principal, evidence: Evidence, wanted: int | None) -> dict:  # type: ignore[no-untyped-def]  # noqa: E501
+def _around(session, settings, principal, evidence: Evidence, wanted: int | None) -> dict:  # noqa: E501
     """What the correction and withdrawal pages show of the evidence, and the way back."""
-    obligation_id = _home(session, principal, evidence.id, wanted)
+    obligation_id = _home(session, principal, row_id(evidence), wanted)
     _, detail = readable_detail(session, settings, principal, obligation_id)
     back = f"/obligations/{obligation_id}"
     return {
@@ -198,7 +198,7 @@ def correct_evidence(
     settings: SettingsDep,
     principal: FormUser,
     form: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record the corrected version (new_version, as the API does), serving the same periods;
     on any problem show the form again with every error, nothing stored."""
     evidence = _evidence(session, principal, evidence_id, write=True)
@@ -267,7 +267,7 @@ def withdraw_evidence(
     principal: FormUser,
     reason: Annotated[str, Form()] = "",
     obligation_id: Annotated[str, Form()] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Withdraw evidence, giving the reason; the record stays. Without a reason the confirmation
     page comes back saying so, and nothing is changed."""
     evidence = _evidence(session, principal, evidence_id, write=True)
@@ -288,7 +288,7 @@ def withdraw_evidence(
 # Reviewing and answering ------------------------------------------------------------------------
 
 
-def _refused_on_page(request, session, settings, principal, evidence_id, wanted, **refused):  # type: ignore[no-untyped-def]  # noqa: E501
+def _refused_on_page(request, session, settings, principal, evidence_id, wanted, **refused):  # noqa: E501
     """The obligation page again, with the refused review or answer as typed and the problem
     by its box: refused is field=(message, typed)."""
     obligation_id = _home(session, principal, evidence_id, wanted)
@@ -310,7 +310,7 @@ def review_evidence(
     verdict: Annotated[ReviewVerdict, Form()],
     comment: Annotated[str, Form()] = "",
     obligation_id: Annotated[str, Form()] = "",
-):  # type: ignore[no-untyped-def]
+):
     """An inspector accepts or queries evidence in their scope; a query needs a comment."""
     _evidence(session, principal, evidence_id)
     require(principal.is_inspector or principal.is_admin, "Only inspectors review evidence")
@@ -346,7 +346,7 @@ def answer_query(
     settings: SettingsDep,
     body: Annotated[str, Form()] = "",
     obligation_id: Annotated[str, Form()] = "",
-):  # type: ignore[no-untyped-def]
+):
     """An officer answers an inspector's query; an empty answer is sent back to be written."""
     _evidence(session, principal, evidence_id, write=True)
     wanted = _wanted(obligation_id)

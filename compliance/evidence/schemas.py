@@ -9,11 +9,13 @@ from typing import Annotated, Literal
 
 from fastapi import UploadFile
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.api import MAX_ID, PREFIX, ApiInput, Date, Timestamp
+from compliance.db import key_column, row_id
 from compliance.evidence.service import (
     EvidenceKind,
     ReviewVerdict,
@@ -39,7 +41,7 @@ def _no_nul(text: str | None) -> str | None:
 Text = Annotated[str, AfterValidator(_no_nul)]
 ReviewStatus = Literal["unreviewed", "accepted", "queried", "answered"]
 
-UPLOAD_EXAMPLE = {
+UPLOAD_EXAMPLE: JsonDict = {
     "kind": "published_report",
     "title": "Safeguarding Adults Board annual report 2024-25",
     "description": "Sent to the chief executives and leaders, the police and crime commissioner, "
@@ -49,7 +51,7 @@ UPLOAD_EXAMPLE = {
     "period_end_date": "2025-03-31",
     "occurrence_ids": [1187],
 }
-REVIEW_EXAMPLE = {
+REVIEW_EXAMPLE: JsonDict = {
     "id": 17,
     "evidence_id": 41,
     "kind": "queried",
@@ -57,7 +59,7 @@ REVIEW_EXAMPLE = {
     "author": "Demo inspector",
     "created_at": "2026-10-05T09:14:03Z",
 }
-EVIDENCE_EXAMPLE = {k: v for k, v in UPLOAD_EXAMPLE.items() if k != "occurrence_ids"} | {
+EVIDENCE_EXAMPLE: JsonDict = {k: v for k, v in UPLOAD_EXAMPLE.items() if k != "occurrence_ids"} | {
     "id": 41,
     "review_by_date": None,
     "url": None,
@@ -107,7 +109,7 @@ class VersionUpload(EvidenceUpload):
     """A corrected version, as multipart form fields; without `occurrence_ids` it serves the
     periods of the version it corrects."""
 
-    occurrence_ids: Annotated[list[FormInt] | None, Field(min_length=1, max_length=200)] = None
+    occurrence_ids: Annotated[list[FormInt] | None, Field(min_length=1, max_length=200)] = None  # type: ignore[assignment]  # optional here; pydantic allows the override
 
 
 class WithdrawalInput(ApiInput):
@@ -186,7 +188,7 @@ class EvidencePublic(BaseModel):
 QUEUE_FIELDS = ("id", "kind", "title", "effective_date", "recorded_by", "recorded_at")
 
 
-QUEUE_EXAMPLE = {k: EVIDENCE_EXAMPLE[k] for k in QUEUE_FIELDS} | {
+QUEUE_EXAMPLE: JsonDict = {k: EVIDENCE_EXAMPLE[k] for k in QUEUE_FIELDS} | {
     "obligation_ids": [212],
     "review_status": "answered",
 }
@@ -217,18 +219,22 @@ class ReviewPage(BaseModel):
 
 
 def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
-    rows = session.exec(select(User.id, User.name).where(User.id.in_(ids - {None}))).all()
+    rows = session.exec(
+        select(key_column(User), User.name).where(col(User.id).in_(ids - {None}))
+    ).all()
     return dict(rows)
 
 
 def evidence_public(session: Session, evidence: Evidence, principal: Principal) -> EvidencePublic:
     """Evidence as the API shows it to someone, with the links they may see, its versions and
     its review thread."""
-    pairs = served(session=session, evidence_ids=[evidence.id], principal=principal)[evidence.id]
-    comments = thread(session=session, evidence_id=evidence.id)
+    pairs = served(session=session, evidence_ids=[row_id(evidence)], principal=principal)[
+        row_id(evidence)
+    ]
+    comments = thread(session=session, evidence_id=row_id(evidence))
     people = {evidence.recorded_by_id, evidence.withdrawn_by_id} | {c.author_id for c in comments}
     names = _names(session, people)
-    newer = successor(session=session, evidence_id=evidence.id)
+    newer = successor(session=session, evidence_id=row_id(evidence))
     return EvidencePublic(
         **evidence.model_dump(exclude={"recorded_by_id", "withdrawn_by_id"}),
         file_url=f"{PREFIX}/evidence/{evidence.id}/file" if evidence.sha256 else None,
@@ -262,13 +268,13 @@ def queue_page(
     principal: Principal,
 ) -> ReviewPage:
     """A page of the review queue, looked up in a fixed number of queries."""
-    pairs = served(session=session, evidence_ids=[e.id for e, _ in rows], principal=principal)
+    pairs = served(session=session, evidence_ids=[row_id(e) for e, _ in rows], principal=principal)
     names = _names(session, {e.recorded_by_id for e, _ in rows})
     items = [
         QueueItem(
             **evidence.model_dump(include=set(QUEUE_FIELDS) - {"recorded_by"}),
             recorded_by=names.get(evidence.recorded_by_id, "unknown"),
-            obligation_ids=sorted({obligation for obligation, _ in pairs[evidence.id]}),
+            obligation_ids=sorted({obligation for obligation, _ in pairs[row_id(evidence)]}),
             review_status=STATUS[latest],
         )
         for evidence, latest in rows

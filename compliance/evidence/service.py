@@ -3,17 +3,18 @@
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from sqlalchemy import exists, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.config import get_settings
+from compliance.db import key_column, row_id
 from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.evidence.safety import stored_name
@@ -77,7 +78,10 @@ class EvidenceCreate(BaseModel):
         return self
 
 
-def parse(model: type[BaseModel], data: dict) -> BaseModel:
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def parse(model: type[_Model], data: dict) -> _Model:
     """Validate input, turning the first problem into a Refused naming the field."""
     try:
         return model.model_validate(data)
@@ -101,7 +105,9 @@ def _require(session: Session, evidence_id: int) -> Evidence:
 
 
 def _check_occurrences(session: Session, ids: list[int]) -> None:
-    found = set(session.exec(select(Occurrence.id).where(Occurrence.id.in_(ids))).all())
+    found = set(
+        session.exec(select(key_column(Occurrence)).where(col(Occurrence.id).in_(ids))).all()
+    )
     missing = sorted(set(ids) - found)
     if missing:
         raise Refused(f"no obligation period with id {missing[0]}", field="occurrence_ids")
@@ -154,7 +160,7 @@ def record(
     session.add(evidence)
     session.flush()
     for occurrence_id in sorted(set(data.occurrence_ids)):
-        session.add(EvidenceLink(evidence_id=evidence.id, occurrence_id=occurrence_id))
+        session.add(EvidenceLink(evidence_id=row_id(evidence), occurrence_id=occurrence_id))
     action = "evidence.new_version" if supersedes else "evidence.recorded"
     after = snapshot(evidence) | {"occurrence_ids": sorted(set(data.occurrence_ids))}
     audit(
@@ -189,7 +195,7 @@ def new_version(
     old = _require(session, evidence_id)
     if old.withdrawn_at is not None:
         raise Refused("withdrawn evidence cannot be corrected; record new evidence instead")
-    newer = successor(session=session, evidence_id=old.id)
+    newer = successor(session=session, evidence_id=row_id(old))
     if newer is not None:
         raise Refused(f"this version was already corrected by evidence {newer.id}; correct that")
     try:
@@ -247,11 +253,15 @@ def withdraw(*, session: Session, actor: User, evidence_id: int, reason: str) ->
 def thread(*, session: Session, evidence_id: int) -> list[EvidenceComment]:
     """The review thread of a piece of evidence, oldest first."""
     query = select(EvidenceComment).where(EvidenceComment.evidence_id == evidence_id)
-    return list(session.exec(query.order_by(EvidenceComment.created_at, EvidenceComment.id)))
+    return list(
+        session.exec(query.order_by(col(EvidenceComment.created_at), col(EvidenceComment.id)))
+    )
 
 
-def _comment(session: Session, actor: User, evidence: Evidence, kind: str, body: str | None):  # type: ignore[no-untyped-def]
-    comment = EvidenceComment(evidence_id=evidence.id, author_id=actor.id, kind=kind, body=body)
+def _comment(session: Session, actor: User, evidence: Evidence, kind: str, body: str | None):
+    comment = EvidenceComment(
+        evidence_id=row_id(evidence), author_id=row_id(actor), kind=kind, body=body
+    )
     session.add(comment)
     session.flush()
     audit(
@@ -295,7 +305,7 @@ def open_query(comments: list[EvidenceComment]) -> EvidenceComment | None:
 def answer(*, session: Session, actor: User, evidence_id: int, body: str) -> EvidenceComment:
     """An officer answers the open query on a piece of evidence."""
     evidence = _require(session, evidence_id)
-    if open_query(thread(session=session, evidence_id=evidence.id)) is None:
+    if open_query(thread(session=session, evidence_id=row_id(evidence))) is None:
         raise Refused("there is no open query on this evidence to answer")
     if not body.strip():
         raise Refused("write the answer", field="body")
@@ -318,16 +328,16 @@ def served(
     if not evidence_ids:
         return {}
     rows = session.exec(
-        select(
-            EvidenceLink.evidence_id,
-            Occurrence.obligation_id,
-            Occurrence.id,
-            Obligation.body_id,
-            Obligation.partnership_id,
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+            col(EvidenceLink.evidence_id),
+            col(Occurrence.obligation_id),
+            key_column(Occurrence),
+            col(Obligation.body_id),
+            col(Obligation.partnership_id),
         )
         .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(EvidenceLink.evidence_id.in_(evidence_ids))
+        .where(col(EvidenceLink.evidence_id).in_(evidence_ids))
         .order_by(Occurrence.obligation_id, Occurrence.id)
     ).all()
     found: dict[int, list[tuple[int, int]]] = {i: [] for i in evidence_ids}
@@ -368,22 +378,25 @@ def review_queue(
     waiting = or_(latest.is_(None), latest == "answer") if for_reviewer else latest == "queried"
     query = (
         select(Evidence, latest)
-        .where(Evidence.withdrawn_at.is_(None), waiting)
-        .where(~exists().where(newer.supersedes_id == Evidence.id))
-        .order_by(Evidence.id.desc())
+        .where(col(Evidence.withdrawn_at).is_(None), waiting)
+        .where(~exists().where(col(newer.supersedes_id) == col(Evidence.id)))
+        .order_by(col(Evidence.id).desc())
         .limit(limit)
     )
     if body_ids is not None or partnership_ids is not None:
         query = query.where(_in_scope(body_ids or set(), partnership_ids or set()))
     if before_id is not None:
-        query = query.where(Evidence.id < before_id)
+        query = query.where(col(Evidence.id) < before_id)
     return [(evidence, kind) for evidence, kind in session.exec(query).all()]
 
 
-def _in_scope(body_ids: set[int], partnership_ids: set[int]):  # type: ignore[no-untyped-def]
+def _in_scope(body_ids: set[int], partnership_ids: set[int]):
     return exists().where(
-        EvidenceLink.evidence_id == Evidence.id,
-        Occurrence.id == EvidenceLink.occurrence_id,
-        Obligation.id == Occurrence.obligation_id,
-        or_(Obligation.body_id.in_(body_ids), Obligation.partnership_id.in_(partnership_ids)),
+        col(EvidenceLink.evidence_id) == Evidence.id,
+        col(Occurrence.id) == EvidenceLink.occurrence_id,
+        col(Obligation.id) == Occurrence.obligation_id,
+        or_(
+            col(Obligation.body_id).in_(body_ids),
+            col(Obligation.partnership_id).in_(partnership_ids),
+        ),
     )

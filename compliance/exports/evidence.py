@@ -4,8 +4,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import ColumnElement
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column, row_id
 from compliance.exports.formats import Column
 from compliance.exports.selection import Row, Selection, holder_filter, keyset
 from compliance.models import (
@@ -52,19 +53,21 @@ def evidence_rows(*, session: Session, selection: Selection, batch: int) -> Iter
     holders = holder_filter(selection, Obligation.body_id, Obligation.partnership_id)
     query = select(Evidence)
     if holders:
-        query = query.where(Evidence.id.in_(_serving(holders)))
+        query = query.where(col(Evidence.id).in_(_serving(holders)))
     for page in keyset(session, query, Evidence.id, batch):
         ids = [e.id for e in page]
         emails = dict(
             session.exec(
-                select(User.id, User.email).where(User.id.in_({e.recorded_by_id for e in page}))
+                select(key_column(User), User.email).where(
+                    col(User.id).in_({e.recorded_by_id for e in page})
+                )
             ).all()
         )
         newer = dict(
             session.exec(
-                select(Evidence.supersedes_id, Evidence.id)
-                .where(Evidence.supersedes_id.in_(ids))
-                .order_by(Evidence.id)
+                select(Evidence.supersedes_id, key_column(Evidence))
+                .where(col(Evidence.supersedes_id).in_(ids))
+                .order_by(col(Evidence.id))
             ).all()
         )
         served = _served(session, ids, holders)
@@ -77,8 +80,8 @@ def evidence_rows(*, session: Session, selection: Selection, batch: int) -> Iter
 def _serving(holders: list[ColumnElement[bool]]) -> Any:
     return (
         select(EvidenceLink.evidence_id)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
         .where(*holders)
     )
 
@@ -88,12 +91,12 @@ def _served(
 ) -> dict[int, tuple[list, list, list]]:
     """Per piece of evidence, the obligations it serves in the selection and their holders."""
     rows = session.exec(
-        select(EvidenceLink.evidence_id, Obligation.id, Body.code, Partnership.slug)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .outerjoin(Body, Body.id == Obligation.body_id)
-        .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
-        .where(EvidenceLink.evidence_id.in_(ids), *holders)
+        select(EvidenceLink.evidence_id, key_column(Obligation), Body.code, Partnership.slug)
+        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .outerjoin(Body, col(Body.id) == Obligation.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == Obligation.partnership_id)
+        .where(col(EvidenceLink.evidence_id).in_(ids), *holders)
     )
     found: dict[int, tuple[set, set, set]] = {}
     for evidence_id, obligation_id, code, slug in rows:
@@ -101,15 +104,15 @@ def _served(
         obligations.add(obligation_id)
         codes.update([code] if code else [])
         slugs.update([slug] if slug else [])
-    return {i: tuple(sorted(s) for s in sets) for i, sets in found.items()}  # type: ignore[misc]
+    return {i: tuple(sorted(s) for s in sets) for i, sets in found.items()}  # type: ignore[misc]  # three sets in, three sorted lists out
 
 
 def _latest_reviews(session: Session, ids: list[int]) -> dict[int, EvidenceComment]:
     rows = session.exec(
         select(EvidenceComment)
-        .where(EvidenceComment.evidence_id.in_(ids))
-        .where(EvidenceComment.kind.in_(["accepted", "queried"]))
-        .order_by(EvidenceComment.id)
+        .where(col(EvidenceComment.evidence_id).in_(ids))
+        .where(col(EvidenceComment.kind).in_(["accepted", "queried"]))
+        .order_by(col(EvidenceComment.id))
     )
     return {c.evidence_id: c for c in rows}
 
@@ -117,12 +120,12 @@ def _latest_reviews(session: Session, ids: list[int]) -> dict[int, EvidenceComme
 def _evidence_row(
     e: Evidence,
     emails: dict[int, str],
-    newer: dict[int, int],
+    newer: dict[int | None, int],
     served: tuple[list, list, list],
     reviews: dict[int, EvidenceComment],
 ) -> Row:
     obligations, codes, slugs = served
-    review = reviews.get(e.id)
+    review = reviews.get(row_id(e))
     return (
         e.id,
         e.title,
@@ -136,10 +139,10 @@ def _evidence_row(
         e.media_type,
         e.size_bytes,
         e.url,
-        emails.get(e.recorded_by_id),
+        emails.get(e.recorded_by_id),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         e.recorded_at,
         e.supersedes_id,
-        newer.get(e.id),
+        newer.get(row_id(e)),
         e.withdrawn_at,
         e.withdrawn_reason,
         "; ".join(str(i) for i in obligations),

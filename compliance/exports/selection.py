@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
+from compliance.db import key_column
 from compliance.models import Body, Partnership
 
 Row = tuple[Any, ...]
@@ -69,10 +70,12 @@ def holders_of(session: Session, rows: list[Any]) -> tuple[dict[int, Row], dict[
     """The code and name of the bodies, and the slug and name of the partnerships, of rows."""
     body_ids = {r.body_id for r in rows if r.body_id is not None}
     partnership_ids = {r.partnership_id for r in rows if r.partnership_id is not None}
-    bodies = session.exec(select(Body.id, Body.code, Body.name).where(Body.id.in_(body_ids)))
+    bodies = session.exec(
+        select(key_column(Body), Body.code, Body.name).where(col(Body.id).in_(body_ids))
+    )
     partnerships = session.exec(
-        select(Partnership.id, Partnership.slug, Partnership.name).where(
-            Partnership.id.in_(partnership_ids)
+        select(key_column(Partnership), Partnership.slug, Partnership.name).where(
+            col(Partnership.id).in_(partnership_ids)
         )
     )
     return {i: (c, n) for i, c, n in bodies}, {i: (s, n) for i, s, n in partnerships}

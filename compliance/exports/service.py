@@ -11,8 +11,9 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import IO
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column, row_id
 from compliance.exports import formats
 from compliance.exports.evidence import EVIDENCE_COLUMNS, evidence_rows
 from compliance.exports.formats import Column
@@ -89,7 +90,7 @@ def obligation_rows(*, session: Session, selection: Selection, batch: int) -> It
         citations = _citations(session, obligations)
         judged = _judgements(session, obligations, selection.on)
         yield [
-            _obligation_row(v, bodies, partnerships, citations, judged[v.obligation.id])
+            _obligation_row(v, bodies, partnerships, citations, judged[row_id(v.obligation)])
             for v in views
         ]
 
@@ -100,7 +101,10 @@ def _judgements(session: Session, obligations: list[Obligation], on: dt.date) ->
     behind = partnerships_behind(session, obligations, on)
     wanted = {p for ids in behind.values() for p in ids}
     each = partnership_judgements(session=session, partnership_ids=wanted, on=on)
-    return {o.id: across(each[p] for p in behind.get(o.id, []) if p in each) for o in obligations}
+    return {
+        row_id(o): across(each[p] for p in behind.get(row_id(o), []) if p in each)
+        for o in obligations
+    }
 
 
 def _reasons(judged: Across) -> str:
@@ -129,14 +133,14 @@ def _citations(session: Session, obligations: list[Obligation]) -> dict[tuple[st
     deliverables = {o.deliverable_id for o in obligations if o.deliverable_id}
     conditions = {o.condition_id for o in obligations if o.condition_id}
     duty_rows = session.exec(
-        select(Deliverable.id, Duty.act, Duty.sections)
-        .join(Duty, Duty.id == Deliverable.duty_id)
-        .where(Deliverable.id.in_(deliverables))
+        select(key_column(Deliverable), Duty.act, Duty.sections)
+        .join(Duty, col(Duty.id) == Deliverable.duty_id)
+        .where(col(Deliverable.id).in_(deliverables))
     )
     stream_rows = session.exec(
-        select(FundingCondition.id, FundingStream.legal_basis)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
-        .where(FundingCondition.id.in_(conditions))
+        select(key_column(FundingCondition), FundingStream.legal_basis)
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
+        .where(col(FundingCondition.id).in_(conditions))
     )
     found = {("deliverable", i): f"{act} {sections}" for i, act, sections in duty_rows}
     return found | {("condition", i): basis or "" for i, basis in stream_rows}
@@ -150,8 +154,8 @@ def _obligation_row(
     judged: Across,
 ) -> Row:
     o = view.obligation
-    body = bodies.get(o.body_id, (None, None))
-    partnership = partnerships.get(o.partnership_id, (None, None))
+    body = bodies.get(o.body_id, (None, None))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
+    partnership = partnerships.get(o.partnership_id, (None, None))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
     source = (
         ("deliverable", o.deliverable_id) if o.deliverable_id else ("condition", o.condition_id)
     )
@@ -168,7 +172,7 @@ def _obligation_row(
         view.item_title,
         view.item_slug,
         view.cadence,
-        citations.get(source, ""),
+        citations.get(source, ""),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         view.source_url,
         view.basis.words,
         view.next_due,

@@ -35,7 +35,7 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() or ""
 
 
-def current_revision(connection) -> str | None:  # type: ignore[no-untyped-def]
+def current_revision(connection) -> str | None:
     """The migration the database is at, or None if it has never been migrated."""
     from alembic.runtime.migration import MigrationContext
 

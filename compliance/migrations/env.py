@@ -27,7 +27,8 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(config.get_main_option("sqlalchemy.url"))  # type: ignore[arg-type]  # alembic_config() sets it
+
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()

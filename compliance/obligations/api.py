@@ -13,6 +13,7 @@ from compliance.access import Principal, require
 from compliance.api import MAX_ID, Date, api_router, encode_cursor, id_after
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
+from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.obligations.listing import ObligationFilter, obligation_page
@@ -77,7 +78,7 @@ class StatusRollup(BaseModel):
     outcome: dict[str, int]
 
 
-def _rollup(scope: str, on: dt.date, views, judged: Across) -> StatusRollup:  # type: ignore[no-untyped-def]
+def _rollup(scope: str, on: dt.date, views, judged: Across) -> StatusRollup:
     result = status_rollup(views)
     return StatusRollup(
         scope=scope,
@@ -92,7 +93,7 @@ def _rollup(scope: str, on: dt.date, views, judged: Across) -> StatusRollup:  # 
     )
 
 
-def _status(session, settings, scope: str, as_at, judge, **filters) -> StatusRollup:  # type: ignore[no-untyped-def]
+def _status(session, settings, scope: str, as_at, judge, **filters) -> StatusRollup:
     """Roll up the obligations matching the filters, as at a date (today by default), after
     the judgement `judge(on)` gives."""
     on = as_at or settings.today()
@@ -121,7 +122,7 @@ def body_status(
     require(principal.reads_body(body.id), "This body is not in your scope")
 
     def judge(on: dt.date) -> Across:
-        return body_judgement(session=session, body_id=body.id, on=on, principal=principal)
+        return body_judgement(session=session, body_id=row_id(body), on=on, principal=principal)
 
     return _status(session, settings, f"body {body.code}", as_at, judge, body_id=body.id)
 
@@ -141,7 +142,7 @@ def partnership_status(
     require(principal.reads_partnership(partnership.id), "This partnership is not in your scope")
 
     def judge(on: dt.date) -> Across:
-        return judgement_across(session=session, partnership_ids=[partnership.id], on=on)
+        return judgement_across(session=session, partnership_ids=[row_id(partnership)], on=on)
 
     scope = f"partnership {slug}"
     return _status(session, settings, scope, as_at, judge, partnership_id=partnership.id)
@@ -183,10 +184,10 @@ def area_status(
     if body is None:
         raise _missing("body with code", code)
     require(principal.reads_body(body.id), "This body is not in your scope")
-    ids = area_body_ids(session=session, body_id=body.id)
+    ids = area_body_ids(session=session, body_id=row_id(body))
 
     def judge(on: dt.date) -> Across:
-        return area_judgement(session=session, body_id=body.id, on=on, principal=principal)
+        return area_judgement(session=session, body_id=row_id(body), on=on, principal=principal)
 
     return _status(session, settings, f"area {body.code}", as_at, judge, body_ids=ids)
 

@@ -22,8 +22,9 @@ from sqlalchemy import delete, insert, or_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column
 from compliance.exports.selection import holders_of
 from compliance.models import Obligation
 from compliance.obligations.tables import JudgedEpoch, ObligationState
@@ -58,22 +59,22 @@ def forget(
     The token changes first: on PostgreSQL its row stays locked until the commit, so a reader
     that would keep states judged before this commit waits for it, and then keeps nothing."""
     token = secrets.token_hex(16)
-    moved = session.execute(update(JudgedEpoch).where(JudgedEpoch.id == 1).values(token=token))
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
+    moved = session.execute(update(JudgedEpoch).where(col(JudgedEpoch.id) == 1).values(token=token))
+    if moved.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.execute(insert(JudgedEpoch).values(id=1, token=token))
     if body_ids is None:
         session.execute(delete(ObligationState))
         return
-    held = select(Obligation.id).where(
+    held = select(key_column(Obligation)).where(
         or_(
-            Obligation.body_id.in_(set(body_ids)),
-            Obligation.partnership_id.in_(set(partnership_ids)),
+            col(Obligation.body_id).in_(set(body_ids)),
+            col(Obligation.partnership_id).in_(set(partnership_ids)),
         )
     )
-    session.execute(delete(ObligationState).where(ObligationState.obligation_id.in_(held)))
+    session.execute(delete(ObligationState).where(col(ObligationState.obligation_id).in_(held)))
 
 
-def current(on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
+def current(on: dt.date, due_soon_days: int):
     """A kept state judged for this date and window."""
     return (ObligationState.judged_on == on) & (ObligationState.due_soon_days == due_soon_days)
 
@@ -91,13 +92,13 @@ def in_states(
     states and one of these outcome states (either empty: any), next due within the window."""
     conditions = [current(on, due_soon_days)]
     if statuses := [str(s) for s in statuses]:
-        conditions.append(ObligationState.status.in_(statuses))
+        conditions.append(col(ObligationState.status).in_(statuses))
     if outcomes := [str(o) for o in outcomes]:
-        conditions.append(ObligationState.outcome.in_(outcomes))
+        conditions.append(col(ObligationState.outcome).in_(outcomes))
     if due_after is not None:
-        conditions.append(ObligationState.next_due >= due_after)
+        conditions.append(col(ObligationState.next_due) >= due_after)
     if due_before is not None:
-        conditions.append(ObligationState.next_due <= due_before)
+        conditions.append(col(ObligationState.next_due) <= due_before)
     return conditions
 
 
@@ -116,13 +117,19 @@ def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_day
         if _complete.get(database) == (seen, on, due_soon_days):
             return judged
         wanted = (
-            select(Obligation.id).where(Obligation.closed_date.is_(None)) if ids is None else ids
+            select(key_column(Obligation)).where(col(Obligation.closed_date).is_(None))
+            if ids is None
+            else ids
         )
         missing = list(
             session.exec(
-                wanted.outerjoin(ObligationState, ObligationState.obligation_id == Obligation.id)
-                .where(or_(ObligationState.obligation_id.is_(None), ~current(on, due_soon_days)))
-                .order_by(Obligation.id)
+                wanted.outerjoin(
+                    ObligationState, col(ObligationState.obligation_id) == Obligation.id
+                )
+                .where(
+                    or_(col(ObligationState.obligation_id).is_(None), ~current(on, due_soon_days))
+                )
+                .order_by(col(Obligation.id))
             )
         )
         if not missing:
@@ -138,7 +145,9 @@ def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_day
 def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days: int) -> int:
     seen = epoch(session)
     rows = list(
-        session.exec(select(Obligation).where(Obligation.id.in_(ids)).order_by(Obligation.id))
+        session.exec(
+            select(Obligation).where(col(Obligation.id).in_(ids)).order_by(col(Obligation.id))
+        )
     )
     views = view_obligations_for(
         session=session, obligations=rows, on=on, due_soon_days=due_soon_days
@@ -152,10 +161,10 @@ def _judge_and_keep(session: Session, ids: list[int], on: dt.date, due_soon_days
         # drew a new one since it was seen, or is drawing one now, means keep nothing.
         unmoved = session.execute(
             update(JudgedEpoch)
-            .where(JudgedEpoch.id == 1, JudgedEpoch.token == seen)
+            .where(col(JudgedEpoch.id) == 1, col(JudgedEpoch.token) == seen)
             .values(token=seen)
         )
-        if unmoved.rowcount != 1 or not states:  # type: ignore[attr-defined]
+        if unmoved.rowcount != 1 or not states:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
             session.rollback()
             return 0
         session.execute(_upsert(session, states))
@@ -172,7 +181,7 @@ def _holder_names(session: Session, rows: list[Obligation]) -> list[str]:
     return [
         bodies[o.body_id][1]
         if o.body_id in bodies
-        else partnerships.get(o.partnership_id, ("", ""))[1]
+        else partnerships.get(o.partnership_id, ("", ""))[1]  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         for o in rows
     ]
 
@@ -191,7 +200,7 @@ def _state(view: ObligationView, holder: str, on: dt.date, due_soon_days: int) -
     }
 
 
-def _upsert(session: Session, states: list[dict[str, Any]]):  # type: ignore[no-untyped-def]
+def _upsert(session: Session, states: list[dict[str, Any]]):
     dialect = session.get_bind().dialect.name
     statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(ObligationState).values(
         states
@@ -204,11 +213,11 @@ def sort_order(dialect: str) -> list:
     """The obligations list's order: soonest due first (none due last), then by holder, source
     and item in code-point order (as Python sorts text), then by id."""
 
-    def text(column):  # type: ignore[no-untyped-def]
+    def text(column):
         return column.collate("C") if dialect == "postgresql" else column
 
     return [
-        ObligationState.next_due.is_(None),
+        col(ObligationState.next_due).is_(None),
         ObligationState.next_due,
         text(ObligationState.holder_name),
         text(ObligationState.source_title),

@@ -69,7 +69,7 @@ def _looked_up(value: str, find, field: str, errors: dict):  # type: ignore[no-u
     return found
 
 
-def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict):  # type: ignore[no-untyped-def]
+def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict):
     found_body = _looked_up(body, lambda v: get_body(session=session, code=v), "body", errors)
     if found_body is not None:
         require(principal.reads_body(found_body.id), "This body is not in your scope")

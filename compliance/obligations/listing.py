@@ -5,8 +5,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column
 from compliance.models import Deliverable, Obligation, Occurrence
 from compliance.obligations.judged import in_states, keep_current
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
@@ -48,7 +49,7 @@ class ObligationFilter:
         )
 
 
-def filtered(filters: ObligationFilter, query: Any = None):  # type: ignore[no-untyped-def]
+def filtered(filters: ObligationFilter, query: Any = None):
     """A select of obligations (or of `query`, which reads from obligation) narrowed by the
     filters SQL can apply."""
     query = select(Obligation) if query is None else query
@@ -57,22 +58,24 @@ def filtered(filters: ObligationFilter, query: Any = None):  # type: ignore[no-u
     if filters.partnership_id is not None:
         query = query.where(Obligation.partnership_id == filters.partnership_id)
     if filters.duty_id is not None:
-        duty_deliverables = select(Deliverable.id).where(Deliverable.duty_id == filters.duty_id)
-        query = query.where(Obligation.deliverable_id.in_(duty_deliverables))
+        duty_deliverables = select(key_column(Deliverable)).where(
+            Deliverable.duty_id == filters.duty_id
+        )
+        query = query.where(col(Obligation.deliverable_id).in_(duty_deliverables))
     if not filters.include_closed:
-        query = query.where(Obligation.closed_date.is_(None))
+        query = query.where(col(Obligation.closed_date).is_(None))
     if filters.body_ids is not None:
         query = query.where(
-            Obligation.body_id.in_(filters.body_ids)
+            col(Obligation.body_id).in_(filters.body_ids)
             | (
-                Obligation.body_id.is_(None)
-                & Obligation.partnership_id.in_(filters.partnership_ids or frozenset())
+                col(Obligation.body_id).is_(None)
+                & col(Obligation.partnership_id).in_(filters.partnership_ids or frozenset())
             )
         )
     if filters.due_after is not None or filters.due_before is not None:
         # The next due date is one of the periods' due dates, so a period due in the window is
         # needed (not enough: the exact test is made on the computed status).
-        window = select(Occurrence.id).where(Occurrence.obligation_id == Obligation.id)
+        window = select(key_column(Occurrence)).where(Occurrence.obligation_id == Obligation.id)
         if filters.due_after is not None:
             window = window.where(Occurrence.due_date >= filters.due_after)
         if filters.due_before is not None:
@@ -81,11 +84,14 @@ def filtered(filters: ObligationFilter, query: Any = None):  # type: ignore[no-u
     return query
 
 
-def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_soon_days: int):  # type: ignore[no-untyped-def]
+def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_soon_days: int):
     """A select of the ids of open obligations whose state kept for the date passes the
     filter's status, outcome and due window (states judged first where none is kept)."""
     keep_current(
-        session, filtered(filters, select(Obligation.id)), on=on, due_soon_days=due_soon_days
+        session,
+        filtered(filters, select(key_column(Obligation))),
+        on=on,
+        due_soon_days=due_soon_days,
     )
     return select(ObligationState.obligation_id).where(
         *in_states(
@@ -120,12 +126,14 @@ def obligation_page(
     query = filtered(filters).order_by(Obligation.id)
     kept = filters.computed and on == today and not filters.include_closed
     if kept:
-        query = query.where(Obligation.id.in_(_kept_passing(session, filters, on, due_soon_days)))
+        query = query.where(
+            col(Obligation.id).in_(_kept_passing(session, filters, on, due_soon_days))
+        )
     # Narrowed by kept states, nearly every row read passes: read no more than a page needs.
     size = batch if filters.computed and not kept else limit + 1
     found: list[ObligationView] = []
     while len(found) <= limit:
-        rows = list(session.exec(query.where(Obligation.id > after_id).limit(size)))
+        rows = list(session.exec(query.where(col(Obligation.id) > after_id).limit(size)))
         if not rows:
             break
         views = view_obligations_for(

@@ -2,7 +2,9 @@
 correction form too, so that both say the same in the same words)."""
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -44,7 +46,7 @@ FORM_ORDER = (
     FORM,
 )
 NOUNS = {"title": "title", "description": "description", "url": "web address"}
-URL_MAX_LENGTH = Evidence.__table__.c.url.type.length
+URL_MAX_LENGTH = Evidence.__table__.c.url.type.length  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class
 
 
 def megabytes(size: int) -> str:
@@ -62,7 +64,7 @@ def file_kinds() -> str:
     return f"{', '.join(unique[:-1])} or {unique[-1]}"
 
 
-def readable_detail(session, settings, principal, obligation_id: int):  # type: ignore[no-untyped-def]
+def readable_detail(session, settings, principal, obligation_id: int):
     """An obligation the user may read, with everything its page shows."""
     obligation = session.get(Obligation, obligation_id)
     if obligation is None:
@@ -114,7 +116,7 @@ def obligation_page(
     return render(request, "obligation.html", context)
 
 
-def form_context(  # type: ignore[no-untyped-def]
+def form_context(
     settings: Settings, detail, raw=None, errors=None, chosen=(), file_name=None
 ) -> dict:
     """What the evidence form (and the correction form) shows around the values typed."""
@@ -177,7 +179,9 @@ def read_evidence_form(form: FormData, *, max_bytes: int) -> EvidenceForm:
         values[name], error = date_from_parts(form, name, label=label, required=required)
         if error:
             read.errors[name] = error
-    values["occurrence_ids"] = [int(v) for v in form.getlist("occurrence_ids") if str(v).isdigit()]
+    values["occurrence_ids"] = [
+        int(v) for v in form.getlist("occurrence_ids") if isinstance(v, str) and v.isdigit()
+    ]
     upload = form.get("file")
     if isinstance(upload, UploadFile) and upload.filename:
         upload.file.seek(0)
@@ -198,7 +202,7 @@ def _check_file(read: EvidenceForm, max_bytes: int) -> None:
         read.errors["file"] = f"The file must be a {file_kinds()} file"
 
 
-def _plain(name: str, error: dict) -> str:
+def _plain(name: str, error: Mapping[str, Any]) -> str:
     """A validation error of the evidence model in plain English."""
     limit = (error.get("ctx") or {}).get("max_length")
     noun = NOUNS.get(name, name.replace("_", " "))
@@ -295,7 +299,7 @@ def record_evidence(
     settings: SettingsDep,
     principal: FormUser,
     form: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record evidence; on any problem show the form again with every error, nothing stored."""
     obligation, detail = readable_detail(session, settings, principal, obligation_id)
     require(

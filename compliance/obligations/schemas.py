@@ -4,13 +4,15 @@ a page at a time, with examples from the Cornwall and Isles of Scilly demo area.
 import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, select
+from pydantic.json_schema import JsonDict
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column
 from compliance.models import Body, Partnership
 from compliance.obligations.views import ObligationView
 from compliance.outcomes.judgement import RULE, Across, Verdict
 
-PERIOD_EXAMPLE = {
+PERIOD_EXAMPLE: JsonDict = {
     "occurrence_id": 1187,
     "period_start_date": "2025-04-01",
     "period_end_date": "2026-03-31",
@@ -18,7 +20,7 @@ PERIOD_EXAMPLE = {
     "status": "met",
     "evidence_ids": [9],
 }
-OBLIGATION_EXAMPLE = {
+OBLIGATION_EXAMPLE: JsonDict = {
     "id": 2,
     "body_code": "E06000052",
     "partnership_slug": None,
@@ -159,14 +161,20 @@ def obligation_items(session: Session, views: list[ObligationView]) -> list[Obli
     body_ids = {v.obligation.body_id for v in views if v.obligation.body_id}
     partnership_ids = {v.obligation.partnership_id for v in views if v.obligation.partnership_id}
     codes = (
-        dict(session.exec(select(Body.id, Body.code).where(Body.id.in_(body_ids))).all())
+        dict(
+            session.exec(
+                select(key_column(Body), Body.code).where(col(Body.id).in_(body_ids))
+            ).all()
+        )
         if body_ids
         else {}
     )
     slugs = (
         dict(
             session.exec(
-                select(Partnership.id, Partnership.slug).where(Partnership.id.in_(partnership_ids))
+                select(key_column(Partnership), Partnership.slug).where(
+                    col(Partnership.id).in_(partnership_ids)
+                )
             ).all()
         )
         if partnership_ids
@@ -175,7 +183,7 @@ def obligation_items(session: Session, views: list[ObligationView]) -> list[Obli
     return [_public(v, codes, slugs) for v in views]
 
 
-def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:  # type: ignore[type-arg]
+def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
     o = view.obligation
     periods = [
         PeriodPublic(
@@ -224,7 +232,7 @@ def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
 
 # The judgement of what changes for people -----------------------------------------------------
 
-REASON_EXAMPLE = {
+REASON_EXAMPLE: JsonDict = {
     "partnership_slug": "cios-safeguarding-adults-board",
     "partnership": "Cornwall and Isles of Scilly Safeguarding Adults Board",
     "outcome_id": 1,
@@ -236,7 +244,7 @@ REASON_EXAMPLE = {
     "a change of +2.5 % against a noise band of ±0.6 %; higher is better",
     "source": "indicator",
 }
-JUDGEMENT_EXAMPLE = {
+JUDGEMENT_EXAMPLE: JsonDict = {
     "verdict": "improving",
     "words": "Improving things for people",
     "rule": RULE,

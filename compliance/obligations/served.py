@@ -10,8 +10,9 @@ a quarterly return is not judged by an outcome about something else. With none, 
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from compliance.db import key_column, row_id
 from compliance.models import (
     Bid,
     Deliverable,
@@ -53,16 +54,18 @@ def partnerships_behind(
     holding it, or those of which the body holding it is a member on the date that discharge
     its duty."""
     behind: dict[int, list[int]] = {
-        o.id: [o.partnership_id] for o in obligations if o.partnership_id is not None
+        row_id(o): [o.partnership_id] for o in obligations if o.partnership_id is not None
     }
     body_ids = {o.body_id for o in obligations if o.body_id is not None}
     if not body_ids:
         return behind
     rows = session.exec(
         select(PartnershipMember.body_id, PartnershipDuty.duty_id, PartnershipMember.partnership_id)
-        .join(PartnershipDuty, PartnershipDuty.partnership_id == PartnershipMember.partnership_id)
-        .where(PartnershipMember.body_id.in_(body_ids))
-        .where((PartnershipMember.end_date.is_(None)) | (PartnershipMember.end_date > on))
+        .join(
+            PartnershipDuty, col(PartnershipDuty.partnership_id) == PartnershipMember.partnership_id
+        )
+        .where(col(PartnershipMember.body_id).in_(body_ids))
+        .where((col(PartnershipMember.end_date).is_(None)) | (col(PartnershipMember.end_date) > on))
     ).all()
     through: dict[tuple[int, int], list[int]] = {}
     for body, duty, partnership in rows:
@@ -70,7 +73,7 @@ def partnerships_behind(
     duty_of = _duty_of(session, obligations)
     for o in obligations:
         if o.body_id is not None and o.deliverable_id is not None:
-            behind[o.id] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])
+            behind[row_id(o)] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])  # type: ignore[arg-type]  # get(None) finds nothing, as meant
     return behind
 
 
@@ -78,7 +81,7 @@ def _duty_of(session: Session, obligations: list[Obligation]) -> dict[int, int]:
     ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     if not ids:
         return {}
-    query = select(Deliverable.id, Deliverable.duty_id).where(Deliverable.id.in_(ids))
+    query = select(key_column(Deliverable), Deliverable.duty_id).where(col(Deliverable.id).in_(ids))
     return dict(session.exec(query).all())
 
 
@@ -87,10 +90,11 @@ def _bid_partnerships(session: Session, obligations: list[Obligation]) -> dict[i
     ids = {o.bid_id for o in obligations if o.bid_id and o.body_id is not None}
     if not ids:
         return {}
-    query = select(Bid.id, Bid.partnership_id).where(
-        Bid.id.in_(ids), Bid.partnership_id.is_not(None)
+    query = select(key_column(Bid), Bid.partnership_id).where(
+        col(Bid.id).in_(ids), col(Bid.partnership_id).is_not(None)
     )
-    return dict(session.exec(query).all())
+    # The query keeps only bids made through a partnership.
+    return {bid: p for bid, p in session.exec(query).all() if p is not None}
 
 
 def outcome_states(
@@ -104,15 +108,15 @@ def outcome_states(
     through_bid = _bid_partnerships(session, obligations)
     for o in obligations:
         if o.bid_id in through_bid:
-            behind[o.id] = [*behind.get(o.id, []), through_bid[o.bid_id]]
+            behind[row_id(o)] = [*behind.get(row_id(o), []), through_bid[o.bid_id]]
     wanted = {p for ids in behind.values() for p in ids}
     own = [o.id for o in obligations]
     found = session.exec(
         select(Outcome)
-        .where(Outcome.partnership_id.in_(wanted) | Outcome.obligation_id.in_(own))
-        .order_by(Outcome.id)
+        .where(col(Outcome.partnership_id).in_(wanted) | col(Outcome.obligation_id).in_(own))
+        .order_by(col(Outcome.id))
     ).all()
-    targets = _targets(session, [o.id for o in found if o.partnership_id is not None])
+    targets = _targets(session, [row_id(o) for o in found if o.partnership_id is not None])
     duty_of = _duty_of(session, obligations)
     # Each outcome found by what it names (its obligation, or its partnership), not tested
     # against every obligation in turn.
@@ -126,28 +130,28 @@ def outcome_states(
     serving: dict[int, list[Outcome]] = {}
     for obligation in obligations:
         keys = {
-            ("duty", duty_of.get(obligation.deliverable_id)),
+            ("duty", duty_of.get(obligation.deliverable_id)),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
             ("deliverable", obligation.deliverable_id),
             ("condition", obligation.condition_id),
         }
-        mine = {o.id: o for o in by_obligation.get(obligation.id, [])}
-        for partnership_id in set(behind.get(obligation.id, [])):
-            for o in by_partnership.get(partnership_id, []):
-                if keys & targets.get(o.id, set()):
-                    mine[o.id] = o
-        serving[obligation.id] = [mine[i] for i in sorted(mine)]
+        mine = {row_id(x): x for x in by_obligation.get(row_id(obligation), [])}
+        for partnership_id in set(behind.get(row_id(obligation), [])):
+            for candidate in by_partnership.get(partnership_id, []):
+                if keys & targets.get(row_id(candidate), set()):
+                    mine[row_id(candidate)] = candidate
+        serving[row_id(obligation)] = [mine[i] for i in sorted(mine)]
     # Only the outcomes that serve an obligation here are judged.
-    served_ids = sorted({o.id for outcomes in serving.values() for o in outcomes})
+    served_ids = sorted({row_id(o) for outcomes in serving.values() for o in outcomes})
     levels = outcome_levels(session, served_ids, on)
     slugs = _slugs(session, wanted)
-    states = {}
+    states: dict[int, OutcomeState] = {}
     for obligation in obligations:
         served = [
-            ServedBy(o.id, o.title, levels[o.id], slugs.get(o.partnership_id))
-            for o in serving[obligation.id]
+            ServedBy(row_id(o), o.title, levels[row_id(o)], slugs.get(o.partnership_id))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
+            for o in serving[row_id(obligation)]
         ]
         status = judge_outcome(s.status for s in served)
-        states[obligation.id] = OutcomeState(status, tuple(served))
+        states[row_id(obligation)] = OutcomeState(status, tuple(served))
     return states
 
 
@@ -156,7 +160,7 @@ def _targets(session: Session, outcome_ids: list[int]) -> dict[int, set[tuple[st
     if not outcome_ids:
         return {}
     found: dict[int, set[tuple[str, int]]] = {}
-    rows = session.exec(select(OutcomeServes).where(OutcomeServes.outcome_id.in_(outcome_ids)))
+    rows = session.exec(select(OutcomeServes).where(col(OutcomeServes.outcome_id).in_(outcome_ids)))
     for link in rows:
         kind, target = target_of(link)
         found.setdefault(link.outcome_id, set()).add((kind, target))
@@ -169,13 +173,15 @@ def target_of(link: OutcomeServes) -> tuple[str, int]:
         return "duty", link.duty_id
     if link.deliverable_id is not None:
         return "deliverable", link.deliverable_id
-    return "condition", link.condition_id
+    return "condition", link.condition_id  # type: ignore[return-value]  # one_target check: else a condition
 
 
 def _slugs(session: Session, partnership_ids: set[int]) -> dict[int, str]:
     if not partnership_ids:
         return {}
-    query = select(Partnership.id, Partnership.slug).where(Partnership.id.in_(partnership_ids))
+    query = select(key_column(Partnership), Partnership.slug).where(
+        col(Partnership.id).in_(partnership_ids)
+    )
     return dict(session.exec(query).all())
 
 
@@ -185,21 +191,27 @@ def outcome_levels(
     """Each outcome's status on a date, from its indicators (with none, not measured)."""
     if not outcome_ids:
         return {}
-    indicators = session.exec(select(Indicator).where(Indicator.outcome_id.in_(outcome_ids))).all()
+    indicators = session.exec(
+        select(Indicator).where(col(Indicator.outcome_id).in_(outcome_ids))
+    ).all()
     values: dict[int, list[tuple[dt.date, float]]] = {}
     if indicators:
         # Only the trend's window can decide a status: years of history need not be read.
         rows = session.exec(
-            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
-            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+            select(
+                col(Measurement.indicator_id),
+                col(Measurement.measured_date),
+                col(Measurement.value),
+            )
+            .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
-            .order_by(Measurement.measured_date)
+            .order_by(col(Measurement.measured_date))
         )
         for indicator_id, day, value in rows:
             values.setdefault(indicator_id, []).append((day, value))
     levels: dict[int, list[OutcomeStatus]] = {}
     for indicator in indicators:
-        status = indicator_status(indicator, values.get(indicator.id, []), on)
+        status = indicator_status(indicator, values.get(row_id(indicator), []), on)
         levels.setdefault(indicator.outcome_id, []).append(status)
     return {i: judge_outcome(levels.get(i, [OutcomeStatus.not_measured])) for i in outcome_ids}

@@ -1,11 +1,14 @@
 """Applicability: which obligations each body, partnership and bid carries, and their periods."""
 
 import datetime as dt
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
+from compliance.db import row_id
 from compliance.models import (
     Bid,
     Body,
@@ -18,7 +21,7 @@ from compliance.models import (
     Partnership,
     PartnershipDuty,
 )
-from compliance.obligations.cadence import periods
+from compliance.obligations.cadence import DueRule, periods
 
 INACTIVE_BID_STATUSES = {"withdrawn", "rejected"}
 
@@ -60,7 +63,9 @@ def _live_deliverables(session: Session) -> dict[int, list[Deliverable]]:
     query = (
         select(Deliverable)
         .join(Duty)
-        .where(Deliverable.retired_in_version.is_(None), Duty.retired_in_version.is_(None))
+        .where(
+            col(Deliverable.retired_in_version).is_(None), col(Duty.retired_in_version).is_(None)
+        )
     )
     by_duty: dict[int, list[Deliverable]] = {}
     for deliverable in session.exec(query):
@@ -91,7 +96,7 @@ def _expected_for_bodies(
                     deliverable_id=d.id,
                     opens=body.start_date,
                 )
-                for d in live[duty.id]
+                for d in live[row_id(duty)]
                 if holds(d, body)
             ]
     return found
@@ -122,24 +127,28 @@ def _expected_for_partnerships(
 def _expected_for_bids(session: Session) -> list[Expected]:
     query = (
         select(Bid, FundingCondition)
-        .join(FundingCondition, FundingCondition.stream_id == Bid.stream_id)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
+        .join(FundingCondition, col(FundingCondition.stream_id) == Bid.stream_id)
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
         .where(
-            FundingCondition.retired_in_version.is_(None),
-            FundingStream.retired_in_version.is_(None),
+            col(FundingCondition.retired_in_version).is_(None),
+            col(FundingStream.retired_in_version).is_(None),
         )
     )
     found = []
     for bid, condition in session.exec(query):
         if bid.status in INACTIVE_BID_STATUSES:
             continue
-        holder = (
-            {"partnership_id": bid.partnership_id}
-            if bid.partnership_id
-            else {"body_id": bid.lead_body_id}
-        )
         key = f"bid:{bid.id}:condition:{condition.id}"
-        found.append(Expected(key, bid_id=bid.id, condition_id=condition.id, **holder))
+        found.append(
+            Expected(
+                key,
+                bid_id=bid.id,
+                condition_id=condition.id,
+                # A bid through a partnership is held by it; otherwise by its lead body.
+                partnership_id=bid.partnership_id if bid.partnership_id else None,
+                body_id=None if bid.partnership_id else bid.lead_body_id,
+            )
+        )
     return found
 
 
@@ -196,7 +205,7 @@ def sync_obligations(
     return report
 
 
-def _columns(item: Expected) -> dict[str, object]:
+def _columns(item: Expected) -> dict[str, Any]:
     return {
         "key": item.key,
         "body_id": item.body_id,
@@ -212,11 +221,11 @@ def backfill(
     session: Session,
     track_from: dt.date,
     until: dt.date,
-    body_ids: set[int] = frozenset(),
-    partnership_ids: set[int] = frozenset(),
+    body_ids: AbstractSet[int] = frozenset(),
+    partnership_ids: AbstractSet[int] = frozenset(),
 ) -> int:
     """Track these holders' open obligations from an earlier date; return the periods added."""
-    query = select(Obligation).where(Obligation.closed_date.is_(None))
+    query = select(Obligation).where(col(Obligation.closed_date).is_(None))
     for obligation in session.exec(query):
         mine = obligation.body_id in body_ids or obligation.partnership_id in partnership_ids
         if mine and track_from < obligation.opened_date:
@@ -243,8 +252,8 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
     if obligation.deliverable_id:
         deliverable = session.get(Deliverable, obligation.deliverable_id)
         duty = session.get(Duty, deliverable.duty_id) if deliverable else None
-        retired = (duty and duty.retired_in_version) or (
-            deliverable and deliverable.retired_in_version
+        retired = (duty.retired_in_version if duty else None) or (
+            deliverable.retired_in_version if deliverable else None
         )
         if retired:
             return f"removed from the duty catalogue in version {retired}"
@@ -254,8 +263,8 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
     if obligation.condition_id:
         condition = session.get(FundingCondition, obligation.condition_id)
         stream = session.get(FundingStream, condition.stream_id) if condition else None
-        retired = (stream and stream.retired_in_version) or (
-            condition and condition.retired_in_version
+        retired = (stream.retired_in_version if stream else None) or (
+            condition.retired_in_version if condition else None
         )
         if retired:
             return f"removed from the funding catalogue in version {retired}"
@@ -264,10 +273,12 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
 
 def add_due_periods(*, session: Session, until: dt.date) -> int:
     """Create the periods of every open obligation up to `until`; return how many were added."""
-    have = set(session.exec(select(Occurrence.obligation_id, Occurrence.period_start_date)).all())
+    have = set(
+        session.exec(select(col(Occurrence.obligation_id), col(Occurrence.period_start_date))).all()
+    )
     rules = _due_rules(session)
     added = 0
-    for obligation in session.exec(select(Obligation).where(Obligation.closed_date.is_(None))):
+    for obligation in session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None))):
         rule, window = rules[rule_key(obligation)]
         anchor = window[0] if window else obligation.opened_date
         last = min(until, window[1]) if window else until
@@ -277,7 +288,7 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
             if (obligation.id, period.start) not in have:
                 session.add(
                     Occurrence(
-                        obligation_id=obligation.id,
+                        obligation_id=row_id(obligation),
                         period_start_date=period.start,
                         period_end_date=period.end,
                         due_date=period.due,
@@ -296,13 +307,13 @@ def rule_key(obligation: Obligation) -> tuple[str, int]:
 
 def _due_rules(
     session: Session,
-) -> dict[tuple[str, int], tuple[object, tuple[dt.date, dt.date] | None]]:
-    rules: dict[tuple[str, int], tuple[object, tuple[dt.date, dt.date] | None]] = {}
+) -> dict[tuple[str, int], tuple[DueRule, tuple[dt.date, dt.date] | None]]:
+    rules: dict[tuple[str, int], tuple[DueRule, tuple[dt.date, dt.date] | None]] = {}
     for deliverable in session.exec(select(Deliverable)):
-        rules[("deliverable", deliverable.id)] = (deliverable, None)
+        rules[("deliverable", row_id(deliverable))] = (deliverable, None)
     for condition, stream in session.exec(
         select(FundingCondition, FundingStream).join(FundingStream)
     ):
         window = (stream.period_start_date, stream.period_end_date)
-        rules[("condition", condition.id)] = (condition, window)
+        rules[("condition", row_id(condition))] = (condition, window)
     return rules

@@ -12,9 +12,10 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.catalogue.schema import STANDING, Cadence
+from compliance.db import key_column, row_id
 from compliance.models import (
     Deliverable,
     Evidence,
@@ -90,7 +91,9 @@ def due_bases(*, session: Session, obligations: Iterable[Obligation]) -> dict[in
     by_deliverable = (
         {
             d.id: deliverable_basis(d)
-            for d in session.exec(select(Deliverable).where(Deliverable.id.in_(deliverable_ids)))
+            for d in session.exec(
+                select(Deliverable).where(col(Deliverable.id).in_(deliverable_ids))
+            )
         }
         if deliverable_ids
         else {}
@@ -101,14 +104,16 @@ def due_bases(*, session: Session, obligations: Iterable[Obligation]) -> dict[in
             for c, s in session.exec(
                 select(FundingCondition, FundingStream)
                 .join(FundingStream)
-                .where(FundingCondition.id.in_(condition_ids))
+                .where(col(FundingCondition.id).in_(condition_ids))
             )
         }
         if condition_ids
         else {}
     )
     return {
-        o.id: by_deliverable.get(o.deliverable_id) or by_condition.get(o.condition_id) or CONVENTION
+        row_id(o): by_deliverable.get(o.deliverable_id)
+        or by_condition.get(o.condition_id)
+        or CONVENTION
         for o in rows
     }
 
@@ -143,7 +148,7 @@ class OccurrenceState:
     evidence_ids: tuple[int, ...]
 
 
-def superseded_by(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
+def superseded_by(cutoff: dt.datetime):
     """The ids of evidence corrected by a newer version recorded by a moment.
 
     A plain (uncorrelated) subquery: as a correlated NOT EXISTS, SQLite with statistics scans
@@ -151,7 +156,7 @@ def superseded_by(cutoff: dt.datetime):  # type: ignore[no-untyped-def]
     """
     newer = aliased(Evidence)
     return select(newer.supersedes_id).where(
-        newer.supersedes_id.is_not(None), newer.recorded_at <= cutoff
+        col(newer.supersedes_id).is_not(None), col(newer.recorded_at) <= cutoff
     )
 
 
@@ -173,12 +178,12 @@ def current_evidence(
         return {}
     end_of_day = dt.datetime.combine(on, dt.time.max, tzinfo=dt.UTC)
     query = (
-        select(EvidenceLink.occurrence_id, Evidence.id, Evidence.review_by_date)
-        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .where(EvidenceLink.occurrence_id.in_(ids))
+        select(EvidenceLink.occurrence_id, key_column(Evidence), col(Evidence.review_by_date))
+        .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
+        .where(col(EvidenceLink.occurrence_id).in_(ids))
         .where(Evidence.recorded_at <= end_of_day)
-        .where((Evidence.withdrawn_at.is_(None)) | (Evidence.withdrawn_at > end_of_day))
-        .order_by(EvidenceLink.occurrence_id, Evidence.id)
+        .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > end_of_day))
+        .order_by(col(EvidenceLink.occurrence_id), col(Evidence.id))
     )
     rows = session.exec(query).all()
     # Which of these few are superseded is asked of them by key (the supersedes_id index):
@@ -188,7 +193,8 @@ def current_evidence(
         set(
             session.exec(
                 select(Evidence.supersedes_id).where(
-                    Evidence.supersedes_id.in_(candidates), Evidence.recorded_at <= end_of_day
+                    col(Evidence.supersedes_id).in_(candidates),
+                    col(Evidence.recorded_at) <= end_of_day,
                 )
             )
         )
@@ -252,22 +258,25 @@ def obligation_states(
     *, session: Session, obligations: list[Obligation], on: dt.date, due_soon_days: int
 ) -> dict[int, tuple[ProcessStatus, list[OccurrenceState]]]:
     """Each obligation's status and its periods' states, in a fixed number of queries."""
-    ids = [o.id for o in obligations]
+    ids = [row_id(o) for o in obligations]
     occurrences = (
         session.exec(
             select(Occurrence)
-            .where(Occurrence.obligation_id.in_(ids))
-            .order_by(Occurrence.period_start_date)
+            .where(col(Occurrence.obligation_id).in_(ids))
+            .order_by(col(Occurrence.period_start_date))
         ).all()
         if ids
         else []
     )
-    evidence = current_evidence(session=session, occurrence_ids=[o.id for o in occurrences], on=on)
+    evidence = current_evidence(
+        session=session, occurrence_ids=[row_id(o) for o in occurrences], on=on
+    )
     bases = due_bases(session=session, obligations=obligations)
-    tracked = {o.id: o.opened_date for o in obligations}
+    tracked = {row_id(o): o.opened_date for o in obligations}
+
     per_obligation: dict[int, list[OccurrenceState]] = {i: [] for i in ids}
     for occurrence in occurrences:
-        found = evidence.get(occurrence.id, [])
+        found = evidence.get(row_id(occurrence), [])
         status = period_status(
             due=occurrence.due_date,
             review_by=[e.review_by_date for e in found],
@@ -280,17 +289,17 @@ def obligation_states(
             OccurrenceState(occurrence, status, tuple(e.id for e in found))
         )
     return {
-        o.id: (
+        row_id(o): (
             obligation_status(
                 [
                     PeriodFacts(s.occurrence.period_start_date, s.occurrence.due_date, s.status)
-                    for s in per_obligation[o.id]
+                    for s in per_obligation[row_id(o)]
                 ],
                 on=on,
-                standing=bases[o.id].standing,
+                standing=bases[row_id(o)].standing,
                 not_applicable=bool(o.not_applicable_reason),
             ),
-            per_obligation[o.id],
+            per_obligation[row_id(o)],
         )
         for o in obligations
     }

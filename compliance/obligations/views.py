@@ -3,9 +3,10 @@
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
+from compliance.db import key_column, row_id, stored
 from compliance.models import (
     Body,
     Deliverable,
@@ -91,30 +92,35 @@ def view_obligations(
     if body_id is not None:
         query = query.where(Obligation.body_id == body_id)
     if body_ids is not None:
-        query = query.where(Obligation.body_id.in_(body_ids))
+        query = query.where(col(Obligation.body_id).in_(body_ids))
     if partnership_id is not None:
         query = query.where(Obligation.partnership_id == partnership_id)
     if duty_id is not None:
-        query = query.join(Deliverable, Deliverable.id == Obligation.deliverable_id).where(
+        query = query.join(Deliverable, col(Deliverable.id) == Obligation.deliverable_id).where(
             Deliverable.duty_id == duty_id
         )
     if not include_closed:
-        query = query.where(Obligation.closed_date.is_(None))
-    obligations = list(session.exec(query.order_by(Obligation.id)))
+        query = query.where(col(Obligation.closed_date).is_(None))
+    obligations = list(session.exec(query.order_by(col(Obligation.id))))
     views = view_obligations_for(
         session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
     )
     return sorted(views, key=lambda v: (v.source_title, v.item_title))
 
 
-def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], tuple]:
+# A view's source and item: title, slug and URL of the duty or stream, title and slug of the
+# deliverable or condition, its cadence, and whether both are verified.
+_Source = tuple[str, str, str, str, str, str, bool]
+
+
+def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], _Source]:
     deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     condition_ids = {o.condition_id for o in obligations if o.condition_id}
-    found: dict[tuple[str, int], tuple] = {}
+    found: dict[tuple[str, int], _Source] = {}
     if deliverable_ids:
-        query = select(Deliverable, Duty).join(Duty).where(Deliverable.id.in_(deliverable_ids))
+        query = select(Deliverable, Duty).join(Duty).where(col(Deliverable.id).in_(deliverable_ids))
         for d, duty in session.exec(query):
-            found[("deliverable", d.id)] = (
+            found[("deliverable", row_id(d))] = (
                 f"{duty.title} ({duty.act} {duty.sections})",
                 duty.slug,
                 duty.url,
@@ -124,13 +130,13 @@ def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str,
                 duty.verified and d.verified,
             )
     if condition_ids:
-        query = (
+        streams = (
             select(FundingCondition, FundingStream)
             .join(FundingStream)
-            .where(FundingCondition.id.in_(condition_ids))
+            .where(col(FundingCondition.id).in_(condition_ids))
         )
-        for c, stream in session.exec(query):
-            found[("condition", c.id)] = (
+        for c, stream in session.exec(streams):
+            found[("condition", row_id(c))] = (
                 stream.name,
                 stream.slug,
                 stream.url,
@@ -183,23 +189,24 @@ def obligation_detail(
         session=session, obligations=[obligation], on=on, due_soon_days=due_soon_days
     )[0]
     if obligation.body_id is not None:
-        body = session.get(Body, obligation.body_id)
+        body = stored(session, Body, obligation.body_id)
         holder_name, holder_link = body.name, f"/bodies/{body.code}"
     else:
-        partnership = session.get(Partnership, obligation.partnership_id)
+        partnership = stored(session, Partnership, obligation.partnership_id)
         holder_name, holder_link = partnership.name, f"/partnerships/{partnership.slug}"
     source = (
-        session.get(Deliverable, obligation.deliverable_id)
+        stored(session, Deliverable, obligation.deliverable_id)
         if obligation.deliverable_id
-        else session.get(FundingCondition, obligation.condition_id)
+        else stored(session, FundingCondition, obligation.condition_id)
     )
+
     return ObligationDetail(
         view=view,
         holder_name=holder_name,
         holder_link=holder_link,
         due_note=getattr(source, "due_note", None),
         evidence_hint=list(source.evidence or []),
-        entries=_entries(session, [p.occurrence.id for p in view.periods]),
+        entries=_entries(session, [row_id(p.occurrence) for p in view.periods]),
     )
 
 
@@ -208,19 +215,19 @@ def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[Evid
         return {}
     rows = session.exec(
         select(EvidenceLink.occurrence_id, Evidence)
-        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .where(EvidenceLink.occurrence_id.in_(occurrence_ids))
-        .order_by(Evidence.recorded_at)
+        .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
+        .where(col(EvidenceLink.occurrence_id).in_(occurrence_ids))
+        .order_by(col(Evidence.recorded_at))
     ).all()
     ids = {e.id for _, e in rows}
     comments: dict[int, list[EvidenceComment]] = {}
     for c in session.exec(
         select(EvidenceComment)
-        .where(EvidenceComment.evidence_id.in_(ids))
-        .order_by(EvidenceComment.id)
+        .where(col(EvidenceComment.evidence_id).in_(ids))
+        .order_by(col(EvidenceComment.id))
     ):
         comments.setdefault(c.evidence_id, []).append(c)
-    names = dict(session.exec(select(User.id, User.name)).all())
+    names = dict(session.exec(select(key_column(User), User.name)).all())
     superseded = {e.supersedes_id for _, e in rows if e.supersedes_id}
     by_id = {e.id: e for _, e in rows}
     found: dict[int, list[EvidenceEntry]] = {}
@@ -231,9 +238,12 @@ def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[Evid
         while current.supersedes_id and current.supersedes_id in by_id:
             current = by_id[current.supersedes_id]
             versions.append(current)
-        thread = [c for e in [evidence, *versions] for c in comments.get(e.id, [])]
+        thread = [c for e in [evidence, *versions] for c in comments.get(row_id(e), [])]
         entry = EvidenceEntry(
-            evidence, versions, thread, names.get(evidence.recorded_by_id, "unknown")
+            evidence,
+            versions,
+            thread,
+            names.get(evidence.recorded_by_id, "unknown"),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
         )
         found.setdefault(occurrence_id, []).append(entry)
     return found
@@ -253,11 +263,11 @@ def view_obligations_for(
         ObligationView(
             o,
             *sources[rule_key(o)],
-            status=states[o.id][0],
-            periods=states[o.id][1],
-            outcome=outcomes[o.id].status,
-            served_by=outcomes[o.id].served_by,
-            basis=bases[o.id],
+            status=states[row_id(o)][0],
+            periods=states[row_id(o)][1],
+            outcome=outcomes[row_id(o)].status,
+            served_by=outcomes[row_id(o)].served_by,
+            basis=bases[row_id(o)],
         )
         for o in obligations
     ]

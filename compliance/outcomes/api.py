@@ -25,6 +25,7 @@ from compliance.api import (
     problem,
 )
 from compliance.csvfiles import ImportRefused
+from compliance.db import row_id, stored
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Obligation, Outcome, Partnership, Risk
@@ -136,7 +137,7 @@ def _indicator(
     indicator = get_indicator(session=session, indicator_id=indicator_id)
     if indicator is None:
         raise NotFound(f"No indicator with id {indicator_id}", field="path.indicator_id")
-    outcome = get_outcome(session=session, outcome_id=indicator.outcome_id)
+    outcome = stored(session, Outcome, indicator.outcome_id)
     reads, writes = outcome_access(session=session, principal=principal, outcome=outcome)
     require(reads, "This indicator is not in your scope")
     require(writes or not write, "Only an officer in this indicator's scope can change it")
@@ -215,7 +216,7 @@ def read_partnership_outcomes(
 ) -> OutcomePage:
     """A partnership's intended outcomes for the people who use services, oldest first."""
     partnership = _partnership(session, principal, slug)
-    return _outcomes(session, limit, cursor, partnership_id=partnership.id)
+    return _outcomes(session, limit, cursor, partnership_id=row_id(partnership))
 
 
 @router.post("/partnerships/{slug}/outcomes", response_model=OutcomePublic, status_code=201)
@@ -239,7 +240,7 @@ def read_obligation_outcomes(
 ) -> OutcomePage:
     """The outcomes one obligation of a body or partnership is meant to achieve, oldest first."""
     obligation = _obligation(session, principal, obligation_id)
-    return _outcomes(session, limit, cursor, obligation_id=obligation.id)
+    return _outcomes(session, limit, cursor, obligation_id=row_id(obligation))
 
 
 @router.post("/obligations/{obligation_id}/outcomes", response_model=OutcomePublic, status_code=201)
@@ -261,7 +262,7 @@ def read_outcome(
     outcome = _outcome(session, principal, outcome_id)
     indicators = [
         IndicatorPublic.model_validate(i, from_attributes=True)
-        for i in indicators_of(session=session, outcome_id=outcome.id)
+        for i in indicators_of(session=session, outcome_id=row_id(outcome))
     ]
     return OutcomeDetail(**_outcome_public(session, outcome).model_dump(), indicators=indicators)
 
@@ -302,16 +303,18 @@ def read_indicator(
     indicator = _indicator(session, principal, indicator_id)
     today = settings.today()
     # The latest dated by today are all the trend can use (at most 12 in its window).
-    judged_from = latest_measurements(session=session, indicator_ids=[indicator.id], on=today)
-    points = [(m.measured_date, m.value) for m in judged_from[indicator.id]]
+    judged_from = latest_measurements(session=session, indicator_ids=[row_id(indicator)], on=today)
+    points = [(m.measured_date, m.value) for m in judged_from[row_id(indicator)]]
     judged = judge_trend(indicator, points, today)
-    rows = latest_measurements(session=session, indicator_ids=[indicator.id])[indicator.id]
+    rows = latest_measurements(session=session, indicator_ids=[row_id(indicator)])[
+        row_id(indicator)
+    ]
     return IndicatorDetail(
         **IndicatorPublic.model_validate(indicator, from_attributes=True).model_dump(),
         trend=judged.verdict.value,
         trend_method=judged.method,
-        measurement_count=measurement_counts(session=session, indicator_ids=[indicator.id])[
-            indicator.id
+        measurement_count=measurement_counts(session=session, indicator_ids=[row_id(indicator)])[
+            row_id(indicator)
         ],
         measurements=[MeasurementPublic.model_validate(m, from_attributes=True) for m in rows],
     )
@@ -341,7 +344,7 @@ def read_measurements(
     indicator = _indicator(session, principal, indicator_id)
     after = _after(cursor, dt.date.fromisoformat)
     rows = measurement_page(
-        session=session, indicator_id=indicator.id, after=after, limit=limit + 1
+        session=session, indicator_id=row_id(indicator), after=after, limit=limit + 1
     )
     rows, next_cursor = cut_page(rows, limit, key=lambda m: m.measured_date)
     items = [MeasurementPublic.model_validate(m, from_attributes=True) for m in rows]
@@ -413,7 +416,7 @@ def read_risks(
     partnership = _partnership(session, principal, slug)
     after = id_after(cursor)
     rows = risk_page(
-        session=session, partnership_id=partnership.id, after_id=after, limit=limit + 1
+        session=session, partnership_id=row_id(partnership), after_id=after, limit=limit + 1
     )
     rows, next_cursor = cut_page(rows, limit)
     return RiskPage(items=[_risk_public(r, slug) for r in rows], next_cursor=next_cursor)
@@ -438,5 +441,5 @@ def change_risk(
     risk = _risk(session, principal, risk_id, write=True)
     data = _to_service(RiskUpdate, **body.model_dump(exclude_unset=True))
     update_risk(session=session, actor=principal.user, risk=risk, data=data)
-    partnership = session.get(Partnership, risk.partnership_id)
+    partnership = stored(session, Partnership, risk.partnership_id)
     return _risk_public(risk, partnership.slug)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
@@ -169,8 +169,8 @@ def _check_against_database(
     refusals = _refusals(session, ids, principal)
     recorded = set(
         session.exec(
-            select(Measurement.indicator_id, Measurement.measured_date).where(
-                Measurement.indicator_id.in_(ids)
+            select(col(Measurement.indicator_id), col(Measurement.measured_date)).where(
+                col(Measurement.indicator_id).in_(ids)
             )
         ).all()
     )
@@ -192,8 +192,8 @@ def _refusals(session: Session, ids: set[int], principal: Principal | None) -> d
         indicator.id: outcome
         for indicator, outcome in session.exec(
             select(Indicator, Outcome)
-            .join(Outcome, Outcome.id == Indicator.outcome_id)
-            .where(Indicator.id.in_(ids))
+            .join(Outcome, col(Outcome.id) == Indicator.outcome_id)
+            .where(col(Indicator.id).in_(ids))
         )
     }
     verdicts = {}

@@ -34,11 +34,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
+from compliance.db import key_column, row_id, stored
 from compliance.evaluations.results import PeopleVoice, people_voices
-from compliance.models import Indicator, Measurement, Outcome, Partnership
+from compliance.models import Body, Indicator, Measurement, Outcome, Partnership
 from compliance.obligations.judged import database_of, epoch
 from compliance.obligations.status import (
     IndicatorReading,
@@ -230,7 +231,9 @@ def _outcomes_of(
     """Each partnership's outcomes with their indicators and the measurements in the window."""
     outcomes = (
         session.exec(
-            select(Outcome).where(Outcome.partnership_id.in_(partnership_ids)).order_by(Outcome.id)
+            select(Outcome)
+            .where(col(Outcome.partnership_id).in_(partnership_ids))
+            .order_by(col(Outcome.id))
         ).all()
         if partnership_ids
         else []
@@ -238,8 +241,8 @@ def _outcomes_of(
     indicators = (
         session.exec(
             select(Indicator)
-            .where(Indicator.outcome_id.in_([o.id for o in outcomes]))
-            .order_by(Indicator.id)
+            .where(col(Indicator.outcome_id).in_([o.id for o in outcomes]))
+            .order_by(col(Indicator.id))
         ).all()
         if outcomes
         else []
@@ -247,22 +250,26 @@ def _outcomes_of(
     values: dict[int, list[tuple[dt.date, float]]] = {}
     if indicators:
         for indicator_id, day, value in session.exec(
-            select(Measurement.indicator_id, Measurement.measured_date, Measurement.value)
-            .where(Measurement.indicator_id.in_([i.id for i in indicators]))
+            select(
+                col(Measurement.indicator_id),
+                col(Measurement.measured_date),
+                col(Measurement.value),
+            )
+            .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
-            .order_by(Measurement.measured_date)
+            .order_by(col(Measurement.measured_date))
         ):
             values.setdefault(indicator_id, []).append((day, value))
     by_outcome: dict[int, list[IndicatorValues]] = {}
     for indicator in indicators:
         by_outcome.setdefault(indicator.outcome_id, []).append(
-            (indicator, values.get(indicator.id, []))
+            (indicator, values.get(row_id(indicator), []))
         )
     found: dict[int, list[OutcomeIndicators]] = {}
     for outcome in outcomes:
-        found.setdefault(outcome.partnership_id, []).append(
-            (outcome, by_outcome.get(outcome.id, []))
+        found.setdefault(outcome.partnership_id, []).append(  # type: ignore[arg-type]  # only partnerships' outcomes are read
+            (outcome, by_outcome.get(row_id(outcome), []))
         )
     return found
 
@@ -274,17 +281,17 @@ def partnership_judgements(
     ids = set(partnership_ids)
     if not ids:
         return {}
-    partnerships = session.exec(select(Partnership).where(Partnership.id.in_(ids))).all()
+    partnerships = session.exec(select(Partnership).where(col(Partnership.id).in_(ids))).all()
     outcomes = _outcomes_of(session, ids, on)
     voices = people_voices(session=session, partnership_ids=ids, on=on)
-    judged = {}
+    judged: dict[int, Judgement] = {}
     for p in partnerships:
-        verdict, reasons = judge_outcomes(outcomes.get(p.id, []), on)
-        if p.id in voices:
-            heard = voice_reason(voices[p.id])
+        verdict, reasons = judge_outcomes(outcomes.get(row_id(p), []), on)
+        if row_id(p) in voices:
+            heard = voice_reason(voices[row_id(p)])
             verdict = combine([verdict, JUDGED[heard.status]])
             reasons = sorted([*reasons, heard], key=lambda r: REASON_ORDER.index(r.status))
-        judged[p.id] = Judgement(verdict, tuple(reasons), p.id, p.name, p.slug)
+        judged[row_id(p)] = Judgement(verdict, tuple(reasons), p.id, p.name, p.slug)
     return judged
 
 
@@ -335,20 +342,20 @@ def area_judgement(
 ) -> Across:
     """An area's judgement: across the partnerships of the body and every body beneath it (for
     an integrated care board, of its footprint), as its report takes them in."""
-    from compliance.models import Body
     from compliance.reports.scope import area_bodies, member_partnerships
 
-    bodies = area_bodies(session=session, body=session.get(Body, body_id), on=on)
+    bodies = area_bodies(session=session, body=stored(session, Body, body_id), on=on)
+
     ids = _readable(member_partnerships(session, bodies, on), principal)
     return judgement_across(session=session, partnership_ids=ids, on=on)
 
 
 def live_partnerships(*, session: Session, on: dt.date) -> set[int]:
     """The partnerships that had started by the date and not ended."""
-    query = select(Partnership.id).where(
+    query = select(key_column(Partnership)).where(
         and_(
-            or_(Partnership.start_date.is_(None), Partnership.start_date <= on),
-            or_(Partnership.end_date.is_(None), Partnership.end_date > on),
+            or_(col(Partnership.start_date).is_(None), col(Partnership.start_date) <= on),
+            or_(col(Partnership.end_date).is_(None), col(Partnership.end_date) > on),
         )
     )
     return set(session.exec(query).all())

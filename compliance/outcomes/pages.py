@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from compliance.access import Principal, require
 from compliance.api import RowId
+from compliance.db import stored
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_parts
@@ -80,7 +81,7 @@ def typed(row: Any, *names: str) -> dict[str, str]:
 def invalid_errors(exc: ValidationError, prefix: str) -> dict[str, str]:
     """What the service's own models refused (the form's checks let it through: for example a
     date that became the future across midnight), by field, in a sentence."""
-    found = {}
+    found: dict[str, str] = {}
     for error in exc.errors():
         field = str(error["loc"][-1]) if error["loc"] else "form"
         message = str(error["msg"]).removeprefix("Value error, ")
@@ -100,7 +101,7 @@ def refused_errors(exc: Refused, prefix: str) -> dict[str, str]:
 def _owner(session: Session, outcome: Outcome) -> dict[str, str]:
     """Where the outcome is shown: its partnership's page, or its obligation's."""
     if outcome.partnership_id is not None:
-        partnership = session.get(Partnership, outcome.partnership_id)
+        partnership = stored(session, Partnership, outcome.partnership_id)
         return {"name": partnership.name, "href": f"/partnerships/{partnership.slug}"}
     return {"name": "the obligation", "href": f"/obligations/{outcome.obligation_id}"}
 
@@ -134,7 +135,7 @@ def _again(request: Request, name: str, context: dict, errors: dict) -> HTMLResp
     return render(request, name, context, status_code=422)
 
 
-def _save(session: Session, answers: Answers, prefix: str, save) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _save(session: Session, answers: Answers, prefix: str, save) -> dict[str, str]:
     """Run `save` when the answers have no error; the errors by field id otherwise."""
     if answers.errors:
         return element_ids(prefix, answers.errors)
@@ -186,7 +187,7 @@ def change_outcome(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the changed outcome, or show the form again with what is wrong."""
     outcome = _changeable_outcome(session, principal, outcome_id)
     owner = _owner(session, outcome)
@@ -256,7 +257,7 @@ def add_indicator_page(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add the indicator to the outcome, or show the form again with what is wrong."""
     outcome = _changeable_outcome(session, principal, outcome_id)
     answers = indicator_answers(posted)
@@ -301,7 +302,7 @@ def change_indicator(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the changed indicator, or show the form again with what is wrong."""
     indicator, outcome = _changeable_indicator(session, principal, indicator_id)
     answers = indicator_answers(posted)
@@ -329,8 +330,8 @@ def measurements_page(
     """Every measurement of an indicator, newest first, a page at a time (its partnership's page
     shows only the latest)."""
     indicator = get_indicator(session=session, indicator_id=indicator_id)
-    outcome = indicator and get_outcome(session=session, outcome_id=indicator.outcome_id)
-    if outcome is None:
+    outcome = get_outcome(session=session, outcome_id=indicator.outcome_id) if indicator else None
+    if indicator is None or outcome is None:
         raise NotFound(f"No indicator with id {indicator_id}")
     reads, _ = outcome_access(session=session, principal=principal, outcome=outcome)
     require(reads, "This indicator is not in your scope")
@@ -365,7 +366,7 @@ RISK_FIELDS = (
 
 
 def _risk_context(session: Session, risk: Risk) -> dict:
-    partnership = session.get(Partnership, risk.partnership_id)
+    partnership = stored(session, Partnership, risk.partnership_id)
     return {
         "risk": risk,
         "owner": {"name": partnership.name, "href": f"/partnerships/{partnership.slug}"},
@@ -392,7 +393,7 @@ def change_risk(
     session: SessionDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the changed risk, or show the form again with what is wrong."""
     risk = _changeable_risk(session, principal, risk_id)
     answers = risk_answers(posted, with_status=True)

@@ -10,8 +10,9 @@ SHOWN always hold every measurement a trend can use.
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
+from compliance.db import key_column
 from compliance.models import Measurement
 from compliance.outcomes.trend import MAX_POINTS
 
@@ -29,18 +30,21 @@ def latest_measurements(
         return {}
     rank = (
         func.row_number()
-        .over(partition_by=Measurement.indicator_id, order_by=Measurement.measured_date.desc())
+        .over(
+            partition_by=col(Measurement.indicator_id),
+            order_by=col(Measurement.measured_date).desc(),
+        )
         .label("rank")
     )
-    ranked = select(Measurement.id, rank).where(Measurement.indicator_id.in_(ids))
+    latest = select(key_column(Measurement), rank).where(col(Measurement.indicator_id).in_(ids))
     if on is not None:
-        ranked = ranked.where(Measurement.measured_date <= on)
-    ranked = ranked.subquery()
+        latest = latest.where(Measurement.measured_date <= on)
+    ranked = latest.subquery()
     query = (
         select(Measurement)
-        .join(ranked, ranked.c.id == Measurement.id)
+        .join(ranked, ranked.c.id == col(Measurement.id))
         .where(ranked.c.rank <= limit)
-        .order_by(Measurement.indicator_id, Measurement.measured_date)
+        .order_by(col(Measurement.indicator_id), col(Measurement.measured_date))
     )
     found: dict[int, list[Measurement]] = {i: [] for i in ids}
     for measurement in session.exec(query):
@@ -55,10 +59,12 @@ def measurement_counts(
     ids = list(indicator_ids)
     if not ids:
         return {}
-    query = select(Measurement.indicator_id, func.count()).where(Measurement.indicator_id.in_(ids))
+    query = select(Measurement.indicator_id, func.count()).where(
+        col(Measurement.indicator_id).in_(ids)
+    )
     if on is not None:
         query = query.where(Measurement.measured_date <= on)
-    counted = dict(session.exec(query.group_by(Measurement.indicator_id)).all())
+    counted = dict(session.exec(query.group_by(col(Measurement.indicator_id))).all())
     return {i: counted.get(i, 0) for i in ids}
 
 
@@ -72,7 +78,7 @@ def newest_first_page(
     query = (
         select(Measurement)
         .where(Measurement.indicator_id == indicator_id)
-        .order_by(Measurement.measured_date.desc())
+        .order_by(col(Measurement.measured_date).desc())
         .offset((page - 1) * size)
         .limit(size)
     )

@@ -9,9 +9,10 @@ Each thing is named by a key that reads in an API call as on a page: `duty:SLUG`
 from dataclasses import dataclass
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
+from compliance.db import key_column, row_id
 from compliance.errors import Refused
 from compliance.models import (
     Bid,
@@ -44,49 +45,52 @@ def serve_choices(*, session: Session, partnership_id: int) -> list[ServeChoice]
     choices = []
     duties = session.exec(
         select(Duty)
-        .join(PartnershipDuty, PartnershipDuty.duty_id == Duty.id)
+        .join(PartnershipDuty, col(PartnershipDuty.duty_id) == Duty.id)
         .where(PartnershipDuty.partnership_id == partnership_id)
         .order_by(Duty.title)
     ).all()
     deliverables: dict[int, list[Deliverable]] = {}
     if duties:
         query = select(Deliverable).where(
-            Deliverable.duty_id.in_([d.id for d in duties]),
-            Deliverable.retired_in_version.is_(None),
+            col(Deliverable.duty_id).in_([d.id for d in duties]),
+            col(Deliverable.retired_in_version).is_(None),
         )
-        for d in session.exec(query.order_by(Deliverable.id)):
+        for d in session.exec(query.order_by(col(Deliverable.id))):
             deliverables.setdefault(d.duty_id, []).append(d)
     for duty in duties:
         choices.append(
-            ServeChoice(f"duty:{duty.slug}", f"{duty.title}: all of it", "duty_id", duty.id)
+            ServeChoice(f"duty:{duty.slug}", f"{duty.title}: all of it", "duty_id", row_id(duty))
         )
         choices += [
             ServeChoice(
                 f"deliverable:{duty.slug}/{d.slug}",
                 f"{duty.title}: {d.title}",
                 "deliverable_id",
-                d.id,
+                row_id(d),
             )
-            for d in deliverables.get(duty.id, [])
+            for d in deliverables.get(row_id(duty), [])
         ]
     return choices + _condition_choices(session, partnership_id)
 
 
 def _condition_choices(session: Session, partnership_id: int) -> list[ServeChoice]:
-    bids = select(Bid.id).where(Bid.partnership_id == partnership_id)
+    bids = select(key_column(Bid)).where(Bid.partnership_id == partnership_id)
     held = select(Obligation.condition_id).where(
-        Obligation.condition_id.is_not(None),
-        or_(Obligation.partnership_id == partnership_id, Obligation.bid_id.in_(bids)),
+        col(Obligation.condition_id).is_not(None),
+        or_(col(Obligation.partnership_id) == partnership_id, col(Obligation.bid_id).in_(bids)),
     )
     query = (
         select(FundingCondition, FundingStream)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
-        .where(FundingCondition.id.in_(held))
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
+        .where(col(FundingCondition.id).in_(held))
         .order_by(FundingStream.name, FundingCondition.title)
     )
     return [
         ServeChoice(
-            f"condition:{stream.slug}/{c.slug}", f"{stream.name}: {c.title}", "condition_id", c.id
+            f"condition:{stream.slug}/{c.slug}",
+            f"{stream.name}: {c.title}",
+            "condition_id",
+            row_id(c),
         )
         for c, stream in session.exec(query)
     ]
@@ -97,8 +101,8 @@ def serves_of(*, session: Session, outcome: Outcome) -> list[str]:
     if outcome.partnership_id is None:
         return []
     choices = serve_choices(session=session, partnership_id=outcome.partnership_id)
-    served = serves_by_outcome(session=session, outcome_ids=[outcome.id], choices=choices)
-    return [c.key for c in served.get(outcome.id, [])]
+    served = serves_by_outcome(session=session, outcome_ids=[row_id(outcome)], choices=choices)
+    return [c.key for c in served.get(row_id(outcome), [])]
 
 
 def serves_by_outcome(
@@ -107,7 +111,9 @@ def serves_by_outcome(
     """What each of a partnership's outcomes serves, from its choices, in their order."""
     if not outcome_ids:
         return {}
-    links = session.exec(select(OutcomeServes).where(OutcomeServes.outcome_id.in_(outcome_ids)))
+    links = session.exec(
+        select(OutcomeServes).where(col(OutcomeServes.outcome_id).in_(outcome_ids))
+    )
     chosen: dict[int, set[tuple[str, int]]] = {}
     for link in links:
         chosen.setdefault(link.outcome_id, set()).add(target_of(link))
@@ -149,7 +155,7 @@ def set_serves(*, session: Session, actor: str, outcome: Outcome, keys: list[str
         session.delete(link)
     for key in wanted:
         choice = choices[key]
-        session.add(OutcomeServes(outcome_id=outcome.id, **{choice.column: choice.row_id}))
+        session.add(OutcomeServes(outcome_id=row_id(outcome), **{choice.column: choice.row_id}))
     session.flush()
     audit(
         session=session,

@@ -6,12 +6,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.dates import EARLIEST_RECORD, record_problem, spoken
+from compliance.db import key_column
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Measurement, Obligation, Outcome, Partnership, Risk, User
 from compliance.outcomes.serves import set_serves
@@ -160,7 +161,7 @@ def _exists(session: Session, model: type, row_id: int | None, label: str) -> No
         raise NotFound(f"No {label} with id {row_id}")
 
 
-def _add(session: Session, actor: str, row, entity_type: str):  # type: ignore[no-untyped-def]
+def _add(session: Session, actor: str, row, entity_type: str):
     session.add(row)
     session.flush()
     audit(
@@ -212,7 +213,7 @@ def add_measurement(
 
 
 def _recorded(session: Session, indicator_id: int, day: dt.date) -> bool:
-    query = select(Measurement.id).where(
+    query = select(key_column(Measurement)).where(
         Measurement.indicator_id == indicator_id, Measurement.measured_date == day
     )
     return session.exec(query).first() is not None
@@ -232,7 +233,7 @@ def add_risk(*, session: Session, actor: User, data: RiskCreate) -> Risk:
     return _add(session, actor.email, Risk(**data.model_dump()), "risk")
 
 
-def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str, exclude=()):  # type: ignore[no-untyped-def]
+def _update(session: Session, actor: str, row, data: BaseModel, entity_type: str, exclude=()):
     """Change the fields `data` was given, recording before and after of those that differ."""
     wanted = data.model_dump(mode="python", exclude_unset=True, exclude=set(exclude))
     changed = [name for name, value in wanted.items() if getattr(row, name) != value]
@@ -284,7 +285,7 @@ def get_risk(*, session: Session, risk_id: int) -> Risk | None:
 def outcomes_of(*, session: Session, partnership_id: int) -> list[Outcome]:
     """A partnership's intended outcomes."""
     query = select(Outcome).where(Outcome.partnership_id == partnership_id)
-    return list(session.exec(query.order_by(Outcome.id)))
+    return list(session.exec(query.order_by(col(Outcome.id))))
 
 
 def outcome_access(
@@ -316,7 +317,7 @@ def get_indicator(*, session: Session, indicator_id: int) -> Indicator | None:
 def indicators_of(*, session: Session, outcome_id: int) -> list[Indicator]:
     """An outcome's indicators, in the order they were added."""
     query = select(Indicator).where(Indicator.outcome_id == outcome_id)
-    return list(session.exec(query.order_by(Indicator.id)))
+    return list(session.exec(query.order_by(col(Indicator.id))))
 
 
 def outcome_page(
@@ -334,8 +335,8 @@ def outcome_page(
         else Outcome.obligation_id == obligation_id
     )
     if after_id is not None:
-        query = query.where(Outcome.id > after_id)
-    return list(session.exec(query.order_by(Outcome.id).limit(limit)))
+        query = query.where(col(Outcome.id) > after_id)
+    return list(session.exec(query.order_by(col(Outcome.id)).limit(limit)))
 
 
 def measurement_page(
@@ -345,7 +346,7 @@ def measurement_page(
     query = select(Measurement).where(Measurement.indicator_id == indicator_id)
     if after is not None:
         query = query.where(Measurement.measured_date > after)
-    return list(session.exec(query.order_by(Measurement.measured_date).limit(limit)))
+    return list(session.exec(query.order_by(col(Measurement.measured_date)).limit(limit)))
 
 
 def risks_of(*, session: Session, partnership_id: int) -> list[Risk]:
@@ -370,5 +371,5 @@ def risk_page(
     """A partnership's risks, costs and negatives in id order, `limit` of them after `after_id`."""
     query = select(Risk).where(Risk.partnership_id == partnership_id)
     if after_id is not None:
-        query = query.where(Risk.id > after_id)
-    return list(session.exec(query.order_by(Risk.id).limit(limit)))
+        query = query.where(col(Risk.id) > after_id)
+    return list(session.exec(query.order_by(col(Risk.id)).limit(limit)))

@@ -14,6 +14,7 @@ from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.kinds import Nation
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import list_duties
+from compliance.db import row_id
 from compliance.deps import AdminUser, PostedForm, SessionDep, SettingsDep, check_form, page_router
 from compliance.errors import NotFound
 from compliance.forms import date_from_parts, date_parts, stored_text
@@ -126,7 +127,7 @@ def _details(session: Session, posted: FormData) -> tuple[dict[str, Any], dict[s
     end, end_error = date_from_parts(posted, "end_date", label="end date", required=False)
     if start and end and end <= start:
         end_error = "The end date must be after the start date"
-    answers = {
+    answers: dict[str, Any] = {
         "name": stored_text(posted, "name"),
         "form": stored_text(posted, "form"),
         "description": stored_text(posted, "description") or None,
@@ -180,7 +181,7 @@ def _nation_groups(duties: list[Duty]) -> list[tuple[str, list[Duty]]]:
 
 
 def _nation_place(nation: str) -> int:
-    return NATION_ORDER.index(nation) if nation in NATION_ORDER else len(NATION_ORDER)
+    return NATION_ORDER.index(nation) if nation in NATION_ORDER else len(NATION_ORDER)  # type: ignore[arg-type]  # index() only of a nation in the list
 
 
 def _nations_in_words(nations: tuple[str, ...]) -> str:
@@ -188,7 +189,7 @@ def _nations_in_words(nations: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
-def _form_page(  # type: ignore[no-untyped-def]
+def _form_page(
     request: Request, session: Session, partnership: Partnership | None, values, errors, status=200
 ) -> HTMLResponse:
     context = {
@@ -218,11 +219,12 @@ def add_partnership(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add a partnership as the API does; its obligations open at once."""
     answers, errors = _details(session, posted)
     answers["slug"] = stored_text(posted, "slug")
-    answers["duties"], errors["duties"] = _chosen_duties(session, posted.getlist("duties"))
+    answers["duties"], errors["duties"] = _chosen_duties(session, posted.getlist("duties"))  # type: ignore[arg-type]  # a file among them is no offered slug: refused
+
     errors["slug"] = _slug_error(session, answers["slug"])
     found = _ordered(errors, (*FIELDS, "duties"))
     if not found:
@@ -266,7 +268,7 @@ def change_partnership(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Change only the details that differ; an end date on or before today closes the
     partnership's obligations, as the API's change does."""
     partnership = _partnership(session, slug)
@@ -296,10 +298,10 @@ def change_partnership(
 MEMBER_FIELDS = ("body_code", "role", "start_date")
 
 
-def _members_page(  # type: ignore[no-untyped-def]
+def _members_page(
     request: Request, session: Session, partnership: Partnership, values, errors, status=200
 ) -> HTMLResponse:
-    members = members_of(session=session, partnership_id=partnership.id)
+    members = members_of(session=session, partnership_id=row_id(partnership))
     done = None
     for member in members:
         code = member.body.code
@@ -363,7 +365,7 @@ def add_member(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Add a body to the partnership, or bring a former member back, as the API does."""
     partnership = _partnership(session, slug)
     answers, errors = _member_errors(session, posted)
@@ -382,7 +384,7 @@ def add_member(
     return RedirectResponse(address, status_code=303)
 
 
-def _member(session: Session, partnership: Partnership, code: str):  # type: ignore[no-untyped-def]
+def _member(session: Session, partnership: Partnership, code: str):
     body = get_body(session=session, code=code)
     member = body and membership(session=session, partnership=partnership, body=body)
     if not member:
@@ -390,7 +392,7 @@ def _member(session: Session, partnership: Partnership, code: str):  # type: ign
     return body, member
 
 
-def _end_page(  # type: ignore[no-untyped-def]
+def _end_page(
     request: Request, partnership: Partnership, body: Body, member, values, errors, status=200
 ) -> HTMLResponse:
     context = {
@@ -411,7 +413,7 @@ def end_member_page(
     session: SessionDep,
     settings: SettingsDep,
     principal: AdminUser,
-):  # type: ignore[no-untyped-def]
+):
     """Ask when the member leaves (today unless changed) before recording it."""
     partnership = _partnership(session, slug)
     body, member = _member(session, partnership, code)
@@ -431,7 +433,7 @@ def end_member(
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record that the member leaves on the date given; the membership stays on record."""
     partnership = _partnership(session, slug)
     body, member = _member(session, partnership, code)
@@ -472,10 +474,10 @@ def _offered(session: Session, current: list[Duty]) -> list[Duty]:
     return duties + [duty for duty in current if duty.id not in shown]
 
 
-def _duties_page(  # type: ignore[no-untyped-def]
+def _duties_page(
     request: Request, session: Session, partnership: Partnership, ticked, errors, changed=None
 ) -> HTMLResponse:
-    current = duties_of(session=session, partnership_id=partnership.id)
+    current = duties_of(session=session, partnership_id=row_id(partnership))
     context = {
         "partnership": partnership,
         "groups": _nation_groups(_offered(session, current)),
@@ -492,7 +494,7 @@ def duties_page(
 ) -> HTMLResponse:
     """Every duty of the catalogue, those the partnership discharges ticked."""
     partnership = _partnership(session, slug)
-    current = duties_of(session=session, partnership_id=partnership.id)
+    current = duties_of(session=session, partnership_id=row_id(partnership))
     return _duties_page(request, session, partnership, [d.slug for d in current], {})
 
 
@@ -509,7 +511,7 @@ def save_duties(
     """Add the duties newly ticked and remove those unticked, as the API's PUT and DELETE do,
     and say what changed."""
     partnership = _partnership(session, slug)
-    current = duties_of(session=session, partnership_id=partnership.id)
+    current = duties_of(session=session, partnership_id=row_id(partnership))
     offered = {duty.slug: duty for duty in _offered(session, current)}
     wanted = list(dict.fromkeys(s for s in posted.getlist("duties") if isinstance(s, str)))
     if any(slug not in offered for slug in wanted):

@@ -5,7 +5,8 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic.json_schema import JsonDict
 from sqlmodel import Session
 
 from compliance.access import require
@@ -14,6 +15,7 @@ from compliance.bodies.api import RegistryWriter, refusal
 from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
+from compliance.db import row_id
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.models import Duty, Partnership, PartnershipMember
@@ -44,7 +46,7 @@ from compliance.partnerships.value import weigh_partnership
 
 router = api_router("partnerships")
 
-PARTNERSHIP_EXAMPLE = {
+PARTNERSHIP_EXAMPLE: JsonDict = {
     "slug": "cios-safeguarding-adults-board",
     "name": "Cornwall and Isles of Scilly Safeguarding Adults Board",
     "form": "statutory_board",
@@ -53,7 +55,7 @@ PARTNERSHIP_EXAMPLE = {
     "start_date": None,
     "end_date": None,
 }
-MEMBER_EXAMPLE = {
+MEMBER_EXAMPLE: JsonDict = {
     "code": "QT6",
     "name": "NHS Cornwall and the Isles of Scilly Integrated Care Board",
     "kind": "integrated_care_board",
@@ -61,7 +63,7 @@ MEMBER_EXAMPLE = {
     "start_date": "2024-04-01",
     "end_date": None,
 }
-VALUE_EXAMPLE = {
+VALUE_EXAMPLE: JsonDict = {
     "rationale": "The Care Act 2014 s43 requires a Board; one Board for Cornwall and the Isles of "
     "Scilly shares expertise the islands could not hold alone.",
     "alternatives": "A Board for each council; one Board with the children's partnership.",
@@ -73,7 +75,7 @@ VALUE_EXAMPLE = {
     "continuation_decided_date": "2023-03-03",
     "continuation_due_date": "2026-04-01",
 }
-WEIGHING_EXAMPLE = [
+WEIGHING_EXAMPLE: list[JsonValue] = [
     "Costs 120 staff days, £45,000 and 10 meetings a year (as at 1 April 2026).",
     "Outcomes: Getting worse for people.",
     "Negatives seen: 2 risks materialised and 1 outcome getting worse for people.",
@@ -83,7 +85,7 @@ WEIGHING_EXAMPLE = [
 Slug = Annotated[str, Field(max_length=80)]
 LongText = Annotated[str | None, Field(max_length=5000)]
 Code = Annotated[str, Field(max_length=20)]
-Form = Literal[FORMS]  # type: ignore[valid-type]
+Form = Literal[FORMS]  # type: ignore[valid-type]  # FORMS is a tuple of literals, read at runtime
 
 
 class PartnershipPublic(BaseModel):
@@ -262,7 +264,7 @@ def _duty_or_404(session: Session, slug: str) -> Duty:
     return duty
 
 
-def _member(body, member: PartnershipMember) -> MemberPublic:  # type: ignore[no-untyped-def]
+def _member(body, member: PartnershipMember) -> MemberPublic:
     return MemberPublic(
         code=body.code,
         name=body.name,
@@ -276,9 +278,9 @@ def _member(body, member: PartnershipMember) -> MemberPublic:  # type: ignore[no
 def _detail(session: Session, partnership: Partnership, on: dt.date) -> PartnershipDetail:
     members = [
         _member(m.body, m.membership)
-        for m in members_of(session=session, partnership_id=partnership.id)
+        for m in members_of(session=session, partnership_id=row_id(partnership))
     ]
-    duties = [d.slug for d in duties_of(session=session, partnership_id=partnership.id)]
+    duties = [d.slug for d in duties_of(session=session, partnership_id=row_id(partnership))]
     fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
     lead = editable(session=session, partnership=partnership)["lead_body_code"]
     judged = judgement_across(session=session, partnership_ids=[partnership.id], on=on)
@@ -424,6 +426,7 @@ def end_member(
     member = body and membership(session=session, partnership=partnership, body=body)
     if not member:
         raise NotFound(f"{code!r} is not a member of {slug}", field="path.code")
+    assert body is not None, "a membership was found, so its body was"
     try:
         end_membership(
             session=session,

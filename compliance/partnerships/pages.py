@@ -9,6 +9,7 @@ from starlette.datastructures import FormData, UploadFile
 from compliance.access import require
 from compliance.charts import trend_chart
 from compliance.csvfiles import ImportRefused
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.evaluations.results import latest_results
@@ -68,7 +69,7 @@ def partnerships_page(
     return render(request, "partnerships.html", context)
 
 
-def _partnership(session, principal, slug: str, *, write: bool = False) -> Partnership:  # type: ignore[no-untyped-def]
+def _partnership(session, principal, slug: str, *, write: bool = False) -> Partnership:
     partnership = get_partnership(session=session, slug=slug)
     if partnership is None:
         raise NotFound(f"No partnership with slug {slug!r}")
@@ -86,7 +87,7 @@ def _partnership(session, principal, slug: str, *, write: bool = False) -> Partn
     return partnership
 
 
-def _indicators(session, outcome_id: int) -> list[dict]:  # type: ignore[no-untyped-def]
+def _indicators(session, outcome_id: int) -> list[dict]:
     """An outcome's indicators, each with its latest measurements (at most SHOWN: the rest are
     a link away, a page at a time), how many it has, and a trend chart of those shown."""
     indicators = indicators_of(session=session, outcome_id=outcome_id)
@@ -116,19 +117,21 @@ def _indicators(session, outcome_id: int) -> list[dict]:  # type: ignore[no-unty
     return shown
 
 
-def _context(  # type: ignore[no-untyped-def]
+def _context(
     session, settings, principal, partnership: Partnership, errors=None, values=None, form=None
 ) -> dict:
     """The page; after a form with errors, `form` names it and `values` holds what was typed."""
     today = settings.today()
-    found = outcomes_of(session=session, partnership_id=partnership.id)
-    choices = serve_choices(session=session, partnership_id=partnership.id)
-    serves = serves_by_outcome(session=session, outcome_ids=[o.id for o in found], choices=choices)
+    found = outcomes_of(session=session, partnership_id=row_id(partnership))
+    choices = serve_choices(session=session, partnership_id=row_id(partnership))
+    serves = serves_by_outcome(
+        session=session, outcome_ids=[row_id(o) for o in found], choices=choices
+    )
     outcomes = [
         {
             "outcome": outcome,
-            "indicators": _indicators(session, outcome.id),
-            "serves": serves.get(outcome.id, []),
+            "indicators": _indicators(session, row_id(outcome)),
+            "serves": serves.get(row_id(outcome), []),
         }
         for outcome in found
     ]
@@ -143,8 +146,8 @@ def _context(  # type: ignore[no-untyped-def]
     judgement = partnership_judgement(session=session, partnership_id=partnership.id, on=today)
     return {
         "partnership": partnership,
-        "members": members_of(session=session, partnership_id=partnership.id),
-        "duties": duties_of(session=session, partnership_id=partnership.id),
+        "members": members_of(session=session, partnership_id=row_id(partnership)),
+        "duties": duties_of(session=session, partnership_id=row_id(partnership)),
         "outcomes": outcomes,
         "serve_choices": choices,
         "risks": risks,
@@ -158,7 +161,7 @@ def _context(  # type: ignore[no-untyped-def]
         "report_values": (values or {}) if form == "report" else today_parts,
         "today": today,
         "judgement": judgement,
-        "voices": latest_results(session=session, partnership_id=partnership.id, on=today),
+        "voices": latest_results(session=session, partnership_id=row_id(partnership), on=today),
         "weighed": weigh_on_page(partnership, risks, judgement, today),
     }
 
@@ -175,7 +178,7 @@ def partnership_page(
 @router.get("/partnerships/{slug}/report", response_class=HTMLResponse)
 def partnership_report(
     slug: str, request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
-):  # type: ignore[no-untyped-def]
+):
     """Send the audit PDF (or the evidence pack) as at the date chosen on the page."""
     partnership = _partnership(session, principal, slug)
     query = dict(request.query_params)
@@ -189,7 +192,7 @@ def partnership_report(
     return RedirectResponse(address, status_code=303)
 
 
-def _submit(  # type: ignore[no-untyped-def]
+def _submit(
     request: Request, session, settings, principal, slug: str, posted: FormData, *, form, read, save
 ):
     """Run one of the page's forms: `read` turns what was posted into answers, `save` records
@@ -222,10 +225,10 @@ def new_outcome(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record an intended outcome for the people who use services."""
 
-    def save(partnership, values):  # type: ignore[no-untyped-def]
+    def save(partnership, values):
         data = OutcomeCreate.model_validate({"partnership_id": partnership.id, **values})
         add_outcome(session=session, actor=principal.user, data=data)
 
@@ -250,14 +253,14 @@ def new_measurement(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record a dated measurement of one of the partnership's indicators."""
 
     def read(partnership):  # type: ignore[no-untyped-def]
         indicator_ids = indicator_ids_of(session=session, partnership_id=partnership.id)
         return measurement_answers(posted, indicator_ids, settings.today())
 
-    def save(partnership, values):  # type: ignore[no-untyped-def]
+    def save(partnership, values):
         data = MeasurementCreate.model_validate(values)
         add_measurement(session=session, actor=principal.user, data=data, today=settings.today())
 
@@ -282,10 +285,10 @@ def new_risk(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Record a risk, cost or negative effect of the partnership."""
 
-    def save(partnership, values):  # type: ignore[no-untyped-def]
+    def save(partnership, values):
         data = RiskCreate.model_validate({"partnership_id": partnership.id, **values})
         add_risk(session=session, actor=principal.user, data=data)
 
@@ -310,7 +313,7 @@ def import_measurements_page(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Import a CSV file of measurements, all or nothing; on a bad file, list every bad line."""
     partnership = _partnership(session, principal, slug, write=True)
     upload = posted.get("file")

@@ -2,15 +2,17 @@
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
+from compliance.db import row_id
 from compliance.models import (
     Body,
     Duty,
@@ -43,7 +45,9 @@ def list_partnerships(
     """Partnerships by name, a page at a time; `within` keeps to those ids (a user's scope)."""
     query = _within(select(Partnership), within)
     return list(
-        session.exec(query.order_by(Partnership.name, Partnership.id).limit(limit).offset(offset))
+        session.exec(
+            query.order_by(col(Partnership.name), col(Partnership.id)).limit(limit).offset(offset)
+        )
     )
 
 
@@ -65,7 +69,7 @@ def members_of(*, session: Session, partnership_id: int, on: dt.date | None = No
     """Return the members (current on a date, or all when no date is given) with their bodies."""
     query = (
         select(Body, PartnershipMember)
-        .join(PartnershipMember, PartnershipMember.body_id == Body.id)
+        .join(PartnershipMember, col(PartnershipMember.body_id) == Body.id)
         .where(PartnershipMember.partnership_id == partnership_id)
         .order_by(Body.name)
     )
@@ -79,7 +83,7 @@ def duties_of(*, session: Session, partnership_id: int) -> list[Duty]:
     """Return the duties a partnership discharges."""
     query = (
         select(Duty)
-        .join(PartnershipDuty, PartnershipDuty.duty_id == Duty.id)
+        .join(PartnershipDuty, col(PartnershipDuty.duty_id) == Duty.id)
         .where(PartnershipDuty.partnership_id == partnership_id)
         .order_by(Duty.act, Duty.slug)
     )
@@ -92,7 +96,7 @@ def partnerships_of_body(
     """Return the partnerships a body belongs to, with its membership."""
     query = (
         select(Partnership, PartnershipMember)
-        .join(PartnershipMember, PartnershipMember.partnership_id == Partnership.id)
+        .join(PartnershipMember, col(PartnershipMember.partnership_id) == Partnership.id)
         .where(PartnershipMember.body_id == body_id)
         .order_by(Partnership.name)
     )
@@ -111,7 +115,7 @@ def join(
     ).first()
     if membership is None:
         membership = PartnershipMember(
-            partnership_id=partnership.id, body_id=body.id, role=role, start_date=on
+            partnership_id=row_id(partnership), body_id=row_id(body), role=role, start_date=on
         )
         session.add(membership)
     else:
@@ -129,7 +133,7 @@ def leave(*, session: Session, membership: PartnershipMember, on: dt.date) -> No
 def discharge(*, session: Session, partnership: Partnership, duty: Duty) -> None:
     """Record that a partnership discharges a duty (idempotent)."""
     if session.get(PartnershipDuty, (partnership.id, duty.id)) is None:
-        session.add(PartnershipDuty(partnership_id=partnership.id, duty_id=duty.id))
+        session.add(PartnershipDuty(partnership_id=row_id(partnership), duty_id=row_id(duty)))
         session.flush()
 
 
@@ -194,7 +198,7 @@ def create_partnership(
     lead_body_code: str | None = None,
     start_date: dt.date | None = None,
     end_date: dt.date | None = None,
-    duties: list[str] = (),
+    duties: Sequence[str] = (),
 ) -> Partnership:
     """Record a partnership and the duties it discharges; raise FieldsRefused naming each bad
     field."""
@@ -212,7 +216,7 @@ def create_partnership(
     found = _duties(session, list(duties), problems)
     if problems:
         raise FieldsRefused(problems)
-    wanted["lead_body_code"] = lead and lead.code
+    wanted["lead_body_code"] = lead.code if lead else None
     if get_partnership(session=session, slug=slug) is not None:
         raise FieldsRefused([("slug", f"a partnership {slug} already exists")], status=409)
     partnership = Partnership(slug=slug, **_columns(wanted, lead))
@@ -400,7 +404,9 @@ def admit_member(
         problems.insert(0, ("body_code", f"body_code {body_code} is not in the registry"))
     if problems:
         raise FieldsRefused(problems)
+    assert body is not None, "a body not in the registry is among the problems"
     current = membership(session=session, partnership=partnership, body=body)
+
     if current is not None and current.end_date is None:
         raise FieldsRefused([("body_code", f"{body.code} is already a member")], status=409)
     member = join(

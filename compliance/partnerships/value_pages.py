@@ -103,7 +103,7 @@ def value_answers(form: Mapping[str, object], today: dt.date) -> Answers:
         answers.values["continuation_decided_date"],
         answers.values["continuation_due_date"],
     )
-    if decided and due and due <= decided:
+    if decided and due and due <= decided:  # type: ignore[operator]  # both dates, from _date(), when set
         answers.errors["continuation_due_date"] = "The next decision must be after the last one"
     return answers
 
@@ -147,7 +147,7 @@ def save_value(
     settings: SettingsDep,
     principal: FormUser,
     posted: PostedForm,
-):  # type: ignore[no-untyped-def]
+):
     """Save the record, or show the form again with what was typed and what is wrong."""
     partnership = _changeable(session, principal, slug)
     answers = value_answers(posted, settings.today())

@@ -4,15 +4,16 @@ scope, queued once per user and week."""
 import datetime as dt
 
 from sqlalchemy import or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import mailer
 from compliance.access import Principal, principal_for
 from compliance.checks.findings import select_findings, worst_first
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.models import Obligation, Occurrence, User
 from compliance.obligations.status import current_evidence
-from compliance.reminders.service import Directory, DueItem, QueueReport
+from compliance.reminders.service import Directory, DueItem, QueueReport, Recipient
 
 DIGEST_DAYS = 30
 # A digest lists this many of each; the rest are counted and a link shows them all.
@@ -24,10 +25,10 @@ def week_of(on: dt.date) -> dt.date:
     return on - dt.timedelta(days=on.weekday())
 
 
-def _in_scope(principal: Principal):  # type: ignore[no-untyped-def]
+def _in_scope(principal: Principal):
     return or_(
-        Obligation.body_id.in_(principal.body_ids),
-        Obligation.partnership_id.in_(principal.readable_partnership_ids),
+        col(Obligation.body_id).in_(principal.body_ids),
+        col(Obligation.partnership_id).in_(principal.readable_partnership_ids),
     )
 
 
@@ -37,13 +38,17 @@ def due_soon(
     """Periods in a user's scope due in the next 30 days with no evidence yet, soonest first."""
     rows = session.exec(
         select(Occurrence, Obligation)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None), Obligation.not_applicable_reason.is_(None))
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .where(
+            col(Obligation.closed_date).is_(None), col(Obligation.not_applicable_reason).is_(None)
+        )
         .where(_in_scope(principal))
         .where(Occurrence.due_date >= on, Occurrence.due_date <= on + dt.timedelta(DIGEST_DAYS))
-        .order_by(Occurrence.due_date, Occurrence.id)
+        .order_by(col(Occurrence.due_date), col(Occurrence.id))
     ).all()
-    evidenced = current_evidence(session=session, occurrence_ids=[o.id for o, _ in rows], on=on)
+    evidenced = current_evidence(
+        session=session, occurrence_ids=[row_id(o) for o, _ in rows], on=on
+    )
     return [
         directory.item(obligation, occurrence)
         for occurrence, obligation in rows
@@ -56,7 +61,9 @@ def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> Queue
     directory = Directory(session, settings, on)
     monday = week_of(on)
     report = QueueReport()
-    users = session.exec(select(User).where(User.is_active.is_(True)).order_by(User.id)).all()
+    users = session.exec(
+        select(User).where(col(User.is_active).is_(True)).order_by(col(User.id))
+    ).all()
     keys = {user.id: f"digest:{user.id}:{monday.isoformat()}" for user in users}
     already = mailer.queued_keys(session=session, keys=list(keys.values()))
     for user in users:
@@ -66,8 +73,9 @@ def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> Queue
         principal = principal_for(session=session, user=user)
         if not (principal.body_ids or principal.readable_partnership_ids):
             continue  # nothing in scope, nothing to say
+        # Only a single reminder can be routed to the digest, so this is a Recipient or None.
         recipient = directory.route(user)
-        if recipient is None:
+        if not isinstance(recipient, Recipient):
             report.no_address += 1  # away with nobody to stand in: next week's will come
             continue
         new = mailer.enqueue(
@@ -83,7 +91,7 @@ def queue_digests(*, session: Session, settings: Settings, on: dt.date) -> Queue
     return report
 
 
-def _digest(session, directory, principal, recipient, monday):  # type: ignore[no-untyped-def]
+def _digest(session, directory, principal, recipient, monday):
     due = due_soon(session=session, directory=directory, principal=principal, on=directory.on)
     # An admin's digest too is about the bodies and partnerships in their own scope.
     mine = select_findings(within=(principal.body_ids, principal.readable_partnership_ids))

@@ -1,54 +1,23 @@
-"""Tables of the reminders domain (the outbox, preferences, calendar tokens)."""
+"""Tables of the reminders domain (preferences, calendar tokens). The outbox's table is in
+compliance.models, beside the mailer and the outbox that send from it."""
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, Column, Index, Text
+from sqlalchemy import CheckConstraint
 from sqlmodel import Field, SQLModel
 
 from compliance.db import UtcDateTime
+from compliance.models import OutboxMessage as OutboxMessage  # imported from here by the tests
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _moment(nullable: bool = True):  # type: ignore[no-untyped-def]
+def _moment(nullable: bool = True):
     if nullable:
         return Field(default=None, sa_type=UtcDateTime)
     return Field(default_factory=_now, sa_type=UtcDateTime)
-
-
-class OutboxMessage(SQLModel, table=True):
-    """An email, written in the transaction of the event that causes it, then sent from here.
-
-    The idempotency key stops a second run, scheduler or restart from queueing it twice; the
-    fixed Message-ID makes the rare resend after a crash recognisable as the same message.
-    """
-
-    __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_message_due", "status", "next_attempt_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    idempotency_key: str = Field(max_length=200, unique=True)
-    kind: str = Field(max_length=30)
-    to_address: str = Field(max_length=254)
-    to_user_id: int | None = Field(default=None, foreign_key="user.id")
-    subject: str = Field(max_length=300)
-    text_body: str = Field(sa_column=Column(Text, nullable=False))
-    html_body: str = Field(sa_column=Column(Text, nullable=False))
-    message_id: str = Field(max_length=200, unique=True)
-    # queued -> sending -> sent, or back to queued for a retry, or dead after the last attempt.
-    status: str = Field(default="queued", max_length=10)
-    attempts: int = 0
-    next_attempt_at: dt.datetime = _moment(nullable=False)
-    claimed_at: dt.datetime | None = _moment()
-    claim_token: str | None = Field(default=None, max_length=32)
-    last_error: str | None = Field(default=None, sa_column=Column(Text))
-    created_at: dt.datetime = _moment(nullable=False)
-    sent_at: dt.datetime | None = _moment()
-    obligation_id: int | None = Field(default=None, foreign_key="obligation.id", index=True)
-    occurrence_id: int | None = Field(default=None, foreign_key="occurrence.id")
-    evidence_id: int | None = Field(default=None, foreign_key="evidence.id")
 
 
 class EmailPreference(SQLModel, table=True):

@@ -12,6 +12,7 @@ from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
 from compliance.checks.findings import by_holder_name, select_findings
 from compliance.checks.rules import no_reminder_contact
+from compliance.db import row_id
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
 from compliance.models import Finding
 from compliance.obligations.list_pages import holder_links
@@ -55,9 +56,9 @@ def _about(session: Session, messages: list[OutboxMessage]) -> dict[int, dict[st
     obligation it was about, where it has them."""
     names, holders = addressees_and_holders(session=session, messages=messages)
     return {
-        m.id: {
-            "name": names.get(m.to_user_id, ""),
-            "holder": holders.get(m.obligation_id, ""),
+        row_id(m): {
+            "name": names.get(m.to_user_id, ""),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
+            "holder": holders.get(m.obligation_id, ""),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
             "reason": plain_reason(m.last_error),
         }
         for m in messages
@@ -71,7 +72,7 @@ def unreached(*, session: Session, limit: int = UNREACHED_ROWS) -> tuple[list[Fi
     return by_holder_name(session=session, query=found, limit=limit)
 
 
-def _mail_page(request: Request, session: Session, settings, error: str = "", status=200):  # type: ignore[no-untyped-def]
+def _mail_page(request: Request, session: Session, settings, error: str = "", status=200):
     dead = dead_messages(session=session)
     nobody, nobody_total = unreached(session=session, limit=UNREACHED_ROWS)
     context = {
@@ -106,7 +107,7 @@ def retry(
     settings: SettingsDep,
     principal: AdminUser,
     _form: FormCheck,
-):  # type: ignore[no-untyped-def]
+):
     """Try a dead email again, with a fresh set of attempts; one no longer dead is said so on
     the same page."""
     if not requeue(session=session, actor=principal.user.email, message_id=message_id):

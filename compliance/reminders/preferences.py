@@ -2,6 +2,7 @@
 senior responsible officer."""
 
 import datetime as dt
+from typing import TypeGuard
 
 from sqlmodel import Session, select
 
@@ -9,6 +10,7 @@ from compliance.access import principal_for
 from compliance.accounts.service import normalise_email
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
+from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.models import Body, User, utcnow
 from compliance.reminders.models import EmailPreference, ReminderSetting
@@ -23,7 +25,7 @@ def parse_days(value: str | None) -> list[int]:
     return sorted((d for d in days if 0 <= d <= 366), reverse=True)
 
 
-def is_away(preference: EmailPreference | None, on: dt.date) -> bool:
+def is_away(preference: EmailPreference | None, on: dt.date) -> TypeGuard[EmailPreference]:
     """Tell whether a user has paused email on this date."""
     if preference is None or preference.paused_from_date is None:
         return False
@@ -84,7 +86,7 @@ def set_preferences(
                 "choose a delegate who can see every body and partnership you can",
                 field="delegate_id",
             )
-    preference = session.get(EmailPreference, user.id) or EmailPreference(user_id=user.id)
+    preference = session.get(EmailPreference, user.id) or EmailPreference(user_id=row_id(user))
     before = snapshot(preference) if preference in session else None
     preference.digest_only, preference.delegate_id = digest_only, delegate_id
     preference.paused_from_date, preference.paused_until_date = paused_from_date, paused_until_date

@@ -10,10 +10,11 @@ mail page lists those findings. Loaded in a fixed number of queries, as every fa
 from collections.abc import Iterable
 
 from sqlalchemy import and_, func, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
 from compliance.checks.rules import Reach
+from compliance.db import key_column
 from compliance.models import Body, Obligation, Partnership, User, UserScope
 
 
@@ -21,8 +22,8 @@ def _officer_scopes(session: Session) -> tuple[set[int], set[int]]:
     """The bodies (with those beneath them) and partnerships some active officer covers."""
     rows = session.exec(
         select(UserScope.body_id, UserScope.partnership_id)
-        .join(User, User.id == UserScope.user_id)
-        .where(User.role == "officer", User.is_active.is_(True))
+        .join(User, col(User.id) == UserScope.user_id)
+        .where(col(User.role) == "officer", col(User.is_active).is_(True))
     ).all()
     roots = {b for b, _ in rows if b is not None}
     bodies = with_descendants(session=session, roots=roots) if roots else set()
@@ -40,26 +41,28 @@ def reach_of(
     no active owner and no officer whose scope covers them."""
     holder = func.coalesce(Obligation.body_id, Partnership.lead_body_id)
     query = (
-        select(
-            Obligation.id,
-            Obligation.partnership_id,
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+            key_column(Obligation),
+            col(Obligation.partnership_id),
             holder,
-            Body.name,
-            Body.email,
-            Partnership.name,
-            User.id,
+            col(Body.name),
+            col(Body.email),
+            col(Partnership.name),
+            key_column(User),
         )
         .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
         .outerjoin(Body, Body.id == holder)
-        .outerjoin(User, and_(User.id == Obligation.owner_id, User.is_active.is_(True)))
-        .where(Obligation.closed_date.is_(None), Obligation.not_applicable_reason.is_(None))
+        .outerjoin(User, and_(col(User.id) == Obligation.owner_id, col(User.is_active).is_(True)))
+        .where(
+            col(Obligation.closed_date).is_(None), col(Obligation.not_applicable_reason).is_(None)
+        )
         .order_by(Obligation.id)
     )
     if body_ids is not None:
         query = query.where(
             or_(
                 holder.in_(set(body_ids)),
-                and_(holder.is_(None), Obligation.partnership_id.in_(set(partnership_ids))),
+                and_(holder.is_(None), col(Obligation.partnership_id).in_(set(partnership_ids))),
             )
         )
     covered_bodies, covered_partnerships = _officer_scopes(session)

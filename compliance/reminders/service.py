@@ -18,12 +18,15 @@ fell due, is chased every week as usual.
 import datetime as dt
 import logging
 from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance import mailer
 from compliance.access import principal_for
 from compliance.config import Settings
+from compliance.db import row_id, stored
 from compliance.models import (
     Body,
     Deliverable,
@@ -35,11 +38,12 @@ from compliance.models import (
     FundingStream,
     Obligation,
     Occurrence,
+    OutboxMessage,
     Partnership,
     User,
 )
 from compliance.obligations.status import current_evidence, due_bases
-from compliance.reminders.models import EmailPreference, OutboxMessage, ReminderSetting
+from compliance.reminders.models import EmailPreference, ReminderSetting
 from compliance.reminders.preferences import is_away, parse_days
 
 log = logging.getLogger(__name__)
@@ -117,7 +121,9 @@ class Directory:
         self.base_url = settings.base_url.rstrip("/")
         self.bodies = {s.body_id: s for s in session.exec(select(ReminderSetting))}
         self.preferences = {p.user_id: p for p in session.exec(select(EmailPreference))}
-        self._officers: tuple[dict[int, list[User]], dict[int, list[User]]] | None = None
+        # By body and by partnership; the latter keyed by None too, where a body's obligation
+        # (which has no partnership) finds nobody.
+        self._officers: tuple[dict[int, list[User]], dict[int | None, list[User]]] | None = None
 
     def holder_body(self, obligation: Obligation) -> Body | None:
         """The body itself, or a partnership's lead body."""
@@ -129,8 +135,10 @@ class Directory:
 
     def offsets(self, obligation: Obligation) -> list[int]:
         body = self.holder_body(obligation)
-        own = self.bodies.get(body.id) if body else None
-        return parse_days(own and own.reminder_days) or parse_days(self.settings.reminder_days)
+        own = self.bodies.get(row_id(body)) if body else None
+        return parse_days(own.reminder_days if own else None) or parse_days(
+            self.settings.reminder_days
+        )
 
     def route(self, user: User | None, *, single_reminder: bool = False) -> Recipient | str | None:
         """Where a user's email goes: to them, or their delegate while they are away."""
@@ -138,7 +146,7 @@ class Directory:
         # away with nobody standing in, so that the caller falls back to the body's contact.
         if user is None or not user.is_active:
             return None
-        preference = self.preferences.get(user.id)
+        preference = self.preferences.get(row_id(user))
         if single_reminder and preference is not None and preference.digest_only:
             return "digest"
         if not is_away(preference, self.on):
@@ -154,9 +162,10 @@ class Directory:
         """Active officers whose scope covers the obligation's holder."""
         if self._officers is None:
             by_body: dict[int, list[User]] = {}
-            by_partnership: dict[int, list[User]] = {}
-            query = select(User).where(User.role == "officer", User.is_active.is_(True))
-            for user in self.session.exec(query.order_by(User.id)):
+            by_partnership: dict[int | None, list[User]] = {}
+
+            query = select(User).where(col(User.role) == "officer", col(User.is_active).is_(True))
+            for user in self.session.exec(query.order_by(col(User.id))):
                 principal = principal_for(session=self.session, user=user)
                 for body_id in principal.body_ids:
                     by_body.setdefault(body_id, []).append(user)
@@ -166,7 +175,7 @@ class Directory:
         by_body, by_partnership = self._officers
         found = list(by_partnership.get(obligation.partnership_id, []))
         body = self.holder_body(obligation)
-        found += [u for u in by_body.get(body.id, []) if u not in found] if body else []
+        found += [u for u in by_body.get(row_id(body), []) if u not in found] if body else []
         return found
 
     def contact(self, obligation: Obligation, *, single_reminder: bool = False) -> list:
@@ -195,14 +204,14 @@ class Directory:
     def sro(self, obligation: Obligation) -> tuple[list, bool]:
         """The senior responsible officer, or the body's contact when none is recorded."""
         body = self.holder_body(obligation)
-        own = self.bodies.get(body.id) if body else None
+        own = self.bodies.get(row_id(body)) if body else None
         if own is not None and own.sro_email:
             return [Recipient(own.sro_email, name=own.sro_name)], False
         return self.contact(obligation), True
 
     def item(self, obligation: Obligation, occurrence: Occurrence) -> DueItem:
         """What an email says about a period."""
-        get = self.session.get
+        get = partial(stored, self.session)
         if obligation.body_id is not None:
             holder_label, holder = "Body", get(Body, obligation.body_id).name
         else:
@@ -226,8 +235,8 @@ class Directory:
             occurrence.due_date,
             url,
             f"{url}/evidence/new",
-            obligation.id,
-            occurrence.id,
+            row_id(obligation),
+            row_id(occurrence),
         )
 
 
@@ -250,14 +259,16 @@ class Due:
 def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
     rows = session.exec(
         select(Occurrence, Obligation)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None), Obligation.not_applicable_reason.is_(None))
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .where(
+            col(Obligation.closed_date).is_(None), col(Obligation.not_applicable_reason).is_(None)
+        )
         .where(Occurrence.due_date <= until)
-        .order_by(Occurrence.due_date, Occurrence.id)
+        .order_by(col(Occurrence.due_date), col(Occurrence.id))
     ).all()
     evidenced: set[int] = set()
     for start in range(0, len(rows), BATCH):
-        ids = [occurrence.id for occurrence, _ in rows[start : start + BATCH]]
+        ids = [row_id(occurrence) for occurrence, _ in rows[start : start + BATCH]]
         evidenced.update(current_evidence(session=session, occurrence_ids=ids, on=on))
     return [(o, obligation) for o, obligation in rows if o.id not in evidenced]
 
@@ -265,13 +276,13 @@ def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
 def _told(session: Session, gaps: list[Due]) -> set[tuple[int, str]]:
     """The (period, due date) pairs of these gaps that some reminder, overdue notice or
     escalation was already queued for."""
-    obligation_ids = sorted({gap.obligation.id for gap in gaps})
+    obligation_ids = sorted({row_id(gap.obligation) for gap in gaps})
     told: set[tuple[int, str]] = set()
     for start in range(0, len(obligation_ids), BATCH):
         keys = session.exec(
             select(OutboxMessage.idempotency_key).where(
-                OutboxMessage.obligation_id.in_(obligation_ids[start : start + BATCH]),
-                OutboxMessage.kind.in_(CHASED_KINDS),
+                col(OutboxMessage.obligation_id).in_(obligation_ids[start : start + BATCH]),
+                col(OutboxMessage.kind).in_(CHASED_KINDS),
             )
         )
         # Keys read kind:period:due[:stage][:user:id].
@@ -297,7 +308,8 @@ def due_on(*, session: Session, directory: Directory, on: dt.date) -> list[Due]:
     CHASE_NEW_GAPS_DAYS)."""
     own = [d for s in directory.bodies.values() for d in parse_days(s.reminder_days)]
     longest = max([0, *parse_days(directory.settings.reminder_days), *own])
-    found, old_gaps = [], []
+    found: list[Due] = []
+    old_gaps: list[Due] = []
     periods = _open_periods(session, on + dt.timedelta(days=longest), on)
     bases = due_bases(session=session, obligations={o.id: o for _, o in periods}.values())
     for occurrence, obligation in periods:
@@ -330,7 +342,7 @@ def _recipients(directory: Directory, due: Due) -> tuple[list, bool]:
     return directory.owner(due.obligation, single_reminder=due.kind == "reminder"), False
 
 
-def _email(directory: Directory, due: Due, recipient: Recipient, sro_missing: bool):  # type: ignore[no-untyped-def]
+def _email(directory: Directory, due: Due, recipient: Recipient, sro_missing: bool):
     item = directory.item(due.obligation, due.occurrence)
     base = directory.base_url
     if due.kind == "reminder":
@@ -394,10 +406,10 @@ def queue_due(*, session: Session, settings: Settings, on: dt.date) -> QueueRepo
 def _served(session: Session, evidence_id: int) -> tuple[Obligation, Occurrence] | None:
     row = session.exec(
         select(Obligation, Occurrence)
-        .join(Occurrence, Occurrence.obligation_id == Obligation.id)
-        .join(EvidenceLink, EvidenceLink.occurrence_id == Occurrence.id)
+        .join(Occurrence, col(Occurrence.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Occurrence.id)
         .where(EvidenceLink.evidence_id == evidence_id)
-        .order_by(Occurrence.due_date, Occurrence.id)
+        .order_by(col(Occurrence.due_date), col(Occurrence.id))
     ).first()
     return (row[0], row[1]) if row else None
 
@@ -406,20 +418,25 @@ def _queue_notice(
     session: Session, settings: Settings, comment: EvidenceComment, kind: str, to: User | None
 ) -> int:
     directory = Directory(session, settings, settings.today())
-    evidence = session.get(Evidence, comment.evidence_id)
-    served = _served(session, evidence.id)
+    evidence = stored(session, Evidence, comment.evidence_id)
+    served = _served(session, row_id(evidence))
     if served is None:
         return 0
     obligation, occurrence = served
+    # Only a single reminder can be routed to the digest, so this is a Recipient or None.
     routed = directory.route(to)
-    recipients = [routed] if routed else []
+    recipients = [routed] if isinstance(routed, Recipient) else []
     if not recipients and kind == "query":  # the officer is unknown, or away with no delegate
         recipients = directory.contact(obligation)
-    author = session.get(User, comment.author_id)
+    author = stored(session, User, comment.author_id)
     item = directory.item(obligation, occurrence)
     queued = 0
     for recipient in recipients:
-        common = {"base_url": directory.base_url, "item": item, "recipient": recipient}
+        common: dict[str, Any] = {
+            "base_url": directory.base_url,
+            "item": item,
+            "recipient": recipient,
+        }
         email = (
             mailer.query_email(
                 **common, evidence=evidence, question=comment.body or "", inspector=author.name
@@ -446,8 +463,9 @@ def _queue_notice(
 
 def queue_query_notice(*, session: Session, settings: Settings, comment: EvidenceComment) -> int:
     """Tell the officer who recorded the evidence (or the body's contact) of a query."""
-    evidence = session.get(Evidence, comment.evidence_id)
+    evidence = stored(session, Evidence, comment.evidence_id)
     officer = session.get(User, evidence.recorded_by_id) if evidence.recorded_by_id else None
+
     return _queue_notice(session, settings, comment, "query", officer)
 
 
@@ -458,9 +476,9 @@ def queue_answer_notice(*, session: Session, settings: Settings, comment: Eviden
         .where(
             EvidenceComment.evidence_id == comment.evidence_id,
             EvidenceComment.kind == "queried",
-            EvidenceComment.id < comment.id,
+            col(EvidenceComment.id) < comment.id,
         )
-        .order_by(EvidenceComment.id.desc())
+        .order_by(col(EvidenceComment.id).desc())
     ).first()
     inspector = session.get(User, query.author_id) if query else None
     return _queue_notice(session, settings, comment, "answer", inspector)

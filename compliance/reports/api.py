@@ -5,7 +5,7 @@ event loop. An unchanged report comes from the cache, the same file byte for byt
 """
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path, Query
 from fastapi.responses import FileResponse
@@ -37,7 +37,7 @@ PartnershipSlug = Annotated[
     str, Path(max_length=80, examples=["our-safeguarding-children-partnership"])
 ]
 DutySlug = Annotated[str, Path(max_length=80, examples=["children-act-2004-s16e"])]
-FILES = {
+FILES: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/pdf": {}, "application/zip": {}},
         "description": "The PDF, or with pack=true the evidence pack",

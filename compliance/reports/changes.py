@@ -17,7 +17,7 @@ import secrets
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 # The row of obligation_state_epoch that holds the report data token (row 1 is the judgement's).
 REPORT_DATA = 2
@@ -43,7 +43,7 @@ def data_token(session: Session) -> str:
     """The token the last commit that changed what a report may read drew ("" before any)."""
     from compliance.obligations.tables import JudgedEpoch
 
-    query = select(JudgedEpoch.token).where(JudgedEpoch.id == REPORT_DATA)
+    query = select(col(JudgedEpoch.token)).where(col(JudgedEpoch.id) == REPORT_DATA)
     return session.execute(query).scalar_one_or_none() or ""
 
 
@@ -92,7 +92,8 @@ def _before_commit(session: Session) -> None:
     from compliance.obligations.tables import JudgedEpoch
 
     token = secrets.token_hex(16)
-    row = JudgedEpoch.id == REPORT_DATA
+    row = col(JudgedEpoch.id) == REPORT_DATA
+
     moved = session.execute(update(JudgedEpoch).where(row).values(token=token))
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
+    if moved.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult
         session.execute(insert(JudgedEpoch).values(id=REPORT_DATA, token=token))

@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine, delete, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
 from compliance.config import Settings
-from compliance.db import UNAVAILABLE, save, session_scope
+from compliance.db import UNAVAILABLE, row_id, save, session_scope
 from compliance.errors import Refused
 from compliance.models import utcnow
 from compliance.obligations.judged import database_of
@@ -115,7 +115,7 @@ def produce(
     return made
 
 
-def _marker(session, settings, principal, kind, key, on) -> str | None:  # type: ignore[no-untyped-def]
+def _marker(session, settings, principal, kind, key, on) -> str | None:
     # None while the session holds unsaved changes: a report built in it may show them.
     return None if unsaved(session) else report_marker(session, settings, principal, kind, key, on)
 
@@ -220,7 +220,7 @@ def jobs_of(*, session: Session, user_id: int, now: dt.datetime | None = None) -
         select(ReportJob)
         .where(ReportJob.user_id == user_id)
         .where(ReportJob.created_at >= now - dt.timedelta(hours=JOB_HOURS))
-        .order_by(ReportJob.created_at.desc(), ReportJob.id)  # type: ignore[attr-defined]
+        .order_by(col(ReportJob.created_at).desc(), col(ReportJob.id))
     ).all()
     return [_job(row, now) for row in rows]
 
@@ -258,8 +258,8 @@ def sweep(*, session: Session, now: dt.datetime) -> None:
     """Fail the jobs whose process stopped beating; forget the jobs older than JOB_HOURS."""
     session.execute(
         update(ReportJob)
-        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
-        .where(ReportJob.heartbeat_at < now - dt.timedelta(seconds=STALE_SECONDS))
+        .where(col(ReportJob.status).in_(LIVE))
+        .where(col(ReportJob.heartbeat_at) < now - dt.timedelta(seconds=STALE_SECONDS))
         .values(
             status="failed",
             stage="failed",
@@ -269,7 +269,7 @@ def sweep(*, session: Session, now: dt.datetime) -> None:
         )
     )
     session.execute(
-        delete(ReportJob).where(ReportJob.created_at < now - dt.timedelta(hours=JOB_HOURS))  # type: ignore[arg-type]
+        delete(ReportJob).where(col(ReportJob.created_at) < now - dt.timedelta(hours=JOB_HOURS))
     )
 
 
@@ -306,7 +306,7 @@ def start_report(
     sweep(session=session, now=now)
     row = ReportJob(
         id=secrets.token_urlsafe(16),
-        user_id=principal.user.id,
+        user_id=row_id(principal.user),
         kind=report.kind,
         key=report.key,
         name=report.name,
@@ -447,8 +447,8 @@ def _write(engine: Engine, job_id: str, **values: object) -> bool:
     """A live job's stage, written if the database takes it at once (the next one will do)."""
     statement = (
         update(ReportJob)
-        .where(ReportJob.id == job_id, ReportJob.worker == worker_name())  # type: ignore[arg-type]
-        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .where(col(ReportJob.id) == job_id, col(ReportJob.worker) == worker_name())
+        .where(col(ReportJob.status).in_(LIVE))
         .values(heartbeat_at=utcnow(), **values)
     )
     try:
@@ -467,7 +467,7 @@ def _settle(engine: Engine, job_id: str, outcome: dict[str, object]) -> None:
         now = utcnow()
         statement = (
             update(ReportJob)
-            .where(ReportJob.id == job_id, ReportJob.worker == worker_name())  # type: ignore[arg-type]
+            .where(col(ReportJob.id) == job_id, col(ReportJob.worker) == worker_name())
             .values(heartbeat_at=now, finished_at=now, **outcome)
         )
         try:
@@ -495,7 +495,7 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         if pool is None or _state.get("pid") != os.getpid():
             pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report-job")
             _state.update(pool=pool, pid=os.getpid())
-        return pool  # type: ignore[return-value]
+        return pool  # type: ignore[return-value]  # _state keeps the pool under "pool"
 
 
 def _hold(job_id: str, engine: Engine) -> None:
@@ -533,8 +533,8 @@ def beat(*, engine: Engine, job_ids: list[str]) -> None:
     """Renew the heartbeat of these jobs, held by this process."""
     statement = (
         update(ReportJob)
-        .where(ReportJob.id.in_(job_ids), ReportJob.worker == worker_name())  # type: ignore[attr-defined]
-        .where(ReportJob.status.in_(LIVE))  # type: ignore[attr-defined]
+        .where(col(ReportJob.id).in_(job_ids), col(ReportJob.worker) == worker_name())
+        .where(col(ReportJob.status).in_(LIVE))
         .values(heartbeat_at=utcnow())
     )
     try:

@@ -15,7 +15,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _moment(nullable: bool = True):  # type: ignore[no-untyped-def]
+def _moment(nullable: bool = True):
     if nullable:
         return Field(default=None, sa_type=UtcDateTime)
     return Field(default_factory=_now, sa_type=UtcDateTime)

@@ -55,7 +55,7 @@ def evidence_file_name(item: EvidenceItem) -> str:
     suffix = Path(item.file_name or "").suffix.lower().lstrip(".")
     if not re.fullmatch(r"[a-z0-9]{1,8}", suffix):
         suffix = (mimetypes.guess_extension(item.media_type or "") or ".bin").lstrip(".")
-    return f"{slugify(item.title)}-{item.sha256[:12]}.{suffix}"
+    return f"{slugify(item.title)}-{item.sha256[:12]}.{suffix}"  # type: ignore[index]  # only evidence with a file is named
 
 
 class _Archive:

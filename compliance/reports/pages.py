@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from compliance.access import require
 from compliance.bodies.service import get_body
 from compliance.config import Settings
+from compliance.db import row_id
 from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_from_parts
@@ -73,7 +74,7 @@ def reports_page(
     request: Request, session: SessionDep, settings: SettingsDep, principal: CurrentUser
 ) -> HTMLResponse:
     """This user's area reports with their progress, and the form to start one."""
-    jobs = jobs_of(session=session, user_id=principal.user.id)
+    jobs = jobs_of(session=session, user_id=row_id(principal.user))
     context = {
         "jobs": jobs,
         "errors": {},
@@ -94,7 +95,7 @@ def start_area(
     as_at_month: Annotated[str, Form(alias="as_at-month")] = "",
     as_at_year: Annotated[str, Form(alias="as_at-year")] = "",
     full_pack: Annotated[str, Form()] = "",
-):  # type: ignore[no-untyped-def]
+):
     """Start an area report in the background (with every holder's own report in its evidence
     pack if asked); its progress shows on the reports page."""
     values = {
@@ -131,7 +132,7 @@ def start_area(
                 raise
             errors[exc.field or "code"] = _sentence(exc.message)
     if errors:
-        jobs = jobs_of(session=session, user_id=principal.user.id)
+        jobs = jobs_of(session=session, user_id=row_id(principal.user))
         context = {
             "jobs": jobs,
             "errors": errors,
@@ -142,7 +143,7 @@ def start_area(
     return RedirectResponse("/reports", status_code=303)
 
 
-def _finished_job(session, settings, principal, job_id: str) -> tuple[Job, Made]:  # type: ignore[no-untyped-def]
+def _finished_job(session, settings, principal, job_id: str) -> tuple[Job, Made]:
     job = job_of(session=session, user_id=principal.user.id, job_id=job_id)
     if job is None or not job.done:
         raise NotFound("No finished report with this address: see the reports page")

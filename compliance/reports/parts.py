@@ -2,13 +2,16 @@
 
 import datetime as dt
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from compliance.audit.service import DOWNLOAD
 from compliance.checks.rules import Hit, rule_words
+from compliance.db import key_column, row_id
 from compliance.evaluations.results import StageResult, latest_results
 from compliance.models import (
     AuditEvent,
@@ -174,9 +177,16 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
     by_deliverable, by_condition = {}, {}
     if deliverable_ids:
         query = (
-            select(Deliverable.id, Duty.title, Duty.act, Duty.sections, Duty.url, Duty.verified)
+            select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+                key_column(Deliverable),
+                col(Duty.title),
+                col(Duty.act),
+                col(Duty.sections),
+                col(Duty.url),
+                col(Duty.verified),
+            )
             .join(Duty)
-            .where(Deliverable.id.in_(deliverable_ids))
+            .where(col(Deliverable.id).in_(deliverable_ids))
         )
         for deliverable_id, title, act, sections, url, verified in session.exec(query):
             by_deliverable[deliverable_id] = Source(
@@ -184,16 +194,18 @@ def sources_of(session: Session, obligations: list[Obligation]) -> dict[int, Sou
             )
     if condition_ids:
         query = (
-            select(FundingCondition.id, FundingStream)
+            select(key_column(FundingCondition), FundingStream)
             .join(FundingStream)
-            .where(FundingCondition.id.in_(condition_ids))
+            .where(col(FundingCondition.id).in_(condition_ids))
         )
         for condition_id, stream in session.exec(query):
             by_condition[condition_id] = Source(
                 "funding", stream.name, stream.legal_basis or "", stream.url, stream.verified
             )
     return {
-        o.id: by_deliverable[o.deliverable_id] if o.deliverable_id else by_condition[o.condition_id]
+        row_id(o): by_deliverable[o.deliverable_id]
+        if o.deliverable_id
+        else by_condition[o.condition_id]  # type: ignore[index]  # one_source check: else a condition
         for o in obligations
     }
 
@@ -205,31 +217,31 @@ def evidence_items(
     if not evidence_refs:
         return []
     rows = session.exec(
-        select(Evidence).where(Evidence.id.in_(evidence_refs)).order_by(Evidence.id)
+        select(Evidence).where(col(Evidence.id).in_(evidence_refs)).order_by(col(Evidence.id))
     ).all()
     comments: dict[int, list[EvidenceComment]] = {}
     query = (
         select(EvidenceComment)
-        .where(EvidenceComment.evidence_id.in_(evidence_refs))
+        .where(col(EvidenceComment.evidence_id).in_(evidence_refs))
         .where(EvidenceComment.created_at <= cutoff)
-        .order_by(EvidenceComment.created_at, EvidenceComment.id)
+        .order_by(col(EvidenceComment.created_at), col(EvidenceComment.id))
     )
     for comment in session.exec(query):
         comments.setdefault(comment.evidence_id, []).append(comment)
-    names = dict(session.exec(select(User.id, User.name)).all())
+    names = dict(session.exec(select(key_column(User), User.name)).all())
     items = []
     for e in rows:
-        thread = comments.get(e.id, [])
+        thread = comments.get(row_id(e), [])
         verdicts = [c for c in thread if c.kind in ("accepted", "queried")]
         last = verdicts[-1] if verdicts else None
         items.append(
             EvidenceItem(
-                ref=e.id,
+                ref=row_id(e),
                 title=e.title,
                 kind=e.kind,
                 effective_date=e.effective_date,
                 review_by_date=e.review_by_date,
-                recorded_by=names.get(e.recorded_by_id, "unknown"),
+                recorded_by=names.get(e.recorded_by_id, "unknown"),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
                 recorded_at=e.recorded_at,
                 sha256=e.sha256,
                 file_name=e.file_name,
@@ -240,7 +252,7 @@ def evidence_items(
                 reviewer=names.get(last.author_id, "unknown") if last else None,
                 reviewed_at=last.created_at if last else None,
                 query_open=bool(thread) and thread[-1].kind == "queried",
-                obligation_refs=sorted(set(evidence_refs[e.id])),
+                obligation_refs=sorted(set(evidence_refs[row_id(e)])),
             )
         )
     return sorted(items, key=lambda i: (i.effective_date, i.ref))
@@ -270,22 +282,27 @@ def outcome_items(
         return []
     outcomes = session.exec(
         select(Outcome)
-        .where(or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own)))
-        .order_by(Outcome.id)
+        .where(
+            or_(
+                col(Outcome.partnership_id).in_(partnership_ids),
+                col(Outcome.obligation_id).in_(own),
+            )
+        )
+        .order_by(col(Outcome.id))
     ).all()
-    indicators = _indicators(session, [o.id for o in outcomes], on)
+    indicators = _indicators(session, [row_id(o) for o in outcomes], on)
     names = _partnership_names(session, {o.partnership_id for o in outcomes if o.partnership_id})
     items = [
         OutcomeItem(
-            ref=o.id,
+            ref=row_id(o),
             title=o.title,
             description=o.description,
             owner=names.get(o.partnership_id, "") if o.partnership_id else "this obligation",
             status=judge_outcome(
-                [OutcomeStatus(i.status) for i in indicators.get(o.id, [])]
+                [OutcomeStatus(i.status) for i in indicators.get(row_id(o), [])]
                 or [OutcomeStatus.not_measured]
             ).value,
-            indicators=indicators.get(o.id, []),
+            indicators=indicators.get(row_id(o), []),
         )
         for o in outcomes
     ]
@@ -301,11 +318,13 @@ def indicator_ids(
     if not own:
         return []
     partnership_ids = {p for ids in behind.values() for p in ids}
-    outcomes = select(Outcome.id).where(
-        or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own))
+    outcomes = select(key_column(Outcome)).where(
+        or_(col(Outcome.partnership_id).in_(partnership_ids), col(Outcome.obligation_id).in_(own))
     )
-    query = select(Indicator.id).where(Indicator.outcome_id.in_(outcomes.scalar_subquery()))
-    return list(session.exec(query.order_by(Indicator.id)).all())
+    query = select(key_column(Indicator)).where(
+        col(Indicator.outcome_id).in_(outcomes.scalar_subquery())
+    )
+    return list(session.exec(query.order_by(col(Indicator.id))).all())
 
 
 def counted(
@@ -319,13 +338,18 @@ def counted(
     outcomes = session.exec(
         select(func.count())
         .select_from(Outcome)
-        .where(or_(Outcome.partnership_id.in_(partnership_ids), Outcome.obligation_id.in_(own)))
+        .where(
+            or_(
+                col(Outcome.partnership_id).in_(partnership_ids),
+                col(Outcome.obligation_id).in_(own),
+            )
+        )
     ).one()
     risks = (
         session.exec(
             select(func.count())
             .select_from(Risk)
-            .where(Risk.partnership_id.in_(partnership_ids), Risk.recorded_at <= cutoff)
+            .where(col(Risk.partnership_id).in_(partnership_ids), col(Risk.recorded_at) <= cutoff)
         ).one()
         if partnership_ids
         else 0
@@ -339,19 +363,22 @@ def _indicators(
     if not outcome_ids:
         return {}
     rows = session.exec(
-        select(Indicator).where(Indicator.outcome_id.in_(outcome_ids)).order_by(Indicator.id)
+        select(Indicator)
+        .where(col(Indicator.outcome_id).in_(outcome_ids))
+        .order_by(col(Indicator.id))
     ).all()
-    ids = [i.id for i in rows]
+    ids = [row_id(i) for i in rows]
     latest = latest_measurements(session=session, indicator_ids=ids, on=on)
+
     counts = measurement_counts(session=session, indicator_ids=ids, on=on)
     found: dict[int, list[IndicatorItem]] = {}
     for i in rows:
         # The latest by the date hold the trend's whole window: the reading is as from all.
-        values = [(m.measured_date, m.value) for m in latest.get(i.id, [])]
+        values = [(m.measured_date, m.value) for m in latest.get(row_id(i), [])]
         reading = read_indicator(i, values, on)
         found.setdefault(i.outcome_id, []).append(
             IndicatorItem(
-                ref=i.id,
+                ref=row_id(i),
                 name=i.name,
                 unit=i.unit,
                 direction=i.direction,
@@ -362,7 +389,7 @@ def _indicators(
                 points=values,
                 status=reading.status.value,
                 method=method_line(reading),
-                measured=counts.get(i.id, 0),
+                measured=counts.get(row_id(i), 0),
             )
         )
     return found
@@ -371,7 +398,7 @@ def _indicators(
 def _partnership_names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    query = select(Partnership.id, Partnership.name).where(Partnership.id.in_(ids))
+    query = select(key_column(Partnership), Partnership.name).where(col(Partnership.id).in_(ids))
     return dict(session.exec(query).all())
 
 
@@ -385,13 +412,13 @@ def risk_items(
     names = _partnership_names(session, ids)
     query = (
         select(Risk)
-        .where(Risk.partnership_id.in_(ids))
+        .where(col(Risk.partnership_id).in_(ids))
         .where(Risk.recorded_at <= cutoff)
-        .order_by(Risk.partnership_id, Risk.id)
+        .order_by(col(Risk.partnership_id), col(Risk.id))
     )
     return [
         RiskItem(
-            ref=r.id,
+            ref=row_id(r),
             partnership_id=r.partnership_id,
             partnership=names[r.partnership_id],
             category=r.category,
@@ -416,10 +443,10 @@ def value_items(
     if not judged:
         return []
     ids = {j.partnership_id for j in judged}
-    rows = {p.id: p for p in session.exec(select(Partnership).where(Partnership.id.in_(ids)))}
+    rows = {p.id: p for p in session.exec(select(Partnership).where(col(Partnership.id).in_(ids)))}
     statuses: dict[int, list[str]] = {}
     query = select(Risk.partnership_id, Risk.status).where(
-        Risk.partnership_id.in_(ids), Risk.recorded_at <= cutoff
+        col(Risk.partnership_id).in_(ids), col(Risk.recorded_at) <= cutoff
     )
     for partnership_id, status in session.exec(query):
         statuses.setdefault(partnership_id, []).append(status)
@@ -427,11 +454,11 @@ def value_items(
     for j in judged:
         p = rows[j.partnership_id]
         weighed = weigh_partnership(
-            partnership=p, risk_statuses=statuses.get(p.id, []), judgement=j, on=on
+            partnership=p, risk_statuses=statuses.get(row_id(p), []), judgement=j, on=on
         )
         items.append(
             ValueItem(
-                partnership_id=p.id,
+                partnership_id=row_id(p),
                 partnership=p.name,
                 rationale=p.rationale,
                 alternatives=p.alternatives,
@@ -474,7 +501,10 @@ def audit_entries(
     """The audit events in the period about the records shown (the latest AUDIT_LIMIT of
     them), and how many there were."""
     about = [
-        and_(AuditEvent.entity_type == kind, AuditEvent.entity_id.in_([str(i) for i in ids]))
+        and_(
+            col(AuditEvent.entity_type) == kind,
+            col(AuditEvent.entity_id).in_([str(i) for i in ids]),
+        )
         for kind, ids in subjects.items()
         if ids
     ]
@@ -482,44 +512,50 @@ def audit_entries(
         return [], 0
     # Changes only: downloads are in the trail too, but a report read must not change a report.
     where = and_(
-        AuditEvent.occurred_at >= since,
-        AuditEvent.occurred_at <= cutoff,
-        AuditEvent.action != DOWNLOAD,
+        col(AuditEvent.occurred_at) >= since,
+        col(AuditEvent.occurred_at) <= cutoff,
+        col(AuditEvent.action) != DOWNLOAD,
         or_(*about),
     )
     total = session.exec(select(func.count()).select_from(AuditEvent).where(where)).one()
     rows = session.exec(
-        select(AuditEvent).where(where).order_by(AuditEvent.id.desc()).limit(AUDIT_LIMIT)
+        select(AuditEvent).where(where).order_by(col(AuditEvent.id).desc()).limit(AUDIT_LIMIT)
     ).all()
     entries = [
-        AuditEntry(e.id, e.occurred_at, e.actor, e.action, e.entity_type, e.entity_id, e.hash)
+        AuditEntry(row_id(e), e.occurred_at, e.actor, e.action, e.entity_type, e.entity_id, e.hash)
         for e in reversed(rows)
     ]
     return entries, total
 
 
 def unverified_facts(
-    *, session: Session, obligations: list[Obligation], body_ids: set[int]
+    *, session: Session, obligations: list[Obligation], body_ids: AbstractSet[int]
 ) -> list[UnverifiedFact]:
     """Catalogue and registry facts behind the report that are still marked unverified."""
     facts: list[UnverifiedFact] = []
     deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     if deliverable_ids:
         query = (
-            select(Deliverable.title, Deliverable.verified, Duty.id)
+            select(Deliverable.title, Deliverable.verified, key_column(Duty))
             .join(Duty)
-            .where(Deliverable.id.in_(deliverable_ids))
+            .where(col(Deliverable.id).in_(deliverable_ids))
         )
         rows = session.exec(query.order_by(Duty.slug, Deliverable.slug)).all()
-        duties = {
-            d.id: d
-            for d in session.exec(
-                select(Duty.id, Duty.title, Duty.act, Duty.sections, Duty.verified)
-                .add_columns(Duty.unverified_note)
-                .where(Duty.id.in_({duty_id for _, _, duty_id in rows}))
-                .order_by(Duty.slug)
+        # Any: sqlmodel types select() to four columns, so its rows are untyped here.
+        duty_rows: Any = (
+            select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+                key_column(Duty),
+                col(Duty.title),
+                col(Duty.act),
+                col(Duty.sections),
+                col(Duty.verified),
             )
-        }
+            .add_columns(col(Duty.unverified_note))
+            .where(col(Duty.id).in_({duty_id for _, _, duty_id in rows}))
+            .order_by(Duty.slug)
+        )
+        duties = {d.id: d for d in session.exec(duty_rows)}
+
         facts += [
             UnverifiedFact("Duty", f"{d.title} ({d.act} {d.sections})", d.unverified_note)
             for d in duties.values()
@@ -532,9 +568,11 @@ def unverified_facts(
         ]
     condition_ids = {o.condition_id for o in obligations if o.condition_id}
     if condition_ids:
-        query = select(FundingCondition, FundingStream).join(FundingStream)
+        streams = select(FundingCondition, FundingStream).join(FundingStream)
         for condition, stream in session.exec(
-            query.where(FundingCondition.id.in_(condition_ids)).order_by(FundingCondition.id)
+            streams.where(col(FundingCondition.id).in_(condition_ids)).order_by(
+                col(FundingCondition.id)
+            )
         ):
             if not stream.verified:
                 facts.append(UnverifiedFact("Funding stream", stream.name, stream.unverified_note))
@@ -543,10 +581,10 @@ def unverified_facts(
                     UnverifiedFact("Funding condition", f"{stream.name}: {condition.title}", None)
                 )
     if body_ids:
-        query = select(Body).where(Body.id.in_(body_ids), Body.verified.is_(False))
+        unverified = select(Body).where(col(Body.id).in_(body_ids), col(Body.verified).is_(False))
         facts += [
             UnverifiedFact("Body", f"{b.name} ({b.code})", b.note)
-            for b in session.exec(query.order_by(Body.name))
+            for b in session.exec(unverified.order_by(Body.name))
         ]
     return list(dict.fromkeys(facts))
 

@@ -83,7 +83,7 @@ class LocalFetcher(URLFetcher):
         super().__init__(allowed_protocols={"file"}, timeout=5, allow_redirects=False)
         self._root = root.resolve()
 
-    def fetch(self, url, headers=None):  # type: ignore[no-untyped-def]
+    def fetch(self, url, headers=None):
         parts = urlsplit(url)
         path = Path(url2pathname(parts.path)).resolve() if parts.scheme == "file" else None
         if path is None or not path.is_relative_to(self._root):
@@ -196,7 +196,8 @@ def holder_lines(rows: list[HolderRow]) -> Markup:
     def line(name: str, values: list[str], row: HolderRow | None) -> str:
         parts = []
         for i, value in enumerate(values):
-            text = escape(value.rjust(widths[i]) if i in right else value.ljust(widths[i]))
+            text: str = escape(value.rjust(widths[i]) if i in right else value.ljust(widths[i]))
+
             if row is not None and i == 3 and row.total:
                 text = f'<span class="tag tag-{STATUS_COLOURS[row.process]}">{text}</span>'
             if row is not None and i == 4 and (row.verdict or row.total):

@@ -11,11 +11,12 @@ import re
 from dataclasses import dataclass
 
 from sqlalchemy import and_, or_
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal, require
 from compliance.bodies.service import get_body, with_descendants
 from compliance.catalogue.service import get_duty
+from compliance.db import row_id
 from compliance.errors import NotFound, Refused
 from compliance.models import Body, Deliverable, Obligation, Partnership, PartnershipMember
 from compliance.partnerships.service import get_partnership
@@ -56,8 +57,8 @@ def resolve_scope(
             body.code,
             f"{body.name} ({body.code})",
             "Its own obligations and those of the partnerships it belongs to.",
-            frozenset({body.id}),
-            frozenset(_readable(principal, member_partnerships(session, {body.id}, on))),
+            frozenset({row_id(body)}),
+            frozenset(_readable(principal, member_partnerships(session, {row_id(body)}, on))),
         )
     if kind == "partnership":
         partnership = get_partnership(session=session, slug=key)
@@ -72,7 +73,7 @@ def resolve_scope(
             partnership.name,
             "The obligations the partnership holds, its intended outcomes and its risks.",
             frozenset(),
-            frozenset({partnership.id}),
+            frozenset({row_id(partnership)}),
         )
     if kind == "duty":
         return _duty_scope(session, principal, key)
@@ -129,7 +130,7 @@ def _readable(principal: Principal, partnership_ids: set[int]) -> set[int]:
     return {p for p in partnership_ids if principal.reads_partnership(p)}
 
 
-def _active(start, end, on: dt.date):  # type: ignore[no-untyped-def]
+def _active(start, end, on: dt.date):
     return and_(or_(start.is_(None), start <= on), or_(end.is_(None), end > on))
 
 
@@ -139,8 +140,8 @@ def member_partnerships(session: Session, body_ids: set[int], on: dt.date) -> se
         return set()
     query = (
         select(PartnershipMember.partnership_id)
-        .join(Partnership, Partnership.id == PartnershipMember.partnership_id)
-        .where(PartnershipMember.body_id.in_(body_ids))
+        .join(Partnership, col(Partnership.id) == PartnershipMember.partnership_id)
+        .where(col(PartnershipMember.body_id).in_(body_ids))
         .where(_active(PartnershipMember.start_date, PartnershipMember.end_date, on))
         .where(_active(Partnership.start_date, Partnership.end_date, on))
     )
@@ -149,14 +150,15 @@ def member_partnerships(session: Session, body_ids: set[int], on: dt.date) -> se
 
 def area_bodies(*, session: Session, body: Body, on: dt.date) -> set[int]:
     """A body and everything beneath it; for an ICB, its footprint (see the module docstring)."""
-    roots = {body.id}
+    roots = {row_id(body)}
+
     if body.kind == "integrated_care_board":
-        partnerships = member_partnerships(session, {body.id}, on)
+        partnerships = member_partnerships(session, {row_id(body)}, on)
         if partnerships:
             roots |= set(
                 session.exec(
                     select(PartnershipMember.body_id)
-                    .where(PartnershipMember.partnership_id.in_(partnerships))
+                    .where(col(PartnershipMember.partnership_id).in_(partnerships))
                     .where(_active(PartnershipMember.start_date, PartnershipMember.end_date, on))
                 ).all()
             )
@@ -169,19 +171,21 @@ def scope_obligations(
     """The obligations open on the date within the scope, that the principal may read."""
     query = select(Obligation)
     if scope.duty_id is not None:
-        query = query.join(Deliverable, Deliverable.id == Obligation.deliverable_id).where(
+        query = query.join(Deliverable, col(Deliverable.id) == Obligation.deliverable_id).where(
             Deliverable.duty_id == scope.duty_id
         )
     else:
         holders = []
         if scope.body_ids:
-            holders.append(Obligation.body_id.in_(scope.body_ids))
+            holders.append(col(Obligation.body_id).in_(scope.body_ids))
         if scope.partnership_ids:
-            holders.append(Obligation.partnership_id.in_(scope.partnership_ids))
+            holders.append(col(Obligation.partnership_id).in_(scope.partnership_ids))
         if not holders:
             return []
         query = query.where(or_(*holders))
     query = query.where(Obligation.opened_date <= on).where(
-        or_(Obligation.closed_date.is_(None), Obligation.closed_date > on)
+        or_(col(Obligation.closed_date).is_(None), col(Obligation.closed_date) > on)
     )
-    return [o for o in session.exec(query.order_by(Obligation.id)) if principal.reads_obligation(o)]
+    return [
+        o for o in session.exec(query.order_by(col(Obligation.id))) if principal.reads_obligation(o)
+    ]

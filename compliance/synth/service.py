@@ -10,12 +10,14 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 from sqlalchemy import func, insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
+from compliance.db import key_column, row_id
 from compliance.errors import Refused
 from compliance.evidence import files
 from compliance.models import (
@@ -219,7 +221,7 @@ def synthesise(
     if evidence_per_obligation < 0:
         raise Refused("evidence_per_obligation cannot be negative", field="evidence_per_obligation")
     _refuse_second_load(session)
-    duties = dict(session.exec(select(Duty.slug, Duty.id)).all())
+    duties = dict(session.exec(select(Duty.slug, key_column(Duty))).all())
     missing = [b.duty for b in BOARDS if b.duty not in duties]
     if missing:
         raise Refused(f"duty {missing[0]} is not in the catalogue: run `compliance init` first")
@@ -267,7 +269,7 @@ def _refuse_second_load(session: Session) -> None:
 
 # Without render_nulls the ORM splits a batch wherever a row has a None the previous one did
 # not, and splices the RETURNING rows back together: at 50,000 rows, minutes instead of seconds.
-def _insert_ids(session: Session, model: type, rows: list[dict]) -> list[int]:
+def _insert_ids(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     statement = insert(model).returning(model.id, sort_by_parameter_order=True)
@@ -283,7 +285,8 @@ def _bodies(load: _Load, counts: dict[str, int]) -> None:
     number = 0
     for kind, count in counts.items():
         counties = load.ids.get("county_council", [])
-        rows, places = [], []
+        rows: list[dict[str, Any]] = []
+        places = []
         for i in range(count):
             number += 1
             place = load.rng.choice(PLACE_STARTS) + load.rng.choice(PLACE_ENDS)
@@ -312,7 +315,8 @@ def _bodies(load: _Load, counts: dict[str, int]) -> None:
 
 def _partnerships(load: _Load, duties: dict[str, int]) -> list[tuple[int, Board]]:
     councils = [body_id for kind in UPPER_TIER for body_id in load.ids[kind]]
-    rows, plans = [], []
+    rows: list[dict[str, Any]] = []
+    plans = []
     for area, council in enumerate(councils):
         for board in BOARDS:
             rows.append(
@@ -364,7 +368,8 @@ def _outcomes(load: _Load, boards: list[tuple[int, Board]]) -> None:
     # Measured at the last three financial year ends, as annual returns are.
     last = load.on.year if load.on >= dt.date(load.on.year, 3, 31) else load.on.year - 1
     ends = [dt.date(year, 3, 31) for year in (last - 2, last - 1, last)]
-    indicators = []
+    indicators: list[dict[str, Any]] = []
+
     for outcome_id, spec in zip(outcome_ids, specs, strict=True):
         for name, unit, direction in spec:
             baseline = round(rng.uniform(*UNIT_RANGES[unit]), 1)
@@ -436,13 +441,13 @@ def _people_and_file(load: _Load, data_dir: Path) -> None:
 
 
 def _user(session: Session, email: str, role: str) -> int:
-    found = session.exec(select(User.id).where(User.email == email)).first()
+    found = session.exec(select(key_column(User)).where(User.email == email)).first()
     if found is not None:
         return found
     user = User(email=email, name=f"Synthetic {role}", role=role)
     session.add(user)
     session.flush()
-    return user.id
+    return row_id(user)
 
 
 def _holder(row: tuple) -> tuple[str, int]:
@@ -450,20 +455,20 @@ def _holder(row: tuple) -> tuple[str, int]:
 
 
 def _evidence(load: _Load, per_obligation: int) -> list[tuple[int, dt.datetime]]:
-    named = select(Deliverable.id, Deliverable.title, Deliverable.slug)
+    named = select(key_column(Deliverable), Deliverable.title, Deliverable.slug)
     deliverables = {row[0]: row[1:] for row in load.session.exec(named)}
     query = (
-        select(
-            Occurrence.id,
-            Occurrence.obligation_id,
-            Occurrence.period_start_date,
-            Occurrence.period_end_date,
-            Obligation.body_id,
-            Obligation.partnership_id,
-            Obligation.deliverable_id,
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+            key_column(Occurrence),
+            col(Occurrence.obligation_id),
+            col(Occurrence.period_start_date),
+            col(Occurrence.period_end_date),
+            col(Obligation.body_id),
+            col(Obligation.partnership_id),
+            col(Obligation.deliverable_id),
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Obligation.closed_date.is_(None))
+        .where(col(Obligation.closed_date).is_(None))
         .order_by(Occurrence.obligation_id, Occurrence.period_start_date)
     )
     grouped: dict[int, list[tuple]] = {}
