@@ -119,8 +119,8 @@ def writable_evidence(
 def _serving(session: Session, evidence_ids: Iterable[int]) -> list[tuple[int, Obligation]]:
     query = (
         select(EvidenceLink.evidence_id, Obligation)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(EvidenceLink.evidence_id.in_(set(evidence_ids)))
+        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .where(col(EvidenceLink.evidence_id).in_(set(evidence_ids)))
     )
     return list(session.exec(query).all())

@@ -264,11 +264,17 @@ class ScopeEntry:
 def scope_entries(*, session: Session, user_ids: list[int]) -> dict[int, list[ScopeEntry]]:
     """What each user's scope names, bodies first, each in the order it was given; one query."""
     query = (
-        select(UserScope.user_id, Body.name, Body.code, Partnership.name, Partnership.slug)
-        .outerjoin(Body, Body.id == UserScope.body_id)
-        .outerjoin(Partnership, Partnership.id == UserScope.partnership_id)
-        .where(UserScope.user_id.in_(user_ids))
-        .order_by(UserScope.partnership_id.is_not(None), UserScope.id)
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+            col(UserScope.user_id),
+            col(Body.name),
+            col(Body.code),
+            col(Partnership.name),
+            col(Partnership.slug),
+        )
+        .outerjoin(Body, col(Body.id) == UserScope.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == UserScope.partnership_id)
+        .where(col(UserScope.user_id).in_(user_ids))
+        .order_by(col(UserScope.partnership_id).is_not(None), col(UserScope.id))
     )
     found: dict[int, list[ScopeEntry]] = {i: [] for i in user_ids}
     for user_id, body, code, partnership, slug in session.exec(query):
@@ -314,8 +320,8 @@ def last_sign_in(*, session: Session, user_id: int) -> dt.datetime | None:
     return session.exec(query).one()
 
 
-def _record(session: Session, user: User) -> dict:  # type: ignore[type-arg]
-    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
+def _record(session: Session, user: User) -> dict:
+    codes, slugs = scopes_of(session=session, user_ids=[row_id(user)])[row_id(user)]
     fields = snapshot(user, "id", "email", "name", "role", "is_active")
     return fields | {"bodies": codes, "partnerships": slugs}
 

@@ -172,7 +172,7 @@ def _new_user_errors(session: Session, values: dict[str, str], password: str) ->
 
 def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str, str]]]:
     """Each user's scope as (name, link) pairs, bodies first."""
-    found = scope_entries(session=session, user_ids=[u.id for u in users])
+    found = scope_entries(session=session, user_ids=[row_id(u) for u in users])
     return {
         user_id: [
             (f"{e.name} ({e.code})", f"/bodies/{e.code}")
@@ -185,7 +185,7 @@ def _user_rows(session: Session, users: list[User]) -> dict[int, list[tuple[str,
 
 
 def _scope_text(session: Session, user: User) -> dict[str, str]:
-    codes, slugs = scopes_of(session=session, user_ids=[user.id])[user.id]
+    codes, slugs = scopes_of(session=session, user_ids=[row_id(user)])[row_id(user)]
     return {"bodies": " ".join(codes), "partnerships": " ".join(slugs)}
 
 
@@ -274,7 +274,7 @@ def user_page(
         "scope": _user_rows(session, [user])[row_id(user)],
         "role_names": ROLE_NAMES,
         "last_sign_in": local_time(
-            last_sign_in(session=session, user_id=user.id), settings.timezone
+            last_sign_in(session=session, user_id=row_id(user)), settings.timezone
         ),
         "tokens": [(t, is_live(t)) for t in tokens],
         "revoked": done,
@@ -458,6 +458,7 @@ def audit_page(
         require(
             body is not None and principal.reads_body(entity_id), "This record is not in your scope"
         )
+        assert body is not None, "require() refused a missing body"
         events = body_history(session=session, body=body)
     elif entity_type == "partnership":
         require(principal.reads_partnership(entity_id), "This record is not in your scope")

@@ -245,9 +245,9 @@ def history(*, session: Session, entity_type: str, entity_id: object) -> list[Au
 
 def _about(session: Session, entity_type: str, keys: list[str]) -> list[AuditEvent]:
     query = select(AuditEvent).where(
-        AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(keys)
+        AuditEvent.entity_type == entity_type, col(AuditEvent.entity_id).in_(keys)
     )
-    return list(session.exec(query.order_by(AuditEvent.id)))
+    return list(session.exec(query.order_by(col(AuditEvent.id))))
 
 
 def body_keys(*, session: Session, body_ids: Iterable[int]) -> list[str]:
@@ -255,15 +255,17 @@ def body_keys(*, session: Session, body_ids: Iterable[int]) -> list[str]:
     (body.created, body.updated), the id for its reminder settings. Events in a chained trail
     cannot be rewritten, so every reader of a body's events looks under both."""
     ids = set(body_ids)
-    codes = session.exec(select(Body.code).where(Body.id.in_(ids))) if ids else []
-    return sorted({str(i) for i in ids} | set(codes))
+    codes = set(session.exec(select(Body.code).where(col(Body.id).in_(ids)))) if ids else set()
+    return sorted({str(i) for i in ids} | codes)
 
 
 def body_history(*, session: Session, body: Body) -> list[AuditEvent]:
     """Every event about a body, oldest first: its own changes and settings, and the imports
     that created or changed it."""
     imports = session.exec(
-        select(AuditEvent).where(AuditEvent.action == "bodies.imported").order_by(AuditEvent.id)
+        select(AuditEvent)
+        .where(AuditEvent.action == "bodies.imported")
+        .order_by(col(AuditEvent.id))
     ).all()
     touched = [
         e
@@ -271,23 +273,23 @@ def body_history(*, session: Session, body: Body) -> list[AuditEvent]:
         if body.code in (e.after or {}).get("created", [])
         or body.code in (e.after or {}).get("updated", {})
     ]
-    own = _about(session, "body", body_keys(session=session, body_ids=[body.id]))
-    return sorted([*touched, *own], key=lambda e: e.id)
+    own = _about(session, "body", body_keys(session=session, body_ids=[row_id(body)]))
+    return sorted([*touched, *own], key=row_id)
 
 
 def obligation_history(*, session: Session, obligation_id: int) -> list[AuditEvent]:
     """Every event about an obligation's periods and the evidence that serves them, oldest
     first."""
     periods = session.exec(
-        select(Occurrence.id).where(Occurrence.obligation_id == obligation_id)
+        select(key_column(Occurrence)).where(Occurrence.obligation_id == obligation_id)
     ).all()
     evidence = session.exec(
-        select(EvidenceLink.evidence_id).where(EvidenceLink.occurrence_id.in_(periods))
+        select(EvidenceLink.evidence_id).where(col(EvidenceLink.occurrence_id).in_(periods))
     ).all()
     about = or_(
-        (AuditEvent.entity_type == "evidence")
-        & AuditEvent.entity_id.in_([str(i) for i in set(evidence)]),
-        (AuditEvent.entity_type == "occurrence")
-        & AuditEvent.entity_id.in_([str(i) for i in periods]),
+        (col(AuditEvent.entity_type) == "evidence")
+        & col(AuditEvent.entity_id).in_([str(i) for i in set(evidence)]),
+        (col(AuditEvent.entity_type) == "occurrence")
+        & col(AuditEvent.entity_id).in_([str(i) for i in periods]),
     )
-    return list(session.exec(select(AuditEvent).where(about).order_by(AuditEvent.id)))
+    return list(session.exec(select(AuditEvent).where(about).order_by(col(AuditEvent.id))))

@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
+from compliance.db import row_id, stored
 from compliance.models import Bid, BidApplicant, Body, FundingCondition, FundingStream, Obligation
 
 
@@ -38,14 +39,15 @@ def bids_in_scope(*, session: Session, principal: Principal) -> list[tuple[Bid, 
     rows = session.exec(
         select(Bid, FundingStream).join(FundingStream).order_by(Bid.reference)
     ).all()
-    return [(b, s) for b, s in rows if may_read_bid(principal, b, applicants.get(b.id, []))]
+    return [(b, s) for b, s in rows if may_read_bid(principal, b, applicants.get(row_id(b), []))]
 
 
 def lead_bodies(*, session: Session, bids: list[Bid]) -> dict[int, Body | None]:
     """Each bid's lead applicant, by bid id."""
     wanted = {bid.lead_body_id for bid in bids}
-    by_id = {body.id: body for body in session.exec(select(Body).where(Body.id.in_(wanted)))}
-    return {bid.id: by_id.get(bid.lead_body_id) for bid in bids}
+    found = session.exec(select(Body).where(col(Body.id).in_(wanted)))
+    by_id = {row_id(body): body for body in found}
+    return {row_id(bid): by_id.get(bid.lead_body_id) for bid in bids}
 
 
 def get_bid(*, session: Session, reference: str) -> BidDetail | None:
@@ -55,10 +57,10 @@ def get_bid(*, session: Session, reference: str) -> BidDetail | None:
         return None
     applicants = session.exec(
         select(Body, BidApplicant)
-        .join(BidApplicant, BidApplicant.body_id == Body.id)
+        .join(BidApplicant, col(BidApplicant.body_id) == Body.id)
         .where(BidApplicant.bid_id == bid.id)
     ).all()
-    stream = session.get(FundingStream, bid.stream_id)
+    stream = stored(session, FundingStream, bid.stream_id)
     return BidDetail(
         bid=bid,
         stream=stream,

@@ -154,7 +154,7 @@ def bid_page(
     found = get_bid(session=session, reference=reference)
     if found is None:
         raise NotFound(f"No bid with reference {reference!r}")
-    applicant_ids = [body.id for body, _ in found.applicants]
+    applicant_ids = [row_id(body) for body, _ in found.applicants]
     require(may_read_bid(principal, found.bid, applicant_ids), "This bid is not in your scope")
     views = view_obligations_for(
         session=session,

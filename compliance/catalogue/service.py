@@ -302,13 +302,13 @@ def deliverables_of(*, session: Session, duty_id: int) -> list[Deliverable]:
     query = select(Deliverable).where(
         col(Deliverable.duty_id) == duty_id, col(Deliverable.retired_in_version).is_(None)
     )
-    return list(session.exec(query.order_by(Deliverable.id)))
+    return list(session.exec(query.order_by(col(Deliverable.id))))
 
 
 def deliverables_by_duty(*, session: Session) -> dict[int, list[Deliverable]]:
     """Every current deliverable, by the id of its duty."""
-    query = select(Deliverable).where(Deliverable.retired_in_version.is_(None))
+    query = select(Deliverable).where(col(Deliverable.retired_in_version).is_(None))
     found: dict[int, list[Deliverable]] = {}
-    for deliverable in session.exec(query.order_by(Deliverable.id)):
+    for deliverable in session.exec(query.order_by(col(Deliverable.id))):
         found.setdefault(deliverable.duty_id, []).append(deliverable)
     return found

@@ -184,7 +184,7 @@ class CheckRunCreate(ApiInput):
 AS_AT_TODAY = CheckRunCreate()
 
 
-def _scope(session: SessionDep, principal: Principal, body: str | None, partnership: str | None):  # type: ignore[no-untyped-def]
+def _scope(session: SessionDep, principal: Principal, body: str | None, partnership: str | None):
     body_id = partnership_id = None
     if body is not None:
         found = get_body(session=session, code=body)

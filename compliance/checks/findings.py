@@ -1,10 +1,9 @@
 """Reading findings: the one answer to "which findings may this user see, worst first", for the
 findings page, the dashboard, the API's listing and the weekly digest."""
 
-from typing import Any
-
-from sqlalchemy import Select, case, func, or_, true
-from sqlmodel import Session, select
+from sqlalchemy import case, func, or_, true
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from compliance.access import Principal
 from compliance.checks.rules import SEVERITIES
@@ -27,20 +26,20 @@ def select_findings(
     rule: str | None = None,
     body_id: int | None = None,
     partnership_id: int | None = None,
-) -> Select[Any]:
+) -> SelectOfScalar[Finding]:
     """A select of the findings `within` a reader's scope: a finding on a body is seen by
     those who see the body, else by those who see its partnership. `state` is open, resolved or
     all; the other filters apply where given."""
     query = select(Finding)
     if state == "open":
-        query = query.where(Finding.resolved_at.is_(None))
+        query = query.where(col(Finding.resolved_at).is_(None))
     elif state == "resolved":
-        query = query.where(Finding.resolved_at.is_not(None))
+        query = query.where(col(Finding.resolved_at).is_not(None))
     for column, value in (
-        (Finding.severity, severity),
-        (Finding.rule, rule),
-        (Finding.body_id, body_id),
-        (Finding.partnership_id, partnership_id),
+        (col(Finding.severity), severity),
+        (col(Finding.rule), rule),
+        (col(Finding.body_id), body_id),
+        (col(Finding.partnership_id), partnership_id),
     ):
         if value is not None:
             query = query.where(column == value)
@@ -48,48 +47,48 @@ def select_findings(
         bodies, partnerships = within
         query = query.where(
             or_(
-                Finding.body_id.in_(bodies),
-                Finding.body_id.is_(None) & Finding.partnership_id.in_(partnerships),
+                col(Finding.body_id).in_(bodies),
+                col(Finding.body_id).is_(None) & col(Finding.partnership_id).in_(partnerships),
             )
         )
     return query
 
 
 def worst_first(
-    *, session: Session, query: Select[Any], offset: int = 0, limit: int | None = None
+    *, session: Session, query: SelectOfScalar[Finding], offset: int = 0, limit: int | None = None
 ) -> list[Finding]:
     """The findings of a select from `offset`, worst first, then in the order found."""
     rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=9)
-    return list(session.exec(query.order_by(rank, Finding.id).offset(offset).limit(limit)))
+    return list(session.exec(query.order_by(rank, col(Finding.id)).offset(offset).limit(limit)))
 
 
 def in_id_order(
-    *, session: Session, query: Select[Any], after_id: int = 0, limit: int = 50
+    *, session: Session, query: SelectOfScalar[Finding], after_id: int = 0, limit: int = 50
 ) -> list[tuple[Finding, str | None, str | None]]:
     """The findings of a select in id order after `after_id`, each with its body's code and
     its partnership's slug (the API's cursor pages)."""
     rows = (
         select(Finding, Body.code, Partnership.slug)
         .where(query.whereclause if query.whereclause is not None else true())
-        .outerjoin(Body, Body.id == Finding.body_id)
-        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
-        .where(Finding.id > after_id)
-        .order_by(Finding.id)
+        .outerjoin(Body, col(Body.id) == Finding.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == Finding.partnership_id)
+        .where(col(Finding.id) > after_id)
+        .order_by(col(Finding.id))
         .limit(limit)
     )
     return list(session.exec(rows).all())
 
 
 def by_holder_name(
-    *, session: Session, query: Select[Any], limit: int
+    *, session: Session, query: SelectOfScalar[Finding], limit: int
 ) -> tuple[list[Finding], int]:
     """The first `limit` findings of a select by the name of their body or partnership, and
     how many the select holds."""
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(
-        query.outerjoin(Body, Body.id == Finding.body_id)
-        .outerjoin(Partnership, Partnership.id == Finding.partnership_id)
-        .order_by(func.coalesce(Body.name, Partnership.name), Finding.id)
+        query.outerjoin(Body, col(Body.id) == Finding.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == Finding.partnership_id)
+        .order_by(func.coalesce(Body.name, Partnership.name), col(Finding.id))
         .limit(limit)
     ).all()
     return list(rows), total

@@ -105,8 +105,8 @@ def findings_page(
     shown = {"rows": rows, "page": number, "pages": pages, "total": total}
     context = {
         **shown,
-        "findings": shown["rows"],
-        "finding_holders": holder_links(session, shown["rows"]),
+        "findings": rows,
+        "finding_holders": holder_links(session, rows),
         "severity": chosen,
         "rule": kind,
         "rules": _rule_names(),

@@ -94,12 +94,12 @@ def load_snapshot(
     )
     periods: dict[int, list[Period]] = {}
     open_periods = (
-        select(
-            Occurrence.id,
-            Occurrence.obligation_id,
-            Occurrence.period_start_date,
-            Occurrence.period_end_date,
-            Occurrence.due_date,
+        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+            key_column(Occurrence),
+            col(Occurrence.obligation_id),
+            col(Occurrence.period_start_date),
+            col(Occurrence.period_end_date),
+            col(Occurrence.due_date),
         )
         .join(Obligation, Obligation.id == Occurrence.obligation_id)
         .where(col(Obligation.closed_date).is_(None), mine)

@@ -147,7 +147,7 @@ def _around(session, settings, principal, evidence: Evidence, wanted: int | None
     return {
         "detail": detail,
         "evidence": evidence,
-        "periods": periods_of(session=session, evidence_id=evidence.id),
+        "periods": periods_of(session=session, evidence_id=row_id(evidence)),
         "back": back,
     }  # noqa: E501
 
@@ -385,7 +385,7 @@ class QueueRow:
     serves: list[tuple[int, str, str]]  # obligation id, what it is for, the duty or stream
 
 
-def _queue_rows(session: Session, principal: Principal, rows: list) -> list[QueueRow]:  # type: ignore[type-arg]  # noqa: E501
+def _queue_rows(session: Session, principal: Principal, rows: list) -> list[QueueRow]:
     """The queue's rows: each piece of evidence once for every holder it serves that this
     user may read."""
     pairs = served(session=session, evidence_ids=[e.id for e, _ in rows], principal=principal)

@@ -315,7 +315,11 @@ def answer(*, session: Session, actor: User, evidence_id: int, body: str) -> Evi
 def periods_of(*, session: Session, evidence_id: int) -> list[Occurrence]:
     """The periods a piece of evidence serves, the earliest ending first."""
     ids = links(session=session, evidence_id=evidence_id)
-    query = select(Occurrence).where(Occurrence.id.in_(ids)).order_by(Occurrence.period_end_date)
+    query = (
+        select(Occurrence)
+        .where(col(Occurrence.id).in_(ids))
+        .order_by(col(Occurrence.period_end_date))
+    )
     return list(session.exec(query).all())
 
 

@@ -56,13 +56,13 @@ def _run(connection: Connection) -> None:
         _foreign_keys(connection, on=True)
 
 
-def _configure(connection: Connection, **options: bool) -> None:
+def _configure(connection: Connection, *, transactional_ddl: bool | None = None) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
-        **options,
+        transactional_ddl=transactional_ddl,
     )
 
 
@@ -70,7 +70,9 @@ def _foreign_keys(connection: Connection, *, on: bool) -> None:
     if connection.in_transaction():
         raise RuntimeError("Migrations must start outside a transaction on SQLite.")
     # On the driver's own connection: through SQLAlchemy, the pragma would open a transaction.
-    connection.connection.driver_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    driver = connection.connection.driver_connection
+    assert driver is not None, "a connection checked out of the pool has its driver's"
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def _refuse_broken_references(connection: Connection) -> None:

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.access import Principal
+from compliance.db import key_column
 from compliance.models import Body, Obligation, Partnership
 from compliance.obligations.judged import in_states, keep_current, sort_order
 from compliance.obligations.listing import ObligationFilter, filtered
@@ -46,7 +47,7 @@ class Kept:
         narrowed = not principal.is_admin or any(
             v is not None for v in (body_id, partnership_id, duty_id)
         )
-        ids = filtered(self.filters, select(Obligation.id)) if narrowed else None
+        ids = filtered(self.filters, select(key_column(Obligation))) if narrowed else None
         keep_current(session, ids, on=on, due_soon_days=due_soon_days)
 
     def _select(
@@ -54,7 +55,7 @@ class Kept:
         columns: Sequence[Any],
         statuses: Sequence[ProcessStatus],
         outcomes: Sequence[OutcomeStatus],
-    ):  # type: ignore[no-untyped-def]
+    ):
         query = (
             select(*columns)
             .select_from(ObligationState)
@@ -93,7 +94,8 @@ class Kept:
             self.session.exec(query.order_by(*sort_order(dialect)).offset(offset).limit(limit))
         )
         rows = {
-            o.id: o for o in self.session.exec(select(Obligation).where(Obligation.id.in_(ids)))
+            o.id: o
+            for o in self.session.exec(select(Obligation).where(col(Obligation.id).in_(ids)))
         }
         return view_obligations_for(
             session=self.session,
@@ -116,22 +118,26 @@ class Kept:
         return {"rows": rows, "page": number, "pages": pages, "total": total}
 
 
-def holder_options(*, session: Session, principal: Principal) -> tuple[list, list]:  # type: ignore[type-arg]
+def holder_options(*, session: Session, principal: Principal) -> tuple[list, list]:
     """The bodies (code, name) and partnerships (slug, name) holding open obligations this user
     may read, by name."""
-    held = select(Obligation).where(Obligation.closed_date.is_(None))
-    by_body = held.with_only_columns(Obligation.body_id).where(Obligation.body_id.is_not(None))
-    by_partnership = held.with_only_columns(Obligation.partnership_id).where(
-        Obligation.body_id.is_(None)
+    held = select(Obligation).where(col(Obligation.closed_date).is_(None))
+    by_body = held.with_only_columns(col(Obligation.body_id)).where(
+        col(Obligation.body_id).is_not(None)
+    )
+    by_partnership = held.with_only_columns(col(Obligation.partnership_id)).where(
+        col(Obligation.body_id).is_(None)
     )
     # Rows of the two columns the filter's options show: at national scale, thousands of them.
-    bodies = select(Body.code, Body.name).where(Body.id.in_(by_body))
+    bodies = select(Body.code, Body.name).where(col(Body.id).in_(by_body))
     partnerships = select(Partnership.slug, Partnership.name).where(
-        Partnership.id.in_(by_partnership)
+        col(Partnership.id).in_(by_partnership)
     )
     if not principal.is_admin:
-        bodies = bodies.where(Body.id.in_(principal.body_ids))
-        partnerships = partnerships.where(Partnership.id.in_(principal.readable_partnership_ids))
+        bodies = bodies.where(col(Body.id).in_(principal.body_ids))
+        partnerships = partnerships.where(
+            col(Partnership.id).in_(principal.readable_partnership_ids)
+        )
     return (
         list(session.exec(bodies.order_by(Body.name))),
         list(session.exec(partnerships.order_by(Partnership.name))),

@@ -59,7 +59,7 @@ def view_holders(session: Session, views: Sequence[ObligationView]) -> dict[int,
     return holder_links(session, [v.obligation for v in views])
 
 
-def _looked_up(value: str, find, field: str, errors: dict):  # type: ignore[no-untyped-def]
+def _looked_up(value: str, find, field: str, errors: dict):
     """The record a filter names, or None; a name that matches nothing is an error by its field
     (a NUL is never looked up: PostgreSQL refuses it in a string)."""
     value = value.strip()

@@ -277,19 +277,19 @@ def what_for(*, session: Session, obligation_ids: set[int]) -> dict[int, tuple[s
     """What each obligation is for: its deliverable and duty, or its funding condition and
     stream."""
     duties = (
-        select(Obligation.id, Deliverable.title, Duty.title)
-        .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
-        .join(Duty, Duty.id == Deliverable.duty_id)
+        select(key_column(Obligation), col(Deliverable.title), col(Duty.title))
+        .join(Deliverable, col(Deliverable.id) == Obligation.deliverable_id)
+        .join(Duty, col(Duty.id) == Deliverable.duty_id)
     )
     conditions = (
-        select(Obligation.id, FundingCondition.title, FundingStream.name)
-        .join(FundingCondition, FundingCondition.id == Obligation.condition_id)
-        .join(FundingStream, FundingStream.id == FundingCondition.stream_id)
+        select(key_column(Obligation), col(FundingCondition.title), col(FundingStream.name))
+        .join(FundingCondition, col(FundingCondition.id) == Obligation.condition_id)
+        .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
     )
-    found = {}
+    found: dict[int, tuple[str, str]] = {}
     for query in (duties, conditions):
         for obligation_id, item, source in session.exec(
-            query.where(Obligation.id.in_(obligation_ids))
+            query.where(col(Obligation.id).in_(obligation_ids))
         ):
             found[obligation_id] = (item, source)
     return found
@@ -297,5 +297,5 @@ def what_for(*, session: Session, obligation_ids: set[int]) -> dict[int, tuple[s
 
 def obligations_by_id(*, session: Session, obligation_ids: set[int]) -> dict[int, Obligation]:
     """These obligations, by id."""
-    query = select(Obligation).where(Obligation.id.in_(obligation_ids))
-    return {o.id: o for o in session.exec(query)}
+    query = select(Obligation).where(col(Obligation.id).in_(obligation_ids))
+    return {row_id(o): o for o in session.exec(query)}

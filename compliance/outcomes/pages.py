@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from compliance.access import Principal, require
 from compliance.api import RowId
-from compliance.db import stored
+from compliance.db import row_id, stored
 from compliance.deps import CurrentUser, FormUser, PostedForm, SessionDep, page_router
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_parts
@@ -335,15 +335,15 @@ def measurements_page(
         raise NotFound(f"No indicator with id {indicator_id}")
     reads, _ = outcome_access(session=session, principal=principal, outcome=outcome)
     require(reads, "This indicator is not in your scope")
-    rows, page, total = newest_first_page(
-        session=session, indicator_id=indicator.id, page=page_number(page)
+    rows, number, total = newest_first_page(
+        session=session, indicator_id=row_id(indicator), page=page_number(page)
     )
     context = {
         "indicator": indicator,
         "outcome": outcome,
         "owner": _owner(session, outcome),
         "rows": rows,
-        "page": page,
+        "page": number,
         "pages": max(1, -(-total // PAGE_SIZE)),
         "total": total,
         "nav_section": "/partnerships",

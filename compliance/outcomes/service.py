@@ -352,14 +352,14 @@ def measurement_page(
 def risks_of(*, session: Session, partnership_id: int) -> list[Risk]:
     """A partnership's risks, costs and negatives, in the order they were recorded."""
     query = select(Risk).where(Risk.partnership_id == partnership_id)
-    return list(session.exec(query.order_by(Risk.id)))
+    return list(session.exec(query.order_by(col(Risk.id))))
 
 
 def indicator_ids_of(*, session: Session, partnership_id: int) -> set[int]:
     """The ids of the indicators of a partnership's outcomes."""
     query = (
-        select(Indicator.id)
-        .join(Outcome, Outcome.id == Indicator.outcome_id)
+        select(key_column(Indicator))
+        .join(Outcome, col(Outcome.id) == Indicator.outcome_id)
         .where(Outcome.partnership_id == partnership_id)
     )
     return set(session.exec(query))

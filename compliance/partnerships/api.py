@@ -283,8 +283,8 @@ def _detail(session: Session, partnership: Partnership, on: dt.date) -> Partners
     duties = [d.slug for d in duties_of(session=session, partnership_id=row_id(partnership))]
     fields = PartnershipPublic.model_validate(partnership, from_attributes=True).model_dump()
     lead = editable(session=session, partnership=partnership)["lead_body_code"]
-    judged = judgement_across(session=session, partnership_ids=[partnership.id], on=on)
-    risks = risks_of(session=session, partnership_id=partnership.id)
+    judged = judgement_across(session=session, partnership_ids=[row_id(partnership)], on=on)
+    risks = risks_of(session=session, partnership_id=row_id(partnership))
     weighed = weigh_partnership(
         partnership=partnership,
         risk_statuses=[risk.status for risk in risks],

@@ -91,12 +91,12 @@ def _indicators(session, outcome_id: int) -> list[dict]:
     """An outcome's indicators, each with its latest measurements (at most SHOWN: the rest are
     a link away, a page at a time), how many it has, and a trend chart of those shown."""
     indicators = indicators_of(session=session, outcome_id=outcome_id)
-    ids = [i.id for i in indicators]
+    ids = [row_id(i) for i in indicators]
     latest = latest_measurements(session=session, indicator_ids=ids)
     counts = measurement_counts(session=session, indicator_ids=ids)
     shown = []
     for indicator in indicators:
-        measurements = latest[indicator.id]
+        measurements = latest[row_id(indicator)]
         chart = trend_chart(
             chart_id=f"indicator-{indicator.id}",
             title=indicator.name,
@@ -104,13 +104,13 @@ def _indicators(session, outcome_id: int) -> list[dict]:
             points=[(m.measured_date, m.value) for m in measurements],
             baseline=indicator.baseline_value,
             target=indicator.target_value,
-            total=counts[indicator.id],
+            total=counts[row_id(indicator)],
         )
         shown.append(
             {
                 "indicator": indicator,
                 "measurements": measurements,
-                "count": counts[indicator.id],
+                "count": counts[row_id(indicator)],
                 "chart": chart,
             }
         )
@@ -142,8 +142,8 @@ def _context(
         partnership_id=partnership.id,
     )
     today_parts = {f"as_at-{k}": v for k, v in date_parts(today).items()}
-    risks = risks_of(session=session, partnership_id=partnership.id)
-    judgement = partnership_judgement(session=session, partnership_id=partnership.id, on=today)
+    risks = risks_of(session=session, partnership_id=row_id(partnership))
+    judgement = partnership_judgement(session=session, partnership_id=row_id(partnership), on=today)
     return {
         "partnership": partnership,
         "members": members_of(session=session, partnership_id=row_id(partnership)),
@@ -256,7 +256,7 @@ def new_measurement(
 ):
     """Record a dated measurement of one of the partnership's indicators."""
 
-    def read(partnership):  # type: ignore[no-untyped-def]
+    def read(partnership):
         indicator_ids = indicator_ids_of(session=session, partnership_id=partnership.id)
         return measurement_answers(posted, indicator_ids, settings.today())
 

@@ -56,8 +56,8 @@ def count_partnerships(*, session: Session, within: set[int] | None = None) -> i
     return session.exec(_within(select(func.count()).select_from(Partnership), within)).one()
 
 
-def _within(query, within: set[int] | None):  # type: ignore[no-untyped-def]
-    return query if within is None else query.where(Partnership.id.in_(within))
+def _within(query, within: set[int] | None):
+    return query if within is None else query.where(col(Partnership.id).in_(within))
 
 
 def get_partnership(*, session: Session, slug: str) -> Partnership | None:

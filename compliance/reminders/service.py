@@ -490,15 +490,15 @@ def addressees_and_holders(
     """The names of the people messages were to, by user id, and the names of the body or
     partnership holding the obligations they were about, by obligation id."""
     user_ids = {m.to_user_id for m in messages if m.to_user_id}
-    names = dict(session.exec(select(User.id, User.name).where(User.id.in_(user_ids))).all())
+    names = dict(session.exec(select(User.id, User.name).where(col(User.id).in_(user_ids))).all())
     obligation_ids = {m.obligation_id for m in messages if m.obligation_id}
     holders = {
         obligation_id: body or partnership
         for obligation_id, body, partnership in session.exec(
             select(Obligation.id, Body.name, Partnership.name)
-            .outerjoin(Body, Body.id == Obligation.body_id)
-            .outerjoin(Partnership, Partnership.id == Obligation.partnership_id)
-            .where(Obligation.id.in_(obligation_ids))
+            .outerjoin(Body, col(Body.id) == Obligation.body_id)
+            .outerjoin(Partnership, col(Partnership.id) == Obligation.partnership_id)
+            .where(col(Obligation.id).in_(obligation_ids))
         )
     }
-    return names, holders
+    return names, holders  # type: ignore[return-value]  # the keys were looked up, so not None
