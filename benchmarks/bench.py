@@ -40,7 +40,7 @@ from compliance.config import Settings
 from compliance.db import make_engine, session_scope
 from compliance.main import create_app
 from compliance.migrations import upgrade
-from compliance.models import Body, Evidence, Obligation, Occurrence
+from compliance.models import Body, Evidence, Obligation, Period
 from compliance.synth.service import CODE_PREFIX, UPPER_TIER, synthesise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -195,7 +195,7 @@ def table_sizes(engine: Engine) -> tuple[int, int, int]:
     with Session(engine) as session:
         return tuple(
             session.exec(select(func.count()).select_from(model)).one()
-            for model in (Obligation, Occurrence, Evidence)
+            for model in (Obligation, Period, Evidence)
         )
 
 

@@ -971,7 +971,8 @@ def scenario_smtp(backends: dict[str, str | None]) -> Outcome:
     out.lines += [
         "A local SMTP server (aiosmtpd) drops every third connection right after EHLO, answers "
         "`451` to one message in six and closes the connection instead of answering one in 25. "
-        "`compliance remind --at TODAY --digest` (with `COMPLIANCE_SMTP_SECURITY=none`) runs again and "
+        "`compliance remind --at TODAY --digest` (with `COMPLIANCE_SMTP_SECURITY=none`) runs "
+        "again and "
         f"again, at most {ROUNDS} times, until the outbox holds nothing queued or sending. So "
         "that the retries (10 minutes to 12 hours later) are due without waiting, round k runs "
         f"with its clock moved k × {SHIFT_HOURS} hours ahead (time-machine, in that process "

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 from compliance.accounts.service import scope_of
 from compliance.bodies.service import with_descendants
 from compliance.errors import Refused
-from compliance.models import EvidenceLink, Obligation, Occurrence, PartnershipMember, User
+from compliance.models import EvidenceLink, Obligation, PartnershipMember, Period, User
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,8 @@ def writable_evidence(
 def _serving(session: Session, evidence_ids: Iterable[int]) -> list[tuple[int, Obligation]]:
     query = (
         select(EvidenceLink.evidence_id, Obligation)
-        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
-        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .join(Period, col(Period.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Period.obligation_id)
         .where(col(EvidenceLink.evidence_id).in_(set(evidence_ids)))
     )
     return list(session.exec(query).all())

@@ -251,9 +251,13 @@ class Obligation(SQLModel, table=True):
     created_at: dt.datetime = _created_at()
 
 
-class Occurrence(SQLModel, table=True):
+class Period(SQLModel, table=True):
     """One period of an obligation's cadence, with its own due date and its own evidence."""
 
+    # Its table, its foreign keys (`occurrence_id`), the API's fields and the audit trail's
+    # entity type keep the name it had: the API is a published contract and a chained audit
+    # event cannot be rewritten.
+    __tablename__ = "occurrence"
     __table_args__ = (UniqueConstraint("obligation_id", "period_start_date"),)
 
     id: int | None = Field(default=None, primary_key=True)

@@ -18,7 +18,7 @@ from compliance.db import make_engine
 from compliance.demo.service import load_demo
 from compliance.main import create_app
 from compliance.migrations import upgrade
-from compliance.models import Bid, Body, EvidenceLink, Obligation, Occurrence
+from compliance.models import Bid, Body, EvidenceLink, Obligation, Period
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 needs_chromium = pytest.mark.skipif(
@@ -76,8 +76,8 @@ def site(tmp_path_factory):
         ).first()
         evidence = session.exec(
             select(EvidenceLink.evidence_id)
-            .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-            .join(Obligation, Obligation.id == Occurrence.obligation_id)
+            .join(Period, Period.id == EvidenceLink.occurrence_id)
+            .join(Obligation, Obligation.id == Period.obligation_id)
             .where(Obligation.body_id == cornwall.id)
         ).first()
         bid = session.exec(select(Bid)).first().reference

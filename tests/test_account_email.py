@@ -11,7 +11,7 @@ from icalendar import Calendar
 from sqlmodel import select
 
 from compliance.mailer import reminder_email
-from compliance.models import Obligation, Occurrence
+from compliance.models import Obligation, Period
 from compliance.obligations.service import sync_obligations
 from compliance.reminders.models import CalendarToken, EmailPreference
 from compliance.reminders.service import Directory, Recipient
@@ -91,8 +91,8 @@ def test_the_link_in_every_emails_footer_opens_the_preferences(
 ):
     sync_obligations(session=session, on=settings.today())
     occurrence, obligation = session.exec(
-        select(Occurrence, Obligation)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period, Obligation)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.body_id == cornwall.id)
     ).first()
     item = Directory(session, settings, settings.today()).item(obligation, occurrence)

@@ -10,7 +10,7 @@ from sqlmodel import func, select
 
 from compliance.accounts.tokens import create_token
 from compliance.evidence import files
-from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Occurrence
+from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Period
 from compliance.reminders.models import OutboxMessage
 from tests import files as sample
 from tests.conftest import csrf_of, make_user, sign_in
@@ -25,7 +25,7 @@ def _first(session, query):  # type: ignore[no-untyped-def]
 def _periods(session, code: str) -> tuple[Obligation, list[int]]:  # type: ignore[no-untyped-def]
     body = session.exec(select(Body).where(Body.code == code)).one()
     obligation = _first(session, select(Obligation).where(Obligation.body_id == body.id))
-    ids = session.exec(select(Occurrence.id).where(Occurrence.obligation_id == obligation.id))
+    ids = session.exec(select(Period.id).where(Period.obligation_id == obligation.id))
     return obligation, sorted(ids.all())
 
 
@@ -35,8 +35,8 @@ def evidence_serving_only(session, body_id: int) -> int:  # type: ignore[no-unty
     both); the first by id, so that both backends pick the same row."""
     linked = (
         select(EvidenceLink.evidence_id)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Period, Period.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Period.obligation_id)
     )
     elsewhere = linked.where((Obligation.body_id != body_id) | Obligation.body_id.is_(None))
     found = _first(

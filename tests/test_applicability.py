@@ -5,7 +5,7 @@ import datetime as dt
 from sqlmodel import select
 
 from compliance.catalogue.service import get_duty
-from compliance.models import Deliverable, Duty, FundingStream, Obligation, Occurrence
+from compliance.models import Deliverable, Duty, FundingStream, Obligation, Period
 from compliance.obligations.service import backfill, sync_obligations
 from compliance.obligations.status import ProcessStatus
 from compliance.obligations.views import view_obligations
@@ -72,9 +72,9 @@ def test_each_period_needs_its_own_evidence(session):
     sync_obligations(session=session, on=ON, track_from=dt.date(2024, 4, 1))
     obligation = obligations_of(session, body_id=body.id)[0]
     periods = session.exec(
-        select(Occurrence)
-        .where(Occurrence.obligation_id == obligation.id)
-        .order_by(Occurrence.period_start_date)
+        select(Period)
+        .where(Period.obligation_id == obligation.id)
+        .order_by(Period.period_start_date)
     ).all()
     assert len(periods) >= 2
     make_evidence(session, occurrences=[periods[0]])
@@ -136,7 +136,7 @@ def test_bid_carries_its_stream_conditions_within_the_stream_period(session):
     held = session.exec(select(Obligation).where(Obligation.bid_id == bid.id)).all()
     assert held and all(o.body_id == council.id for o in held)
     due = session.exec(
-        select(Occurrence.due_date).where(Occurrence.obligation_id.in_([o.id for o in held]))
+        select(Period.due_date).where(Period.obligation_id.in_([o.id for o in held]))
     ).all()
     assert all(d <= stream.period_end_date + dt.timedelta(days=120) for d in due)
 
@@ -183,13 +183,13 @@ def test_tracking_from_an_earlier_date_backfills_earlier_periods(session):
     sync_obligations(session=session, on=ON)
     obligation = obligations_of(session, body_id=body.id)[0]
     first = session.exec(
-        select(Occurrence.period_start_date).where(Occurrence.obligation_id == obligation.id)
+        select(Period.period_start_date).where(Period.obligation_id == obligation.id)
     ).all()
     backfill(session=session, track_from=dt.date(2024, 4, 1), until=ON, body_ids={body.id})
     untouched = obligations_of(session, body_id=other.id)
     assert untouched and all(o.opened_date == ON for o in untouched)
     later = session.exec(
-        select(Occurrence.period_start_date).where(Occurrence.obligation_id == obligation.id)
+        select(Period.period_start_date).where(Period.obligation_id == obligation.id)
     ).all()
     assert min(later) < min(first) and set(first) <= set(later)
 

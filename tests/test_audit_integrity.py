@@ -24,7 +24,7 @@ from compliance.cli import app
 from compliance.config import get_settings
 from compliance.db import get_engine, session_scope
 from compliance.migrations import upgrade
-from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Occurrence
+from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Period
 from compliance.reports.jobs import produce
 from compliance.reports.models import ReportJob
 from compliance.reports.service import canonical_json
@@ -297,8 +297,8 @@ def test_evidence_and_report_downloads_are_in_the_trail_but_not_in_reports(
     evidence = session.exec(
         select(Evidence)
         .join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Period, Period.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .join(Body, Body.id == Obligation.body_id)
         .where(Body.code == code, Evidence.sha256.is_not(None))
         .order_by(Evidence.id)

@@ -13,7 +13,7 @@ from sqlmodel import select
 from compliance.calendar import pages
 from compliance.calendar.service import calendar_url, issue_token, revoke_token
 from compliance.config import Settings
-from compliance.models import Obligation, Occurrence, User, UserScope
+from compliance.models import Obligation, Period, User, UserScope
 from compliance.obligations.service import sync_obligations
 from compliance.reminders.models import CalendarToken
 from compliance.reminders.preferences import set_body_reminders
@@ -46,8 +46,8 @@ def council(session):
 
 def periods_of(session, body):
     return session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.body_id == body.id, Obligation.closed_date.is_(None))
     ).all()
 

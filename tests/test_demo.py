@@ -17,8 +17,8 @@ from compliance.models import (
     EvidenceLink,
     Measurement,
     Obligation,
-    Occurrence,
     Partnership,
+    Period,
 )
 from compliance.obligations.status import due_bases
 from compliance.obligations.views import view_obligations
@@ -66,8 +66,8 @@ def story_facts(session, settings, day: dt.date) -> dict:
     duty_evidence = session.exec(
         select(Evidence.effective_date)
         .join(EvidenceLink, EvidenceLink.evidence_id == Evidence.id)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Period, Period.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.bid_id.is_(None))
     ).all()
     cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
@@ -173,7 +173,7 @@ def first_run(session, settings, day: dt.date) -> tuple[list[OutboxMessage], int
         and v.obligation.opened_date <= p.occurrence.due_date
         and (day - p.occurrence.due_date).days > CHASE_NEW_GAPS_DAYS
     ]
-    due_dates = {m.id: session.get(Occurrence, m.occurrence_id).due_date for m in sent}
+    due_dates = {m.id: session.get(Period, m.occurrence_id).due_date for m in sent}
     nested.rollback()
     for message in sent:
         if message.kind in ("overdue", "escalation"):
@@ -204,10 +204,10 @@ def test_a_statutory_period_falling_overdue_after_loading_is_chased_every_week(s
     slug = "our-safeguarding-children-partnership"
     board = session.exec(select(Partnership).where(Partnership.slug == slug)).one()
     periods = session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.partnership_id == board.id)
-        .order_by(Occurrence.due_date)
+        .order_by(Period.due_date)
     ).all()
     obligations = {p.obligation_id: session.get(Obligation, p.obligation_id) for p in periods}
     statutory = due_bases(session=session, obligations=obligations.values())

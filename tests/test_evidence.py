@@ -22,7 +22,7 @@ from compliance.evidence.service import (
     thread,
     withdraw,
 )
-from compliance.models import AuditEvent, Evidence, Obligation, Occurrence, User
+from compliance.models import AuditEvent, Evidence, Obligation, Period, User
 from compliance.obligations.service import sync_obligations
 from tests import files as sample
 from tests.factories import make_body
@@ -44,7 +44,7 @@ def period(session):
     body = make_body(session)
     sync_obligations(session=session, on=dt.date(2026, 6, 1))
     obligation = session.exec(select(Obligation).where(Obligation.body_id == body.id)).first()
-    return session.exec(select(Occurrence).where(Occurrence.obligation_id == obligation.id)).first()
+    return session.exec(select(Period).where(Period.obligation_id == obligation.id)).first()
 
 
 def data(period, **overrides) -> EvidenceCreate:

@@ -12,7 +12,7 @@ from sqlmodel import func, select
 
 from compliance.evidence.service import EvidenceCreate, record, successor
 from compliance.main import OVERSIZE_READ_FACTOR, UPLOAD_OVERHEAD_BYTES
-from compliance.models import Evidence, EvidenceComment, Obligation, Occurrence
+from compliance.models import Evidence, EvidenceComment, Obligation, Period
 from compliance.obligations.service import sync_obligations
 from tests import files as sample
 from tests.conftest import csrf_of, make_user, sign_in
@@ -41,9 +41,7 @@ def world(app, session, settings):  # type: ignore[no-untyped-def]
         .where(Obligation.body_id == body.id, Obligation.deliverable_id.is_not(None))
         .order_by(Obligation.id)
     ).first()
-    periods = session.exec(
-        select(Occurrence.id).where(Occurrence.obligation_id == obligation.id)
-    ).all()
+    periods = session.exec(select(Period.id).where(Period.obligation_id == obligation.id)).all()
     officer = make_user(session, "officer", bodies=[body.code])
     inspector = make_user(session, "inspector", bodies=[body.code])
     evidence = record(

@@ -15,7 +15,7 @@ from compliance.access import evidence_access, principal_for
 from compliance.checks.service import run_checks
 from compliance.exports import formats
 from compliance.exports.service import REGISTERS, Selection, export_csv, write_export
-from compliance.models import Body, Evidence, Finding, Obligation, Occurrence
+from compliance.models import Body, Evidence, Finding, Obligation, Period
 from compliance.obligations.views import view_obligations
 from compliance.synth.service import synthesise
 from tests.conftest import make_user, sign_in
@@ -110,7 +110,7 @@ def test_obligations_as_xlsx_match_the_csv(admin, demo):
 
 
 def test_cells_that_would_run_as_formulas_are_neutralised(admin, demo, session):
-    occurrence = session.exec(select(Occurrence).order_by(Occurrence.id)).first()
+    occurrence = session.exec(select(Period).order_by(Period.id)).first()
     titles = ['=HYPERLINK("http://evil.example","x")', "+1+2", "-3", "@SUM(A1)", "\tTab"]
     made = [make_evidence(session, occurrences=[occurrence], title=t) for t in titles]
     csv_rows = {r["evidence_id"]: r for r in read_csv(admin.get(f"{URL}/evidence").content)}

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from compliance.models import Duty, Indicator, Measurement, Obligation, Occurrence, Outcome
+from compliance.models import Duty, Indicator, Measurement, Obligation, Outcome, Period
 from compliance.obligations.service import sync_obligations
 from compliance.obligations.status import OutcomeStatus
 from compliance.obligations.views import status_rollup, view_obligations
@@ -108,10 +108,10 @@ def _outcome(session, partnership, values, today, title):  # type: ignore[no-unt
 
 def _evidence_everything(session, partnership, today):  # type: ignore[no-untyped-def]
     rows = session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.partnership_id == partnership.id)
-        .where(Occurrence.period_start_date <= today)
+        .where(Period.period_start_date <= today)
     )
     for occurrence in rows:
         day = min(occurrence.period_end_date, today)

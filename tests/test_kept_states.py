@@ -14,10 +14,10 @@ from compliance.models import (
     Indicator,
     Measurement,
     Obligation,
-    Occurrence,
     Outcome,
     OutcomeServes,
     PartnershipMember,
+    Period,
 )
 from compliance.obligations import judged
 from compliance.obligations.tables import ObligationState
@@ -49,10 +49,10 @@ def kept(session, on, due_soon_days):  # type: ignore[no-untyped-def]
 def next_period_of_a_body(session, today):  # type: ignore[no-untyped-def]
     """The period of a body's obligation that falls due soonest from today."""
     return session.exec(
-        select(Occurrence)
+        select(Period)
         .join(Obligation)
-        .where(Obligation.body_id.is_not(None), Occurrence.due_date >= today)
-        .order_by(Occurrence.due_date)
+        .where(Obligation.body_id.is_not(None), Period.due_date >= today)
+        .order_by(Period.due_date)
     ).first()
 
 

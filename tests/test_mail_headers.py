@@ -13,7 +13,7 @@ from compliance.db import make_engine, session_scope
 from compliance.evidence.service import ReviewVerdict, review
 from compliance.mailer import Email, enqueue, header_text
 from compliance.migrations import upgrade
-from compliance.models import Obligation, Occurrence, User, UserScope
+from compliance.models import Obligation, Period, User, UserScope
 from compliance.obligations.service import sync_obligations
 from compliance.outbox import flush_outbox
 from compliance.reminders.models import OutboxMessage
@@ -63,10 +63,10 @@ def queue_hostile_query(session, settings) -> int:  # type: ignore[no-untyped-de
     officer = user(session, "officer@council.example.org", "officer", body)
     inspector = user(session, "inspector@cqc.example.org", "inspector", body)
     period = session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.body_id == body.id)
-        .order_by(Occurrence.id)
+        .order_by(Period.id)
     ).first()
     evidence = make_evidence(
         session,

@@ -10,7 +10,7 @@ from sqlmodel import select
 from compliance.checks import rules
 from compliance.checks.rules import Reach, Snapshot
 from compliance.checks.service import run_checks
-from compliance.models import Deliverable, Duty, Finding, Obligation, Occurrence
+from compliance.models import Deliverable, Duty, Finding, Obligation, Period
 from compliance.obligations.service import sync_obligations
 from compliance.reminders import pages
 from compliance.reminders.models import OutboxMessage
@@ -165,12 +165,12 @@ def test_the_finding_names_the_holders_and_obligations_the_reminders_cannot_reac
 
 def _statutory_due_dates(session, obligation_ids: set[int]) -> list[dt.date]:
     dates = session.exec(
-        select(Occurrence.due_date)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period.due_date)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
-        .where(Occurrence.obligation_id.in_(obligation_ids), Occurrence.due_date > ON + 7 * DAY)
+        .where(Period.obligation_id.in_(obligation_ids), Period.due_date > ON + 7 * DAY)
         .where(Deliverable.due_set_by.is_not(None))
-        .order_by(Occurrence.due_date)
+        .order_by(Period.due_date)
     )
     return sorted(set(dates))[:3]
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlmodel import select
 
 from compliance.deps import public, require_principal
-from compliance.models import Body, Evidence, Obligation, Occurrence
+from compliance.models import Body, Evidence, Obligation, Period
 from tests import files as sample
 from tests.conftest import csrf_of, make_user, sign_in
 from tests.html import parse
@@ -58,9 +58,7 @@ def test_every_route_checks_who_is_asking(app):
 def world(demo_area, app, session, settings):
     cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
     obligation = session.exec(select(Obligation).where(Obligation.body_id == cornwall.id)).first()
-    occurrence = session.exec(
-        select(Occurrence).where(Occurrence.obligation_id == obligation.id)
-    ).first()
+    occurrence = session.exec(select(Period).where(Period.obligation_id == obligation.id)).first()
     evidence_id = evidence_serving_only(session, cornwall.id)
     users = {
         "admin": make_user(session, "admin"),

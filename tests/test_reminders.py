@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from compliance.errors import Refused
 from compliance.evidence.service import EvidenceCreate, ReviewVerdict, answer, record, review
-from compliance.models import Deliverable, Obligation, Occurrence, User, UserScope
+from compliance.models import Deliverable, Obligation, Period, User, UserScope
 from compliance.obligations.service import sync_obligations
 from compliance.outbox import build_message
 from compliance.reminders.digest import queue_digests, week_of
@@ -32,10 +32,10 @@ def later_period(session, body=None, partnership=None, statutory=True):
     """A period of the holder falling due some time after ON; its date set by law unless
     `statutory` is false (overdue notices are sent for statutory dates only)."""
     query = (
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
-        .where(Occurrence.due_date > ON + 10 * DAY)
-        .order_by(Occurrence.due_date, Occurrence.id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
+        .where(Period.due_date > ON + 10 * DAY)
+        .order_by(Period.due_date, Period.id)
     )
     if body is not None:
         query = query.where(Obligation.body_id == body.id)
@@ -290,10 +290,10 @@ def test_a_weekly_digest_per_user_once_a_week_to_the_delegate_when_away(session,
     person(session, "nobody@council.example.org")  # no scope: no digest
     monday = week_of(later_period(session, council).due_date - 10 * DAY)
     soon = session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.body_id == council.id)
-        .where(Occurrence.due_date >= monday, Occurrence.due_date <= monday + 30 * DAY)
+        .where(Period.due_date >= monday, Period.due_date <= monday + 30 * DAY)
     ).all()
     report = queue_digests(session=session, settings=settings, on=monday)
     again = queue_digests(session=session, settings=settings, on=monday + 2 * DAY)  # same week

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from compliance.access import Principal, principal_for
 from compliance.evidence.service import EvidenceCreate, record
-from compliance.models import Body, Deliverable, Duty, Obligation, Occurrence, User
+from compliance.models import Body, Deliverable, Duty, Obligation, Period, User
 from compliance.reports.pdf import render_html, write_pdf
 from compliance.reports.service import FINDINGS_SHOWN, build_report, fingerprint
 from tests.conftest import make_user, sign_in
@@ -133,13 +133,13 @@ def test_the_summary_pdf_is_short_and_its_fingerprint_follows_the_data(session, 
 
     # Evidence recorded for one holder's period changes its row, so the fingerprint.
     period = session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .join(Body, Body.id == Obligation.body_id)
         .where(Body.code == CORNWALL)
         .where(Obligation.id.in_([o.id for o in _duty_obligations(session)]))
-        .where(Occurrence.period_start_date <= settings.today())
-        .order_by(Occurrence.period_start_date.desc())
+        .where(Period.period_start_date <= settings.today())
+        .order_by(Period.period_start_date.desc())
     ).first()
     record(
         session=session,

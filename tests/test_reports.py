@@ -21,7 +21,7 @@ from compliance.access import Principal
 from compliance.checks.service import run_checks
 from compliance.demo.service import demo_story
 from compliance.evidence.service import EvidenceCreate, record
-from compliance.models import Body, Obligation, Occurrence, User
+from compliance.models import Body, Obligation, Period, User
 from compliance.reports import api as reports_api
 from compliance.reports import pages as reports_pages
 from compliance.reports.pdf import PDF_DIR, LocalFetcher, render_html
@@ -148,8 +148,8 @@ def test_new_evidence_changes_the_fingerprint(session, settings, demo):
     assert fingerprint(report(session, settings)) == before
     cornwall = session.exec(select(Body).where(Body.code == CORNWALL)).one()
     occurrence = session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.body_id == cornwall.id)
     ).first()
     officer = make_user(session, "officer", bodies=[CORNWALL])

@@ -5,7 +5,7 @@ import datetime as dt
 from sqlmodel import select
 
 from compliance.checks import rules
-from compliance.checks.rules import Comment, EvidenceItem, Member, Period, Point, Snapshot
+from compliance.checks.rules import Comment, EvidenceItem, Member, PeriodItem, Point, Snapshot
 from compliance.checks.service import evaluate, run_checks
 from compliance.models import (
     Deliverable,
@@ -72,8 +72,8 @@ def snapshot(**overrides) -> Snapshot:
     return Snapshot(**(values | overrides))
 
 
-def period(pid=10, obligation_id=1, due=ON) -> Period:
-    return Period(pid, obligation_id, dt.date(2025, 4, 1), dt.date(2026, 3, 31), due)
+def period(pid=10, obligation_id=1, due=ON) -> PeriodItem:
+    return PeriodItem(pid, obligation_id, dt.date(2025, 4, 1), dt.date(2026, 3, 31), due)
 
 
 def fired(rule, snap) -> list[str]:
@@ -124,7 +124,7 @@ def test_a_missed_convention_is_a_low_assurance_gap_never_overdue():
 
 def test_a_standing_duty_is_judged_by_its_last_assurance_not_a_string_of_missed_years():
     years = [
-        Period(
+        PeriodItem(
             20 + i,
             1,
             dt.date(2022 + i, 4, 1),
@@ -434,11 +434,11 @@ def test_findings_persist_with_first_seen_last_seen_and_resolution(session):
         second.id,
         None,
     )
-    from compliance.models import Occurrence
+    from compliance.models import Period
 
     make_evidence(
         session,
-        occurrences=[session.get(Occurrence, finding.occurrence_id)],
+        occurrences=[session.get(Period, finding.occurrence_id)],
         recorded_at=at(dt.date(2026, 4, 3)),
     )
     third = check(dt.date(2026, 4, 4))

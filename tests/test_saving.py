@@ -18,7 +18,7 @@ from compliance.config import Settings
 from compliance.db import _engines, get_engine
 from compliance.main import create_app
 from compliance.migrations import upgrade
-from compliance.models import AuditEvent, Evidence, Obligation, Occurrence
+from compliance.models import AuditEvent, Evidence, Obligation, Period
 from compliance.obligations.service import sync_obligations
 from tests.conftest import csrf_of, make_user, sign_in
 from tests.factories import make_body
@@ -46,8 +46,8 @@ class Area:
             )
             self.email = officer.email
             occurrence = session.exec(
-                select(Occurrence)
-                .join(Obligation, Obligation.id == Occurrence.obligation_id)
+                select(Period)
+                .join(Obligation, Obligation.id == Period.obligation_id)
                 .where(Obligation.body_id == body.id)
             ).first()
             self.obligation_id, self.occurrence_id = occurrence.obligation_id, occurrence.id

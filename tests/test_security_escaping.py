@@ -10,7 +10,7 @@ import zipfile
 from sqlmodel import select
 
 from compliance.exports.formats import FORMULA_STARTS
-from compliance.models import Obligation, Occurrence, User
+from compliance.models import Obligation, Period, User
 from compliance.obligations.service import sync_obligations
 from compliance.reports.pack import MANIFEST_COLUMNS, make_pack
 from compliance.reports.pdf import Made, render_html, write_pdf
@@ -85,11 +85,11 @@ def test_the_manifest_neutralises_formulas_as_the_exports_do(session, settings, 
     body = make_body(session)
     sync_obligations(session=session, on=settings.today())
     period = session.exec(
-        select(Occurrence)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.body_id == body.id)
-        .where(Occurrence.period_start_date <= settings.today())
-        .order_by(Occurrence.id)
+        .where(Period.period_start_date <= settings.today())
+        .order_by(Period.id)
     ).first()
     officer = User(email="formula@council.example.org", name="=1+2", role="officer")
     session.add(officer)

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from compliance.models import Evidence, Occurrence
+from compliance.models import Evidence, Period
 from compliance.obligations.status import (
     PeriodFacts,
     ProcessStatus,
@@ -92,7 +92,7 @@ def _one_period(session):
     body = make_body(session)
     sync_obligations(session=session, on=ON)
     obligation = session.exec(select(Obligation).where(Obligation.body_id == body.id)).first()
-    return session.exec(select(Occurrence).where(Occurrence.obligation_id == obligation.id)).first()
+    return session.exec(select(Period).where(Period.obligation_id == obligation.id)).first()
 
 
 def at(day: dt.date) -> dt.datetime:

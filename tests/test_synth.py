@@ -21,11 +21,11 @@ from compliance.models import (
     Indicator,
     Measurement,
     Obligation,
-    Occurrence,
     Outcome,
     Partnership,
     PartnershipDuty,
     PartnershipMember,
+    Period,
     Risk,
 )
 from compliance.obligations.views import view_obligations
@@ -122,12 +122,12 @@ def test_each_obligation_has_its_evidence_on_the_periods_that_have_begun(session
         for p in session.exec(select(Partnership.id).where(Partnership.slug.startswith("syn-")))
     }
     rows = session.exec(
-        select(Occurrence, Obligation)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        select(Period, Obligation)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(Obligation.closed_date.is_(None))
-        .order_by(Occurrence.obligation_id, Occurrence.period_start_date)
+        .order_by(Period.obligation_id, Period.period_start_date)
     ).all()
-    periods: dict[int, list[Occurrence]] = {}
+    periods: dict[int, list[Period]] = {}
     for occurrence, o in rows:
         holder = ("body", o.body_id) if o.body_id else ("partnership", o.partnership_id)
         if holder in holders:

@@ -220,7 +220,7 @@ def test_init_brings_findings_stored_under_earlier_rules_to_the_current_ones(run
     from sqlmodel import Session, func
 
     from compliance.db import make_engine
-    from compliance.models import AuditEvent, CheckRun, Occurrence
+    from compliance.models import AuditEvent, CheckRun, Period
 
     assert run("demo").exit_code == 0
     engine = make_engine(fresh_url)
@@ -228,8 +228,8 @@ def test_init_brings_findings_stored_under_earlier_rules_to_the_current_ones(run
         # A red finding the earlier rules raised on a convention's date, as a database upgraded
         # from the previous release holds it.
         occurrence = session.exec(
-            select(Occurrence)
-            .join(Obligation, Obligation.id == Occurrence.obligation_id)
+            select(Period)
+            .join(Obligation, Obligation.id == Period.obligation_id)
             .join(Deliverable, Deliverable.id == Obligation.deliverable_id)
             .where(Deliverable.due_set_by.is_(None), Deliverable.cadence == "continuous")
         ).first()

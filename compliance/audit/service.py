@@ -19,7 +19,7 @@ from sqlalchemy import or_, text
 from sqlmodel import Session, col, select
 
 from compliance.db import key_column, row_id
-from compliance.models import AuditEvent, Body, EvidenceLink, Occurrence, utcnow
+from compliance.models import AuditEvent, Body, EvidenceLink, Period, utcnow
 
 GENESIS = "0" * 64
 HEAD_KEY = "audit_head"
@@ -281,7 +281,7 @@ def obligation_history(*, session: Session, obligation_id: int) -> list[AuditEve
     """Every event about an obligation's periods and the evidence that serves them, oldest
     first."""
     periods = session.exec(
-        select(key_column(Occurrence)).where(Occurrence.obligation_id == obligation_id)
+        select(key_column(Period)).where(Period.obligation_id == obligation_id)
     ).all()
     evidence = session.exec(
         select(EvidenceLink.evidence_id).where(col(EvidenceLink.occurrence_id).in_(periods))

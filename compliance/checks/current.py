@@ -42,12 +42,12 @@ def _note(found: dict[str, set], row: object) -> None:
         Indicator,
         Measurement,
         Obligation,
-        Occurrence,
         Outcome,
         OutcomeServes,
         Partnership,
         PartnershipDuty,
         PartnershipMember,
+        Period,
         User,
         UserScope,
     )
@@ -71,7 +71,7 @@ def _note(found: dict[str, set], row: object) -> None:
     elif isinstance(row, Obligation):
         add("body", row.body_id)
         add("partnership", row.partnership_id)
-    elif isinstance(row, Occurrence):
+    elif isinstance(row, Period):
         add("obligation", row.obligation_id)
     elif isinstance(row, EvidenceLink):
         add("occurrence", row.occurrence_id)
@@ -123,9 +123,9 @@ def _scope(session: Session, found: dict[str, set]):
         EvidenceLink,
         Indicator,
         Obligation,
-        Occurrence,
         Outcome,
         PartnershipMember,
+        Period,
         UserScope,
     )
 
@@ -161,9 +161,7 @@ def _scope(session: Session, found: dict[str, set]):
     obligations = set(found.get("obligation", ()))
     if occurrences:
         obligations |= set(
-            session.exec(
-                select(Occurrence.obligation_id).where(col(Occurrence.id).in_(occurrences))
-            )
+            session.exec(select(Period.obligation_id).where(col(Period.id).in_(occurrences)))
         )
     indicators = found.get("indicator", set())
     outcomes = set(found.get("outcome", ()))

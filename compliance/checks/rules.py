@@ -8,7 +8,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, ClassVar, TypedDict
 
 from compliance.bodies.kinds import exists_in
 from compliance.db import row_id
@@ -42,7 +42,10 @@ SEVERITIES = (HIGH, MEDIUM, LOW)
 
 
 @dataclass(frozen=True)
-class Period:
+class PeriodItem:
+    """A period of an open obligation, as the rules read it (the stored row is models.Period)."""
+
+    label: ClassVar[str] = "period"
     id: int
     obligation_id: int
     start: dt.date
@@ -124,7 +127,7 @@ class Snapshot:
     due_soon_days: int
     query_answer_days: int
     obligations: list[Obligation]
-    periods: dict[int, list[Period]]
+    periods: dict[int, list[PeriodItem]]
     evidence: dict[int, list[EvidenceItem]]
     deliverables: dict[int, Deliverable]
     duties: dict[int, Duty]
@@ -175,7 +178,7 @@ class Snapshot:
         stream = self.stream_names.get(condition.stream_id, "its funding stream")
         return DueBasis(statutory=True, standing=False, source=f"a condition of {stream}")
 
-    def status(self, obligation: Obligation, period: Period) -> ProcessStatus:
+    def status(self, obligation: Obligation, period: PeriodItem) -> ProcessStatus:
         """The period's status, by the one definition the pages and reports use."""
         found = self._statuses.get(period.id)
         if found is None:
@@ -296,11 +299,11 @@ def _on(obligation: Obligation) -> _Holder:
     }
 
 
-def _span(period: Period) -> str:
+def _span(period: PeriodItem) -> str:
     return f"{period.start:%d %b %Y} to {period.end:%d %b %Y}"
 
 
-def _record(snap: Snapshot, obligation: Obligation, period: Period | None = None) -> str:
+def _record(snap: Snapshot, obligation: Obligation, period: PeriodItem | None = None) -> str:
     what = f"Record evidence of {snap.item(obligation)}"
     when = f" for {_span(period)}" if period else ""
     return (
@@ -311,7 +314,7 @@ def _record(snap: Snapshot, obligation: Obligation, period: Period | None = None
 
 # What each rule looks at ----------------------------------------------------------------------
 
-PeriodOf = tuple[Obligation, Period]
+PeriodOf = tuple[Obligation, PeriodItem]
 
 
 def _periods(snap: Snapshot, *, conditions: bool | None) -> Iterator[PeriodOf]:

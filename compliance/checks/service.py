@@ -17,7 +17,7 @@ from compliance.checks.rules import (
     EvidenceItem,
     Hit,
     Member,
-    Period,
+    PeriodItem,
     Point,
     Snapshot,
     continuation_of,
@@ -38,11 +38,11 @@ from compliance.models import (
     Indicator,
     Measurement,
     Obligation,
-    Occurrence,
     Outcome,
     Partnership,
     PartnershipDuty,
     PartnershipMember,
+    Period,
     utcnow,
 )
 from compliance.obligations.service import SyncReport, sync_obligations
@@ -92,21 +92,21 @@ def load_snapshot(
     obligations = list(
         session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None), mine))
     )
-    periods: dict[int, list[Period]] = {}
+    periods: dict[int, list[PeriodItem]] = {}
     open_periods = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
-            key_column(Occurrence),
-            col(Occurrence.obligation_id),
-            col(Occurrence.period_start_date),
-            col(Occurrence.period_end_date),
-            col(Occurrence.due_date),
+            key_column(Period),
+            col(Period.obligation_id),
+            col(Period.period_start_date),
+            col(Period.period_end_date),
+            col(Period.due_date),
         )
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(col(Obligation.closed_date).is_(None), mine)
-        .order_by(Occurrence.period_start_date)
+        .order_by(Period.period_start_date)
     )
     for row in session.exec(open_periods):
-        periods.setdefault(row[1], []).append(Period(*row))
+        periods.setdefault(row[1], []).append(PeriodItem(*row))
     live_body = _active(Body.start_date, Body.end_date, on)
     scoped_bodies = (
         select(Body).where(live_body)
@@ -244,8 +244,8 @@ def _current_evidence(
             col(Obligation.partnership_id),
         )
         .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Period, Period.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(mine)
         .where(Evidence.recorded_at <= cutoff)
         .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > cutoff))
@@ -309,7 +309,8 @@ def _describe(subject: object) -> str:
     if isinstance(subject, tuple):
         return ", ".join(_describe(part) for part in subject)
     row_id = getattr(subject, "id", None)
-    return f"{type(subject).__name__.lower()} {row_id}" if row_id is not None else repr(subject)
+    label = getattr(subject, "label", type(subject).__name__.lower())
+    return f"{label} {row_id}" if row_id is not None else repr(subject)
 
 
 @dataclass(frozen=True)

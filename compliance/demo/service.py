@@ -35,9 +35,9 @@ from compliance.models import (
     Indicator,
     Measurement,
     Obligation,
-    Occurrence,
     Outcome,
     Partnership,
+    Period,
     Risk,
     User,
     UserScope,
@@ -466,13 +466,13 @@ def _not_applicable(session: Session, target: dict) -> None:
     obligation.not_applicable_reason = target["reason"]
 
 
-def _occurrence(session: Session, target: dict) -> Occurrence:
+def _occurrence(session: Session, target: dict) -> Period:
     key = _obligation_key(session, target)
     obligation = _first(session, Obligation, key=key)
     if obligation is None:
         raise DemoError(f"no obligation {key} for evidence target {target}")
     start = target["period_start"]
-    occurrence = _first(session, Occurrence, obligation_id=obligation.id, period_start_date=start)
+    occurrence = _first(session, Period, obligation_id=obligation.id, period_start_date=start)
     if occurrence is None:
         raise DemoError(f"obligation {key} has no period starting {start}")
     return occurrence

@@ -47,7 +47,7 @@ from compliance.evidence.service import (
     review_queue,
     withdraw,
 )
-from compliance.models import Evidence, EvidenceLink, Obligation, Occurrence
+from compliance.models import Evidence, EvidenceLink, Obligation, Period
 from compliance.reminders.service import queue_answer_notice, queue_query_notice
 
 router = api_router("evidence")
@@ -98,15 +98,15 @@ def _writable_periods(
     session: Session, principal: Principal, obligations: list[Obligation]
 ) -> set[int]:
     ids = [o.id for o in obligations if principal.writes_obligation(o)]
-    query = select(key_column(Occurrence)).where(col(Occurrence.obligation_id).in_(ids))
+    query = select(key_column(Period)).where(col(Period.obligation_id).in_(ids))
     return set(session.exec(query).all()) if ids else set()
 
 
 def _obligations_served(session: Session, evidence_id: int) -> list[Obligation]:
     query = (
         select(Obligation)
-        .join(Occurrence, col(Occurrence.obligation_id) == Obligation.id)
-        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Occurrence.id)
+        .join(Period, col(Period.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Period.id)
         .where(EvidenceLink.evidence_id == evidence_id)
     )
     return list(session.exec(query).all())

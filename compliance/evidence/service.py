@@ -23,7 +23,7 @@ from compliance.models import (
     EvidenceComment,
     EvidenceLink,
     Obligation,
-    Occurrence,
+    Period,
     User,
     utcnow,
 )
@@ -105,9 +105,7 @@ def _require(session: Session, evidence_id: int) -> Evidence:
 
 
 def _check_occurrences(session: Session, ids: list[int]) -> None:
-    found = set(
-        session.exec(select(key_column(Occurrence)).where(col(Occurrence.id).in_(ids))).all()
-    )
+    found = set(session.exec(select(key_column(Period)).where(col(Period.id).in_(ids))).all())
     missing = sorted(set(ids) - found)
     if missing:
         raise Refused(f"no obligation period with id {missing[0]}", field="occurrence_ids")
@@ -312,14 +310,10 @@ def answer(*, session: Session, actor: User, evidence_id: int, body: str) -> Evi
     return _comment(session, actor, evidence, "answer", body.strip())
 
 
-def periods_of(*, session: Session, evidence_id: int) -> list[Occurrence]:
+def periods_of(*, session: Session, evidence_id: int) -> list[Period]:
     """The periods a piece of evidence serves, the earliest ending first."""
     ids = links(session=session, evidence_id=evidence_id)
-    query = (
-        select(Occurrence)
-        .where(col(Occurrence.id).in_(ids))
-        .order_by(col(Occurrence.period_end_date))
-    )
+    query = select(Period).where(col(Period.id).in_(ids)).order_by(col(Period.period_end_date))
     return list(session.exec(query).all())
 
 
@@ -334,15 +328,15 @@ def served(
     rows = session.exec(
         select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             col(EvidenceLink.evidence_id),
-            col(Occurrence.obligation_id),
-            key_column(Occurrence),
+            col(Period.obligation_id),
+            key_column(Period),
             col(Obligation.body_id),
             col(Obligation.partnership_id),
         )
-        .join(Occurrence, Occurrence.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Period, Period.id == EvidenceLink.occurrence_id)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(col(EvidenceLink.evidence_id).in_(evidence_ids))
-        .order_by(Occurrence.obligation_id, Occurrence.id)
+        .order_by(Period.obligation_id, Period.id)
     ).all()
     found: dict[int, list[tuple[int, int]]] = {i: [] for i in evidence_ids}
     for evidence_id, obligation_id, occurrence_id, body_id, partnership_id in rows:
@@ -397,8 +391,8 @@ def review_queue(
 def _in_scope(body_ids: set[int], partnership_ids: set[int]):
     return exists().where(
         col(EvidenceLink.evidence_id) == Evidence.id,
-        col(Occurrence.id) == EvidenceLink.occurrence_id,
-        col(Obligation.id) == Occurrence.obligation_id,
+        col(Period.id) == EvidenceLink.occurrence_id,
+        col(Obligation.id) == Period.obligation_id,
         or_(
             col(Obligation.body_id).in_(body_ids),
             col(Obligation.partnership_id).in_(partnership_ids),

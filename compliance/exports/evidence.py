@@ -15,8 +15,8 @@ from compliance.models import (
     EvidenceComment,
     EvidenceLink,
     Obligation,
-    Occurrence,
     Partnership,
+    Period,
     User,
 )
 
@@ -80,8 +80,8 @@ def evidence_rows(*, session: Session, selection: Selection, batch: int) -> Iter
 def _serving(holders: list[ColumnElement[bool]]) -> Any:
     return (
         select(EvidenceLink.evidence_id)
-        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
-        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .join(Period, col(Period.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Period.obligation_id)
         .where(*holders)
     )
 
@@ -92,8 +92,8 @@ def _served(
     """Per piece of evidence, the obligations it serves in the selection and their holders."""
     rows = session.exec(
         select(EvidenceLink.evidence_id, key_column(Obligation), Body.code, Partnership.slug)
-        .join(Occurrence, col(Occurrence.id) == EvidenceLink.occurrence_id)
-        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        .join(Period, col(Period.id) == EvidenceLink.occurrence_id)
+        .join(Obligation, col(Obligation.id) == Period.obligation_id)
         .outerjoin(Body, col(Body.id) == Obligation.body_id)
         .outerjoin(Partnership, col(Partnership.id) == Obligation.partnership_id)
         .where(col(EvidenceLink.evidence_id).in_(ids), *holders)

@@ -21,7 +21,9 @@ class DueRule(Protocol):
 
 
 @dataclass(frozen=True)
-class Period:
+class PeriodDates:
+    """The dates of a period a cadence gives, before it is stored as a models.Period."""
+
     start: dt.date
     end: dt.date
     due: dt.date
@@ -51,26 +53,26 @@ def _due(rule: DueRule, start: dt.date, end: dt.date) -> dt.date:
     return base + dt.timedelta(days=rule.due_offset_days)
 
 
-def periods(rule: DueRule, *, anchor: dt.date, until: dt.date) -> list[Period]:
+def periods(rule: DueRule, *, anchor: dt.date, until: dt.date) -> list[PeriodDates]:
     """Every period from the one containing `anchor` to the last one that matters at `until`.
 
     A period matters once it has started, or once its due date is within LOOKAHEAD_DAYS.
     """
     if Cadence(rule.cadence) == Cadence.one_off:
         due = rule.due_date or anchor + dt.timedelta(days=rule.due_offset_days)
-        return [Period(start=min(anchor, due), end=due, due=due)]
+        return [PeriodDates(start=min(anchor, due), end=due, due=due)]
     first_month = 1 if getattr(rule, "year_start", "financial") == "calendar" else 4
     months = _length_months(rule)
     start = _year_start(anchor, first_month)
     if months == 3:
         while _add_months(start, 3) <= anchor:
             start = _add_months(start, 3)
-    found: list[Period] = []
+    found: list[PeriodDates] = []
     horizon = until + dt.timedelta(days=LOOKAHEAD_DAYS)
     while True:
         end = _add_months(start, months) - dt.timedelta(days=1)
         due = _due(rule, start, end)
         if start > until and due > horizon:
             return found
-        found.append(Period(start=start, end=end, due=due))
+        found.append(PeriodDates(start=start, end=end, due=due))
         start = end + dt.timedelta(days=1)

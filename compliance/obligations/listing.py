@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from compliance.db import key_column
-from compliance.models import Deliverable, Obligation, Occurrence
+from compliance.models import Deliverable, Obligation, Period
 from compliance.obligations.judged import in_states, keep_current
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.tables import ObligationState
@@ -75,11 +75,11 @@ def filtered(filters: ObligationFilter, query: Any = None):
     if filters.due_after is not None or filters.due_before is not None:
         # The next due date is one of the periods' due dates, so a period due in the window is
         # needed (not enough: the exact test is made on the computed status).
-        window = select(key_column(Occurrence)).where(Occurrence.obligation_id == Obligation.id)
+        window = select(key_column(Period)).where(Period.obligation_id == Obligation.id)
         if filters.due_after is not None:
-            window = window.where(Occurrence.due_date >= filters.due_after)
+            window = window.where(Period.due_date >= filters.due_after)
         if filters.due_before is not None:
-            window = window.where(Occurrence.due_date <= filters.due_before)
+            window = window.where(Period.due_date <= filters.due_before)
         query = query.where(window.exists())
     return query
 

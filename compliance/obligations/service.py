@@ -17,9 +17,9 @@ from compliance.models import (
     FundingCondition,
     FundingStream,
     Obligation,
-    Occurrence,
     Partnership,
     PartnershipDuty,
+    Period,
 )
 from compliance.obligations.cadence import DueRule, periods
 
@@ -273,9 +273,7 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
 
 def add_due_periods(*, session: Session, until: dt.date) -> int:
     """Create the periods of every open obligation up to `until`; return how many were added."""
-    have = set(
-        session.exec(select(col(Occurrence.obligation_id), col(Occurrence.period_start_date))).all()
-    )
+    have = set(session.exec(select(col(Period.obligation_id), col(Period.period_start_date))).all())
     rules = _due_rules(session)
     added = 0
     for obligation in session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None))):
@@ -287,7 +285,7 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
                 continue
             if (obligation.id, period.start) not in have:
                 session.add(
-                    Occurrence(
+                    Period(
                         obligation_id=row_id(obligation),
                         period_start_date=period.start,
                         period_end_date=period.end,

@@ -24,7 +24,7 @@ from compliance.models import (
     FundingStream,
     Indicator,
     Obligation,
-    Occurrence,
+    Period,
 )
 from compliance.outcomes.trend import Trend, judge_trend
 
@@ -142,8 +142,8 @@ def period_status(
 
 
 @dataclass(frozen=True)
-class OccurrenceState:
-    occurrence: Occurrence
+class PeriodState:
+    occurrence: Period
     status: ProcessStatus
     evidence_ids: tuple[int, ...]
 
@@ -256,14 +256,14 @@ def obligation_status(
 
 def obligation_states(
     *, session: Session, obligations: list[Obligation], on: dt.date, due_soon_days: int
-) -> dict[int, tuple[ProcessStatus, list[OccurrenceState]]]:
+) -> dict[int, tuple[ProcessStatus, list[PeriodState]]]:
     """Each obligation's status and its periods' states, in a fixed number of queries."""
     ids = [row_id(o) for o in obligations]
     occurrences = (
         session.exec(
-            select(Occurrence)
-            .where(col(Occurrence.obligation_id).in_(ids))
-            .order_by(col(Occurrence.period_start_date))
+            select(Period)
+            .where(col(Period.obligation_id).in_(ids))
+            .order_by(col(Period.period_start_date))
         ).all()
         if ids
         else []
@@ -274,7 +274,7 @@ def obligation_states(
     bases = due_bases(session=session, obligations=obligations)
     tracked = {row_id(o): o.opened_date for o in obligations}
 
-    per_obligation: dict[int, list[OccurrenceState]] = {i: [] for i in ids}
+    per_obligation: dict[int, list[PeriodState]] = {i: [] for i in ids}
     for occurrence in occurrences:
         found = evidence.get(row_id(occurrence), [])
         status = period_status(
@@ -286,7 +286,7 @@ def obligation_states(
             tracked_from=tracked[occurrence.obligation_id],
         )
         per_obligation[occurrence.obligation_id].append(
-            OccurrenceState(occurrence, status, tuple(e.id for e in found))
+            PeriodState(occurrence, status, tuple(e.id for e in found))
         )
     return {
         row_id(o): (

@@ -25,8 +25,8 @@ from compliance.obligations.service import rule_key
 from compliance.obligations.status import (
     CONVENTION,
     DueBasis,
-    OccurrenceState,
     OutcomeStatus,
+    PeriodState,
     ProcessStatus,
     Rollup,
     due_bases,
@@ -48,7 +48,7 @@ class ObligationView:
     cadence: str
     verified: bool
     status: ProcessStatus
-    periods: list[OccurrenceState]
+    periods: list[PeriodState]
     outcome: OutcomeStatus = OutcomeStatus.no_outcome_defined
     basis: DueBasis = CONVENTION
     # The outcomes the outcome status was read from; none means no outcome is linked to it.

@@ -11,7 +11,7 @@ from compliance.access import Principal, principal_for
 from compliance.checks.findings import select_findings, worst_first
 from compliance.config import Settings
 from compliance.db import row_id
-from compliance.models import Obligation, Occurrence, User
+from compliance.models import Obligation, Period, User
 from compliance.obligations.status import current_evidence
 from compliance.reminders.service import Directory, DueItem, QueueReport, Recipient
 
@@ -37,14 +37,14 @@ def due_soon(
 ) -> list[DueItem]:
     """Periods in a user's scope due in the next 30 days with no evidence yet, soonest first."""
     rows = session.exec(
-        select(Occurrence, Obligation)
-        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        select(Period, Obligation)
+        .join(Obligation, col(Obligation.id) == Period.obligation_id)
         .where(
             col(Obligation.closed_date).is_(None), col(Obligation.not_applicable_reason).is_(None)
         )
         .where(_in_scope(principal))
-        .where(Occurrence.due_date >= on, Occurrence.due_date <= on + dt.timedelta(DIGEST_DAYS))
-        .order_by(col(Occurrence.due_date), col(Occurrence.id))
+        .where(Period.due_date >= on, Period.due_date <= on + dt.timedelta(DIGEST_DAYS))
+        .order_by(col(Period.due_date), col(Period.id))
     ).all()
     evidenced = current_evidence(
         session=session, occurrence_ids=[row_id(o) for o, _ in rows], on=on

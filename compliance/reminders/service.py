@@ -37,9 +37,9 @@ from compliance.models import (
     FundingCondition,
     FundingStream,
     Obligation,
-    Occurrence,
     OutboxMessage,
     Partnership,
+    Period,
     User,
 )
 from compliance.obligations.status import current_evidence, due_bases
@@ -209,7 +209,7 @@ class Directory:
             return [Recipient(own.sro_email, name=own.sro_name)], False
         return self.contact(obligation), True
 
-    def item(self, obligation: Obligation, occurrence: Occurrence) -> DueItem:
+    def item(self, obligation: Obligation, occurrence: Period) -> DueItem:
         """What an email says about a period."""
         get = partial(stored, self.session)
         if obligation.body_id is not None:
@@ -252,19 +252,19 @@ class Due:
     kind: str
     key: str
     obligation: Obligation
-    occurrence: Occurrence
+    occurrence: Period
     days: int
 
 
 def _open_periods(session: Session, until: dt.date, on: dt.date) -> list[tuple]:
     rows = session.exec(
-        select(Occurrence, Obligation)
-        .join(Obligation, col(Obligation.id) == Occurrence.obligation_id)
+        select(Period, Obligation)
+        .join(Obligation, col(Obligation.id) == Period.obligation_id)
         .where(
             col(Obligation.closed_date).is_(None), col(Obligation.not_applicable_reason).is_(None)
         )
-        .where(Occurrence.due_date <= until)
-        .order_by(col(Occurrence.due_date), col(Occurrence.id))
+        .where(Period.due_date <= until)
+        .order_by(col(Period.due_date), col(Period.id))
     ).all()
     evidenced: set[int] = set()
     for start in range(0, len(rows), BATCH):
@@ -290,7 +290,7 @@ def _told(session: Session, gaps: list[Due]) -> set[tuple[int, str]]:
     return told
 
 
-def _late(obligation: Obligation, occurrence: Occurrence, days: int) -> Due:
+def _late(obligation: Obligation, occurrence: Period, days: int) -> Due:
     """The overdue notice, or this week's escalation, of a period `days` overdue."""
     due = occurrence.due_date.isoformat()
     if days < ESCALATE_AFTER_DAYS:
@@ -403,13 +403,13 @@ def queue_due(*, session: Session, settings: Settings, on: dt.date) -> QueueRepo
 # An inspector's query and its answer ----------------------------------------------------------
 
 
-def _served(session: Session, evidence_id: int) -> tuple[Obligation, Occurrence] | None:
+def _served(session: Session, evidence_id: int) -> tuple[Obligation, Period] | None:
     row = session.exec(
-        select(Obligation, Occurrence)
-        .join(Occurrence, col(Occurrence.obligation_id) == Obligation.id)
-        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Occurrence.id)
+        select(Obligation, Period)
+        .join(Period, col(Period.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Period.id)
         .where(EvidenceLink.evidence_id == evidence_id)
-        .order_by(col(Occurrence.due_date), col(Occurrence.id))
+        .order_by(col(Period.due_date), col(Period.id))
     ).first()
     return (row[0], row[1]) if row else None
 

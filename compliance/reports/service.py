@@ -37,7 +37,7 @@ from compliance.config import get_settings
 from compliance.db import key_column, row_id
 from compliance.exports.selection import holders_of
 from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
-from compliance.obligations.status import OccurrenceState, OutcomeStatus, ProcessStatus
+from compliance.obligations.status import OutcomeStatus, PeriodState, ProcessStatus
 from compliance.obligations.views import ObligationView, status_rollup, view_obligations_for
 from compliance.outcomes.judgement import Across, judgement_across
 from compliance.reports import parts
@@ -467,7 +467,7 @@ def _holder_names(session: Session, obligations: list[Obligation]) -> dict[int, 
     }
 
 
-def _shown_periods(view: ObligationView, on: dt.date) -> list[OccurrenceState]:
+def _shown_periods(view: ObligationView, on: dt.date) -> list[PeriodState]:
     # Periods that had started by the date, and any falling due soon; not the distant future.
     return [
         p
@@ -480,7 +480,7 @@ def _obligation_item(
     view: ObligationView,
     holder: str,
     source: Source,
-    periods: list[OccurrenceState],
+    periods: list[PeriodState],
     outcome_refs: list[int],
     risk_refs: list[int],
     findings: list[FindingItem],

@@ -30,11 +30,11 @@ from compliance.models import (
     Indicator,
     Measurement,
     Obligation,
-    Occurrence,
     Outcome,
     Partnership,
     PartnershipDuty,
     PartnershipMember,
+    Period,
     Risk,
     User,
 )
@@ -459,17 +459,17 @@ def _evidence(load: _Load, per_obligation: int) -> list[tuple[int, dt.datetime]]
     deliverables = {row[0]: row[1:] for row in load.session.exec(named)}
     query = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
-            key_column(Occurrence),
-            col(Occurrence.obligation_id),
-            col(Occurrence.period_start_date),
-            col(Occurrence.period_end_date),
+            key_column(Period),
+            col(Period.obligation_id),
+            col(Period.period_start_date),
+            col(Period.period_end_date),
             col(Obligation.body_id),
             col(Obligation.partnership_id),
             col(Obligation.deliverable_id),
         )
-        .join(Obligation, Obligation.id == Occurrence.obligation_id)
+        .join(Obligation, Obligation.id == Period.obligation_id)
         .where(col(Obligation.closed_date).is_(None))
-        .order_by(Occurrence.obligation_id, Occurrence.period_start_date)
+        .order_by(Period.obligation_id, Period.period_start_date)
     )
     grouped: dict[int, list[tuple]] = {}
     for row in load.session.exec(query):
