@@ -44,10 +44,13 @@ def initialise(settings: Settings) -> None:
     superseded ones are resolved, never deleted)."""
     from compliance.catalogue.service import CatalogueError, load_catalogue
     from compliance.checks.service import check_now
-    from compliance.migrations import upgrade
+    from compliance.migrations import MigrationRefused, upgrade
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.sqlalchemy_url)
+    try:
+        upgrade(settings.sqlalchemy_url)
+    except MigrationRefused as exc:
+        raise _fail(f"The database was not migrated:\n{exc}") from exc
     try:
         with session_scope(get_engine(settings)) as session:
             report = load_catalogue(session=session)

@@ -8,7 +8,7 @@ from sqlmodel import SQLModel
 
 import compliance.models  # noqa: F401
 from compliance.db import make_engine
-from compliance.migrations import downgrade, upgrade
+from compliance.migrations import MigrationRefused, downgrade, upgrade
 from tests.conftest import copy_demo, drop_database
 
 
@@ -63,18 +63,45 @@ def _rows_by_table(engine) -> dict[str, int]:
 
 
 def test_a_migration_that_would_leave_a_broken_reference_changes_nothing(demo_template, tmp_path):
+    url = broken_at_0016(demo_template, tmp_path)
+    with pytest.raises(MigrationRefused, match="rows pointing at rows that are not there"):
+        upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == "0016"
+    engine.dispose()
+
+
+def test_init_says_why_it_did_not_migrate(demo_template, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from compliance.cli import app as cli
+    from compliance.config import get_settings
+
+    monkeypatch.setenv("COMPLIANCE_DATABASE_URL", broken_at_0016(demo_template, tmp_path))
+    monkeypatch.setenv("COMPLIANCE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["init"])
+    get_settings.cache_clear()
+    assert result.exit_code == 1, result.output
+    assert "The database was not migrated" in result.output
+    assert (
+        "1 rows pointing at rows that are not there (evidence_link -> occurrence)" in result.output
+    )
+    assert "Traceback" not in result.output
+
+
+def broken_at_0016(demo_template, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """A copy of the demo at migration 0016 holding a link to a period that is not there, as a
+    database written with foreign keys off could."""
     if demo_template.backend != "sqlite":
         pytest.skip("PostgreSQL checks each reference as it is written")
     url = copy_demo(demo_template, tmp_path)
     downgrade(url, "0016")
     engine = make_engine(url)
     with engine.connect() as connection:
-        # A row pointing nowhere, as a database written with foreign keys off could hold.
         connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         connection.exec_driver_sql("UPDATE evidence_link SET occurrence_id = -1 WHERE rowid = 1")
         connection.commit()
-    with pytest.raises(RuntimeError, match="rows pointing at rows that are not there"):
-        upgrade(url)
-    with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == "0016"
     engine.dispose()
+    return url

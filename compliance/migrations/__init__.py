@@ -9,6 +9,10 @@ from alembic.config import Config
 HERE = Path(__file__).parent
 
 
+class MigrationRefused(RuntimeError):
+    """A migration that would leave the database inconsistent; nothing of it was committed."""
+
+
 def alembic_config(url: str) -> Config:
     """An Alembic configuration for the database at this URL."""
     config = Config()

@@ -6,6 +6,7 @@ from sqlmodel import SQLModel
 
 import compliance.models  # noqa: F401  (registers the tables)
 from compliance.db import make_engine
+from compliance.migrations import MigrationRefused
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -79,7 +80,7 @@ def _refuse_broken_references(connection: Connection) -> None:
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
         tables = sorted({f"{row[0]} -> {row[2]}" for row in broken})
-        raise RuntimeError(
+        raise MigrationRefused(
             f"The migration would leave {len(broken)} rows pointing at rows that are not there "
             f"({', '.join(tables)}); nothing was changed."
         )
