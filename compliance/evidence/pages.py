@@ -2,6 +2,7 @@
 and answering from the obligation page, file downloads, and the review queue."""
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Annotated
 
 from fastapi import Form, Request
@@ -18,11 +19,13 @@ from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.evidence.schemas import AnswerInput, ReviewInput, WithdrawalInput
 from compliance.evidence.service import (
+    QUEUE_STATES,
     ReviewVerdict,
     answer,
     links,
     new_version,
     periods_of,
+    queue_holders,
     review,
     review_queue,
     served,
@@ -48,7 +51,8 @@ from compliance.reminders.service import queue_answer_notice, queue_query_notice
 from compliance.web import page_base, page_number, paginate, render
 
 router = page_router()
-# The review queue is read whole, then filtered and paged here; no scope holds more waiting.
+# The queue's evidence that matches the filters is read whole, then paged here (a row for each
+# body or partnership a piece serves); no scope holds more waiting.
 QUEUE_LIMIT = 10_000
 
 
@@ -370,8 +374,6 @@ def answer_query(
 
 # The review queue ------------------------------------------------------------------------------
 
-STATES = {"unreviewed": None, "answered": "answer"}
-
 
 @dataclass(frozen=True)
 class QueueRow:
@@ -402,6 +404,17 @@ def _queue_rows(session: Session, principal: Principal, rows: list) -> list[Queu
     return queue
 
 
+Holder = tuple[int | None, int | None]  # a body id, or None and a partnership id
+
+
+def _holder_choices(session: Session, keys: set[Holder]) -> list[tuple[str, str, Holder]]:
+    """The queue filter's bodies and partnerships, by name: each name, the address of its page
+    (what the filter sends) and its key."""
+    ordered = list(keys)
+    held = [SimpleNamespace(id=i, body_id=b, partnership_id=p) for i, (b, p) in enumerate(ordered)]
+    return sorted((*link, ordered[i]) for i, link in holder_links(session, held).items())
+
+
 @router.get("/reviews", response_class=HTMLResponse)
 def review_queue_page(
     request: Request,
@@ -415,29 +428,38 @@ def review_queue_page(
     admins), queried (for officers); each row with the body or partnership and the duty it
     serves, filtered by either, a page at a time."""
     reviewer = principal.is_inspector or principal.is_admin
+    body_ids = None if principal.is_admin else set(principal.body_ids)
+    partnership_ids = None if principal.is_admin else set(principal.readable_partnership_ids)
+    held = queue_holders(
+        session=session,
+        for_reviewer=reviewer,
+        body_ids=body_ids,
+        partnership_ids=partnership_ids,
+    )
+    choices = _holder_choices(session, held)
+    keys = {href: key for _, href, key in choices}
+    errors = {}
+    if holder and holder not in keys:
+        errors["holder"] = "Choose a body or partnership from the list"
+    if state and (not reviewer or state not in QUEUE_STATES):
+        errors["state"] = "Choose a state from the list"
+    # A holder not in the list matches nothing; a state not in the list is not applied.
+    chosen = keys.get(holder, (-1, None)) if holder else None
     rows = review_queue(
         session=session,
         for_reviewer=reviewer,
-        body_ids=None if principal.is_admin else set(principal.body_ids),
-        partnership_ids=None if principal.is_admin else set(principal.readable_partnership_ids),
+        body_ids=body_ids,
+        partnership_ids=partnership_ids,
+        state=state if reviewer and state in QUEUE_STATES else None,
+        holder=chosen,
         limit=QUEUE_LIMIT,
     )
+    # Evidence serving two holders is a row for each; a holder chosen keeps its own rows.
     queue = _queue_rows(session, principal, rows)
-    holders = sorted({(row.holder, row.holder_href) for row in queue})
-    errors = {}
-    if holder and holder not in {href for _, href in holders}:
-        errors["holder"] = "Choose a body or partnership from the list"
-    if state and (not reviewer or state not in STATES):
-        errors["state"] = "Choose a state from the list"
-    waiting = [
-        row
-        for row in queue
-        if (not holder or row.holder_href == holder)
-        and (state not in STATES or row.latest == STATES[state])
-    ]
+    waiting = [row for row in queue if not holder or row.holder_href == holder]
     context = paginate(waiting, page_number(page)) | {
         "waiting": len({row.evidence.id for row in waiting}),
-        "holders": holders,
+        "holders": [(name, href) for name, href, _ in choices],
         "holder": holder,
         "state": state,
         "reviewer": reviewer,

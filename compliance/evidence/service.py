@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
-from sqlalchemy import exists, func, or_
+from sqlalchemy import and_, exists, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -350,6 +350,10 @@ def served(
     return found
 
 
+# A reviewer's queue narrowed to one state: never reviewed, or answered since it was queried.
+QUEUE_STATES = ("unreviewed", "answered")
+
+
 def review_queue(
     *,
     session: Session,
@@ -358,34 +362,103 @@ def review_queue(
     partnership_ids: set[int] | None,
     before_id: int | None = None,
     limit: int = 50,
+    state: str | None = None,
+    holder: tuple[int | None, int | None] | None = None,
 ) -> list[tuple[Evidence, str | None]]:
     """Current evidence waiting, newest first, with its latest review step: for a reviewer,
-    evidence never reviewed or whose query was answered; for an officer, evidence queried.
+    evidence never reviewed or whose query was answered (or only one of those, by `state`); for
+    an officer, evidence queried.
 
     `body_ids` and `partnership_ids` limit it to the evidence serving their obligations;
-    None for both means everywhere (an admin).
+    None for both means everywhere (an admin). `holder` (a body id, or None and a partnership
+    id) keeps to the evidence serving that holder's obligations.
     """
+    latest = _latest_kind()
+    query = (
+        select(Evidence, latest)
+        .where(_waiting(latest, for_reviewer, state))
+        .order_by(col(Evidence.id).desc())
+        .limit(limit)
+    )
+    if body_ids is not None or partnership_ids is not None:
+        query = query.where(_in_scope(body_ids or set(), partnership_ids or set()))
+    if holder is not None:
+        query = query.where(_serving(*holder))
+    if before_id is not None:
+        query = query.where(col(Evidence.id) < before_id)
+    return [(evidence, kind) for evidence, kind in session.exec(query).all()]
+
+
+def queue_holders(
+    *,
+    session: Session,
+    for_reviewer: bool,
+    body_ids: set[int] | None,
+    partnership_ids: set[int] | None,
+) -> set[tuple[int | None, int | None]]:
+    """The bodies and partnerships (body id, or None and a partnership id) whose obligations
+    the evidence in this queue serves, those the scope reads: what its filter offers. A
+    partnership's obligation is read through the partnership, a body's through the body."""
+    query = (
+        select(Obligation.body_id, Obligation.partnership_id)
+        .distinct()
+        .join(Period, col(Period.obligation_id) == Obligation.id)
+        .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Period.id)
+        .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
+        .where(_waiting(_latest_kind(), for_reviewer, None))
+    )
+    if body_ids is not None or partnership_ids is not None:
+        query = query.where(
+            or_(
+                col(Obligation.body_id).in_(body_ids or set()),
+                col(Obligation.body_id).is_(None)
+                & col(Obligation.partnership_id).in_(partnership_ids or set()),
+            )
+        )
+    return set(session.exec(query).all())
+
+
+def _latest_kind():
+    """The kind of the latest review step on each piece of evidence (None if none)."""
     latest_id = (
         select(func.max(EvidenceComment.id))
         .where(EvidenceComment.evidence_id == Evidence.id)
         .correlate(Evidence)
         .scalar_subquery()
     )
-    latest = select(EvidenceComment.kind).where(EvidenceComment.id == latest_id).scalar_subquery()
+    return select(EvidenceComment.kind).where(EvidenceComment.id == latest_id).scalar_subquery()
+
+
+def _waiting(latest, for_reviewer: bool, state: str | None):
+    """Current evidence, not withdrawn, whose latest review step leaves it waiting."""
     newer = aliased(Evidence)
-    waiting = or_(latest.is_(None), latest == "answer") if for_reviewer else latest == "queried"
-    query = (
-        select(Evidence, latest)
-        .where(col(Evidence.withdrawn_at).is_(None), waiting)
-        .where(~exists().where(col(newer.supersedes_id) == col(Evidence.id)))
-        .order_by(col(Evidence.id).desc())
-        .limit(limit)
+    if not for_reviewer:
+        step = latest == "queried"
+    elif state == "unreviewed":
+        step = latest.is_(None)
+    elif state == "answered":
+        step = latest == "answer"
+    else:
+        step = or_(latest.is_(None), latest == "answer")
+    return and_(
+        col(Evidence.withdrawn_at).is_(None),
+        step,
+        ~exists().where(col(newer.supersedes_id) == col(Evidence.id)),
     )
-    if body_ids is not None or partnership_ids is not None:
-        query = query.where(_in_scope(body_ids or set(), partnership_ids or set()))
-    if before_id is not None:
-        query = query.where(col(Evidence.id) < before_id)
-    return [(evidence, kind) for evidence, kind in session.exec(query).all()]
+
+
+def _serving(body_id: int | None, partnership_id: int | None):
+    holder = (
+        col(Obligation.body_id) == body_id
+        if body_id is not None
+        else col(Obligation.body_id).is_(None) & (col(Obligation.partnership_id) == partnership_id)
+    )
+    return exists().where(
+        col(EvidenceLink.evidence_id) == Evidence.id,
+        col(Period.id) == EvidenceLink.occurrence_id,
+        col(Obligation.id) == Period.obligation_id,
+        holder,
+    )
 
 
 def _in_scope(body_ids: set[int], partnership_ids: set[int]):
