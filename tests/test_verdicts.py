@@ -313,3 +313,27 @@ def test_a_change_to_one_partnership_judges_its_members_as_a_full_check_would(
     check(session, settings)
     session.commit()
     assert {f.key for f in open_findings(session)} == after_change
+
+
+def test_a_check_rewrites_what_changed_and_marks_the_rest_seen_again(session, settings, demo):
+    first = check(session, settings)
+    session.flush()
+    open_ones = session.exec(select(Finding).where(Finding.resolved_at.is_(None))).all()
+    assert len(open_ones) > 10
+    # One finding stored in an earlier wording (as before a release changed it).
+    stale, others = open_ones[0], open_ones[1:]
+    current = stale.message, stale.severity
+    stale.message = "an earlier wording"
+    stale.severity = "high" if stale.severity != "high" else "low"
+    first_seen = {f.id: f.first_seen_at for f in open_ones}
+    said = {f.id: f.message for f in others}
+    session.flush()
+    second = check(session, settings)
+    session.flush()
+    for finding in open_ones:
+        session.refresh(finding)
+    assert second.run.id != first.run.id
+    assert (stale.message, stale.severity) == current
+    assert all(f.resolved_at is None and f.last_run_id == second.run.id for f in open_ones)
+    assert all(f.first_seen_at == first_seen[f.id] for f in open_ones)
+    assert {f.id: f.message for f in others} == said

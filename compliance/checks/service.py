@@ -420,18 +420,23 @@ def _persist(
     session: Session, run: CheckRun, hits: list[Hit], scope: Scope | None
 ) -> tuple[int, int]:
     now = utcnow()
-    query = select(Finding.key, key_column(Finding)).where(col(Finding.resolved_at).is_(None))
+    said = [col(getattr(Finding, name)) for name in (*FINDING_COLUMNS, "since_date")]
+    query = select(col(Finding.key), key_column(Finding), *said).where(
+        col(Finding.resolved_at).is_(None)
+    )
     if scope is not None:
         query = query.where(_holders(scope, Finding.body_id, Finding.partnership_id))
     # Two transactions judging the same holder at once may each have opened the same finding;
     # the first is kept and any twin resolved, so the register heals at the next evaluation.
     open_findings: dict[str, int] = {}
+    stored: dict[int, tuple[object, ...]] = {}
     twins: list[int] = []
-    for key, fid in session.exec(query.order_by(col(Finding.id))).all():
+    for row in session.exec(query.order_by(col(Finding.id))).all():
+        key, fid = row[0], row[1]
         if key in open_findings:
             twins.append(fid)
         else:
-            open_findings[key] = fid
+            open_findings[key], stored[fid] = fid, tuple(row[2:])
     firing = {hit.key: hit for hit in hits}
     fresh = [
         {
@@ -448,22 +453,30 @@ def _persist(
     if fresh:
         # Nulls rendered, so all rows share one statement shape and go in one batch.
         session.execute(insert(Finding).execution_options(render_nulls=True), fresh)
-    still = [
+    # What a finding says follows its data: a message, severity or remedy may change. Those
+    # that changed are written row by row; the rest (nearly all) are only marked seen again.
+    changed = [
         {"id": fid, **_columns(firing[key]), "last_seen_at": now, "last_run_id": run.id}
         for key, fid in open_findings.items()
-        if key in firing
+        if key in firing and tuple(_columns(firing[key]).values()) != stored[fid]
     ]
+    if changed:
+        session.execute(update(Finding), changed)
+    rewritten = {row["id"] for row in changed}
+    seen = [fid for key, fid in open_findings.items() if key in firing and fid not in rewritten]
+    _set(session, seen, last_seen_at=now, last_run_id=run.id)
     gone = [fid for key, fid in open_findings.items() if key not in firing] + twins
-    if still:
-        # What a finding says follows its data: a message, severity or remedy may change.
-        session.execute(update(Finding), still)
-    for start in range(0, len(gone), CHUNK):  # within a statement's parameter limit
+    _set(session, gone, resolved_at=now, last_run_id=run.id)
+    return len(fresh), len(gone)
+
+
+def _set(session: Session, finding_ids: list[int], **values: object) -> None:
+    for start in range(0, len(finding_ids), CHUNK):  # within a statement's parameter limit
         session.execute(
             update(Finding)
-            .where(col(Finding.id).in_(gone[start : start + CHUNK]))
-            .values(resolved_at=now, last_run_id=run.id)
+            .where(col(Finding.id).in_(finding_ids[start : start + CHUNK]))
+            .values(**values)
         )
-    return len(fresh), len(gone)
 
 
 def list_check_runs(

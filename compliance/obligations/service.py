@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
-from compliance.db import row_id
+from compliance.db import key_column, row_id
 from compliance.models import (
     Bid,
     Body,
@@ -21,7 +21,7 @@ from compliance.models import (
     PartnershipDuty,
     Period,
 )
-from compliance.obligations.cadence import DueRule, periods
+from compliance.obligations.cadence import DueRule, PeriodDates, periods
 
 INACTIVE_BID_STATUSES = {"withdrawn", "rejected"}
 
@@ -275,18 +275,32 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
     """Create the periods of every open obligation up to `until`; return how many were added."""
     have = set(session.exec(select(col(Period.obligation_id), col(Period.period_start_date))).all())
     rules = _due_rules(session)
+    # Obligations under one deliverable opened on one day have the same periods: each list is
+    # worked out once (a registry holds tens of thousands of obligations, a few hundred lists).
+    due: dict[tuple[tuple[str, int], dt.date, dt.date], list[PeriodDates]] = {}
+    open_ones = select(
+        key_column(Obligation),
+        col(Obligation.deliverable_id),
+        col(Obligation.condition_id),
+        col(Obligation.opened_date),
+    ).where(col(Obligation.closed_date).is_(None))
     added = 0
-    for obligation in session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None))):
-        rule, window = rules[rule_key(obligation)]
-        anchor = window[0] if window else obligation.opened_date
+    for obligation_id, deliverable_id, condition_id, opened in session.exec(open_ones):
+        key = _rule_key(deliverable_id, condition_id)
+        rule, window = rules[key]
+        anchor = window[0] if window else opened
         last = min(until, window[1]) if window else until
-        for period in periods(rule, anchor=anchor, until=last):
-            if window and period.start > window[1]:
-                continue
-            if (obligation.id, period.start) not in have:
+        if (key, anchor, last) not in due:
+            due[key, anchor, last] = [
+                p
+                for p in periods(rule, anchor=anchor, until=last)
+                if not (window and p.start > window[1])
+            ]
+        for period in due[key, anchor, last]:
+            if (obligation_id, period.start) not in have:
                 session.add(
                     Period(
-                        obligation_id=row_id(obligation),
+                        obligation_id=obligation_id,
                         period_start_date=period.start,
                         period_end_date=period.end,
                         due_date=period.due,
@@ -298,9 +312,13 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
 
 
 def rule_key(obligation: Obligation) -> tuple[str, int]:
-    if obligation.deliverable_id is not None:
-        return ("deliverable", obligation.deliverable_id)
-    return ("condition", obligation.condition_id or 0)
+    return _rule_key(obligation.deliverable_id, obligation.condition_id)
+
+
+def _rule_key(deliverable_id: int | None, condition_id: int | None) -> tuple[str, int]:
+    if deliverable_id is not None:
+        return ("deliverable", deliverable_id)
+    return ("condition", condition_id or 0)
 
 
 def _due_rules(
