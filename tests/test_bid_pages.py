@@ -1,21 +1,15 @@
 """The funding bids' pages: who may see a bid, its lead and joint applicants, its conditions."""
 
-import pytest
 from fastapi.testclient import TestClient
 
+from tests import test_list_pages
 from tests.conftest import make_user, sign_in
 from tests.html import parse
 
 BID = "BCF-2025-26-CORNWALL"
-
-
-@pytest.fixture
-def demo(demo_area, session, settings):
-    session.flush()
-
-
-def text(element) -> str:  # type: ignore[no-untyped-def]
-    return " ".join("".join(element.itertext()).split())
+# The demo area, and a cell's text, as the list pages' tests have them.
+demo = test_list_pages.demo
+text = test_list_pages.text
 
 
 def signed_in(app, session, role: str, **scope: list[str]) -> TestClient:  # type: ignore[no-untyped-def]

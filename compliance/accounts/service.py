@@ -18,7 +18,7 @@ from compliance.accounts.throttle import is_throttled, record_attempt, succeeded
 from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
-from compliance.db import begin_writing, row_id
+from compliance.db import begin_writing, count_rows, row_id
 from compliance.errors import Refused
 from compliance.models import Body, Partnership, User, UserScope, utcnow
 
@@ -311,7 +311,7 @@ def users_by_name(*, session: Session, offset: int = 0, limit: int = 50) -> list
 
 def count_users(*, session: Session) -> int:
     """How many users there are, active or not."""
-    return session.exec(select(func.count()).select_from(User)).one()
+    return count_rows(session, select(User))
 
 
 def last_sign_in(*, session: Session, user_id: int) -> dt.datetime | None:

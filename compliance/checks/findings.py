@@ -7,6 +7,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from compliance.access import Principal
 from compliance.checks.rules import SEVERITIES
+from compliance.db import count_rows
 from compliance.models import Body, Finding, Partnership
 
 # (body ids, partnership ids) a reader may see; None for everything.
@@ -84,7 +85,7 @@ def by_holder_name(
 ) -> tuple[list[Finding], int]:
     """The first `limit` findings of a select by the name of their body or partnership, and
     how many the select holds."""
-    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    total = count_rows(session, query)
     rows = session.exec(
         query.outerjoin(Body, col(Body.id) == Finding.body_id)
         .outerjoin(Partnership, col(Partnership.id) == Finding.partnership_id)

@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
 from compliance.bodies.changes import FieldsRefused
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
-from compliance.db import row_id
+from compliance.db import count_rows, row_id
 from compliance.models import (
     Body,
     Duty,
@@ -53,7 +53,7 @@ def list_partnerships(
 
 def count_partnerships(*, session: Session, within: set[int] | None = None) -> int:
     """How many partnerships `list_partnerships` pages through."""
-    return session.exec(_within(select(func.count()).select_from(Partnership), within)).one()
+    return count_rows(session, _within(select(Partnership), within))
 
 
 def _within(query, within: set[int] | None):
