@@ -184,11 +184,9 @@ def enqueue(
     dialect = session.connection().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # ON CONFLICT DO NOTHING: a second scheduler racing this one adds nothing and raises nothing.
+    # No conflict target, so that every unique index is an arbiter: the message id is unique too
+    # and derived from the key, and naming only the key's index let a race between two inserts
+    # of one key end in a unique violation on the message id's (2 in 300 on PostgreSQL).
     table = OutboxMessage.__table__  # type: ignore[attr-defined]  # SQLModel sets __table__ on a table class
-    statement = (
-        insert(table)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(table.c.id)
-    )
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
     return session.execute(statement).first() is not None

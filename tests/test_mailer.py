@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from compliance.catalogue.service import load_catalogue
 from compliance.config import Settings
 from compliance.db import make_engine, session_scope
-from compliance.mailer import Email, enqueue
+from compliance.mailer import Email, enqueue, message_id_for
 from compliance.migrations import upgrade
 from compliance.models import Deliverable
 from compliance.obligations.service import sync_obligations
@@ -338,6 +338,38 @@ def test_remind_twice_and_two_schedulers_at_once_deliver_each_reminder_once(
     ids = inbox.message_ids()
     assert len(ids) == len(set(ids)) == len(queued)
     assert all(rcpt == ["governance@council.example.org"] for rcpt, _ in inbox.received)
+
+
+def test_a_conflict_on_any_unique_column_of_the_outbox_adds_nothing_and_raises_nothing(
+    engine_, settings_
+):
+    # Two schedulers inserting one key at the same instant can meet first on the message id's
+    # unique index (the id is derived from the key), which an ON CONFLICT naming only the key's
+    # index does not absorb: seen as a unique violation on PostgreSQL in CI. This sets up that
+    # meeting without the race: a row already holds the message id the key will be given.
+    with session_scope(engine_) as session:
+        enqueue(
+            session=session,
+            settings=settings_,
+            key="first",
+            kind="reminder",
+            to_address="a@council.example.org",
+            email=Email("s", "t", "<p>h</p>"),
+        )
+        row = session.exec(select(OutboxMessage)).one()
+        row.message_id = message_id_for("racing", settings_.mail_from)
+    with session_scope(engine_) as session:
+        added = enqueue(
+            session=session,
+            settings=settings_,
+            key="racing",
+            kind="reminder",
+            to_address="a@council.example.org",
+            email=Email("s", "t", "<p>h</p>"),
+        )
+    with Session(engine_) as session:
+        keys = session.exec(select(OutboxMessage.idempotency_key)).all()
+    assert added is False and keys == ["first"]
 
 
 @pytest.fixture
