@@ -17,6 +17,7 @@ from compliance.checks.rules import (
     EvidenceItem,
     Hit,
     Member,
+    ObligationItem,
     PeriodItem,
     Point,
     Snapshot,
@@ -89,9 +90,20 @@ def load_snapshot(
     """Everything the rules need as at a date, for everything or for a scope's holders."""
     cutoff = end_of(on)
     mine = _holders(scope, Obligation.body_id, Obligation.partnership_id)
-    obligations = list(
-        session.exec(select(Obligation).where(col(Obligation.closed_date).is_(None), mine))
-    )
+    obligations = [
+        ObligationItem(*row)
+        for row in session.exec(
+            select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+                key_column(Obligation),
+                col(Obligation.body_id),
+                col(Obligation.partnership_id),
+                col(Obligation.deliverable_id),
+                col(Obligation.condition_id),
+                col(Obligation.opened_date),
+                col(Obligation.not_applicable_reason),
+            ).where(col(Obligation.closed_date).is_(None), mine)
+        )
+    ]
     periods: dict[int, list[PeriodItem]] = {}
     open_periods = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns

@@ -3,12 +3,12 @@
 import datetime as dt
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
-from compliance.db import key_column, row_id
+from compliance.db import key_column, row_id, stored
 from compliance.models import (
     Bid,
     Body,
@@ -54,7 +54,22 @@ def _active(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
     return (start is None or start <= on) and (end is None or end > on)
 
 
-def binds(duty: Duty, body: Body) -> bool:
+class Placed(Protocol):
+    """What applicability reads of a body: its kind and its nation."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def nation(self) -> str: ...
+
+
+class _Place(NamedTuple):
+    kind: str
+    nation: str
+
+
+def binds(duty: Duty, body: Placed) -> bool:
     """Tell whether a duty binds a body of this kind in this nation."""
     return body.kind in duty.holder_kinds and body.nation in duty.jurisdiction
 
@@ -73,7 +88,7 @@ def _live_deliverables(session: Session) -> dict[int, list[Deliverable]]:
     return by_duty
 
 
-def holds(deliverable: Deliverable, body: Body) -> bool:
+def holds(deliverable: Deliverable, body: Placed) -> bool:
     """Tell whether a body bound by the duty holds this deliverable itself."""
     if deliverable.held_by != "holder":
         return False
@@ -84,21 +99,35 @@ def _expected_for_bodies(
     session: Session, on: dt.date, live: dict[int, list[Deliverable]]
 ) -> list[Expected]:
     duties = [d for d in session.exec(select(Duty)) if d.id in live]
+    # Which deliverables a body holds depends only on its kind and nation: worked out once for
+    # each pair, not for each of a national registry's thousands of bodies.
+    held: dict[tuple[str, str], list[int]] = {}
     found = []
-    for body in session.exec(select(Body)):
-        if not _active(body.start_date, body.end_date, on):
+    bodies = select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+        key_column(Body), Body.kind, Body.nation, Body.start_date, Body.end_date
+    ).order_by(key_column(Body))
+    for body_id, kind, nation, start, end in session.exec(bodies):
+        if not _active(start, end, on):
             continue
-        for duty in (d for d in duties if binds(d, body)):
-            found += [
-                Expected(
-                    f"body:{body.id}:deliverable:{d.id}",
-                    body_id=body.id,
-                    deliverable_id=d.id,
-                    opens=body.start_date,
-                )
+        deliverable_ids = held.get((kind, nation))
+        if deliverable_ids is None:
+            facts = _Place(kind, nation)
+            deliverable_ids = held[(kind, nation)] = [
+                row_id(d)
+                for duty in duties
+                if binds(duty, facts)
                 for d in live[row_id(duty)]
-                if holds(d, body)
+                if holds(d, facts)
             ]
+        found += [
+            Expected(
+                f"body:{body_id}:deliverable:{deliverable_id}",
+                body_id=body_id,
+                deliverable_id=deliverable_id,
+                opens=start,
+            )
+            for deliverable_id in deliverable_ids
+        ]
     return found
 
 
@@ -170,18 +199,26 @@ def sync_obligations(
     """
     report = SyncReport()
     expected = expected_obligations(session=session, on=on)
-    existing = {o.key: o for o in session.exec(select(Obligation))}
+    # Every obligation's key and whether it is closed, as columns: a national registry has
+    # tens of thousands, of which a day's synchronisation changes a handful (read as rows).
+    existing = {
+        key: (obligation_id, closed)
+        for key, obligation_id, closed in session.exec(
+            select(Obligation.key, key_column(Obligation), col(Obligation.closed_date))
+        )
+    }
     for key, item in expected.items():
-        obligation = existing.get(key)
-        if obligation is None:
+        if key not in existing:
             opened = max(d for d in (track_from or on, item.opens) if d is not None)
             session.add(Obligation(**_columns(item), opened_date=min(opened, on)))
             report.opened += 1
-        elif obligation.closed_date is not None:
-            obligation.closed_date = obligation.closed_reason = None
+        elif existing[key][1] is not None:
+            reopened = stored(session, Obligation, existing[key][0])
+            reopened.closed_date = reopened.closed_reason = None
             report.reopened += 1
-    for key, obligation in existing.items():
-        if key not in expected and obligation.closed_date is None:
+    for key, (obligation_id, closed) in existing.items():
+        if key not in expected and closed is None:
+            obligation = stored(session, Obligation, obligation_id)
             obligation.closed_date = on
             obligation.closed_reason = closing_reason(session=session, obligation=obligation, on=on)
             report.closed += 1
