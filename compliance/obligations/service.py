@@ -310,7 +310,14 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
 
 def add_due_periods(*, session: Session, until: dt.date) -> int:
     """Create the periods of every open obligation up to `until`; return how many were added."""
-    have = set(session.exec(select(col(Period.obligation_id), col(Period.period_start_date))).all())
+    # Plain tuples, not the result's rows: a row compares itself in Python, and a national
+    # registry asks this set about a hundred thousand periods.
+    have = {
+        (obligation_id, start)
+        for obligation_id, start in session.exec(
+            select(col(Period.obligation_id), col(Period.period_start_date))
+        )
+    }
     rules = _due_rules(session)
     # Obligations under one deliverable opened on one day have the same periods: each list is
     # worked out once (a registry holds tens of thousands of obligations, a few hundred lists).
