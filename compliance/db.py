@@ -168,7 +168,8 @@ def _has_nul(value: object) -> bool:
     if isinstance(value, dict):
         return any(_has_nul(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
+        # A list of ids (an IN of thousands) is passed over without a call per number.
+        return any(_has_nul(v) for v in value if not isinstance(v, int))
     return False
 
 

@@ -253,12 +253,16 @@ def view_obligations_for(
     *, session: Session, obligations: list[Obligation], on: dt.date, due_soon_days: int
 ) -> list[ObligationView]:
     """Views of given obligations (the same as view_obligations, for rows already loaded)."""
+    bases = due_bases(session=session, obligations=obligations)
     states = obligation_states(
-        session=session, obligations=obligations, on=on, due_soon_days=due_soon_days
+        session=session,
+        obligations=obligations,
+        on=on,
+        due_soon_days=due_soon_days,
+        bases=bases,
     )
     sources = _sources(session, obligations)
     outcomes = outcome_states(session=session, obligations=obligations, on=on)
-    bases = due_bases(session=session, obligations=obligations)
     return [
         ObligationView(
             o,
