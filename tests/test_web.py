@@ -185,3 +185,21 @@ def test_every_filter_form_works_at_its_defaults(admin, demo):
         assert sent.status_code == 303 and sent.headers["location"].endswith("/report.pdf"), page
     # The JSON API is left as its callers send it: an empty value there is still refused.
     assert admin.get("/api/v1/bodies", params={"kind": ""}).status_code == 422
+
+
+def test_a_selects_options_are_escaped_and_the_chosen_one_selected():
+    from types import SimpleNamespace
+
+    from compliance.web import select_options, with_options
+
+    rows = [
+        SimpleNamespace(code="A1", name="Ayr & <b>Arran</b>"),
+        SimpleNamespace(code='"B', name="B"),
+    ]
+    options = select_options(rows, "code", "name", '"B', "Any body")
+    field = with_options('<div><select id="body" name="body">\n</select></div>', options)
+    assert str(field) == (
+        '<div><select id="body" name="body">\n<option value="">Any body</option>\n'
+        '<option value="A1">Ayr &amp; &lt;b&gt;Arran&lt;/b&gt;</option>\n'
+        '<option value="&#34;B" selected>B</option></select></div>'
+    )
