@@ -347,29 +347,14 @@ def test_a_conflict_on_any_unique_column_of_the_outbox_adds_nothing_and_raises_n
     # unique index (the id is derived from the key), which an ON CONFLICT naming only the key's
     # index does not absorb: seen as a unique violation on PostgreSQL in CI. This sets up that
     # meeting without the race: a row already holds the message id the key will be given.
+    first = queue(engine_, settings_, 1, prefix="first")
     with session_scope(engine_) as session:
-        enqueue(
-            session=session,
-            settings=settings_,
-            key="first",
-            kind="reminder",
-            to_address="a@council.example.org",
-            email=Email("s", "t", "<p>h</p>"),
-        )
         row = session.exec(select(OutboxMessage)).one()
-        row.message_id = message_id_for("racing", settings_.mail_from)
-    with session_scope(engine_) as session:
-        added = enqueue(
-            session=session,
-            settings=settings_,
-            key="racing",
-            kind="reminder",
-            to_address="a@council.example.org",
-            email=Email("s", "t", "<p>h</p>"),
-        )
+        row.message_id = message_id_for("racing:0", settings_.mail_from)
+    assert queue(engine_, settings_, 1, prefix="racing") != first  # the id now taken, no error
     with Session(engine_) as session:
         keys = session.exec(select(OutboxMessage.idempotency_key)).all()
-    assert added is False and keys == ["first"]
+    assert keys == ["first:0"]
 
 
 @pytest.fixture
