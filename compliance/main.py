@@ -91,6 +91,7 @@ def _routers():
     from compliance.accounts import api as accounts_api
     from compliance.accounts import pages as accounts_pages
     from compliance.admin import check_pages as admin_check_pages
+    from compliance.admin import identity_pages as admin_identity_pages
     from compliance.admin import pages as admin_pages
     from compliance.bodies import admin_pages as bodies_admin_pages
     from compliance.bodies import api as bodies_api
@@ -135,6 +136,7 @@ def _routers():
         checks_pages,
         admin_pages,
         admin_check_pages,
+        admin_identity_pages,
         reminders_pages,
         calendar_pages,
         evaluations_pages,

@@ -1,6 +1,12 @@
 // A real OpenID provider for the tests (the `oidc-provider` package from npm), on 127.0.0.1.
 //
-//   node tests/oidc_provider/server.mjs --port 4567 --redirect http://testserver/sign-in/oidc/test/callback
+//   node tests/oidc_provider/server.mjs --port 4567 --clock 1796115600 \
+//     --redirect http://testserver/sign-in/oidc/test/callback
+//
+// --clock is the test's clock (seconds since the epoch) when it starts the provider: the tests
+// run at a fixed date, and the tokens' times must agree with it. The provider's clock starts
+// there and ticks on; its cookies are sent without an expiry date, which a browser on the real
+// date would take as already past.
 //
 // Its login form is the package's own development form (devInteractions): any password is
 // taken, and the login names one of the accounts below. Consent is taken as given, so that a
@@ -13,6 +19,12 @@ import Provider from 'oidc-provider';
 const here = new URL('.', import.meta.url);
 const argument = (name) => process.argv[process.argv.indexOf(name) + 1];
 const port = Number(argument('--port'));
+const clock = Number(argument('--clock'));
+if (clock) {
+  const offset = clock * 1000 - Date.now();
+  const realNow = Date.now;
+  Date.now = () => realNow() + offset;
+}
 const redirects = process.argv.flatMap((value, i) => (process.argv[i - 1] === '--redirect' ? [value] : []));
 
 // The accounts people sign in as: the login name is the subject.
@@ -75,6 +87,13 @@ const configuration = {
 };
 
 const provider = new Provider(`http://127.0.0.1:${port}`, configuration);
+provider.use(async (ctx, next) => {
+  await next();
+  const cookies = ctx.response.get('set-cookie');
+  if (Array.isArray(cookies) && cookies.length) {
+    ctx.set('set-cookie', cookies.map((cookie) => cookie.replace(/; expires=[^;]*/gi, '')));
+  }
+});
 provider.listen(port, '127.0.0.1', () => {
   console.log(`listening on http://127.0.0.1:${port}`);
 });
