@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-import httpx
+import httpx2
 from anyio import from_thread
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.starlette_client import OAuth
@@ -130,7 +130,7 @@ def metadata(provider: OidcProvider) -> dict[str, Any]:
     client = _client(provider)
     try:
         found = _run(client.load_server_metadata)
-    except (httpx.HTTPError, ValueError) as exc:
+    except (httpx2.HTTPError, ValueError) as exc:
         client.server_metadata.pop("_loaded_at", None)
         raise _unavailable(provider) from exc
     if str(found.get("issuer", "")).rstrip("/") != provider.issuer.rstrip("/"):
@@ -148,7 +148,7 @@ def begin(provider: OidcProvider, *, redirect_uri: str, next_path: str) -> tuple
     metadata(provider)
     try:
         made = _run(_client(provider).create_authorization_url, redirect_uri)
-    except (httpx.HTTPError, AuthlibBaseError) as exc:
+    except (httpx2.HTTPError, AuthlibBaseError) as exc:
         raise _unavailable(provider) from exc
     pending = Pending(
         provider=provider.name,
@@ -168,8 +168,10 @@ def _signature(payload: str, secret_key: str) -> str:
 
 
 def seal(pending: Pending, *, secret_key: str) -> str:
-    """The pending sign-in as a cookie value: its fields, signed."""
-    payload = base64.urlsafe_b64encode(json.dumps(pending.__dict__).encode()).decode()
+    """The pending sign-in as a cookie value: its fields, signed (base64 without its padding,
+    so that the value needs no quoting in a cookie)."""
+    encoded = base64.urlsafe_b64encode(json.dumps(pending.__dict__).encode())
+    payload = encoded.decode().rstrip("=")
     return f"{payload}.{_signature(payload, secret_key)}"
 
 
@@ -180,7 +182,8 @@ def unseal(value: str | None, *, secret_key: str, now: float) -> Pending | None:
     if not payload or not hmac.compare_digest(signature, _signature(payload, secret_key)):
         return None
     try:
-        pending = Pending(**json.loads(base64.urlsafe_b64decode(payload)))
+        padded = payload + "=" * (-len(payload) % 4)
+        pending = Pending(**json.loads(base64.urlsafe_b64decode(padded)))
     except (ValueError, TypeError):
         return None
     return pending if 0 <= now - pending.issued_at <= PENDING_SECONDS else None
@@ -223,7 +226,7 @@ def _exchange(provider: OidcProvider, code: str, pending: Pending) -> dict:
             code=code,
             code_verifier=pending.code_verifier,
         )
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise _unavailable(provider) from exc
     except AuthlibBaseError as exc:
         # invalid_grant: a code already used, expired, or not made for this verifier.
@@ -238,8 +241,14 @@ def _verified_claims(provider: OidcProvider, token: dict, nonce: str) -> dict:
     client = _client(provider)
     untrusted = f"The answer from {provider.label} could not be trusted"
     try:
-        return dict(_run(client.parse_id_token, token, nonce=nonce, leeway=60))
-    except httpx.HTTPError as exc:
+        # Authlib checks the audience only through azp unless told the values it may hold.
+        expected = {
+            "iss": {"essential": True, "values": [metadata(provider)["issuer"]]},
+            "aud": {"essential": True, "values": [provider.client_id]},
+        }
+        found = _run(client.parse_id_token, token, nonce=nonce, claims_options=expected, leeway=60)
+        return dict(found)
+    except httpx2.HTTPError as exc:
         raise _unavailable(provider) from exc
     except ExpiredTokenError as exc:
         raise SignInFailed("id_token_expired", EXPIRED) from exc
@@ -249,6 +258,7 @@ def _verified_claims(provider: OidcProvider, token: dict, nonce: str) -> dict:
         claim = getattr(exc, "claim", "") or str(exc)
         words = {
             "aud": "it was meant for another service",
+            "azp": "it was meant for another service",
             "iss": "it came from another issuer",
             "nonce": "it does not belong to this sign-in",
             "exp": "it has expired",
@@ -263,7 +273,7 @@ def _with_userinfo(provider: OidcProvider, token: dict, claims: dict) -> dict:
     client = _client(provider)
     try:
         info = dict(_run(client.userinfo, token=token))
-    except (httpx.HTTPError, AuthlibBaseError) as exc:
+    except (httpx2.HTTPError, AuthlibBaseError) as exc:
         raise _unavailable(provider) from exc
     if info.get("sub") != claims.get("sub"):
         raise SignInFailed("userinfo_subject", f"The answer from {provider.label} did not agree")
