@@ -355,6 +355,7 @@ def test_the_admin_sees_who_is_linked_and_can_unlink(client, session, make_clien
     admin = make_user(session, "admin")
     browser = make_client(oidc_providers=[provider_for(oidc_issuer)])
     sign_in(browser, admin.email)
+    assert 'href="/admin/work-accounts"' in browser.get("/admin/users").text
     page = browser.get("/admin/work-accounts").text
     assert alice.name in page and "Test ID" in page and ALICE in page
     link = session.exec(select(IdentityLink)).one()
@@ -369,7 +370,7 @@ def test_the_admin_sees_who_is_linked_and_can_unlink(client, session, make_clien
     assert session.exec(select(IdentityLink)).all() == []
     assert "work account was unlinked" in browser.get(response.headers["location"]).text
     # An officer may not see the list.
-    officer = make_client()
+    officer = make_client(oidc_providers=[provider_for(oidc_issuer)])
     sign_in(officer, alice.email)
     assert officer.get("/admin/work-accounts").status_code == 403
 
@@ -387,3 +388,13 @@ def test_private_key_jwt_client_authentication(make_client, oidc_issuer, session
     )
     client = make_client(oidc_providers=[provider])
     assert sign_in_as(client, "alice").status_code == 303
+
+
+def test_without_a_provider_there_is_no_way_in_but_the_password(make_client, session):
+    client = make_client()
+    assert "Sign in with" not in client.get("/sign-in").text
+    assert client.get("/sign-in/oidc/test", follow_redirects=False).status_code == 404
+    admin = make_user(session, "admin")
+    sign_in(client, admin.email)
+    assert client.get("/admin/work-accounts").status_code == 404
+    assert "/admin/work-accounts" not in client.get("/admin/users").text

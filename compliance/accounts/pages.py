@@ -1,16 +1,13 @@
 """Sign in (with a password, or with a work account at an OpenID provider) and sign out."""
 
-import time
 from typing import Annotated
 
-from fastapi import Depends, Form, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi import Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from compliance.accounts import oidc
-from compliance.accounts.identities import NotLetIn, person_from, record_refusal
-from compliance.accounts.identities import sign_in as identity_sign_in
 from compliance.accounts.service import authenticate, end_session, start_session
-from compliance.config import OidcProvider, Settings
+from compliance.config import Settings
 from compliance.deps import (
     SESSION_COOKIE,
     FormUser,
@@ -20,17 +17,16 @@ from compliance.deps import (
     public,
     same_origin,
 )
-from compliance.errors import NotFound, Refused
+from compliance.errors import Refused
 from compliance.models import User
 from compliance.web import render
 
 router = page_router()
-ProviderName = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
 PASSWORDS_OFF = "Passwords are turned off here: sign in with your work account"
-CALLBACK_PATH = "/sign-in/oidc/{name}/callback"
 
 
-def _safe_next(target: str) -> str:
+def safe_next(target: str) -> str:
+    """A path on this site to go on to after signing in, else the dashboard."""
     # Only a path on this site: never an address elsewhere (no open redirect).
     return target if target.startswith("/") and not target.startswith("//") else "/"
 
@@ -39,7 +35,7 @@ def _sign_in_context(
     settings: Settings, next: str, email: str = "", errors: dict | None = None
 ) -> dict:
     return {
-        "next": _safe_next(next),
+        "next": safe_next(next),
         "email": email,
         "errors": errors or {},
         "providers": settings.oidc_providers,
@@ -71,7 +67,7 @@ def sign_in(
     next: Annotated[str, Form(max_length=500)] = "/",
 ):
     """Check the credentials; on success start a new session (a new id every time)."""
-    address = _address(request)
+    address = address_of(request)
     if not same_origin(request, settings):
         raise Refused("This form was sent from another site", status=403)
     if not settings.password_allowed(email):
@@ -89,14 +85,15 @@ def sign_in(
     except Refused as exc:
         context = _sign_in_context(settings, next, email, {"email": exc.message})
         return render(request, "sign_in.html", context, status_code=exc.status)
-    return _signed_in(request, session, user, _safe_next(next))
+    return signed_in(request, session, user, safe_next(next))
 
 
-def _address(request: Request) -> str:
+def address_of(request: Request) -> str:
+    """The client's address, as the trusted proxy gives it."""
     return request.client.host if request.client else "unknown"
 
 
-def _signed_in(
+def signed_in(
     request: Request, session: SessionDep, user: User, target: str, provider: str | None = None
 ) -> RedirectResponse:
     """A new session, whichever way the person signed in, and on to where they were going."""
@@ -106,7 +103,7 @@ def _signed_in(
     token, _ = start_session(
         session=session,
         user=user,
-        address=_address(request),
+        address=address_of(request),
         user_agent=request.headers.get("user-agent"),
         provider=provider,
     )
@@ -119,71 +116,6 @@ def _signed_in(
         secure=request.url.scheme == "https",
         path="/",
     )
-    return response
-
-
-def _provider(settings: Settings, name: str) -> OidcProvider:
-    provider = settings.oidc_provider(name)
-    if provider is None:
-        raise NotFound("There is no such way to sign in: go back to the sign-in page")
-    return provider
-
-
-def _problem(request: Request, provider: OidcProvider, message: str, status: int) -> Response:
-    context = {"provider": provider, "detail": message}
-    return render(request, "sign_in_problem.html", context, status_code=status)
-
-
-@router.get("/sign-in/oidc/{name}", dependencies=[Depends(public)])
-def oidc_begin(
-    name: ProviderName, request: Request, settings: SettingsDep, next: str = "/"
-) -> Response:
-    """Send the person to their provider to sign in, keeping the flow's state, nonce and PKCE
-    verifier in a short-lived signed cookie until they come back."""
-    provider = _provider(settings, name)
-    callback = str(request.url_for("oidc_callback", name=provider.name))
-    try:
-        url, pending = oidc.begin(provider, redirect_uri=callback, next_path=_safe_next(next))
-    except oidc.SignInFailed as exc:
-        return _problem(request, provider, exc.message, exc.status)
-    response = RedirectResponse(url, status_code=303)
-    response.set_cookie(
-        oidc.PENDING_COOKIE,
-        oidc.seal(pending, secret_key=settings.secret_key),
-        max_age=oidc.PENDING_SECONDS,
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        path="/sign-in/oidc",
-    )
-    return response
-
-
-@router.get(CALLBACK_PATH, name="oidc_callback", dependencies=[Depends(public)])
-def oidc_callback(
-    name: ProviderName, request: Request, session: SessionDep, settings: SettingsDep
-) -> Response:
-    """The provider's answer: checked, then the person matched to a user (or linked, or made)
-    and signed in; otherwise a page saying why, in plain words, and an audit entry."""
-    provider = _provider(settings, name)
-    pending = oidc.unseal(
-        request.cookies.get(oidc.PENDING_COOKIE), secret_key=settings.secret_key, now=time.time()
-    )
-    address = _address(request)
-    try:
-        claims = oidc.finish(provider, query=dict(request.query_params), pending=pending)
-        person = person_from(provider, claims)
-        user = identity_sign_in(session=session, provider=provider, person=person, address=address)
-    except oidc.SignInFailed as exc:
-        record_refusal(session=session, provider=provider.name, reason=exc.reason, address=address)
-        response = _problem(request, provider, exc.message, exc.status)
-    except NotLetIn as exc:
-        response = _problem(request, provider, exc.message, exc.status)
-    else:
-        assert pending is not None, "a sign-in that finished was pending"
-        response = _signed_in(request, session, user, pending.next, provider=provider.name)
-    # An answer is used once: the flow's state goes whatever happened.
-    response.delete_cookie(oidc.PENDING_COOKIE, path="/sign-in/oidc")
     return response
 
 
