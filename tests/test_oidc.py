@@ -129,6 +129,15 @@ def test_an_email_the_provider_has_not_verified_is_not_linked(client, session):
     assert [r["reason"] for r in refusals(session)] == ["email_not_verified"]
 
 
+def test_a_user_linked_at_a_provider_is_not_linked_again_to_another_account_there(client, session):
+    make_user(session, "officer", email=ALICE)
+    assert sign_in_as(client, "alice").status_code == 303
+    client.cookies.clear()
+    refused_page(sign_in_as(client, "alicetwin"), 403, "linked to another Test ID account")
+    assert [link.subject for link in session.exec(select(IdentityLink))] == ["alice"]
+    assert [r["reason"] for r in refusals(session)] == ["linked_elsewhere"]
+
+
 def test_a_deactivated_user_cannot_sign_in_whether_linked_or_not(client, session):
     admin = make_user(session, "admin")
     leaver = make_user(session, "officer", email="leaver@example.gov.uk")

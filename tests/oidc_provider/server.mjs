@@ -32,6 +32,8 @@ const ACCOUNTS = {
   alice: { email: 'alice.officer@example.gov.uk', email_verified: true, name: 'Alice Officer', groups: [] },
   stranger: { email: 'stranger@example.org', email_verified: true, name: 'A Stranger', groups: [] },
   unverified: { email: 'alice.officer@example.gov.uk', email_verified: false, name: 'Not Alice', groups: [] },
+  // A second account at the provider with Alice's verified address (a re-created account).
+  alicetwin: { email: 'alice.officer@example.gov.uk', email_verified: true, name: 'Alice Again', groups: [] },
   leaver: { email: 'leaver@example.gov.uk', email_verified: true, name: 'A Leaver', groups: [] },
   newstarter: {
     email: 'new.starter@example.gov.uk', email_verified: true, name: 'New Starter', groups: ['cornwall-officers'],
