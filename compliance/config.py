@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MIN_SECRET_LENGTH = 32
@@ -34,6 +34,48 @@ class Ceiling:
 
     seconds: int
     memory_mb: int
+
+
+class OidcGrant(BaseModel):
+    """What an account made at its first sign-in is given, for one value of the groups claim."""
+
+    role: Literal["admin", "officer", "inspector"]
+    bodies: list[str] = []
+    partnerships: list[str] = []
+
+
+class OidcProvider(BaseModel):
+    """One OpenID provider people may sign in with (an item of COMPLIANCE_OIDC_PROVIDERS)."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description="Short name, in addresses.")
+    label: str = Field(min_length=1, max_length=80, description="Shown on the sign-in button.")
+    issuer: str = Field(description="Issuer URL; discovery is read from its well-known address.")
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = Field(default=None, description="For client_secret_basic.")
+    private_key_file: Path | None = Field(
+        default=None, description="PEM private key for private_key_jwt client authentication."
+    )
+    private_key_id: str | None = Field(default=None, description="The key's kid, if required.")
+    scopes: str = "openid email profile"
+    email_claim: str = "email"
+    subject_claim: str = Field(default="sub", description="The claim that identifies a person.")
+    email_verified: bool = Field(
+        default=False,
+        description="Take the email claim as verified without an email_verified claim (for a "
+        "provider whose addresses its organisation assigns).",
+    )
+    create_users: bool = False
+    groups_claim: str = "groups"
+    grants: dict[str, OidcGrant] = {}
+    extra_authorize_params: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _one_client_credential(self) -> "OidcProvider":
+        if (self.client_secret is None) == (self.private_key_file is None):
+            raise ValueError(
+                f"OIDC provider {self.name!r}: give either client_secret or private_key_file"
+            )
+        return self
 
 
 class Settings(BaseSettings):
@@ -210,6 +252,21 @@ class Settings(BaseSettings):
         le=7 * 24,
         description="Hours after signing in that a sign-in ends, however active it has been.",
     )
+    oidc_providers: list[OidcProvider] = Field(
+        default=[],
+        description="OpenID Connect providers people may sign in with, as a JSON list "
+        "(see the README's 'Signing in with a work account'); none by default.",
+    )
+    local_passwords: bool = Field(
+        default=True,
+        description="Whether people may sign in with a password; when off, only the "
+        "break-glass administrator (BREAK_GLASS_EMAIL) may.",
+    )
+    break_glass_email: str | None = Field(
+        default=None,
+        description="The one account that may still sign in with a password when "
+        "LOCAL_PASSWORDS is off (an administrator, for when the providers are down).",
+    )
     sign_in_max_failures: int = Field(
         default=5,
         ge=1,
@@ -303,6 +360,14 @@ class Settings(BaseSettings):
             raise ValueError("COMPLIANCE_FORWARDED_ALLOW_IPS is empty: give at least 127.0.0.1")
         return ",".join(items)
 
+    @field_validator("oidc_providers")
+    @classmethod
+    def _names_unique(cls, value: list[OidcProvider]) -> list[OidcProvider]:
+        names = [provider.name for provider in value]
+        if len(names) != len(set(names)):
+            raise ValueError("COMPLIANCE_OIDC_PROVIDERS: each provider needs a name of its own")
+        return value
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "Settings":
         if self.environment != "development" and self.secret_key == DEFAULT_SECRET_KEY:
@@ -317,6 +382,17 @@ class Settings(BaseSettings):
     def today(self) -> dt.date:
         """Today's date where the bodies are, not where the server is."""
         return dt.datetime.now(ZoneInfo(self.timezone)).date()
+
+    def password_allowed(self, email: str) -> bool:
+        """Whether this email address may sign in with a password."""
+        if self.local_passwords:
+            return True
+        glass = (self.break_glass_email or "").strip().lower()
+        return bool(glass) and email.strip().lower() == glass
+
+    def oidc_provider(self, name: str) -> OidcProvider | None:
+        """The configured provider of this name, or None."""
+        return next((p for p in self.oidc_providers if p.name == name), None)
 
     @property
     def api_docs_on(self) -> bool:

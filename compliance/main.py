@@ -154,6 +154,15 @@ def _routers():
     ]
 
 
+def _work_account_routers():
+    # Sign-in with a work account, and the admin's list of links: there only when a provider
+    # is configured, so that without one the application is as it was.
+    from compliance.accounts import oidc_pages
+    from compliance.admin import identity_pages
+
+    return [oidc_pages, identity_pages]
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for these settings (the environment's by default).
 
@@ -180,6 +189,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in _routers():
         # The pages are HTML for people; only the JSON routes belong in the API's schema.
         app.include_router(module.router, include_in_schema=module.__name__.endswith(".api"))
+    if settings.oidc_providers:
+        for module in _work_account_routers():
+            app.include_router(module.router, include_in_schema=False)
     app.openapi = lambda: app.openapi_schema or _openapi(app)  # type: ignore[method-assign]  # FastAPI's way to give the app its own schema
     if settings.api_docs_on:
         app.add_api_route(

@@ -32,6 +32,7 @@ from compliance.migrations import upgrade
 from compliance.obligations import judged
 from compliance.outcomes import judgement
 from tests.chromium_site import browser, site  # noqa: F401 (fixtures for the browser tests)
+from tests.oidc_site import oidc_issuer  # noqa: F401 (the OpenID provider for the sign-in tests)
 
 # Argon2id at its recommended cost takes a noticeable fraction of a second per hash; the tests
 # hash hundreds of passwords, so they use the same algorithm at its lowest cost.

@@ -1,7 +1,9 @@
-"""Tables of the accounts domain: server-side sessions and sign-in attempts."""
+"""Tables of the accounts domain: server-side sessions, sign-in attempts, API tokens and the
+links between users and their work accounts at OpenID providers."""
 
 import datetime as dt
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from compliance.db import UtcDateTime
@@ -25,6 +27,9 @@ class UserSession(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     address: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=300)
+    # The OpenID provider the session was begun through (its configured name), or None for a
+    # password: at sign-out the person is offered that provider's sign-out too.
+    provider: str | None = Field(default=None, max_length=40)
 
 
 class SignInAttempt(SQLModel, table=True):
@@ -54,3 +59,19 @@ class ApiToken(SQLModel, table=True):
     expires_at: dt.datetime = Field(sa_type=UtcDateTime)
     last_used_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+
+
+class IdentityLink(SQLModel, table=True):
+    """A user's account at an OpenID provider, found again by the provider's subject."""
+
+    __tablename__ = "identity_link"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    provider: str = Field(max_length=40)
+    subject: str = Field(max_length=255)
+    # The address the provider gave when the link was made, kept for the admin's list.
+    email: str = Field(max_length=254)
+    linked_at: dt.datetime = Field(default_factory=_now, sa_type=UtcDateTime)
+    last_sign_in_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)

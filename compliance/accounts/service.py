@@ -73,25 +73,25 @@ def create_user(
     email: str,
     name: str,
     role: str,
-    password: str,
+    password: str | None,
     body_codes: Sequence[str] = (),
     partnership_slugs: Sequence[str] = (),
     actor: str = "cli",
 ) -> User:
-    """Add a user with a role and a scope; the password is stored only as an argon2id hash."""
+    """Add a user with a role and a scope; the password is stored only as an argon2id hash (None:
+    no password, for someone who signs in with a work account)."""
     email = normalise_email(email)
     if role not in Role.__members__:
         raise Refused(f"role must be one of: {', '.join(Role)}", field="role")
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if password is not None and len(password) < MIN_PASSWORD_LENGTH:
         raise Refused(
             f"the password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
         )
     if session.exec(select(User).where(User.email == email)).first():
         raise Refused(f"a user with the email {email} already exists", field="email", status=409)
     scopes = _scopes(session, body_codes, partnership_slugs)
-    user = User(
-        email=email, name=name.strip() or email, role=role, password_hash=hash_password(password)
-    )
+    hashed = hash_password(password) if password is not None else None
+    user = User(email=email, name=name.strip() or email, role=role, password_hash=hashed)
     session.add(user)
     session.flush()
     for body_id, partnership_id in scopes:
@@ -170,9 +170,15 @@ def authenticate(
 
 
 def start_session(
-    *, session: Session, user: User, address: str | None, user_agent: str | None
+    *,
+    session: Session,
+    user: User,
+    address: str | None,
+    user_agent: str | None,
+    provider: str | None = None,
 ) -> tuple[str, UserSession]:
-    """A new session for a user (a fresh id at every sign-in); returns the cookie value."""
+    """A new session for a user (a fresh id at every sign-in), by password or through an
+    OpenID `provider`; returns the cookie value."""
     token = secrets.token_urlsafe(32)
     row = UserSession(
         token_hash=_digest(token),
@@ -180,6 +186,7 @@ def start_session(
         csrf_token=secrets.token_urlsafe(32),
         address=address,
         user_agent=(user_agent or "")[:300],
+        provider=provider,
     )
     session.add(row)
     session.flush()
@@ -215,20 +222,23 @@ def session_touch(row: UserSession) -> Update | None:
     return update(UserSession).where(col(UserSession.id) == row.id).values(last_seen_at=now)
 
 
-def end_session(*, session: Session, token: str) -> None:
-    """Sign out: the session can never be used again."""
+def end_session(*, session: Session, token: str) -> str | None:
+    """Sign out: the session can never be used again. Returns the OpenID provider the session
+    was begun through, if it was."""
     row = session.exec(select(UserSession).where(UserSession.token_hash == _digest(token))).first()
-    if row is not None and row.revoked_at is None:
-        row.revoked_at = utcnow()
-        user = session.get(User, row.user_id)
-        actor = user.email if user else str(row.user_id)
-        audit(
-            session=session,
-            actor=actor,
-            action="user.signed_out",
-            entity_type="user",
-            entity_id=row.user_id,
-        )
+    if row is None or row.revoked_at is not None:
+        return None
+    row.revoked_at = utcnow()
+    user = session.get(User, row.user_id)
+    actor = user.email if user else str(row.user_id)
+    audit(
+        session=session,
+        actor=actor,
+        action="user.signed_out",
+        entity_type="user",
+        entity_id=row.user_id,
+    )
+    return row.provider
 
 
 def revoke_sessions(*, session: Session, user_id: int, keep_id: int | None = None) -> None:
