@@ -407,3 +407,43 @@ def test_without_a_provider_there_is_no_way_in_but_the_password(make_client, ses
     sign_in(client, admin.email)
     assert client.get("/admin/work-accounts").status_code == 404
     assert "/admin/work-accounts" not in client.get("/admin/users").text
+
+
+def test_a_flood_of_made_up_answers_is_counted_and_not_written_to_the_trail(
+    make_client, oidc_issuer, session
+):
+    client = make_client(
+        oidc_providers=[provider_for(oidc_issuer)], sign_in_max_failures_per_address=3
+    )
+    for _ in range(6):
+        response = client.get("/sign-in/oidc/test/callback?code=made-up&state=made-up")
+        refused_page(response, 400, "has expired or has already been used")
+    # The first three refusals from the address are on the trail; the rest only counted.
+    assert [r["reason"] for r in refusals(session)] == ["no_pending_sign_in"] * 3
+
+
+def test_with_passwords_off_the_account_page_offers_no_password_but_to_the_break_glass_admin(
+    make_client, oidc_issuer, session
+):
+    make_user(session, "officer", email=ALICE)
+    admin = make_user(session, "admin")
+    changes = {
+        "oidc_providers": [provider_for(oidc_issuer)],
+        "local_passwords": False,
+        "break_glass_email": admin.email,
+    }
+    client = make_client(**changes)
+    assert sign_in_as(client, "alice").status_code == 303
+    page = client.get("/account").text
+    assert "passwords are turned off here" in page and 'href="/account/password"' not in page
+    refused = client.get("/account/password")
+    assert refused.status_code == 403 and "Passwords are turned off here" in refused.text
+    form = {"csrf_token": csrf_of(client), "current_password": "x", "new_password": "y" * 20}
+    assert (
+        client.post("/account/password", data=form | {"confirm_password": "y" * 20}).status_code
+        == 403
+    )
+    glass = make_client(**changes)
+    sign_in(glass, admin.email)
+    assert 'href="/account/password"' in glass.get("/account").text
+    assert glass.get("/account/password").status_code == 200

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from compliance.access import Principal
 from compliance.accounts.passwords import change_password, new_password_errors
-from compliance.accounts.service import MIN_PASSWORD_LENGTH, scopes_of
+from compliance.accounts.service import MIN_PASSWORD_LENGTH, PASSWORDS_OFF, scopes_of
 from compliance.accounts.tokens import (
     DEFAULT_EXPIRES_DAYS,
     MAX_EXPIRES_DAYS,
@@ -21,6 +21,7 @@ from compliance.accounts.tokens import (
     tokens_of,
 )
 from compliance.api import MAX_ID
+from compliance.config import Settings
 from compliance.db import row_id
 from compliance.deps import (
     CurrentUser,
@@ -66,6 +67,7 @@ def _page(
         "created": None,
         "revoked": None,
         "password_changed": False,
+        "passwords_on": True,
         "max_days": MAX_EXPIRES_DAYS,
     }
     response = render(request, "account.html", values | context, status_code=status_code)
@@ -77,6 +79,7 @@ def _page(
 def account_page(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: CurrentUser,
     revoked: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     password: Annotated[str, Query(max_length=10)] = "",
@@ -85,7 +88,14 @@ def account_page(
     mine = {t.id: t for t in tokens_of(session=session, user_id=row_id(principal.user))}
     done = mine.get(revoked) if revoked else None
     ended = done if done and done.revoked_at else None
-    return _page(request, session, principal, revoked=ended, password_changed=password == "changed")
+    return _page(
+        request,
+        session,
+        principal,
+        revoked=ended,
+        password_changed=password == "changed",
+        passwords_on=settings.password_allowed(principal.user.email),
+    )
 
 
 @router.post("/account/tokens", response_class=HTMLResponse)
@@ -166,9 +176,16 @@ def _password_page(
     return response
 
 
+def _passwords_on(settings: Settings, principal: Principal) -> None:
+    # With passwords turned off a password set here could never be used to sign in.
+    if not settings.password_allowed(principal.user.email):
+        raise Refused(PASSWORDS_OFF, status=403)
+
+
 @router.get("/account/password", response_class=HTMLResponse)
-def password_page(request: Request, principal: CurrentUser) -> HTMLResponse:
-    """The form to change your password."""
+def password_page(request: Request, settings: SettingsDep, principal: CurrentUser) -> HTMLResponse:
+    """The form to change your password (not while passwords are turned off for you)."""
+    _passwords_on(settings, principal)
     return _password_page(request)
 
 
@@ -184,6 +201,7 @@ def save_password(
 ) -> Response:
     """Change your password; your other sign-ins end, this one stays. Nothing typed is shown
     again: a password is never written into a page."""
+    _passwords_on(settings, principal)
     wanted = {"current": current_password, "new": new_password, "confirm": confirm_password}
     errors = new_password_errors(**wanted)
     if errors:

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, func, select
 
 from compliance.accounts.models import IdentityLink
 from compliance.accounts.service import Role, create_user, last_sign_in, normalise_email
+from compliance.accounts.throttle import is_throttled, record_attempt
 from compliance.audit.service import record as audit
 from compliance.audit.service import snapshot
 from compliance.config import OidcGrant, OidcProvider
@@ -33,9 +34,16 @@ class NotLetIn(Refused):
     """A person the provider vouched for whom this service does not let in; `reason` is for
     the audit trail."""
 
-    def __init__(self, reason: str, message: str, status: int = 403) -> None:
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        person: "Person",
+        user_id: int | None = None,
+        status: int = 403,
+    ) -> None:
         super().__init__(message, status=status)
-        self.reason = reason
+        self.reason, self.person, self.user_id = reason, person, user_id
 
 
 @dataclass(frozen=True)
@@ -68,18 +76,18 @@ def sign_in(*, session: Session, provider: OidcProvider, person: Person, address
     """The user this person is, linked on their first sign-in; NotLetIn (recorded on the audit
     trail) if they may not come in."""
     if not person.subject:
-        raise _refuse(session, provider, person, address, "no_subject", _no_subject(provider))
+        raise _refuse(person, "no_subject", _no_subject(provider))
     link = _link_of(session, provider.name, person.subject)
     if link is not None:
         user = session.get(User, link.user_id)
         assert user is not None, "a link's user is kept while the link is"
     else:
-        user = _match_or_create(session, provider, person, address)
+        user = _match_or_create(session, provider, person)
         link = _link(session, provider, person, user)
     if not user.is_active:
         waiting = last_sign_in(session=session, user_id=row_id(user)) is None
         reason, message = ("waiting", WAITING) if waiting else ("deactivated", DEACTIVATED)
-        raise _refuse(session, provider, person, address, reason, message, user)
+        raise _refuse(person, reason, message, user)
     link.last_sign_in_at = utcnow()
     audit(
         session=session,
@@ -103,34 +111,32 @@ def _link_of(session: Session, provider: str, subject: str) -> IdentityLink | No
     return session.exec(query).first()
 
 
-def _match_or_create(
-    session: Session, provider: OidcProvider, person: Person, address: str
-) -> User:
+def _match_or_create(session: Session, provider: OidcProvider, person: Person) -> User:
     user = None
     if person.email and person.email_verified:
         user = session.exec(select(User).where(User.email == person.email)).first()
     if user is not None:
         if not user.is_active:
-            raise _refuse(session, provider, person, address, "deactivated", DEACTIVATED, user)
+            raise _refuse(person, "deactivated", DEACTIVATED, user)
         if _linked_elsewhere(session, provider.name, row_id(user)):
             message = (
                 f"Your email address belongs to an account here that is linked to another "
                 f"{provider.label} account. Ask your administrator to unlink it first"
             )
-            raise _refuse(session, provider, person, address, "linked_elsewhere", message, user)
+            raise _refuse(person, "linked_elsewhere", message, user)
         return user
     if person.email and not person.email_verified:
         message = (
             f"{provider.label} has not confirmed your email address, so it cannot be matched "
             "to an account here. Ask your administrator"
         )
-        raise _refuse(session, provider, person, address, "email_not_verified", message)
+        raise _refuse(person, "email_not_verified", message)
     if not provider.create_users or not person.email:
         message = (
             f"There is no account here for {person.email or 'you'}. Ask your administrator to "
             "add you, then sign in again"
         )
-        raise _refuse(session, provider, person, address, "unknown_user", message)
+        raise _refuse(person, "unknown_user", message)
     return _create(session, provider, person)
 
 
@@ -191,25 +197,9 @@ def _link(session: Session, provider: OidcProvider, person: Person, user: User) 
     return link
 
 
-def _refuse(
-    session: Session,
-    provider: OidcProvider,
-    person: Person,
-    address: str,
-    reason: str,
-    message: str,
-    user: User | None = None,
-) -> NotLetIn:
-    record_refusal(
-        session=session,
-        provider=provider.name,
-        reason=reason,
-        address=address,
-        email=person.email,
-        subject=person.subject,
-        user_id=user.id if user else None,
-    )
-    return NotLetIn(reason, message)
+def _refuse(person: Person, reason: str, message: str, user: User | None = None) -> NotLetIn:
+    # Recorded on the audit trail by the page that shows the refusal (record_refusal).
+    return NotLetIn(reason, message, person, user.id if user else None)
 
 
 def record_refusal(
@@ -218,11 +208,20 @@ def record_refusal(
     provider: str,
     reason: str,
     address: str,
+    per_address: int,
     email: str | None = None,
     subject: str | None = None,
     user_id: int | None = None,
 ) -> None:
-    """A refused sign-in with a provider, on the audit trail (and nothing else stored)."""
+    """A refused sign-in with a provider, on the audit trail (and nothing else stored), unless
+    its address has been refused more than `per_address` times in the throttle's window: then
+    it is only counted, as a flood of wrong passwords is, so that anyone sending made-up
+    answers to the callback cannot swell the trail. The count is the password sign-in's own
+    (accounts.throttle): failures from an address add up whichever way they came."""
+    attempt = record_attempt(session=session, email=f"oidc:{provider}", address=address)
+    limits = {"per_account": per_address, "per_address": per_address}
+    if is_throttled(session=session, attempt=attempt, **limits):
+        return
     audit(
         session=session,
         actor=(email or f"oidc:{provider}")[:254],

@@ -73,9 +73,25 @@ def oidc_callback(
         person = person_from(provider, claims)
         user = identity_sign_in(session=session, provider=provider, person=person, address=address)
     except oidc.SignInFailed as exc:
-        record_refusal(session=session, provider=provider.name, reason=exc.reason, address=address)
+        record_refusal(
+            session=session,
+            provider=provider.name,
+            reason=exc.reason,
+            address=address,
+            per_address=settings.sign_in_max_failures_per_address,
+        )
         response = _problem(request, provider, exc.message, exc.status)
     except NotLetIn as exc:
+        record_refusal(
+            session=session,
+            provider=provider.name,
+            reason=exc.reason,
+            address=address,
+            per_address=settings.sign_in_max_failures_per_address,
+            email=exc.person.email,
+            subject=exc.person.subject,
+            user_id=exc.user_id,
+        )
         response = _problem(request, provider, exc.message, exc.status)
     else:
         assert pending is not None, "a sign-in that finished was pending"

@@ -6,7 +6,7 @@ from fastapi import Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from compliance.accounts import oidc
-from compliance.accounts.service import authenticate, end_session, start_session
+from compliance.accounts.service import PASSWORDS_OFF, authenticate, end_session, start_session
 from compliance.config import Settings
 from compliance.deps import (
     SESSION_COOKIE,
@@ -22,7 +22,6 @@ from compliance.models import User
 from compliance.web import render
 
 router = page_router()
-PASSWORDS_OFF = "Passwords are turned off here: sign in with your work account"
 
 
 def safe_next(target: str) -> str:

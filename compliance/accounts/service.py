@@ -35,6 +35,8 @@ def _dummy_hash() -> str:
 SIGN_IN_FAILED = "Enter a correct email address and password"
 THROTTLED = "Too many attempts to sign in. Wait 15 minutes, then try again"
 MIN_PASSWORD_LENGTH = 12
+# Said when passwords are turned off (COMPLIANCE_LOCAL_PASSWORDS) for the person asking.
+PASSWORDS_OFF = "Passwords are turned off here: sign in with your work account"
 
 
 class Role(StrEnum):
