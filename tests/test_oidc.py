@@ -447,3 +447,33 @@ def test_with_passwords_off_the_account_page_offers_no_password_but_to_the_break
     sign_in(glass, admin.email)
     assert 'href="/account/password"' in glass.get("/account").text
     assert glass.get("/account/password").status_code == 200
+
+
+def test_with_passwords_off_an_admin_adds_a_user_without_one_who_then_signs_in_at_work(
+    make_client, oidc_issuer, session
+):
+    admin = make_user(session, "admin")
+    changes = {
+        "oidc_providers": [provider_for(oidc_issuer)],
+        "local_passwords": False,
+        "break_glass_email": admin.email,
+    }
+    client = make_client(**changes)
+    sign_in(client, admin.email)
+    assert "leave this empty" in client.get("/admin/users/new").text
+    form = {
+        "csrf_token": csrf_of(client),
+        "name": "Alice Officer",
+        "email": ALICE,
+        "role": "inspector",
+        "bodies": "",
+        "partnerships": "",
+    }
+    refused = client.post("/admin/users", data=form | {"password": "a-password-never-used"})
+    assert refused.status_code == 400 and "leave the password empty" in refused.text
+    assert session.exec(select(User).where(User.email == ALICE)).first() is None
+    added = client.post("/admin/users", data=form | {"password": ""}, follow_redirects=False)
+    assert added.status_code == 303, added.text
+    assert session.exec(select(User).where(User.email == ALICE)).one().password_hash is None
+    alice = make_client(**changes)
+    assert sign_in_as(alice, "alice").status_code == 303

@@ -27,6 +27,7 @@ from compliance.accounts.tokens import is_live, revoke_token, tokens_of
 from compliance.api import MAX_ID
 from compliance.audit.service import body_history, history, obligation_history
 from compliance.bodies.service import ImportRefused, get_body, import_bodies
+from compliance.config import Settings
 from compliance.db import row_id
 from compliance.deps import (
     AdminUser,
@@ -158,15 +159,27 @@ def _role_error(role: str) -> str | None:
     return None if role in Role.__members__ else "Select a role"
 
 
-def _new_user_errors(session: Session, values: dict[str, str], password: str) -> dict[str, str]:
-    """Every problem with the add-a-user form, in the form's order."""
+PASSWORD_NOT_TAKEN = (
+    "Passwords are turned off here: leave the password empty, and they sign in with their work "
+    "account"
+)
+
+
+def _new_user_errors(
+    session: Session, values: dict[str, str], password: str, takes_password: bool
+) -> dict[str, str]:
+    """Every problem with the add-a-user form, in the form's order. With passwords turned off
+    (but for the break-glass administrator) the password is left empty."""
     errors = {
         "name": _name_error(values["name"]),
         "email": _email_error(values["email"]),
         "role": _role_error(values["role"]),
     }
     errors |= _scope_errors(session, values["role"], values["bodies"], values["partnerships"])
-    errors["password"] = _password_error(password)
+    if takes_password:
+        errors["password"] = _password_error(password)
+    elif password:
+        errors["password"] = PASSWORD_NOT_TAKEN
     return {field: message for field, message in errors.items() if message}
 
 
@@ -202,21 +215,29 @@ def users_page(
     return render(request, "admin_users.html", context)
 
 
-def _new_user_page(request: Request, values: dict[str, str], errors: dict[str, str], status=200):
-    context = {"roles": ROLES, "values": values, "errors": errors}
+def _new_user_page(
+    request: Request,
+    settings: Settings,
+    values: dict[str, str],
+    errors: dict[str, str],
+    status: int = 200,
+) -> HTMLResponse:
+    context: dict[str, object] = {"roles": ROLES, "values": values, "errors": errors}
+    context["passwords_on"] = settings.local_passwords
     return render(request, "admin_user_new.html", context, status_code=status)
 
 
 @router.get("/admin/users/new", response_class=HTMLResponse)
-def new_user_page(request: Request, principal: AdminUser) -> HTMLResponse:
+def new_user_page(request: Request, settings: SettingsDep, principal: AdminUser) -> HTMLResponse:
     """The form to add a user: no role is chosen until the administrator chooses one."""
-    return _new_user_page(request, {}, {})
+    return _new_user_page(request, settings, {}, {})
 
 
 @router.post("/admin/users", response_class=HTMLResponse)
 def add_user(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     principal: AdminUser,
     _form: FormCheck,
     posted: PostedForm,
@@ -227,7 +248,8 @@ def add_user(
     }
     given = posted.get("password")
     password = given if isinstance(given, str) else ""
-    errors = _new_user_errors(session, values, password)
+    takes_password = settings.password_allowed(values["email"])
+    errors = _new_user_errors(session, values, password, takes_password)
     if not errors:
         try:
             user = create_user(
@@ -235,7 +257,7 @@ def add_user(
                 email=values["email"],
                 name=values["name"],
                 role=values["role"],
-                password=password,
+                password=password if takes_password else None,
                 body_codes=_words(values["bodies"]),
                 partnership_slugs=_words(values["partnerships"]),
                 actor=principal.user.email,
@@ -244,7 +266,7 @@ def add_user(
             session.rollback()
             errors = dict([_plainly(exc)])
     if errors:
-        return _new_user_page(request, values, errors, status=400)
+        return _new_user_page(request, settings, values, errors, status=400)
     return RedirectResponse(f"/admin/users/{user.id}", status_code=303)
 
 
