@@ -369,3 +369,14 @@ def test_the_review_queues_filters_split_it_without_losing_a_row(admin, demo):
     unreviewed, _ = _waiting(admin, state="unreviewed")
     answered, _ = _waiting(admin, state="answered")
     assert unreviewed + answered == total and unreviewed > 0
+
+
+def test_the_review_queue_is_paged_by_evidence_in_the_database(admin, demo, monkeypatch):
+    whole_count, whole = _waiting(admin)
+    monkeypatch.setattr("compliance.evidence.pages.PAGE_SIZE", 5)
+    count, paged = _waiting(admin)
+    _, pages = rows_of(admin, "/reviews")
+    # The same rows in the same order, the same count, and a page for every five pieces.
+    assert (count, paged) == (whole_count, whole)
+    assert len(pages) == -(-whole_count // 5) and len(pages) > 2
+    assert parse(admin.get(pages[-1]).text).find(".//main//a[@rel='next']") is None

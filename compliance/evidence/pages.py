@@ -3,7 +3,7 @@ and answering from the obligation page, file downloads, and the review queue."""
 
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -22,6 +22,7 @@ from compliance.evidence.service import (
     QUEUE_STATES,
     ReviewVerdict,
     answer,
+    count_queue,
     links,
     new_version,
     periods_of,
@@ -48,12 +49,9 @@ from compliance.obligations.pages import (
 )
 from compliance.obligations.views import obligations_by_id, what_for
 from compliance.reminders.service import queue_answer_notice, queue_query_notice
-from compliance.web import page_base, page_number, paginate, render
+from compliance.web import PAGE_SIZE, page_base, page_number, page_span, render
 
 router = page_router()
-# The queue's evidence that matches the filters is read whole, then paged here (a row for each
-# body or partnership a piece serves); no scope holds more waiting.
-QUEUE_LIMIT = 10_000
 
 
 def _max_length(model, name: str) -> int:
@@ -445,20 +443,26 @@ def review_queue_page(
         errors["state"] = "Choose a state from the list"
     # A holder not in the list matches nothing; a state not in the list is not applied.
     chosen = keys.get(holder, (-1, None)) if holder else None
-    rows = review_queue(
-        session=session,
-        for_reviewer=reviewer,
-        body_ids=body_ids,
-        partnership_ids=partnership_ids,
-        state=state if reviewer and state in QUEUE_STATES else None,
-        holder=chosen,
-        limit=QUEUE_LIMIT,
-    )
-    # Evidence serving two holders is a row for each; a holder chosen keeps its own rows.
+    # Paged in SQL by piece of evidence, newest first: a national queue holds hundreds of
+    # thousands. Evidence serving two holders is a row for each on its page, and a holder chosen
+    # keeps its own rows.
+    asked: dict[str, Any] = {
+        "session": session,
+        "for_reviewer": reviewer,
+        "body_ids": body_ids,
+        "partnership_ids": partnership_ids,
+        "state": state if reviewer and state in QUEUE_STATES else None,
+        "holder": chosen,
+    }
+    waiting = count_queue(**asked)
+    number, pages = page_span(waiting, page_number(page), PAGE_SIZE)
+    rows = review_queue(**asked, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     queue = _queue_rows(session, principal, rows)
-    waiting = [row for row in queue if not holder or row.holder_href == holder]
-    context = paginate(waiting, page_number(page)) | {
-        "waiting": len({row.evidence.id for row in waiting}),
+    context = {
+        "rows": [row for row in queue if not holder or row.holder_href == holder],
+        "page": number,
+        "pages": pages,
+        "waiting": waiting,
         "holders": [(name, href) for name, href, _ in choices],
         "holder": holder,
         "state": state,

@@ -364,6 +364,7 @@ def review_queue(
     limit: int = 50,
     state: str | None = None,
     holder: tuple[int | None, int | None] | None = None,
+    offset: int = 0,
 ) -> list[tuple[Evidence, str | None]]:
     """Current evidence waiting, newest first, with its latest review step: for a reviewer,
     evidence never reviewed or whose query was answered (or only one of those, by `state`); for
@@ -371,24 +372,51 @@ def review_queue(
 
     `body_ids` and `partnership_ids` limit it to the evidence serving their obligations;
     None for both means everywhere (an admin). `holder` (a body id, or None and a partnership
-    id) keeps to the evidence serving that holder's obligations.
+    id) keeps to the evidence serving that holder's obligations. The API pages by `before_id`
+    (a cursor), the page by `offset` (a page number).
     """
     last, latest = _latest_steps()
     query = (
         select(Evidence, latest.kind)
         .outerjoin(last, last.c.evidence_id == Evidence.id)
         .outerjoin(latest, col(latest.id) == last.c.last_id)
-        .where(_waiting(latest.kind, for_reviewer, state))
+        .where(*_queue_filter(latest, for_reviewer, body_ids, partnership_ids, state, holder))
         .order_by(col(Evidence.id).desc())
+        .offset(offset)
         .limit(limit)
     )
-    if body_ids is not None or partnership_ids is not None:
-        query = query.where(_in_scope(body_ids or set(), partnership_ids or set()))
-    if holder is not None:
-        query = query.where(_serving(*holder))
     if before_id is not None:
         query = query.where(col(Evidence.id) < before_id)
     return [(evidence, kind) for evidence, kind in session.exec(query).all()]
+
+
+def count_queue(
+    *,
+    session: Session,
+    for_reviewer: bool,
+    body_ids: set[int] | None,
+    partnership_ids: set[int] | None,
+    state: str | None = None,
+    holder: tuple[int | None, int | None] | None = None,
+) -> int:
+    """How many pieces of evidence review_queue has to give with these arguments, all told."""
+    last, latest = _latest_steps()
+    query = (
+        select(func.count(col(Evidence.id)))
+        .outerjoin(last, last.c.evidence_id == Evidence.id)
+        .outerjoin(latest, col(latest.id) == last.c.last_id)
+        .where(*_queue_filter(latest, for_reviewer, body_ids, partnership_ids, state, holder))
+    )
+    return session.exec(query).one()
+
+
+def _queue_filter(latest, for_reviewer, body_ids, partnership_ids, state, holder) -> list:
+    found = [_waiting(latest.kind, for_reviewer, state)]
+    if body_ids is not None or partnership_ids is not None:
+        found.append(_in_scope(body_ids or set(), partnership_ids or set()))
+    if holder is not None:
+        found.append(_serving(*holder))
+    return found
 
 
 def queue_holders(
