@@ -3,7 +3,7 @@
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 from sqlalchemy import and_, exists, func, or_
@@ -410,7 +410,15 @@ def count_queue(
     return session.exec(query).one()
 
 
-def _queue_filter(latest, for_reviewer, body_ids, partnership_ids, state, holder) -> list:
+def _queue_filter(
+    latest: Any,
+    for_reviewer: bool,
+    body_ids: set[int] | None,
+    partnership_ids: set[int] | None,
+    state: str | None,
+    holder: tuple[int | None, int | None] | None,
+) -> list[Any]:
+    """The conditions review_queue and count_queue share: waiting, in scope, for the holder."""
     found = [_waiting(latest.kind, for_reviewer, state)]
     if body_ids is not None or partnership_ids is not None:
         found.append(_in_scope(body_ids or set(), partnership_ids or set()))
