@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import col, select
 
 from compliance.accounts import oidc
 from compliance.accounts.models import IdentityLink, UserSession
@@ -72,7 +72,11 @@ def sign_in_as(client: TestClient, login: str, next: str = "/"):  # type: ignore
 
 
 def refusals(session) -> list[dict]:  # type: ignore[no-untyped-def]
-    query = select(AuditEvent).where(AuditEvent.action == "user.sign_in_refused")
+    query = (
+        select(AuditEvent)
+        .where(AuditEvent.action == "user.sign_in_refused")
+        .order_by(col(AuditEvent.id))  # PostgreSQL keeps no order without one
+    )
     return [event.after for event in session.exec(query)]
 
 
