@@ -8,7 +8,8 @@ On synthetic registries in fresh PostgreSQL databases (SQLite too with --sqlite)
     of the day (every open obligation's state judged and kept, as the nightly check does after
     it): wall time;
   - through TestClient, signed in with a password: an administrator's dashboard, obligations
-    list (first page, and a later page filtered to overdue) and findings page; an inspector's
+    list (first page, a later page filtered to overdue, and one body's), findings page and
+    review queue (every piece of evidence waiting in the registry); an inspector's
     dashboard, review queue and findings page, scoped to the upper-tier council with most
     obligations; with the administrator's bearer token, the API's obligations filtered by a
     judged status, and the findings: median, p95 and statements per request, and the response's
@@ -45,7 +46,14 @@ from compliance.models import User
 
 TARGET_P95_MS = 300
 WARM_UP = 2
-ADMIN_PAGES = ["/", "/obligations", "/obligations?status=overdue&page=3", "/findings"]
+ADMIN_PAGES = [
+    "/",
+    "/obligations",
+    "/obligations?status=overdue&page=3",
+    "/obligations?body=SYN-000001",
+    "/findings",
+    "/reviews",
+]
 INSPECTOR_PAGES = ["/", "/reviews", "/findings"]
 # The API's listings filtered on a judged status: narrowed by the kept states, judged afresh.
 API_CALLS = [
