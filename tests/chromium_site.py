@@ -1,10 +1,12 @@
 """The demo area served on 127.0.0.1 and Debian's Chromium, for the browser tests (fixtures
 `site` and `browser`, offered to every test module through conftest.py)."""
 
+import contextlib
 import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -84,6 +86,21 @@ def site(tmp_path_factory):
         obligation_id = obligation.id
         session.commit()
     port = free_port()
+    with served(settings, port):
+        yield {
+            "base": f"http://127.0.0.1:{port}",
+            "emails": emails,
+            "obligation": obligation_id,
+            "evidence": evidence,
+            "bid": bid,
+            "data": data,
+        }
+    engine.dispose()
+
+
+@contextlib.contextmanager
+def served(settings: Settings, port: int) -> Iterator[None]:
+    """The application with these settings served on 127.0.0.1 in a thread, until the block ends."""
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
@@ -93,17 +110,11 @@ def site(tmp_path_factory):
         if server.started:
             break
         time.sleep(0.05)
-    yield {
-        "base": f"http://127.0.0.1:{port}",
-        "emails": emails,
-        "obligation": obligation_id,
-        "evidence": evidence,
-        "bid": bid,
-        "data": data,
-    }
-    server.should_exit = True
-    thread.join(timeout=10)
-    engine.dispose()
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -2,19 +2,14 @@
 button, through the real provider's login form, back signed in and linked; sign-out offering
 the provider's; and axe-core finds no accessibility violation on the new pages."""
 
-import threading
-import time
-
 import pytest
-import uvicorn
 from sqlmodel import Session, select
 
 from compliance.accounts.models import IdentityLink
 from compliance.config import OidcProvider, Settings
 from compliance.db import make_engine
-from compliance.main import create_app
 from compliance.migrations import upgrade
-from tests.chromium_site import free_port, needs_chromium
+from tests.chromium_site import free_port, needs_chromium, served
 from tests.conftest import PASSWORD, make_user
 from tests.oidc_site import CLIENT_SECRET, needs_node, start_provider
 from tests.test_browser import axe_violations
@@ -53,18 +48,8 @@ def oidc_site(tmp_path):  # type: ignore[no-untyped-def]
             )
         ],
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield {"base": base, "engine": engine, **ids}
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(settings, port):
+        yield {"base": base, "engine": engine, **ids}
     provider.close()
     engine.dispose()
 
