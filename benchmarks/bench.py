@@ -41,6 +41,7 @@ from compliance.db import make_engine, session_scope
 from compliance.main import create_app
 from compliance.migrations import upgrade
 from compliance.models import Body, Evidence, Obligation, Period
+from compliance.server import settle_heap
 from compliance.synth.service import CODE_PREFIX, UPPER_TIER, synthesise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -262,6 +263,7 @@ def time_requests(  # type: ignore[no-untyped-def]
 ) -> tuple[float, float, float]:
     """Median and 95th percentile milliseconds, and statements, per request."""
     app = create_app(Settings(database_url=url, data_dir=data_dir))
+    settle_heap()  # as each web process of `compliance serve` does
     counter = StatementCounter()
     event.listen(app.state.engine, "before_cursor_execute", counter)
     path = f"/api/v1/bodies/{code}/obligations?as_at={on.isoformat()}"

@@ -167,12 +167,14 @@ def measure_child(args) -> None:  # type: ignore[no-untyped-def]
     from compliance.reports.jobs import produce
     from compliance.reports.pdf import render_html, write_floor
     from compliance.reports.service import build_report, chain_head, fingerprint
+    from compliance.server import settle_heap
 
     HTML(string="<p>warm up</p>").write_pdf()
     settings = Settings(
         environment="test", secret_key="bench", database_url=args.url, data_dir=args.data_dir
     )
     app = create_app(settings)
+    settle_heap()  # as each web process of `compliance serve` does
     if not any(getattr(r, "path", "").endswith("/report.pdf") for r in app.routes):
         from compliance.reports import api  # until main.py includes the router
 

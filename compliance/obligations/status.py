@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
+from sqlalchemy import select as core_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
@@ -141,9 +142,29 @@ def period_status(
     return ProcessStatus.not_yet_due
 
 
+class PeriodRow(NamedTuple):
+    """A period as judging and listing read it: its columns as plain values (building thousands
+    of ORM objects was a large share of a listing's time)."""
+
+    id: int
+    obligation_id: int
+    period_start_date: dt.date
+    period_end_date: dt.date
+    due_date: dt.date
+
+
+PERIOD_COLUMNS = (
+    key_column(Period),
+    col(Period.obligation_id),
+    col(Period.period_start_date),
+    col(Period.period_end_date),
+    col(Period.due_date),
+)
+
+
 @dataclass(frozen=True)
 class PeriodState:
-    occurrence: Period
+    occurrence: PeriodRow
     status: ProcessStatus
     evidence_ids: tuple[int, ...]
 
@@ -266,24 +287,25 @@ def obligation_states(
     fewer when the caller has their bases already, from due_bases)."""
     ids = [row_id(o) for o in obligations]
     occurrences = (
-        session.exec(
-            select(Period)
-            .where(col(Period.obligation_id).in_(ids))
-            .order_by(col(Period.period_start_date))
-        ).all()
+        [
+            PeriodRow(*row)
+            for row in session.execute(
+                core_select(*PERIOD_COLUMNS)
+                .where(col(Period.obligation_id).in_(ids))
+                .order_by(col(Period.period_start_date))
+            )
+        ]
         if ids
         else []
     )
-    evidence = current_evidence(
-        session=session, occurrence_ids=[row_id(o) for o in occurrences], on=on
-    )
+    evidence = current_evidence(session=session, occurrence_ids=[o.id for o in occurrences], on=on)
     if bases is None:
         bases = due_bases(session=session, obligations=obligations)
-    tracked = {row_id(o): o.opened_date for o in obligations}
+    tracked = {key: o.opened_date for key, o in zip(ids, obligations, strict=True)}
 
     per_obligation: dict[int, list[PeriodState]] = {i: [] for i in ids}
     for occurrence in occurrences:
-        found = evidence.get(row_id(occurrence), [])
+        found = evidence.get(occurrence.id, [])
         status = period_status(
             due=occurrence.due_date,
             review_by=[e.review_by_date for e in found],
@@ -295,21 +317,22 @@ def obligation_states(
         per_obligation[occurrence.obligation_id].append(
             PeriodState(occurrence, status, tuple(e.id for e in found))
         )
-    return {
-        row_id(o): (
-            obligation_status(
-                [
-                    PeriodFacts(s.occurrence.period_start_date, s.occurrence.due_date, s.status)
-                    for s in per_obligation[row_id(o)]
-                ],
-                on=on,
-                standing=bases[row_id(o)].standing,
-                not_applicable=bool(o.not_applicable_reason),
-            ),
-            per_obligation[row_id(o)],
+    judged = {}
+    for obligation in obligations:
+        key = row_id(obligation)
+        states = per_obligation[key]
+        facts = [
+            PeriodFacts(s.occurrence.period_start_date, s.occurrence.due_date, s.status)
+            for s in states
+        ]
+        status = obligation_status(
+            facts,
+            on=on,
+            standing=bases[key].standing,
+            not_applicable=bool(obligation.not_applicable_reason),
         )
-        for o in obligations
-    }
+        judged[key] = (status, states)
+    return judged
 
 
 class OutcomeStatus(StrEnum):

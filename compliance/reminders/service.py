@@ -42,7 +42,7 @@ from compliance.models import (
     Period,
     User,
 )
-from compliance.obligations.status import current_evidence, due_bases
+from compliance.obligations.status import PeriodRow, current_evidence, due_bases
 from compliance.reminders.models import EmailPreference, ReminderSetting
 from compliance.reminders.preferences import is_away, parse_days
 
@@ -209,7 +209,7 @@ class Directory:
             return [Recipient(own.sro_email, name=own.sro_name)], False
         return self.contact(obligation), True
 
-    def item(self, obligation: Obligation, occurrence: Period) -> DueItem:
+    def item(self, obligation: Obligation, occurrence: Period | PeriodRow) -> DueItem:
         """What an email says about a period."""
         get = partial(stored, self.session)
         if obligation.body_id is not None:
