@@ -1,16 +1,20 @@
 """Engine, sessions, the metadata naming convention and SQLite's per-connection settings."""
 
 import datetime as dt
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import DateTime, Engine, event, func
+from sqlalchemy import ARRAY, Boolean, DateTime, Engine, Integer, String, bindparam, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
@@ -46,6 +50,56 @@ class UtcDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class _Ids(TypeDecorator):
+    """A list of ids as one parameter: an array on PostgreSQL, a JSON array elsewhere (SQLite
+    reads it with json_each)."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(ARRAY(Integer) if dialect.name == "postgresql" else String())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return value if dialect.name == "postgresql" else json.dumps(value)
+
+
+class _AnyOf(ColumnElement[bool]):
+    """`column IN (ids)` with the ids bound as one parameter, whatever their number."""
+
+    inherit_cache = True
+    type = Boolean()
+    # A comparison already: SQLite is not to be given `... = 1` after it.
+    _is_implicitly_boolean = True
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("ids", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: Any, ids: list[int]) -> None:
+        self.column = column
+        self.ids = bindparam(None, ids, type_=_Ids())
+
+
+@compiles(_AnyOf)
+def _any_of_elsewhere(element: _AnyOf, compiler: Any, **kw: Any) -> str:
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} IN (SELECT value FROM json_each({ids}))"
+
+
+@compiles(_AnyOf, "postgresql")
+def _any_of_postgresql(element: _AnyOf, compiler: Any, **kw: Any) -> str:
+    column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} = ANY({ids})"
+
+
+def any_of(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
+    """`column IN ids` for a long list of ids: one parameter instead of one per id. An IN of
+    thousands costs SQLAlchemy a few microseconds per id to build and again to render at each
+    execution, which was a sixth of an API listing's time (docs/performance.md)."""
+    return _AnyOf(column, [int(i) for i in ids])
 
 
 class _Stored(Protocol):

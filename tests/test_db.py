@@ -1,15 +1,16 @@
-"""SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+"""SQLite gets WAL, foreign keys and a busy timeout on every connection; constraints hold on both
+backends; a long list of ids is one parameter on both."""
 
 import datetime as dt
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from compliance.db import make_engine
+from compliance.db import any_of, make_engine
 from compliance.migrations import upgrade
-from compliance.models import Obligation
+from compliance.models import Deliverable, Obligation
 
 
 def test_sqlite_pragmas_are_set_on_every_connection(tmp_path):
@@ -32,3 +33,19 @@ def test_constraints_hold_on_both_backends(fresh_url):
         with pytest.raises(IntegrityError):
             session.commit()
     engine.dispose()
+
+
+def test_any_of_finds_what_in_finds_with_one_parameter_however_many_ids(session):
+    every = sorted(session.exec(select(Deliverable.id)))
+    assert len(every) > 10
+
+    def found(condition):  # type: ignore[no-untyped-def]
+        return sorted(session.exec(select(Deliverable.id).where(condition)))
+
+    some = every[::3]
+    assert found(any_of(col(Deliverable.id), some)) == found(col(Deliverable.id).in_(some)) == some
+    assert found(any_of(col(Deliverable.id), [])) == []
+    assert found(~any_of(col(Deliverable.id), some)) == [i for i in every if i not in some]
+    # More ids than SQLite allows parameters in one statement (32,766): still one parameter.
+    many = list(range(-40_000, 0)) + some
+    assert found(any_of(col(Deliverable.id), many)) == some

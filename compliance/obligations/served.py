@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from compliance.db import key_column, row_id
+from compliance.db import any_of, key_column, row_id
 from compliance.models import (
     Bid,
     Deliverable,
@@ -64,7 +64,7 @@ def partnerships_behind(
         .join(
             PartnershipDuty, col(PartnershipDuty.partnership_id) == PartnershipMember.partnership_id
         )
-        .where(col(PartnershipMember.body_id).in_(body_ids))
+        .where(any_of(col(PartnershipMember.body_id), body_ids))
         .where((col(PartnershipMember.end_date).is_(None)) | (col(PartnershipMember.end_date) > on))
     ).all()
     through: dict[tuple[int, int], list[int]] = {}
@@ -106,14 +106,17 @@ def outcome_states(
         return {}
     behind = partnerships_behind(session, obligations, on)
     through_bid = _bid_partnerships(session, obligations)
-    for o in obligations:
-        if o.bid_id in through_bid:
-            behind[row_id(o)] = [*behind.get(row_id(o), []), through_bid[o.bid_id]]
+    if through_bid:
+        for o in obligations:
+            if o.bid_id in through_bid:
+                behind[row_id(o)] = [*behind.get(row_id(o), []), through_bid[o.bid_id]]
     wanted = {p for ids in behind.values() for p in ids}
     own = [o.id for o in obligations]
     found = session.exec(
         select(Outcome)
-        .where(col(Outcome.partnership_id).in_(wanted) | col(Outcome.obligation_id).in_(own))
+        .where(
+            any_of(col(Outcome.partnership_id), wanted) | any_of(col(Outcome.obligation_id), own)
+        )
         .order_by(col(Outcome.id))
     ).all()
     targets = _targets(session, [row_id(o) for o in found if o.partnership_id is not None])
@@ -129,29 +132,32 @@ def outcome_states(
             by_partnership.setdefault(outcome.partnership_id, []).append(outcome)
     serving: dict[int, list[Outcome]] = {}
     for obligation in obligations:
+        key = row_id(obligation)
+        deliverable_id = obligation.deliverable_id
         keys = {
-            ("duty", duty_of.get(obligation.deliverable_id)),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
-            ("deliverable", obligation.deliverable_id),
+            ("duty", duty_of.get(deliverable_id)),  # type: ignore[arg-type]  # get(None) finds nothing, as meant
+            ("deliverable", deliverable_id),
             ("condition", obligation.condition_id),
         }
-        mine = {row_id(x): x for x in by_obligation.get(row_id(obligation), [])}
-        for partnership_id in set(behind.get(row_id(obligation), [])):
+        mine = {row_id(x): x for x in by_obligation.get(key, [])}
+        for partnership_id in set(behind.get(key, [])):
             for candidate in by_partnership.get(partnership_id, []):
                 if keys & targets.get(row_id(candidate), set()):
                     mine[row_id(candidate)] = candidate
-        serving[row_id(obligation)] = [mine[i] for i in sorted(mine)]
+        serving[key] = [mine[i] for i in sorted(mine)]
     # Only the outcomes that serve an obligation here are judged.
     served_ids = sorted({row_id(o) for outcomes in serving.values() for o in outcomes})
     levels = outcome_levels(session, served_ids, on)
     slugs = _slugs(session, wanted)
+    # Each outcome's line is made once, however many obligations it serves.
+    lines = {
+        i: ServedBy(i, o.title, levels[i], slugs.get(o.partnership_id))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
+        for i, o in ((row_id(o), o) for outcomes in serving.values() for o in outcomes)
+    }
     states: dict[int, OutcomeState] = {}
-    for obligation in obligations:
-        served = [
-            ServedBy(row_id(o), o.title, levels[row_id(o)], slugs.get(o.partnership_id))  # type: ignore[arg-type]  # get(None) finds nothing, as meant
-            for o in serving[row_id(obligation)]
-        ]
-        status = judge_outcome(s.status for s in served)
-        states[row_id(obligation)] = OutcomeState(status, tuple(served))
+    for key, outcomes in serving.items():
+        served = tuple(lines[row_id(o)] for o in outcomes)
+        states[key] = OutcomeState(judge_outcome(s.status for s in served), served)
     return states
 
 
@@ -160,7 +166,9 @@ def _targets(session: Session, outcome_ids: list[int]) -> dict[int, set[tuple[st
     if not outcome_ids:
         return {}
     found: dict[int, set[tuple[str, int]]] = {}
-    rows = session.exec(select(OutcomeServes).where(col(OutcomeServes.outcome_id).in_(outcome_ids)))
+    rows = session.exec(
+        select(OutcomeServes).where(any_of(col(OutcomeServes.outcome_id), outcome_ids))
+    )
     for link in rows:
         kind, target = target_of(link)
         found.setdefault(link.outcome_id, set()).add((kind, target))
@@ -192,7 +200,7 @@ def outcome_levels(
     if not outcome_ids:
         return {}
     indicators = session.exec(
-        select(Indicator).where(col(Indicator.outcome_id).in_(outcome_ids))
+        select(Indicator).where(any_of(col(Indicator.outcome_id), outcome_ids))
     ).all()
     values: dict[int, list[tuple[dt.date, float]]] = {}
     if indicators:
@@ -203,7 +211,7 @@ def outcome_levels(
                 col(Measurement.measured_date),
                 col(Measurement.value),
             )
-            .where(col(Measurement.indicator_id).in_([i.id for i in indicators]))
+            .where(any_of(col(Measurement.indicator_id), [row_id(i) for i in indicators]))
             .where(Measurement.measured_date <= on)
             .where(Measurement.measured_date >= years_before(on, WINDOW_YEARS))
             .order_by(col(Measurement.measured_date))

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from compliance.catalogue.schema import STANDING, Cadence
-from compliance.db import key_column, row_id
+from compliance.db import any_of, key_column, row_id
 from compliance.models import (
     Deliverable,
     Evidence,
@@ -201,7 +201,7 @@ def current_evidence(
     query = (
         select(EvidenceLink.occurrence_id, key_column(Evidence), col(Evidence.review_by_date))
         .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
-        .where(col(EvidenceLink.occurrence_id).in_(ids))
+        .where(any_of(col(EvidenceLink.occurrence_id), ids))
         .where(Evidence.recorded_at <= end_of_day)
         .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > end_of_day))
         .order_by(col(EvidenceLink.occurrence_id), col(Evidence.id))
@@ -214,7 +214,7 @@ def current_evidence(
         set(
             session.exec(
                 select(Evidence.supersedes_id).where(
-                    col(Evidence.supersedes_id).in_(candidates),
+                    any_of(col(Evidence.supersedes_id), candidates),
                     col(Evidence.recorded_at) <= end_of_day,
                 )
             )
@@ -291,7 +291,7 @@ def obligation_states(
             PeriodRow(*row)
             for row in session.execute(
                 core_select(*PERIOD_COLUMNS)
-                .where(col(Period.obligation_id).in_(ids))
+                .where(any_of(col(Period.obligation_id), ids))
                 .order_by(col(Period.period_start_date))
             )
         ]

@@ -263,18 +263,23 @@ def view_obligations_for(
     )
     sources = _sources(session, obligations)
     outcomes = outcome_states(session=session, obligations=obligations, on=on)
-    return [
-        ObligationView(
-            o,
-            *sources[rule_key(o)],
-            status=states[row_id(o)][0],
-            periods=states[row_id(o)][1],
-            outcome=outcomes[row_id(o)].status,
-            served_by=outcomes[row_id(o)].served_by,
-            basis=bases[row_id(o)],
+    views = []
+    for o in obligations:
+        key = row_id(o)
+        status, periods = states[key]
+        outcome = outcomes[key]
+        views.append(
+            ObligationView(
+                o,
+                *sources[rule_key(o)],
+                status=status,
+                periods=periods,
+                outcome=outcome.status,
+                served_by=outcome.served_by,
+                basis=bases[key],
+            )
         )
-        for o in obligations
-    ]
+    return views
 
 
 def what_for(*, session: Session, obligation_ids: set[int]) -> dict[int, tuple[str, str]]:
