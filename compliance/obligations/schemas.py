@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 from sqlmodel import Session, col, select
 
-from compliance.db import any_of, key_column
+from compliance.db import any_of, key_column, row_id
 from compliance.models import Body, Partnership
 from compliance.obligations.views import ObligationView
 from compliance.outcomes.judgement import RULE, Across, Verdict
@@ -199,7 +199,7 @@ def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
         for p in view.periods
     ]
     return ObligationPublic.model_construct(
-        id=o.id,
+        id=row_id(o),
         body_code=codes.get(o.body_id),
         partnership_slug=slugs.get(o.partnership_id),
         source=view.source_title,

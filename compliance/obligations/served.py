@@ -111,7 +111,7 @@ def outcome_states(
             if o.bid_id in through_bid:
                 behind[row_id(o)] = [*behind.get(row_id(o), []), through_bid[o.bid_id]]
     wanted = {p for ids in behind.values() for p in ids}
-    own = [o.id for o in obligations]
+    own = [row_id(o) for o in obligations]
     found = session.exec(
         select(Outcome)
         .where(
