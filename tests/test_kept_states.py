@@ -5,6 +5,7 @@ of change, on a new day, and when a commit lands while states are being judged."
 import datetime as dt
 
 import pytest
+from sqlalchemy import event, text
 from sqlmodel import select
 
 from compliance.checks.jobs import judge_open_obligations
@@ -263,3 +264,33 @@ def test_the_dashboards_remembered_judgement_follows_what_people_say_and_measure
     remembered = scope_judgement(session=session, principal=admin, on=today)
     assert remembered == fresh_across()
     assert verdict_of(remembered, world["outcomes"]) == "worsening"
+
+
+def test_keeping_many_states_at_once_has_postgresql_measure_the_table_again(
+    session, settings, demo, backend, monkeypatch
+):
+    """After a bulk judgement the planner must not plan on the table as it was when nearly
+    empty (autovacuum may be off, or not yet come round): PostgreSQL is asked to ANALYZE it."""
+    total = len(fresh(session, settings.today(), settings.due_soon_days))
+    monkeypatch.setattr(judged, "ANALYZE_AFTER", total)
+    issued: list[str] = []
+    connection = session.connection()
+
+    def record(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        issued.append(statement)
+
+    event.listen(connection, "before_cursor_execute", record)
+    try:
+        assert judged_again(session, settings) == total
+        assert judged_again(session, settings) == 0  # nothing judged: nothing measured again
+    finally:
+        event.remove(connection, "before_cursor_execute", record)
+    analyzed = [s for s in issued if s.startswith("ANALYZE")]
+    if backend == "postgresql":
+        assert analyzed == ["ANALYZE obligation_state"]
+        estimate = session.exec(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'obligation_state'")
+        ).one()[0]
+        assert estimate == total
+    else:
+        assert analyzed == []

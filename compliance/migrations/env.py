@@ -6,7 +6,7 @@ from sqlmodel import SQLModel
 
 import compliance.models  # noqa: F401  (registers the tables)
 from compliance.db import make_engine
-from compliance.migrations import MigrationRefused
+from compliance.migrations import MigrationRefused, include_object
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -18,6 +18,7 @@ def run_migrations_offline() -> None:
         target_metadata=target_metadata,
         literal_binds=True,
         render_as_batch=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -63,6 +64,7 @@ def _configure(connection: Connection, *, transactional_ddl: bool | None = None)
         target_metadata=target_metadata,
         render_as_batch=True,
         compare_type=True,
+        include_object=include_object,
         transactional_ddl=transactional_ddl,
     )
 
