@@ -23,14 +23,19 @@ def test_models_and_migrations_agree(fresh_url):
     assert differences == []
 
 
-def test_the_obligations_lists_order_is_an_index_on_postgresql_only(fresh_url, backend):
-    """The one index the models leave to its migration (include_object): on PostgreSQL, for
-    national scale; SQLite (which could not reflect it) sorts a single area without it."""
+def test_postgresql_has_the_list_order_index_and_room_in_findings_pages(fresh_url, backend):
+    """What national scale needs of PostgreSQL alone: the one index the models leave to its
+    migration (include_object), and findings stored with room for heap-only updates. SQLite
+    (which could not reflect such an index) sorts a single area without it."""
     upgrade(fresh_url)
     engine = make_engine(fresh_url)
     with engine.connect() as connection:
         if backend == "postgresql":
             names = {i["name"] for i in inspect(connection).get_indexes("obligation_state")}
+            options = connection.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'finding'")
+            ).scalar()
+            assert options == ["fillfactor=70"]
         else:
             query = text("SELECT name FROM sqlite_master WHERE tbl_name = 'obligation_state'")
             names = set(connection.execute(query).scalars())
