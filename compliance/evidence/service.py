@@ -461,7 +461,7 @@ def queue_holders(
         )
     found = held.subquery("held")
     query = (
-        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+        select(
             found.c.body_id,
             found.c.partnership_id,
             func.coalesce(Body.name, Partnership.name),
