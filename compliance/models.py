@@ -293,7 +293,8 @@ class Evidence(SQLModel, table=True):
     supersedes_id: int | None = Field(
         default=None, foreign_key="evidence.id", index=True, unique=True
     )
-    withdrawn_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime)
+    # Indexed: the review queue sets withdrawn evidence aside by it without reading every piece.
+    withdrawn_at: dt.datetime | None = Field(default=None, sa_type=UtcDateTime, index=True)
     withdrawn_reason: str | None = _long_text()
     withdrawn_by_id: int | None = Field(default=None, foreign_key="user.id")
 

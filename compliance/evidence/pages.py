@@ -2,7 +2,6 @@
 and answering from the obligation page, file downloads, and the review queue."""
 
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import Form, Request
@@ -20,6 +19,7 @@ from compliance.evidence import files
 from compliance.evidence.schemas import AnswerInput, ReviewInput, WithdrawalInput
 from compliance.evidence.service import (
     QUEUE_STATES,
+    QueueHolder,
     ReviewVerdict,
     answer,
     count_queue,
@@ -405,12 +405,14 @@ def _queue_rows(session: Session, principal: Principal, rows: list) -> list[Queu
 Holder = tuple[int | None, int | None]  # a body id, or None and a partnership id
 
 
-def _holder_choices(session: Session, keys: set[Holder]) -> list[tuple[str, str, Holder]]:
+def _holder_choices(held: list[QueueHolder]) -> list[tuple[str, str, Holder]]:
     """The queue filter's bodies and partnerships, by name: each name, the address of its page
     (what the filter sends) and its key."""
-    ordered = list(keys)
-    held = [SimpleNamespace(id=i, body_id=b, partnership_id=p) for i, (b, p) in enumerate(ordered)]
-    return sorted((*link, ordered[i]) for i, link in holder_links(session, held).items())
+    found = []
+    for h in held:
+        page = f"/bodies/{h.code}" if h.body_id is not None else f"/partnerships/{h.code}"
+        found.append((h.name, page, (h.body_id, h.partnership_id)))
+    return sorted(found)
 
 
 @router.get("/reviews", response_class=HTMLResponse)
@@ -434,7 +436,7 @@ def review_queue_page(
         body_ids=body_ids,
         partnership_ids=partnership_ids,
     )
-    choices = _holder_choices(session, held)
+    choices = _holder_choices(held)
     keys = {href: key for _, href, key in choices}
     errors = {}
     if holder and holder not in keys:

@@ -3,10 +3,10 @@
 import datetime as dt
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import exists, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -19,10 +19,12 @@ from compliance.errors import NotFound, Refused
 from compliance.evidence import files
 from compliance.evidence.safety import stored_name
 from compliance.models import (
+    Body,
     Evidence,
     EvidenceComment,
     EvidenceLink,
     Obligation,
+    Partnership,
     Period,
     User,
     utcnow,
@@ -354,6 +356,16 @@ def served(
 QUEUE_STATES = ("unreviewed", "answered")
 
 
+class QueueHolder(NamedTuple):
+    """A body or partnership whose obligations evidence in a queue serves: its key (a body id,
+    or None and a partnership id), its name, and the body's code or the partnership's slug."""
+
+    body_id: int | None
+    partnership_id: int | None
+    name: str
+    code: str
+
+
 def review_queue(
     *,
     session: Session,
@@ -375,12 +387,9 @@ def review_queue(
     id) keeps to the evidence serving that holder's obligations. The API pages by `before_id`
     (a cursor), the page by `offset` (a page number).
     """
-    last, latest = _latest_steps()
     query = (
-        select(Evidence, latest.kind)
-        .outerjoin(last, last.c.evidence_id == Evidence.id)
-        .outerjoin(latest, col(latest.id) == last.c.last_id)
-        .where(*_queue_filter(latest, for_reviewer, body_ids, partnership_ids, state, holder))
+        select(Evidence, _latest_kind())
+        .where(*_queue_filter(for_reviewer, body_ids, partnership_ids, state, holder))
         .order_by(col(Evidence.id).desc())
         .offset(offset)
         .limit(limit)
@@ -400,18 +409,15 @@ def count_queue(
     holder: tuple[int | None, int | None] | None = None,
 ) -> int:
     """How many pieces of evidence review_queue has to give with these arguments, all told."""
-    last, latest = _latest_steps()
     query = (
-        select(func.count(col(Evidence.id)))
-        .outerjoin(last, last.c.evidence_id == Evidence.id)
-        .outerjoin(latest, col(latest.id) == last.c.last_id)
-        .where(*_queue_filter(latest, for_reviewer, body_ids, partnership_ids, state, holder))
+        select(func.count())
+        .select_from(Evidence)
+        .where(*_queue_filter(for_reviewer, body_ids, partnership_ids, state, holder))
     )
     return session.exec(query).one()
 
 
 def _queue_filter(
-    latest: Any,
     for_reviewer: bool,
     body_ids: set[int] | None,
     partnership_ids: set[int] | None,
@@ -419,7 +425,7 @@ def _queue_filter(
     holder: tuple[int | None, int | None] | None,
 ) -> list[Any]:
     """The conditions review_queue and count_queue share: waiting, in scope, for the holder."""
-    found = [_waiting(latest.kind, for_reviewer, state)]
+    found = _waiting(col(Evidence.id), for_reviewer, state)
     if body_ids is not None or partnership_ids is not None:
         found.append(_in_scope(body_ids or set(), partnership_ids or set()))
     if holder is not None:
@@ -433,63 +439,89 @@ def queue_holders(
     for_reviewer: bool,
     body_ids: set[int] | None,
     partnership_ids: set[int] | None,
-) -> set[tuple[int | None, int | None]]:
-    """The bodies and partnerships (body id, or None and a partnership id) whose obligations
-    the evidence in this queue serves, those the scope reads: what its filter offers. A
-    partnership's obligation is read through the partnership, a body's through the body."""
-    last, latest = _latest_steps()
-    query = (
+) -> list[QueueHolder]:
+    """The bodies and partnerships whose obligations the evidence in this queue serves, those
+    the scope reads, with their names: what its filter offers. A partnership's obligation is
+    read through the partnership, a body's through the body. The names are joined here, where
+    looking up a national queue's 6,000 holders by id sent 6,000 parameters."""
+    held = (
         select(Obligation.body_id, Obligation.partnership_id)
         .distinct()
         .join(Period, col(Period.obligation_id) == Obligation.id)
         .join(EvidenceLink, col(EvidenceLink.occurrence_id) == Period.id)
-        .join(Evidence, col(Evidence.id) == EvidenceLink.evidence_id)
-        .outerjoin(last, last.c.evidence_id == Evidence.id)
-        .outerjoin(latest, col(latest.id) == last.c.last_id)
-        .where(_waiting(latest.kind, for_reviewer, None))
+        .where(*_waiting(col(EvidenceLink.evidence_id), for_reviewer, None))
     )
     if body_ids is not None or partnership_ids is not None:
-        query = query.where(
+        held = held.where(
             or_(
                 col(Obligation.body_id).in_(body_ids or set()),
                 col(Obligation.body_id).is_(None)
                 & col(Obligation.partnership_id).in_(partnership_ids or set()),
             )
         )
-    return set(session.exec(query).all())
-
-
-def _latest_steps():
-    """Each piece of evidence's latest review step, to join to it: the id of its newest comment
-    (a subquery, `last`) and that comment (`latest`), None where it has none. One pass over
-    the comments, where a subquery per piece of evidence made the planner look up each of a
-    national registry's quarter of a million pieces (the admin's queue: 2.1 s, now 0.8 s)."""
-    last = (
+    found = held.subquery("held")
+    query = (
         select(
-            col(EvidenceComment.evidence_id).label("evidence_id"),
-            func.max(EvidenceComment.id).label("last_id"),
+            found.c.body_id,
+            found.c.partnership_id,
+            func.coalesce(Body.name, Partnership.name),
+            func.coalesce(Body.code, Partnership.slug),
         )
-        .group_by(col(EvidenceComment.evidence_id))
-        .subquery("last_step")
+        .outerjoin(Body, col(Body.id) == found.c.body_id)
+        .outerjoin(Partnership, col(Partnership.id) == found.c.partnership_id)
     )
-    return last, aliased(EvidenceComment, name="latest_step")
+    return [QueueHolder(*row) for row in session.exec(query).all()]
 
 
-def _waiting(latest_kind, for_reviewer: bool, state: str | None):
-    """Current evidence, not withdrawn, whose latest review step leaves it waiting."""
-    newer = aliased(Evidence)
+def _latest_kind() -> Any:
+    """The kind of a piece of evidence's newest review step, None where it has none: asked
+    only of the rows a page shows."""
+    newest = (
+        select(EvidenceComment.kind)
+        .where(col(EvidenceComment.evidence_id) == Evidence.id)
+        .order_by(col(EvidenceComment.id).desc())
+        .limit(1)
+    )
+    return newest.scalar_subquery()
+
+
+def _waiting(evidence_id: Any, for_reviewer: bool, state: str | None) -> list[Any]:
+    """Conditions on an evidence id (the evidence's, or its links'): current evidence, not
+    withdrawn, whose newest review step leaves it waiting. Each an EXISTS that the planner
+    makes an anti-join (or a semi-join) to a set it builds once: the withdrawn, the corrected,
+    the evidence by its newest step. Joining every piece to its newest comment instead left
+    it guessing a few rows and looking up a correction for each of a quarter of a million
+    pieces, and made the holders join the evidence too (4,000 bodies, 4 pieces an obligation:
+    the admin's count 240 ms, now 80 ms; the holders 580 ms, now 200 ms)."""
+    withdrawn = aliased(Evidence, name="withdrawn")
+    correction = aliased(Evidence, name="correction")
+    found = [
+        ~exists().where(col(withdrawn.id) == evidence_id, col(withdrawn.withdrawn_at).is_not(None)),
+        # IS NOT NULL: the planner then reads only the corrections, from their index.
+        ~exists().where(
+            col(correction.supersedes_id) == evidence_id,
+            col(correction.supersedes_id).is_not(None),
+        ),
+    ]
     if not for_reviewer:
-        step = latest_kind == "queried"
+        found.append(_newest_step(evidence_id, "queried"))
     elif state == "unreviewed":
-        step = latest_kind.is_(None)
+        found.append(~exists().where(col(EvidenceComment.evidence_id) == evidence_id))
     elif state == "answered":
-        step = latest_kind == "answer"
+        found.append(_newest_step(evidence_id, "answer"))
     else:
-        step = or_(latest_kind.is_(None), latest_kind == "answer")
-    return and_(
-        col(Evidence.withdrawn_at).is_(None),
-        step,
-        ~exists().where(col(newer.supersedes_id) == col(Evidence.id)),
+        found.append(~_newest_step(evidence_id, "answer", other=True))
+    return found
+
+
+def _newest_step(evidence_id: Any, kind: str, *, other: bool = False) -> Any:
+    """Whether the evidence's newest review step is of this kind (or, `other`, of another)."""
+    step = aliased(EvidenceComment, name="step")
+    newest = select(func.max(EvidenceComment.id)).group_by(col(EvidenceComment.evidence_id))
+    return exists().where(
+        col(step.evidence_id) == evidence_id,
+        col(step.id).in_(newest),
+        col(step.kind) != kind if other else col(step.kind) == kind,
     )
 
 
