@@ -1,16 +1,16 @@
 """Index evidence.withdrawn_at: the review queue sets the withdrawn pieces aside by it.
 
-Revision ID: 0020
-Revises: 0019
-Create Date: 2026-12-07 09:30:00
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-06 14:40:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0020"
-down_revision: str | None = "0019"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
