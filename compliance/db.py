@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -206,6 +207,9 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         # A writer waits this long for another's transaction to end, then is told to retry.
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        if not _has_json(cursor):
+            cursor.close()
+            raise RuntimeError(SQLITE_WITHOUT_JSON)
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -214,6 +218,20 @@ def _configure_sqlite(engine: Engine, *, busy_timeout_ms: int) -> None:
         # reads first and writes later fails at once if another writer committed in between.
         mode = connection.get_execution_options().get("sqlite_begin", "")
         connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+SQLITE_WITHOUT_JSON = (
+    "This Python's SQLite has no JSON functions (json_each), which the application reads long "
+    "lists of ids with: use SQLite 3.38 or later, or one built with JSON1"
+)
+
+
+def _has_json(cursor: Any) -> bool:
+    try:
+        cursor.execute("SELECT count(*) FROM json_each('[1]')")
+    except sqlite3.OperationalError:
+        return False
+    return cursor.fetchone() == (1,)
 
 
 def _has_nul(value: object) -> bool:

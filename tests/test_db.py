@@ -2,12 +2,14 @@
 backends; a long list of ids is one parameter on both."""
 
 import datetime as dt
+import sqlite3
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from compliance import db
 from compliance.db import any_of, make_engine
 from compliance.migrations import upgrade
 from compliance.models import Deliverable, Obligation
@@ -49,3 +51,16 @@ def test_any_of_finds_what_in_finds_with_one_parameter_however_many_ids(session)
     # More ids than SQLite allows parameters in one statement (32,766): still one parameter.
     many = list(range(-40_000, 0)) + some
     assert found(any_of(col(Deliverable.id), many)) == some
+
+
+def test_a_sqlite_without_json_functions_is_refused_with_a_reason(tmp_path, monkeypatch):
+    class NoJson:
+        def execute(self, statement: str) -> None:
+            raise sqlite3.OperationalError("no such table: json_each")
+
+    assert db._has_json(NoJson()) is False
+    monkeypatch.setattr(db, "_has_json", lambda cursor: False)
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with pytest.raises(RuntimeError, match="SQLite 3.38 or later"):
+        engine.connect()
+    engine.dispose()
