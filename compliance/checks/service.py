@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import and_, insert, or_, true, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
@@ -47,7 +48,7 @@ from compliance.models import (
     utcnow,
 )
 from compliance.obligations.service import SyncReport, sync_obligations
-from compliance.obligations.status import superseded_by
+from compliance.obligations.status import PERIOD_COLUMNS, superseded_by
 from compliance.reminders.reach import reach_of
 
 log = logging.getLogger(__name__)
@@ -106,19 +107,13 @@ def load_snapshot(
     ]
     periods: dict[int, list[PeriodItem]] = {}
     open_periods = (
-        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
-            key_column(Period),
-            col(Period.obligation_id),
-            col(Period.period_start_date),
-            col(Period.period_end_date),
-            col(Period.due_date),
-        )
-        .join(Obligation, Obligation.id == Period.obligation_id)
+        core_select(*PERIOD_COLUMNS)
+        .join(Obligation, col(Obligation.id) == col(Period.obligation_id))
         .where(col(Obligation.closed_date).is_(None), mine)
-        .order_by(Period.period_start_date)
+        .order_by(col(Period.period_start_date))
     )
-    for row in session.exec(open_periods):
-        periods.setdefault(row[1], []).append(PeriodItem(*row))
+    for period in session.execute(open_periods):
+        periods.setdefault(period[1], []).append(PeriodItem(*period))
     live_body = _active(Body.start_date, Body.end_date, on)
     scoped_bodies = (
         select(Body).where(live_body)
