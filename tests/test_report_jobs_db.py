@@ -1,5 +1,6 @@
 """Background report jobs live in the database: any process follows them, a finished one outlives
-its process, and one whose process stopped is failed with a clear message.
+its process, and one whose process stopped waits to be taken up again (test_report_job_resume),
+or is failed with a clear message once it has been too often.
 
 Each "process" is its own application built on the same database and data folder, as two web
 workers are; the jobs are committed for real, on a database of this module's own.
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from compliance.config import Settings
 from compliance.db import _engines, make_engine
@@ -217,40 +218,53 @@ def test_a_finished_job_and_its_files_survive_a_restart(shared, monkeypatch):
     )
 
 
-def test_a_job_whose_process_stopped_beating_is_failed(shared):
+def test_a_job_whose_process_stopped_beating_waits_to_resume_until_tried_too_often(shared):
     officer = shared.user("officer", [CORNWALL])
     now = utcnow()
     bound = dt.timedelta(seconds=jobs.STALE_SECONDS)
+    stopped = now - bound - dt.timedelta(seconds=1)
     alive = shared.add(
         user_id=officer.id, status="running", stage="laying out pages", progress=20,
         heartbeat_at=now - bound + dt.timedelta(seconds=15),
     )  # fmt: skip
     gone = shared.add(
         user_id=officer.id, status="running", stage="laying out pages", progress=20,
-        heartbeat_at=now - bound - dt.timedelta(seconds=1),
+        heartbeat_at=stopped, attempts=jobs.MAX_RESUMES - 1,
     )  # fmt: skip
     queued = shared.add(user_id=officer.id, heartbeat_at=now - bound * 3)
+    tired = shared.add(
+        user_id=officer.id, status="running", stage="writing", progress=75,
+        heartbeat_at=stopped, attempts=jobs.MAX_RESUMES,
+    )  # fmt: skip
     client = shared.app()
     sign_in(client, officer.email)
     page = client.get("/reports")
     parse(page.text)
-    assert page.text.count(jobs.RESTARTED) == 2 and "Laying out pages" in page.text
+    assert page.text.count(jobs.RESTARTED) == 1 and "Laying out pages" in page.text
+    assert page.text.count("Waiting to resume after a restart") == 2
 
     with Session(shared.engine) as session:
         shown = {j.id: j for j in jobs.jobs_of(session=session, user_id=officer.id, now=now)}
     assert shown[alive].status == "running" and shown[alive].error is None
     for job_id in (gone, queued):
-        assert (shown[job_id].status, shown[job_id].error) == ("failed", jobs.RESTARTED)
+        assert (shown[job_id].status, shown[job_id].stage) == ("queued", jobs.WAITING)
+        assert shown[job_id].error is None
+    assert (shown[tired].status, shown[tired].error) == ("failed", jobs.RESTARTED)
+    for job_id in (gone, queued, tired):
         assert client.get(f"/reports/{job_id}.pdf").status_code == 404
 
-    # Starting another job records the failures, and they stay failed.
+    # Starting another job records the failure of the one tried too often, and of it alone.
     with Session(shared.engine) as session:
         jobs.sweep(session=session, now=now)
         session.commit()
     assert shared.row(alive).status == "running"
-    row = shared.row(gone)
+    assert (shared.row(gone).status, shared.row(queued).status) == ("running", "queued")
+    row = shared.row(tired)
     assert (row.status, row.error) == ("failed", jobs.RESTARTED)
-    assert row.finished_at is not None and shared.row(queued).status == "failed"
+    assert row.finished_at == stopped
+    with Session(shared.engine) as session:  # left for no other test to take up
+        session.execute(delete(ReportJob).where(col(ReportJob.id).in_([alive, gone, queued])))
+        session.commit()
 
 
 def test_old_jobs_are_forgotten(shared):

@@ -3,10 +3,16 @@
 A background job is a row of report_job, so that every web process can show its progress and a
 finished one survives a restart. The report's data is read in the request that starts the job;
 that process renders the PDF in a thread of its own (up to COMPLIANCE_REPORT_RENDER_WORKERS jobs
-at once), writing each stage to the row, and beats the heartbeat of every job it holds. A job
-whose heartbeat is older than STALE_SECONDS is failed ("the server restarted..."), not taken up
-again: another process would have to read the data afresh, and a report that brought its process
-down would bring down the next one too. So a process, starting, picks up nothing.
+at once), writing each stage to the row, and beats the heartbeat of every job it holds.
+
+A job whose heartbeat is older than STALE_SECONDS lost its process (a restart, a crash). Every
+web process looks for such jobs (compliance.reports.resume) and claims each with one UPDATE that
+one process alone can win; the winner reads the report's data afresh as the job's owner, with
+the access the owner has now, and renders it as the first process would have (`take_up`). A
+report that brought its process down would bring down each process that took it up in turn, so a
+job is taken up at most MAX_RESUMES times, then failed saying so (RESTARTED); until then a
+stranded job shows as waiting to resume. One whose owner is disabled or no longer sees the scope
+is failed with the reason.
 
 A finished job names its PDF in the report cache, beside which the report's data is kept (its
 SHA-256 is the fingerprint), so that its downloads and evidence pack outlive the process. Jobs are
@@ -28,11 +34,11 @@ from pathlib import Path
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
-from compliance.access import Principal
+from compliance.access import Principal, principal_for
 from compliance.config import Settings
 from compliance.db import UNAVAILABLE, row_id, save, session_scope
 from compliance.errors import Refused
-from compliance.models import utcnow
+from compliance.models import User, utcnow
 from compliance.obligations.judged import database_of
 from compliance.reports.ceiling import RenderCeiling
 from compliance.reports.changes import data_token, unsaved
@@ -52,7 +58,16 @@ SETTLE_ATTEMPTS = 5
 STAGES = {"queued": 0, "starting": 5, "laying out pages": 20, "writing": 75, "done": 100}
 LIVE = ("queued", "running")
 FAILED = "The report could not be produced; the error is logged."
-RESTARTED = "The server restarted while this report was being written: ask for it again."
+# Taken up again after a restart at most this many times: a report that brings its process down
+# must not bring down every process in turn.
+MAX_RESUMES = 2
+RESTARTED = (
+    f"This report was tried {MAX_RESUMES + 1} times and the server stopped each time while "
+    "writing it, so it is no longer tried: ask for a narrower report, or tell your administrator."
+)
+WAITING = "waiting to resume after a restart"
+RESUMING = "resuming after a restart"
+NOT_RESUMED = "The server restarted while this report was being written, and it was not resumed"
 
 
 EARLIEST_AS_AT = dt.date(2000, 1, 1)
@@ -91,16 +106,7 @@ def produce(
     made = recall(settings.data_dir, marker) if marker else None
     if made is not None:
         return made
-    report = build_report(
-        session=session,
-        principal=principal,
-        kind=kind,
-        key=key,
-        as_at=on,
-        due_soon_days=settings.due_soon_days,
-        detail_holders=settings.report_detail_holders,
-        base_url=settings.base_url.rstrip("/"),
-    )
+    report = _build(session, settings, principal, kind, key, on)
     made = make_pdf(
         report=report,
         data_dir=settings.data_dir,
@@ -113,6 +119,19 @@ def produce(
     if marker:
         remember(settings.data_dir, marker, made)
     return made
+
+
+def _build(session, settings, principal, kind, key, on) -> Report:
+    return build_report(
+        session=session,
+        principal=principal,
+        kind=kind,
+        key=key,
+        as_at=on,
+        due_soon_days=settings.due_soon_days,
+        detail_holders=settings.report_detail_holders,
+        base_url=settings.base_url.rstrip("/"),
+    )
 
 
 def _marker(session, settings, principal, kind, key, on) -> str | None:
@@ -189,10 +208,18 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:180]}:{os.getpid()}"
 
 
+def _stale(row: ReportJob, now: dt.datetime) -> bool:
+    """Whether a job is live but its process stopped beating."""
+    return row.status in LIVE and row.heartbeat_at < now - dt.timedelta(seconds=STALE_SECONDS)
+
+
 def _job(row: ReportJob, now: dt.datetime) -> Job:
     status, stage, progress, error = row.status, row.stage, row.progress, row.error
-    if status in LIVE and row.heartbeat_at < now - dt.timedelta(seconds=STALE_SECONDS):
+    if _stale(row, now) and row.attempts >= MAX_RESUMES:
         status, stage, progress, error = "failed", "failed", 100, RESTARTED
+    elif _stale(row, now):
+        # A live process takes it up within RESUME_SECONDS (compliance.reports.resume).
+        status, stage, progress = "queued", WAITING, 0
     return Job(
         id=row.id,
         user_id=row.user_id,
@@ -255,11 +282,13 @@ def made_of(*, job: Job, settings: Settings) -> Made | None:
 
 
 def sweep(*, session: Session, now: dt.datetime) -> None:
-    """Fail the jobs whose process stopped beating; forget the jobs older than JOB_HOURS."""
+    """Fail the jobs whose process stopped beating once too often to be taken up again; forget
+    the jobs older than JOB_HOURS."""
     session.execute(
         update(ReportJob)
         .where(col(ReportJob.status).in_(LIVE))
         .where(col(ReportJob.heartbeat_at) < now - dt.timedelta(seconds=STALE_SECONDS))
+        .where(col(ReportJob.attempts) >= MAX_RESUMES)
         .values(
             status="failed",
             stage="failed",
@@ -271,6 +300,27 @@ def sweep(*, session: Session, now: dt.datetime) -> None:
     session.execute(
         delete(ReportJob).where(col(ReportJob.created_at) < now - dt.timedelta(hours=JOB_HOURS))
     )
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a background job renders: read in the request that started it, or afresh by the
+    process that took it up after a restart."""
+
+    engine: Engine
+    job_id: str
+    report: Report
+    head: ChainHead | None
+    settings: Settings
+    principal: Principal
+    marker: str | None
+    made: Made | None
+    full_pack: bool
+
+    @property
+    def with_holders(self) -> bool:
+        """Whether its evidence pack holds every holder's own report (a summary's full pack)."""
+        return self.full_pack and self.report.digest is not None
 
 
 def start_report(
@@ -288,24 +338,20 @@ def start_report(
     its change marker finds the report already made, a job finished at once. A full pack also
     renders every holder's own report (a summary's detail) and packs them with it."""
     on = as_at_or_today(as_at, settings)
-    marker = _marker(session, settings, principal, kind, key, on)
-    made = recall(settings.data_dir, marker) if marker else None
-    report = made.report if made else None
-    if report is None:
-        report = build_report(
-            session=session,
-            principal=principal,
-            kind=kind,
-            key=key,
-            as_at=on,
-            due_soon_days=settings.due_soon_days,
-            detail_holders=settings.report_detail_holders,
-            base_url=settings.base_url.rstrip("/"),
-        )
+    task = _prepare(
+        session=session,
+        engine=engine,
+        settings=settings,
+        principal=principal,
+        job_id=secrets.token_urlsafe(16),
+        scope=(kind, key, on),
+        full_pack=full_pack,
+    )
     now = utcnow()
     sweep(session=session, now=now)
+    report = task.report
     row = ReportJob(
-        id=secrets.token_urlsafe(16),
+        id=task.job_id,
         user_id=row_id(principal.user),
         kind=report.kind,
         key=report.key,
@@ -316,13 +362,13 @@ def start_report(
         created_at=now,
         heartbeat_at=now,
     )
-    holders = full_pack and report.digest is not None
-    if made is not None and not holders:
-        row.sqlmodel_update({"started_at": now, "finished_at": now} | _finished(made, settings))
+    if task.made is not None and not task.with_holders:
+        row.sqlmodel_update(
+            {"started_at": now, "finished_at": now} | _finished(task.made, settings)
+        )
         session.add(row)
         save(session)
         return _job(row, now)
-    head = chain_head(session=session, as_at=on)
     session.add(row)
     # Held before the row is committed, so that its heartbeat never misses the first beat; the
     # row is committed before the render starts, so that every write of the render finds it.
@@ -332,24 +378,90 @@ def start_report(
     except BaseException:
         _release(row.id)
         raise
-    task = Task(engine, row.id, report, head, settings, principal, marker, made, full_pack)
     _executor(settings.report_render_workers).submit(_run, task)
     return _job(row, now)
 
 
-@dataclass(frozen=True)
-class Task:
-    """What a background job renders, read in the request that started it."""
+def _prepare(
+    *,
+    session: Session,
+    engine: Engine,
+    settings: Settings,
+    principal: Principal,
+    job_id: str,
+    scope: tuple[str, str, dt.date],
+    full_pack: bool,
+) -> Task:
+    """What a job renders, read as its owner: the report (kind, key, as at) found made by its
+    change marker, else its data built now; and the audit chain's head as at its date."""
+    kind, key, on = scope
+    marker = _marker(session, settings, principal, kind, key, on)
+    made = recall(settings.data_dir, marker) if marker else None
+    report = made.report if made else _build(session, settings, principal, kind, key, on)
+    head = chain_head(session=session, as_at=on)
+    return Task(engine, job_id, report, head, settings, principal, marker, made, full_pack)
 
-    engine: Engine
-    job_id: str
-    report: Report
-    head: ChainHead | None
-    settings: Settings
-    principal: Principal
-    marker: str | None
-    made: Made | None
-    full_pack: bool
+
+def take_up(*, engine: Engine, settings: Settings, job_id: str) -> None:
+    """Render in this process a job it has just claimed from one that stopped: its data read
+    afresh as its owner, then as `start_report` renders it."""
+    _hold(job_id, engine)
+    _executor(settings.report_render_workers).submit(_resume, engine, settings, job_id)
+
+
+def holds(job_id: str) -> bool:
+    """Whether this process holds (is rendering) a job."""
+    with _lock:
+        return job_id in _held
+
+
+def _resume(engine: Engine, settings: Settings, job_id: str) -> None:
+    try:
+        with Session(engine) as session:
+            task = _reread(session, engine, settings, job_id)
+    except Refused as exc:
+        log.warning("report job %s not resumed: %s", job_id, exc.message)
+        reason = exc.message[:1].lower() + exc.message[1:].rstrip(".")
+        _give_up(engine, job_id, f"{NOT_RESUMED}: {reason}.")
+    except UNAVAILABLE:
+        # Left to go stale again, so that a process takes it up once more (if it has attempts
+        # left) rather than failing it for a database that was busy for a moment.
+        log.warning("report job %s: its data could not be read again yet", job_id, exc_info=True)
+        _release(job_id)
+    except Exception:
+        log.exception("report job %s: its data could not be read again", job_id)
+        _give_up(engine, job_id, FAILED)
+    else:
+        _run(task)
+
+
+def _reread(session: Session, engine: Engine, settings: Settings, job_id: str) -> Task:
+    row = session.get(ReportJob, job_id)
+    user = session.get(User, row.user_id) if row else None
+    if row is None or user is None or not user.is_active:
+        # Its data is read as its owner, and a closed account reads nothing.
+        raise Refused("the account that asked for it is no longer active")
+    return _prepare(
+        session=session,
+        engine=engine,
+        settings=settings,
+        principal=principal_for(session=session, user=user),
+        job_id=job_id,
+        scope=(row.kind, row.key, row.as_at_date),
+        full_pack=row.full_pack,
+    )
+
+
+def _give_up(engine: Engine, job_id: str, error: str) -> None:
+    try:
+        _settle(engine, job_id, _failure(error))
+    finally:
+        _release(job_id)
+
+
+def _failure(error: str) -> dict[str, object]:
+    """A failed job's row."""
+    return {"status": "failed", "stage": "failed", "progress": 100, "error": error}
 
 
 def _finished(made: Made, settings: Settings, pack: Path | None = None) -> dict[str, object]:
@@ -368,7 +480,7 @@ def _finished(made: Made, settings: Settings, pack: Path | None = None) -> dict[
 def _run(task: Task) -> None:
     engine, job_id, settings = task.engine, task.job_id, task.settings
     # A full pack spends most of its time on the holders' reports, after the summary's.
-    share = 10 if task.full_pack and task.report.digest is not None else 100
+    share = 10 if task.with_holders else 100
 
     def stage(name: str) -> None:
         progress = STAGES["writing"] if name.startswith("writing") else STAGES.get(name, 50)
@@ -397,10 +509,10 @@ def _run(task: Task) -> None:
         outcome = _finished(made, settings, pack)
     except RenderCeiling as exc:
         log.warning("report job %s stopped: %s", job_id, exc.message)
-        outcome = {"status": "failed", "stage": "failed", "progress": 100, "error": exc.message}
+        outcome = _failure(exc.message)
     except Exception:
         log.exception("report job %s failed", job_id)
-        outcome = {"status": "failed", "stage": "failed", "progress": 100, "error": FAILED}
+        outcome = _failure(FAILED)
     try:
         _settle(engine, job_id, outcome)
     finally:

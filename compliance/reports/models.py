@@ -25,8 +25,9 @@ class ReportJob(SQLModel, table=True):
     """A report rendered in the background by one process and followed from any.
 
     The process that starts a job renders it and beats its heartbeat while it holds it; a job
-    whose heartbeat stops is shown failed, since no other process has the data it was started
-    with. A finished job names its PDF in the report cache, so it survives a restart.
+    whose heartbeat stops is taken up by another process (claimed by one UPDATE, counted in
+    `attempts`), which reads its data afresh as its owner, up to a bound past which it is failed.
+    A finished job names its PDF in the report cache, so it survives a restart.
     """
 
     __tablename__ = "report_job"
@@ -60,3 +61,5 @@ class ReportJob(SQLModel, table=True):
     # hostname:pid of the process that renders it, and when that process last said so.
     worker: str = Field(max_length=200)
     heartbeat_at: dt.datetime = _moment(nullable=False)
+    # How many times a process took the job up after the one holding it stopped beating.
+    attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
