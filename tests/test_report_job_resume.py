@@ -176,6 +176,9 @@ def test_a_job_taken_up_as_often_as_allowed_is_failed_not_taken_again(shared):
     tired = stranded_job(shared, officer, now, attempts=jobs.MAX_RESUMES)
     last = stranded_job(shared, officer, now, attempts=jobs.MAX_RESUMES - 1, status="queued")
 
+    spent = resume.Stranded(tired, DEAD, jobs.MAX_RESUMES)
+    assert not resume.claim(engine=shared.engine, job=spent, worker="late:1", now=now)
+
     # The look records the failure of the one with no attempts left, and takes the other up
     # for the last time.
     taken = resume_stale(shared, now)

@@ -5,7 +5,7 @@ it looks for live jobs whose heartbeat is older than STALE_SECONDS and claims ea
 UPDATE that names the holder and the attempts it read. However many processes race for a job,
 the first UPDATE changes both, so every other one finds no row and leaves the job alone: one
 process alone takes it up and renders it. A job already taken up MAX_RESUMES times is not
-claimed; `sweep` records its failure.
+claimed; `sweep` records its failure. A look that finds nothing writes nothing.
 """
 
 import datetime as dt
@@ -19,7 +19,7 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from compliance.config import Settings
-from compliance.db import session_scope, writer
+from compliance.db import session_scope
 from compliance.models import utcnow
 from compliance.reports import jobs
 from compliance.reports.models import ReportJob
@@ -40,12 +40,11 @@ class Stranded:
 
 
 def stranded(*, session: Session, now: dt.datetime) -> list[Stranded]:
-    """The live jobs whose heartbeat is older than STALE_SECONDS and that may be taken up again."""
+    """The live jobs whose heartbeat is older than STALE_SECONDS, oldest first."""
     rows = session.exec(
         select(ReportJob)
         .where(col(ReportJob.status).in_(jobs.LIVE))
         .where(col(ReportJob.heartbeat_at) < now - dt.timedelta(seconds=jobs.STALE_SECONDS))
-        .where(col(ReportJob.attempts) < jobs.MAX_RESUMES)
         .order_by(col(ReportJob.created_at))
     ).all()
     return [Stranded(row.id, row.worker, row.attempts) for row in rows]
@@ -59,6 +58,7 @@ def claim(*, engine: Engine, job: Stranded, worker: str, now: dt.datetime) -> bo
         update(ReportJob)
         .where(col(ReportJob.id) == job.id, col(ReportJob.status).in_(jobs.LIVE))
         .where(col(ReportJob.worker) == job.worker, col(ReportJob.attempts) == job.attempts)
+        .where(col(ReportJob.attempts) < jobs.MAX_RESUMES)
         .where(col(ReportJob.heartbeat_at) < now - dt.timedelta(seconds=jobs.STALE_SECONDS))
         .values(
             worker=worker,
@@ -76,22 +76,24 @@ def claim(*, engine: Engine, job: Stranded, worker: str, now: dt.datetime) -> bo
 def resume_stale(*, engine: Engine, settings: Settings, now: dt.datetime) -> list[str]:
     """Take up in this process every stranded job it wins, and record as failed those with no
     attempts left; the ids of the jobs taken up."""
-    with Session(writer(engine)) as session:
-        jobs.sweep(session=session, now=now)
-        session.commit()
+    with Session(engine) as session:
         found = stranded(session=session, now=now)
-    taken = []
-    for job in found:
-        # One this process still renders is only slow to beat (a busy database), not stranded.
-        if jobs.holds(job.id):
-            continue
-        if claim(engine=engine, job=job, worker=jobs.worker_name(), now=now):
-            log.info(
-                "report job %s: taken up after a restart (attempt %d)", job.id, job.attempts + 1
-            )
-            jobs.take_up(engine=engine, settings=settings, job_id=job.id)
-            taken.append(job.id)
-    return taken
+    spent = [job for job in found if job.attempts >= jobs.MAX_RESUMES]
+    if spent:
+        # Written only then: most looks find nothing, and need not take SQLite's write lock.
+        with session_scope(engine) as session:
+            jobs.sweep(session=session, now=now)
+    # One this process still renders is only slow to beat (a busy database), not stranded.
+    left = [job for job in found if job not in spent and not jobs.holds(job.id)]
+    return [job.id for job in left if _take(engine, settings, job, now)]
+
+
+def _take(engine: Engine, settings: Settings, job: Stranded, now: dt.datetime) -> bool:
+    if not claim(engine=engine, job=job, worker=jobs.worker_name(), now=now):
+        return False
+    log.info("report job %s: taken up after a restart (attempt %d)", job.id, job.attempts + 1)
+    jobs.take_up(engine=engine, settings=settings, job_id=job.id)
+    return True
 
 
 @contextmanager
