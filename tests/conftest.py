@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
+from pydantic import SecretStr
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
@@ -25,7 +27,7 @@ from sqlmodel import Session
 import compliance.accounts.service as accounts
 from compliance.catalogue.service import load_catalogue
 from compliance.config import Settings
-from compliance.db import make_engine
+from compliance.db import get_engine, make_engine
 from compliance.deps import get_session
 from compliance.main import create_app
 from compliance.migrations import upgrade
@@ -259,12 +261,36 @@ def settings(request: pytest.FixtureRequest, engine: Engine, tmp_path: Path) -> 
     )
 
 
+# An application is quick to build, but FastAPI includes its routers lazily: the first request
+# an application answers builds every route's dependencies, which was a fifth of a page test's
+# time. So the tests of a worker share one application per shape of settings (everything but
+# the database and data folder), each test giving it its own settings, engine and session.
+_apps: dict[str, FastAPI] = {}
+
+
+def _shape(settings: Settings) -> str:
+    fields = {
+        name: value.get_secret_value() if isinstance(value, SecretStr) else value
+        for name, value in settings
+        if name not in ("database_url", "data_dir")
+    }
+    return repr(sorted(fields.items()))
+
+
 @pytest.fixture
-def app(settings: Settings, session: Session):  # type: ignore[no-untyped-def]
+def app(settings: Settings, session: Session) -> Iterator[FastAPI]:
     """The application, reading and writing through the test's rolled-back session."""
-    application = create_app(settings)
-    application.dependency_overrides[get_session] = lambda: session
-    return application
+    shape = _shape(settings)
+    application = _apps.get(shape) or create_app(settings)
+    application.state.settings = settings
+    application.state.engine = get_engine(settings)
+    application.dependency_overrides = {get_session: lambda: session}
+    routes = list(application.router.routes)
+    yield application
+    # A test that added routes keeps its application to itself.
+    _apps[shape] = application
+    if application.router.routes != routes:
+        del _apps[shape]
 
 
 @pytest.fixture

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from sqlmodel import Session, select
 
 from compliance.accounts.service import hash_password
 from compliance.bodies.service import get_body
-from compliance.catalogue.service import get_duty
+from compliance.catalogue.service import get_duty, parse_yaml
 from compliance.config import Settings
 from compliance.db import row_id, stored
 from compliance.evaluations.models import EvaluationRound
@@ -65,7 +64,7 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
     years of history. Bids and records serving only bids keep their written dates. Nothing
     dated after today is loaded. See the file's header.
     """
-    written = yaml.safe_load(path.read_text(encoding="utf-8"))
+    written = parse_yaml(path.read_text(encoding="utf-8"))
     story = Story.of(written, today=settings.today())
     data = story.retell(written)
     users = {u["email"]: _user(session, u) for u in data["users"]}
@@ -107,7 +106,7 @@ def load_demo(*, session: Session, settings: Settings, path: Path = DEMO_FILE) -
 def demo_story(*, today: dt.date, path: Path = DEMO_FILE) -> "Story":
     """The demo's story as `load_demo` tells it on `today`: its `date` and `text` move what the
     file says to what was loaded."""
-    return Story.of(yaml.safe_load(path.read_text(encoding="utf-8")), today=today)
+    return Story.of(parse_yaml(path.read_text(encoding="utf-8")), today=today)
 
 
 def financial_year(day: dt.date) -> int:
