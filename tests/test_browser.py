@@ -66,7 +66,10 @@ def axe_violations(page) -> list[str]:  # type: ignore[no-untyped-def]
     results = Axe().run(
         page,
         options={
-            "runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]
+            "runOnly": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+            # Every rule still runs on every node; only the violations are gathered in full (the
+            # library's default, which naming the rules had dropped): a third of axe's time.
+            "resultTypes": ["violations"],
         },
     )
     return [
