@@ -5,6 +5,7 @@ Each test runs inside a transaction that is rolled back, so tests never see each
 """
 
 import datetime as dt
+import hashlib
 import os
 import shutil
 import uuid
@@ -315,6 +316,21 @@ def run(fresh_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # typ
     runner = CliRunner()
     yield lambda *args, stdin=None: runner.invoke(cli, list(args), input=stdin)
     get_settings.cache_clear()
+
+
+@pytest.fixture
+def quick_pdfs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reports' PDFs typeset as a few bytes naming their HTML's digest, not by WeasyPrint (four
+    seconds for the demo council's report), for tests about what is built, cached or recorded
+    rather than what the PDF shows (tests/test_reports.py reads the PDFs back)."""
+    from compliance.reports import pdf
+
+    def typeset(html: str, **_: object) -> bytes:
+        digest = hashlib.sha256(html.encode()).hexdigest().encode()
+        return b"%PDF-1.7\n% " + digest + b"\n%%EOF\n"
+
+    monkeypatch.setattr(pdf, "write_pdf", typeset)
+    monkeypatch.setattr(pdf, "render_within", typeset)
 
 
 PASSWORD = "correct horse battery staple"

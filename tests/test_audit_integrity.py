@@ -287,7 +287,7 @@ def test_sign_ins_failures_and_sign_outs_are_in_the_trail(client, session):
 
 
 def test_evidence_and_report_downloads_are_in_the_trail_but_not_in_reports(
-    demo_area, client, session, settings
+    demo_area, client, session, settings, quick_pdfs
 ):
 
     admin = make_user(session, "admin")

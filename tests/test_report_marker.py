@@ -3,8 +3,6 @@ again; any committed change a report may read (through the ORM or a bulk stateme
 token, so the next request builds the data afresh; downloads, sign-ins and kept obligation states
 draw none; unsaved changes and another reader's scope never take a report made for others."""
 
-import hashlib
-
 import pytest
 from sqlmodel import select, update
 
@@ -12,31 +10,20 @@ from compliance.access import Principal, principal_for
 from compliance.accounts.service import start_session
 from compliance.models import Partnership, Risk, User
 from compliance.obligations.judged import keep_current
-from compliance.reports import jobs, pdf
+from compliance.reports import jobs
 from compliance.reports.api import record_report_download
 from compliance.reports.changes import data_token
 from tests.conftest import make_user
 
 CORNWALL = "E06000052"
 
+# What these tests ask of the cache is when a report's data is built, not how its PDF is laid out.
+pytestmark = pytest.mark.usefixtures("quick_pdfs")
+
 
 @pytest.fixture
 def demo(demo_area, session, settings):
     session.commit()
-
-
-@pytest.fixture(autouse=True)
-def typeset_quickly(monkeypatch):
-    """What these tests ask of the cache is when a report's data is built, not how its PDF is
-    laid out (tests/test_reports.py reads the PDFs): each PDF here is a few bytes naming its
-    HTML's digest, where WeasyPrint took four seconds for the demo council's report."""
-
-    def typeset(html: str, **_: object) -> bytes:
-        digest = hashlib.sha256(html.encode()).hexdigest().encode()
-        return b"%PDF-1.7\n% " + digest + b"\n%%EOF\n"
-
-    monkeypatch.setattr(pdf, "write_pdf", typeset)
-    monkeypatch.setattr(pdf, "render_within", typeset)
 
 
 @pytest.fixture
