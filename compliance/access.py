@@ -8,6 +8,7 @@ inspectors change nothing but may accept or query evidence there.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlmodel import Session, col, select
 
@@ -15,6 +16,15 @@ from compliance.accounts.service import scope_of
 from compliance.bodies.service import with_descendants
 from compliance.errors import Refused
 from compliance.models import EvidenceLink, Obligation, PartnershipMember, Period, User
+
+
+class Held(Protocol):
+    """Whatever an obligation is read as (its ORM row, or a plain row): who holds it."""
+
+    @property
+    def body_id(self) -> int | None: ...
+    @property
+    def partnership_id(self) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -50,12 +60,12 @@ class Principal:
     def writes_partnership(self, partnership_id: int | None) -> bool:
         return self.is_admin or (self.is_officer and partnership_id in self.partnership_ids)
 
-    def reads_obligation(self, obligation: Obligation) -> bool:
+    def reads_obligation(self, obligation: Held) -> bool:
         if obligation.body_id is not None:
             return self.reads_body(obligation.body_id)
         return self.reads_partnership(obligation.partnership_id)
 
-    def writes_obligation(self, obligation: Obligation) -> bool:
+    def writes_obligation(self, obligation: Held) -> bool:
         if obligation.body_id is not None:
             return self.writes_body(obligation.body_id)
         return self.writes_partnership(obligation.partnership_id)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ARRAY, Boolean, DateTime, Engine, Integer, String, bindparam, event, func
+from sqlalchemy import Boolean, DateTime, Engine, String, bindparam, event, func
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -54,17 +54,18 @@ class UtcDateTime(TypeDecorator):
 
 
 class _Ids(TypeDecorator):
-    """A list of ids as one parameter: an array on PostgreSQL, a JSON array elsewhere (SQLite
-    reads it with json_each)."""
+    """A list of ids as one text parameter: an array literal that PostgreSQL casts to an integer
+    array, a JSON array elsewhere (SQLite reads it with json_each). Written as text here, not
+    adapted by the driver, which dumps an array's items one by one in Python (a twentieth of a
+    whole listing's time on PostgreSQL)."""
 
     impl = String
     cache_ok = True
 
-    def load_dialect_impl(self, dialect: Any) -> Any:
-        return dialect.type_descriptor(ARRAY(Integer) if dialect.name == "postgresql" else String())
-
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        return value if dialect.name == "postgresql" else json.dumps(value)
+        if dialect.name == "postgresql":
+            return "{" + ",".join(map(str, value)) + "}"
+        return json.dumps(value)
 
 
 class _AnyOf(ColumnElement[bool]):
@@ -93,7 +94,7 @@ def _any_of_elsewhere(element: _AnyOf, compiler: Any, **kw: Any) -> str:
 @compiles(_AnyOf, "postgresql")
 def _any_of_postgresql(element: _AnyOf, compiler: Any, **kw: Any) -> str:
     column, ids = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
-    return f"{column} = ANY({ids})"
+    return f"{column} = ANY(CAST({ids} AS INTEGER[]))"
 
 
 def any_of(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:

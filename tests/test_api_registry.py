@@ -3,6 +3,7 @@ import registers, all or nothing); everyone signed in reads obligations within t
 page at a time."""
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,8 +14,10 @@ from compliance.accounts.tokens import create_token
 from compliance.api import encode_cursor
 from compliance.models import AuditEvent, Body, Obligation, Partnership
 from compliance.obligations.listing import ObligationFilter, obligation_page
+from compliance.obligations.rows import ObligationRow, obligation_rows, select_rows
+from compliance.obligations.schemas import ObligationPage, ObligationPublic
 from compliance.obligations.status import ProcessStatus
-from compliance.obligations.views import view_obligations
+from compliance.obligations.views import view_obligations, view_obligations_for
 from tests.conftest import csrf_of, make_user, sign_in
 
 PROBLEM = "application/problem+json"
@@ -418,6 +421,39 @@ def test_one_obligation_with_its_periods_and_evidence(api, session):
     missing = api["admin"].get("/api/v1/obligations/999999")
     assert missing.status_code == 404 and missing.json()["field"] == "path.obligation_id"
     assert api["admin"].get(f"/api/v1/obligations/{2**40}").status_code == 422
+
+
+def test_listings_are_exactly_what_their_response_models_say(api, session):
+    # The listings write plain data without building their models (compliance.api.shaped):
+    # each item must be what the model would have written, field for field and in its order.
+    admin = api["admin"]
+    page = admin.get("/api/v1/obligations", params={"limit": 500, "include_closed": True})
+    body = admin.get("/api/v1/bodies/E06000052/obligations")
+    assert page.status_code == body.status_code == 200
+    items = page.json()["items"] + body.json()
+    assert ObligationPage.model_validate(page.json()).next_cursor is None
+    assert any(i["periods"] for i in items) and any(i["outcomes_served_by"] for i in items)
+    for item in items:
+        assert ObligationPublic.model_validate(item).model_dump(mode="json") == item
+        assert list(item) == list(ObligationPublic.model_fields)
+    assert page.text == ObligationPage.model_validate(page.json()).model_dump_json()
+
+
+def test_obligations_read_as_plain_rows_are_judged_as_the_orm_objects_are(session, settings, demo):
+    on, days = settings.today(), settings.due_soon_days
+    objects = list(session.exec(select(Obligation).order_by(Obligation.id)))
+    rows = obligation_rows(session, select_rows().order_by(Obligation.id))
+    assert [tuple(r) for r in rows] == [
+        tuple(getattr(o, f) for f in ObligationRow._fields) for o in objects
+    ]
+    by_object = view_obligations_for(
+        session=session, obligations=objects, on=on, due_soon_days=days
+    )
+    by_row = view_obligations_for(session=session, obligations=rows, on=on, due_soon_days=days)
+    assert len(by_row) == len(objects) > 20
+    for a, b in zip(by_object, by_row, strict=True):
+        assert replace(a, obligation=None) == replace(b, obligation=None)
+        assert a.next_due == b.next_due and a.fully_met == b.fully_met
 
 
 def test_a_page_is_filled_from_several_small_batches(session, settings, demo):

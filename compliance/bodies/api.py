@@ -5,12 +5,13 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
 from starlette.datastructures import UploadFile
 
 from compliance.access import Principal, require
-from compliance.api import ApiInput, Date, api_router
+from compliance.api import ApiInput, Date, api_router, shaped
 from compliance.bodies.changes import FieldsRefused, create_body, editable, update_body
 from compliance.bodies.kinds import BodyKind, Nation
 from compliance.bodies.service import ImportRefused, get_body, import_bodies, search_bodies
@@ -253,7 +254,7 @@ def read_body_obligations(
     principal: CurrentUser,
     as_at: Date | None = None,
     include_closed: bool = False,
-) -> list[ObligationPublic]:
+) -> Response:
     """A body's obligations with their periods and process status on a date (default today)."""
     body = _body_or_404(session, code)
     require(principal.reads_body(body.id), "This body is not in your scope")
@@ -264,7 +265,7 @@ def read_body_obligations(
         body_id=body.id,
         include_closed=include_closed,
     )
-    return obligation_items(session, views)
+    return shaped(obligation_items(session, views))
 
 
 @router.post("/bodies", response_model=BodyDetail, status_code=201)

@@ -6,11 +6,12 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from compliance.access import Principal, require
-from compliance.api import MAX_ID, Date, api_router, encode_cursor, id_after
+from compliance.api import MAX_ID, Date, api_router, encode_cursor, id_after, shaped
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.db import row_id
@@ -236,7 +237,7 @@ def read_obligations(
     as_at: Annotated[Date | None, Query(description="Status as at this date (today)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> ObligationPage:
+) -> Response:
     """The obligations you may read, by id, a page at a time, with their process and outcome
     status on a date; filter by holder, duty, status and when they next fall due."""
     body_id, partnership_id = _holders(session, principal, body, partnership)
@@ -268,7 +269,7 @@ def read_obligations(
         today=settings.today(),
     )
     next_cursor = encode_cursor(views[-1].obligation.id) if more else None
-    return ObligationPage(items=obligation_items(session, views), next_cursor=next_cursor)
+    return shaped({"items": obligation_items(session, views), "next_cursor": next_cursor})
 
 
 @router.get("/obligations/{obligation_id}", response_model=ObligationDetailPublic)
@@ -293,7 +294,7 @@ def read_obligation(
     )
     (item,) = obligation_items(session, [detail.view])
     return ObligationDetailPublic(
-        **item.model_dump(),
+        **item,
         holder_name=detail.holder_name,
         due_note=detail.due_note,
         typical_evidence=detail.evidence_hint,

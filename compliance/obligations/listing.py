@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 from compliance.db import key_column
 from compliance.models import Deliverable, Obligation, Period
 from compliance.obligations.judged import in_states, keep_current
+from compliance.obligations.rows import obligation_rows, select_rows
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.tables import ObligationState
 from compliance.obligations.views import ObligationView, view_obligations_for
@@ -118,12 +119,13 @@ def obligation_page(
 ) -> tuple[list[ObligationView], bool]:
     """One page of obligations in id order after `after_id`, and whether more follow.
 
-    Rows are read and judged a batch at a time, so memory stays bounded however many a status
-    filter has to pass over before the page is full. On `today` (in a session that has written
-    nothing), open obligations are first narrowed to those whose kept state passes the filter
-    (compliance.obligations.judged); each is still judged afresh before it is listed.
+    Rows are read (as plain rows: compliance.obligations.rows) and judged a batch at a time, so
+    memory stays bounded however many a status filter has to pass over before the page is full.
+    On `today` (in a session that has written nothing), open obligations are first narrowed to
+    those whose kept state passes the filter (compliance.obligations.judged); each is still
+    judged afresh before it is listed.
     """
-    query = filtered(filters).order_by(Obligation.id)
+    query = filtered(filters, select_rows()).order_by(Obligation.id)
     kept = filters.computed and on == today and not filters.include_closed
     if kept:
         query = query.where(
@@ -133,7 +135,7 @@ def obligation_page(
     size = batch if filters.computed and not kept else limit + 1
     found: list[ObligationView] = []
     while len(found) <= limit:
-        rows = list(session.exec(query.where(col(Obligation.id) > after_id).limit(size)))
+        rows = obligation_rows(session, query.where(col(Obligation.id) > after_id).limit(size))
         if not rows:
             break
         views = view_obligations_for(

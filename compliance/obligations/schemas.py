@@ -2,6 +2,7 @@
 a page at a time, with examples from the Cornwall and Isles of Scilly demo area."""
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import JsonDict
@@ -156,8 +157,9 @@ class ObligationDetailPublic(ObligationPublic):
     typical_evidence: list[str]
 
 
-def obligation_items(session: Session, views: list[ObligationView]) -> list[ObligationPublic]:
-    """Obligations as the API shows them, their holders' codes looked up together."""
+def obligation_items(session: Session, views: list[ObligationView]) -> list[dict[str, Any]]:
+    """Obligations as the API shows them (ObligationPublic's fields, in its order, as plain
+    data), their holders' codes looked up together."""
     body_ids = {v.obligation.body_id for v in views if v.obligation.body_id}
     partnership_ids = {v.obligation.partnership_id for v in views if v.obligation.partnership_id}
     codes = (
@@ -183,53 +185,53 @@ def obligation_items(session: Session, views: list[ObligationView]) -> list[Obli
     return [_public(v, codes, slugs) for v in views]
 
 
-def _public(view: ObligationView, codes: dict, slugs: dict) -> ObligationPublic:
-    # Built without validation: every field comes typed from the judgement, and validating
-    # thousands of periods again was a tenth of a whole listing's time.
+def _public(view: ObligationView, codes: dict, slugs: dict) -> dict[str, Any]:
+    # Plain data, not models: every field comes typed from the judgement, and building a model
+    # for each of thousands of obligations and periods was a fifth of a whole listing's time.
+    # tests/test_api_obligations.py validates what this gives against ObligationPublic.
     o = view.obligation
-    periods = [
-        PeriodPublic.model_construct(
-            occurrence_id=p.occurrence.id,
-            period_start_date=p.occurrence.period_start_date,
-            period_end_date=p.occurrence.period_end_date,
-            due_date=p.occurrence.due_date,
-            status=p.status,
-            evidence_ids=list(p.evidence_ids),
-        )
-        for p in view.periods
-    ]
-    return ObligationPublic.model_construct(
-        id=row_id(o),
-        body_code=codes.get(o.body_id),
-        partnership_slug=slugs.get(o.partnership_id),
-        source=view.source_title,
-        source_slug=view.source_slug,
-        source_url=view.source_url,
-        item=view.item_title,
-        item_slug=view.item_slug,
-        cadence=view.cadence,
-        verified=view.verified,
-        due_basis=view.basis.words,
-        standing=view.basis.standing,
-        status=view.status,
-        outcome_status=view.outcome,
-        outcomes_served_by=[
-            ServedByPublic.model_construct(
-                outcome_id=s.outcome_id,
-                title=s.title,
-                status=s.status,
-                partnership_slug=s.partnership_slug,
-            )
+    return {
+        "id": row_id(o),
+        "body_code": codes.get(o.body_id),
+        "partnership_slug": slugs.get(o.partnership_id),
+        "source": view.source_title,
+        "source_slug": view.source_slug,
+        "source_url": view.source_url,
+        "item": view.item_title,
+        "item_slug": view.item_slug,
+        "cadence": view.cadence,
+        "verified": view.verified,
+        "due_basis": view.basis.words,
+        "standing": view.basis.standing,
+        "status": view.status,
+        "outcome_status": view.outcome,
+        "outcomes_served_by": [
+            {
+                "outcome_id": s.outcome_id,
+                "title": s.title,
+                "status": s.status,
+                "partnership_slug": s.partnership_slug,
+            }
             for s in view.served_by
         ],
-        fully_met=view.fully_met,
-        next_due_date=view.next_due,
-        opened_date=o.opened_date,
-        closed_date=o.closed_date,
-        closed_reason=o.closed_reason,
-        not_applicable_reason=o.not_applicable_reason,
-        periods=periods,
-    )
+        "fully_met": view.fully_met,
+        "next_due_date": view.next_due,
+        "opened_date": o.opened_date,
+        "closed_date": o.closed_date,
+        "closed_reason": o.closed_reason,
+        "not_applicable_reason": o.not_applicable_reason,
+        "periods": [
+            {
+                "occurrence_id": p.occurrence.id,
+                "period_start_date": p.occurrence.period_start_date,
+                "period_end_date": p.occurrence.period_end_date,
+                "due_date": p.occurrence.due_date,
+                "status": p.status,
+                "evidence_ids": list(p.evidence_ids),
+            }
+            for p in view.periods
+        ],
+    }
 
 
 # The judgement of what changes for people -----------------------------------------------------

@@ -8,6 +8,7 @@ a quarterly return is not judged by an outcome about something else. With none, 
 """
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -18,13 +19,13 @@ from compliance.models import (
     Deliverable,
     Indicator,
     Measurement,
-    Obligation,
     Outcome,
     OutcomeServes,
     Partnership,
     PartnershipDuty,
     PartnershipMember,
 )
+from compliance.obligations.rows import ObligationFacts
 from compliance.obligations.status import OutcomeStatus, indicator_status, judge_outcome
 from compliance.outcomes.trend import WINDOW_YEARS, years_before
 
@@ -48,11 +49,14 @@ class OutcomeState:
 
 
 def partnerships_behind(
-    session: Session, obligations: list[Obligation], on: dt.date
+    session: Session,
+    obligations: Sequence[ObligationFacts],
+    on: dt.date,
+    duty_of: dict[int, int] | None = None,
 ) -> dict[int, list[int]]:
     """The partnerships through which each obligation's holder discharges it: the partnership
     holding it, or those of which the body holding it is a member on the date that discharge
-    its duty."""
+    its duty (`duty_of`: each deliverable's duty, where the caller has read it already)."""
     behind: dict[int, list[int]] = {
         row_id(o): [o.partnership_id] for o in obligations if o.partnership_id is not None
     }
@@ -70,14 +74,14 @@ def partnerships_behind(
     through: dict[tuple[int, int], list[int]] = {}
     for body, duty, partnership in rows:
         through.setdefault((body, duty), []).append(partnership)
-    duty_of = _duty_of(session, obligations)
+    duty_of = _duty_of(session, obligations) if duty_of is None else duty_of
     for o in obligations:
         if o.body_id is not None and o.deliverable_id is not None:
             behind[row_id(o)] = through.get((o.body_id, duty_of.get(o.deliverable_id)), [])  # type: ignore[arg-type]  # get(None) finds nothing, as meant
     return behind
 
 
-def _duty_of(session: Session, obligations: list[Obligation]) -> dict[int, int]:
+def _duty_of(session: Session, obligations: Sequence[ObligationFacts]) -> dict[int, int]:
     ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     if not ids:
         return {}
@@ -85,7 +89,7 @@ def _duty_of(session: Session, obligations: list[Obligation]) -> dict[int, int]:
     return dict(session.exec(query).all())
 
 
-def _bid_partnerships(session: Session, obligations: list[Obligation]) -> dict[int, int]:
+def _bid_partnerships(session: Session, obligations: Sequence[ObligationFacts]) -> dict[int, int]:
     """For funding obligations held by a body: the partnership the bid was made through."""
     ids = {o.bid_id for o in obligations if o.bid_id and o.body_id is not None}
     if not ids:
@@ -98,13 +102,14 @@ def _bid_partnerships(session: Session, obligations: list[Obligation]) -> dict[i
 
 
 def outcome_states(
-    *, session: Session, obligations: list[Obligation], on: dt.date
+    *, session: Session, obligations: Sequence[ObligationFacts], on: dt.date
 ) -> dict[int, OutcomeState]:
     """Each obligation's outcome status on a date, from the outcomes that serve it only, in a
     fixed number of queries."""
     if not obligations:
         return {}
-    behind = partnerships_behind(session, obligations, on)
+    duty_of = _duty_of(session, obligations)
+    behind = partnerships_behind(session, obligations, on, duty_of)
     through_bid = _bid_partnerships(session, obligations)
     if through_bid:
         for o in obligations:
@@ -120,7 +125,6 @@ def outcome_states(
         .order_by(col(Outcome.id))
     ).all()
     targets = _targets(session, [row_id(o) for o in found if o.partnership_id is not None])
-    duty_of = _duty_of(session, obligations)
     # Each outcome found by what it names (its obligation, or its partnership), not tested
     # against every obligation in turn.
     by_obligation: dict[int, list[Outcome]] = {}
@@ -188,7 +192,7 @@ def _slugs(session: Session, partnership_ids: set[int]) -> dict[int, str]:
     if not partnership_ids:
         return {}
     query = select(key_column(Partnership), Partnership.slug).where(
-        col(Partnership.id).in_(partnership_ids)
+        any_of(col(Partnership.id), partnership_ids)
     )
     return dict(session.exec(query).all())
 

@@ -22,6 +22,7 @@ from compliance.models import (
     Period,
 )
 from compliance.obligations.cadence import DueRule, PeriodDates, periods
+from compliance.obligations.rows import ObligationFacts
 
 INACTIVE_BID_STATUSES = {"withdrawn", "rejected"}
 
@@ -355,7 +356,7 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
     return added
 
 
-def rule_key(obligation: Obligation) -> tuple[str, int]:
+def rule_key(obligation: ObligationFacts) -> tuple[str, int]:
     return _rule_key(obligation.deliverable_id, obligation.condition_id)
 
 

@@ -6,7 +6,7 @@ never folded into it: evidence of process alone never makes a duty fully met.
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
@@ -24,9 +24,9 @@ from compliance.models import (
     FundingCondition,
     FundingStream,
     Indicator,
-    Obligation,
     Period,
 )
+from compliance.obligations.rows import ObligationFacts
 from compliance.outcomes.trend import Trend, judge_trend
 
 
@@ -73,9 +73,13 @@ CONVENTION = DueBasis(statutory=False, standing=False, source="")
 
 def deliverable_basis(deliverable: Deliverable) -> DueBasis:
     """A deliverable's basis: the law named by due_set_by, else a convention."""
-    standing = Cadence(deliverable.cadence) in STANDING
-    if deliverable.due_set_by:
-        return DueBasis(statutory=True, standing=standing, source=deliverable.due_set_by)
+    return _basis(deliverable.cadence, deliverable.due_set_by)
+
+
+def _basis(cadence: str, due_set_by: str | None) -> DueBasis:
+    standing = Cadence(cadence) in STANDING
+    if due_set_by:
+        return DueBasis(statutory=True, standing=standing, source=due_set_by)
     return DueBasis(statutory=False, standing=standing, source="")
 
 
@@ -84,16 +88,19 @@ def condition_basis(condition: FundingCondition, stream: FundingStream) -> DueBa
     return DueBasis(statutory=True, standing=False, source=f"a condition of {stream.name}")
 
 
-def due_bases(*, session: Session, obligations: Iterable[Obligation]) -> dict[int, DueBasis]:
+def due_bases(*, session: Session, obligations: Iterable[ObligationFacts]) -> dict[int, DueBasis]:
     """Each obligation's basis, in two queries."""
     rows = list(obligations)
     deliverable_ids = {o.deliverable_id for o in rows if o.deliverable_id}
     condition_ids = {o.condition_id for o in rows if o.condition_id}
-    by_deliverable = (
+    # Read as columns: a listing asks for its page's deliverables again at every page.
+    by_deliverable: dict[int | None, DueBasis] = (
         {
-            d.id: deliverable_basis(d)
-            for d in session.exec(
-                select(Deliverable).where(col(Deliverable.id).in_(deliverable_ids))
+            deliverable_id: _basis(cadence, due_set_by)
+            for deliverable_id, cadence, due_set_by in session.exec(
+                select(key_column(Deliverable), Deliverable.cadence, Deliverable.due_set_by).where(
+                    col(Deliverable.id).in_(deliverable_ids)
+                )
             )
         }
         if deliverable_ids
@@ -162,8 +169,9 @@ PERIOD_COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
-class PeriodState:
+class PeriodState(NamedTuple):
+    """A period as judged on a date (a plain tuple: a listing judges thousands)."""
+
     occurrence: PeriodRow
     status: ProcessStatus
     evidence_ids: tuple[int, ...]
@@ -242,8 +250,7 @@ def worst(statuses: Iterable[ProcessStatus]) -> ProcessStatus:
     return min(counted, key=SEVERITY.__getitem__)
 
 
-@dataclass(frozen=True)
-class PeriodFacts:
+class PeriodFacts(NamedTuple):
     """What the roll-up of one obligation needs of each of its periods."""
 
     start: dt.date
@@ -278,7 +285,7 @@ def obligation_status(
 def obligation_states(
     *,
     session: Session,
-    obligations: list[Obligation],
+    obligations: Sequence[ObligationFacts],
     on: dt.date,
     due_soon_days: int,
     bases: dict[int, DueBasis] | None = None,

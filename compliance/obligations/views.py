@@ -1,8 +1,10 @@
 """Reading obligations: each with its source, its periods, and both status dimensions."""
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
@@ -20,6 +22,7 @@ from compliance.models import (
     Partnership,
     User,
 )
+from compliance.obligations.rows import ObligationFacts
 from compliance.obligations.served import ServedBy, outcome_states
 from compliance.obligations.service import rule_key
 from compliance.obligations.status import (
@@ -39,7 +42,7 @@ from compliance.obligations.status import (
 class ObligationView:
     """An obligation with what it comes from and its process status on a date."""
 
-    obligation: Obligation
+    obligation: ObligationFacts
     source_title: str
     source_slug: str
     source_url: str
@@ -113,21 +116,41 @@ def view_obligations(
 _Source = tuple[str, str, str, str, str, str, bool]
 
 
-def _sources(session: Session, obligations: list[Obligation]) -> dict[tuple[str, int], _Source]:
+def _sources(
+    session: Session, obligations: Sequence[ObligationFacts]
+) -> dict[tuple[str, int], _Source]:
     deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     condition_ids = {o.condition_id for o in obligations if o.condition_id}
     found: dict[tuple[str, int], _Source] = {}
     if deliverable_ids:
-        query = select(Deliverable, Duty).join(Duty).where(col(Deliverable.id).in_(deliverable_ids))
-        for d, duty in session.exec(query):
-            found[("deliverable", row_id(d))] = (
-                f"{duty.title} ({duty.act} {duty.sections})",
-                duty.slug,
-                duty.url,
-                d.title,
-                d.slug,
-                d.cadence,
-                duty.verified and d.verified,
+        # Read as columns, not objects: a listing asks again at every page.
+        query = (
+            core_select(
+                key_column(Deliverable),
+                col(Deliverable.title),
+                col(Deliverable.slug),
+                col(Deliverable.cadence),
+                col(Deliverable.verified),
+                col(Duty.title),
+                col(Duty.act),
+                col(Duty.sections),
+                col(Duty.slug),
+                col(Duty.url),
+                col(Duty.verified),
+            )
+            .join(Duty, col(Duty.id) == Deliverable.duty_id)
+            .where(col(Deliverable.id).in_(deliverable_ids))
+        )
+        for row in session.execute(query):
+            key, title, slug, cadence, verified, duty, act, sections, duty_slug, url, checked = row
+            found[("deliverable", key)] = (
+                f"{duty} ({act} {sections})",
+                duty_slug,
+                url,
+                title,
+                slug,
+                cadence,
+                checked and verified,
             )
     if condition_ids:
         streams = (
@@ -250,7 +273,7 @@ def _entries(session: Session, occurrence_ids: list[int]) -> dict[int, list[Evid
 
 
 def view_obligations_for(
-    *, session: Session, obligations: list[Obligation], on: dt.date, due_soon_days: int
+    *, session: Session, obligations: Sequence[ObligationFacts], on: dt.date, due_soon_days: int
 ) -> list[ObligationView]:
     """Views of given obligations (the same as view_obligations, for rows already loaded)."""
     bases = due_bases(session=session, obligations=obligations)
