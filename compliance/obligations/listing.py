@@ -40,11 +40,12 @@ class ObligationFilter:
         )
 
     def matches(self, view: ObligationView) -> bool:
-        due = view.next_due
-        if self.due_after is not None and (due is None or due < self.due_after):
-            return False
-        if self.due_before is not None and (due is None or due > self.due_before):
-            return False
+        if self.due_after is not None or self.due_before is not None:
+            due = view.next_due
+            if self.due_after is not None and (due is None or due < self.due_after):
+                return False
+            if self.due_before is not None and (due is None or due > self.due_before):
+                return False
         return (self.status is None or view.status == self.status) and (
             self.outcome is None or view.outcome == self.outcome
         )

@@ -85,7 +85,9 @@ def _duty_of(session: Session, obligations: Sequence[ObligationFacts]) -> dict[i
     ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     if not ids:
         return {}
-    query = select(key_column(Deliverable), Deliverable.duty_id).where(col(Deliverable.id).in_(ids))
+    query = select(key_column(Deliverable), Deliverable.duty_id).where(
+        any_of(col(Deliverable.id), ids)
+    )
     return dict(session.exec(query).all())
 
 
@@ -95,7 +97,7 @@ def _bid_partnerships(session: Session, obligations: Sequence[ObligationFacts]) 
     if not ids:
         return {}
     query = select(key_column(Bid), Bid.partnership_id).where(
-        col(Bid.id).in_(ids), col(Bid.partnership_id).is_not(None)
+        any_of(col(Bid.id), ids), col(Bid.partnership_id).is_not(None)
     )
     # The query keeps only bids made through a partnership.
     return {bid: p for bid, p in session.exec(query).all() if p is not None}

@@ -99,7 +99,7 @@ def due_bases(*, session: Session, obligations: Iterable[ObligationFacts]) -> di
             deliverable_id: _basis(cadence, due_set_by)
             for deliverable_id, cadence, due_set_by in session.exec(
                 select(key_column(Deliverable), Deliverable.cadence, Deliverable.due_set_by).where(
-                    col(Deliverable.id).in_(deliverable_ids)
+                    any_of(col(Deliverable.id), deliverable_ids)
                 )
             )
         }
@@ -112,7 +112,7 @@ def due_bases(*, session: Session, obligations: Iterable[ObligationFacts]) -> di
             for c, s in session.exec(
                 select(FundingCondition, FundingStream)
                 .join(FundingStream)
-                .where(col(FundingCondition.id).in_(condition_ids))
+                .where(any_of(col(FundingCondition.id), condition_ids))
             )
         }
         if condition_ids

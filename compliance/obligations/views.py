@@ -8,7 +8,7 @@ from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
-from compliance.db import key_column, row_id, stored
+from compliance.db import any_of, key_column, row_id, stored
 from compliance.models import (
     Body,
     Deliverable,
@@ -139,7 +139,7 @@ def _sources(
                 col(Duty.verified),
             )
             .join(Duty, col(Duty.id) == Deliverable.duty_id)
-            .where(col(Deliverable.id).in_(deliverable_ids))
+            .where(any_of(col(Deliverable.id), deliverable_ids))
         )
         for row in session.execute(query):
             key, title, slug, cadence, verified, duty, act, sections, duty_slug, url, checked = row
@@ -156,7 +156,7 @@ def _sources(
         streams = (
             select(FundingCondition, FundingStream)
             .join(FundingStream)
-            .where(col(FundingCondition.id).in_(condition_ids))
+            .where(any_of(col(FundingCondition.id), condition_ids))
         )
         for c, stream in session.exec(streams):
             found[("condition", row_id(c))] = (
