@@ -136,6 +136,16 @@ def stored(session: Session, model: type[_Row], key: object) -> _Row:
     return row
 
 
+def plain_rows(session: Session, query: Any) -> Any:
+    """The rows of a select of plain columns, read through the session's connection: such a
+    select needs none of the ORM's loading, which costs about half a microsecond a row more (a
+    whole API listing reads some 10,000). Flushes first, as the session would, unless the
+    caller has turned autoflush off."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(query)
+
+
 # What a request does when the database cannot take its work: a clear 503, never a 500.
 UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
 

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple, Protocol
 
 from sqlmodel import Session, col, select
 
+from compliance.db import plain_rows
 from compliance.models import Obligation
 
 
@@ -67,7 +68,7 @@ ROW_COLUMNS = tuple(col(getattr(Obligation, name)) for name in ObligationRow._fi
 
 def obligation_rows(session: Session, query: Any) -> list[ObligationRow]:
     """The rows of a select of ROW_COLUMNS (`select_rows()`, narrowed), as ObligationRows."""
-    return [ObligationRow(*row) for row in session.execute(query)]
+    return [ObligationRow(*row) for row in plain_rows(session, query)]
 
 
 def select_rows() -> Any:

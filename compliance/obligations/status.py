@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from compliance.catalogue.schema import STANDING, Cadence
-from compliance.db import any_of, key_column, row_id
+from compliance.db import any_of, key_column, plain_rows, row_id
 from compliance.models import (
     Deliverable,
     Evidence,
@@ -214,7 +214,7 @@ def current_evidence(
         .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > end_of_day))
         .order_by(col(EvidenceLink.occurrence_id), col(Evidence.id))
     )
-    rows = session.exec(query).all()
+    rows = plain_rows(session, query).all()
     # Which of these few are superseded is asked of them by key (the supersedes_id index):
     # a NOT IN over every correction ever made scanned the whole evidence table for one page.
     candidates = sorted({evidence_id for _, evidence_id, _ in rows})
@@ -296,10 +296,11 @@ def obligation_states(
     occurrences = (
         [
             PeriodRow(*row)
-            for row in session.execute(
+            for row in plain_rows(
+                session,
                 core_select(*PERIOD_COLUMNS)
                 .where(any_of(col(Period.obligation_id), ids))
-                .order_by(col(Period.period_start_date))
+                .order_by(col(Period.period_start_date)),
             )
         ]
         if ids
