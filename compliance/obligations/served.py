@@ -104,13 +104,18 @@ def _bid_partnerships(session: Session, obligations: Sequence[ObligationFacts]) 
 
 
 def outcome_states(
-    *, session: Session, obligations: Sequence[ObligationFacts], on: dt.date
+    *,
+    session: Session,
+    obligations: Sequence[ObligationFacts],
+    on: dt.date,
+    duty_of: dict[int, int] | None = None,
 ) -> dict[int, OutcomeState]:
     """Each obligation's outcome status on a date, from the outcomes that serve it only, in a
-    fixed number of queries."""
+    fixed number of queries (`duty_of`: each deliverable's duty, where the caller has read
+    it already)."""
     if not obligations:
         return {}
-    duty_of = _duty_of(session, obligations)
+    duty_of = _duty_of(session, obligations) if duty_of is None else duty_of
     behind = partnerships_behind(session, obligations, on, duty_of)
     through_bid = _bid_partnerships(session, obligations)
     if through_bid:

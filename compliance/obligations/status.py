@@ -73,10 +73,11 @@ CONVENTION = DueBasis(statutory=False, standing=False, source="")
 
 def deliverable_basis(deliverable: Deliverable) -> DueBasis:
     """A deliverable's basis: the law named by due_set_by, else a convention."""
-    return _basis(deliverable.cadence, deliverable.due_set_by)
+    return basis_of(deliverable.cadence, deliverable.due_set_by)
 
 
-def _basis(cadence: str, due_set_by: str | None) -> DueBasis:
+def basis_of(cadence: str, due_set_by: str | None) -> DueBasis:
+    """The basis of a deliverable of this cadence whose dates are set by `due_set_by`."""
     standing = Cadence(cadence) in STANDING
     if due_set_by:
         return DueBasis(statutory=True, standing=standing, source=due_set_by)
@@ -85,7 +86,12 @@ def _basis(cadence: str, due_set_by: str | None) -> DueBasis:
 
 def condition_basis(condition: FundingCondition, stream: FundingStream) -> DueBasis:
     """A funding condition's dates are set by the funding it comes with."""
-    return DueBasis(statutory=True, standing=False, source=f"a condition of {stream.name}")
+    return funding_basis(stream.name)
+
+
+def funding_basis(stream_name: str) -> DueBasis:
+    """The basis of a condition of the funding stream of this name."""
+    return DueBasis(statutory=True, standing=False, source=f"a condition of {stream_name}")
 
 
 def due_bases(*, session: Session, obligations: Iterable[ObligationFacts]) -> dict[int, DueBasis]:
@@ -96,7 +102,7 @@ def due_bases(*, session: Session, obligations: Iterable[ObligationFacts]) -> di
     # Read as columns: a listing asks for its page's deliverables again at every page.
     by_deliverable: dict[int | None, DueBasis] = (
         {
-            deliverable_id: _basis(cadence, due_set_by)
+            deliverable_id: basis_of(cadence, due_set_by)
             for deliverable_id, cadence, due_set_by in session.exec(
                 select(key_column(Deliverable), Deliverable.cadence, Deliverable.due_set_by).where(
                     any_of(col(Deliverable.id), deliverable_ids)

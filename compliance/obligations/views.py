@@ -3,12 +3,13 @@
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from compliance.bodies.service import with_descendants
-from compliance.db import any_of, key_column, row_id, stored
+from compliance.db import any_of, key_column, plain_rows, row_id, stored
 from compliance.models import (
     Body,
     Deliverable,
@@ -32,7 +33,8 @@ from compliance.obligations.status import (
     PeriodState,
     ProcessStatus,
     Rollup,
-    due_bases,
+    basis_of,
+    funding_basis,
     obligation_states,
     rollup,
 )
@@ -116,14 +118,23 @@ def view_obligations(
 _Source = tuple[str, str, str, str, str, str, bool]
 
 
-def _sources(
+class _Catalogued(NamedTuple):
+    """What the catalogue says of an obligation's deliverable or condition."""
+
+    source: _Source
+    basis: DueBasis
+    duty_id: int | None  # a deliverable's duty; None for a funding condition
+
+
+def _catalogue(
     session: Session, obligations: Sequence[ObligationFacts]
-) -> dict[tuple[str, int], _Source]:
+) -> dict[tuple[str, int], _Catalogued]:
+    """The sources, due bases and duties of these obligations' deliverables and conditions, in
+    two queries of plain columns (a listing asks again at every page)."""
     deliverable_ids = {o.deliverable_id for o in obligations if o.deliverable_id}
     condition_ids = {o.condition_id for o in obligations if o.condition_id}
-    found: dict[tuple[str, int], _Source] = {}
+    found: dict[tuple[str, int], _Catalogued] = {}
     if deliverable_ids:
-        # Read as columns, not objects: a listing asks again at every page.
         query = (
             core_select(
                 key_column(Deliverable),
@@ -131,6 +142,8 @@ def _sources(
                 col(Deliverable.slug),
                 col(Deliverable.cadence),
                 col(Deliverable.verified),
+                col(Deliverable.due_set_by),
+                col(Deliverable.duty_id),
                 col(Duty.title),
                 col(Duty.act),
                 col(Duty.sections),
@@ -141,10 +154,11 @@ def _sources(
             .join(Duty, col(Duty.id) == Deliverable.duty_id)
             .where(any_of(col(Deliverable.id), deliverable_ids))
         )
-        for row in session.execute(query):
-            key, title, slug, cadence, verified, duty, act, sections, duty_slug, url, checked = row
-            found[("deliverable", key)] = (
-                f"{duty} ({act} {sections})",
+        for row in plain_rows(session, query):
+            key, title, slug, cadence, verified, due_set_by, duty_id, *duty = row
+            duty_title, act, sections, duty_slug, url, checked = duty
+            source = (
+                f"{duty_title} ({act} {sections})",
                 duty_slug,
                 url,
                 title,
@@ -152,22 +166,30 @@ def _sources(
                 cadence,
                 checked and verified,
             )
+            found[("deliverable", key)] = _Catalogued(
+                source, basis_of(cadence, due_set_by), duty_id
+            )
     if condition_ids:
         streams = (
-            select(FundingCondition, FundingStream)
-            .join(FundingStream)
+            core_select(
+                key_column(FundingCondition),
+                col(FundingCondition.title),
+                col(FundingCondition.slug),
+                col(FundingCondition.cadence),
+                col(FundingCondition.verified),
+                col(FundingStream.name),
+                col(FundingStream.slug),
+                col(FundingStream.url),
+                col(FundingStream.verified),
+            )
+            .join(FundingStream, col(FundingStream.id) == FundingCondition.stream_id)
             .where(any_of(col(FundingCondition.id), condition_ids))
         )
-        for c, stream in session.exec(streams):
-            found[("condition", row_id(c))] = (
-                stream.name,
-                stream.slug,
-                stream.url,
-                c.title,
-                c.slug,
-                c.cadence,
-                stream.verified and c.verified,
-            )
+        for key, title, slug, cadence, verified, name, stream_slug, url, checked in plain_rows(
+            session, streams
+        ):
+            source = (name, stream_slug, url, title, slug, cadence, checked and verified)
+            found[("condition", key)] = _Catalogued(source, funding_basis(name), None)
     return found
 
 
@@ -276,7 +298,13 @@ def view_obligations_for(
     *, session: Session, obligations: Sequence[ObligationFacts], on: dt.date, due_soon_days: int
 ) -> list[ObligationView]:
     """Views of given obligations (the same as view_obligations, for rows already loaded)."""
-    bases = due_bases(session=session, obligations=obligations)
+    catalogue = _catalogue(session, obligations)
+    # An obligation whose deliverable or condition is not in the catalogue is judged by our
+    # convention, as due_bases judges it.
+    bases = {
+        row_id(o): (found.basis if (found := catalogue.get(rule_key(o))) else CONVENTION)
+        for o in obligations
+    }
     states = obligation_states(
         session=session,
         obligations=obligations,
@@ -284,8 +312,8 @@ def view_obligations_for(
         due_soon_days=due_soon_days,
         bases=bases,
     )
-    sources = _sources(session, obligations)
-    outcomes = outcome_states(session=session, obligations=obligations, on=on)
+    duty_of = {key: c.duty_id for (kind, key), c in catalogue.items() if c.duty_id is not None}
+    outcomes = outcome_states(session=session, obligations=obligations, on=on, duty_of=duty_of)
     views = []
     for o in obligations:
         key = row_id(o)
@@ -294,7 +322,7 @@ def view_obligations_for(
         views.append(
             ObligationView(
                 o,
-                *sources[rule_key(o)],
+                *catalogue[rule_key(o)].source,
                 status=status,
                 periods=periods,
                 outcome=outcome.status,
