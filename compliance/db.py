@@ -104,6 +104,37 @@ def any_of(column: Any, ids: Iterable[int]) -> ColumnElement[bool]:
     return _AnyOf(column, [int(i) for i in ids])
 
 
+class _Texts(TypeDecorator):
+    """A list of strings as one parameter: a JSON array, on every backend."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return json.dumps(value)
+
+
+class _AnyTextOf(_AnyOf):
+    """`column IN (texts)` with the texts bound as one JSON parameter."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any, texts: list[str]) -> None:
+        self.column = column
+        self.ids = bindparam(None, texts, type_=_Texts())
+
+
+@compiles(_AnyTextOf, "postgresql")
+def _any_text_of_postgresql(element: _AnyTextOf, compiler: Any, **kw: Any) -> str:
+    column, texts = compiler.process(element.column, **kw), compiler.process(element.ids, **kw)
+    return f"{column} = ANY(ARRAY(SELECT json_array_elements_text(CAST({texts} AS JSON))))"
+
+
+def any_text_of(column: Any, texts: Iterable[str]) -> ColumnElement[bool]:
+    """`column IN texts` for a long list of strings (keys, codes): one parameter, as any_of."""
+    return _AnyTextOf(column, [str(t) for t in texts])
+
+
 class _Stored(Protocol):
     @property
     def id(self) -> int | None: ...

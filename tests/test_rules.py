@@ -2,20 +2,26 @@
 
 import datetime as dt
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from compliance.checks import rules
 from compliance.checks.rules import Comment, EvidenceItem, Member, PeriodItem, Point, Snapshot
-from compliance.checks.service import evaluate, run_checks
+from compliance.checks.service import Scope, evaluate, load_snapshot, run_checks
+from compliance.db import any_of
 from compliance.models import (
+    Body,
     Deliverable,
     Duty,
+    EvidenceComment,
+    EvidenceLink,
     Finding,
     FundingCondition,
     Indicator,
     Obligation,
     Outcome,
+    Period,
 )
+from tests.conftest import make_user
 
 ON = dt.date(2026, 6, 1)
 DUTY = Duty(
@@ -444,3 +450,45 @@ def test_findings_persist_with_first_seen_last_seen_and_resolution(session):
     third = check(dt.date(2026, 4, 4))
     session.refresh(finding)
     assert finding.resolved_at is not None and third.findings_resolved >= 1
+
+
+def test_judging_a_reports_obligations_alone_finds_what_judging_all_finds_about_them(
+    session, settings, demo_area
+):
+    # A report judges only the obligations it shows (load_snapshot's `judged`): what it finds
+    # about them, and about its holders, must be what judging all their obligations finds,
+    # a query unanswered on evidence of another duty's obligation included.
+    on = settings.today()
+    cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
+    inspector = make_user(session, "inspector", bodies=["E06000052"])
+    mine = list(session.exec(select(Obligation).where(Obligation.body_id == cornwall.id)))
+    shown = [o for o in mine if o.deliverable_id == mine[0].deliverable_id]
+    other = next(o for o in mine if o.deliverable_id != mine[0].deliverable_id)
+    piece = session.exec(
+        select(EvidenceLink.evidence_id)
+        .join(Period, col(Period.id) == EvidenceLink.occurrence_id)
+        .where(Period.obligation_id == other.id)
+    ).first()
+    assert piece is not None
+    asked = dt.datetime.combine(on - dt.timedelta(days=60), dt.time(9), tzinfo=dt.UTC)
+    session.add(EvidenceComment(evidence_id=piece, author_id=inspector.id, kind="queried",
+                                body="Which year?", created_at=asked))  # fmt: skip
+    session.flush()
+    scope = Scope(frozenset({cornwall.id}), frozenset())
+    ids = {o.id for o in shown}
+
+    def about_shown(judged):  # type: ignore[no-untyped-def]
+        snap = load_snapshot(session=session, on=on, due_soon_days=30, query_answer_days=14,
+                             scope=scope, judged=judged)  # fmt: skip
+        hits, errors = evaluate(snap)
+        assert not errors
+        return sorted(
+            (h.key, h.message)
+            for h in hits
+            if h.obligation_id in ids or (h.obligation_id is None and h.body_id == cornwall.id)
+        )
+
+    everything = about_shown(None)
+    assert f"query_unanswered:evidence:{piece}" in [key for key, _ in everything]
+    assert any(":obligation:" in key or ":occurrence:" in key for key, _ in everything)
+    assert about_shown(any_of(col(Obligation.id), ids)) == everything

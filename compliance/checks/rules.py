@@ -5,6 +5,7 @@ queries, so a check costs the same number of statements at 10 bodies or 10,000.
 """
 
 import datetime as dt
+import functools
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -807,8 +808,10 @@ def no_reminder_contact(snap: Snapshot, reach: Reach) -> Iterator[Hit]:
     )
 
 
+@functools.cache
 def rule_words(rule: str) -> str:
-    """A rule in plain words: the first sentence of its description."""
+    """A rule in plain words: the first sentence of its description (worked out once a rule:
+    a national report asks for it for each of thousands of findings)."""
     found = next((r for r, _ in RULES if r.__name__ == rule), None)
     if found is None or not found.__doc__:
         return rule.replace("_", " ")

@@ -4,6 +4,7 @@ import datetime as dt
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, insert, or_, true, update
 from sqlalchemy import select as core_select
@@ -87,10 +88,18 @@ def load_snapshot(
     due_soon_days: int,
     query_answer_days: int,
     scope: Scope | None = None,
+    judged: Any = None,
 ) -> Snapshot:
-    """Everything the rules need as at a date, for everything or for a scope's holders."""
+    """Everything the rules need as at a date, for everything or for a scope's holders.
+
+    `judged`, a condition on Obligation, narrows the obligations (with their periods, evidence
+    and outcomes) that the rules judge, for a report that shows the findings about some of its
+    holders' obligations only; the evidence an inspector has queried is still read across all
+    of the holders' obligations, since a query unanswered is a finding about the holder.
+    """
     cutoff = end_of(on)
-    mine = _holders(scope, Obligation.body_id, Obligation.partnership_id)
+    everything = _holders(scope, Obligation.body_id, Obligation.partnership_id)
+    mine = everything if judged is None else and_(everything, judged)
     obligations = [
         ObligationItem(*row)
         for row in session.exec(
@@ -195,6 +204,9 @@ def load_snapshot(
     ):
         points.setdefault(row[0], []).append(Point(*row))
     evidence, titles, holders = _current_evidence(session, cutoff, mine)
+    if judged is not None:
+        _, queried, queried_holders = _current_evidence(session, cutoff, everything, queried=True)
+        titles, holders = titles | queried, holders | queried_holders
     return Snapshot(
         on=on,
         due_soon_days=due_soon_days,
@@ -238,8 +250,10 @@ def _reach(session: Session, scope: Scope | None, bodies: set[int], partnerships
 
 
 def _current_evidence(
-    session: Session, cutoff: dt.datetime, mine
+    session: Session, cutoff: dt.datetime, mine, queried: bool = False
 ) -> tuple[dict[int, list[EvidenceItem]], dict[int, str], dict[int, tuple[int | None, int | None]]]:
+    """Current evidence per period of the obligations `mine` selects, with each piece's title
+    and holder; `queried`: only the pieces with a review comment by the cutoff."""
     query = (
         select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
             col(EvidenceLink.occurrence_id),
@@ -258,6 +272,9 @@ def _current_evidence(
         .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > cutoff))
         .where(col(Evidence.id).not_in(superseded_by(cutoff)))
     )
+    if queried:
+        reviewed = select(EvidenceComment.evidence_id).where(EvidenceComment.created_at <= cutoff)
+        query = query.where(col(Evidence.id).in_(reviewed))
     found: dict[int, list[EvidenceItem]] = {}
     titles: dict[int, str] = {}
     holders: dict[int, tuple[int | None, int | None]] = {}

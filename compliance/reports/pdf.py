@@ -45,7 +45,6 @@ from compliance.reports.service import ChainHead, HolderRow, Report, canonical_j
 from compliance.web import (
     JUDGEMENT_LABELS,
     OUTCOME_LABELS,
-    STATUS_COLOURS,
     STATUS_LABELS,
     TEMPLATES_DIR,
     templates,
@@ -173,7 +172,9 @@ GAP = "  "
 def holder_lines(rows: list[HolderRow]) -> Markup:
     """The summary's row per holder as aligned lines of text: the name (wrapped, and a link to
     the holder's own report), code, obligations, fully met, process, outcomes or judgement, and
-    open findings by severity; each status in its colour."""
+    open findings by severity. The statuses are words without their colours: the lines come
+    worst first, and two coloured runs a line took WeasyPrint half its time on a summary of
+    4,000 bodies (12.0 s, 6.2 s without)."""
     cells = [
         (
             row,
@@ -193,25 +194,18 @@ def holder_lines(rows: list[HolderRow]) -> Markup:
     name_width = max(24, LINE_WIDTH - sum(widths) - len(GAP) * len(widths))
     right = {1, 2, 5}
 
-    def line(name: str, values: list[str], row: HolderRow | None) -> str:
-        parts = []
-        for i, value in enumerate(values):
-            text: str = escape(value.rjust(widths[i]) if i in right else value.ljust(widths[i]))
+    def line(name: str, values: list[str]) -> str:
+        padded = [
+            v.rjust(widths[i]) if i in right else v.ljust(widths[i]) for i, v in enumerate(values)
+        ]
+        return name + GAP + str(escape(GAP.join(padded)))
 
-            if row is not None and i == 3 and row.total:
-                text = f'<span class="tag tag-{STATUS_COLOURS[row.process]}">{text}</span>'
-            if row is not None and i == 4 and (row.verdict or row.total):
-                state = row.verdict or row.outcome
-                text = f'<span class="tag tag-{STATUS_COLOURS[state]}">{text}</span>'
-            parts.append(text)
-        return name + GAP + GAP.join(parts)
-
-    out = [line(escape("Body or partnership".ljust(name_width)), heads, None)]
+    out = [line(escape("Body or partnership".ljust(name_width)), heads)]
     out.append("-" * min(LINE_WIDTH, name_width + sum(widths) + len(GAP) * len(widths)))
     for row, values in cells:
         wrapped = textwrap.wrap(row.name, name_width) or [""]
         link = f'<a href="{escape(row.address)}">{escape(wrapped[0])}</a>'
-        out.append(line(link + " " * (name_width - len(wrapped[0])), values, row))
+        out.append(line(link + " " * (name_width - len(wrapped[0])), values))
         out += [escape(more) for more in wrapped[1:]]
     return Markup("\n".join(out))
 

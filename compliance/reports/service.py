@@ -34,7 +34,7 @@ from compliance.checks.rules import SEVERITIES, Hit
 from compliance.checks.service import Scope as CheckScope
 from compliance.checks.service import end_of, evaluate, load_snapshot
 from compliance.config import get_settings
-from compliance.db import key_column, row_id
+from compliance.db import any_of, any_text_of, key_column, row_id
 from compliance.exports.selection import holders_of
 from compliance.models import AuditEvent, Body, Finding, Obligation, Partnership
 from compliance.obligations.status import OutcomeStatus, PeriodState, ProcessStatus
@@ -545,7 +545,7 @@ def _findings(
     never shows a finding its data no longer supports nor leaves out one it does; a finding
     also stored by the checks gives the moment it was first seen.
     """
-    obligation_ids = {o.id for o in obligations}
+    obligation_ids = {row_id(o) for o in obligations}
     body_ids = scope.body_ids | {o.body_id for o in obligations if o.body_id}
     partnership_ids = scope.partnership_ids | {
         o.partnership_id for o in obligations if o.partnership_id
@@ -558,6 +558,9 @@ def _findings(
         due_soon_days=due_soon_days,
         query_answer_days=get_settings().query_answer_days,
         scope=CheckScope(frozenset(body_ids), frozenset(partnership_ids)),
+        # The rules judge the obligations shown only: the holders' other obligations' findings
+        # are not shown, and judging them was most of a national duty summary's data time.
+        judged=any_of(col(Obligation.id), obligation_ids),
     )
     hits, _errors = evaluate(snap)
     wanted = set(indicator_ids)
@@ -579,7 +582,7 @@ def _findings(
     if shown:
         for key, seen in session.exec(
             select(Finding.key, Finding.first_seen_at)
-            .where(col(Finding.key).in_({h.key for h in shown}))
+            .where(any_text_of(col(Finding.key), {h.key for h in shown}))
             .where(Finding.first_seen_at <= cutoff)
             .where(or_(col(Finding.resolved_at).is_(None), col(Finding.resolved_at) > cutoff))
         ):
