@@ -25,7 +25,8 @@ $(CSS): node_modules/.installed-stamp static/app.scss
 # GOV.UK Frontend's JavaScript as the package ships it (with its source map), and the product's
 # module that starts it: copied at build time, never committed.
 GOVUK_JS := node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js
-JS := build/static/govuk-frontend.min.js build/static/app.js
+JS := build/static/govuk-frontend.min.js build/static/app.js \
+	build/static/accessible-autocomplete.min.js build/static/accessible-autocomplete.min.css
 build/static/govuk-frontend.min.js: node_modules/.installed-stamp
 	mkdir -p build/static
 	cp $(GOVUK_JS) $(GOVUK_JS).map build/static/
@@ -33,6 +34,12 @@ build/static/govuk-frontend.min.js: node_modules/.installed-stamp
 build/static/app.js: static/app.js
 	mkdir -p build/static
 	cp static/app.js $@
+
+# GOV.UK's accessible-autocomplete (the type-ahead of the long holder filters), as published.
+AUTOCOMPLETE := node_modules/accessible-autocomplete/dist/accessible-autocomplete.min
+build/static/accessible-autocomplete.min.js build/static/accessible-autocomplete.min.css: node_modules/.installed-stamp
+	mkdir -p build/static
+	cp $(AUTOCOMPLETE).js $(AUTOCOMPLETE).js.map $(AUTOCOMPLETE).css build/static/
 
 # Swagger UI for the API documentation at /docs, from npm as published (pinned in package.json),
 # with the product's start script: served from this site under its own CSP, no CDN.

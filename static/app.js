@@ -6,3 +6,40 @@ import { initAll } from "./govuk-frontend.min.js";
 
 document.body.classList.add("js-enabled", "govuk-frontend-supported");
 initAll();
+
+// A filter choosing one of many bodies or partnerships (thousands in a national registry) is
+// a type-ahead search: GOV.UK's accessible-autocomplete, which the pages that have one load
+// before this module. Without JavaScript it stays the select it is written as.
+const TYPE_AHEAD_FROM = 10; // options, beyond which a select is searched rather than scrolled
+
+function typeAhead(select) {
+  const id = select.id;
+  window.accessibleAutocomplete.enhanceSelectElement({
+    selectElement: select,
+    defaultValue: "",
+    showAllValues: false,
+    // No "No results found" menu over the button below: a code typed in full matches no name.
+    showNoOptionsFound: false,
+  });
+  // On sending, the select says what the search box says: an option named exactly, nothing
+  // (any) when the box is empty, else the text as typed, so that a code typed in full finds
+  // its body and anything else comes back with the filter's own error message. (The library
+  // leaves its last choice in the select when the box is emptied.)
+  select.form.addEventListener("submit", () => {
+    const typed = document.getElementById(id).value.trim();
+    const named = [...select.options].find((option) => option.text === typed);
+    if (named || !typed) {
+      select.value = named ? named.value : "";
+      return;
+    }
+    select.add(new Option(typed, typed, true, true));
+  });
+}
+
+if (window.accessibleAutocomplete) {
+  for (const select of document.querySelectorAll("select[data-type-ahead]")) {
+    if (select.options.length > TYPE_AHEAD_FROM) {
+      typeAhead(select);
+    }
+  }
+}
