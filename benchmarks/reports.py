@@ -164,8 +164,8 @@ def measure_child(args) -> None:  # type: ignore[no-untyped-def]
     from compliance.config import Settings
     from compliance.main import create_app
     from compliance.models import User
-    from compliance.reports.jobs import produce
     from compliance.reports.pdf import render_html, write_floor
+    from compliance.reports.produce import produce
     from compliance.reports.service import build_report, chain_head, fingerprint
     from compliance.server import settle_heap
 

@@ -118,8 +118,8 @@ def measure_child(url: str, data_dir: Path, out: Path, rendered: int) -> None:
     from compliance.config import Settings
     from compliance.db import make_engine
     from compliance.models import Deliverable, Duty, Obligation, User
-    from compliance.reports.jobs import produce
     from compliance.reports.pdf import render_html, write_floor
+    from compliance.reports.produce import produce
     from compliance.reports.service import build_report, chain_head, fingerprint
 
     HTML(string="<p>warm up</p>").write_pdf()

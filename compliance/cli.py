@@ -272,7 +272,7 @@ def report(
     from compliance.access import Principal
     from compliance.errors import Refused
     from compliance.models import User
-    from compliance.reports.jobs import produce, produce_pack
+    from compliance.reports.produce import produce, produce_pack
     from compliance.reports.scope import KINDS
 
     if kind not in KINDS:

@@ -25,8 +25,8 @@ from compliance.config import get_settings
 from compliance.db import get_engine, session_scope
 from compliance.migrations import upgrade
 from compliance.models import AuditEvent, Body, Evidence, EvidenceLink, Obligation, Period
-from compliance.reports.jobs import produce
 from compliance.reports.models import ReportJob
+from compliance.reports.produce import produce
 from compliance.reports.service import canonical_json
 from tests.conftest import PASSWORD, csrf_of, make_user, sign_in
 from tests.test_audit import append

@@ -15,7 +15,7 @@ from sqlmodel import Session, col
 
 from compliance.config import Settings
 from compliance.models import User, UserScope, utcnow
-from compliance.reports import jobs, resume
+from compliance.reports import holding, jobs, resume
 from compliance.reports.models import ReportJob
 from compliance.reports.pdf import report_from_json
 from tests import test_report_jobs_db
@@ -77,7 +77,7 @@ def test_a_job_whose_process_died_is_taken_up_and_finishes_with_its_pdf(shared):
     assert jobs.wait(engine=shared.engine, job_id=job_id, timeout=120)
     row = shared.row(job_id)
     assert (row.status, row.error, row.progress) == ("done", None, 100)
-    assert (row.worker, row.attempts) == (jobs.worker_name(), 1)
+    assert (row.worker, row.attempts) == (holding.worker_name(), 1)
     pdf = client.get(f"/reports/{job_id}.pdf")
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
     assert pdf.headers["x-report-fingerprint"] == row.fingerprint
@@ -86,7 +86,7 @@ def test_a_job_whose_process_died_is_taken_up_and_finishes_with_its_pdf(shared):
     data = (shared.data_dir / row.pdf_path).with_suffix(".json").read_bytes()
     report = report_from_json(data)
     assert (report.kind, report.key, report.as_at) == ("area", AREA, as_at)
-    assert until(lambda: not jobs.holds(job_id))
+    assert until(lambda: not holding.holds(job_id))
 
 
 def test_a_full_pack_is_taken_up_as_a_full_pack(shared):
@@ -211,7 +211,7 @@ def test_a_job_whose_owner_may_no_longer_read_it_is_failed_with_the_reason(share
     row = shared.row(refused)
     assert (row.status, row.pdf_path) == ("failed", None)
     assert row.error == f"{jobs.NOT_RESUMED}: this body is not in your scope."
-    assert until(lambda: not jobs.holds(closed) and not jobs.holds(refused))
+    assert until(lambda: not holding.holds(closed) and not holding.holds(refused))
 
 
 def test_a_job_whose_process_still_beats_is_never_taken(shared, monkeypatch):
@@ -221,12 +221,12 @@ def test_a_job_whose_process_still_beats_is_never_taken(shared, monkeypatch):
         shared, officer, now, heartbeat_at=now - dt.timedelta(seconds=jobs.STALE_SECONDS - 5)
     )
     # One this very process renders, whose beats the database has been too busy to take.
-    slow = stranded_job(shared, officer, now, worker=jobs.worker_name())
-    monkeypatch.setitem(jobs._held, slow, shared.engine)
+    slow = stranded_job(shared, officer, now, worker=holding.worker_name())
+    monkeypatch.setitem(holding._held, slow, shared.engine)
 
     taken = resume_stale(shared, now)
     assert beating not in taken and slow not in taken
-    for job_id, worker in ((beating, DEAD), (slow, jobs.worker_name())):
+    for job_id, worker in ((beating, DEAD), (slow, holding.worker_name())):
         row = shared.row(job_id)
         assert (row.status, row.worker, row.attempts, row.stage) == (
             "running",

@@ -26,7 +26,8 @@ from compliance.config import Settings
 from compliance.db import _engines, make_engine
 from compliance.main import create_app
 from compliance.models import User, UserScope, utcnow
-from compliance.reports import jobs
+from compliance.reports import holding, jobs
+from compliance.reports import produce as producing
 from compliance.reports.ceiling import RenderCeiling, too_big
 from compliance.reports.models import ReportJob
 from tests.conftest import (
@@ -177,7 +178,7 @@ def test_a_job_started_in_one_process_is_followed_from_another(shared, held_rend
     assert jobs.wait(engine=shared.engine, job_id=job_id, timeout=120)
     row = shared.row(job_id)
     assert (row.status, row.progress, row.error) == ("done", 100, None)
-    assert row.worker == jobs.worker_name()
+    assert row.worker == holding.worker_name()
     assert row.created_at <= row.started_at <= row.finished_at
     page = second.get("/reports")
     parse(page.text)
@@ -197,8 +198,8 @@ def test_a_finished_job_and_its_files_survive_a_restart(shared, monkeypatch):
     kept = before.get(f"/reports/{job_id}.pdf").content
 
     # A restart: nothing of the old process is left in memory, and a new application starts.
-    monkeypatch.setattr(jobs, "_held", {})
-    monkeypatch.setattr(jobs, "_state", {})
+    monkeypatch.setattr(holding, "_held", {})
+    monkeypatch.setattr(holding, "_state", {})
     after = shared.app()
     sign_in(after, officer.email)
     page = after.get("/reports")
@@ -362,7 +363,7 @@ def test_a_job_whose_files_left_the_cache_says_so(shared):
 
 
 def test_the_rendering_process_beats_while_it_holds_a_job(shared, held_render, monkeypatch):
-    monkeypatch.setattr(jobs, "HEARTBEAT_SECONDS", 0.05)
+    monkeypatch.setattr(holding, "HEARTBEAT_SECONDS", 0.05)
     officer = shared.user("officer", [CORNWALL])
     client = shared.app()
     sign_in(client, officer.email)
@@ -372,7 +373,7 @@ def test_the_rendering_process_beats_while_it_holds_a_job(shared, held_render, m
     assert until(lambda: shared.row(job_id).heartbeat_at > staged)
     held_render.set()
     assert jobs.wait(engine=shared.engine, job_id=job_id, timeout=120)
-    assert until(lambda: "beater" not in jobs._state and job_id not in jobs._held)
+    assert until(lambda: "beater" not in holding._state and job_id not in holding._held)
 
 
 def test_an_unchanged_area_report_asked_again_is_ready_at_once(shared, monkeypatch):
@@ -386,7 +387,7 @@ def test_an_unchanged_area_report_asked_again_is_ready_at_once(shared, monkeypat
     def refused(**_):  # type: ignore[no-untyped-def]
         raise AssertionError("the report's data was built again")
 
-    monkeypatch.setattr(jobs, "build_report", refused)
+    monkeypatch.setattr(producing, "build_report", refused)
     second = start(client, shared, officer)
 
     row = shared.row(second)

@@ -10,7 +10,7 @@ from compliance.access import Principal, principal_for
 from compliance.accounts.service import start_session
 from compliance.models import Partnership, Risk, User
 from compliance.obligations.judged import keep_current
-from compliance.reports import jobs
+from compliance.reports import produce as producing
 from compliance.reports.api import record_report_download
 from compliance.reports.changes import data_token
 from tests.conftest import make_user
@@ -30,13 +30,13 @@ def demo(demo_area, session, settings):
 def built(monkeypatch):
     """The scopes whose report data was built, in order."""
     calls: list[str] = []
-    real = jobs.build_report
+    real = producing.build_report
 
     def counting(**kwargs):  # type: ignore[no-untyped-def]
         calls.append(kwargs["key"])
         return real(**kwargs)
 
-    monkeypatch.setattr(jobs, "build_report", counting)
+    monkeypatch.setattr(producing, "build_report", counting)
     return calls
 
 
@@ -45,7 +45,7 @@ def admin() -> Principal:
 
 
 def produce(session, settings, principal=None, kind="body", key=CORNWALL):  # type: ignore[no-untyped-def]
-    return jobs.produce(
+    return producing.produce(
         session=session, settings=settings, principal=principal or admin(), kind=kind, key=key
     )
 

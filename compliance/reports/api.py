@@ -16,8 +16,8 @@ from compliance.api import IsoDate, api_router
 from compliance.audit.service import record_download
 from compliance.config import Settings
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
-from compliance.reports.jobs import produce, produce_pack
 from compliance.reports.pdf import Made
+from compliance.reports.produce import produce, produce_pack
 
 router = api_router("reports")
 

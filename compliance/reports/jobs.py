@@ -1,4 +1,5 @@
-"""Producing reports: at once (API, command line) or in the background (area reports).
+"""Reports produced in the background (the pages' reports and full packs). Those made at once are
+in compliance.reports.produce; this process's renderer and heartbeat, compliance.reports.holding.
 
 A background job is a row of report_job, so that every web process can show its progress and a
 finished one survives a restart. The report's data is read in the request that starts the job;
@@ -21,11 +22,8 @@ forgotten after JOB_HOURS; their files stay in the cache, where asking again fin
 
 import datetime as dt
 import hashlib
-import json
 import logging
-import os
 import secrets
-import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,24 +37,22 @@ from compliance.config import Settings
 from compliance.db import UNAVAILABLE, row_id, save, session_scope
 from compliance.errors import Refused
 from compliance.models import User, utcnow
-from compliance.obligations.judged import database_of
 from compliance.reports.ceiling import RenderCeiling
-from compliance.reports.changes import data_token, unsaved
-from compliance.reports.models import ReportJob
+from compliance.reports.holding import executor, hold, release, worker_name
+from compliance.reports.models import LIVE, ReportJob
 from compliance.reports.pack import HolderReport, make_pack
 from compliance.reports.pdf import Made, make_pdf, recall, remember, report_from_json
-from compliance.reports.service import ChainHead, HolderRow, Report, build_report, chain_head
+from compliance.reports.produce import as_at_or_today, data_for, marker_for, produce
+from compliance.reports.service import ChainHead, HolderRow, Report, chain_head
 
 log = logging.getLogger(__name__)
 
 JOB_HOURS = 24
-HEARTBEAT_SECONDS = 10
 # Several missed beats: a beat may wait up to the database's busy timeout on SQLite.
 STALE_SECONDS = 60
 # Writing a job's final state is retried this many times, a second apart, if the database is busy.
 SETTLE_ATTEMPTS = 5
 STAGES = {"queued": 0, "starting": 5, "laying out pages": 20, "writing": 75, "done": 100}
-LIVE = ("queued", "running")
 FAILED = "The report could not be produced; the error is logged."
 # Taken up again after a restart at most this many times: a report that brings its process down
 # must not bring down every process in turn.
@@ -68,113 +64,6 @@ RESTARTED = (
 WAITING = "waiting to resume after a restart"
 RESUMING = "resuming after a restart"
 NOT_RESUMED = "The server restarted while this report was being written, and it was not resumed"
-
-
-EARLIEST_AS_AT = dt.date(2000, 1, 1)
-
-
-def as_at_or_today(as_at: dt.date | None, settings: Settings) -> dt.date:
-    """The as-at date asked for (never in the future), or today."""
-    today = settings.today()
-    if as_at is not None and as_at > today:
-        raise Refused(
-            "as_at: a report cannot be as at a date in the future", field="as_at", status=422
-        )
-    if as_at is not None and as_at < EARLIEST_AS_AT:
-        # Nothing is tracked before then, and a year-1 date overflowed the date arithmetic.
-        raise Refused(
-            f"as_at: a report cannot be as at a date before {EARLIEST_AS_AT:%-d %B %Y}",
-            field="as_at",
-            status=422,
-        )
-    return as_at or today
-
-
-def produce(
-    *,
-    session: Session,
-    settings: Settings,
-    principal: Principal,
-    kind: str,
-    key: str,
-    as_at: dt.date | None = None,
-) -> Made:
-    """A report's PDF: found by its change marker without building its data, else from the
-    cache by its data's fingerprint, else rendered now."""
-    on = as_at_or_today(as_at, settings)
-    marker = _marker(session, settings, principal, kind, key, on)
-    made = recall(settings.data_dir, marker) if marker else None
-    if made is not None:
-        return made
-    report = _build(session, settings, principal, kind, key, on)
-    made = make_pdf(
-        report=report,
-        data_dir=settings.data_dir,
-        generated_by=principal.user.name,
-        head=chain_head(session=session, as_at=on),
-        timezone=settings.timezone,
-        ceiling=settings.render_ceiling,
-        workers=settings.report_render_workers,
-    )
-    if marker:
-        remember(settings.data_dir, marker, made)
-    return made
-
-
-def _build(session, settings, principal, kind, key, on) -> Report:
-    return build_report(
-        session=session,
-        principal=principal,
-        kind=kind,
-        key=key,
-        as_at=on,
-        due_soon_days=settings.due_soon_days,
-        detail_holders=settings.report_detail_holders,
-        base_url=settings.base_url.rstrip("/"),
-    )
-
-
-def _marker(session, settings, principal, kind, key, on) -> str | None:
-    # None while the session holds unsaved changes: a report built in it may show them.
-    return None if unsaved(session) else report_marker(session, settings, principal, kind, key, on)
-
-
-def report_marker(
-    session: Session, settings: Settings, principal: Principal, kind: str, key: str, on: dt.date
-) -> str:
-    """What decides a report's data without building it: the report data token (drawn afresh
-    by every commit that changes a row a report may read), the scope asked for and the date,
-    what the principal may read, and the settings the data depends on.
-
-    Stored against the token read before the data is built: a commit landing meanwhile draws
-    a new token, so this marker is never asked for again (compliance.reports.changes)."""
-    reader = (
-        principal.user.role,
-        sorted(principal.body_ids),
-        sorted(principal.partnership_ids),
-        sorted(principal.readable_partnership_ids),
-    )
-    asked = [
-        data_token(session),
-        database_of(session),
-        kind,
-        key,
-        on.isoformat(),
-        reader,
-        settings.due_soon_days,
-        settings.query_answer_days,
-        settings.report_detail_holders,
-        settings.base_url.rstrip("/"),
-    ]
-    return hashlib.sha256(json.dumps(asked).encode()).hexdigest()
-
-
-def produce_pack(*, made: Made, settings: Settings) -> Path:
-    """The evidence pack of a report already produced."""
-    return make_pack(made=made, data_dir=settings.data_dir)
-
-
-# Background jobs ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -201,11 +90,6 @@ class Job:
     @property
     def done(self) -> bool:
         return self.status == "done"
-
-
-def worker_name() -> str:
-    """This process, as a job's row names the one rendering it."""
-    return f"{socket.gethostname()[:180]}:{os.getpid()}"
 
 
 def _stale(row: ReportJob, now: dt.datetime) -> bool:
@@ -372,13 +256,13 @@ def start_report(
     session.add(row)
     # Held before the row is committed, so that its heartbeat never misses the first beat; the
     # row is committed before the render starts, so that every write of the render finds it.
-    _hold(row.id, engine)
+    hold(row.id, engine)
     try:
         save(session)
     except BaseException:
-        _release(row.id)
+        release(row.id)
         raise
-    _executor(settings.report_render_workers).submit(_run, task)
+    executor(settings.report_render_workers).submit(_run, task)
     return _job(row, now)
 
 
@@ -395,9 +279,9 @@ def _prepare(
     """What a job renders, read as its owner: the report (kind, key, as at) found made by its
     change marker, else its data built now; and the audit chain's head as at its date."""
     kind, key, on = scope
-    marker = _marker(session, settings, principal, kind, key, on)
+    marker = marker_for(session, settings, principal, kind, key, on)
     made = recall(settings.data_dir, marker) if marker else None
-    report = made.report if made else _build(session, settings, principal, kind, key, on)
+    report = made.report if made else data_for(session, settings, principal, kind, key, on)
     head = chain_head(session=session, as_at=on)
     return Task(engine, job_id, report, head, settings, principal, marker, made, full_pack)
 
@@ -405,14 +289,8 @@ def _prepare(
 def take_up(*, engine: Engine, settings: Settings, job_id: str) -> None:
     """Render in this process a job it has just claimed from one that stopped: its data read
     afresh as its owner, then as `start_report` renders it."""
-    _hold(job_id, engine)
-    _executor(settings.report_render_workers).submit(_resume, engine, settings, job_id)
-
-
-def holds(job_id: str) -> bool:
-    """Whether this process holds (is rendering) a job."""
-    with _lock:
-        return job_id in _held
+    hold(job_id, engine)
+    executor(settings.report_render_workers).submit(_resume, engine, settings, job_id)
 
 
 def _resume(engine: Engine, settings: Settings, job_id: str) -> None:
@@ -427,7 +305,7 @@ def _resume(engine: Engine, settings: Settings, job_id: str) -> None:
         # Left to go stale again, so that a process takes it up once more (if it has attempts
         # left) rather than failing it for a database that was busy for a moment.
         log.warning("report job %s: its data could not be read again yet", job_id, exc_info=True)
-        _release(job_id)
+        release(job_id)
     except Exception:
         log.exception("report job %s: its data could not be read again", job_id)
         _give_up(engine, job_id, FAILED)
@@ -456,7 +334,7 @@ def _give_up(engine: Engine, job_id: str, error: str) -> None:
     try:
         _settle(engine, job_id, _failure(error))
     finally:
-        _release(job_id)
+        release(job_id)
 
 
 def _failure(error: str) -> dict[str, object]:
@@ -516,7 +394,7 @@ def _run(task: Task) -> None:
     try:
         _settle(engine, job_id, outcome)
     finally:
-        _release(job_id)
+        release(job_id)
 
 
 def holder_reports(task: Task, start: int) -> list[HolderReport]:
@@ -590,71 +468,6 @@ def _settle(engine: Engine, job_id: str, outcome: dict[str, object]) -> None:
             log.warning("report job %s: final state not written (attempt %d)", job_id, attempt)
             threading.Event().wait(1)
     log.error("report job %s: final state never written; it will show failed", job_id)
-
-
-# This process's renderer and heartbeat ----------------------------------------------------------
-
-_lock = threading.Lock()
-_held: dict[str, Engine] = {}
-_state: dict[str, object] = {}
-
-
-def _executor(workers: int) -> ThreadPoolExecutor:
-    # One per process, made in it: a pool inherited through fork has no thread left to run. As
-    # many threads as renders may run at once (make_pdf's slots bound them with the requests').
-    with _lock:
-        pool = _state.get("pool")
-        if pool is None or _state.get("pid") != os.getpid():
-            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="report-job")
-            _state.update(pool=pool, pid=os.getpid())
-        return pool  # type: ignore[return-value]  # _state keeps the pool under "pool"
-
-
-def _hold(job_id: str, engine: Engine) -> None:
-    with _lock:
-        _held[job_id] = engine
-        beater = _state.get("beater")
-        if not isinstance(beater, threading.Thread) or not beater.is_alive():
-            beater = threading.Thread(target=_beat, name="report-job-heartbeat", daemon=True)
-            _state["beater"] = beater
-            beater.start()
-
-
-def _release(job_id: str) -> None:
-    with _lock:
-        _held.pop(job_id, None)
-
-
-def _beat() -> None:
-    """Every HEARTBEAT_SECONDS, say that this process still holds its jobs; end when it holds
-    none (the next job starts another)."""
-    while True:
-        threading.Event().wait(HEARTBEAT_SECONDS)
-        with _lock:
-            if not _held:
-                _state.pop("beater", None)
-                return
-            by_engine: dict[Engine, list[str]] = {}
-            for job_id, engine in _held.items():
-                by_engine.setdefault(engine, []).append(job_id)
-        for engine, job_ids in by_engine.items():
-            beat(engine=engine, job_ids=job_ids)
-
-
-def beat(*, engine: Engine, job_ids: list[str]) -> None:
-    """Renew the heartbeat of these jobs, held by this process."""
-    statement = (
-        update(ReportJob)
-        .where(col(ReportJob.id).in_(job_ids), col(ReportJob.worker) == worker_name())
-        .where(col(ReportJob.status).in_(LIVE))
-        .values(heartbeat_at=utcnow())
-    )
-    try:
-        with session_scope(engine) as session:
-            session.execute(statement)
-    except Exception:
-        # The next beat tries again; only STALE_SECONDS of silence fails the jobs.
-        log.warning("report jobs' heartbeat not written", exc_info=True)
 
 
 def wait(*, engine: Engine, job_id: str, timeout: float = 60) -> bool:

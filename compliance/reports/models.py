@@ -9,6 +9,8 @@ from sqlmodel import Field, SQLModel
 from compliance.db import UtcDateTime
 
 JOB_STATUSES = ("queued", "running", "done", "failed")
+# A job still to finish: waiting for a thread, or being rendered.
+LIVE = ("queued", "running")
 
 
 def _now() -> dt.datetime:

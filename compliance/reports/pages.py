@@ -17,16 +17,9 @@ from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page
 from compliance.errors import NotFound, Refused
 from compliance.forms import date_from_parts
 from compliance.reports.api import record_report_download
-from compliance.reports.jobs import (
-    Job,
-    as_at_or_today,
-    job_of,
-    jobs_of,
-    made_of,
-    produce_pack,
-    start_report,
-)
+from compliance.reports.jobs import Job, job_of, jobs_of, made_of, start_report
 from compliance.reports.pdf import Made
+from compliance.reports.produce import as_at_or_today, produce_pack
 from compliance.web import render
 
 router = page_router()

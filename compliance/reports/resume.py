@@ -21,13 +21,13 @@ from sqlmodel import Session, col, select
 from compliance.config import Settings
 from compliance.db import session_scope
 from compliance.models import utcnow
-from compliance.reports import jobs
+from compliance.reports import holding, jobs
 from compliance.reports.models import ReportJob
 
 log = logging.getLogger(__name__)
 
 # A few heartbeats: often enough that a stranded job waits little past STALE_SECONDS.
-RESUME_SECONDS = jobs.HEARTBEAT_SECONDS * 3
+RESUME_SECONDS = holding.HEARTBEAT_SECONDS * 3
 
 
 @dataclass(frozen=True)
@@ -84,12 +84,12 @@ def resume_stale(*, engine: Engine, settings: Settings, now: dt.datetime) -> lis
         with session_scope(engine) as session:
             jobs.sweep(session=session, now=now)
     # One this process still renders is only slow to beat (a busy database), not stranded.
-    left = [job for job in found if job not in spent and not jobs.holds(job.id)]
+    left = [job for job in found if job not in spent and not holding.holds(job.id)]
     return [job.id for job in left if _take(engine, settings, job, now)]
 
 
 def _take(engine: Engine, settings: Settings, job: Stranded, now: dt.datetime) -> bool:
-    if not claim(engine=engine, job=job, worker=jobs.worker_name(), now=now):
+    if not claim(engine=engine, job=job, worker=holding.worker_name(), now=now):
         return False
     log.info("report job %s: taken up after a restart (attempt %d)", job.id, job.attempts + 1)
     jobs.take_up(engine=engine, settings=settings, job_id=job.id)
