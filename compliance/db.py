@@ -115,7 +115,8 @@ class _Texts(TypeDecorator):
 
 
 class _AnyTextOf(_AnyOf):
-    """`column IN (texts)` with the texts bound as one JSON parameter."""
+    """`column IN (texts)` with the texts bound as one JSON parameter (kept under `ids`, so that
+    _AnyOf's traversal and its SQLite form, json_each, serve both)."""
 
     inherit_cache = True
 

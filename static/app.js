@@ -22,9 +22,10 @@ function typeAhead(select) {
     showNoOptionsFound: false,
   });
   // On sending, the select says what the search box says: an option named exactly, nothing
-  // (any) when the box is empty, else the text as typed, so that a code typed in full finds
-  // its body and anything else comes back with the filter's own error message. (The library
-  // leaves its last choice in the select when the box is emptied.)
+  // (any) when the box is empty, else the text as typed, which the page looks up as it would
+  // the select's value (the obligations list finds a body by its code, or a partnership by its
+  // slug) or refuses with the filter's own error message. (The library leaves its last choice
+  // in the select when the box is emptied.)
   select.form.addEventListener("submit", () => {
     const typed = document.getElementById(id).value.trim();
     const named = [...select.options].find((option) => option.text === typed);

@@ -188,7 +188,7 @@ def obligation_items(session: Session, views: list[ObligationView]) -> list[dict
 def _public(view: ObligationView, codes: dict, slugs: dict) -> dict[str, Any]:
     # Plain data, not models: every field comes typed from the judgement, and building a model
     # for each of thousands of obligations and periods was a fifth of a whole listing's time.
-    # tests/test_api_obligations.py validates what this gives against ObligationPublic.
+    # tests/test_api_registry.py compares what this gives with ObligationPublic, field by field.
     o = view.obligation
     return {
         "id": row_id(o),

@@ -99,7 +99,7 @@ def due_bases(*, session: Session, obligations: Iterable[ObligationFacts]) -> di
     rows = list(obligations)
     deliverable_ids = {o.deliverable_id for o in rows if o.deliverable_id}
     condition_ids = {o.condition_id for o in rows if o.condition_id}
-    # Read as columns: a listing asks for its page's deliverables again at every page.
+    # Read as columns, not objects (the views read theirs with their sources: views._catalogue).
     by_deliverable: dict[int | None, DueBasis] = (
         {
             deliverable_id: basis_of(cadence, due_set_by)
