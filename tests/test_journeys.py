@@ -10,12 +10,13 @@ import zipfile
 import pytest
 from sqlmodel import Session, select
 
+import compliance.obligations.holders as holders
 from compliance.config import Settings
 from compliance.db import make_engine
 from compliance.models import Body
 from compliance.reminders.models import OutboxMessage
 from tests.chromium_site import needs_chromium
-from tests.test_browser import ROLES, pages, signed_in
+from tests.test_browser import ROLES, axe_violations, pages, signed_in
 
 pytestmark = needs_chromium
 
@@ -391,3 +392,48 @@ def test_admin_finds_a_body_among_many_by_typing_part_of_its_name_or_its_code(br
     assert officer.locator("select#body").is_visible()  # a few bodies: the select as it is
     admin.context.close()
     officer.context.close()
+
+
+def test_at_national_scale_a_holder_is_found_by_suggestions_the_server_gives(
+    browser, site, monkeypatch
+):
+    # Past SEARCHED_PAST holders the filters write no options: the box asks /holders as the
+    # user types (static/app.js), and what it sends is looked up (obligations/holders.py).
+    monkeypatch.setattr(holders, "SEARCHED_PAST", 0)
+    for role, seen, unseen in [
+        ("admin", "Devon and Cornwall Police (E23000035)", None),
+        ("officer", "Cornwall Council (E06000052)", "Devon and Cornwall Police (E23000035)"),
+    ]:
+        user = signed_in(browser, site, role)
+        user.goto(f"{site['base']}/obligations")
+        assert user.locator("select#body").count() == 0
+        search = user.locator("input#body")
+        search.fill("cornw")
+        suggestions = user.locator("#body__listbox li")
+        suggestions.filter(has_text=seen).wait_for()
+        assert axe_violations(user) == [], role  # the boxes, and a menu of suggestions open
+        if unseen:
+            assert unseen not in suggestions.all_inner_texts()
+        suggestions.filter(has_text="Cornwall Council (E06000052)").click()
+        with user.expect_navigation() as navigation:
+            user.locator("main form[method=get] button", has_text="Filter").click()
+        assert navigation.value.status == 200, role
+        assert user.input_value("input#body") == "Cornwall Council (E06000052)"
+        assert "held by Cornwall Council" in user.inner_text("main")
+        cells = user.locator("main table tbody tr td:nth-child(1)").all_inner_texts()
+        assert cells and all("Cornwall Council" in c for c in cells), cells[:3]
+        user.locator("input#body").fill("Nobody of this name")
+        user.locator("input#body").press("Escape")
+        with user.expect_navigation() as navigation:
+            user.locator("main form[method=get] button", has_text="Filter").click()
+        assert navigation.value.status == 422
+        assert "Choose a body from the list" in user.inner_text(".govuk-error-summary")
+        assert user.input_value("input#body") == "Nobody of this name"
+        user.goto(f"{site['base']}/reviews")
+        user.locator("input#holder").fill("adults")
+        user.locator("#holder__listbox li").first.click()
+        with user.expect_navigation() as navigation:
+            user.locator("main form[method=get] button").first.click()
+        assert navigation.value.status == 200
+        assert "cios-safeguarding-adults-board" in user.input_value("input#holder")
+        user.context.close()

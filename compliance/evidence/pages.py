@@ -37,6 +37,7 @@ from compliance.forms import date_parts
 from compliance.models import (
     Evidence,
 )
+from compliance.obligations.holders import HOLDER_KINDS, find_holder, searched
 from compliance.obligations.list_pages import holder_links
 from compliance.obligations.pages import (
     capitalised,
@@ -430,21 +431,33 @@ def review_queue_page(
     reviewer = principal.is_inspector or principal.is_admin
     body_ids = None if principal.is_admin else set(principal.body_ids)
     partnership_ids = None if principal.is_admin else set(principal.readable_partnership_ids)
-    held = queue_holders(
-        session=session,
-        for_reviewer=reviewer,
-        body_ids=body_ids,
-        partnership_ids=partnership_ids,
-    )
-    choices = _holder_choices(held)
-    keys = {href: key for _, href, key in choices}
+    # The holder the filter names, by its page (what the select sends), its code, or what the
+    # search box sends. Too many to write as options (a national registry's), holders are
+    # searched as the user types and the one named is looked up alone; else the filter offers
+    # those with evidence waiting.
+    found = find_holder(session=session, text=holder, kinds=HOLDER_KINDS) if holder else None
+    search = searched(session, principal)
+    if search:
+        choices = []
+        readable = found is not None and principal.reads_obligation(found)
+        keys = {found.href: (found.body_id, found.partnership_id)} if found and readable else {}
+    else:
+        held = queue_holders(
+            session=session,
+            for_reviewer=reviewer,
+            body_ids=body_ids,
+            partnership_ids=partnership_ids,
+        )
+        choices = _holder_choices(held)
+        keys = {page: key for _, page, key in choices}
+    href, label = (found.href, found.label) if found and found.href in keys else (holder, holder)
     errors = {}
-    if holder and holder not in keys:
+    if holder and href not in keys:
         errors["holder"] = "Choose a body or partnership from the list"
     if state and (not reviewer or state not in QUEUE_STATES):
         errors["state"] = "Choose a state from the list"
     # A holder not in the list matches nothing; a state not in the list is not applied.
-    chosen = keys.get(holder, (-1, None)) if holder else None
+    chosen = keys.get(href, (-1, None)) if holder else None
     # Paged in SQL by piece of evidence, newest first: a national queue holds hundreds of
     # thousands. Evidence serving two holders is a row for each on its page, and a holder chosen
     # keeps its own rows.
@@ -461,15 +474,17 @@ def review_queue_page(
     rows = review_queue(**asked, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     queue = _queue_rows(session, principal, rows)
     context = {
-        "rows": [row for row in queue if not holder or row.holder_href == holder],
+        "rows": [row for row in queue if not holder or row.holder_href == href],
         "page": number,
         "pages": pages,
         "waiting": waiting,
         "holders": [(name, href) for name, href, _ in choices],
-        "holder": holder,
+        "holder": href,
+        "search": search,
+        "typed": label,
         "state": state,
         "reviewer": reviewer,
         "errors": errors,
-        "base": page_base([("holder", holder), ("state", state)]),
+        "base": page_base([("holder", href), ("state", state)]),
     }
     return render(request, "reviews.html", context, status_code=422 if errors else 200)

@@ -9,19 +9,23 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import urlencode
 
 from fastapi import Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlmodel import Session
 
 from compliance.access import require
-from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty, list_duties
 from compliance.deps import CurrentUser, SessionDep, SettingsDep, page_router
 from compliance.exports.selection import holders_of
-from compliance.models import Body, Partnership
+from compliance.obligations.holders import (
+    HOLDER_KINDS,
+    Holder,
+    find_holder,
+    searched,
+    suggest,
+)
 from compliance.obligations.kept import Kept, holder_options
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.views import ObligationView
-from compliance.partnerships.service import get_partnership
 from compliance.web import page_base, page_number, render
 
 router = page_router()
@@ -70,21 +74,29 @@ def _looked_up(value: str, find, field: str, errors: dict):
 
 
 def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict):
-    found_body = _looked_up(body, lambda v: get_body(session=session, code=v), "body", errors)
+    found_body = _looked_up(
+        body, lambda v: find_holder(session=session, text=v, kinds=("body",)), "body", errors
+    )
     if found_body is not None:
-        require(principal.reads_body(found_body.id), "This body is not in your scope")
+        require(principal.reads_body(found_body.body_id), "This body is not in your scope")
     group = _looked_up(
-        partnership, lambda v: get_partnership(session=session, slug=v), "partnership", errors
+        partnership,
+        lambda v: find_holder(session=session, text=v, kinds=("partnership",)),
+        "partnership",
+        errors,
     )
     if group is not None:
-        require(principal.reads_partnership(group.id), "This partnership is not in your scope")
+        require(
+            principal.reads_partnership(group.partnership_id),
+            "This partnership is not in your scope",
+        )
     found_duty = _looked_up(duty, lambda v: get_duty(session=session, slug=v), "duty", errors)
     return found_body, group, found_duty
 
 
-def _downloads(body: Body | None, partnership: Partnership | None) -> dict[str, str]:
+def _downloads(body: Holder | None, partnership: Holder | None) -> dict[str, str]:
     """The obligations export of the rows the list's holder filters select, in each format."""
-    pairs = [("body", body and body.code), ("partnership", partnership and partnership.slug)]
+    pairs = [("body", body and body.key), ("partnership", partnership and partnership.key)]
     kept = [(key, value) for key, value in pairs if value]
     return {
         fmt: "/api/v1/exports/obligations?" + urlencode([("format", fmt), *kept])
@@ -120,18 +132,22 @@ def obligations_list(
         principal=principal,
         on=settings.today(),
         due_soon_days=settings.due_soon_days,
-        body_id=found_body and found_body.id,
-        partnership_id=group and group.id,
+        body_id=found_body and found_body.body_id,
+        partnership_id=group and group.partnership_id,
         duty_id=found_duty and found_duty.id,
     )
     shown = kept.page(page_number(page), statuses, outcomes)
     holders = view_holders(session, shown["rows"])
-    bodies, partnerships = holder_options(session=session, principal=principal)
+    # Too many to write as options, the holders are searched as the user types (/holders).
+    search = searched(session, principal)
+    bodies, partnerships = (
+        ([], []) if search else holder_options(session=session, principal=principal)
+    )
     filters = [
         *(("status", s.value) for s in statuses),
         *(("outcome", o.value) for o in outcomes),
-        ("body", found_body and found_body.code),
-        ("partnership", group and group.slug),
+        ("body", found_body and found_body.key),
+        ("partnership", group and group.key),
         ("duty", found_duty and found_duty.slug),
     ]
     context = {
@@ -147,8 +163,26 @@ def obligations_list(
         "duty": found_duty,
         "bodies": bodies,
         "partnerships": partnerships,
+        "search": search,
+        "typed": {"body": body, "partnership": partnership},
         "duties": list_duties(session=session),
         "base": page_base(filters),
         "downloads": _downloads(found_body, group),
     }
     return render(request, "obligations.html", context, status_code=422 if errors else 200)
+
+
+# What each holder filter searches: its field's name in the pages, and the kinds it may name.
+SEARCHED_KINDS = {"body": ("body",), "partnership": ("partnership",), "holder": HOLDER_KINDS}
+
+
+@router.get("/holders", response_class=JSONResponse)
+def holder_suggestions(
+    session: SessionDep, principal: CurrentUser, q: str = "", kind: str = "holder"
+) -> JSONResponse:
+    """What a holder filter's search box suggests as the user types: the first bodies or
+    partnerships this user may read whose name or code holds the text, each as "name (code)".
+    Anything the filter cannot search suggests nothing."""
+    kinds = SEARCHED_KINDS.get(kind, ())
+    found = suggest(session=session, principal=principal, text=q, kinds=kinds) if kinds else []
+    return JSONResponse(found)
