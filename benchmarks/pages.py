@@ -9,7 +9,8 @@ On synthetic registries in fresh PostgreSQL databases (SQLite too with --sqlite)
     it): wall time;
   - through TestClient, signed in with a password: an administrator's dashboard, obligations
     list (first page, a later page filtered to overdue, and one body's), findings page and
-    review queue (every piece of evidence waiting in the registry); an inspector's
+    review queue (every piece of evidence waiting in the registry, then one body's) and the
+    suggestions its holder filter asks for as the admin types; an inspector's
     dashboard, review queue and findings page, scoped to the upper-tier council with most
     obligations; with the administrator's bearer token, the API's obligations filtered by a
     judged status, and the findings: median, p95 and statements per request, and the response's
@@ -54,6 +55,9 @@ ADMIN_PAGES = [
     "/obligations?body=SYN-000001",
     "/findings",
     "/reviews",
+    "/reviews?holder=SYN-000001",
+    # What the holder filters' search box asks as the admin types (obligations/holders.py).
+    "/holders?kind=holder&q=council",
 ]
 INSPECTOR_PAGES = ["/", "/reviews", "/findings"]
 # The API's listings filtered on a judged status: narrowed by the kept states, judged afresh.
