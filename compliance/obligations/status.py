@@ -220,7 +220,7 @@ def current_evidence(
         .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > end_of_day))
         .order_by(col(EvidenceLink.occurrence_id), col(Evidence.id))
     )
-    rows = plain_rows(session, query).all()
+    rows = plain_rows(session, query)
     # Which of these few are superseded is asked of them by key (the supersedes_id index):
     # a NOT IN over every correction ever made scanned the whole evidence table for one page.
     candidates = sorted({evidence_id for _, evidence_id, _ in rows})
