@@ -1,23 +1,39 @@
 """The outbox for administrators: how much is waiting, every email given up on, and the bodies
-whose reminders have nobody to go to."""
+whose reminders have nobody to go to. And a body's own reminder days and senior responsible
+officer, which its officers and the administrators set."""
 
 import functools
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlmodel import Session
 
+from compliance.access import Principal, require
+from compliance.accounts.service import normalise_email
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
+from compliance.bodies.service import get_body
 from compliance.checks.findings import by_holder_name, select_findings
 from compliance.checks.rules import no_reminder_contact
+from compliance.config import Settings
 from compliance.db import row_id
-from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
-from compliance.models import Finding
+from compliance.deps import (
+    AdminUser,
+    CurrentUser,
+    FormUser,
+    PostedForm,
+    SessionDep,
+    SettingsDep,
+    check_form,
+    page_router,
+)
+from compliance.errors import NotFound, Refused
+from compliance.models import Body, Finding
 from compliance.obligations.list_pages import holder_links
 from compliance.outbox import dead_messages, requeue, status_counts
-from compliance.reminders.models import OutboxMessage
+from compliance.reminders.models import OutboxMessage, ReminderSetting
+from compliance.reminders.preferences import parse_days, set_body_reminders
 from compliance.reminders.service import addressees_and_holders
 from compliance.web import render
 
@@ -113,3 +129,111 @@ def retry(
     if not requeue(session=session, actor=principal.user.email, message_id=message_id):
         return _mail_page(request, session, settings, NOT_DEAD, status=404)
     return RedirectResponse("/admin/mail", status_code=303)
+
+
+# A body's own reminders: the form's fields, the longest each may be (the columns'), and what
+# each says when it is wrong.
+REMINDER_FIELDS = {"reminder_days": 100, "sro_name": 200, "sro_email": 254}
+DAYS_WRONG = (
+    "Enter reminder days as whole numbers of days from 0 to 366, each once, separated by "
+    "commas, such as 30,7,1"
+)
+
+
+def _writable_body(session: Session, principal: Principal, code: str) -> Body:
+    """The body a reminders page is about, which this user must be allowed to change."""
+    body = get_body(session=session, code=code)
+    if body is None:
+        raise NotFound(f"No body with code {code!r}")
+    require(principal.writes_body(body.id), "You cannot change this body's reminders")
+    return body
+
+
+def _reminders_page(
+    request: Request,
+    settings: Settings,
+    body: Body,
+    values: dict[str, str],
+    errors: dict[str, str] | None = None,
+    saved: bool = False,
+) -> HTMLResponse:
+    context = {
+        "body": body,
+        "values": values,
+        "errors": errors or {},
+        "saved": saved,
+        "default_days": ", ".join(str(d) for d in parse_days(settings.reminder_days)),
+    }
+    return render(request, "body_reminders.html", context, status_code=422 if errors else 200)
+
+
+def _read_reminders(posted: PostedForm) -> tuple[dict[str, str], dict[str, str]]:
+    """The form's values as typed (without surrounding spaces) and a message for each field
+    that is wrong."""
+    values = {field: str(posted.get(field) or "").strip() for field in REMINDER_FIELDS}
+    errors: dict[str, str] = {}
+    days = values["reminder_days"].replace(" ", "")
+    if days and len(parse_days(days)) != len(days.split(",")):
+        errors["reminder_days"] = DAYS_WRONG
+    if values["sro_name"] and not values["sro_email"]:
+        errors["sro_email"] = (
+            "Enter the senior responsible officer's email address, or leave their name empty"
+        )
+    elif values["sro_email"]:
+        try:
+            values["sro_email"] = normalise_email(values["sro_email"])
+        except Refused:
+            errors["sro_email"] = (
+                "Enter an email address in the correct format, like name@example.org"
+            )
+    for field, longest in REMINDER_FIELDS.items():
+        if len(values[field]) > longest and field not in errors:
+            errors[field] = f"Enter {longest} characters or fewer"
+    values["reminder_days"] = days if "reminder_days" not in errors else values["reminder_days"]
+    return values, errors
+
+
+@router.get("/bodies/{code}/reminders", response_class=HTMLResponse)
+def body_reminders(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: CurrentUser,
+    saved: str = "",
+) -> HTMLResponse:
+    """A body's own reminder days and its senior responsible officer, to change."""
+    body = _writable_body(session, principal, code)
+    own = session.get(ReminderSetting, body.id)
+    values = {
+        "reminder_days": (own and own.reminder_days) or "",
+        "sro_name": (own and own.sro_name) or "",
+        "sro_email": (own and own.sro_email) or "",
+    }
+    return _reminders_page(request, settings, body, values, saved=saved == "true")
+
+
+@router.post("/bodies/{code}/reminders", response_class=HTMLResponse)
+def save_body_reminders(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: FormUser,
+    posted: PostedForm,
+) -> Response:
+    """Save a body's reminder days and senior responsible officer; anything wrong comes back
+    with what was typed, and nothing is saved."""
+    body = _writable_body(session, principal, code)
+    values, errors = _read_reminders(posted)
+    if errors:
+        return _reminders_page(request, settings, body, values, errors)
+    set_body_reminders(
+        session=session,
+        actor=principal.user.email,
+        body_id=body.id,  # type: ignore[arg-type]  # a stored body has its id
+        reminder_days=values["reminder_days"] or None,
+        sro_name=values["sro_name"] or None,
+        sro_email=values["sro_email"] or None,
+    )
+    return RedirectResponse(f"/bodies/{body.code}/reminders?saved=true", status_code=303)
