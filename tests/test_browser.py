@@ -52,6 +52,7 @@ def pages(site) -> list[str]:  # type: ignore[no-untyped-def]
         "/admin/checks",
         "/bodies/new",
         "/bodies/E06000052/edit",
+        "/bodies/E06000052/reminders",
         "/partnerships/new",
         "/partnerships/cios-safeguarding-adults-board/edit",
         "/partnerships/cios-safeguarding-adults-board/members",
