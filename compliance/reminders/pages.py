@@ -13,7 +13,7 @@ from compliance.access import Principal, require
 from compliance.accounts.service import normalise_email
 from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
-from compliance.bodies.service import get_body
+from compliance.bodies.pages import body_or_404
 from compliance.checks.findings import by_holder_name, select_findings
 from compliance.checks.rules import no_reminder_contact
 from compliance.config import Settings
@@ -28,7 +28,7 @@ from compliance.deps import (
     check_form,
     page_router,
 )
-from compliance.errors import NotFound, Refused
+from compliance.errors import Refused
 from compliance.models import Body, Finding
 from compliance.obligations.list_pages import holder_links
 from compliance.outbox import dead_messages, requeue, status_counts
@@ -142,9 +142,7 @@ DAYS_WRONG = (
 
 def _writable_body(session: Session, principal: Principal, code: str) -> Body:
     """The body a reminders page is about, which this user must be allowed to change."""
-    body = get_body(session=session, code=code)
-    if body is None:
-        raise NotFound(f"No body with code {code!r}")
+    body = body_or_404(session, code)
     require(principal.writes_body(body.id), "You cannot change this body's reminders")
     return body
 
