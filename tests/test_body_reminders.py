@@ -154,3 +154,22 @@ def test_only_those_who_may_change_the_body_open_or_send_its_reminders(app, sess
     assert link in officer.get(f"/bodies/{CORNWALL}").text
     assert link not in inspector.get(f"/bodies/{CORNWALL}").text
     assert link in signed_in(app, session, "admin").get(f"/bodies/{CORNWALL}").text
+
+
+def test_a_file_sent_in_a_fields_place_is_refused_and_nothing_is_saved(app, session, bodies):
+    cornwall, _ = bodies
+    admin = signed_in(app, session, "admin")
+    post(admin, reminder_days="14", sro_name="Jo Pascoe", sro_email="jo@example.org")
+    refused = admin.post(
+        PAGE,
+        data={"csrf_token": csrf_of(admin, PAGE), "reminder_days": "", "sro_email": ""},
+        files={"sro_name": ("name.txt", b"Jo", "text/plain")},
+    )
+    assert refused.status_code == 422
+    assert "a file cannot go here" in refused.text
+    kept = setting(session, cornwall)
+    assert (kept.reminder_days, kept.sro_name, kept.sro_email) == (
+        "14",
+        "Jo Pascoe",
+        "jo@example.org",
+    )

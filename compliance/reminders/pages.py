@@ -167,9 +167,16 @@ def _reminders_page(
 
 def _read_reminders(posted: PostedForm) -> tuple[dict[str, str], dict[str, str]]:
     """The form's values as typed (without surrounding spaces) and a message for each field
-    that is wrong."""
-    values = {field: str(posted.get(field) or "").strip() for field in REMINDER_FIELDS}
-    errors: dict[str, str] = {}
+    that is wrong (a file sent in a field's place among them)."""
+    sent = {field: posted.get(field) or "" for field in REMINDER_FIELDS}
+    values = {
+        field: value.strip() if isinstance(value, str) else "" for field, value in sent.items()
+    }
+    errors = {
+        field: "Type this in; a file cannot go here"
+        for field, value in sent.items()
+        if not isinstance(value, str)
+    }
     days = values["reminder_days"].replace(" ", "")
     if days and len(parse_days(days)) != len(days.split(",")):
         errors["reminder_days"] = DAYS_WRONG
@@ -229,7 +236,7 @@ def save_body_reminders(
     set_body_reminders(
         session=session,
         actor=principal.user.email,
-        body_id=body.id,  # type: ignore[arg-type]  # a stored body has its id
+        body_id=row_id(body),
         reminder_days=values["reminder_days"] or None,
         sro_name=values["sro_name"] or None,
         sro_email=values["sro_email"] or None,
