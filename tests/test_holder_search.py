@@ -132,7 +132,11 @@ def test_a_typed_holder_lists_what_its_code_lists(admin, officer, demo, national
     labelled = f"Cornwall and Isles of Scilly Safeguarding Adults Board ({ADULTS})"
     assert by_slug and rows(admin, "/obligations", partnership=labelled) == by_slug
     unknown = admin.get("/obligations", params={"body": "Nobody at all"})
-    assert unknown.status_code == 422 and "Choose a body from the list" in unknown.text
+    assert unknown.status_code == 422
+    said = "No body has that name or code: type part of it and choose a suggestion"
+    assert [
+        a.text for a in parse(unknown.text).findall(".//div[@class='govuk-error-summary']//li/a")
+    ] == [said]
     box = parse(unknown.text).find(".//input[@name='body']")
     assert box.get("value") == "Nobody at all"
     assert "govuk-input--error" in box.get("class")
@@ -156,7 +160,7 @@ def test_the_review_queue_finds_a_typed_holder_without_listing_every_holder(
     for client, typed in [(admin, "Nobody at all"), (officer, POLICE)]:
         refused = client.get("/reviews", params={"holder": typed})
         assert refused.status_code == 422, typed
-        assert "Choose a body or partnership from the list" in refused.text
+        assert "No body or partnership you can see has that name or code" in refused.text
 
 
 def test_the_review_queues_select_takes_a_typed_code_as_the_option_it_names(admin, demo):

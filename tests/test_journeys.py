@@ -427,7 +427,7 @@ def test_at_national_scale_a_holder_is_found_by_suggestions_the_server_gives(
         with user.expect_navigation() as navigation:
             user.locator("main form[method=get] button", has_text="Filter").click()
         assert navigation.value.status == 422
-        assert "Choose a body from the list" in user.inner_text(".govuk-error-summary")
+        assert "No body has that name or code" in user.inner_text(".govuk-error-summary")
         assert user.input_value("input#body") == "Nobody of this name"
         user.goto(f"{site['base']}/reviews")
         user.locator("input#holder").fill("adults")

@@ -453,7 +453,12 @@ def review_queue_page(
     href, label = (found.href, found.label) if found and found.href in keys else (holder, holder)
     errors = {}
     if holder and href not in keys:
-        errors["holder"] = "Choose a body or partnership from the list"
+        errors["holder"] = (
+            "No body or partnership you can see has that name or code: type part of it and "
+            "choose a suggestion"
+            if search
+            else "Choose a body or partnership from the list"
+        )
     if state and (not reviewer or state not in QUEUE_STATES):
         errors["state"] = "Choose a state from the list"
     # A holder not in the list matches nothing; a state not in the list is not applied.

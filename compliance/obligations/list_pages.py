@@ -63,19 +63,28 @@ def view_holders(session: Session, views: Sequence[ObligationView]) -> dict[int,
     return holder_links(session, [v.obligation for v in views])
 
 
-def _looked_up(value: str, find, field: str, errors: dict):
+def _looked_up(value: str, find, field: str, errors: dict, searched: bool = False):
     """The record a filter names, or None; a name that matches nothing is an error by its field
-    (a NUL is never looked up: PostgreSQL refuses it in a string)."""
+    (a NUL is never looked up: PostgreSQL refuses it in a string), said as the filter asks: a
+    select's choice, or a search box's text."""
     value = value.strip()
     found = find(value) if value and "\x00" not in value and len(value) <= 200 else None
     if value and found is None:
-        errors[field] = f"Choose a {field} from the list"
+        errors[field] = (
+            f"No {field} has that name or code: type part of it and choose a suggestion"
+            if searched
+            else f"Choose a {field} from the list"
+        )
     return found
 
 
-def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict):
+def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict, search: bool):
     found_body = _looked_up(
-        body, lambda v: find_holder(session=session, text=v, kinds=("body",)), "body", errors
+        body,
+        lambda v: find_holder(session=session, text=v, kinds=("body",)),
+        "body",
+        errors,
+        search,
     )
     if found_body is not None:
         require(principal.reads_body(found_body.body_id), "This body is not in your scope")
@@ -84,6 +93,7 @@ def _chosen(session, principal, body: str, partnership: str, duty: str, errors: 
         lambda v: find_holder(session=session, text=v, kinds=("partnership",)),
         "partnership",
         errors,
+        search,
     )
     if group is not None:
         require(
@@ -126,7 +136,11 @@ def obligations_list(
     outcomes, bad_outcome = choices(outcome or [], OutcomeStatus)
     if bad_outcome:
         errors["outcome"] = "Choose outcome statuses from the list"
-    found_body, group, found_duty = _chosen(session, principal, body, partnership, duty, errors)
+    # Too many to write as options, the holders are searched as the user types (/holders).
+    search = searched(session, principal)
+    found_body, group, found_duty = _chosen(
+        session, principal, body, partnership, duty, errors, search
+    )
     kept = Kept(
         session=session,
         principal=principal,
@@ -138,8 +152,6 @@ def obligations_list(
     )
     shown = kept.page(page_number(page), statuses, outcomes)
     holders = view_holders(session, shown["rows"])
-    # Too many to write as options, the holders are searched as the user types (/holders).
-    search = searched(session, principal)
     bodies, partnerships = (
         ([], []) if search else holder_options(session=session, principal=principal)
     )
