@@ -118,7 +118,7 @@ def find_holder(*, session: Session, text: str, kinds: tuple[str, ...]) -> Holde
                 or_(col(Body.code) == code, func.lower(Body.name) == typed.lower())
             )
         else:
-            code = key
+            code = key.lower()  # slugs are lower case (partnerships.service.SLUG_PATTERN)
             query = select(col(Partnership.id), Partnership.slug, Partnership.name).where(
                 or_(col(Partnership.slug) == code, func.lower(Partnership.name) == typed.lower())
             )
