@@ -63,7 +63,7 @@ def view_holders(session: Session, views: Sequence[ObligationView]) -> dict[int,
     return holder_links(session, [v.obligation for v in views])
 
 
-def _looked_up(value: str, find, field: str, errors: dict, searched: bool = False):
+def _looked_up(value: str, find, field: str, errors: dict, search: bool = False):
     """The record a filter names, or None; a name that matches nothing is an error by its field
     (a NUL is never looked up: PostgreSQL refuses it in a string), said as the filter asks: a
     select's choice, or a search box's text."""
@@ -72,29 +72,24 @@ def _looked_up(value: str, find, field: str, errors: dict, searched: bool = Fals
     if value and found is None:
         errors[field] = (
             f"No {field} has that name or code: type part of it and choose a suggestion"
-            if searched
+            if search
             else f"Choose a {field} from the list"
         )
     return found
 
 
-def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict, search: bool):
-    found_body = _looked_up(
-        body,
-        lambda v: find_holder(session=session, text=v, kinds=("body",)),
-        "body",
-        errors,
-        search,
+def _holder(session, text: str, kind: str, errors: dict, search: bool) -> Holder | None:
+    """The body or partnership (`kind`) a holder filter names: see _looked_up."""
+    return _looked_up(
+        text, lambda v: find_holder(session=session, text=v, kinds=(kind,)), kind, errors, search
     )
+
+
+def _chosen(session, principal, body: str, partnership: str, duty: str, errors: dict, search: bool):
+    found_body = _holder(session, body, "body", errors, search)
     if found_body is not None:
         require(principal.reads_body(found_body.body_id), "This body is not in your scope")
-    group = _looked_up(
-        partnership,
-        lambda v: find_holder(session=session, text=v, kinds=("partnership",)),
-        "partnership",
-        errors,
-        search,
-    )
+    group = _holder(session, partnership, "partnership", errors, search)
     if group is not None:
         require(
             principal.reads_partnership(group.partnership_id),

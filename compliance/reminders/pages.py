@@ -194,7 +194,8 @@ def _read_reminders(posted: PostedForm) -> tuple[dict[str, str], dict[str, str]]
     for field, longest in REMINDER_FIELDS.items():
         if len(values[field]) > longest and field not in errors:
             errors[field] = f"Enter {longest} characters or fewer"
-    values["reminder_days"] = days if "reminder_days" not in errors else values["reminder_days"]
+    if "reminder_days" not in errors:
+        values["reminder_days"] = days  # kept as the reminders read it, without spaces
     return values, errors
 
 
