@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from compliance.catalogue.service import get_duty
 from compliance.models import Deliverable, Duty, FundingStream, Obligation, Period
-from compliance.obligations.service import backfill, sync_obligations
+from compliance.obligations.service import backfill, of_body, of_partnership, sync_obligations
 from compliance.obligations.status import ProcessStatus
 from compliance.obligations.views import view_obligations
 from tests.factories import make_bid, make_body, make_evidence, make_partnership
@@ -157,6 +157,52 @@ def test_a_deliverable_can_be_held_by_only_some_holders_of_its_duty(session):
     }
     assert icb.id in holders
     assert council.id not in holders
+
+
+def _states(session, obligations):
+    return {o.key: (o.closed_date, o.closed_reason) for o in obligations}
+
+
+def test_a_change_to_one_holder_brings_its_own_obligations_up_to_date_as_a_full_sync_would(
+    session,
+):
+    stream = session.exec(
+        select(FundingStream).where(FundingStream.slug == "better-care-fund-2025-26")
+    ).one()
+    changed, other = make_body(session), make_body(session)
+    board = make_partnership(
+        session, duties=[get_duty(session=session, slug="children-act-2004-s16e")]
+    )
+    own_bid = make_bid(session, stream=stream, lead=changed)
+    board_bid = make_bid(session, stream=stream, lead=other, partnership_id=board.id)
+    sync_obligations(session=session, on=ON)
+    before = len(obligations_of(session, body_id=changed.id))
+    # A unitary authority becomes a district council; the other body and the board end; both
+    # bids are withdrawn.
+    changed.kind = "district_council"
+    other.end_date = board.end_date = ON
+    own_bid.status = board_bid.status = "withdrawn"
+    session.flush()
+
+    body_sync = sync_obligations(session=session, on=ON, holders=of_body(changed))
+    assert body_sync.closed > 0 and body_sync.opened > 0 and body_sync.occurrences > 0
+    mine = obligations_of(session, body_id=changed.id)
+    assert len(mine) == before + body_sync.opened
+    assert all(o.closed_date is None for o in obligations_of(session, body_id=other.id))
+    assert all(o.closed_date is None for o in obligations_of(session, partnership_id=board.id))
+
+    board_sync = sync_obligations(session=session, on=ON, holders=of_partnership(board))
+    theirs = obligations_of(session, partnership_id=board.id)
+    assert {o.bid_id for o in theirs} >= {board_bid.id, None}
+    assert board_sync.closed == len(theirs) and all(o.closed_date == ON for o in theirs)
+    assert all(o.closed_date is None for o in obligations_of(session, body_id=other.id))
+
+    # What is left for a full synchronisation is the other body's alone.
+    settled = _states(session, mine + theirs)
+    full = sync_obligations(session=session, on=ON)
+    assert (full.opened, full.reopened, full.occurrences) == (0, 0, 0)
+    assert full.closed == len(obligations_of(session, body_id=other.id)) > 0
+    assert _states(session, mine + theirs) == settled
 
 
 def test_a_withdrawn_bid_has_its_conditions_closed_with_the_reason(session):

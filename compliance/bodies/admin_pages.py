@@ -17,7 +17,7 @@ from compliance.bodies.service import field_problems
 from compliance.deps import AdminUser, PostedForm, SessionDep, SettingsDep, check_form, page_router
 from compliance.forms import date_from_parts, date_parts
 from compliance.models import Body
-from compliance.obligations.service import sync_obligations
+from compliance.obligations.service import of_body, sync_obligations
 from compliance.web import kind_label, render
 
 router = page_router()
@@ -259,7 +259,7 @@ def add_body(
             errors = _refusals(exc.problems, values, NEW_FIELDS)
     if errors:
         return _form(request, values=typed, errors=_in_order(errors, NEW_FIELDS), status=400)
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_body(body))
     return RedirectResponse(f"/bodies/{body.code}/saved?change=added", status_code=303)
 
 
@@ -320,7 +320,7 @@ def change_body(
         return _form(request, values=typed, errors=ordered, body=body, status=400)
     if not changes:  # saved as it was: nothing recorded, and the page says so
         return RedirectResponse(f"/bodies/{body.code}/saved?change=unchanged", status_code=303)
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_body(body))
     return RedirectResponse(f"/bodies/{body.code}/saved?change=changed", status_code=303)
 
 

@@ -19,7 +19,7 @@ from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Body
 from compliance.obligations.schemas import ObligationPublic, obligation_items
-from compliance.obligations.service import sync_obligations
+from compliance.obligations.service import of_body, sync_obligations
 from compliance.obligations.views import view_obligations
 
 router = api_router("bodies")
@@ -277,7 +277,7 @@ def add_body(
         body = create_body(session=session, actor=principal.user.email, **data.model_dump())
     except FieldsRefused as exc:
         raise refusal(exc) from exc
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_body(body))
     return _detail(session, body)
 
 
@@ -297,7 +297,7 @@ def change_body(
         update_body(session=session, body=body, changes=changes, actor=principal.user.email)
     except FieldsRefused as exc:
         raise refusal(exc) from exc
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_body(body))
     return _detail(session, body)
 
 

@@ -5,10 +5,12 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
+from sqlalchemy import and_, or_
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
-from compliance.db import key_column, row_id, stored
+from compliance.db import any_of, key_column, row_id, stored
 from compliance.models import (
     Bid,
     Body,
@@ -49,6 +51,36 @@ class SyncReport:
     closed: int = 0
     occurrences: int = 0
     closed_reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Holders:
+    """The bodies and partnerships whose obligations one change can alter.
+
+    A change to one body or partnership brings only its own obligations up to date: which
+    obligations a holder carries depends on its own details and the catalogue, never on another
+    holder's. The whole registry is brought up to date by the nightly check and by changes to
+    the catalogue or imports (`holders=None`)."""
+
+    body_ids: frozenset[int] = frozenset()
+    partnership_ids: frozenset[int] = frozenset()
+
+    def held(self) -> ColumnElement[bool]:
+        """Whether an obligation is held by one of these bodies or partnerships."""
+        return or_(
+            any_of(col(Obligation.body_id), self.body_ids),
+            any_of(col(Obligation.partnership_id), self.partnership_ids),
+        )
+
+
+def of_body(body: Body) -> Holders:
+    """One body, as the holders a change to it can alter."""
+    return Holders(body_ids=frozenset({row_id(body)}))
+
+
+def of_partnership(partnership: Partnership) -> Holders:
+    """One partnership, as the holders a change to it (or to its duties or members) can alter."""
+    return Holders(partnership_ids=frozenset({row_id(partnership)}))
 
 
 def _active(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
@@ -97,7 +129,7 @@ def holds(deliverable: Deliverable, body: Placed) -> bool:
 
 
 def _expected_for_bodies(
-    session: Session, on: dt.date, live: dict[int, list[Deliverable]]
+    session: Session, on: dt.date, live: dict[int, list[Deliverable]], holders: Holders | None
 ) -> list[Expected]:
     duties = [d for d in session.exec(select(Duty)) if d.id in live]
     # Which deliverables a body holds depends only on its kind and nation: worked out once for
@@ -107,6 +139,8 @@ def _expected_for_bodies(
     bodies = select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
         key_column(Body), Body.kind, Body.nation, Body.start_date, Body.end_date
     ).order_by(key_column(Body))
+    if holders is not None:
+        bodies = bodies.where(any_of(key_column(Body), holders.body_ids))
     for body_id, kind, nation, start, end in session.exec(bodies):
         if not _active(start, end, on):
             continue
@@ -133,11 +167,13 @@ def _expected_for_bodies(
 
 
 def _expected_for_partnerships(
-    session: Session, on: dt.date, live: dict[int, list[Deliverable]]
+    session: Session, on: dt.date, live: dict[int, list[Deliverable]], holders: Holders | None
 ) -> list[Expected]:
-    rows = session.exec(select(Partnership, PartnershipDuty).join(PartnershipDuty))
+    query = select(Partnership, PartnershipDuty).join(PartnershipDuty)
+    if holders is not None:
+        query = query.where(any_of(key_column(Partnership), holders.partnership_ids))
     found = []
-    for partnership, link in rows:
+    for partnership, link in session.exec(query):
         if not _active(partnership.start_date, partnership.end_date, on):
             continue
         for deliverable in live.get(link.duty_id, []):
@@ -154,7 +190,7 @@ def _expected_for_partnerships(
     return found
 
 
-def _expected_for_bids(session: Session) -> list[Expected]:
+def _expected_for_bids(session: Session, holders: Holders | None) -> list[Expected]:
     query = (
         select(Bid, FundingCondition)
         .join(FundingCondition, col(FundingCondition.stream_id) == Bid.stream_id)
@@ -164,6 +200,17 @@ def _expected_for_bids(session: Session) -> list[Expected]:
             col(FundingStream.retired_in_version).is_(None),
         )
     )
+    if holders is not None:
+        # Held as its obligations are below: by its partnership, or else by its lead body.
+        query = query.where(
+            or_(
+                any_of(col(Bid.partnership_id), holders.partnership_ids),
+                and_(
+                    col(Bid.partnership_id).is_(None),
+                    any_of(col(Bid.lead_body_id), holders.body_ids),
+                ),
+            )
+        )
     found = []
     for bid, condition in session.exec(query):
         if bid.status in INACTIVE_BID_STATUSES:
@@ -182,32 +229,37 @@ def _expected_for_bids(session: Session) -> list[Expected]:
     return found
 
 
-def expected_obligations(*, session: Session, on: dt.date) -> dict[str, Expected]:
-    """Every obligation that applies on a date, by its key."""
+def expected_obligations(
+    *, session: Session, on: dt.date, holders: Holders | None = None
+) -> dict[str, Expected]:
+    """Every obligation that applies on a date, by its key (of these holders, or of all)."""
     live = _live_deliverables(session)
-    expected = _expected_for_bodies(session, on, live)
-    expected += _expected_for_partnerships(session, on, live)
-    expected += _expected_for_bids(session)
+    expected = _expected_for_bodies(session, on, live, holders)
+    expected += _expected_for_partnerships(session, on, live, holders)
+    expected += _expected_for_bids(session, holders)
     return {item.key: item for item in expected}
 
 
 def sync_obligations(
-    *, session: Session, on: dt.date, track_from: dt.date | None = None
+    *,
+    session: Session,
+    on: dt.date,
+    track_from: dt.date | None = None,
+    holders: Holders | None = None,
 ) -> SyncReport:
-    """Open the obligations that now apply, close those that no longer do, add due periods.
+    """Open the obligations that now apply, close those that no longer do, add due periods:
+    of these holders, or of the whole registry when `holders` is None.
 
     Nothing is deleted: a closed obligation keeps its periods and evidence.
     """
     report = SyncReport()
-    expected = expected_obligations(session=session, on=on)
+    expected = expected_obligations(session=session, on=on, holders=holders)
     # Every obligation's key and whether it is closed, as columns: a national registry has
     # tens of thousands, of which a day's synchronisation changes a handful (read as rows).
-    existing = {
-        key: (obligation_id, closed)
-        for key, obligation_id, closed in session.exec(
-            select(Obligation.key, key_column(Obligation), col(Obligation.closed_date))
-        )
-    }
+    known = select(Obligation.key, key_column(Obligation), col(Obligation.closed_date))
+    if holders is not None:
+        known = known.where(holders.held())
+    existing = {key: (obligation_id, closed) for key, obligation_id, closed in session.exec(known)}
     for key, item in expected.items():
         if key not in existing:
             opened = max(d for d in (track_from or on, item.opens) if d is not None)
@@ -225,7 +277,7 @@ def sync_obligations(
             report.closed += 1
             report.closed_reasons.append(obligation.closed_reason)
     session.flush()
-    report.occurrences = add_due_periods(session=session, until=on)
+    report.occurrences = add_due_periods(session=session, until=on, holders=holders)
     if report.opened or report.reopened or report.closed:
         audit(
             session=session,
@@ -309,16 +361,15 @@ def closing_reason(*, session: Session, obligation: Obligation, on: dt.date) -> 
     return "the bid was withdrawn or rejected"
 
 
-def add_due_periods(*, session: Session, until: dt.date) -> int:
-    """Create the periods of every open obligation up to `until`; return how many were added."""
+def add_due_periods(*, session: Session, until: dt.date, holders: Holders | None = None) -> int:
+    """Create the periods of every open obligation (of these holders, or of all) up to `until`;
+    return how many were added."""
+    made = select(col(Period.obligation_id), col(Period.period_start_date))
+    if holders is not None:
+        made = made.join(Obligation).where(holders.held())
     # Plain tuples, not the result's rows: a row compares itself in Python, and a national
     # registry asks this set about a hundred thousand periods.
-    have = {
-        (obligation_id, start)
-        for obligation_id, start in session.exec(
-            select(col(Period.obligation_id), col(Period.period_start_date))
-        )
-    }
+    have = {(obligation_id, start) for obligation_id, start in session.exec(made)}
     rules = _due_rules(session)
     # Obligations under one deliverable opened on one day have the same periods: each list is
     # worked out once (a registry holds tens of thousands of obligations, a few hundred lists).
@@ -329,6 +380,8 @@ def add_due_periods(*, session: Session, until: dt.date) -> int:
         col(Obligation.condition_id),
         col(Obligation.opened_date),
     ).where(col(Obligation.closed_date).is_(None))
+    if holders is not None:
+        open_ones = open_ones.where(holders.held())
     added = 0
     for obligation_id, deliverable_id, condition_id, opened in session.exec(open_ones):
         key = _rule_key(deliverable_id, condition_id)

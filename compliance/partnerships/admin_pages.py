@@ -19,7 +19,7 @@ from compliance.deps import AdminUser, PostedForm, SessionDep, SettingsDep, chec
 from compliance.errors import NotFound
 from compliance.forms import date_from_parts, date_parts, stored_text
 from compliance.models import Body, Duty, Partnership
-from compliance.obligations.service import sync_obligations
+from compliance.obligations.service import of_partnership, sync_obligations
 from compliance.partnerships.service import (
     FORMS,
     SLUG_PATTERN,
@@ -235,7 +235,7 @@ def add_partnership(
             found = _in_words(exc, answers)
     if found:
         return _form_page(request, session, None, _typed(posted), found, status=400)
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     return RedirectResponse(f"/partnerships/{partnership.slug}", status_code=303)
 
 
@@ -289,7 +289,7 @@ def change_partnership(
             found = _in_words(exc, answers)
     if found:
         return _form_page(request, session, partnership, _typed(posted), found, status=400)
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     return RedirectResponse(f"/partnerships/{partnership.slug}", status_code=303)
 
 
@@ -379,7 +379,7 @@ def add_member(
             errors = _member_refusal(session, exc, answers["body_code"])
     if errors:
         return _members_page(request, session, partnership, _typed(posted), errors, status=400)
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     address = f"/partnerships/{partnership.slug}/members?joined={answers['body_code']}"
     return RedirectResponse(address, status_code=303)
 
@@ -458,7 +458,7 @@ def end_member(
     if error:
         errors = {"end_date": error}
         return _end_page(request, partnership, body, member, _typed(posted), errors, status=400)
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     address = f"/partnerships/{partnership.slug}/members?left={body.code}"
     return RedirectResponse(address, status_code=303)
 
@@ -526,6 +526,6 @@ def save_duties(
     for duty in removed:
         remove_duty(session=session, partnership=partnership, duty=duty, actor=actor)
     if added or removed:
-        sync_obligations(session=session, on=settings.today())
+        sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     changed = {"added": added, "removed": removed}
     return _duties_page(request, session, partnership, wanted, {}, changed)

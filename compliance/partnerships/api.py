@@ -20,7 +20,7 @@ from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
 from compliance.models import Duty, Partnership, PartnershipMember
 from compliance.obligations.schemas import JUDGEMENT_EXAMPLE, JudgementPublic, judgement_public
-from compliance.obligations.service import sync_obligations
+from compliance.obligations.service import of_partnership, sync_obligations
 from compliance.outcomes.judgement import judgement_across
 from compliance.outcomes.service import risks_of
 from compliance.partnerships.service import (
@@ -346,7 +346,7 @@ def add_partnership(
         )
     except FieldsRefused as exc:
         raise refusal(exc) from exc
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     return _detail(session, partnership, settings.today())
 
 
@@ -383,7 +383,7 @@ def change_partnership(
     except FieldsRefused as exc:
         raise refusal(exc) from exc
     if changes:
-        sync_obligations(session=session, on=today)
+        sync_obligations(session=session, on=today, holders=of_partnership(partnership))
     return _detail(session, partnership, today)
 
 
@@ -406,7 +406,7 @@ def add_member(
         )
     except FieldsRefused as exc:
         raise refusal(exc) from exc
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     return _member(get_body(session=session, code=data.body_code), member)
 
 
@@ -438,7 +438,7 @@ def end_member(
         )
     except FieldsRefused as exc:
         raise refusal(exc) from exc
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     return _member(body, member)
 
 
@@ -458,7 +458,7 @@ def put_duty(
     partnership = _partnership_or_404(session, slug)
     duty = _duty_or_404(session, duty_slug)
     if add_duty(session=session, partnership=partnership, duty=duty, actor=principal.user.email):
-        sync_obligations(session=session, on=settings.today())
+        sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     return _detail(session, partnership, settings.today())
 
 
@@ -478,5 +478,5 @@ def delete_duty(
         session=session, partnership=partnership, duty=duty, actor=principal.user.email
     ):
         raise NotFound(f"{slug} does not discharge {duty_slug}", field="path.duty_slug")
-    sync_obligations(session=session, on=settings.today())
+    sync_obligations(session=session, on=settings.today(), holders=of_partnership(partnership))
     return _detail(session, partnership, settings.today())
