@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Annotated, BinaryIO
 
 import typer
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from compliance import logs
 from compliance.accounts.commands import token_app, user_app, user_by_email
@@ -16,7 +16,7 @@ from compliance.cli_common import parse_date as _parse_date
 from compliance.cli_common import settings_or_exit as _settings
 from compliance.config import Settings, get_settings
 from compliance.csvfiles import ImportRefused
-from compliance.db import get_engine, row_id, session_scope
+from compliance.db import get_engine, session_scope
 from compliance.evidence.commands import evidence_app
 
 app = typer.Typer(no_args_is_help=True, help="Statutory partnership-duty compliance tracker.")
@@ -432,8 +432,7 @@ def import_bodies_command(
 ) -> None:
     """Import a register of bodies, all or nothing; the same file again changes nothing."""
     from compliance.bodies.service import import_bodies
-    from compliance.models import Body
-    from compliance.obligations.service import backfill, sync_obligations
+    from compliance.obligations.service import backfill, of_body_codes, sync_obligations
 
     settings = _settings()
     since = _parse_date(track_from)
@@ -442,13 +441,15 @@ def import_bodies_command(
     try:
         with _opened(file) as data, session_scope(get_engine(settings)) as session:
             report = import_bodies(session=session, data=data, max_rows=settings.max_import_rows)
-            sync = sync_obligations(session=session, on=settings.today())
+            imported = of_body_codes(session, report.created + report.updated)
+            sync = sync_obligations(session=session, on=settings.today(), holders=imported)
             if since is not None:
-                codes = set(report.created) | set(report.updated)
-                ids = {
-                    row_id(b) for b in session.exec(select(Body).where(col(Body.code).in_(codes)))
-                }
-                backfill(session=session, track_from=since, until=settings.today(), body_ids=ids)
+                backfill(
+                    session=session,
+                    track_from=since,
+                    until=settings.today(),
+                    body_ids=imported.body_ids,
+                )
     except ImportRefused as exc:
         raise _refused(file, exc) from exc
     typer.echo(

@@ -211,6 +211,32 @@ def test_a_register_import_is_all_or_nothing_with_every_bad_line_listed(api, ses
     assert no_file.status_code == 422 and no_file.json()["field"] == "body.file"
 
 
+def test_a_change_brings_up_to_date_only_the_obligations_of_the_bodies_it_changed(
+    api, session, settings
+):
+    admin = api["admin"]
+    # Cornwall ends today, written past the API: only a change to Cornwall (or the nightly
+    # check) brings its obligations up to date.
+    cornwall = session.exec(select(Body).where(Body.code == "E06000052")).one()
+    cornwall.end_date = settings.today()
+    session.flush()
+    still_open = admin.get("/api/v1/obligations", params={"body": "E06000052"}).json()["items"]
+    assert still_open
+    good = (HEADER + "E06000801,Good Council,unitary_authority,england,,\n").encode()
+    report = admin.post(
+        "/api/v1/bodies/import", content=good, headers={"Content-Type": "text/csv"}
+    ).json()
+    opened = admin.get("/api/v1/obligations", params={"body": "E06000801"}).json()["items"]
+    assert (report["obligations_opened"], report["obligations_closed"]) == (len(opened), 0)
+    renamed = admin.patch("/api/v1/bodies/E06000801", json={"name": "Better Council"})
+    assert renamed.status_code == 200
+    listed = admin.get("/api/v1/obligations", params={"body": "E06000052"}).json()["items"]
+    assert [o["id"] for o in listed] == [o["id"] for o in still_open]
+    noted = admin.patch("/api/v1/bodies/E06000052", json={"note": "Merged"})
+    assert noted.status_code == 200
+    assert admin.get("/api/v1/obligations", params={"body": "E06000052"}).json()["items"] == []
+
+
 SAFER = "/api/v1/partnerships/safer-cornwall"
 WRITES = [
     ("post", "/api/v1/bodies", {"json": NEW_BODY}),

@@ -45,7 +45,7 @@ from compliance.models import (
     Obligation,
     User,
 )
-from compliance.obligations.service import sync_obligations
+from compliance.obligations.service import of_body_codes, sync_obligations
 from compliance.partnerships.service import get_partnership
 from compliance.web import PAGE_SIZE, page_number, page_span, render, uk_date
 
@@ -455,7 +455,8 @@ def import_upload(
             actor=principal.user.email,
             max_rows=settings.max_import_rows,
         )
-        sync_obligations(session=session, on=settings.today())
+        imported = of_body_codes(session, report.created + report.updated)
+        sync_obligations(session=session, on=settings.today(), holders=imported)
     except ImportRefused as exc:
         session.rollback()
         lines = [f"Line {e.line}: {e.message}" for e in exc.errors]

@@ -19,7 +19,7 @@ from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Body
 from compliance.obligations.schemas import ObligationPublic, obligation_items
-from compliance.obligations.service import of_body, sync_obligations
+from compliance.obligations.service import of_body, of_body_codes, sync_obligations
 from compliance.obligations.views import view_obligations
 
 router = api_router("bodies")
@@ -363,7 +363,8 @@ def import_register(
                 for e in exc.errors
             ]
         ) from exc
-    sync = sync_obligations(session=session, on=settings.today())
+    imported = of_body_codes(session, report.created + report.updated)
+    sync = sync_obligations(session=session, on=settings.today(), holders=imported)
     return BodyImportReport(
         created=report.created,
         updated=report.updated,

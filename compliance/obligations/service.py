@@ -10,7 +10,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
 from compliance.audit.service import record as audit
-from compliance.db import any_of, key_column, row_id, stored
+from compliance.db import any_of, any_text_of, key_column, row_id, stored
 from compliance.models import (
     Bid,
     Body,
@@ -76,6 +76,12 @@ class Holders:
 def of_body(body: Body) -> Holders:
     """One body, as the holders a change to it can alter."""
     return Holders(body_ids=frozenset({row_id(body)}))
+
+
+def of_body_codes(session: Session, codes: list[str]) -> Holders:
+    """The bodies with these codes (those an import created or changed)."""
+    found = session.exec(select(key_column(Body)).where(any_text_of(col(Body.code), codes)))
+    return Holders(body_ids=frozenset(found))
 
 
 def of_partnership(partnership: Partnership) -> Holders:
