@@ -115,6 +115,7 @@ def _routers():
     from compliance.partnerships import api as partnerships_api
     from compliance.partnerships import pages as partnerships_pages
     from compliance.partnerships import value_pages as partnerships_value_pages
+    from compliance.reminders import api as reminders_api
     from compliance.reminders import pages as reminders_pages
     from compliance.reports import api as reports_api
     from compliance.reports import pages as reports_pages
@@ -142,6 +143,7 @@ def _routers():
         reports_pages,
         reports_api,
         bodies_api,
+        reminders_api,
         catalogue_api,
         partnerships_api,
         obligations_api,

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
 
+from compliance.accounts.tokens import create_token
 from compliance.models import AuditEvent, Obligation
 from compliance.reminders.models import ReminderSetting
 from compliance.reminders.service import Directory
@@ -173,3 +174,109 @@ def test_a_file_sent_in_a_fields_place_is_refused_and_nothing_is_saved(app, sess
         "Jo Pascoe",
         "jo@example.org",
     )
+
+
+# Through the API ---------------------------------------------------------------------------------
+
+API = f"/api/v1/bodies/{CORNWALL}/reminders"
+PROBLEM = "application/problem+json"
+
+
+def bearer(app, session, role: str, bodies: list[str] = ()) -> TestClient:  # type: ignore[no-untyped-def]
+    user = make_user(session, role, bodies=list(bodies))
+    token, _ = create_token(session=session, user=user, name="t", actor="test")
+    return TestClient(app, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_through_the_api_the_same_record_is_read_and_set_and_the_page_shows_it(
+    app, session, settings, bodies
+):
+    cornwall, _ = bodies
+    officer = bearer(app, session, "officer", [CORNWALL])
+    unset = officer.get(API)
+    assert unset.status_code == 200
+    assert unset.json() == {
+        "body_code": CORNWALL,
+        "reminder_days": None,
+        "days_used": [30, 7, 1],
+        "sro_name": None,
+        "sro_email": None,
+        "updated_at": None,
+    }
+    typed = {"reminder_days": [1, 60, 7, 30], "sro_name": " Dr Jo Pascoe ", "sro_email": None}
+    typed["sro_email"] = "Jo.Pascoe@Cornwall.example.org"
+    saved = officer.put(API, json=typed)
+    assert saved.status_code == 200, saved.text
+    body = saved.json()
+    assert (body["reminder_days"], body["days_used"]) == ([60, 30, 7, 1], [60, 30, 7, 1])
+    assert (body["sro_name"], body["sro_email"]) == (
+        "Dr Jo Pascoe",
+        "jo.pascoe@cornwall.example.org",
+    )
+    assert officer.get(API).json() == body
+    own = setting(session, cornwall)
+    assert (own.reminder_days, own.sro_name) == ("60,30,7,1", "Dr Jo Pascoe")
+    [event] = events(session, cornwall)
+    assert event.after["sro_email"] == "jo.pascoe@cornwall.example.org"
+    page = signed_in(app, session, "officer", [CORNWALL]).get(PAGE)
+    assert values(page.text) == ["60,30,7,1", "Dr Jo Pascoe", "jo.pascoe@cornwall.example.org"]
+    # Sent empty, each goes back to its default, as the page's emptied form does.
+    cleared = officer.put(API, json={})
+    assert cleared.status_code == 200
+    assert cleared.json()["days_used"] == [30, 7, 1] and cleared.json()["sro_email"] is None
+    held = Obligation(key="k", body_id=cornwall.id, opened_date=dt.date(2026, 1, 1))
+    assert Directory(session, settings, dt.date(2026, 12, 1)).offsets(held) == [30, 7, 1]
+    assert len(events(session, cornwall)) == 2
+
+
+@pytest.mark.parametrize(
+    ("sent", "field"),
+    [
+        ({"reminder_days": [30, 7, 7]}, "body.reminder_days"),
+        ({"reminder_days": [400]}, "body.reminder_days.0"),
+        ({"reminder_days": [-1]}, "body.reminder_days.0"),
+        ({"reminder_days": []}, "body.reminder_days"),
+        ({"reminder_days": "30,7,1"}, "body.reminder_days"),
+        ({"reminder_days": [7.5]}, "body.reminder_days.0"),
+        ({"sro_name": "Jo Pascoe"}, "body.sro_email"),
+        ({"sro_name": "Jo Pascoe", "sro_email": "not-an-email"}, "body.sro_email"),
+        ({"sro_name": "x" * 201, "sro_email": "jo@example.org"}, "body.sro_name"),
+        ({"sro_email": "jo@example.org", "note": "x"}, "body.note"),
+    ],
+)
+def test_through_the_api_a_mistake_names_its_field_and_changes_nothing(
+    app, session, bodies, sent, field
+):
+    cornwall, _ = bodies
+    admin = bearer(app, session, "admin")
+    before = {"reminder_days": [14], "sro_name": "Jo", "sro_email": "jo@example.org"}
+    assert admin.put(API, json=before).status_code == 200
+    refused = admin.put(API, json=sent)
+    assert refused.status_code == 422, refused.text
+    assert refused.headers["content-type"] == PROBLEM
+    assert [e["field"] for e in refused.json()["errors"]] == [field]
+    own = setting(session, cornwall)
+    assert (own.reminder_days, own.sro_name, own.sro_email) == ("14", "Jo", "jo@example.org")
+    assert len(events(session, cornwall)) == 1
+
+
+def test_through_the_api_only_those_who_may_change_the_body_read_or_set_its_reminders(
+    app, session, bodies
+):
+    cornwall, _ = bodies
+    sent = {"reminder_days": [3]}
+    for who in (
+        bearer(app, session, "inspector", [CORNWALL]),
+        bearer(app, session, "officer", [DEVON]),
+    ):
+        assert who.get(API).status_code == 403
+        assert who.put(API, json=sent).status_code == 403
+    anonymous = TestClient(app)
+    assert (
+        anonymous.get(API).status_code == 401 and anonymous.put(API, json=sent).status_code == 401
+    )
+    admin = bearer(app, session, "admin")
+    missing = admin.put("/api/v1/bodies/NOPE/reminders", json=sent)
+    assert missing.status_code == 404 and missing.json()["field"] == "path.code"
+    assert setting(session, cornwall) is None and events(session, cornwall) == []
+    assert admin.put(API, json=sent).json()["days_used"] == [3]
