@@ -203,8 +203,11 @@ def test_through_the_api_the_same_record_is_read_and_set_and_the_page_shows_it(
         "sro_email": None,
         "updated_at": None,
     }
-    typed = {"reminder_days": [1, 60, 7, 30], "sro_name": " Dr Jo Pascoe ", "sro_email": None}
-    typed["sro_email"] = "Jo.Pascoe@Cornwall.example.org"
+    typed = {
+        "reminder_days": [1, 60, 7, 30],
+        "sro_name": " Dr Jo Pascoe ",
+        "sro_email": "Jo.Pascoe@Cornwall.example.org",
+    }
     saved = officer.put(API, json=typed)
     assert saved.status_code == 200, saved.text
     body = saved.json()
