@@ -71,7 +71,7 @@ API_CALLS = [
 # Changes made through the API, as "METHOD path": renaming a body or a partnership brings its
 # obligations up to date inside the request (Holders in obligations/service.py), and requests
 # alternate between two names so that each is a change; evidence recorded for a period of the
-# first body's, then each piece reviewed. {obligation}, {period} and {evidence} are filled in.
+# first body's, then each piece reviewed. {obligation} and {evidence} are filled in.
 API_WRITES = [
     "PATCH /api/v1/bodies/SYN-000001",
     "PATCH /api/v1/partnerships/syn-000001-sab",
