@@ -9,7 +9,6 @@ from pydantic.json_schema import JsonDict
 from pydantic_core import PydanticCustomError
 
 from compliance.access import require
-from compliance.accounts.service import normalise_email
 from compliance.api import ApiInput, api_router
 from compliance.bodies.service import get_body
 from compliance.db import row_id
@@ -131,29 +130,16 @@ def set_reminders(
     and escalations are for dates the law or a funding condition sets; a date of our own
     convention comes in the weekly digest only."""
     body = _writable(session, principal, code)
-    email = (data.sro_email or "").strip() or None
-    if (data.sro_name or "").strip() and not email:
-        raise Refused(
-            "Give the senior responsible officer's email address, or no name",
-            field="body.sro_email",
-            status=422,
-        )
-    if email:
-        try:
-            email = normalise_email(email)
-        except Refused as exc:
-            raise Refused(
-                "sro_email is not an email address, like name@example.org",
-                field="body.sro_email",
-                status=422,
-            ) from exc
     days = data.reminder_days
-    set_body_reminders(
-        session=session,
-        actor=principal.user.email,
-        body_id=row_id(body),
-        reminder_days=",".join(str(d) for d in sorted(days, reverse=True)) if days else None,
-        sro_name=data.sro_name,
-        sro_email=email,
-    )
+    try:
+        set_body_reminders(
+            session=session,
+            actor=principal.user.email,
+            body_id=row_id(body),
+            reminder_days=",".join(str(d) for d in sorted(days, reverse=True)) if days else None,
+            sro_name=data.sro_name,
+            sro_email=data.sro_email,
+        )
+    except Refused as exc:  # the service's own checks: the officer's name and address
+        raise Refused(exc.message, field=f"body.{exc.field}", status=422) from exc
     return _public(session, settings, body)

@@ -114,18 +114,31 @@ def set_body_reminders(
     sro_name: str | None = None,
     sro_email: str | None = None,
 ) -> ReminderSetting:
-    """Record a body's own reminder days and its senior responsible officer."""
+    """Record a body's own reminder days and its senior responsible officer, who needs an
+    email address for the escalations to reach them. Everything is checked before anything
+    changes; a refusal names its field."""
     days = (reminder_days or "").strip() or None
     if days is not None and len(parse_days(days)) != len(days.split(",")):
         raise Refused(
             "reminder days are whole numbers of days, such as 30,7,1", field="reminder_days"
         )
+    name, email = (sro_name or "").strip() or None, (sro_email or "").strip() or None
+    if name and not email:
+        raise Refused(
+            "Give the senior responsible officer's email address, or no name", field="sro_email"
+        )
+    if email:
+        try:
+            email = normalise_email(email)
+        except Refused as exc:
+            raise Refused(
+                "sro_email is not an email address, like name@example.org", field="sro_email"
+            ) from exc
     if session.get(Body, body_id) is None:
         raise Refused(f"no body with id {body_id}", field="body_id")
     setting = session.get(ReminderSetting, body_id) or ReminderSetting(body_id=body_id)
     before = snapshot(setting) if setting in session else None
-    setting.reminder_days, setting.sro_name = days, (sro_name or "").strip() or None
-    setting.sro_email = normalise_email(sro_email) if sro_email else None
+    setting.reminder_days, setting.sro_name, setting.sro_email = days, name, email
     setting.updated_at = utcnow()
     session.add(setting)
     session.flush()
