@@ -15,8 +15,7 @@ from compliance.db import row_id
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import Body
-from compliance.reminders.models import ReminderSetting
-from compliance.reminders.preferences import parse_days, set_body_reminders
+from compliance.reminders.preferences import body_reminders_of, parse_days, set_body_reminders
 
 router = api_router("reminders")
 
@@ -96,7 +95,7 @@ def _writable(session: SessionDep, principal: CurrentUser, code: str) -> Body:
 
 
 def _public(session: SessionDep, settings: SettingsDep, body: Body) -> BodyReminders:
-    own = session.get(ReminderSetting, row_id(body))
+    own = body_reminders_of(session=session, body_id=row_id(body))
     days = parse_days(own.reminder_days) if own and own.reminder_days else None
     return BodyReminders(
         body_code=body.code,

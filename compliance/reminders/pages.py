@@ -32,8 +32,8 @@ from compliance.errors import Refused
 from compliance.models import Body, Finding
 from compliance.obligations.list_pages import holder_links
 from compliance.outbox import dead_messages, requeue, status_counts
-from compliance.reminders.models import OutboxMessage, ReminderSetting
-from compliance.reminders.preferences import parse_days, set_body_reminders
+from compliance.reminders.models import OutboxMessage
+from compliance.reminders.preferences import body_reminders_of, parse_days, set_body_reminders
 from compliance.reminders.service import addressees_and_holders
 from compliance.web import render
 
@@ -210,7 +210,7 @@ def body_reminders(
 ) -> HTMLResponse:
     """A body's own reminder days and its senior responsible officer, to change."""
     body = _writable_body(session, principal, code)
-    own = session.get(ReminderSetting, body.id)
+    own = body_reminders_of(session=session, body_id=row_id(body))
     values = {
         "reminder_days": (own and own.reminder_days) or "",
         "sro_name": (own and own.sro_name) or "",

@@ -105,6 +105,11 @@ def set_preferences(
     return preference
 
 
+def body_reminders_of(*, session: Session, body_id: int) -> ReminderSetting | None:
+    """A body's own reminder days and senior responsible officer, or None while never set."""
+    return session.get(ReminderSetting, body_id)
+
+
 def set_body_reminders(
     *,
     session: Session,
