@@ -51,6 +51,8 @@ TARGET_CHECK_SECONDS = 10.0
 TARGET_CHECK_MB = 1024.0
 TARGET_REQUEST_MS = 50.0
 TARGET_AT_BODIES = 1000
+# Issue 16: a national registry's check, from the command, in under 6 s (`--sizes 4000`).
+TARGET_NATIONAL_CHECK_SECONDS, TARGET_NATIONAL_BODIES = 6.0, 4000
 WARM_UP = 3
 
 
@@ -75,8 +77,13 @@ class Result:
     def misses(self) -> list[str]:
         """The targets this result misses, in words."""
         found = []
-        if self.bodies >= TARGET_AT_BODIES and self.check_s > TARGET_CHECK_SECONDS:
-            found.append(f"check {self.check_s:.1f} s > {TARGET_CHECK_SECONDS:.0f} s")
+        seconds = (
+            TARGET_NATIONAL_CHECK_SECONDS
+            if self.bodies >= TARGET_NATIONAL_BODIES
+            else TARGET_CHECK_SECONDS
+        )
+        if self.bodies >= TARGET_AT_BODIES and self.check_s > seconds:
+            found.append(f"check {self.check_s:.1f} s > {seconds:.0f} s")
         if self.bodies >= TARGET_AT_BODIES and self.check_mb > TARGET_CHECK_MB:
             found.append(f"check {self.check_mb:.0f} MB > {TARGET_CHECK_MB:.0f} MB")
         if self.median_ms > TARGET_REQUEST_MS:

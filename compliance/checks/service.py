@@ -26,7 +26,8 @@ from compliance.checks.rules import (
     continuation_of,
 )
 from compliance.config import Settings
-from compliance.db import key_column, row_id
+from compliance.db import key_column, plain_rows, row_id
+from compliance.memory import collector_paused
 from compliance.models import (
     Body,
     CheckRun,
@@ -102,8 +103,9 @@ def load_snapshot(
     mine = everything if judged is None else and_(everything, judged)
     obligations = [
         ObligationItem(*row)
-        for row in session.exec(
-            select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+        for row in plain_rows(
+            session,
+            core_select(
                 key_column(Obligation),
                 col(Obligation.body_id),
                 col(Obligation.partnership_id),
@@ -111,7 +113,7 @@ def load_snapshot(
                 col(Obligation.condition_id),
                 col(Obligation.opened_date),
                 col(Obligation.not_applicable_reason),
-            ).where(col(Obligation.closed_date).is_(None), mine)
+            ).where(col(Obligation.closed_date).is_(None), mine),
         )
     ]
     periods: dict[int, list[PeriodItem]] = {}
@@ -121,7 +123,7 @@ def load_snapshot(
         .where(col(Obligation.closed_date).is_(None), mine)
         .order_by(col(Period.period_start_date))
     )
-    for period in session.execute(open_periods):
+    for period in plain_rows(session, open_periods):
         periods.setdefault(period[1], []).append(PeriodItem(*period))
     live_body = _active(Body.start_date, Body.end_date, on)
     scoped_bodies = (
@@ -255,7 +257,7 @@ def _current_evidence(
     """Current evidence per period of the obligations `mine` selects, with each piece's title
     and holder; `queried`: only the pieces with a review comment by the cutoff."""
     query = (
-        select(  # type: ignore[call-overload]  # sqlmodel types select() to 4 columns
+        core_select(
             col(EvidenceLink.occurrence_id),
             key_column(Evidence),
             col(Evidence.title),
@@ -264,11 +266,11 @@ def _current_evidence(
             col(Obligation.body_id),
             col(Obligation.partnership_id),
         )
-        .join(Evidence, Evidence.id == EvidenceLink.evidence_id)
-        .join(Period, Period.id == EvidenceLink.occurrence_id)
-        .join(Obligation, Obligation.id == Period.obligation_id)
+        .join(Evidence, col(Evidence.id) == col(EvidenceLink.evidence_id))
+        .join(Period, col(Period.id) == col(EvidenceLink.occurrence_id))
+        .join(Obligation, col(Obligation.id) == col(Period.obligation_id))
         .where(mine)
-        .where(Evidence.recorded_at <= cutoff)
+        .where(col(Evidence.recorded_at) <= cutoff)
         .where((col(Evidence.withdrawn_at).is_(None)) | (col(Evidence.withdrawn_at) > cutoff))
         .where(col(Evidence.id).not_in(superseded_by(cutoff)))
     )
@@ -286,7 +288,7 @@ def _current_evidence(
         effective,
         body_id,
         partnership_id,
-    ) in session.exec(query):
+    ) in plain_rows(session, query):
         found.setdefault(occurrence_id, []).append(
             EvidenceItem(evidence_id, title, review_by, effective)
         )
@@ -363,12 +365,14 @@ def _columns(hit: Hit) -> dict[str, object]:
     return {**{c: getattr(hit, c) for c in FINDING_COLUMNS}, "since_date": hit.since}
 
 
+@collector_paused()
 def check_now(
     *, session: Session, settings: Settings, on: dt.date, trigger: str
 ) -> tuple[SyncReport, CheckSummary]:
     """A full check as at a date, the one way every caller runs it (the nightly job, `compliance
     init` and `check`, the admin page and POST /api/check-runs): obligations and their periods
-    are brought up to date first, then every rule runs on what that left, in one transaction."""
+    are brought up to date first, then every rule runs on what that left, in one transaction.
+    The garbage collector waits meanwhile (see compliance.memory)."""
     sync = sync_obligations(session=session, on=on)
     summary = run_checks(
         session=session,
