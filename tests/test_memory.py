@@ -92,3 +92,32 @@ def test_the_day_s_judgement_of_every_obligation_runs_with_the_collector_paused(
     assert judged.keep_current(session, on=later, due_soon_days=settings.due_soon_days) > 0
     assert seen and not any(seen)
     assert gc.isenabled()
+
+
+def test_a_report_s_data_is_built_with_the_collector_paused(
+    demo_area, session, settings, monkeypatch
+):
+    from compliance.access import Principal
+    from compliance.models import User
+    from compliance.reports import service as reports
+
+    seen: list[bool] = []
+    judge = reports.view_obligations_for
+
+    def watched(**kwargs):  # type: ignore[no-untyped-def]
+        seen.append(gc.isenabled())
+        return judge(**kwargs)
+
+    monkeypatch.setattr(reports, "view_obligations_for", watched)
+    admin = Principal(User(email="a@example.org", name="A", role="admin"), *[frozenset()] * 3)
+    report = reports.build_report(
+        session=session,
+        principal=admin,
+        kind="body",
+        key="E06000052",
+        as_at=settings.today(),
+        due_soon_days=settings.due_soon_days,
+    )
+    assert report.summary.total > 0
+    assert seen and not any(seen)
+    assert gc.isenabled()

@@ -429,7 +429,10 @@ def holder_reports(task: Task, start: int) -> list[HolderReport]:
             _write(task.engine, task.job_id, stage=stage, progress=progress)
 
     workers = max(1, task.settings.report_render_workers)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="holder-report") as pool:
+    # One thread more than renders at once: while every render slot is busy, the next holder's
+    # data is read, so that a slot freed starts its next render at once (make_pdf's slots still
+    # bound the renders).
+    with ThreadPoolExecutor(max_workers=workers + 1, thread_name_prefix="holder-report") as pool:
         return list(pool.map(one, rows))
 
 
