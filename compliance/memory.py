@@ -3,10 +3,11 @@ small objects at once (a national check reads some 440,000 rows into tuples).
 
 The collector runs whenever enough new objects have been made, and each full collection walks
 every object still alive, so in a batch that keeps what it reads until the end, the later
-collections cost more and find nothing: at 4,000 bodies they took a third of the time to read a
-check's snapshot (1.8-2.2 s against 3.0-3.6 s on PostgreSQL). Reference counting still frees
-everything dropped meanwhile; only reference cycles wait, for the first collection after the
-batch. The pause is process-wide, so batches in several threads keep it until the last ends.
+collections cost more and find nothing: at 4,000 bodies they took two-fifths of the time to
+read a check's snapshot (3.0-3.6 s with them, 1.8-2.2 s without, on PostgreSQL). Reference
+counting still frees everything dropped meanwhile; only reference cycles wait, for the first
+collection after the batch. The pause is process-wide, so batches in several threads keep it
+until the last ends.
 """
 
 import gc

@@ -114,7 +114,7 @@ def keep_current(session: Session, ids: Any = None, *, on: dt.date, due_soon_day
     token changes, and asks again only then. Each batch is kept in a commit of its own: call this
     in a session that has written nothing (a page's reading session, or one of its own). The
     garbage collector waits meanwhile (see compliance.memory): the day's first judgement of a
-    national registry took 27 s with it running, 19 s without."""
+    national registry took 23-27 s with it running, 18-21 s without."""
     if session.new or session.dirty or session.deleted or session.info.get("findings_pending"):
         raise RuntimeError("keep_current needs a session that has written nothing")
     database, judged = database_of(session), 0
