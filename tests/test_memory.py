@@ -60,15 +60,21 @@ def test_batches_in_two_threads_keep_it_off_until_the_last_ends():
     assert gc.isenabled()
 
 
-def test_a_full_check_reads_and_judges_with_the_collector_paused(session, settings, monkeypatch):
+def collector_seen_by(monkeypatch, module, name: str) -> list[bool]:  # type: ignore[no-untyped-def]
+    """Whether the collector was on at each call of `module.name`, which still does its work."""
     seen: list[bool] = []
-    load = service.load_snapshot
+    real = getattr(module, name)
 
-    def watched(**kwargs):  # type: ignore[no-untyped-def]
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
         seen.append(gc.isenabled())
-        return load(**kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(service, "load_snapshot", watched)
+    monkeypatch.setattr(module, name, watched)
+    return seen
+
+
+def test_a_full_check_reads_and_judges_with_the_collector_paused(session, settings, monkeypatch):
+    seen = collector_seen_by(monkeypatch, service, "load_snapshot")
     service.check_now(session=session, settings=settings, on=dt.date(2026, 12, 1), trigger="test")
     assert seen == [False]
     assert gc.isenabled()
@@ -80,14 +86,7 @@ def test_the_day_s_judgement_of_every_obligation_runs_with_the_collector_paused(
     from compliance.obligations import judged
 
     session.commit()
-    seen: list[bool] = []
-    judge = judged._judge_and_keep
-
-    def watched(*args):  # type: ignore[no-untyped-def]
-        seen.append(gc.isenabled())
-        return judge(*args)
-
-    monkeypatch.setattr(judged, "_judge_and_keep", watched)
+    seen = collector_seen_by(monkeypatch, judged, "_judge_and_keep")
     later = settings.today() + dt.timedelta(days=3)
     assert judged.keep_current(session, on=later, due_soon_days=settings.due_soon_days) > 0
     assert seen and not any(seen)
@@ -101,14 +100,7 @@ def test_a_report_s_data_is_built_with_the_collector_paused(
     from compliance.models import User
     from compliance.reports import service as reports
 
-    seen: list[bool] = []
-    judge = reports.view_obligations_for
-
-    def watched(**kwargs):  # type: ignore[no-untyped-def]
-        seen.append(gc.isenabled())
-        return judge(**kwargs)
-
-    monkeypatch.setattr(reports, "view_obligations_for", watched)
+    seen = collector_seen_by(monkeypatch, reports, "view_obligations_for")
     admin = Principal(User(email="a@example.org", name="A", role="admin"), *[frozenset()] * 3)
     report = reports.build_report(
         session=session,
