@@ -4,15 +4,10 @@ cursor pagination, refusal of unknown query parameters, and the OpenAPI touches 
 Each domain keeps its own routes in `compliance/<domain>/api.py`, built with `api_router()`.
 """
 
-import base64
-import binascii
 import datetime as dt
-import json
 import re
-from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from operator import attrgetter
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Request
@@ -33,12 +28,12 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from compliance.dates import FIRST_YEAR, LAST_YEAR, year_problem
 from compliance.deps import CommittingRoute
 from compliance.errors import Refused
+from compliance.paging import MAX_ID
 
 PREFIX = "/api/v1"
-# Ids are 32-bit integers in PostgreSQL: a larger one is refused before it reaches the database.
-MAX_ID = 2**31 - 1
-# A row's id in a page's or an endpoint's address: past MAX_ID it names nothing (and SQLite could
-# not even be asked), so it is refused as an address, never a server error.
+# Ids are 32-bit integers in PostgreSQL: a row's id in a page's or an endpoint's address past
+# MAX_ID names nothing (and SQLite could not even be asked), so it is refused as an address,
+# never a server error.
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 PROBLEM_TYPE = "application/problem+json"
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -228,49 +223,6 @@ def api_router(tag: str) -> APIRouter:
         dependencies=[Depends(reject_unknown_query), Depends(reject_nul)],
         route_class=CommittingRoute,
     )
-
-
-R = TypeVar("R")
-CURSOR_REFUSED = "The cursor is not one this listing gave out; start again without it"
-
-
-def encode_cursor(*key: Any) -> str:
-    """An opaque cursor that continues a listing after the row with this sort key."""
-    text = json.dumps(list(key), default=str, separators=(",", ":"))
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, size: int) -> list[Any]:
-    """The sort key a cursor carries, or Refused naming the cursor."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        key = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        key = None
-    if not isinstance(key, list) or len(key) != size:
-        raise Refused(CURSOR_REFUSED, field="query.cursor", status=422)
-    return key
-
-
-def cut_page(
-    rows: Sequence[R], limit: int, key: Callable[[R], Any] = attrgetter("id")
-) -> tuple[list[R], str | None]:
-    """A listing's page: `limit` rows of the `limit + 1` fetched, and the cursor that continues
-    after the last of them if there were more (`key` gives a row's sort key; its id by
-    default)."""
-    page = list(rows[:limit])
-    return page, encode_cursor(key(page[-1])) if len(rows) > limit else None
-
-
-def id_after(cursor: str | None) -> int | None:
-    """The id a listing's cursor carries, None without one; Refused naming the cursor unless it
-    is a whole number in the range of ids (a forged one must not reach the database)."""
-    if cursor is None:
-        return None
-    (key,) = decode_cursor(cursor, 1)
-    if type(key) is not int or not 0 <= key <= MAX_ID:
-        raise Refused(CURSOR_REFUSED, field="query.cursor", status=422)
-    return key
 
 
 def shaped(payload: Any) -> Response:

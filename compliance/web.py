@@ -162,39 +162,10 @@ templates.env.filters["judgement_label"] = lambda verdict: JUDGEMENT_LABELS[Verd
 templates.env.filters["colour"] = lambda status: STATUS_COLOURS.get(str(status), "grey")
 
 
-PAGE_SIZE = 50
-MAX_PAGE = 100_000
-
-
-def page_number(raw: str | None) -> int:
-    """A page number as typed in the address: anything but a whole number is the first page."""
-    text = (raw or "").strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_PAGE)):
-        return 1
-    return min(max(int(text), 1), MAX_PAGE)
-
-
 def page_base(pairs: Sequence[tuple[str, Any]]) -> str:
     """The start of a pagination link that keeps every filter set (empty ones left out)."""
     kept = [(key, str(value)) for key, value in pairs if value not in (None, "")]
     return f"?{urlencode(kept)}&" if kept else "?"
-
-
-def page_span(total: int, page: int, size: int = PAGE_SIZE) -> tuple[int, int]:
-    """Which page of `total` rows to show (the last, for one past it) and how many there are."""
-    pages = max(1, -(-total // size))
-    return min(max(page, 1), pages), pages
-
-
-def paginate(rows: list, page: int, size: int = PAGE_SIZE) -> dict[str, Any]:
-    """One page of a list, with the page number and count for the pagination links."""
-    page, pages = page_span(len(rows), page, size)
-    return {
-        "rows": rows[(page - 1) * size : page * size],
-        "page": page,
-        "pages": pages,
-        "total": len(rows),
-    }
 
 
 def render(

@@ -5,8 +5,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from compliance.api import encode_cursor
 from compliance.models import CheckRun, Finding
+from compliance.paging import encode_cursor
 from tests import test_api_people
 from tests.conftest import sign_in
 from tests.test_api_people import _problem, as_, ids

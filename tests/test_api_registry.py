@@ -11,13 +11,13 @@ from sqlmodel import func, select
 
 from compliance.access import principal_for
 from compliance.accounts.tokens import create_token
-from compliance.api import encode_cursor
 from compliance.models import AuditEvent, Body, Obligation, Partnership
 from compliance.obligations.listing import ObligationFilter, obligation_page
 from compliance.obligations.rows import ObligationRow, obligation_rows, select_rows
 from compliance.obligations.schemas import ObligationPage, ObligationPublic
 from compliance.obligations.status import ProcessStatus
 from compliance.obligations.views import view_obligations, view_obligations_for
+from compliance.paging import encode_cursor
 from tests.conftest import csrf_of, make_user, sign_in
 
 PROBLEM = "application/problem+json"
@@ -486,21 +486,21 @@ def test_a_page_is_filled_from_several_small_batches(session, settings, demo):
     on, days = settings.today(), settings.due_soon_days
     views = view_obligations(session=session, on=on, due_soon_days=days)
     expected = sorted(v.obligation.id for v in views if v.status == "met")
-    filters, found, after = ObligationFilter(status=ProcessStatus.met), [], 0
+    filters, found, after = ObligationFilter(status=ProcessStatus.met), [], None
     while True:
         page, more = obligation_page(
             session=session,
             filters=filters,
             on=on,
             due_soon_days=days,
-            after_id=after,
+            after=after,
             limit=2,
             batch=3,
         )
         found += [v.obligation.id for v in page]
         if not more:
             break
-        after = page[-1].obligation.id
+        after = (page[-1].obligation.id,)
     assert len(expected) > 2 and found == expected
 
 

@@ -11,6 +11,7 @@ from pydantic.json_schema import JsonDict
 from compliance.access import Principal, require
 from compliance.accounts.models import ApiToken
 from compliance.accounts.service import (
+    USERS_BY_ID,
     Role,
     create_user,
     get_user,
@@ -31,8 +32,6 @@ from compliance.api import (
     ApiInput,
     Timestamp,
     api_router,
-    cut_page,
-    id_after,
 )
 from compliance.db import row_id
 from compliance.deps import AdminUser, ApiWriter, CurrentUser, SessionDep
@@ -231,8 +230,8 @@ def read_users(
 ) -> UserPage:
     """Every user with their role and scope, in the order they were added (administrators
     only)."""
-    users = list_users(session=session, after_id=id_after(cursor) or 0, limit=limit + 1)
-    page, next_cursor = cut_page(users, limit)
+    users = list_users(session=session, after=USERS_BY_ID.read_cursor(cursor), limit=limit + 1)
+    page, next_cursor = USERS_BY_ID.cut(users, limit)
     return UserPage(items=_users_public(session, page), next_cursor=next_cursor)
 
 

@@ -21,6 +21,7 @@ from compliance.config import OidcGrant, OidcProvider
 from compliance.db import row_id
 from compliance.errors import Refused
 from compliance.models import User, utcnow
+from compliance.paging import Keyset
 
 DEACTIVATED = "This account has been deactivated. Ask your administrator if you need access"
 WAITING = (
@@ -248,15 +249,14 @@ class LinkRow:
     last_sign_in_at: dt.datetime | None
 
 
+# The admin's list of work accounts: by the user's name, then provider.
+LINKS_BY_NAME = Keyset((col(User.name), col(IdentityLink.provider), col(IdentityLink.id)))
+
+
 def links(*, session: Session, offset: int = 0, limit: int = 50) -> list[LinkRow]:
     """Every link, by user name then provider, a page at a time."""
-    query = (
-        select(IdentityLink, User)
-        .join(User, col(User.id) == IdentityLink.user_id)
-        .order_by(col(User.name), col(IdentityLink.provider), col(IdentityLink.id))
-        .offset(offset)
-        .limit(limit)
-    )
+    query = select(IdentityLink, User).join(User, col(User.id) == IdentityLink.user_id)
+    query = LINKS_BY_NAME.numbered(query, start=offset, size=limit)
     return [
         LinkRow(
             row_id(link),

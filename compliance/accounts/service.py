@@ -21,6 +21,7 @@ from compliance.audit.service import snapshot
 from compliance.db import begin_writing, count_rows, row_id
 from compliance.errors import Refused
 from compliance.models import Body, Partnership, User, UserScope, utcnow
+from compliance.paging import Keyset, read_page
 
 PASSWORDS = PasswordHash.recommended()
 
@@ -309,16 +310,19 @@ def get_user(*, session: Session, user_id: int) -> User | None:
     return session.get(User, user_id)
 
 
-def list_users(*, session: Session, after_id: int = 0, limit: int = 50) -> list[User]:
-    """Users in id order after `after_id`."""
-    query = select(User).where(col(User.id) > after_id).order_by(col(User.id)).limit(limit)
-    return list(session.exec(query).all())
+# The API's order of users (as they were added), and the admin's list's (by name, then email).
+USERS_BY_ID = Keyset((col(User.id),))
+USERS_BY_NAME = Keyset((col(User.name), col(User.email)))
+
+
+def list_users(*, session: Session, after: tuple[int] | None = None, limit: int = 50) -> list[User]:
+    """Users in id order after the key `after`."""
+    return read_page(session, select(User), USERS_BY_ID, after=after, limit=limit)
 
 
 def users_by_name(*, session: Session, offset: int = 0, limit: int = 50) -> list[User]:
     """Users by name (then email), a page at a time."""
-    query = select(User).order_by(User.name, User.email).offset(offset).limit(limit)
-    return list(session.exec(query).all())
+    return list(session.exec(USERS_BY_NAME.numbered(select(User), start=offset, size=limit)))
 
 
 def count_users(*, session: Session) -> int:

@@ -47,7 +47,8 @@ def checks_page(
     before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> HTMLResponse:
     """The most recent runs of the checks, newest first, and the button to run them now."""
-    rows = list_check_runs(session=session, before_id=before, limit=RUNS_SHOWN + 1)
+    after = (before,) if before is not None else None
+    rows = list_check_runs(session=session, after=after, limit=RUNS_SHOWN + 1)
     older = rows[RUNS_SHOWN - 1].id if len(rows) > RUNS_SHOWN else None
     context = {"runs": rows[:RUNS_SHOWN], "older": older, "newest": before is None}
     return render(request, "admin_checks.html", context | _words(settings))

@@ -14,7 +14,8 @@ from compliance.admin.pages import local_time
 from compliance.api import MAX_ID
 from compliance.deps import AdminUser, SessionDep, SettingsDep, check_form, page_router
 from compliance.errors import NotFound
-from compliance.web import PAGE_SIZE, page_number, page_span, render
+from compliance.paging import PAGE_SIZE, page_number, page_span
+from compliance.web import render
 
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]

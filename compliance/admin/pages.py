@@ -46,8 +46,9 @@ from compliance.models import (
     User,
 )
 from compliance.obligations.service import of_body_codes, sync_obligations
+from compliance.paging import PAGE_SIZE, page_number, page_span
 from compliance.partnerships.service import get_partnership
-from compliance.web import PAGE_SIZE, page_number, page_span, render, uk_date
+from compliance.web import render, uk_date
 
 router = page_router()
 FormCheck = Annotated[object, Depends(check_form)]

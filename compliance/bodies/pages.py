@@ -16,12 +16,12 @@ from compliance.models import Body
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.views import status_rollup, view_obligations
 from compliance.outcomes.judgement import body_judgement
+from compliance.paging import PAGE_SIZE, page_number, page_span
 from compliance.partnerships.service import partnerships_of_body
 from compliance.reports.pages import as_at_values, report_address, report_as_at
-from compliance.web import page_base, page_number, render
+from compliance.web import page_base, render
 
 router = page_router()
-PAGE_SIZE = 50
 MAX_SEARCH = 100
 
 
@@ -67,7 +67,7 @@ def bodies_page(
         "bodies": rows,
         "total": total,
         "page": number,
-        "pages": max(1, -(-total // PAGE_SIZE)),
+        "pages": page_span(total, number, PAGE_SIZE)[1],
         "q": q,
         "kind": chosen_kind,
         "nation": chosen_nation,

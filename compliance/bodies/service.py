@@ -14,6 +14,7 @@ from compliance.csvfiles import CsvSource, ImportRefused, LineError, read_csv
 from compliance.dates import year_problem
 from compliance.db import count_rows, key_column
 from compliance.models import Body, utcnow
+from compliance.paging import Keyset
 
 REQUIRED_COLUMNS = ("code", "name", "kind", "nation", "parent_code", "website")
 OPTIONAL_COLUMNS = ("email", "start_date", "end_date", "successor_code")
@@ -71,6 +72,11 @@ def get_body(*, session: Session, code: str) -> Body | None:
     return session.exec(select(Body).where(Body.code == code.strip().upper())).first()
 
 
+# Bodies by name, then code (which no two share): the pages and the API page through them by
+# number.
+BY_NAME = Keyset((col(Body.name), col(Body.code)))
+
+
 def search_bodies(
     *,
     session: Session,
@@ -98,7 +104,7 @@ def search_bodies(
     if nation:
         query = query.where(Body.nation == nation)
     total = count_rows(session, query)
-    rows = session.exec(query.order_by(Body.name, Body.code).limit(limit).offset(offset)).all()
+    rows = session.exec(BY_NAME.numbered(query, start=offset, size=limit)).all()
     return list(rows), total
 
 

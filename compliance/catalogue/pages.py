@@ -18,9 +18,10 @@ from compliance.deps import CurrentUser, FormUser, SessionDep, SettingsDep, page
 from compliance.errors import NotFound
 from compliance.obligations.list_pages import view_holders
 from compliance.obligations.views import status_rollup, view_obligations, view_obligations_for
+from compliance.paging import numbered, page_number
 from compliance.reports.jobs import start_report
 from compliance.reports.pages import as_at_values, report_address, report_as_at
-from compliance.web import page_number, paginate, render
+from compliance.web import render
 
 router = page_router()
 
@@ -51,7 +52,7 @@ def _duty_context(session, settings, principal, slug: str, page: str) -> dict:
     return {
         "duty": duty,
         "deliverables": deliverables_of(session=session, duty_id=row_id(duty)),
-        **paginate(ordered, page_number(page)),
+        **numbered(ordered, page_number(page)),
         "holders": holders,
         "rollup": status_rollup(visible),
         "errors": {},
@@ -137,7 +138,7 @@ def bids_page(
     request: Request, session: SessionDep, principal: CurrentUser, page: str = ""
 ) -> HTMLResponse:
     """Funding bids in scope, their lead applicants and the streams they bid to."""
-    shown = paginate(bids_in_scope(session=session, principal=principal), page_number(page))
+    shown = numbered(bids_in_scope(session=session, principal=principal), page_number(page))
     leads = lead_bodies(session=session, bids=[bid for bid, _ in shown["rows"]])
     return render(request, "bids.html", {**shown, "leads": leads})
 

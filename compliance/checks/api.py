@@ -15,13 +15,11 @@ from compliance.api import (
     Date,
     Timestamp,
     api_router,
-    cut_page,
-    id_after,
 )
 from compliance.bodies.service import get_body
-from compliance.checks.findings import in_id_order, select_findings, within_of
+from compliance.checks.findings import BY_ID, in_id_order, select_findings, within_of
 from compliance.checks.rules import RULES, SEVERITIES, rule_words
-from compliance.checks.service import check_now, list_check_runs
+from compliance.checks.service import NEWEST_RUNS, check_now, list_check_runs
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound, Refused
 from compliance.models import CheckRun
@@ -225,9 +223,9 @@ def read_findings(
         partnership_id=partnership_id,
     )
     rows = in_id_order(
-        session=session, query=found, after_id=id_after(cursor) or 0, limit=limit + 1
+        session=session, query=found, after=BY_ID.read_cursor(cursor), limit=limit + 1
     )
-    page, next_cursor = cut_page(rows, limit, key=lambda row: row[0].id)
+    page, next_cursor = BY_ID.cut(rows, limit)
     items = [
         FindingPublic.model_validate(
             finding.model_dump()
@@ -251,8 +249,9 @@ def read_check_runs(
 ) -> CheckRunPage:
     """Each run of the compliance rules, newest first: when it ran, as at what date, and how many
     findings it left open, found new and resolved."""
-    rows = list_check_runs(session=session, before_id=id_after(cursor), limit=limit + 1)
-    page, next_cursor = cut_page(rows, limit)
+    after = NEWEST_RUNS.read_cursor(cursor)
+    rows = list_check_runs(session=session, after=after, limit=limit + 1)
+    page, next_cursor = NEWEST_RUNS.cut(rows, limit)
     items = [CheckRunPublic.model_validate(run_public(r, principal)) for r in page]
     return CheckRunPage(items=items, next_cursor=next_cursor)
 

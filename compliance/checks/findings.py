@@ -9,6 +9,16 @@ from compliance.access import Principal
 from compliance.checks.rules import SEVERITIES
 from compliance.db import count_rows
 from compliance.models import Body, Finding, Partnership
+from compliance.paging import Keyset, read_page
+
+# The findings page's order, worst first then in the order found, and the API's, in id order.
+WORST_FIRST = Keyset(
+    (
+        case({s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=9),
+        col(Finding.id),
+    )
+)
+BY_ID = Keyset((col(Finding.id),))
 
 # (body ids, partnership ids) a reader may see; None for everything.
 Within = tuple[frozenset[int], frozenset[int]] | None
@@ -59,25 +69,25 @@ def worst_first(
     *, session: Session, query: SelectOfScalar[Finding], offset: int = 0, limit: int | None = None
 ) -> list[Finding]:
     """The findings of a select from `offset`, worst first, then in the order found."""
-    rank = case({s: i for i, s in enumerate(SEVERITIES)}, value=Finding.severity, else_=9)
-    return list(session.exec(query.order_by(rank, col(Finding.id)).offset(offset).limit(limit)))
+    return list(session.exec(WORST_FIRST.numbered(query, start=offset, size=limit)))
 
 
 def in_id_order(
-    *, session: Session, query: SelectOfScalar[Finding], after_id: int = 0, limit: int = 50
+    *,
+    session: Session,
+    query: SelectOfScalar[Finding],
+    after: tuple[int] | None = None,
+    limit: int = 50,
 ) -> list[tuple[Finding, str | None, str | None]]:
-    """The findings of a select in id order after `after_id`, each with its body's code and
-    its partnership's slug (the API's cursor pages)."""
+    """The findings of a select in id order after the key `after`, each with its body's code
+    and its partnership's slug (the API's cursor pages)."""
     rows = (
         select(Finding, Body.code, Partnership.slug)
         .where(query.whereclause if query.whereclause is not None else true())
         .outerjoin(Body, col(Body.id) == Finding.body_id)
         .outerjoin(Partnership, col(Partnership.id) == Finding.partnership_id)
-        .where(col(Finding.id) > after_id)
-        .order_by(col(Finding.id))
-        .limit(limit)
     )
-    return list(session.exec(rows).all())
+    return read_page(session, rows, BY_ID, after=after, limit=limit)
 
 
 def by_holder_name(

@@ -19,10 +19,10 @@ from compliance.obligations.list_pages import (
 )
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.outcomes.judgement import scope_judgement
-from compliance.web import page_base, page_number, page_span, render
+from compliance.paging import PAGE_SIZE, page_number, page_span
+from compliance.web import page_base, render
 
 router = page_router()
-PAGE_SIZE = 50
 # How many rows a short list on the dashboard shows before "See all".
 SHORT_LIST = 25
 

@@ -51,6 +51,7 @@ from compliance.models import (
 )
 from compliance.obligations.service import SyncReport, sync_obligations
 from compliance.obligations.status import PERIOD_COLUMNS, superseded_by
+from compliance.paging import Keyset, read_page
 from compliance.reminders.reach import reach_of
 
 log = logging.getLogger(__name__)
@@ -507,13 +508,15 @@ def _set(session: Session, finding_ids: list[int], **values: object) -> None:
         )
 
 
+# The history of runs, newest first: the admin's page and the API page it by key.
+NEWEST_RUNS = Keyset((col(CheckRun.id),), newest_first=True)
+
+
 def list_check_runs(
-    *, session: Session, before_id: int | None = None, limit: int = 50
+    *, session: Session, after: tuple[int] | None = None, limit: int = 50
 ) -> list[CheckRun]:
-    """Check runs, newest first, before `before_id` when given. The re-evaluations that follow
-    each change are left out: their findings show, but a run per saved form would bury the
-    scheduled and requested runs."""
+    """Check runs, newest first, from the one before the run whose key is `after` when given.
+    The re-evaluations that follow each change are left out: their findings show, but a run per
+    saved form would bury the scheduled and requested runs."""
     query = select(CheckRun).where(CheckRun.trigger != CHANGE)
-    if before_id is not None:
-        query = query.where(col(CheckRun.id) < before_id)
-    return list(session.exec(query.order_by(col(CheckRun.id).desc()).limit(limit)).all())
+    return read_page(session, query, NEWEST_RUNS, after=after, limit=limit)

@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from compliance.access import Principal, evidence_access, require
-from compliance.api import MAX_ID, api_router, cut_page, id_after
+from compliance.api import MAX_ID, api_router
 from compliance.audit.service import record_download
 from compliance.config import Settings
 from compliance.db import key_column
@@ -36,6 +36,7 @@ from compliance.evidence.schemas import (
     review_public,
 )
 from compliance.evidence.service import (
+    NEWEST_FIRST,
     EvidenceCreate,
     ReviewVerdict,
     answer,
@@ -301,15 +302,15 @@ def read_review_queue(
 ) -> ReviewPage:
     """Evidence waiting in your scope, newest first: for inspectors and admins, evidence not yet
     reviewed or whose query was answered; for officers, evidence queried and awaiting an answer."""
-    before = id_after(cursor)
+    after = NEWEST_FIRST.read_cursor(cursor)
     everywhere = principal.is_admin
     rows = review_queue(
         session=session,
         for_reviewer=principal.is_inspector or principal.is_admin,
         body_ids=None if everywhere else set(principal.body_ids),
         partnership_ids=None if everywhere else set(principal.readable_partnership_ids),
-        before_id=before,
+        after=after,
         limit=limit + 1,
     )
-    page, next_cursor = cut_page(rows, limit, key=lambda row: row[0].id)
+    page, next_cursor = NEWEST_FIRST.cut(rows, limit)
     return queue_page(session, page, next_cursor, principal)

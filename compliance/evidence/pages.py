@@ -49,8 +49,9 @@ from compliance.obligations.pages import (
     validate_evidence,
 )
 from compliance.obligations.views import obligations_by_id, what_for
+from compliance.paging import PAGE_SIZE, page_number, page_span
 from compliance.reminders.service import queue_answer_notice, queue_query_notice
-from compliance.web import PAGE_SIZE, page_base, page_number, page_span, render
+from compliance.web import page_base, render
 
 router = page_router()
 

@@ -29,6 +29,7 @@ from compliance.models import (
     User,
     utcnow,
 )
+from compliance.paging import Keyset
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
 
@@ -366,13 +367,17 @@ class QueueHolder(NamedTuple):
     code: str
 
 
+# The review queue, newest first: the API pages it by key, the page by number.
+NEWEST_FIRST = Keyset((col(Evidence.id),), newest_first=True)
+
+
 def review_queue(
     *,
     session: Session,
     for_reviewer: bool,
     body_ids: set[int] | None,
     partnership_ids: set[int] | None,
-    before_id: int | None = None,
+    after: tuple[int] | None = None,
     limit: int = 50,
     state: str | None = None,
     holder: tuple[int | None, int | None] | None = None,
@@ -384,18 +389,13 @@ def review_queue(
 
     `body_ids` and `partnership_ids` limit it to the evidence serving their obligations;
     None for both means everywhere (an admin). `holder` (a body id, or None and a partnership
-    id) keeps to the evidence serving that holder's obligations. The API pages by `before_id`
-    (a cursor), the page by `offset` (a page number).
+    id) keeps to the evidence serving that holder's obligations. The API pages by the key
+    `after` (a cursor), the page by `offset` (a page number).
     """
-    query = (
-        select(Evidence, _latest_kind())
-        .where(*_queue_filter(for_reviewer, body_ids, partnership_ids, state, holder))
-        .order_by(col(Evidence.id).desc())
-        .offset(offset)
-        .limit(limit)
+    query = select(Evidence, _latest_kind()).where(
+        *_queue_filter(for_reviewer, body_ids, partnership_ids, state, holder)
     )
-    if before_id is not None:
-        query = query.where(col(Evidence.id) < before_id)
+    query = NEWEST_FIRST.after(query, after).offset(offset).limit(limit)
     return [(evidence, kind) for evidence, kind in session.exec(query).all()]
 
 

@@ -11,13 +11,13 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from compliance.access import Principal, require
-from compliance.api import MAX_ID, Date, api_router, encode_cursor, id_after, shaped
+from compliance.api import MAX_ID, Date, api_router, shaped
 from compliance.bodies.service import get_body
 from compliance.catalogue.service import get_duty
 from compliance.db import row_id
 from compliance.deps import CurrentUser, SessionDep, SettingsDep
 from compliance.errors import NotFound
-from compliance.obligations.listing import ObligationFilter, obligation_page
+from compliance.obligations.listing import BY_ID, ObligationFilter, obligation_page
 from compliance.obligations.schemas import (
     JUDGEMENT_EXAMPLE,
     JudgementPublic,
@@ -264,11 +264,11 @@ def read_obligations(
         filters=filters,
         on=as_at or settings.today(),
         due_soon_days=settings.due_soon_days,
-        after_id=(id_after(cursor) or 0),
+        after=BY_ID.read_cursor(cursor),
         limit=limit,
         today=settings.today(),
     )
-    next_cursor = encode_cursor(views[-1].obligation.id) if more else None
+    next_cursor = BY_ID.cursor(views[-1].obligation) if more else None
     return shaped({"items": obligation_items(session, views), "next_cursor": next_cursor})
 
 

@@ -16,7 +16,7 @@ from compliance.obligations.listing import ObligationFilter, filtered
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.tables import ObligationState
 from compliance.obligations.views import ObligationView, view_obligations_for
-from compliance.web import PAGE_SIZE, page_span
+from compliance.paging import PAGE_SIZE, Keyset, page_span
 
 
 class Kept:
@@ -90,9 +90,8 @@ class Kept:
         afresh: `limit` of them from `offset`."""
         dialect = self.session.get_bind().dialect.name
         query = self._select([ObligationState.obligation_id], statuses, outcomes)
-        ids = list(
-            self.session.exec(query.order_by(*sort_order(dialect)).offset(offset).limit(limit))
-        )
+        order = Keyset(tuple(sort_order(dialect)))
+        ids = list(self.session.exec(order.numbered(query, start=offset, size=limit)))
         rows = {
             o.id: o
             for o in self.session.exec(select(Obligation).where(col(Obligation.id).in_(ids)))
@@ -111,7 +110,7 @@ class Kept:
         outcomes: Sequence[OutcomeStatus] = (),
         size: int = PAGE_SIZE,
     ) -> dict[str, Any]:
-        """One page, with its number and the count for the pagination links (as web.paginate)."""
+        """One page, with its number and the count for the pagination links (as paging.numbered)."""
         total = self.count(statuses, outcomes)
         number, pages = page_span(total, number, size)
         rows = self.views(statuses, outcomes, offset=(number - 1) * size, limit=size)

@@ -26,7 +26,8 @@ from compliance.obligations.holders import (
 from compliance.obligations.kept import Kept, holder_options
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.views import ObligationView
-from compliance.web import page_base, page_number, render
+from compliance.paging import page_number
+from compliance.web import page_base, render
 
 router = page_router()
 E = TypeVar("E", bound=StrEnum)

@@ -14,6 +14,7 @@ from compliance.obligations.rows import obligation_rows, select_rows
 from compliance.obligations.status import OutcomeStatus, ProcessStatus
 from compliance.obligations.tables import ObligationState
 from compliance.obligations.views import ObligationView, view_obligations_for
+from compliance.paging import Keyset
 
 
 @dataclass(frozen=True)
@@ -107,18 +108,22 @@ def _kept_passing(session: Session, filters: ObligationFilter, on: dt.date, due_
     )
 
 
+# The API's order of obligations, as they were added.
+BY_ID = Keyset((col(Obligation.id),))
+
+
 def obligation_page(
     *,
     session: Session,
     filters: ObligationFilter,
     on: dt.date,
     due_soon_days: int,
-    after_id: int = 0,
+    after: tuple[int] | None = None,
     limit: int = 50,
     batch: int = 500,
     today: dt.date | None = None,
 ) -> tuple[list[ObligationView], bool]:
-    """One page of obligations in id order after `after_id`, and whether more follow.
+    """One page of obligations in id order after the key `after`, and whether more follow.
 
     Rows are read (as plain rows: compliance.obligations.rows) and judged a batch at a time, so
     memory stays bounded however many a status filter has to pass over before the page is full.
@@ -126,7 +131,7 @@ def obligation_page(
     those whose kept state passes the filter (compliance.obligations.judged); each is still
     judged afresh before it is listed.
     """
-    query = filtered(filters, select_rows()).order_by(Obligation.id)
+    query = filtered(filters, select_rows())
     kept = filters.computed and on == today and not filters.include_closed
     if kept:
         query = query.where(
@@ -136,7 +141,7 @@ def obligation_page(
     size = batch if filters.computed and not kept else limit + 1
     found: list[ObligationView] = []
     while len(found) <= limit:
-        rows = obligation_rows(session, query.where(col(Obligation.id) > after_id).limit(size))
+        rows = obligation_rows(session, BY_ID.after(query, after).limit(size))
         if not rows:
             break
         views = view_obligations_for(
@@ -145,5 +150,5 @@ def obligation_page(
         found += [v for v in views if filters.matches(v)]
         if len(rows) < size:
             break
-        after_id = rows[-1].id
+        after = BY_ID.key_of(rows[-1])
     return found[:limit], len(found) > limit

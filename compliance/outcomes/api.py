@@ -4,8 +4,6 @@ The same services and rules as the partnership page's forms: officers record wit
 partnerships (and bodies' obligations) in their scope, inspectors read, admins do everything.
 """
 
-import datetime as dt
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Query, Request
@@ -14,16 +12,7 @@ from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from compliance.access import Principal, require
-from compliance.api import (
-    CURSOR_REFUSED,
-    MAX_ID,
-    FieldError,
-    api_router,
-    cut_page,
-    decode_cursor,
-    id_after,
-    problem,
-)
+from compliance.api import MAX_ID, FieldError, api_router, problem
 from compliance.csvfiles import ImportRefused
 from compliance.db import row_id, stored
 from compliance.deps import ApiWriter, CurrentUser, SessionDep, SettingsDep
@@ -52,6 +41,9 @@ from compliance.outcomes.schemas import (
 )
 from compliance.outcomes.serves import serves_of
 from compliance.outcomes.service import (
+    MEASUREMENTS_BY_DATE,
+    OUTCOMES_BY_ID,
+    RISKS_BY_ID,
     IndicatorCreate,
     IndicatorUpdate,
     MeasurementCreate,
@@ -168,16 +160,6 @@ def _to_service(model: type[BaseModel], **values: Any) -> Any:
         raise Refused(f"{field}: {message}", field=field, status=422) from exc
 
 
-def _after(cursor: str | None, parse: Callable[[Any], Any]) -> Any:
-    if cursor is None:
-        return None
-    (key,) = decode_cursor(cursor, 1)
-    try:
-        return parse(key)
-    except (TypeError, ValueError) as exc:
-        raise Refused(CURSOR_REFUSED, field="query.cursor", status=422) from exc
-
-
 def _outcome_public(session: Session, outcome: Outcome) -> OutcomePublic:
     partnership = outcome.partnership_id and session.get(Partnership, outcome.partnership_id)
     return OutcomePublic(
@@ -196,9 +178,9 @@ def _risk_public(risk: Risk, slug: str) -> RiskPublic:
 
 
 def _outcomes(session: Session, limit: int, cursor: str | None, **subject: int) -> OutcomePage:
-    after = id_after(cursor)
-    rows = outcome_page(session=session, after_id=after, limit=limit + 1, **subject)
-    rows, next_cursor = cut_page(rows, limit)
+    after = OUTCOMES_BY_ID.read_cursor(cursor)
+    rows = outcome_page(session=session, after=after, limit=limit + 1, **subject)
+    rows, next_cursor = OUTCOMES_BY_ID.cut(rows, limit)
     items = [_outcome_public(session, o) for o in rows]
     return OutcomePage(items=items, next_cursor=next_cursor)
 
@@ -342,11 +324,11 @@ def read_measurements(
 ) -> MeasurementPage:
     """An indicator's measurements, oldest first, a page at a time."""
     indicator = _indicator(session, principal, indicator_id)
-    after = _after(cursor, dt.date.fromisoformat)
+    after = MEASUREMENTS_BY_DATE.read_cursor(cursor)
     rows = measurement_page(
         session=session, indicator_id=row_id(indicator), after=after, limit=limit + 1
     )
-    rows, next_cursor = cut_page(rows, limit, key=lambda m: m.measured_date)
+    rows, next_cursor = MEASUREMENTS_BY_DATE.cut(rows, limit)
     items = [MeasurementPublic.model_validate(m, from_attributes=True) for m in rows]
     return MeasurementPage(items=items, next_cursor=next_cursor)
 
@@ -414,11 +396,11 @@ def read_risks(
 ) -> RiskPage:
     """The risks, costs and negative effects recorded against a partnership, oldest first."""
     partnership = _partnership(session, principal, slug)
-    after = id_after(cursor)
+    after = RISKS_BY_ID.read_cursor(cursor)
     rows = risk_page(
-        session=session, partnership_id=row_id(partnership), after_id=after, limit=limit + 1
+        session=session, partnership_id=row_id(partnership), after=after, limit=limit + 1
     )
-    rows, next_cursor = cut_page(rows, limit)
+    rows, next_cursor = RISKS_BY_ID.cut(rows, limit)
     return RiskPage(items=[_risk_public(r, slug) for r in rows], next_cursor=next_cursor)
 
 

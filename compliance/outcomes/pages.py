@@ -28,7 +28,7 @@ from compliance.outcomes.forms import (
     risk_answers,
     ticked,
 )
-from compliance.outcomes.recent import PAGE_SIZE, newest_first_page
+from compliance.outcomes.recent import newest_first_page
 from compliance.outcomes.serves import ServeChoice, serve_choices, serves_of
 from compliance.outcomes.service import (
     IndicatorCreate,
@@ -44,7 +44,8 @@ from compliance.outcomes.service import (
     update_outcome,
     update_risk,
 )
-from compliance.web import page_number, render
+from compliance.paging import page_number, page_span
+from compliance.web import render
 
 router = page_router()
 
@@ -344,7 +345,7 @@ def measurements_page(
         "owner": _owner(session, outcome),
         "rows": rows,
         "page": number,
-        "pages": max(1, -(-total // PAGE_SIZE)),
+        "pages": page_span(total, number)[1],
         "total": total,
         "nav_section": "/partnerships",
     }

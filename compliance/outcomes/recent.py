@@ -15,9 +15,11 @@ from sqlmodel import Session, col, func, select
 from compliance.db import key_column
 from compliance.models import Measurement
 from compliance.outcomes.trend import MAX_POINTS
+from compliance.paging import PAGE_SIZE, Keyset, page_span
 
 SHOWN = MAX_POINTS
-PAGE_SIZE = 50
+# An indicator's page of measurements, newest first (one a date, at most).
+NEWEST_FIRST = Keyset((col(Measurement.measured_date),), newest_first=True)
 
 
 def latest_measurements(
@@ -74,12 +76,10 @@ def newest_first_page(
     """One page of an indicator's measurements, newest first: the rows, the page number (the
     last page for one past it) and how many there are in all."""
     total = measurement_counts(session=session, indicator_ids=[indicator_id])[indicator_id]
-    page = min(max(page, 1), max(1, -(-total // size)))
-    query = (
-        select(Measurement)
-        .where(Measurement.indicator_id == indicator_id)
-        .order_by(col(Measurement.measured_date).desc())
-        .offset((page - 1) * size)
-        .limit(size)
+    page, _ = page_span(total, page, size)
+    query = select(Measurement).where(Measurement.indicator_id == indicator_id)
+    return (
+        list(session.exec(NEWEST_FIRST.numbered(query, start=(page - 1) * size, size=size))),
+        page,
+        total,
     )
-    return list(session.exec(query)), page, total

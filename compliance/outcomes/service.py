@@ -16,6 +16,7 @@ from compliance.db import key_column
 from compliance.errors import NotFound, Refused
 from compliance.models import Indicator, Measurement, Obligation, Outcome, Partnership, Risk, User
 from compliance.outcomes.serves import set_serves
+from compliance.paging import Keyset, read_page
 
 Text300 = Annotated[str, Field(min_length=1, max_length=300)]
 LongText = Annotated[str | None, Field(max_length=5000)]
@@ -37,6 +38,11 @@ class Strict(BaseModel):
 
 
 ServesKey = Annotated[str, Field(min_length=1, max_length=300)]
+# The API's orders of outcomes, risks and an indicator's measurements (one a date, at most).
+OUTCOMES_BY_ID = Keyset((col(Outcome.id),))
+RISKS_BY_ID = Keyset((col(Risk.id),))
+MEASUREMENTS_BY_DATE = Keyset((col(Measurement.measured_date),))
+
 SERVES_HELP = (
     "What a partnership's outcome is the point of: keys 'duty:SLUG', "
     "'deliverable:DUTY-SLUG/SLUG' or 'condition:STREAM-SLUG/SLUG' of the duties, deliverables "
@@ -325,28 +331,26 @@ def outcome_page(
     session: Session,
     partnership_id: int | None = None,
     obligation_id: int | None = None,
-    after_id: int | None = None,
+    after: tuple[int] | None = None,
     limit: int,
 ) -> list[Outcome]:
-    """A partnership's or an obligation's outcomes in id order, `limit` of them after `after_id`."""
+    """A partnership's or an obligation's outcomes in id order, `limit` of them after the key
+    `after`."""
     query = select(Outcome).where(
         Outcome.partnership_id == partnership_id
         if partnership_id is not None
         else Outcome.obligation_id == obligation_id
     )
-    if after_id is not None:
-        query = query.where(col(Outcome.id) > after_id)
-    return list(session.exec(query.order_by(col(Outcome.id)).limit(limit)))
+    return read_page(session, query, OUTCOMES_BY_ID, after=after, limit=limit)
 
 
 def measurement_page(
-    *, session: Session, indicator_id: int, after: dt.date | None = None, limit: int
+    *, session: Session, indicator_id: int, after: tuple[dt.date] | None = None, limit: int
 ) -> list[Measurement]:
-    """An indicator's measurements, oldest first, `limit` of them after the date `after`."""
+    """An indicator's measurements, oldest first, `limit` of them after the key (the date)
+    `after`."""
     query = select(Measurement).where(Measurement.indicator_id == indicator_id)
-    if after is not None:
-        query = query.where(Measurement.measured_date > after)
-    return list(session.exec(query.order_by(col(Measurement.measured_date)).limit(limit)))
+    return read_page(session, query, MEASUREMENTS_BY_DATE, after=after, limit=limit)
 
 
 def risks_of(*, session: Session, partnership_id: int) -> list[Risk]:
@@ -366,10 +370,9 @@ def indicator_ids_of(*, session: Session, partnership_id: int) -> set[int]:
 
 
 def risk_page(
-    *, session: Session, partnership_id: int, after_id: int | None = None, limit: int
+    *, session: Session, partnership_id: int, after: tuple[int] | None = None, limit: int
 ) -> list[Risk]:
-    """A partnership's risks, costs and negatives in id order, `limit` of them after `after_id`."""
+    """A partnership's risks, costs and negatives in id order, `limit` of them after the key
+    `after`."""
     query = select(Risk).where(Risk.partnership_id == partnership_id)
-    if after_id is not None:
-        query = query.where(col(Risk.id) > after_id)
-    return list(session.exec(query.order_by(col(Risk.id)).limit(limit)))
+    return read_page(session, query, RISKS_BY_ID, after=after, limit=limit)

@@ -40,6 +40,7 @@ from compliance.outcomes.service import (
     outcomes_of,
     risks_of,
 )
+from compliance.paging import PAGE_SIZE, page_number, page_span
 from compliance.partnerships.service import (
     count_partnerships,
     duties_of,
@@ -49,7 +50,7 @@ from compliance.partnerships.service import (
 )
 from compliance.partnerships.value import weigh_on_page
 from compliance.reports.pages import report_address, report_as_at
-from compliance.web import PAGE_SIZE, page_number, page_span, render
+from compliance.web import render
 
 router = page_router()
 

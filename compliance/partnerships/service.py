@@ -21,6 +21,7 @@ from compliance.models import (
     PartnershipMember,
     utcnow,
 )
+from compliance.paging import Keyset
 
 FORMS = (
     "statutory_board",
@@ -39,16 +40,16 @@ class Member:
     membership: PartnershipMember
 
 
+# Partnerships by name, then id: the pages and the API page through them by number.
+BY_NAME = Keyset((col(Partnership.name), col(Partnership.id)))
+
+
 def list_partnerships(
     *, session: Session, limit: int = 100, offset: int = 0, within: set[int] | None = None
 ) -> list[Partnership]:
     """Partnerships by name, a page at a time; `within` keeps to those ids (a user's scope)."""
     query = _within(select(Partnership), within)
-    return list(
-        session.exec(
-            query.order_by(col(Partnership.name), col(Partnership.id)).limit(limit).offset(offset)
-        )
-    )
+    return list(session.exec(BY_NAME.numbered(query, start=offset, size=limit)))
 
 
 def count_partnerships(*, session: Session, within: set[int] | None = None) -> int:
