@@ -343,6 +343,20 @@ def test_a_page_number_that_is_not_one_shows_the_first_page(admin, demo):
             assert re.search(r"Obligations, page 1 of [2-9]", response.text)
 
 
+def test_a_page_past_the_end_shows_the_last_page_on_every_numbered_list(admin, demo, monkeypatch):
+    # The bodies read their page before they know how many there are: it once said "15
+    # bodies" above "No bodies match".
+    monkeypatch.setattr(bodies_pages, "PAGE_SIZE", 4)
+    monkeypatch.setattr(checks_pages, "PAGE_SIZE", 4)
+    for path in ["/bodies", "/findings"]:
+        last, _ = rows_of(admin, path)
+        past = parse(admin.get(f"{path}?page=999").text)
+        shown = past.findall(".//main//table/tbody/tr")
+        assert shown and [text(r) for r in shown] == [text(r) for r in last[-len(shown) :]], path
+        assert past.find(".//main//a[@rel='next']") is None, path
+        assert "No bodies match" not in text(past.find(".//main")), path
+
+
 def _waiting(client: TestClient, **params: str) -> tuple[int, list[tuple[str, str]]]:
     """How many pieces of evidence the review queue says are waiting, and each row's holder and
     evidence, across its pages."""

@@ -1,5 +1,6 @@
 """HTML pages for bodies: the searchable list, one body, and its report as at a date."""
 
+import functools
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -53,21 +54,26 @@ def bodies_page(
     chosen_kind = _one(kind, BodyKind, "kind", "Choose a kind of body from the list", errors)
     chosen_nation = _one(nation, Nation, "nation", "Choose a nation from the list", errors)
     text = "" if errors.get("q") else q
-    number = page_number(page)
-    rows, total = search_bodies(
+    search = functools.partial(
+        search_bodies,
         session=session,
         text=text,
         kind=chosen_kind,
         nation=chosen_nation,
         within=None if principal.is_admin else principal.body_ids,
         limit=PAGE_SIZE,
-        offset=(number - 1) * PAGE_SIZE,
     )
+    asked = page_number(page)
+    rows, total = search(offset=(asked - 1) * PAGE_SIZE)
+    number, pages = page_span(total, asked, PAGE_SIZE)
+    if number != asked:
+        # Past the end: the last page, as every list shows one.
+        rows, total = search(offset=(number - 1) * PAGE_SIZE)
     context = {
         "bodies": rows,
         "total": total,
         "page": number,
-        "pages": page_span(total, number, PAGE_SIZE)[1],
+        "pages": pages,
         "q": q,
         "kind": chosen_kind,
         "nation": chosen_nation,
