@@ -1,5 +1,6 @@
 """What every JSON route shares: strict input models, errors as problem documents (RFC 9457),
-cursor pagination, refusal of unknown query parameters, and the OpenAPI touches that say so.
+refusal of unknown query parameters, and the OpenAPI touches that say so (listings page with
+compliance.paging, as the pages do).
 
 Each domain keeps its own routes in `compliance/<domain>/api.py`, built with `api_router()`.
 """
