@@ -78,7 +78,9 @@ def _key_part(value: Any, kind: type) -> Any:
 @dataclass(frozen=True)
 class Keyset:
     """The order of a listing: `columns` ending in one no two rows share, newest (greatest)
-    first or oldest first. Its columns must never be null."""
+    first or oldest first. To page by key (`after`, `read_cursor`) they must be plain columns
+    that are never null; `numbered` takes any expressions (the obligations list's order puts
+    the undated last)."""
 
     columns: tuple[Any, ...]
     newest_first: bool = False
